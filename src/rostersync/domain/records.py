@@ -1,0 +1,236 @@
+"""Roster records as the district's source sends them, and as the portal keeps them.
+
+Source records (`Org`, `AcademicSession`, `Course`, `SchoolClass`, `Person`, `Enrollment`) are
+what a OneRoster source says, already decoded from its wire format. Portal records (`Student`,
+`Educator`) are a `Person` projected through the district's questionnaire answers: which field is
+the student ID, which metadata field carries eligibility. Every record is immutable and knows its
+content hash, which is how a resync tells "changed" from "unchanged" without comparing columns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class EntityKind(StrEnum):
+    """The kinds of roster record rostersync provisions, in dependency order."""
+
+    ORG = "org"
+    ACADEMIC_SESSION = "academicSession"
+    COURSE = "course"
+    CLASS = "class"
+    EDUCATOR = "educator"
+    STUDENT = "student"
+    ENROLLMENT = "enrollment"
+
+    @property
+    def label(self) -> str:
+        """The word a district data manager uses for this kind."""
+        return _LABELS[self][0]
+
+    @property
+    def plural(self) -> str:
+        """The plural, for report headings."""
+        return _LABELS[self][1]
+
+
+_LABELS = {
+    EntityKind.ORG: ("school", "schools & district"),
+    EntityKind.ACADEMIC_SESSION: ("term", "terms"),
+    EntityKind.COURSE: ("course", "courses"),
+    EntityKind.CLASS: ("class", "classes"),
+    EntityKind.EDUCATOR: ("educator", "educators"),
+    EntityKind.STUDENT: ("student", "students"),
+    EntityKind.ENROLLMENT: ("enrollment", "enrollments"),
+}
+
+ACTIVE = "active"
+TO_BE_DELETED = "tobedeleted"
+
+STUDENT_ROLES = frozenset({"student"})
+# Every staff role OneRoster 1.1 and 1.2 define becomes an educator account that keeps its role.
+EDUCATOR_ROLES = frozenset(
+    {
+        "teacher",
+        "administrator",
+        "aide",
+        "proctor",
+        "counselor",
+        "principal",
+        "districtAdministrator",
+        "siteAdministrator",
+        "systemAdministrator",
+    }
+)
+# Family members are not portal accounts: counted as skipped, never an error.
+SKIPPED_ROLES = frozenset({"guardian", "parent", "relative"})
+
+# CEDS entry-grade codes accepted by OneRoster 1.1.
+GRADE_CODES = frozenset(
+    ["IT", "PR", "PK", "TK", "KG", "PS", "UG", "Other"] + [f"{n:02d}" for n in range(1, 14)]
+)
+
+
+def _digest(values: tuple[Any, ...]) -> str:
+    return hashlib.blake2b(repr(values).encode("utf-8"), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Record:
+    """Fields every roster record carries. `hashed_fields` lists what a change is judged by."""
+
+    sourced_id: str
+    status: str = ACTIVE
+    date_last_modified: str | None = None
+
+    KIND: ClassVar[EntityKind]
+    # Status and dateLastModified are bookkeeping, not content: a touch alone is not a change.
+    _UNHASHED: ClassVar[frozenset[str]] = frozenset({"status", "date_last_modified"})
+
+    @property
+    def kind(self) -> EntityKind:
+        return self.KIND
+
+    def content_hash(self) -> str:
+        """A stable digest of the record's content, used to detect changes between syncs."""
+        return _digest(
+            tuple(
+                _freeze(getattr(self, f.name)) for f in fields(self) if f.name not in self._UNHASHED
+            )
+        )
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(sorted(value.items()))
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Org(Record):
+    """A school, the district itself, or another organisation in the district's tree."""
+
+    KIND = EntityKind.ORG
+    name: str
+    type: str
+    identifier: str = ""
+    parent_sourced_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AcademicSession(Record):
+    """A school year, semester, term or grading period."""
+
+    KIND = EntityKind.ACADEMIC_SESSION
+    title: str
+    type: str
+    start_date: str
+    end_date: str
+    school_year: str
+    parent_sourced_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Course(Record):
+    """A course in the district's catalogue."""
+
+    KIND = EntityKind.COURSE
+    title: str
+    course_code: str
+    org_sourced_id: str | None
+    school_year_sourced_id: str | None = None
+    grades: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchoolClass(Record):
+    """A class (section) taught at a school in one or more terms."""
+
+    KIND = EntityKind.CLASS
+    title: str
+    class_code: str
+    class_type: str
+    course_sourced_id: str | None
+    school_sourced_id: str | None
+    term_sourced_ids: tuple[str, ...] = ()
+    grades: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Person(Record):
+    """A OneRoster user as the source sends it, before the questionnaire decides what it becomes."""
+
+    KIND = EntityKind.STUDENT  # refined by `Student`/`Educator`; a Person itself is never stored
+    role: str
+    username: str
+    given_name: str
+    family_name: str
+    middle_name: str = ""
+    identifier: str = ""
+    email: str = ""
+    enabled: bool = True
+    org_sourced_ids: tuple[str, ...] = ()
+    grades: tuple[str, ...] = ()
+    user_ids: tuple[tuple[str, str], ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Student(Record):
+    """A student account in the portal."""
+
+    KIND = EntityKind.STUDENT
+    username: str
+    given_name: str
+    family_name: str
+    email: str
+    student_id: str
+    grade: str
+    school_sourced_ids: tuple[str, ...]
+    enabled: bool = True
+    # The raw value of the district's eligibility metadata field (when ClassLink is the source).
+    eligibility_value: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Educator(Record):
+    """A teacher or any other staff member, with the OneRoster role kept."""
+
+    KIND = EntityKind.EDUCATOR
+    role: str
+    username: str
+    given_name: str
+    family_name: str
+    email: str
+    school_sourced_ids: tuple[str, ...]
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Enrollment(Record):
+    """A person's place in a class, as student, teacher, administrator or proctor."""
+
+    KIND = EntityKind.ENROLLMENT
+    class_sourced_id: str
+    school_sourced_id: str
+    user_sourced_id: str
+    role: str
+    primary: bool = False
+    begin_date: str | None = None
+    end_date: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredRecord:
+    """What the portal already holds for one source record: enough to plan without loading rows."""
+
+    id: str
+    sourced_id: str
+    content_hash: str
+    active: bool
+    # Accounts added by spreadsheet import or by hand: a sync never deactivates them.
+    manually_rostered: bool = False

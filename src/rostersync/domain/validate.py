@@ -1,0 +1,632 @@
+"""Validation: which source records may be provisioned, and why the others may not.
+
+`validate_roster` walks the kinds in dependency order. A record that fails is *held*: it is
+neither provisioned nor deactivated, and it gets a `ValidationIssue` that names the record, the
+field, what is wrong and how to fix it. Records that merely point at a held record (an enrollment in
+a class that failed) are held too but are not issues of their own: the fix is the other record's,
+and repeating it for every enrollment would bury the real problem. They are counted, never dropped
+silently.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from rostersync.domain.issues import Severity, ValidationIssue
+from rostersync.domain.records import (
+    ACTIVE,
+    EDUCATOR_ROLES,
+    GRADE_CODES,
+    SKIPPED_ROLES,
+    STUDENT_ROLES,
+    AcademicSession,
+    Course,
+    Educator,
+    Enrollment,
+    EntityKind,
+    Org,
+    Person,
+    Record,
+    SchoolClass,
+    Student,
+)
+from rostersync.domain.rules import DistrictRules, EligibilitySource
+
+ORG_TYPES = frozenset({"department", "school", "district", "local", "state", "national"})
+SESSION_TYPES = frozenset({"gradingPeriod", "semester", "schoolYear", "term"})
+ENROLLMENT_ROLES = frozenset({"administrator", "proctor", "student", "teacher", "aide"})
+WAITING = "waiting_on_failed_record"
+
+
+@dataclass(slots=True)
+class SourceRoster:
+    """Everything one pull collected, each kind keyed by sourcedId (first occurrence wins)."""
+
+    orgs: dict[str, Org] = field(default_factory=dict)
+    sessions: dict[str, AcademicSession] = field(default_factory=dict)
+    courses: dict[str, Course] = field(default_factory=dict)
+    classes: dict[str, SchoolClass] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)
+    enrollments: dict[str, Enrollment] = field(default_factory=dict)
+    issues: list[ValidationIssue] = field(default_factory=list)
+
+    def add(self, record: Record) -> None:
+        """Collect one record; a repeated or missing sourcedId becomes an issue, not a crash."""
+        bucket: dict[str, object]
+        if isinstance(record, Org):
+            bucket, entity = self.orgs, "org"  # type: ignore[assignment]
+        elif isinstance(record, AcademicSession):
+            bucket, entity = self.sessions, "academicSession"  # type: ignore[assignment]
+        elif isinstance(record, Course):
+            bucket, entity = self.courses, "course"  # type: ignore[assignment]
+        elif isinstance(record, SchoolClass):
+            bucket, entity = self.classes, "class"  # type: ignore[assignment]
+        elif isinstance(record, Person):
+            bucket, entity = self.people, "user"  # type: ignore[assignment]
+        elif isinstance(record, Enrollment):
+            bucket, entity = self.enrollments, "enrollment"  # type: ignore[assignment]
+        else:
+            raise TypeError(f"not a source record: {type(record).__name__}")
+        sid = record.sourced_id
+        if not sid:
+            self.issues.append(
+                _issue(
+                    entity,
+                    "",
+                    "sourcedId",
+                    "missing_sourced_id",
+                    f"A {entity} record has no sourcedId, so it cannot be tracked between syncs.",
+                    "Every record needs a sourcedId; check the export or roster server settings.",
+                )
+            )
+            return
+        if sid in bucket:
+            self.issues.append(
+                _issue(
+                    entity,
+                    sid,
+                    "sourcedId",
+                    "duplicate_sourced_id",
+                    f"Two {entity} records share the sourcedId {sid!r}; only the first was used.",
+                    "sourcedIds must be unique; remove or renumber the duplicate in the source.",
+                )
+            )
+            return
+        bucket[sid] = record
+
+
+@dataclass(slots=True)
+class ValidatedRoster:
+    """The outcome of validation: what may be provisioned, what is held, and why."""
+
+    valid: dict[EntityKind, list[Record]]
+    held: dict[EntityKind, set[str]]
+    issues: list[ValidationIssue]
+    skipped: dict[str, int]
+
+
+def _issue(
+    entity: str,
+    sid: str,
+    field_name: str,
+    code: str,
+    message: str,
+    fix: str,
+    severity: Severity = Severity.ERROR,
+) -> ValidationIssue:
+    return ValidationIssue(
+        entity=entity,
+        sourced_id=sid,
+        field=field_name,
+        code=code,
+        message=message,
+        fix=fix,
+        severity=severity,
+    )
+
+
+def student_id_of(person: Person, rules: DistrictRules) -> str:
+    """Read the unique student ID from the field the district named in its questionnaire."""
+    where = rules.student_id_field
+    if where == "identifier":
+        return person.identifier.strip()
+    if where == "sourcedId":
+        return person.sourced_id
+    if where.startswith("userIds:"):
+        wanted = where.split(":", 1)[1].lower()
+        for id_type, value in person.user_ids:
+            if id_type.lower() == wanted:
+                return value.strip()
+        return ""
+    return person.metadata.get(where.split(".", 1)[1], "").strip()
+
+
+def project_person(person: Person, rules: DistrictRules) -> Student | Educator | None:
+    """Turn a source user into the portal account it becomes, or None for family members."""
+    common = {
+        "sourced_id": person.sourced_id,
+        "status": person.status,
+        "date_last_modified": person.date_last_modified,
+        "username": person.username.strip(),
+        "given_name": person.given_name.strip(),
+        "family_name": person.family_name.strip(),
+        "email": person.email.strip(),
+        "school_sourced_ids": person.org_sourced_ids,
+        "enabled": person.enabled,
+    }
+    if person.role in STUDENT_ROLES:
+        eligibility_value = None
+        if rules.eligibility_source is EligibilitySource.METADATA and rules.eligibility_field:
+            eligibility_value = person.metadata.get(rules.eligibility_field)
+        return Student(
+            **common,  # type: ignore[arg-type]
+            student_id=student_id_of(person, rules),
+            grade=person.grades[0].strip() if person.grades else "",
+            eligibility_value=eligibility_value,
+        )
+    if person.role in EDUCATOR_ROLES:
+        return Educator(**common, role=person.role)  # type: ignore[arg-type]
+    return None
+
+
+def _normal_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def validate_roster(roster: SourceRoster, rules: DistrictRules) -> ValidatedRoster:
+    """Validate a whole pull against the district's rules.
+
+    Args:
+        roster: Everything the pull collected.
+        rules: The district's questionnaire answers.
+
+    Returns:
+        Valid records per kind (in dependency order), the sourcedIds held back per kind, every
+        issue found, and counts of records skipped on purpose (family members, waiting records).
+    """
+    issues = list(roster.issues)
+    skipped: dict[str, int] = defaultdict(int)
+    valid: dict[EntityKind, list[Record]] = {kind: [] for kind in EntityKind}
+    held: dict[EntityKind, set[str]] = {kind: set() for kind in EntityKind}
+
+    problems: list[ValidationIssue | None]
+
+    def removal(kind: EntityKind, record: Record) -> bool:
+        # A `tobedeleted` record is a removal: its content is not validated, only acted on.
+        if record.status != ACTIVE:
+            valid[kind].append(record)
+            return True
+        return False
+
+    def settle(kind: EntityKind, record: Record, problems: list[ValidationIssue | None]) -> None:
+        real = [p for p in problems if p is not None and p.code != WAITING]
+        if any(p is not None and p.code == WAITING for p in problems) and not any(
+            p.severity is Severity.ERROR for p in real
+        ):
+            held[kind].add(record.sourced_id)
+            skipped[f"{kind.value}_{WAITING}"] += 1
+            issues.extend(real)
+            return
+        issues.extend(real)
+        if any(p.severity is Severity.ERROR for p in real):
+            held[kind].add(record.sourced_id)
+        else:
+            valid[kind].append(record)
+
+    # Orgs ------------------------------------------------------------------------------------
+    for org in roster.orgs.values():
+        if removal(EntityKind.ORG, org):
+            continue
+        problems = []
+        if not org.name.strip():
+            problems.append(
+                _issue(
+                    "school",
+                    org.sourced_id,
+                    "name",
+                    "missing_name",
+                    f"Organisation {org.sourced_id!r} has no name.",
+                    "Give the school or district a name in the SIS; it shows on every account.",
+                )
+            )
+        if org.type not in ORG_TYPES:
+            problems.append(
+                _issue(
+                    "school",
+                    org.sourced_id,
+                    "type",
+                    "invalid_org_type",
+                    f"Organisation {org.sourced_id!r} has type {org.type!r}, which OneRoster "
+                    "does not define.",
+                    "Set the type to school or district (or department, state, national).",
+                )
+            )
+        settle(EntityKind.ORG, org, problems)
+    orgs_ok = {o.sourced_id for o in valid[EntityKind.ORG] if o.status == ACTIVE}
+    orgs_held = held[EntityKind.ORG]
+
+    # Academic sessions ----------------------------------------------------------------------
+    for session in roster.sessions.values():
+        if removal(EntityKind.ACADEMIC_SESSION, session):
+            continue
+        problems = []
+        for name, value in (
+            ("title", session.title),
+            ("startDate", session.start_date),
+            ("endDate", session.end_date),
+        ):
+            if not value.strip():
+                problems.append(
+                    _issue(
+                        "term",
+                        session.sourced_id,
+                        name,
+                        f"missing_{name}",
+                        f"Term {session.sourced_id!r} has no {name}.",
+                        f"Fill in the term's {name} in the SIS.",
+                    )
+                )
+        if session.type not in SESSION_TYPES:
+            problems.append(
+                _issue(
+                    "term",
+                    session.sourced_id,
+                    "type",
+                    "invalid_session_type",
+                    f"Term {session.sourced_id!r} has type {session.type!r}.",
+                    "Use schoolYear, semester, term or gradingPeriod.",
+                )
+            )
+        settle(EntityKind.ACADEMIC_SESSION, session, problems)
+    sessions_ok = {s.sourced_id for s in valid[EntityKind.ACADEMIC_SESSION] if s.status == ACTIVE}
+    sessions_held = held[EntityKind.ACADEMIC_SESSION]
+
+    def reference(
+        entity: str,
+        sid: str,
+        field_name: str,
+        target_label: str,
+        target: str | None,
+        ok: set[str],
+        failed: set[str],
+    ) -> ValidationIssue | None:
+        """None when the reference resolves; WAITING marker or an unknown-reference issue if not."""
+        if target and target in ok:
+            return None
+        if target and target in failed:
+            return _issue(entity, sid, field_name, WAITING, "", "")
+        if not target:
+            return _issue(
+                entity,
+                sid,
+                field_name,
+                f"missing_{target_label}",
+                f"{entity.capitalize()} {sid!r} does not name its {target_label}.",
+                f"Assign the {entity} to a {target_label} in the SIS.",
+            )
+        return _issue(
+            entity,
+            sid,
+            field_name,
+            f"unknown_{target_label}",
+            f"{entity.capitalize()} {sid!r} points at {target_label} {target!r}, which is not in "
+            "the roster ClassLink shared.",
+            f"Share {target_label} {target!r} with this application in ClassLink, or correct the "
+            f"{entity}'s {field_name} in the SIS.",
+        )
+
+    # Courses --------------------------------------------------------------------------------
+    for course in roster.courses.values():
+        if removal(EntityKind.COURSE, course):
+            continue
+        problems = []
+        if not course.title.strip():
+            problems.append(
+                _issue(
+                    "course",
+                    course.sourced_id,
+                    "title",
+                    "missing_title",
+                    f"Course {course.sourced_id!r} has no title.",
+                    "Give the course a title in the SIS.",
+                )
+            )
+        problems.append(
+            reference(
+                "course",
+                course.sourced_id,
+                "org",
+                "school",
+                course.org_sourced_id,
+                orgs_ok,
+                orgs_held,
+            )
+        )
+        settle(EntityKind.COURSE, course, problems)
+    courses_ok = {c.sourced_id for c in valid[EntityKind.COURSE] if c.status == ACTIVE}
+    courses_held = held[EntityKind.COURSE]
+
+    # Classes --------------------------------------------------------------------------------
+    for klass in roster.classes.values():
+        if removal(EntityKind.CLASS, klass):
+            continue
+        sid = klass.sourced_id
+        problems = []
+        if not klass.title.strip():
+            problems.append(
+                _issue(
+                    "class",
+                    sid,
+                    "title",
+                    "missing_title",
+                    f"Class {sid!r} has no title.",
+                    "Give the class a title in the SIS; teachers see it.",
+                )
+            )
+        problems.append(
+            reference(
+                "class", sid, "course", "course", klass.course_sourced_id, courses_ok, courses_held
+            )
+        )
+        problems.append(
+            reference("class", sid, "school", "school", klass.school_sourced_id, orgs_ok, orgs_held)
+        )
+        if not klass.term_sourced_ids:
+            problems.append(
+                _issue(
+                    "class",
+                    sid,
+                    "terms",
+                    "missing_term",
+                    f"Class {sid!r} is not in any term.",
+                    "Assign the class to at least one term in the SIS.",
+                )
+            )
+        for term in klass.term_sourced_ids:
+            problems.append(
+                reference("class", sid, "terms", "term", term, sessions_ok, sessions_held)
+            )
+        settle(EntityKind.CLASS, klass, problems)
+    classes_ok = {c.sourced_id for c in valid[EntityKind.CLASS] if c.status == ACTIVE}
+    classes_held = held[EntityKind.CLASS]
+
+    # People ---------------------------------------------------------------------------------
+    accounts: list[Student | Educator] = []
+    for person in roster.people.values():
+        if person.role in SKIPPED_ROLES:
+            skipped[person.role] += 1
+            continue
+        account = project_person(person, rules)
+        if account is None:
+            issues.append(
+                _issue(
+                    "user",
+                    person.sourced_id,
+                    "role",
+                    "unknown_role",
+                    f"User {person.sourced_id!r} has role {person.role!r}, which is neither a "
+                    "student nor a staff role.",
+                    "Set the user's role to student, teacher, administrator, aide or another "
+                    "OneRoster staff role.",
+                )
+            )
+            continue
+        accounts.append(account)
+
+    # Uniqueness is judged over every active account in the pull, before any is accepted, so
+    # both records of a duplicate pair are held: we cannot know which one is right.
+    email_owners: dict[str, list[str]] = defaultdict(list)
+    student_id_owners: dict[str, list[str]] = defaultdict(list)
+    for account in accounts:
+        if account.status != ACTIVE:
+            continue
+        if account.email:
+            email_owners[_normal_email(account.email)].append(account.sourced_id)
+        if isinstance(account, Student) and account.student_id:
+            student_id_owners[account.student_id].append(account.sourced_id)
+
+    people_ok: dict[str, EntityKind] = {}
+    for account in accounts:
+        kind = account.KIND
+        if removal(kind, account):
+            continue
+        sid = account.sourced_id
+        label = "student" if kind is EntityKind.STUDENT else "educator"
+        problems = []
+        for name, value in (
+            ("givenName", account.given_name),
+            ("familyName", account.family_name),
+            ("username", account.username),
+        ):
+            if not value:
+                problems.append(
+                    _issue(
+                        label,
+                        sid,
+                        name,
+                        f"missing_{name}",
+                        f"{label.capitalize()} {sid!r} has no {name}.",
+                        f"Fill in the {label}'s {name} in the SIS.",
+                    )
+                )
+        if not account.school_sourced_ids:
+            problems.append(
+                _issue(
+                    label,
+                    sid,
+                    "orgs",
+                    "missing_school",
+                    f"{label.capitalize()} {sid!r} does not belong to any school.",
+                    f"Assign the {label} to a school in the SIS.",
+                )
+            )
+        for school in account.school_sourced_ids:
+            problems.append(reference(label, sid, "orgs", "school", school, orgs_ok, orgs_held))
+        problems.extend(_email_problems(label, account, rules, email_owners))
+        if isinstance(account, Student):
+            problems.extend(_student_problems(account, rules, student_id_owners))
+            if not rules.grades_provided and account.grade and account.grade not in GRADE_CODES:
+                problems.append(
+                    _issue(
+                        label,
+                        sid,
+                        "grades",
+                        "invalid_grade",
+                        f"Student {sid!r} has grade {account.grade!r}, which is not a CEDS "
+                        "grade code; the student was added without a grade.",
+                        "Use a CEDS grade code: KG, 01–12, PK, TK, IT, PR, PS, UG or Other.",
+                        Severity.WARNING,
+                    )
+                )
+        # A warning keeps the record and drops only the bad value.
+        warned = {p.field for p in problems if p is not None and p.severity is Severity.WARNING}
+        if "email" in warned:
+            account = replace(account, email="")
+        if "grades" in warned and isinstance(account, Student):
+            account = replace(account, grade="")
+        settle(kind, account, problems)
+        if sid not in held[kind]:
+            people_ok[sid] = kind
+    people_held = held[EntityKind.STUDENT] | held[EntityKind.EDUCATOR]
+    people_known = set(people_ok)
+
+    # Enrollments ----------------------------------------------------------------------------
+    for enrollment in roster.enrollments.values():
+        if removal(EntityKind.ENROLLMENT, enrollment):
+            continue
+        sid = enrollment.sourced_id
+        problems = [
+            reference(
+                "enrollment",
+                sid,
+                "class",
+                "class",
+                enrollment.class_sourced_id,
+                classes_ok,
+                classes_held,
+            ),
+            reference(
+                "enrollment",
+                sid,
+                "user",
+                "user",
+                enrollment.user_sourced_id,
+                people_known,
+                people_held,
+            ),
+        ]
+        if enrollment.role not in ENROLLMENT_ROLES:
+            problems.append(
+                _issue(
+                    "enrollment",
+                    sid,
+                    "role",
+                    "invalid_enrollment_role",
+                    f"Enrollment {sid!r} has role {enrollment.role!r}.",
+                    "Use student, teacher, administrator or proctor.",
+                )
+            )
+        settle(EntityKind.ENROLLMENT, enrollment, problems)
+
+    return ValidatedRoster(valid=valid, held=held, issues=issues, skipped=dict(skipped))
+
+
+def _email_problems(
+    label: str,
+    account: Student | Educator,
+    rules: DistrictRules,
+    owners: dict[str, list[str]],
+) -> Iterable[ValidationIssue]:
+    sid = account.sourced_id
+    severity = Severity.ERROR if rules.unique_emails else Severity.WARNING
+    consequence = "" if rules.unique_emails else " It was added without an email."
+    if not account.email:
+        if rules.unique_emails:
+            yield _issue(
+                label,
+                sid,
+                "email",
+                "missing_email",
+                f"{label.capitalize()} {sid!r} has no email address, and your district said "
+                "every account has a unique email.",
+                f"Add the {label}'s email in the SIS, or tell us emails are not provided.",
+            )
+        return
+    if "@" not in account.email.strip("@"):
+        yield _issue(
+            label,
+            sid,
+            "email",
+            "invalid_email",
+            f"{label.capitalize()} {sid!r} has email {account.email!r}, which is not an email "
+            f"address.{consequence}",
+            f"Correct the {label}'s email in the SIS.",
+            severity,
+        )
+        return
+    sharing = [o for o in owners.get(_normal_email(account.email), ()) if o != sid]
+    if sharing:
+        others = ", ".join(repr(o) for o in sharing[:3])
+        yield _issue(
+            label,
+            sid,
+            "email",
+            "duplicate_email",
+            f"{label.capitalize()} {sid!r} has email {account.email!r}, which is also used by "
+            f"{others}.{consequence}",
+            "Each person needs their own email; correct the duplicate in the SIS.",
+            severity,
+        )
+
+
+def _student_problems(
+    student: Student, rules: DistrictRules, owners: dict[str, list[str]]
+) -> Iterable[ValidationIssue]:
+    sid = student.sourced_id
+    if rules.grades_provided:
+        if not student.grade:
+            yield _issue(
+                "student",
+                sid,
+                "grades",
+                "missing_grade",
+                f"Student {sid!r} has no grade level, and your district said grade levels are "
+                "provided.",
+                "Set the student's grade in the SIS (a CEDS code such as KG or 05); it is picked "
+                "up on the next sync.",
+            )
+        elif student.grade not in GRADE_CODES:
+            yield _issue(
+                "student",
+                sid,
+                "grades",
+                "invalid_grade",
+                f"Student {sid!r} has grade {student.grade!r}, which is not a CEDS grade code.",
+                "Use a CEDS grade code: KG, 01–12, PK, TK, IT, PR, PS, UG or Other.",
+            )
+    where = rules.student_id_field
+    if not student.student_id:
+        yield _issue(
+            "student",
+            sid,
+            where,
+            "missing_student_id",
+            f"Student {sid!r} has no student ID in {where}, the field your district chose for "
+            "unique student IDs.",
+            f"Fill in {where} for the student in the SIS.",
+        )
+        return
+    sharing = [o for o in owners.get(student.student_id, ()) if o != sid]
+    if sharing:
+        others = ", ".join(repr(o) for o in sharing[:3])
+        yield _issue(
+            "student",
+            sid,
+            where,
+            "duplicate_student_id",
+            f"Student {sid!r} has student ID {student.student_id!r}, which is also used by "
+            f"{others}.",
+            "Student IDs must be unique within the district; correct the duplicate in the SIS.",
+        )

@@ -1,0 +1,597 @@
+"""A OneRoster 1.1 REST client that streams collections page by page.
+
+    OneRosterClient.iter_collection("users", filter=…)
+      └── per page: build URL (oauth1.build_url) → auth.headers_for(URL) → _send → parse envelope
+                    → Paginator.advance → yield records
+          _send: classify_response sorts every answer, retries the retriable ones with backoff
+
+Failures become the errors in `rostersync.errors`, named for what the caller does next:
+
+    SourceAuthError        401/403: `.credential` says what to check (key, secret, clock, …)
+    RetriableSourceError   429, 5xx, timeouts, connection failures that outlived `max_retries`
+    FatalSourceError       other 4xx, redirects, a body that is not the JSON envelope we expect
+    IncompleteSourceError  a collection that did not arrive whole (see `paging`)
+
+The URL we sign is byte for byte the URL we send: it is built once with RFC 5849 encoding (`%20`,
+never `+`) and handed to httpx as a string, which httpx keeps as is. Log lines carry the collection,
+page and count only; query strings (filters can hold names) never reach a log line, and error
+messages name the path, not the query.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+
+from rostersync import __version__
+from rostersync.errors import (
+    ConfigError,
+    FatalSourceError,
+    RetriableSourceError,
+    SourceAuthError,
+    SourceError,
+)
+from rostersync.oneroster import oauth1
+from rostersync.oneroster.auth import SourceAuth
+from rostersync.oneroster.paging import DEFAULT_MAX_PAGES, Paginator
+
+__all__ = [
+    "ENVELOPES",
+    "ClientStats",
+    "CollectionStats",
+    "OneRosterClient",
+    "StatusInfo",
+    "classify_response",
+    "parse_retry_after",
+    "status_info",
+]
+
+# The envelope names the resource type, not the endpoint (`/schools` → `orgs`); the spec key comes
+# first, then keys that some servers send instead.
+ENVELOPES: dict[str, tuple[str, ...]] = {
+    "users": ("users", "students", "teachers"),
+    "students": ("users", "students"),
+    "teachers": ("users", "teachers"),
+    "orgs": ("orgs", "schools"),
+    "schools": ("orgs", "schools"),
+    "academicSessions": ("academicSessions", "terms"),
+    "terms": ("academicSessions", "terms"),
+    "gradingPeriods": ("academicSessions", "gradingPeriods"),
+    "courses": ("courses",),
+    "classes": ("classes",),
+    "enrollments": ("enrollments",),
+    "demographics": ("demographics",),
+}
+
+MAX_PAGE_SIZE = 10_000  # ClassLink's documented ceiling for `limit`
+_MAX_DESCRIPTION = 300  # server descriptions can echo a filter; keep messages short
+_RETRIABLE_TRANSPORT_ERRORS = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+)
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class CollectionStats:
+    """What pulling one collection cost: HTTP requests sent, retries among them, pages, records."""
+
+    requests: int = 0
+    retries: int = 0
+    pages: int = 0
+    records: int = 0
+
+
+@dataclass(slots=True)
+class ClientStats:
+    """Counters per collection; `stats["users"].pages`, or the totals across collections."""
+
+    collections: dict[str, CollectionStats] = field(default_factory=dict)
+
+    def __getitem__(self, collection: str) -> CollectionStats:
+        return self.collections.setdefault(collection, CollectionStats())
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent, retries included."""
+        return sum(s.requests for s in self.collections.values())
+
+    @property
+    def retries(self) -> int:
+        """Requests that were repeats of a failed one."""
+        return sum(s.retries for s in self.collections.values())
+
+    @property
+    def pages(self) -> int:
+        """Pages received and parsed."""
+        return sum(s.pages for s in self.collections.values())
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInfo:
+    """The parts of a OneRoster status body (1.1 `statusInfoSet` or 1.2 `imsx_StatusInfo`)."""
+
+    description: str = ""
+    code_major: str = ""
+    code_minor: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """`description [codeMinor, …]`, or whichever part is present; "" when neither is."""
+        minor = f"[{', '.join(self.code_minor)}]" if self.code_minor else ""
+        return " ".join(part for part in (self.description, minor) if part)
+
+
+def _as_list(value: object) -> list[object]:
+    if isinstance(value, list):
+        return value
+    return [] if value is None else [value]
+
+
+def _code_minor_values(value: object) -> list[str]:
+    # `imsx_CodeMinor` is `{"imsx_codeMinorField": [{…FieldValue}]}`; some servers send one field
+    # as an object, or the bare string.
+    if isinstance(value, str):
+        return [value] if value else []
+    if not isinstance(value, Mapping):
+        return []
+    values = []
+    for item in _as_list(value.get("imsx_codeMinorField")):
+        if isinstance(item, Mapping):
+            found = item.get("imsx_codeMinorFieldValue")
+            if isinstance(found, str) and found:
+                values.append(found)
+    return values
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_DESCRIPTION else text[: _MAX_DESCRIPTION - 1] + "…"
+
+
+def status_info(body: object) -> StatusInfo:
+    """Read a OneRoster status body, whichever shape the server uses.
+
+    Accepts the 1.1 `{"statusInfoSet": [...]}`, the bare 1.2 `imsx_StatusInfoDType` object, and
+    the `imsx_StatusInfo` / `imsx_statusInfo` wrappers some 1.2 servers and clients use.
+
+    Args:
+        body: The decoded JSON body (anything; non-objects yield an empty `StatusInfo`).
+
+    Returns:
+        The descriptions and codeMinor values found, joined; empty when there are none.
+    """
+    if not isinstance(body, Mapping):
+        return StatusInfo()
+    entries: list[object] = []
+    entries += _as_list(body.get("statusInfoSet"))
+    entries += _as_list(body.get("imsx_StatusInfo"))
+    entries += _as_list(body.get("imsx_statusInfo"))
+    if "imsx_codeMajor" in body:
+        entries.append(body)
+    descriptions: list[str] = []
+    majors: list[str] = []
+    minors: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        description = entry.get("imsx_description")
+        if isinstance(description, str) and description.strip():
+            descriptions.append(description.strip())
+        major = entry.get("imsx_codeMajor")
+        if isinstance(major, str) and major:
+            majors.append(major)
+        minors += _code_minor_values(entry.get("imsx_CodeMinor", entry.get("imsx_codeMinor")))
+    return StatusInfo(
+        description=_clip("; ".join(descriptions)),
+        code_major=", ".join(dict.fromkeys(majors)),
+        code_minor=tuple(dict.fromkeys(minors)),
+    )
+
+
+def _response_status_info(response: httpx.Response) -> StatusInfo:
+    try:
+        return status_info(response.json())
+    except ValueError:  # not JSON (an HTML error page, an empty body): nothing to read
+        return StatusInfo()
+
+
+def _auth_advice(info: StatusInfo, host: str, path: str) -> tuple[str, str]:
+    # Most specific first: "invalid signature for oauth_consumer_key …" is about the secret.
+    text = " ".join([info.description, *info.code_minor]).lower()
+    if "nonce" in text:
+        return "clock/nonce", (
+            f"{host} rejected the request nonce as reused or stale; check this machine's clock "
+            "and that no other process is sending requests with the same key"
+        )
+    if "timestamp" in text:
+        return "clock", (
+            f"{host} rejected the request timestamp; check this machine's clock (it must be "
+            "within a few minutes of the real time, e.g. kept by NTP)"
+        )
+    if "signature" in text:
+        return "secret", (
+            f"{host} rejected the request signature; check the ClassLink secret (client secret) "
+            "in the district's integration settings"
+        )
+    if "consumer_key" in text or "consumer key" in text:
+        return "key", (
+            f"the ClassLink key (client id) is not recognised by {host}; check the key in the "
+            "district's integration settings"
+        )
+    return "key and secret", (
+        f"{host} refused our credentials for GET {path}; check the ClassLink key and secret in "
+        "the district's integration settings, and that the district shares this data with us"
+    )
+
+
+def classify_response(response: httpx.Response) -> SourceError | None:
+    """Sort an HTTP answer into success or the error the caller acts on. The one retry policy.
+
+    Args:
+        response: A response whose `request` is set (as every response from a client is).
+
+    Returns:
+        None for 2xx. Otherwise the error to raise: a `RetriableSourceError` for 429 and 5xx (the
+        caller retries those), `SourceAuthError` for 401/403, `FatalSourceError` for the rest.
+    """
+    status = response.status_code
+    if 200 <= status < 300:
+        return None
+    request = response.request
+    host, path = request.url.host, request.url.path
+    info = _response_status_info(response)
+    detail = f"HTTP {status}: {info.summary() or response.reason_phrase}"
+    if status == 429 or status >= 500:
+        return RetriableSourceError(
+            f"{host} answered {request.method} {path} with {detail}", url=path, status=status
+        )
+    if status in (401, 403):
+        credential, advice = _auth_advice(info, host, path)
+        return SourceAuthError(
+            f"{advice} ({detail})", credential=credential, url=path, status=status
+        )
+    if 300 <= status < 400:
+        # A redirect would need a new signature for a URL we did not choose: refuse it.
+        target = urlsplit(response.headers.get("Location", ""))
+        return FatalSourceError(
+            f"{host} redirected {request.method} {path} to {target.netloc}{target.path} "
+            f"({detail}); set the district's OneRoster base URL to the API's own address",
+            url=path,
+            status=status,
+        )
+    return FatalSourceError(
+        f"{host} rejected {request.method} {path} ({detail}); retrying will not help, the "
+        "request or the source needs fixing",
+        url=path,
+        status=status,
+    )
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` value: delay-seconds or an HTTP date.
+
+    Args:
+        value: The header value, or None when absent.
+        now: The current time for HTTP dates (defaults to the system clock).
+
+    Returns:
+        Seconds (never negative), or None when absent or unreadable.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return seconds if seconds >= 0 else None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _quiet_library_loggers() -> None:
+    # httpx logs every request URL at INFO, query and so filter values (names) included, and
+    # oauthlib logs signature base strings at DEBUG. We sign ourselves and write our own lines.
+    for name in ("httpx", "httpcore", "oauthlib"):
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
+class OneRosterClient:
+    """Reads OneRoster 1.1 collections from one district's server.
+
+    Use it as a context manager so its connection pool is closed:
+
+        with OneRosterClient(url, OAuth1Auth(key, secret)) as client:
+            for raw in client.iter_collection("users"):
+                ...
+
+    Args:
+        base_url: The OneRoster root, e.g. `https://x-tx-v2.rosterserver.com/ims/oneroster/v1p1`.
+        auth: Signs each request (`OAuth1Auth`, or any `SourceAuth`).
+        page_size: `limit` sent with every page (1 to 10,000).
+        timeout: Seconds for each of connect/read/write/pool.
+        max_retries: Retries of one request after a retriable failure (0 disables retrying).
+        backoff_base: First backoff ceiling in seconds; it doubles per retry.
+        backoff_cap: The highest backoff ceiling; the wait is uniform in [0, ceiling] (full jitter).
+        max_retry_after: The longest `Retry-After` we wait inside a sync; a longer one fails the
+            request as retriable at once rather than holding the worker.
+        max_pages: Pages one collection may take before the pull is declared runaway.
+        transport: An httpx transport, e.g. `httpx.MockTransport` in tests.
+        sleep: How to wait between retries (injected by tests).
+        rng: Randomness for the jitter (seeded by tests).
+
+    Raises:
+        ConfigError: The base URL or page size is unusable.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: SourceAuth,
+        *,
+        page_size: int = 1000,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        max_retry_after: float = 300.0,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"OneRoster base URL {base_url!r} is not an http(s) URL with a host; it looks "
+                "like https://<tenant>.rosterserver.com/ims/oneroster/v1p1"
+            )
+        if parts.query or parts.fragment:
+            raise ConfigError(
+                "the OneRoster base URL must not carry a query or fragment; give the API root "
+                "only, e.g. https://<tenant>.rosterserver.com/ims/oneroster/v1p1"
+            )
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ConfigError(f"page size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+        if max_retries < 0:
+            raise ConfigError("max_retries must not be negative")
+        self.base_url = base_url.rstrip("/")
+        self.host = parts.hostname
+        self.page_size = page_size
+        self.stats = ClientStats()
+        self._auth = auth
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._max_retry_after = max_retry_after
+        self._max_pages = max_pages
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        _quiet_library_loggers()
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            headers={"Accept": "application/json", "User-Agent": f"rostersync/{__version__}"},
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __repr__(self) -> str:
+        return f"OneRosterClient({self.base_url!r}, auth={self._auth!r})"
+
+    def iter_collection(
+        self, collection: str, *, filter: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Stream every record of a collection, one page in memory at a time.
+
+        Pages are requested sorted by `sourcedId` ascending so offsets stay stable. The records of
+        a page are yielded once that page has been checked; completeness is checked after the
+        last page, so a caller may treat the pull as whole only when iteration ends normally.
+
+        Args:
+            collection: A top-level collection: `users`, `students`, `teachers`, `orgs`,
+                `schools`, `academicSessions`, `terms`, `gradingPeriods`, `courses`, `classes`,
+                `enrollments` or `demographics`.
+            filter: A OneRoster filter expression, e.g. `dateLastModified>'2024-01-01T00:00:00Z'`.
+
+        Yields:
+            Each raw record, a JSON object as the server sent it.
+
+        Raises:
+            ValueError: The collection is not one of the above.
+            SourceAuthError: The server refused the credentials.
+            RetriableSourceError: 429/5xx/transport failures outlived the retries.
+            FatalSourceError: Any other refusal, or a body that is not the expected envelope.
+            IncompleteSourceError: The records received do not add up to the reported total,
+                or paging ran away.
+        """
+        keys = ENVELOPES.get(collection)
+        if keys is None:
+            known = ", ".join(sorted(ENVELOPES))
+            raise ValueError(f"unknown OneRoster collection {collection!r}; use one of {known}")
+        # Checked here, eagerly; the pages are fetched by the generator, lazily.
+        return self._pages(collection, keys, filter)
+
+    def _pages(
+        self, collection: str, keys: tuple[str, ...], filter: str | None
+    ) -> Iterator[dict[str, Any]]:
+        collection_url = f"{self.base_url}/{collection}"
+        paginator = Paginator(
+            collection, limit=self.page_size, base_url=collection_url, max_pages=self._max_pages
+        )
+        stats = self.stats[collection]
+        offset: int | None = 0
+        while offset is not None:
+            params = [
+                ("limit", str(self.page_size)),
+                ("offset", str(offset)),
+                ("sort", "sourcedId"),
+                ("orderBy", "asc"),
+            ]
+            if filter:
+                params.append(("filter", filter))
+            url = oauth1.build_url(collection_url, params)
+            response = self._send(url, collection=collection)
+            items = self._page_items(response, collection, keys, offset)
+            stats.pages += 1
+            stats.records += len(items)
+            log.debug(
+                "oneroster.page", collection=collection, page=paginator.pages + 1, count=len(items)
+            )
+            offset = paginator.advance(items, response.headers)
+            yield from items
+        paginator.check_complete()
+        log.debug(
+            "oneroster.collection",
+            collection=collection,
+            pages=paginator.pages,
+            count=paginator.received,
+        )
+
+    def _send(self, url: str, *, collection: str) -> httpx.Response:
+        stats = self.stats[collection]
+        path = urlsplit(url).path
+        attempt = 0
+        while True:
+            # Signed afresh per attempt: a resent nonce would be rejected as a replay.
+            headers = self._auth.headers_for("GET", url)
+            stats.requests += 1
+            response: httpx.Response | None = None
+            cause: BaseException | None = None
+            failure: SourceError
+            try:
+                response = self._http.get(url, headers=headers)
+            except _RETRIABLE_TRANSPORT_ERRORS as exc:
+                cause = exc
+                failure = RetriableSourceError(
+                    f"{self.host} did not answer GET {path} ({type(exc).__name__})", url=path
+                )
+            except httpx.HTTPError as exc:
+                raise FatalSourceError(
+                    f"GET {path} on {self.host} could not be sent ({type(exc).__name__}); check "
+                    "the district's OneRoster base URL",
+                    url=path,
+                ) from exc
+            else:
+                verdict = classify_response(response)
+                if verdict is None:
+                    return response
+                failure = verdict
+            if not isinstance(failure, RetriableSourceError):
+                raise failure
+            if attempt >= self._max_retries:
+                raise RetriableSourceError(
+                    f"{failure}; still failing after {attempt} retries. The source may be busy "
+                    "or down: the sync can be retried later",
+                    url=path,
+                    status=failure.status,
+                ) from cause
+            delay = self._delay(attempt, response)
+            if delay > self._max_retry_after:
+                raise RetriableSourceError(
+                    f"{failure}; it asked us to wait {delay:.0f} s, longer than a sync waits "
+                    f"({self._max_retry_after:.0f} s). The sync can be retried after that",
+                    url=path,
+                    status=failure.status,
+                ) from cause
+            attempt += 1
+            stats.retries += 1
+            log.info(
+                "oneroster.retry",
+                collection=collection,
+                status=failure.status,
+                attempt=attempt,
+                delay=round(delay, 3),
+            )
+            self._sleep(delay)
+
+    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+        if response is not None:
+            asked = parse_retry_after(response.headers.get("Retry-After"))
+            if asked is not None:
+                return asked
+        ceiling = min(self._backoff_cap, self._backoff_base * 2**attempt)
+        return self._rng.uniform(0.0, ceiling)
+
+    def _page_items(
+        self, response: httpx.Response, collection: str, keys: tuple[str, ...], offset: int
+    ) -> list[dict[str, Any]]:
+        path = response.request.url.path
+        where = f"{self.host} answered GET {path} (offset {offset})"
+        try:
+            body = response.json()
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+            raise FatalSourceError(
+                f"{where} with a body that is not JSON; check that the base URL points at the "
+                "OneRoster API",
+                url=path,
+                status=response.status_code,
+            ) from exc
+        if not isinstance(body, dict):
+            raise FatalSourceError(
+                f"{where} with JSON that is not an object; expected {{{keys[0]!r}: [...]}}",
+                url=path,
+                status=response.status_code,
+            )
+        key = next((k for k in keys if k in body), None)
+        if key is None:
+            found = ", ".join(sorted(body)[:10]) or "none"
+            raise FatalSourceError(
+                f"{where} without the {keys[0]!r} list (keys found: {found})",
+                url=path,
+                status=response.status_code,
+            )
+        items = body[key]
+        if not isinstance(items, list):
+            raise FatalSourceError(
+                f"{where} with {key!r} that is not a list", url=path, status=response.status_code
+            )
+        for position, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise FatalSourceError(
+                    f"{where} with record {offset + position} of {collection} that is not a JSON "
+                    "object",
+                    url=path,
+                    status=response.status_code,
+                )
+        # A 1.1 server answers a bad sort field with 200 and a warning; unsorted offset paging can
+        # skip or repeat records, so say so (codes only: they hold no personal data).
+        codes = [c for c in status_info(body).code_minor if c.replace(" ", "") != "fullsuccess"]
+        if codes:
+            log.warning("oneroster.source_warning", collection=collection, code_minor=codes)
+        return items

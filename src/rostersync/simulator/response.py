@@ -1,0 +1,48 @@
+"""An HTTP response built before anything is written, and the OneRoster 1.1 error body."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """Status, JSON body and extra headers of one answer."""
+
+    status: int
+    body: dict[str, Any]
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def payload(self) -> bytes:
+        """The body as compact UTF-8 JSON."""
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def status_info_set(code_minor: str, description: str) -> dict[str, Any]:
+    """The 1.1 `statusInfoSet` failure body for one codeMinor value."""
+    return {
+        "statusInfoSet": [
+            {
+                "imsx_codeMajor": "failure",
+                "imsx_severity": "error",
+                "imsx_CodeMinor": {
+                    "imsx_codeMinorField": [
+                        {
+                            "imsx_codeMinorFieldName": "TargetEndSystem",
+                            "imsx_codeMinorFieldValue": code_minor,
+                        }
+                    ]
+                },
+                "imsx_description": description,
+            }
+        ]
+    }
+
+
+def failure(
+    status: int, code_minor: str, description: str, headers: list[tuple[str, str]] | None = None
+) -> Response:
+    """A failure response with the 1.1 status body."""
+    return Response(status, status_info_set(code_minor, description), headers or [])

@@ -1,0 +1,144 @@
+"""Turns one received request into a `Response`: tenant, OAuth, endpoint, query, paging.
+
+Kept free of socket code so the whole protocol can be reasoned about (and tested) as a function of
+method, request target, Host header and Authorization header.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from rostersync.simulator.endpoints import ENDPOINTS, Endpoint
+from rostersync.simulator.query import (
+    QueryError,
+    link_header,
+    parse_fields,
+    parse_paging,
+    parse_selection,
+    project,
+)
+from rostersync.simulator.response import Response, failure
+from rostersync.simulator.tenant import Tenant
+from rostersync.simulator.verifier import AuthFailure, OAuthVerifier
+
+BASE_PATH = ("ims", "oneroster", "v1p1")
+
+
+class Router:
+    """Holds the tenants and answers requests for them.
+
+    Args:
+        clock: Current Unix time in seconds, for OAuth timestamp checks.
+        window: Allowed OAuth timestamp skew in seconds.
+    """
+
+    def __init__(self, *, clock: Callable[[], float], window: int = 300) -> None:
+        self.verifier = OAuthVerifier(clock=clock, window=window)
+        self._tenants: dict[str, Tenant] = {}
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, tenant: Tenant) -> None:
+        """Serve another tenant; its name must be new."""
+        with self._lock:
+            if tenant.name in self._tenants:
+                raise ValueError(f"tenant {tenant.name!r} already exists")
+            self._tenants[tenant.name] = tenant
+            self._counts[tenant.name] = 0
+
+    def tenant(self, name: str) -> Tenant:
+        """The tenant with this name. Raises KeyError."""
+        with self._lock:
+            return self._tenants[name]
+
+    def request_count(self, name: str) -> int:
+        """Requests received under the tenant's prefix, including refused ones. Raises KeyError."""
+        with self._lock:
+            return self._counts[name]
+
+    def handle(self, method: str, target: str, host: str, authorization: str | None) -> Response:
+        """Answer one request.
+
+        Args:
+            method: HTTP method.
+            target: The raw request target (path and query as sent, or an absolute URL).
+            host: The Host header (or the server's address when absent).
+            authorization: The Authorization header, if any.
+        """
+        if target.startswith(("http://", "https://")):
+            url = target
+            parts = urlsplit(target)
+            raw_path, raw_query = parts.path, parts.query
+        else:
+            url = f"http://{host}{target}"
+            raw_path, _, raw_query = target.partition("?")
+        segments = raw_path.split("/")
+        if len(segments) < 5 or tuple(segments[2:5]) != BASE_PATH:
+            return failure(404, "unknownobject", "no OneRoster service at this path")
+        with self._lock:
+            tenant = self._tenants.get(unquote(segments[1]))
+            if tenant is not None:
+                self._counts[tenant.name] += 1
+        if tenant is None:
+            return failure(404, "unknownobject", "no OneRoster service at this path")
+        try:
+            self.verifier.verify(method, url, authorization, key=tenant.key, secret=tenant.secret)
+        except AuthFailure as exc:
+            challenge = ("WWW-Authenticate", f'OAuth realm="{tenant.name}"')
+            return failure(401, "unauthorized", exc.description, [challenge])
+        if method != "GET":
+            allow = [("Allow", "GET")]
+            return failure(405, "invaliddata", "OneRoster rostering is read-only: use GET", allow)
+        rest = [unquote(s) for s in segments[5:]]
+        endpoint = ENDPOINTS.get(rest[0]) if rest else None
+        if endpoint is None or len(rest) > 2:
+            return failure(404, "unknownobject", "unknown OneRoster endpoint")
+        pairs = parse_qsl(raw_query, keep_blank_values=True)
+        params = _first_values(pairs)
+        try:
+            if len(rest) == 2:
+                return self._singleton(tenant, endpoint, rest[1], params)
+            base = url.partition("?")[0]
+            return self._collection(tenant, endpoint, base, pairs, params)
+        except QueryError as exc:
+            return failure(400, exc.code_minor, exc.description)
+
+    def _singleton(
+        self, tenant: Tenant, endpoint: Endpoint, sourced_id: str, params: dict[str, str]
+    ) -> Response:
+        record = tenant.find(endpoint, sourced_id)
+        if record is None:
+            description = f"no {endpoint.singular} with sourcedId {sourced_id!r}"
+            return failure(404, "unknownobject", description)
+        fields = parse_fields(params, endpoint.fields)
+        return Response(200, {endpoint.singular: project(record, fields)})
+
+    def _collection(
+        self,
+        tenant: Tenant,
+        endpoint: Endpoint,
+        base: str,
+        pairs: list[tuple[str, str]],
+        params: dict[str, str],
+    ) -> Response:
+        paging = parse_paging(params)
+        selection = parse_selection(params, endpoint.fields)
+        fields = parse_fields(params, endpoint.fields)
+        records = tenant.view(endpoint, selection, fresh=paging.offset == 0)
+        page = records[paging.offset : paging.offset + paging.limit]
+        total = len(records)
+        headers = [
+            ("X-Total-Count", str(total)),
+            ("X-Count", str(len(page))),
+            ("Link", link_header(base, pairs, paging, total)),
+        ]
+        return Response(200, {endpoint.envelope: [project(r, fields) for r in page]}, headers)
+
+
+def _first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        params.setdefault(key, value)
+    return params

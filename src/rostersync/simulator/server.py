@@ -1,0 +1,235 @@
+"""A ClassLink-style OneRoster 1.1 Roster Server on loopback, standard library HTTP only.
+
+Each tenant lives under its own path prefix: `{url}/{tenant}/ims/oneroster/v1p1/...`. Requests are
+verified with OAuth 1.0a (RFC 5849, HMAC-SHA256 or HMAC-SHA1) against the tenant's key and secret.
+The server is quiet: nothing is logged per request unless `verbose`, and then only the method, the
+path without its query and the status; Authorization headers and query strings are never logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from rostersync.simulator.response import failure
+from rostersync.simulator.router import Router
+from rostersync.simulator.tenant import Tenant
+
+_log = logging.getLogger(__name__)
+
+
+class SimulatorServer:
+    """Serves one or more `Tenant`s over HTTP from a daemon thread.
+
+    Use as a context manager, or call `start()` and `stop()`.
+
+    Args:
+        tenants: Tenants to serve from the start; more can be added with `add_tenant`.
+        host: Address to bind; loopback by default.
+        port: Port to bind; 0 picks a free one (see `url` after `start`).
+        clock: Current Unix time in seconds, used to check oauth_timestamp.
+        timestamp_window: Allowed difference between oauth_timestamp and `clock`, in seconds.
+        verbose: Write one line per request (method, path without query, status) to stderr.
+    """
+
+    def __init__(
+        self,
+        tenants: Iterable[Tenant] = (),
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.time,
+        timestamp_window: int = 300,
+        verbose: bool = False,
+    ) -> None:
+        self._router = Router(clock=clock, window=timestamp_window)
+        for tenant in tenants:
+            self._router.add(tenant)
+        self._address = (host, port)
+        self._verbose = verbose
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> SimulatorServer:
+        """Bind and start serving in a daemon thread.
+
+        Returns:
+            The server itself, for chaining.
+
+        Raises:
+            RuntimeError: The server is already running.
+        """
+        if self._httpd is not None:
+            raise RuntimeError("the simulator is already running")
+        self._httpd = _HTTPServer(self._address, self._router, verbose=self._verbose)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"rostersync-simulator-{self._httpd.server_port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection; does nothing when not running."""
+        httpd, thread = self._httpd, self._thread
+        if httpd is None or thread is None:
+            return
+        httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()
+        thread.join(timeout=5)
+        self._httpd = self._thread = None
+
+    @property
+    def url(self) -> str:
+        """`http://host:port` of the running server.
+
+        Raises:
+            RuntimeError: The server has not been started.
+        """
+        if self._httpd is None:
+            raise RuntimeError("the simulator is not running; call start() first")
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def base_url(self, name: str) -> str:
+        """The OneRoster 1.1 base URL of a tenant, e.g. `http://127.0.0.1:54321/acme/ims/oneroster/v1p1`.
+
+        Raises:
+            KeyError: No tenant has this name.
+        """
+        tenant = self._router.tenant(name)
+        return f"{self.url}/{tenant.name}/ims/oneroster/v1p1"
+
+    def add_tenant(self, tenant: Tenant) -> None:
+        """Serve another tenant, also while running.
+
+        Raises:
+            ValueError: A tenant with the same name exists.
+        """
+        self._router.add(tenant)
+
+    def tenant(self, name: str) -> Tenant:
+        """The tenant with this name; assign to its `data` to change what it serves.
+
+        Raises:
+            KeyError: No tenant has this name.
+        """
+        return self._router.tenant(name)
+
+    def request_count(self, name: str) -> int:
+        """How many requests reached the tenant's prefix, including refused ones.
+
+        Raises:
+            KeyError: No tenant has this name.
+        """
+        return self._router.request_count(name)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    """Remembers open connections so `stop()` can cut keep-alive clients off."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], router: Router, *, verbose: bool) -> None:
+        self.router = router
+        self.verbose = verbose
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            # The peer may have closed it already; either way it is gone.
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client hanging up mid-response is normal for a test server; anything else is a bug.
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            _log.error("simulator connection failed", exc_info=self.verbose)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "rostersync-simulator"
+    sys_version = ""
+    # Idle keep-alive connections must not pin handler threads forever.
+    timeout = 60
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def _answer(self) -> None:
+        if self.command != "GET":
+            # The body is never read, so the connection cannot be reused safely.
+            self.close_connection = True
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        try:
+            response = self.server.router.handle(
+                self.command, self.path, host, self.headers.get("Authorization")
+            )
+        except Exception as exc:
+            _log.error(
+                "simulator failed on %s %s: %s",
+                self.command,
+                self.path.partition("?")[0],
+                type(exc).__name__,
+                exc_info=self.server.verbose,
+            )
+            response = failure(500, "internal_server_error", "the simulator failed to answer")
+        payload = response.payload()
+        self.send_response(response.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in response.headers:
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if self.server.verbose:
+            path = self.path.partition("?")[0]
+            sys.stderr.write(f"{self.command} {path} {code}\n")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The default writes the raw request line, query string included; stay silent instead.
+        return

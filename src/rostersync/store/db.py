@@ -1,0 +1,100 @@
+"""Engines for the portal database, and its migrations.
+
+SQLite (one file, WAL) serves a single host; PostgreSQL (psycopg 3) serves at scale. Both run
+the same Alembic migrations, found next to this module so they work from an installed package.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
+    """Make an engine for a portal database URL.
+
+    SQLite gets WAL journaling, enforced foreign keys, a busy timeout, a parent directory and a
+    database file only its owner can read (it holds encrypted credentials and pupils' names).
+    PostgreSQL URLs without a driver use psycopg 3.
+
+    Args:
+        url: `sqlite:///path/to.db` or `postgresql+psycopg://user@host/db`.
+        **kwargs: Passed on to `sqlalchemy.create_engine` (e.g. `connect_args`).
+
+    Returns:
+        The engine. Nothing is connected until first use.
+    """
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Create the file ourselves so it never exists with the umask's looser mode.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        path.chmod(0o600)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Python < 3.12's sqlite3 neither BEGINs before SELECT/DDL nor nests SAVEPOINTs inside a
+        # transaction; hand transaction control to SQLAlchemy (the recipe in its SQLite docs).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            # Safe with WAL (a power cut may lose the last commit, never corrupt the file).
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration pointing at the packaged migrations.
+
+    Args:
+        connection: When given, migrations run on it (inside the caller's transaction).
+    """
+    config = Config()
+    # configparser treats % as interpolation; a path may contain one.
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database schema to `revision` (the newest by default), in one transaction.
+
+    Args:
+        engine: The portal database.
+        revision: An Alembic revision identifier.
+    """
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)

@@ -1,0 +1,269 @@
+"""Districts and their integration: onboarding answers and encrypted source credentials.
+
+Every function takes a `Connection` whose transaction the caller owns; nothing here commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, or_, select
+from sqlalchemy.engine import Connection
+
+from rostersync.domain.rules import DistrictRules, EligibilitySource
+from rostersync.errors import ConfigError, NotFoundError
+from rostersync.store.secrets import SecretBox
+from rostersync.store.tables import districts, integrations
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DistrictRecord:
+    """A district as the portal knows it."""
+
+    id: str
+    slug: str
+    name: str
+    display_name: str
+    city: str
+    state: str
+    classlink_tenant_id: str | None
+    status: str
+    go_live_date: date | None
+    time_zone: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntegrationRecord:
+    """A district's questionnaire answers and source, without its credentials.
+
+    The encrypted key and secret are not carried at all, so a record can be printed, logged or
+    rendered as JSON safely; only `get_credentials` reads and decrypts them.
+    """
+
+    district_id: str
+    source_kind: str
+    source_url: str
+    data_manager_emails: tuple[str, ...]
+    grades_provided: bool
+    unique_emails_provided: bool
+    student_id_field: str
+    eligibility_source: str
+    eligibility_field: str | None
+    sync_frequency: str
+    sync_days: tuple[str, ...]
+    sync_interval_days: int | None
+    sync_time: str
+    go_live_date: date | None
+    updated_at: datetime
+
+
+_DISTRICT_COLUMNS = [districts.c[name] for name in DistrictRecord.__dataclass_fields__]
+_INTEGRATION_COLUMNS = [integrations.c[name] for name in IntegrationRecord.__dataclass_fields__]
+
+
+def create_district(
+    conn: Connection,
+    box: SecretBox,
+    *,
+    slug: str,
+    name: str,
+    display_name: str,
+    city: str,
+    state: str,
+    time_zone: str,
+    tenant_id: str | None,
+    source_kind: str,
+    source_url: str,
+    key: str,
+    secret: str,
+    data_manager_emails: Sequence[str],
+    grades_provided: bool,
+    unique_emails_provided: bool,
+    student_id_field: str,
+    eligibility_source: str,
+    eligibility_field: str | None,
+    sync_frequency: str,
+    sync_days: Sequence[str],
+    sync_interval_days: int | None,
+    sync_time: str,
+    go_live_date: date | None,
+    now: datetime | None = None,
+) -> DistrictRecord:
+    """Onboard a district: its record and its integration, credentials encrypted with `box`.
+
+    Args:
+        conn: A connection; the caller commits.
+        box: Encrypts the source key and secret.
+        slug: Short unique name used on the command line (e.g. "springfield").
+        now: When the district was created (defaults to the current time).
+        Other arguments: the district's onboarding answers, stored as given.
+
+    Returns:
+        The new district, status "onboarding".
+
+    Raises:
+        ConfigError: The slug is taken, or the answers cannot make valid sync rules.
+    """
+    existing = conn.execute(select(districts.c.id).where(districts.c.slug == slug)).first()
+    if existing is not None:
+        raise ConfigError(
+            f"a district with slug {slug!r} already exists; choose another slug, or see it with "
+            f"`rostersync district show {slug}`"
+        )
+    # Refuse answers the sync could not follow now, not at the first scheduled sync.
+    _rules(
+        grades_provided,
+        unique_emails_provided,
+        student_id_field,
+        eligibility_source,
+        eligibility_field,
+    )
+    now = now or datetime.now(UTC)
+    district_id = str(uuid.uuid4())
+    conn.execute(
+        insert(districts).values(
+            id=district_id,
+            slug=slug,
+            name=name,
+            display_name=display_name,
+            city=city,
+            state=state,
+            classlink_tenant_id=tenant_id,
+            status="onboarding",
+            go_live_date=go_live_date,
+            time_zone=time_zone,
+            created_at=now,
+        )
+    )
+    conn.execute(
+        insert(integrations).values(
+            district_id=district_id,
+            source_kind=source_kind,
+            source_url=source_url,
+            key_ciphertext=box.encrypt(key),
+            secret_ciphertext=box.encrypt(secret),
+            data_manager_emails=list(data_manager_emails),
+            grades_provided=grades_provided,
+            unique_emails_provided=unique_emails_provided,
+            student_id_field=student_id_field,
+            eligibility_source=eligibility_source,
+            eligibility_field=eligibility_field,
+            sync_frequency=sync_frequency,
+            sync_days=list(sync_days),
+            sync_interval_days=sync_interval_days,
+            sync_time=sync_time,
+            go_live_date=go_live_date,
+            updated_at=now,
+        )
+    )
+    return get_district(conn, district_id)
+
+
+def get_district(conn: Connection, slug_or_id: str) -> DistrictRecord:
+    """Find a district by its slug or its id.
+
+    Raises:
+        NotFoundError: No such district.
+    """
+    row = conn.execute(
+        select(*_DISTRICT_COLUMNS).where(
+            or_(districts.c.slug == slug_or_id, districts.c.id == slug_or_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(
+            f"no district {slug_or_id!r}; `rostersync district list` shows the districts"
+        )
+    return DistrictRecord(**row._mapping)
+
+
+def list_districts(conn: Connection) -> list[DistrictRecord]:
+    """Every district, by slug."""
+    rows = conn.execute(select(*_DISTRICT_COLUMNS).order_by(districts.c.slug))
+    return [DistrictRecord(**row._mapping) for row in rows]
+
+
+def get_integration(conn: Connection, district_id: str) -> IntegrationRecord:
+    """A district's integration settings (without credentials).
+
+    Raises:
+        NotFoundError: The district has no integration.
+    """
+    row = conn.execute(
+        select(*_INTEGRATION_COLUMNS).where(integrations.c.district_id == district_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(
+            f"district {district_id!r} has no integration; `rostersync district list` shows the "
+            "districts"
+        )
+    return _integration(row)
+
+
+def get_credentials(conn: Connection, box: SecretBox, district_id: str) -> tuple[str, str]:
+    """Decrypt a district's source key and secret.
+
+    Returns:
+        (key, secret).
+
+    Raises:
+        NotFoundError: The district has no integration.
+        ConfigError: The configured keys cannot decrypt the stored credentials.
+    """
+    row = conn.execute(
+        select(integrations.c.key_ciphertext, integrations.c.secret_ciphertext).where(
+            integrations.c.district_id == district_id
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(
+            f"district {district_id!r} has no stored credentials; `rostersync district list` "
+            "shows the districts"
+        )
+    return box.decrypt(row.key_ciphertext), box.decrypt(row.secret_ciphertext)
+
+
+def rules_for(integration: IntegrationRecord) -> DistrictRules:
+    """The validation and provisioning rules a district's answers amount to.
+
+    Raises:
+        ConfigError: The stored answers are inconsistent (edited by hand, say).
+    """
+    return _rules(
+        integration.grades_provided,
+        integration.unique_emails_provided,
+        integration.student_id_field,
+        integration.eligibility_source,
+        integration.eligibility_field,
+    )
+
+
+def _rules(
+    grades_provided: bool,
+    unique_emails: bool,
+    student_id_field: str,
+    eligibility_source: str,
+    eligibility_field: str | None,
+) -> DistrictRules:
+    try:
+        return DistrictRules(
+            grades_provided=grades_provided,
+            unique_emails=unique_emails,
+            student_id_field=student_id_field,
+            eligibility_source=EligibilitySource(eligibility_source),
+            eligibility_field=eligibility_field,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"the district's sync answers are not usable: {exc}") from None
+
+
+def _integration(row: Row[Any]) -> IntegrationRecord:
+    values = dict(row._mapping)
+    values["data_manager_emails"] = tuple(values["data_manager_emails"] or ())
+    values["sync_days"] = tuple(values["sync_days"] or ())
+    return IntegrationRecord(**values)

@@ -1,0 +1,186 @@
+"""Reading the roster the portal holds: the planning index, eligibility, and pages of people.
+
+The planning reads (`load_index`, `load_eligibility`) are one streamed SELECT each, whatever the
+district's size: a server-side cursor on PostgreSQL, SQLite's own lazy cursor on SQLite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Table, func, literal, select
+from sqlalchemy.engine import Connection
+
+from rostersync.domain.eligibility import Eligibility, EligibilityStatus
+from rostersync.domain.records import EntityKind, StoredRecord
+from rostersync.store.tables import ROSTER_TABLES, educators, eligibility, students
+
+STREAM_ROWS = 5000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StudentRow:
+    """A student account as the portal lists it."""
+
+    id: str
+    sourced_id: str | None
+    student_id: str
+    grade: str
+    username: str
+    given_name: str
+    family_name: str
+    email: str
+    school_id: str | None
+    active: bool
+    manually_rostered: bool
+    eligibility: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EducatorRow:
+    """An educator account as the portal lists it, with the OneRoster role kept."""
+
+    id: str
+    sourced_id: str | None
+    role: str
+    username: str
+    given_name: str
+    family_name: str
+    email: str
+    school_id: str | None
+    active: bool
+    manually_rostered: bool
+    updated_at: datetime
+
+
+def load_index(conn: Connection, district_id: str, kind: EntityKind) -> dict[str, StoredRecord]:
+    """What the portal holds for one kind, keyed by sourcedId: just enough to plan a sync.
+
+    Accounts without a sourcedId (made by hand) cannot match a source record and are left out.
+
+    Args:
+        conn: A connection (PostgreSQL streams with a server-side cursor inside its transaction).
+        district_id: The district.
+        kind: Which kind of record.
+
+    Returns:
+        sourcedId → StoredRecord, active and inactive alike.
+    """
+    table = ROSTER_TABLES[kind]
+    manual = (
+        table.c.manually_rostered
+        if "manually_rostered" in table.c
+        else literal(False).label("manually_rostered")
+    )
+    stmt = (
+        select(table.c.id, table.c.sourced_id, table.c.content_hash, table.c.active, manual)
+        .where(table.c.district_id == district_id, table.c.sourced_id.is_not(None))
+        .execution_options(yield_per=STREAM_ROWS)
+    )
+    index: dict[str, StoredRecord] = {}
+    for row in conn.execute(stmt):
+        index[row.sourced_id] = StoredRecord(
+            id=row.id,
+            sourced_id=row.sourced_id,
+            # A hand-made account matched later has no hash yet: any source record differs.
+            content_hash=row.content_hash or "",
+            active=bool(row.active),
+            manually_rostered=bool(row.manually_rostered),
+        )
+    return index
+
+
+def load_eligibility(conn: Connection, district_id: str) -> dict[str, Eligibility]:
+    """Every student's current eligibility in a district, keyed by portal student id."""
+    stmt = (
+        select(eligibility.c.student_id, eligibility.c.status, eligibility.c.category)
+        .where(eligibility.c.district_id == district_id)
+        .execution_options(yield_per=STREAM_ROWS)
+    )
+    return {
+        row.student_id: Eligibility(status=EligibilityStatus(row.status), category=row.category)
+        for row in conn.execute(stmt)
+    }
+
+
+def list_students(
+    conn: Connection, district_id: str, *, limit: int, offset: int = 0
+) -> list[StudentRow]:
+    """A page of a district's students, by family then given name, with their eligibility."""
+    t = students
+    stmt = (
+        select(
+            t.c.id,
+            t.c.sourced_id,
+            t.c.student_id,
+            t.c.grade,
+            t.c.username,
+            t.c.given_name,
+            t.c.family_name,
+            t.c.email,
+            t.c.school_id,
+            t.c.active,
+            t.c.manually_rostered,
+            eligibility.c.status.label("eligibility"),
+            t.c.updated_at,
+        )
+        .select_from(t.outerjoin(eligibility, eligibility.c.student_id == t.c.id))
+        .where(t.c.district_id == district_id)
+        .order_by(t.c.family_name, t.c.given_name, t.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [StudentRow(**row._mapping) for row in conn.execute(stmt)]
+
+
+def list_educators(
+    conn: Connection, district_id: str, *, limit: int, offset: int = 0
+) -> list[EducatorRow]:
+    """A page of a district's educators, by family then given name."""
+    t = educators
+    stmt = (
+        select(
+            t.c.id,
+            t.c.sourced_id,
+            t.c.role,
+            t.c.username,
+            t.c.given_name,
+            t.c.family_name,
+            t.c.email,
+            t.c.school_id,
+            t.c.active,
+            t.c.manually_rostered,
+            t.c.updated_at,
+        )
+        .where(t.c.district_id == district_id)
+        .order_by(t.c.family_name, t.c.given_name, t.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [EducatorRow(**row._mapping) for row in conn.execute(stmt)]
+
+
+def count_entities(conn: Connection, district_id: str) -> dict[str, dict[str, int]]:
+    """How many records of each kind a district has, active and inactive.
+
+    Returns:
+        Table name ("orgs", "students", …) → {"active": n, "inactive": n}.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    for table in ROSTER_TABLES.values():
+        counts[table.name] = _count(conn, table, district_id)
+    return counts
+
+
+def _count(conn: Connection, table: Table, district_id: str) -> dict[str, int]:
+    result = {"active": 0, "inactive": 0}
+    stmt = (
+        select(table.c.active, func.count())
+        .where(table.c.district_id == district_id)
+        .group_by(table.c.active)
+    )
+    for active, n in conn.execute(stmt):
+        result["active" if active else "inactive"] += n
+    return result

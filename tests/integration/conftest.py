@@ -1,0 +1,179 @@
+"""Database fixtures: every store test runs on SQLite and on PostgreSQL.
+
+The PostgreSQL database is shared with other test runs, so each session works in a schema of its
+own (`rs_<random>`, reached through `search_path`) and drops it at the end. A missing PostgreSQL
+skips those tests on a laptop but fails them under `CI=true`, where skipping would hide a gap.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from rostersync.store.db import create_engine_for, migrate
+from rostersync.store.districts import DistrictRecord, create_district
+from rostersync.store.runs import create_run
+from rostersync.store.secrets import SecretBox
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+DatabaseMaker = Callable[[], str]
+
+
+def _postgres_or_skip() -> Engine:
+    """An engine on the shared PostgreSQL database, or skip (fail under CI) when it is down."""
+    admin = create_engine_for(POSTGRES_URL, connect_args={"connect_timeout": 5})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        admin.dispose()
+        reason = f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc.orig}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: the PostgreSQL tests must run, not skip)")
+        pytest.skip(reason)
+    return admin
+
+
+class _Databases:
+    """Makes fresh, empty databases of one backend, and removes them at the end."""
+
+    def __init__(self, backend: str, directory: Path) -> None:
+        self.backend = backend
+        self.directory = directory
+        self.schemas: list[str] = []
+        self.admin = _postgres_or_skip() if backend == "postgresql" else None
+
+    def new(self) -> str:
+        if self.admin is None:
+            return f"sqlite:///{self.directory / f'portal-{secrets.token_hex(4)}.db'}"
+        schema = f"rs_{secrets.token_hex(6)}"
+        with self.admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        self.schemas.append(schema)
+        return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+    def close(self) -> None:
+        if self.admin is None:
+            return
+        with self.admin.begin() as conn:
+            for schema in self.schemas:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        self.admin.dispose()
+
+
+@pytest.fixture(
+    scope="session",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def databases(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[_Databases]:
+    dbs = _Databases(request.param, tmp_path_factory.mktemp(request.param))
+    yield dbs
+    dbs.close()
+
+
+@pytest.fixture(scope="session")
+def db_url(databases: _Databases) -> str:
+    """The URL of this session's database (one per backend), not yet migrated."""
+    return databases.new()
+
+
+@pytest.fixture
+def fresh_db_url(databases: _Databases) -> DatabaseMaker:
+    """Makes another empty database of the same backend, for tests that need a clean slate."""
+    return databases.new
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Engine]:
+    """The session's engine, migrated once."""
+    eng = create_engine_for(db_url)
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def conn(engine: Engine) -> Iterator[Connection]:
+    """A connection whose work is rolled back after the test.
+
+    The test runs inside a SAVEPOINT within an outer transaction, so a test may provoke an
+    error, roll back to the savepoint and carry on; nothing is ever committed.
+    """
+    with engine.connect() as connection:
+        outer = connection.begin()
+        connection.begin_nested()
+        try:
+            yield connection
+        finally:
+            outer.rollback()
+
+
+@pytest.fixture(scope="session")
+def secret_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture(scope="session")
+def box(secret_key: str) -> SecretBox:
+    return SecretBox([secret_key])
+
+
+DISTRICT_ANSWERS: dict[str, Any] = {
+    "slug": "springfield",
+    "name": "Springfield Unified School District",
+    "display_name": "Springfield USD – Springfield, IL",
+    "city": "Springfield",
+    "state": "IL",
+    "time_zone": "America/Chicago",
+    "tenant_id": "cl-1234",
+    "source_kind": "oneroster-1.1",
+    "source_url": "https://oneroster.example/springfield/ims/oneroster/v1p1",
+    "key": "consumer-key-8f3a",
+    "secret": "consumer-secret-Zq81-plaintext",
+    "data_manager_emails": ["data.manager@springfield.example"],
+    "grades_provided": True,
+    "unique_emails_provided": True,
+    "student_id_field": "identifier",
+    "eligibility_source": "metadata",
+    "eligibility_field": "eligibility",
+    "sync_frequency": "weekdays",
+    "sync_days": [],
+    "sync_interval_days": None,
+    "sync_time": "05:30",
+    "go_live_date": date(2026, 8, 17),
+}
+
+DistrictMaker = Callable[..., DistrictRecord]
+
+
+@pytest.fixture
+def make_district(conn: Connection, box: SecretBox) -> DistrictMaker:
+    """Onboards a district with Springfield's answers, any of them overridden."""
+
+    def make(**overrides: Any) -> DistrictRecord:
+        return create_district(conn, box, **{**DISTRICT_ANSWERS, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def district(make_district: DistrictMaker) -> DistrictRecord:
+    return make_district()
+
+
+@pytest.fixture
+def run_id(conn: Connection, district: DistrictRecord) -> str:
+    return create_run(conn, district_id=district.id, trigger="manual", mode="apply")

@@ -1,0 +1,316 @@
+"""`rostersync`: onboard districts, sync their rosters, read the results.
+
+Each command parses its options, calls one service method, and renders the answer as a table or,
+with `--json`, as JSON for scripts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
+
+from rostersync.cli import render
+from rostersync.config import Settings, get_settings
+from rostersync.errors import RosterSyncError
+from rostersync.logs import configure_logging
+from rostersync.service import DistrictSetup, RosterSync
+
+app = typer.Typer(
+    help="Roster and provision school districts from ClassLink into the Educator Portal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+district_app = typer.Typer(help="Onboard and inspect districts.", no_args_is_help=True)
+db_app = typer.Typer(help="The portal database.", no_args_is_help=True)
+keys_app = typer.Typer(help="Encryption keys for stored credentials.", no_args_is_help=True)
+app.add_typer(district_app, name="district")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _service(settings: Settings | None = None) -> RosterSync:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    return RosterSync(settings)
+
+
+def _fail(exc: RosterSyncError) -> None:
+    render.console.print(f"[bold red]Error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+@db_app.command("init")
+def db_init() -> None:
+    """Create the database, or upgrade it to the newest schema."""
+    service = _service()
+    service.init_db()
+    render.console.print(f"Database ready: {service.engine.url.render_as_string()}")
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new key for ROSTERSYNC_SECRET_KEYS (put the newest first to rotate)."""
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode())
+
+
+@district_app.command("add")
+def district_add(
+    slug: Annotated[str, typer.Argument(help="Short id used in commands, e.g. springfield")],
+    name: Annotated[str, typer.Option(help="The district's name")],
+    display_name: Annotated[
+        str, typer.Option(help='Login drop-down name, e.g. "Springfield USD – Springfield, IL"')
+    ],
+    city: Annotated[str, typer.Option()],
+    state: Annotated[str, typer.Option(help="Two-letter state code")],
+    source_url: Annotated[
+        str, typer.Option(help="OneRoster base URL ending in /ims/oneroster/v1p1")
+    ],
+    key: Annotated[str, typer.Option(help="ClassLink key (client id)")],
+    secret: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, help="ClassLink secret (asked if omitted)")
+    ],
+    data_manager: Annotated[
+        list[str], typer.Option(help="Data manager email for sync summaries (repeatable)")
+    ] = [],  # noqa: B006 - Typer reads the default, it is never mutated
+    grades_provided: Annotated[
+        bool, typer.Option(help="Does the district send grade levels?")
+    ] = True,
+    unique_emails: Annotated[bool, typer.Option(help="Is every account's email unique?")] = True,
+    student_id_field: Annotated[
+        str, typer.Option(help="identifier, sourcedId, userIds:<type> or metadata.<name>")
+    ] = "identifier",
+    eligibility_source: Annotated[str, typer.Option(help="portal or metadata")] = "portal",
+    eligibility_field: Annotated[str | None, typer.Option(help="Metadata field name")] = None,
+    sync_frequency: Annotated[str, typer.Option(help="daily, weekdays, weekly, every_n_days")] = (
+        "daily"
+    ),
+    sync_day: Annotated[list[str], typer.Option(help="Day for weekly syncs (repeatable)")] = [],  # noqa: B006
+    sync_interval_days: Annotated[int | None, typer.Option(help="For every_n_days (1–29)")] = None,
+    sync_time: Annotated[str, typer.Option(help="HH:MM in the district's time zone")] = "05:00",
+    time_zone: Annotated[str, typer.Option()] = "America/Chicago",
+    tenant_id: Annotated[str | None, typer.Option(help="ClassLink tenant id")] = None,
+    go_live: Annotated[str | None, typer.Option(help="Go-live date, YYYY-MM-DD")] = None,
+    as_json: Json = False,
+) -> None:
+    """Onboard a district: its questionnaire answers and ClassLink credentials."""
+    setup = DistrictSetup(
+        slug=slug,
+        name=name,
+        display_name=display_name,
+        city=city,
+        state=state,
+        source_url=source_url,
+        key=key,
+        secret=secret,
+        data_manager_emails=list(data_manager),
+        grades_provided=grades_provided,
+        unique_emails_provided=unique_emails,
+        student_id_field=student_id_field,
+        eligibility_source=eligibility_source,
+        eligibility_field=eligibility_field,
+        sync_frequency=sync_frequency,
+        sync_days=list(sync_day),
+        sync_interval_days=sync_interval_days,
+        sync_time=sync_time,
+        time_zone=time_zone,
+        tenant_id=tenant_id,
+        go_live_date=date.fromisoformat(go_live) if go_live else None,
+    )
+    try:
+        service = _service()
+        district = service.add_district(setup)
+    except RosterSyncError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        render.print_json(district)
+    else:
+        render.console.print(f"Added district {district.slug} ({district.display_name}).")
+
+
+@district_app.command("list")
+def district_list(as_json: Json = False) -> None:
+    """List districts with their status."""
+    districts = _service().list_districts()
+    if as_json:
+        render.print_json(districts)
+        return
+    render.console.print(
+        render.rows_table(
+            "Districts", districts, ["slug", "display_name", "status", "go_live_date", "time_zone"]
+        )
+    )
+
+
+@district_app.command("show")
+def district_show(slug: str, as_json: Json = False) -> None:
+    """Show a district's questionnaire answers (credentials are never shown)."""
+    try:
+        district, integration = _service().district(slug)
+    except RosterSyncError as exc:
+        _fail(exc)
+        return
+    data = {
+        "district": render.to_jsonable(district),
+        "integration": render.to_jsonable(integration),
+    }
+    if as_json:
+        render.print_json(data)
+        return
+    for section, values in data.items():
+        render.console.print(render.rows_table(section.capitalize(), [values], list(values)))
+
+
+@app.command("sync")
+def sync(district: str, as_json: Json = False) -> None:
+    """Pull a district's roster from ClassLink, validate it and provision what passes."""
+    service = _service()
+    try:
+        if as_json:
+            report = service.run_sync(district)
+        else:
+            with _progress() as callback:
+                report = service.run_sync(district, progress=callback)
+    except RosterSyncError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        render.print_json(render.report_json(report))
+    else:
+        render.print_report(report, title=f"Sync of {district}")
+    if report.status == "failed":
+        raise typer.Exit(1)
+
+
+@app.command("people")
+def people(
+    district: str,
+    educators: Annotated[bool, typer.Option("--educators", help="Educators, not students")] = False,
+    limit: Annotated[int, typer.Option()] = 50,
+    offset: Annotated[int, typer.Option()] = 0,
+    as_json: Json = False,
+) -> None:
+    """List a district's students (or educators)."""
+    kind = "educators" if educators else "students"
+    try:
+        rows = _service().people(district, kind=kind, limit=limit, offset=offset)
+    except RosterSyncError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        render.print_json(rows)
+        return
+    columns = (
+        ["sourced_id", "role", "given_name", "family_name", "email", "active"]
+        if educators
+        else ["sourced_id", "student_id", "grade", "given_name", "family_name", "email", "active"]
+    )
+    render.console.print(render.rows_table(kind.capitalize(), rows, columns))
+
+
+@app.command("runs")
+def runs(district: str, limit: int = 20, as_json: Json = False) -> None:
+    """List a district's recent sync runs."""
+    try:
+        rows = _service().runs(district, limit=limit)
+    except RosterSyncError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        render.print_json(rows)
+        return
+    render.console.print(
+        render.rows_table(
+            "Sync runs", rows, ["id", "trigger", "status", "started_at", "finished_at", "error"]
+        )
+    )
+
+
+@app.command("issues")
+def issues(run_id: str, as_json: Json = False) -> None:
+    """Show a run's validation issues: the record, the field, the problem and the fix."""
+    try:
+        rows = _service().issues(run_id)
+    except RosterSyncError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        render.print_json(rows)
+        return
+    render.console.print(
+        render.rows_table(
+            f"Validation issues of run {run_id}",
+            rows,
+            ["entity", "sourced_id", "field", "severity", "message", "fix"],
+        )
+    )
+
+
+@app.command("simulate")
+def simulate(
+    students: Annotated[int, typer.Option(help="Students in the generated district")] = 2000,
+    seed: Annotated[int, typer.Option(help="Same seed, same district")] = 7,
+    bad_records: Annotated[bool, typer.Option(help="Plant realistic bad records")] = False,
+    port: Annotated[int, typer.Option(help="0 picks a free port")] = 0,
+    tenant: Annotated[str, typer.Option()] = "springfield",
+    key: Annotated[str, typer.Option(help="Consumer key the simulator accepts")] = "demo-key",
+    # A loopback stand-in's well-known demo secret, not a credential of anything real.
+    secret: Annotated[str, typer.Option(help="Consumer secret")] = "demo-secret",  # noqa: S107
+) -> None:
+    """Serve a simulated ClassLink OneRoster server on loopback until Ctrl-C."""
+    from rostersync.simulator.runner import run_forever
+
+    run_forever(
+        host="127.0.0.1",
+        port=port,
+        students=students,
+        seed=seed,
+        bad_records=bad_records,
+        tenant=tenant,
+        key=key,
+        secret=secret,
+    )
+
+
+@app.command("demo")
+def demo(
+    students: Annotated[int, typer.Option(help="Students in the generated district")] = 3000,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Roster a simulated district end to end, then sync it again to show nothing changes."""
+    from rostersync.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(students=students, seed=seed))
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int], None]]:
+    """A Rich progress display fed by the pipeline's (collection, count) callback."""
+    tasks: dict[str, TaskID] = {}
+    with Progress(
+        TextColumn("Pulling {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed} records"),
+        console=render.console,
+        transient=True,
+    ) as bar:
+
+        def callback(collection: str, count: int) -> None:
+            if collection not in tasks:
+                tasks[collection] = bar.add_task(collection, total=None)
+            bar.update(tasks[collection], completed=count)
+
+        yield callback
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""The sync pipeline: fetch → normalize → validate → plan → apply → report."""

@@ -13,6 +13,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
@@ -22,7 +23,7 @@ from rostersync.store.db import (
     create_engine_for,
     migrate,
 )
-from rostersync.store.tables import metadata
+from rostersync.store.schema import metadata
 
 EXPRESSION_INDEXES = {"ix_educators_district_id_lower_email", "ix_students_district_id_lower_email"}
 
@@ -120,8 +121,10 @@ class TestSqliteEngine:
         try:
             migrate(engine)
             with engine.connect() as conn:
+                head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+                assert head is not None
                 assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
-                    "0001_initial"
+                    head
                 )
         finally:
             engine.dispose()

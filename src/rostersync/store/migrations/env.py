@@ -13,7 +13,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from rostersync.store.tables import metadata
+from rostersync.store.schema import metadata
 
 config = context.config
 # Only the command line configures logging; an application calling migrate() keeps its own.

@@ -1,0 +1,11 @@
+"""The whole schema: importing this module registers every table on the one `metadata`.
+
+Migrations and the schema tests use this, so a feature's tables module is never forgotten.
+"""
+
+from __future__ import annotations
+
+from rostersync.store import jobs_tables, tables, web_tables, workflow_tables
+from rostersync.store.tables import metadata
+
+__all__ = ["jobs_tables", "metadata", "tables", "web_tables", "workflow_tables"]

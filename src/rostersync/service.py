@@ -209,3 +209,11 @@ class RosterSync:
         with self.engine.connect() as conn:
             store_runs.get_run(conn, run_id)
             return list(store_runs.list_issues(conn, run_id))
+
+    # --- workflow: preview, approve, safeguards, matching, revalidation (features add below) ---
+
+    # --- import: roster spreadsheets and hand-made accounts (features add below) ---
+
+    # --- jobs: schedules, queue, notifications (features add below) ---
+
+    # --- web: sign-in and portal reads (features add below) ---

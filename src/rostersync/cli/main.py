@@ -14,7 +14,13 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
-from rostersync.cli import render
+from rostersync.cli import (
+    commands_import,
+    commands_jobs,
+    commands_web,
+    commands_workflow,
+    render,
+)
 from rostersync.config import Settings, get_settings
 from rostersync.errors import RosterSyncError
 from rostersync.logs import configure_logging
@@ -310,6 +316,11 @@ def _progress() -> Iterator[Callable[[str, int], None]]:
             bar.update(tasks[collection], completed=count)
 
         yield callback
+
+
+# Each feature registers its own commands; main.py stays a thin table of contents.
+for _feature in (commands_workflow, commands_import, commands_jobs, commands_web):
+    _feature.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

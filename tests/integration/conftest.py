@@ -66,8 +66,10 @@ class _Databases:
     def close(self) -> None:
         if self.admin is None:
             return
-        with self.admin.begin() as conn:
-            for schema in self.schemas:
+        # One transaction per schema: dropping dozens of schemas' tables at once exhausts
+        # PostgreSQL's lock table ("out of shared memory").
+        for schema in self.schemas:
+            with self.admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         self.admin.dispose()
 

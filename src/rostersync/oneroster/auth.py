@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from rostersync.errors import ConfigError
+from rostersync.errors import ConfigError, SourceAuthError
 from rostersync.oneroster import oauth1
 
-__all__ = ["OAuth1Auth", "SourceAuth"]
+__all__ = ["OAuth1Auth", "RefreshableAuth", "SourceAuth"]
 
 
 @runtime_checkable
@@ -22,6 +22,23 @@ class SourceAuth(Protocol):
 
     def headers_for(self, method: str, url: str) -> dict[str, str]:
         """Headers that authenticate `method url`; `url` is exactly the string that will be sent."""
+        ...
+
+
+@runtime_checkable
+class RefreshableAuth(SourceAuth, Protocol):
+    """An authenticator whose credential can go stale (an OAuth 2 token, a proxy bearer).
+
+    On a 401 the client calls `refresh()` once and resends; if the answer is still 401 it raises
+    `explain(error)`, which names the credential to check for this scheme.
+    """
+
+    def refresh(self) -> None:
+        """Drop the current credential and obtain a fresh one."""
+        ...
+
+    def explain(self, error: SourceAuthError) -> SourceAuthError:
+        """The error to raise for a refusal that a refresh did not cure."""
         ...
 
 

@@ -12,6 +12,10 @@ Failures become the errors in `rostersync.errors`, named for what the caller doe
     FatalSourceError       other 4xx, redirects, a body that is not the JSON envelope we expect
     IncompleteSourceError  a collection that did not arrive whole (see `paging`)
 
+A body cut short in transit (JSON that breaks off) is retried like a 5xx. A collection whose count
+does not add up (`paging.CountMismatch`: records came or went mid-pull) is pulled again once from
+offset 0; records already handed on are not handed on twice, so the caller sees each once.
+
 The URL we sign is byte for byte the URL we send: it is built once with RFC 5849 encoding (`%20`,
 never `+`) and handed to httpx as a string, which httpx keeps as is. Log lines carry the collection,
 page and count only; query strings (filters can hold names) never reach a log line, and error
@@ -43,8 +47,8 @@ from rostersync.errors import (
     SourceError,
 )
 from rostersync.oneroster import oauth1
-from rostersync.oneroster.auth import SourceAuth
-from rostersync.oneroster.paging import DEFAULT_MAX_PAGES, Paginator
+from rostersync.oneroster.auth import RefreshableAuth, SourceAuth
+from rostersync.oneroster.paging import DEFAULT_MAX_PAGES, CountMismatch, Paginator
 
 __all__ = [
     "ENVELOPES",
@@ -87,12 +91,14 @@ log = structlog.get_logger(__name__)
 
 @dataclass(slots=True)
 class CollectionStats:
-    """What pulling one collection cost: HTTP requests sent, retries among them, pages, records."""
+    """What pulling one collection cost: HTTP requests sent, retries among them, pages, records
+    handed on, and restarts from offset 0 after the count did not add up."""
 
     requests: int = 0
     retries: int = 0
     pages: int = 0
     records: int = 0
+    restarts: int = 0
 
 
 @dataclass(slots=True)
@@ -118,6 +124,11 @@ class ClientStats:
     def pages(self) -> int:
         """Pages received and parsed."""
         return sum(s.pages for s in self.collections.values())
+
+    @property
+    def restarts(self) -> int:
+        """Collection pulls started again from offset 0."""
+        return sum(s.restarts for s in self.collections.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +319,29 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def _decode(response: httpx.Response, host: str) -> tuple[object, SourceError | None]:
+    """The JSON body of a 2xx answer; a body cut short in transit is a retriable failure."""
+    try:
+        return response.json(), None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+        path = response.request.url.path
+        if response.content.lstrip()[:1] in (b"{", b"["):
+            # JSON that breaks off was cut on the way (a proxy, a dropped connection); the same
+            # request usually arrives whole when asked again.
+            return None, RetriableSourceError(
+                f"{host} answered GET {path} with JSON that breaks off after "
+                f"{len(response.content)} bytes",
+                url=path,
+                status=response.status_code,
+            )
+        raise FatalSourceError(
+            f"{host} answered GET {path} with a body that is not JSON; check that the base URL "
+            "points at the OneRoster API",
+            url=path,
+            status=response.status_code,
+        ) from exc
+
+
 def _quiet_library_loggers() -> None:
     # httpx logs every request URL at INFO, query and so filter values (names) included, and
     # oauthlib logs signature base strings at DEBUG. We sign ourselves and write our own lines.
@@ -337,6 +371,8 @@ class OneRosterClient:
         max_retry_after: The longest `Retry-After` we wait inside a sync; a longer one fails the
             request as retriable at once rather than holding the worker.
         max_pages: Pages one collection may take before the pull is declared runaway.
+        max_restarts: How often one collection is pulled again from offset 0 when its count did
+            not add up (0 disables it; each restart costs the pages already fetched again).
         transport: An httpx transport, e.g. `httpx.MockTransport` in tests.
         sleep: How to wait between retries (injected by tests).
         rng: Randomness for the jitter (seeded by tests).
@@ -357,6 +393,7 @@ class OneRosterClient:
         backoff_cap: float = 30.0,
         max_retry_after: float = 300.0,
         max_pages: int = DEFAULT_MAX_PAGES,
+        max_restarts: int = 1,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -386,6 +423,7 @@ class OneRosterClient:
         self._backoff_cap = backoff_cap
         self._max_retry_after = max_retry_after
         self._max_pages = max_pages
+        self._max_restarts = max(0, max_restarts)
         self._sleep = sleep
         self._rng = rng or random.Random()
         _quiet_library_loggers()
@@ -437,8 +475,8 @@ class OneRosterClient:
             SourceAuthError: The server refused the credentials.
             RetriableSourceError: 429/5xx/transport failures outlived the retries.
             FatalSourceError: Any other refusal, or a body that is not the expected envelope.
-            IncompleteSourceError: The records received do not add up to the reported total,
-                or paging ran away.
+            IncompleteSourceError: The records received do not add up to the reported total
+                (also after a restart from offset 0), or paging ran away.
         """
         keys = ENVELOPES.get(collection)
         if keys is None:
@@ -450,11 +488,42 @@ class OneRosterClient:
     def _pages(
         self, collection: str, keys: tuple[str, ...], filter: str | None
     ) -> Iterator[dict[str, Any]]:
+        stats = self.stats[collection]
+        # sourcedIds handed on so far; kept only while a restart could still need them.
+        handed: set[str] | None = set() if self._max_restarts else None
+        for restart in range(self._max_restarts + 1):
+            try:
+                yield from self._walk(collection, keys, filter, handed, restarted=restart > 0)
+                return
+            except CountMismatch as exc:
+                if restart >= self._max_restarts:
+                    if not restart:
+                        raise
+                    raise CountMismatch(
+                        f"{exc}; it still did not add up after pulling {collection} again. The "
+                        "source is changing or miscounting: run the sync again later",
+                        url=exc.url,
+                    ) from exc
+                stats.restarts += 1
+                log.info("oneroster.restart", collection=collection, restart=restart + 1)
+
+    def _walk(
+        self,
+        collection: str,
+        keys: tuple[str, ...],
+        filter: str | None,
+        handed: set[str] | None,
+        *,
+        restarted: bool,
+    ) -> Iterator[dict[str, Any]]:
         collection_url = f"{self.base_url}/{collection}"
         paginator = Paginator(
             collection, limit=self.page_size, base_url=collection_url, max_pages=self._max_pages
         )
         stats = self.stats[collection]
+        # After a restart, what earlier passes handed on is skipped; within a pass duplicates still
+        # reach the caller, whose validation reports them.
+        earlier = frozenset(handed) if restarted and handed is not None else frozenset()
         offset: int | None = 0
         while offset is not None:
             params = [
@@ -466,15 +535,21 @@ class OneRosterClient:
             if filter:
                 params.append(("filter", filter))
             url = oauth1.build_url(collection_url, params)
-            response = self._send(url, collection=collection)
-            items = self._page_items(response, collection, keys, offset)
+            response, body = self._send(url, collection=collection)
+            items = self._page_items(response, body, collection, keys, offset)
             stats.pages += 1
-            stats.records += len(items)
             log.debug(
                 "oneroster.page", collection=collection, page=paginator.pages + 1, count=len(items)
             )
             offset = paginator.advance(items, response.headers)
-            yield from items
+            for item in items:
+                sid = item.get("sourcedId")
+                if isinstance(sid, str) and handed is not None:
+                    if sid in earlier:
+                        continue
+                    handed.add(sid)
+                stats.records += 1
+                yield item
         paginator.check_complete()
         log.debug(
             "oneroster.collection",
@@ -483,10 +558,11 @@ class OneRosterClient:
             count=paginator.received,
         )
 
-    def _send(self, url: str, *, collection: str) -> httpx.Response:
+    def _send(self, url: str, *, collection: str) -> tuple[httpx.Response, object]:
         stats = self.stats[collection]
         path = urlsplit(url).path
         attempt = 0
+        refreshed = False
         while True:
             # Signed afresh per attempt: a resent nonce would be rejected as a replay.
             headers = self._auth.headers_for("GET", url)
@@ -510,8 +586,19 @@ class OneRosterClient:
             else:
                 verdict = classify_response(response)
                 if verdict is None:
-                    return response
+                    body, verdict = _decode(response, self.host)
+                    if verdict is None:
+                        return response, body
                 failure = verdict
+            if isinstance(failure, SourceAuthError) and isinstance(self._auth, RefreshableAuth):
+                if failure.status == 401 and not refreshed:
+                    # An expired token or a rotated bearer: get a fresh one once, then resend.
+                    refreshed = True
+                    stats.retries += 1
+                    log.info("oneroster.auth_refresh", collection=collection)
+                    self._auth.refresh()
+                    continue
+                failure = self._auth.explain(failure)
             if not isinstance(failure, RetriableSourceError):
                 raise failure
             if attempt >= self._max_retries:
@@ -549,19 +636,15 @@ class OneRosterClient:
         return self._rng.uniform(0.0, ceiling)
 
     def _page_items(
-        self, response: httpx.Response, collection: str, keys: tuple[str, ...], offset: int
+        self,
+        response: httpx.Response,
+        body: object,
+        collection: str,
+        keys: tuple[str, ...],
+        offset: int,
     ) -> list[dict[str, Any]]:
         path = response.request.url.path
         where = f"{self.host} answered GET {path} (offset {offset})"
-        try:
-            body = response.json()
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
-            raise FatalSourceError(
-                f"{where} with a body that is not JSON; check that the base URL points at the "
-                "OneRoster API",
-                url=path,
-                status=response.status_code,
-            ) from exc
         if not isinstance(body, dict):
             raise FatalSourceError(
                 f"{where} with JSON that is not an object; expected {{{keys[0]!r}: [...]}}",

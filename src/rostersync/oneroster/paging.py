@@ -11,7 +11,9 @@ Around them sit the guards: a `next` link that points at another host, or back a
 requested, is ignored (we compute the offset ourselves); a page identical to the previous one means
 the server ignores `offset`; a page cap stops a server that never ends. A collection that did not
 arrive whole raises `IncompleteSourceError`, because a missing record would otherwise look like a
-person who left the district.
+person who left the district. When the count does not add up (the total changed between pages,
+or the records received differ from it), the error is a `CountMismatch`: the data changed under
+the pull, and the client may start that collection again from offset 0.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import structlog
 
 from rostersync.errors import IncompleteSourceError
 
-__all__ = ["DEFAULT_MAX_PAGES", "Paginator", "next_link", "total_count"]
+__all__ = ["DEFAULT_MAX_PAGES", "CountMismatch", "Paginator", "next_link", "total_count"]
 
 # 10,000 pages of 1,000 is ten million records, far beyond the largest district.
 DEFAULT_MAX_PAGES = 10_000
@@ -34,6 +36,14 @@ _REL_PARAM = re.compile(r""";\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.IGNOR
 _NO_DELETION = "nothing will be deactivated from this pull"
 
 log = structlog.get_logger(__name__)
+
+
+class CountMismatch(IncompleteSourceError):
+    """The collection's count did not add up: it changed mid-pull or disagrees with the data.
+
+    Offsets shift when records are added or removed between pages, so a record may have been
+    skipped; pulling the collection again from offset 0 is the remedy.
+    """
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -137,12 +147,20 @@ class Paginator:
             over.
 
         Raises:
+            CountMismatch: The reported total differs from the one reported earlier in the pull.
             IncompleteSourceError: The server repeats the same page or exceeds the page cap.
         """
         count = len(items)
         self.pages += 1
         self.received += count
         reported = total_count(headers)
+        if reported is not None and self.total is not None and reported != self.total:
+            # Offsets shift when records come or go mid-pull: a record may have been skipped.
+            raise CountMismatch(
+                f"the source's count of {self.collection} changed from {self.total} to "
+                f"{reported} during the pull (at offset {self.offset}); {_NO_DELETION}",
+                url=self._path,
+            )
         if reported is not None:
             self.total = reported
 
@@ -210,10 +228,10 @@ class Paginator:
         """Raise unless the records received match the total the server reported.
 
         Raises:
-            IncompleteSourceError: A total was reported and a different number of records arrived.
+            CountMismatch: A total was reported and a different number of records arrived.
         """
         if self.total is not None and self.received != self.total:
-            raise IncompleteSourceError(
+            raise CountMismatch(
                 f"received {self.received} of {self.total} {self.collection}; {_NO_DELETION}. "
                 "The source's count changed or a page went missing: run the sync again.",
                 url=self._path,

@@ -9,11 +9,18 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """Status, JSON body and extra headers of one answer."""
+    """Status, JSON body and extra headers of one answer.
+
+    `delay` and `delivery` are set by faults (`rostersync.simulator.faults`): seconds to hold the
+    answer back, and "whole", "cut" (the connection closes mid-body) or "truncated" (a complete
+    HTTP answer whose body stops halfway).
+    """
 
     status: int
     body: dict[str, Any]
     headers: list[tuple[str, str]] = field(default_factory=list)
+    delay: float = 0.0
+    delivery: str = "whole"
 
     def payload(self) -> bytes:
         """The body as compact UTF-8 JSON."""

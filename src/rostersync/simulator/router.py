@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from rostersync.simulator import faults
 from rostersync.simulator.endpoints import ENDPOINTS, Endpoint
 from rostersync.simulator.query import (
     QueryError,
@@ -19,11 +20,17 @@ from rostersync.simulator.query import (
     parse_selection,
     project,
 )
+from rostersync.simulator.quirks import dress, dress_all, paging_headers
+from rostersync.simulator.relationships import answer_related
 from rostersync.simulator.response import Response, failure
 from rostersync.simulator.tenant import Tenant
 from rostersync.simulator.verifier import AuthFailure, OAuthVerifier
 
 BASE_PATH = ("ims", "oneroster", "v1p1")
+
+# Another protocol served beside 1.1 (1.2, OAuth 2 tokens, the proxy): it answers a request it
+# owns, or None to let the next mount, and finally 1.1, have it.
+Mount = Callable[[str, str, str, str | None, bytes], Response | None]
 
 
 class Router:
@@ -39,6 +46,7 @@ class Router:
         self._tenants: dict[str, Tenant] = {}
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
+        self.mounts: list[Mount] = []
 
     def add(self, tenant: Tenant) -> None:
         """Serve another tenant; its name must be new."""
@@ -58,7 +66,9 @@ class Router:
         with self._lock:
             return self._counts[name]
 
-    def handle(self, method: str, target: str, host: str, authorization: str | None) -> Response:
+    def handle(
+        self, method: str, target: str, host: str, authorization: str | None, body: bytes = b""
+    ) -> Response:
         """Answer one request.
 
         Args:
@@ -66,7 +76,12 @@ class Router:
             target: The raw request target (path and query as sent, or an absolute URL).
             host: The Host header (or the server's address when absent).
             authorization: The Authorization header, if any.
+            body: The request body (read for POST only; the token endpoint needs it).
         """
+        for mount in self.mounts:
+            answer = mount(method, target, host, authorization, body)
+            if answer is not None:
+                return answer
         if target.startswith(("http://", "https://")):
             url = target
             parts = urlsplit(target)
@@ -92,18 +107,27 @@ class Router:
             allow = [("Allow", "GET")]
             return failure(405, "invaliddata", "OneRoster rostering is read-only: use GET", allow)
         rest = [unquote(s) for s in segments[5:]]
+        if len(rest) > 2:
+            return answer_related(tenant, rest, url, raw_query)
         endpoint = ENDPOINTS.get(rest[0]) if rest else None
         if endpoint is None or len(rest) > 2:
             return failure(404, "unknownobject", "unknown OneRoster endpoint")
         pairs = parse_qsl(raw_query, keep_blank_values=True)
         params = _first_values(pairs)
+        # Faults count only requests that would otherwise be answered, so `nth` is predictable.
+        firing = tenant.faults.decide(rest[0])
+        refused = faults.refusal(firing)
+        if refused is not None:
+            return refused
         try:
             if len(rest) == 2:
-                return self._singleton(tenant, endpoint, rest[1], params)
-            base = url.partition("?")[0]
-            return self._collection(tenant, endpoint, base, pairs, params)
+                response = self._singleton(tenant, endpoint, rest[1], params)
+            else:
+                base = url.partition("?")[0]
+                response = self._collection(tenant, endpoint, base, pairs, params)
         except QueryError as exc:
             return failure(400, exc.code_minor, exc.description)
+        return faults.deliver(firing, response, tenant)
 
     def _singleton(
         self, tenant: Tenant, endpoint: Endpoint, sourced_id: str, params: dict[str, str]
@@ -113,6 +137,10 @@ class Router:
             description = f"no {endpoint.singular} with sourcedId {sourced_id!r}"
             return failure(404, "unknownobject", description)
         fields = parse_fields(params, endpoint.fields)
+        if tenant.quirks:
+            return Response(
+                200, {endpoint.singular: dress(project(record, fields), endpoint.source)}
+            )
         return Response(200, {endpoint.singular: project(record, fields)})
 
     def _collection(
@@ -129,6 +157,9 @@ class Router:
         records = tenant.view(endpoint, selection, fresh=paging.offset == 0)
         page = records[paging.offset : paging.offset + paging.limit]
         total = len(records)
+        if tenant.quirks:
+            served = dress_all((project(r, fields) for r in page), endpoint.source)
+            return Response(200, {endpoint.envelope: served}, paging_headers(total, len(page)))
         headers = [
             ("X-Total-Count", str(total)),
             ("X-Count", str(len(page))),

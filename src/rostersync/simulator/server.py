@@ -19,9 +19,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from rostersync.simulator.faults import Fault, FaultPlan
+from rostersync.simulator.oauth2 import TokenIssuer
+from rostersync.simulator.proxy import ProxyService
 from rostersync.simulator.response import failure
 from rostersync.simulator.router import Router
 from rostersync.simulator.tenant import Tenant
+from rostersync.simulator.v1p2 import V1p2Service
 
 _log = logging.getLogger(__name__)
 
@@ -53,6 +57,11 @@ class SimulatorServer:
         self._router = Router(clock=clock, window=timestamp_window)
         for tenant in tenants:
             self._router.add(tenant)
+        # OneRoster 1.2 with its OAuth 2 token endpoint, and the ClassLink proxy, beside 1.1.
+        self.tokens = TokenIssuer(self._router, clock=clock)
+        self.proxy = ProxyService(self._router)
+        self.v1p2 = V1p2Service(self._router, self.tokens)
+        self._router.mounts += [self.tokens.handle, self.v1p2.handle, self.proxy.handle]
         self._address = (host, port)
         self._verbose = verbose
         self._httpd: _HTTPServer | None = None
@@ -122,6 +131,22 @@ class SimulatorServer:
         tenant = self._router.tenant(name)
         return f"{self.url}/{tenant.name}/ims/oneroster/v1p1"
 
+    def v1p2_base_url(self, name: str) -> str:
+        """The OneRoster 1.2 base URL of a tenant (`…/{name}/ims/oneroster/rostering/v1p2`).
+
+        Raises:
+            KeyError: No tenant has this name.
+        """
+        return f"{self.url}/{self._router.tenant(name).name}/ims/oneroster/rostering/v1p2"
+
+    def token_url(self, name: str) -> str:
+        """The tenant's OAuth 2 token endpoint (`…/{name}/token`).
+
+        Raises:
+            KeyError: No tenant has this name.
+        """
+        return f"{self.url}/{self._router.tenant(name).name}/token"
+
     def add_tenant(self, tenant: Tenant) -> None:
         """Serve another tenant, also while running.
 
@@ -137,6 +162,21 @@ class SimulatorServer:
             KeyError: No tenant has this name.
         """
         return self._router.tenant(name)
+
+    def set_faults(self, name: str, *faults: Fault) -> FaultPlan:
+        """Make a tenant misbehave from its next request on, replacing any earlier faults.
+
+        Call with no faults to make it well-behaved again.
+
+        Returns:
+            The tenant's new plan; its `fired` counts say what happened.
+
+        Raises:
+            KeyError: No tenant has this name.
+        """
+        tenant = self._router.tenant(name)
+        tenant.faults = FaultPlan(list(faults))
+        return tenant.faults
 
     def request_count(self, name: str) -> int:
         """How many requests reached the tenant's prefix, including refused ones.
@@ -202,8 +242,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
         try:
+            length = int(self.headers.get("Content-Length") or 0)
+            # Only the token endpoint reads a body; a bounded read keeps a bad client harmless.
+            body = self.rfile.read(length) if 0 < length <= 65_536 else b""
             response = self.server.router.handle(
-                self.command, self.path, host, self.headers.get("Authorization")
+                self.command, self.path, host, self.headers.get("Authorization"), body
             )
         except Exception as exc:
             _log.error(
@@ -215,15 +258,23 @@ class _Handler(BaseHTTPRequestHandler):
             )
             response = failure(500, "internal_server_error", "the simulator failed to answer")
         payload = response.payload()
+        if response.delay > 0:
+            time.sleep(response.delay)
+        if response.delivery == "truncated":
+            # Valid headers for a body that simply stops: the JSON is unreadable.
+            payload = payload[: len(payload) // 2]
+        if response.delivery == "cut":
+            # Content-Length promises the whole body; half is sent and the connection closed.
+            self.close_connection = True
         self.send_response(response.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         for name, value in response.headers:
             self.send_header(name, value)
-        if self.close_connection:
+        if self.close_connection and response.delivery != "cut":
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(payload)
+        self.wfile.write(payload if response.delivery != "cut" else payload[: len(payload) // 2])
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if self.server.verbose:

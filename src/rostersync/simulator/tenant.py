@@ -10,6 +10,7 @@ from typing import Any
 
 from rostersync.simulator.district import DistrictData
 from rostersync.simulator.endpoints import Endpoint
+from rostersync.simulator.faults import FaultPlan
 from rostersync.simulator.query import Selection
 
 Record = dict[str, Any]
@@ -38,14 +39,27 @@ class Tenant:
         data: The district's collections.
         key: OAuth consumer key the tenant accepts.
         secret: OAuth consumer secret the tenant signs with.
+        quirks: Answer the way ClassLink's Roster Servers do (`rostersync.simulator.quirks`).
+        faults: Misbehaviour on demand (`rostersync.simulator.faults`); also assignable later.
     """
 
-    def __init__(self, name: str, data: DistrictData, key: str, secret: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        data: DistrictData,
+        key: str,
+        secret: str,
+        *,
+        quirks: bool = False,
+        faults: FaultPlan | None = None,
+    ) -> None:
         if not _NAME.fullmatch(name):
             raise ValueError("tenant name must be letters, digits, '.', '_' or '-'")
         self.name = name
         self.key = key
         self.secret = secret
+        self.quirks = quirks
+        self.faults = faults if faults is not None else FaultPlan()
         self._data = data
         self._lock = threading.Lock()
         self._views: OrderedDict[tuple[str, Selection], _View] = OrderedDict()

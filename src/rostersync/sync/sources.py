@@ -63,6 +63,8 @@ class OneRosterRestSource:
         page_size: int = 1000,
         timeout: float = 30.0,
         max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
     ) -> None:
         self._client = OneRosterClient(
             base_url,
@@ -70,6 +72,8 @@ class OneRosterRestSource:
             page_size=page_size,
             timeout=timeout,
             max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
         )
         self.stats = PullStats()
 

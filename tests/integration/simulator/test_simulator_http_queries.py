@@ -156,7 +156,7 @@ class TestNotFound:
         assert response.status_code == 404
         assert api.status(response)[0] == "unknownobject"
 
-    @pytest.mark.parametrize("path", ["/demographics", "/users/stu-000001/classes", "/nothing"])
+    @pytest.mark.parametrize("path", ["/demographics", "/users/stu-000001/orgs", "/nothing"])
     def test_unknown_path_is_unknownobject(self, api, path: str) -> None:
         response = api.get(path)
         assert response.status_code == 404

@@ -184,15 +184,12 @@ class TestLeavingAndReturning:
         leaver = a_valid_student(district_data)["sourcedId"]
         account_id, active = active_by_sid(portal, tables.students)[leaver]
         assert active
-        eligibility_before = (
-            portal.engine.connect()
-            .execute(
+        with portal.engine.connect() as conn:
+            eligibility_before = conn.execute(
                 select(tables.eligibility.c.status, tables.eligibility.c.category).where(
                     tables.eligibility.c.student_id == account_id
                 )
-            )
-            .one()
-        )
+            ).one()
 
         server.tenant("springfield").data = without_student(district_data, leaver)
         gone = portal.run_sync("springfield")

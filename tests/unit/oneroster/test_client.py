@@ -248,10 +248,10 @@ class TestEnvelopes:
         with pytest.raises(FatalSourceError, match="record 0 of users that is not a JSON object"):
             list(client.iter_collection("users"))
 
-    def test_malformed_json_is_fatal_and_names_the_path_not_the_query(
+    def test_a_body_that_is_not_json_is_fatal_and_names_the_path_not_the_query(
         self, make_client: MakeClient
     ) -> None:
-        bad = httpx.Response(200, content=b'{"users": [', headers={"X-Total-Count": "1"})
+        bad = httpx.Response(200, content=b"<html>Jo", headers={"X-Total-Count": "1"})
         client, _ = make_client(FakeRosterServer(faults=[bad]))
         with pytest.raises(FatalSourceError) as caught:
             list(client.iter_collection("users", filter=FILTER))
@@ -263,6 +263,14 @@ class TestEnvelopes:
 
 class TestRetries:
     """429, 5xx and transport failures are retried with backoff; the rest are not."""
+
+    def test_json_cut_short_is_retried_and_then_arrives_whole(
+        self, make_client: MakeClient
+    ) -> None:
+        cut = httpx.Response(200, content=b'{"users": [{"sourcedId": "u1", "giv')
+        client, sleeps = make_client(FakeRosterServer(users(2), faults=[cut]))
+        assert len(list(client.iter_collection("users"))) == 2
+        assert len(sleeps) == 1 and client.stats["users"].retries == 1
 
     def test_429_with_retry_after_waits_that_long(self, make_client: MakeClient) -> None:
         busy = httpx.Response(429, headers={"Retry-After": "7"})

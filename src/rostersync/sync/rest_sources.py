@@ -1,0 +1,205 @@
+"""Roster sources for every REST door: OneRoster 1.1 (OAuth 1), 1.2 (OAuth 2), ClassLink proxy.
+
+`build_source` picks one from a district's `source_kind`:
+
+    oneroster-1.1     source_url = the 1.1 base URL; key, secret = OAuth 1.0a consumer key/secret
+    oneroster-1.2     source_url = the 1.2 rostering base URL (…/ims/oneroster/rostering/v1p2);
+                      key, secret = OAuth 2 client id/secret; the token endpoint is `/token` beside
+                      the `/ims/…` root (ClassLink's host-root `/token`)
+    classlink-proxy   source_url = the proxy origin (https://oneroster-proxy.classlink.io);
+                      key = the district's ClassLink tenant id, secret = our partner key
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from rostersync.config import Settings
+from rostersync.domain.records import EntityKind, Record
+from rostersync.errors import ConfigError
+from rostersync.oneroster.client import OneRosterClient
+from rostersync.oneroster.mapping import MAPPERS
+from rostersync.oneroster.mapping_v1p2 import MAPPERS_V1P2
+from rostersync.oneroster.oauth2 import ROSTER_CORE_SCOPE, OAuth2ClientCredentials
+from rostersync.oneroster.proxy import ProxyDirectory
+from rostersync.sync.sources import (
+    COLLECTIONS,
+    OneRosterRestSource,
+    Progress,
+    PullStats,
+    RosterSource,
+)
+
+__all__ = [
+    "SOURCE_KINDS",
+    "ClientSource",
+    "build_source",
+    "oneroster_v1p2_source",
+    "proxy_source",
+    "token_url_for",
+]
+
+SOURCE_KINDS = ("oneroster-1.1", "oneroster-1.2", "classlink-proxy")
+_V1P2_ROOT = "/ims/oneroster/rostering/v1p2"
+
+
+class _Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+class ClientSource:
+    """Any `OneRosterClient` as a roster source, with the wire mapping of its OneRoster version.
+
+    Args:
+        client: The client to pull with; closed when the pull ends.
+        mappers: Wire-to-record functions by collection (`MAPPERS` or `MAPPERS_V1P2`).
+        closing: More things to close with the client (a token client, a proxy directory).
+    """
+
+    def __init__(
+        self,
+        client: OneRosterClient,
+        mappers: dict[str, Callable[[object], Record]],
+        *,
+        closing: tuple[_Closeable, ...] = (),
+    ) -> None:
+        self.stats = PullStats()
+        self._client = client
+        self._mappers = mappers
+        self._closing = closing
+
+    def records(self, progress: Progress | None = None) -> Iterator[Record]:
+        """Yield every record, collection by collection in dependency order."""
+        try:
+            with self._client:
+                for collection, _kinds in COLLECTIONS:
+                    mapper = self._mappers[collection]
+                    count = 0
+                    for raw in self._client.iter_collection(collection):
+                        yield mapper(raw)
+                        count += 1
+                        if progress is not None and count % 500 == 0:
+                            progress(collection, count)
+                    self.stats.records[collection] = count
+                    if progress is not None:
+                        progress(collection, count)
+        finally:
+            # Reported even when the pull fails, so a run's record shows how far it got.
+            self.stats.requests = self._client.stats.requests
+            self.stats.retries = self._client.stats.retries
+            for other in self._closing:
+                other.close()
+
+    def complete_kinds(self) -> set[EntityKind]:
+        """The kinds whose collection arrived whole and non-empty."""
+        # The client raised if a page was missing, so a finished collection is whole; an empty
+        # one is still never taken to mean that everyone left.
+        return {
+            kind
+            for collection, kinds in COLLECTIONS
+            if self.stats.records.get(collection, 0) > 0
+            for kind in kinds
+        }
+
+
+def token_url_for(base_url: str) -> str:
+    """The OAuth 2 token endpoint for a 1.2 rostering base URL: `/token` beside `/ims/…`.
+
+    Raises:
+        ConfigError: The URL does not end in `/ims/oneroster/rostering/v1p2`.
+    """
+    root = base_url.rstrip("/")
+    if not root.endswith(_V1P2_ROOT):
+        raise ConfigError(
+            f"a OneRoster 1.2 source URL ends in {_V1P2_ROOT}, e.g. "
+            f"https://<tenant>.rosterserver.com{_V1P2_ROOT}; got {base_url!r}"
+        )
+    return root.removesuffix(_V1P2_ROOT) + "/token"
+
+
+def oneroster_v1p2_source(
+    base_url: str,
+    client_id: str,
+    client_secret: str,
+    *,
+    token_url: str | None = None,
+    scopes: tuple[str, ...] = (ROSTER_CORE_SCOPE,),
+    client_auth: str = "basic",
+    **client_options: Any,
+) -> ClientSource:
+    """A OneRoster 1.2 rostering server read with OAuth 2 client credentials.
+
+    Args:
+        base_url: The rostering base, `…/ims/oneroster/rostering/v1p2`.
+        client_id: OAuth 2 client id.
+        client_secret: OAuth 2 client secret.
+        token_url: The token endpoint; derived with `token_url_for` when not given.
+        scopes: Scopes to request.
+        client_auth: "basic" or "form".
+        **client_options: Passed to `OneRosterClient` (page_size, timeout, max_retries, …).
+    """
+    auth = OAuth2ClientCredentials(
+        token_url or token_url_for(base_url),
+        client_id,
+        client_secret,
+        scopes=scopes,
+        client_auth=client_auth,
+        timeout=client_options.get("timeout", 30.0),
+        transport=client_options.get("transport"),
+    )
+    client = OneRosterClient(base_url, auth, **client_options)
+    return ClientSource(client, MAPPERS_V1P2, closing=(auth,))
+
+
+def proxy_source(
+    proxy_url: str, partner_key: str, tenant_id: str, **client_options: Any
+) -> ClientSource:
+    """A district read through the ClassLink proxy, found by its tenant id.
+
+    Raises:
+        SourceAuthError: The partner key is refused or the tenant does not share with us.
+    """
+    directory = ProxyDirectory(
+        partner_key,
+        proxy_url,
+        timeout=client_options.get("timeout", 30.0),
+        transport=client_options.get("transport"),
+    )
+    try:
+        client = directory.client_for(tenant_id, **client_options)
+    except BaseException:
+        directory.close()
+        raise
+    return ClientSource(client, MAPPERS, closing=(directory,))
+
+
+def build_source(integration: Any, key: str, secret: str, settings: Settings) -> RosterSource:
+    """The roster source a district's integration names by `source_kind`.
+
+    Args:
+        integration: The district's `IntegrationRecord` (`source_kind`, `source_url`).
+        key: The decrypted key: consumer key, client id, or (proxy) the ClassLink tenant id.
+        secret: The decrypted secret: consumer secret, client secret, or (proxy) partner key.
+        settings: Page size, timeout and retries.
+
+    Raises:
+        ConfigError: The source kind is unknown or its URL unusable.
+        SourceAuthError: (proxy) the partner key is refused or the tenant does not share.
+    """
+    options: dict[str, Any] = {
+        "page_size": settings.page_size,
+        "timeout": settings.http_timeout_seconds,
+        "max_retries": settings.http_max_retries,
+    }
+    kind = integration.source_kind
+    if kind == "oneroster-1.1":
+        return OneRosterRestSource(integration.source_url, key, secret, **options)
+    if kind == "oneroster-1.2":
+        return oneroster_v1p2_source(integration.source_url, key, secret, **options)
+    if kind == "classlink-proxy":
+        return proxy_source(integration.source_url, secret, key, **options)
+    raise ConfigError(
+        f"source kind {kind!r} is not one of {', '.join(SOURCE_KINDS)}; fix the district's "
+        "integration settings"
+    )

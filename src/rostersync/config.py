@@ -34,6 +34,52 @@ class Settings(BaseSettings):
     page_size: int = 1000
     http_timeout_seconds: float = 30.0
     http_max_retries: int = 5
+    # The most data rows one staff import spreadsheet may hold (rostersync.importing).
+    import_max_rows: int = 5000
+    # Signing in with ClassLink (OpenID Connect); see docs/decisions/0008-sign-in.md.
+    classlink_issuer: str = "https://launchpad.classlink.com"
+    classlink_client_id: str = ""
+    classlink_client_secret: str = Field(default="", repr=False)
+    classlink_userinfo_url: str = "https://nodeapi.classlink.com/v2/my/info"
+    sso_timeout_seconds: float = 10.0
+    # The portal's public address; the OIDC redirect URI is built from it, never from `Host`.
+    portal_base_url: str = "http://127.0.0.1:8000"
+    # Off only for plain-http loopback tests and demos: browsers and httpx drop Secure cookies.
+    session_cookie_secure: bool = True
+    session_max_age_seconds: int = 12 * 3600
+    # Jobs (docs/decisions/0007-job-queue.md): a SQLite file in data_dir, or Redis at scale.
+    queue_backend: Literal["sqlite", "redis"] = "sqlite"
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", repr=False)
+    queue_name: str = "rostersync"
+    # A claimed sync slot whose worker stops renewing it for this long is taken to be dead.
+    job_lease_seconds: int = Field(default=300, ge=2)
+    job_max_retries: int = Field(default=3, ge=0)
+    job_retry_delay_seconds: float = Field(default=60.0, ge=0)
+    quarantine_after_failures: int = Field(default=3, ge=1)
+    # Comma-separated vendor addresses told when a district is quarantined.
+    vendor_alert_emails: str = ""
+    # Notifications: .eml files in an outbox folder (no server) by default, SMTP in production.
+    mail_backend: Literal["outbox", "smtp"] = "outbox"
+    outbox_dir: Path | None = None
+    mail_from: str = "rostersync@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = Field(default="", repr=False)
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = 30.0
+    mail_send_attempts: int = Field(default=3, ge=1)
+    mail_retry_delay_seconds: float = Field(default=2.0, ge=0)
+    stale_after_days: int = Field(default=14, ge=1)
+
+    @property
+    def resolved_outbox_dir(self) -> Path:
+        return self.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def vendor_alert_addresses(self) -> list[str]:
+        return [a.strip() for a in self.vendor_alert_emails.split(",") if a.strip()]
 
     @field_validator("page_size")
     @classmethod

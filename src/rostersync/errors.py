@@ -2,6 +2,7 @@
 
 RosterSyncError                 root; every message says how to fix the problem
 ├── ConfigError                 settings or district configuration is wrong: fix it and retry
+│   └── ManualRosteringDisabled the district is rostered from ClassLink: add people there instead
 ├── SourceError                 talking to the roster source (ClassLink, OneRoster, a bundle)
 │   ├── SourceAuthError         credentials refused: `.credential` names what to check
 │   ├── RetriableSourceError    429/5xx/timeouts: try again later (already retried with backoff)
@@ -9,7 +10,9 @@ RosterSyncError                 root; every message says how to fix the problem
 │   └── IncompleteSourceError   a collection did not arrive whole: nothing is deactivated
 ├── NotFoundError               a district, run or record that does not exist
 ├── SyncInProgress              another sync of the same district holds the lock
-└── SyncHeld                    a safeguard held the run: approve or discard it
+├── SyncHeld                    a safeguard held the run: approve or discard it
+├── SpreadsheetRejected         an import file's structure is unusable: fix the file, upload again
+└── AccountRejected             a hand-made account's details are invalid: correct them
 """
 
 from __future__ import annotations
@@ -64,3 +67,38 @@ class SyncInProgress(RosterSyncError):
 
 class SyncHeld(RosterSyncError):
     """A safeguard held the run; a person must approve or discard it."""
+
+
+class ManualRosteringDisabled(ConfigError):
+    """The district is rostered from its SIS/ClassLink, so accounts may not be made by hand."""
+
+
+class SpreadsheetRejected(RosterSyncError):
+    """An import file cannot be read as a staff list at all (columns, sheet, encoding, size).
+
+    Nothing in it was imported; `filename` names the file the message is about.
+    """
+
+    def __init__(self, message: str, *, filename: str) -> None:
+        super().__init__(message)
+        self.filename = filename
+
+
+class AccountRejected(RosterSyncError):
+    """The details given for a hand-made account are invalid; `problems` lists each one."""
+
+    def __init__(self, message: str, *, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class SourceChanged(RosterSyncError):
+    """The roster changed between a preview and its approval; `differences` says how much."""
+
+    def __init__(self, message: str, *, differences: int) -> None:
+        super().__init__(message)
+        self.differences = differences
+
+
+class RunNotPending(RosterSyncError):
+    """The run is not a preview or held run waiting for a decision (or was decided already)."""

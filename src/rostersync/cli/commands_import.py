@@ -1,9 +1,169 @@
-"""CLI commands for roster spreadsheet import."""
+"""CLI commands for staff made outside ClassLink: the import spreadsheet and accounts by hand."""
 
 from __future__ import annotations
 
+import getpass
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from rostersync.cli import render
+from rostersync.config import get_settings
+from rostersync.domain.staff_import import ImportReport
+from rostersync.errors import RosterSyncError
+from rostersync.logs import configure_logging
+from rostersync.service import RosterSync
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+Actor = Annotated[
+    str | None, typer.Option(help="Who is making the change, for the audit log (default: you)")
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add this feature's commands to the `rostersync` app."""
+    app.command("import-staff")(import_staff)
+    app.command("staff-template")(staff_template)
+    app.command("add-educator")(add_educator)
+    app.command("add-student")(add_student)
+
+
+def import_staff(
+    district: str,
+    file: Annotated[Path, typer.Argument(help="A CSV or XLSX file made from the template")],
+    dry_run: Annotated[bool, typer.Option(help="Check the file, write nothing")] = False,
+    actor: Actor = None,
+    as_json: Json = False,
+) -> None:
+    """Import non-teaching staff (librarians, aides, coaches…) from a spreadsheet: all or none."""
+    try:
+        report = _service().import_staff(
+            district, file.name, _read(file), _actor(actor), dry_run=dry_run
+        )
+    except RosterSyncError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        render.print_json({**render.to_jsonable(report), "status": report.status})
+    else:
+        _print_report(report)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def staff_template(
+    file: Annotated[Path, typer.Argument(help="Where to write it: a .csv or .xlsx name")],
+) -> None:
+    """Write the staff import template (CSV, or XLSX with an Instructions sheet)."""
+    try:
+        data = _service().staff_import_template(file.suffix)
+    except RosterSyncError as exc:
+        _fail(exc)
+        return
+    file.write_bytes(data)
+    render.console.print(f"Template written to {file}.")
+
+
+def add_educator(
+    district: str,
+    first_name: Annotated[str, typer.Option()],
+    last_name: Annotated[str, typer.Option()],
+    email: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="teacher, librarian, aide, coach, …")] = "teacher",
+    school: Annotated[str | None, typer.Option(help="School identifier or sourcedId")] = None,
+    actor: Actor = None,
+) -> None:
+    """Add one educator by hand (only in a district that is not rostered from ClassLink)."""
+    try:
+        portal_id = _service().add_educator(
+            district,
+            given_name=first_name,
+            family_name=last_name,
+            email=email,
+            role=role,
+            school=school,
+            actor=_actor(actor),
+        )
+    except RosterSyncError as exc:
+        _fail(exc)
+        return
+    render.console.print(f"Added educator {portal_id}.")
+
+
+def add_student(
+    district: str,
+    first_name: Annotated[str, typer.Option()],
+    last_name: Annotated[str, typer.Option()],
+    student_id: Annotated[str, typer.Option(help="The district's student ID")],
+    email: Annotated[str, typer.Option()] = "",
+    grade: Annotated[str, typer.Option(help="KG, 01–13, …")] = "",
+    school: Annotated[str | None, typer.Option(help="School identifier or sourcedId")] = None,
+    actor: Actor = None,
+) -> None:
+    """Add one student by hand (only in a district that is not rostered from ClassLink)."""
+    try:
+        portal_id = _service().add_student(
+            district,
+            given_name=first_name,
+            family_name=last_name,
+            student_id=student_id,
+            email=email,
+            grade=grade,
+            school=school,
+            actor=_actor(actor),
+        )
+    except RosterSyncError as exc:
+        _fail(exc)
+        return
+    render.console.print(f"Added student {portal_id}.")
+
+
+def _service() -> RosterSync:
+    settings = get_settings()
+    configure_logging(settings)
+    return RosterSync(settings)
+
+
+def _fail(exc: RosterSyncError) -> None:
+    render.console.print(f"[bold red]Error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        render.console.print(f"[bold red]Error:[/] cannot read {file}: {exc.strerror}")
+        raise typer.Exit(2) from None
+
+
+def _actor(actor: str | None) -> str:
+    if actor:
+        return actor
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "cli"
+
+
+def _print_report(report: ImportReport) -> None:
+    if report.errors:
+        table = Table(
+            title=f"{report.filename}: nothing was imported; fix these and upload again",
+            title_justify="left",
+        )
+        for column in ("Row", "Column", "Problem", "How to fix"):
+            table.add_column(column, overflow="fold")
+        for e in report.errors:
+            table.add_row(str(e.row), e.column, e.problem, e.fix)
+        render.console.print(table)
+        return
+    if report.dry_run:
+        render.console.print(
+            f"{report.filename}: all {report.rows} rows are valid; nothing was written "
+            "(dry run). Run again without --dry-run to import them."
+        )
+    else:
+        render.console.print(f"{report.filename}: imported {report.created} staff accounts.")

@@ -1,9 +1,103 @@
-"""CLI commands for worker, scheduler."""
+"""CLI commands for the job queue: `worker`, `tick` and `schedule`.
+
+Each command parses, calls the service API or the jobs package, and renders.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Annotated
+
 import typer
+
+from rostersync.cli import render
+from rostersync.config import get_settings
+from rostersync.errors import RosterSyncError
+from rostersync.logs import configure_logging
+from rostersync.service import RosterSync
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _service() -> RosterSync:
+    settings = get_settings()
+    configure_logging(settings)
+    return RosterSync(settings)
+
+
+def _fail(exc: RosterSyncError) -> None:
+    render.console.print(f"[bold red]Error:[/] {exc}")
+    raise typer.Exit(2)
 
 
 def register(app: typer.Typer) -> None:
     """Add this feature's commands to the `rostersync` app."""
+
+    @app.command("worker")
+    def worker(
+        workers: Annotated[int, typer.Option(help="Worker threads in this process")] = 1,
+        periodic: Annotated[
+            bool, typer.Option(help="Also run the scheduler tick every minute")
+        ] = True,
+    ) -> None:
+        """Run queue workers: scheduled syncs and the every-minute tick, until Ctrl-C."""
+        from rostersync.jobs.worker import run_worker
+
+        settings = get_settings()
+        where = "Redis" if settings.queue_backend == "redis" else f"{settings.data_dir} (SQLite)"
+        render.console.print(f"Worker on queue {settings.queue_name!r} in {where}")
+        if settings.mail_backend == "outbox":
+            render.console.print(f"Emails are written to {settings.resolved_outbox_dir}")
+        run_worker(settings, workers=workers, periodic=periodic)
+
+    @app.command("tick")
+    def tick(
+        now: Annotated[
+            str | None, typer.Option(help="Pretend it is this instant (ISO 8601, with offset)")
+        ] = None,
+        as_json: Json = False,
+    ) -> None:
+        """Enqueue every scheduled sync that is due now (the worker does this every minute)."""
+        from rostersync.jobs.scheduler import tick as run_tick
+
+        try:
+            instant = _instant(now) if now else None
+            sent = run_tick(_service(), instant)
+        except RosterSyncError as exc:
+            _fail(exc)
+            return
+        if as_json:
+            render.print_json(sent)
+            return
+        render.console.print(
+            render.rows_table("Enqueued syncs", sent, ["slug", "due_slot", "trigger", "reason"])
+        )
+
+    @app.command("schedule")
+    def schedule(district: str, as_json: Json = False) -> None:
+        """Show a district's sync schedule and its next run in the district's time zone."""
+        try:
+            info = _service().schedule_info(district)
+        except RosterSyncError as exc:
+            _fail(exc)
+            return
+        data = {
+            "district": info.slug,
+            "status": info.status,
+            "schedule": info.description,
+            "next_run": info.next_run_local.isoformat() if info.next_run_local else None,
+            "next_run_utc": info.next_run_utc.isoformat() if info.next_run_utc else None,
+            "quarantined": info.quarantined,
+        }
+        if as_json:
+            render.print_json(data)
+            return
+        render.console.print(render.rows_table(f"Schedule of {info.slug}", [data], list(data)))
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not ISO 8601, e.g. 2026-03-09T12:00:00Z") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -78,12 +78,15 @@ def district_add(
     city: Annotated[str, typer.Option()],
     state: Annotated[str, typer.Option(help="Two-letter state code")],
     source_url: Annotated[
-        str, typer.Option(help="OneRoster base URL ending in /ims/oneroster/v1p1")
-    ],
-    key: Annotated[str, typer.Option(help="ClassLink key (client id)")],
+        str, typer.Option(help="OneRoster base URL, e.g. https://…/ims/oneroster/v1p1")
+    ] = "",
+    key: Annotated[str, typer.Option(help="ClassLink key / client id (proxy: tenant id)")] = "",
     secret: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, help="ClassLink secret (asked if omitted)")
-    ],
+        str, typer.Option(help="ClassLink secret (asked if omitted; proxy: partner key)")
+    ] = "",
+    source_kind: Annotated[
+        str, typer.Option(help="oneroster-1.1, oneroster-1.2, classlink-proxy, or none")
+    ] = "oneroster-1.1",
     data_manager: Annotated[
         list[str], typer.Option(help="Data manager email for sync summaries (repeatable)")
     ] = [],  # noqa: B006 - Typer reads the default, it is never mutated
@@ -108,6 +111,9 @@ def district_add(
     as_json: Json = False,
 ) -> None:
     """Onboard a district: its questionnaire answers and ClassLink credentials."""
+    if source_kind != "none" and not secret:
+        # Asked rather than typed on the command line, so it stays out of shell history.
+        secret = typer.prompt("ClassLink secret", hide_input=True)
     setup = DistrictSetup(
         slug=slug,
         name=name,
@@ -117,6 +123,7 @@ def district_add(
         source_url=source_url,
         key=key,
         secret=secret,
+        source_kind=source_kind,
         data_manager_emails=list(data_manager),
         grades_provided=grades_provided,
         unique_emails_provided=unique_emails,
@@ -177,15 +184,25 @@ def district_show(slug: str, as_json: Json = False) -> None:
 
 
 @app.command("sync")
-def sync(district: str, as_json: Json = False) -> None:
+def sync(
+    district: str,
+    as_json: Json = False,
+    from_bundle: Annotated[
+        str | None,
+        typer.Option("--from", help="Read a OneRoster 1.1/1.2 CSV bundle (.zip) instead"),
+    ] = None,
+) -> None:
     """Pull a district's roster from ClassLink, validate it and provision what passes."""
+    from rostersync.sync.bundle_source import BundleSource
+
     service = _service()
+    source = BundleSource(from_bundle) if from_bundle else None
     try:
         if as_json:
-            report = service.run_sync(district)
+            report = service.run_sync(district, source=source)
         else:
             with _progress() as callback:
-                report = service.run_sync(district, progress=callback)
+                report = service.run_sync(district, progress=callback, source=source)
     except RosterSyncError as exc:
         _fail(exc)
         return
@@ -271,10 +288,24 @@ def simulate(
     key: Annotated[str, typer.Option(help="Consumer key the simulator accepts")] = "demo-key",
     # A loopback stand-in's well-known demo secret, not a credential of anything real.
     secret: Annotated[str, typer.Option(help="Consumer secret")] = "demo-secret",  # noqa: S107
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Misbehave: KIND[:key=value,…], e.g. 429-burst:times=5,retry_after=2, "
+            "503:collection=users,nth=2, slow:delay=45, cut, truncate, wrong-total, "
+            "expired-token. Repeatable"
+        ),
+    ] = None,
+    quirks: Annotated[bool, typer.Option(help="Answer the way ClassLink's servers do")] = False,
 ) -> None:
     """Serve a simulated ClassLink OneRoster server on loopback until Ctrl-C."""
+    from rostersync.simulator.faults import parse_fault
     from rostersync.simulator.runner import run_forever
 
+    try:
+        faults = [parse_fault(spec) for spec in fault or []]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--fault") from exc
     run_forever(
         host="127.0.0.1",
         port=port,
@@ -284,6 +315,8 @@ def simulate(
         tenant=tenant,
         key=key,
         secret=secret,
+        faults=faults,
+        quirks=quirks,
     )
 
 
@@ -291,11 +324,21 @@ def simulate(
 def demo(
     students: Annotated[int, typer.Option(help="Students in the generated district")] = 3000,
     seed: Annotated[int, typer.Option()] = 7,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve", help="Afterwards, leave the portal running to sign in as a simulated person"
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(help="Portal port for --serve")] = 8000,
 ) -> None:
     """Roster a simulated district end to end, then sync it again to show nothing changes."""
     from rostersync.cli.demo import run_demo
 
-    raise typer.Exit(run_demo(students=students, seed=seed))
+    code = run_demo(students=students, seed=seed)
+    if code == 0 and serve:
+        commands_web.serve_sign_in_sandbox(seed=seed, port=port)
+    raise typer.Exit(code)
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from rostersync.domain.records import EntityKind
 from rostersync.sync.pipeline import SyncReport
 
 console = Console()
-OUTCOMES = ("created", "updated", "restored", "deactivated", "unchanged", "held")
+OUTCOMES = ("created", "matched", "updated", "restored", "deactivated", "unchanged", "held")
 
 
 def to_jsonable(value: Any) -> Any:
@@ -84,7 +84,11 @@ def print_report(report: SyncReport, *, title: str, issue_limit: int | None = 50
     )
     if skipped:
         console.print(f"Skipped on purpose: {skipped}")
-    if report.issues:
+    if report.issues and issue_limit == 0:
+        console.print(
+            f"{len(report.issues)} validation issues still open: rostersync issues {report.run_id}"
+        )
+    elif report.issues:
         console.print(issues_table(report.issues, limit=issue_limit))
         if issue_limit and len(report.issues) > issue_limit:
             console.print(

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import case, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from rostersync.domain.issues import ValidationIssue
 from rostersync.errors import NotFoundError
+from rostersync.store import workflow_tables  # noqa: F401 - adds last_seen_run
 from rostersync.store.tables import audit_log, sync_runs, validation_issues
 
 
@@ -196,12 +197,16 @@ def get_run(conn: Connection, run_id: str) -> SyncRunRecord:
 
 
 def list_issues(conn: Connection, run_id: str) -> list[IssueRecord]:
-    """A run's validation issues: errors first, then by kind of record and sourcedId."""
+    """A run's validation issues: errors first, then by kind of record and sourcedId.
+
+    An issue is stored once, when first found, and a later run that finds it again marks it
+    `last_seen_run`; so a run's issues are those it raised plus those it saw again.
+    """
     t = validation_issues
     errors_first = case((t.c.severity == "error", 0), else_=1)
     stmt = (
         select(*_ISSUE_COLUMNS)
-        .where(t.c.run_id == run_id)
+        .where(or_(t.c.run_id == run_id, t.c.last_seen_run == run_id))
         .order_by(errors_first, t.c.entity, t.c.sourced_id, t.c.field, t.c.code)
     )
     return [IssueRecord(**row._mapping) for row in conn.execute(stmt)]

@@ -1,7 +1,62 @@
-"""Tables for the workflow feature; they share the one `metadata` of `rostersync.store.tables`."""
+"""Tables for the workflow feature; they share the one `metadata` of `rostersync.store.tables`.
+
+`sync_locks` makes one sync per district a database fact, so it holds across processes and
+machines. `run_plans` keeps what a previewed, held or applied run intended, with the fingerprint
+an approval is checked against. `workflow_settings` holds a district's safeguard thresholds and
+pause window. The validation-issue lifecycle adds two columns to `validation_issues`.
+"""
 
 from __future__ import annotations
 
-from rostersync.store.tables import metadata
+from sqlalchemy import JSON, Column, Date, ForeignKey, Index, String, Table, Text
 
-__all__ = ["metadata"]
+from rostersync.store.tables import ID, UtcDateTime, metadata, validation_issues
+
+sync_locks = Table(
+    "sync_locks",
+    metadata,
+    # The primary key is the lock: a second INSERT for the same district violates it.
+    Column("district_id", String(ID), ForeignKey("districts.id"), primary_key=True),
+    Column("run_id", String(ID), nullable=False),
+    Column("holder", String(255), nullable=False),
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+run_plans = Table(
+    "run_plans",
+    metadata,
+    Column("run_id", String(ID), ForeignKey("sync_runs.id"), primary_key=True),
+    Column("district_id", String(ID), ForeignKey("districts.id"), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    # Per kind: sourcedIds created/updated/matched/deactivated/restored (capped) and totals.
+    Column("summary", JSON, nullable=False),
+    # One short digest per planned change, for counting differences at approval (capped).
+    Column("items", JSON, nullable=True),
+    Column("held_reason", Text, nullable=True),
+    # On an applying run: the previewed or held run it approved.
+    Column("approves_run_id", String(ID), ForeignKey("sync_runs.id"), nullable=True),
+    Column("decided_by", String(128), nullable=True),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Index(None, "district_id"),
+)
+
+workflow_settings = Table(
+    "workflow_settings",
+    metadata,
+    Column("district_id", String(ID), ForeignKey("districts.id"), primary_key=True),
+    Column("safeguards", JSON, nullable=True),
+    Column("pause_start", Date, nullable=True),
+    Column("pause_end", Date, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# The issue lifecycle: the run that last saw an open issue, and the run that closed it.
+validation_issues.append_column(
+    Column("last_seen_run", String(ID), ForeignKey("sync_runs.id"), nullable=True)
+)
+validation_issues.append_column(
+    Column("closed_by_run", String(ID), ForeignKey("sync_runs.id"), nullable=True)
+)
+
+__all__ = ["metadata", "run_plans", "sync_locks", "validation_issues", "workflow_settings"]

@@ -1,31 +1,55 @@
-"""One sync run, end to end: fetch → normalize → validate → plan → apply → report.
+"""One sync run, end to end: lock → fetch → normalize → validate → match → plan → check → apply.
 
 Fetching streams records straight into the collector; nothing is written until the whole pull has
 arrived and been validated, and then the plan is applied in one transaction together with the
 run's issues and audit rows. A failed pull leaves the portal exactly as it was.
+
+Only one run per district runs at a time (a lock row in the database). A run in `preview` mode
+stores its plan and writes no roster row; a plan over the district's safeguards is `held` the
+same way. Approving either re-pulls and applies only if the plan's fingerprint is unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy.engine import Engine
 
 from rostersync.domain.issues import Severity, ValidationIssue
+from rostersync.domain.match import PEOPLE, MatchResult, match_accounts
 from rostersync.domain.plan import SyncPlan, plan_sync
 from rostersync.domain.records import EntityKind
 from rostersync.domain.rules import DistrictRules
+from rostersync.domain.safeguards import PlanSize, Safeguards, check_plan
 from rostersync.domain.validate import SourceRoster, validate_roster
-from rostersync.errors import RosterSyncError, SourceError
+from rostersync.errors import (
+    RosterSyncError,
+    RunNotPending,
+    SourceChanged,
+    SourceError,
+    SyncInProgress,
+)
 from rostersync.store import apply as store_apply
 from rostersync.store import roster as store_roster
 from rostersync.store import runs as store_runs
+from rostersync.store import workflow as store_workflow
 from rostersync.sync.sources import Progress, RosterSource
 
 log = structlog.get_logger(__name__)
+
+# A lock outlives a crashed run by this much at most; a live run extends it before writing.
+LOCK_TTL = timedelta(hours=6)
+# sourcedIds listed per kind and outcome in a stored plan summary; the counts are always whole.
+SUMMARY_CAP = 200
+# Above this many planned changes, a plan stores only its fingerprint, not one digest per change.
+ITEMS_CAP = 100_000
+# Runs that wait for a person's decision.
+PENDING = ("previewed", "held")
 
 
 @dataclass(slots=True)
@@ -44,6 +68,12 @@ class SyncReport:
     retries: int = 0
     seconds: float = 0.0
     error: str | None = None
+    mode: str = "apply"
+    # Why a run was held or skipped, in words for the person who decides.
+    reason: str | None = None
+    fingerprint: str | None = None
+    # What the plan would do (or did), per kind: see `plan_summary`.
+    plan: dict[str, Any] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[ValidationIssue]:
@@ -76,6 +106,17 @@ def collect(source: RosterSource, progress: Progress | None = None) -> SourceRos
     return roster
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Approval:
+    """A person's go-ahead for a previewed or held run, checked against a fresh pull."""
+
+    run_id: str
+    fingerprint: str
+    items: list[str] | None
+    total: int
+    actor: str
+
+
 def execute_sync(
     engine: Engine,
     *,
@@ -84,64 +125,69 @@ def execute_sync(
     source: RosterSource,
     trigger: str,
     progress: Progress | None = None,
+    mode: str = "apply",
+    safeguards: Safeguards | None = None,
+    approval: Approval | None = None,
+    holder: str = "rostersync",
 ) -> SyncReport:
     """Run one sync of one district from `source` and record it as a run.
 
     Source failures end the run as `failed` with nothing written; the report says what failed.
     Programming errors propagate after the run is marked failed.
+
+    Args:
+        engine: The portal database.
+        district_id: The district.
+        rules: The district's questionnaire answers.
+        source: Where the roster comes from.
+        trigger: Why the run happens (manual, scheduled, revalidate, approval, …).
+        progress: Called with (collection, records so far) while pulling.
+        mode: "apply" writes the plan (unless a safeguard holds it); "preview" only stores it.
+        safeguards: The district's thresholds (defaults when None). Not checked on approval.
+        approval: Apply only if the plan still has this fingerprint, and mark that run approved.
+        holder: Who takes the district's lock (host and process), shown to a refused caller.
+
+    Raises:
+        SyncInProgress: Another run of the district holds the lock; no run is recorded.
+        SourceChanged: With `approval`, the plan differs from the approved one; nothing written.
+        RunNotPending: With `approval`, the run was decided by someone else meanwhile.
     """
     started = time.monotonic()
     with engine.begin() as conn:
-        run_id = store_runs.create_run(conn, district_id=district_id, trigger=trigger, mode="apply")
+        run_id = store_runs.create_run(conn, district_id=district_id, trigger=trigger, mode=mode)
+        # In the same transaction: a refused lock rolls the run record back with it.
+        store_workflow.acquire_lock(
+            conn,
+            district_id=district_id,
+            run_id=run_id,
+            holder=holder,
+            now=datetime.now(UTC),
+            ttl=LOCK_TTL,
+        )
     bound = log.bind(district_id=district_id, run_id=run_id)
-    report = SyncReport(run_id=run_id, district_id=district_id, status="running")
+    report = SyncReport(run_id=run_id, district_id=district_id, status="running", mode=mode)
     try:
-        roster = collect(source, progress)
-        report.records_pulled = dict(source.stats.records)
-        validated = validate_roster(roster, rules)
-        present = {kind for kind in EntityKind if validated.valid[kind] or validated.held[kind]}
-        with engine.begin() as conn:
-            stored = {kind: store_roster.load_index(conn, district_id, kind) for kind in EntityKind}
-            eligibility = store_roster.load_eligibility(conn, district_id)
-            plan = plan_sync(
-                validated,
-                stored,
-                eligibility,
-                rules,
-                complete_kinds=source.complete_kinds() & present,
-            )
-            now = datetime.now(UTC)
-            store_apply.apply_plan(
-                conn,
-                district_id=district_id,
-                run_id=run_id,
-                plan=plan,
-                actor=f"sync run {run_id}",
-                now=now,
-            )
-            store_runs.save_issues(conn, run_id=run_id, district_id=district_id, issues=plan.issues)
-            _fill(report, plan, source)
-            report.status = "succeeded"
-            report.seconds = time.monotonic() - started
-            store_runs.finish_run(
-                conn,
-                run_id,
-                status="succeeded",
-                counts=report.as_counts_json(),
-                error=None,
-                now=now,
-            )
+        _run(engine, report, rules, source, progress, mode, safeguards or Safeguards(), approval)
     except SourceError as exc:
         _fail(engine, report, exc, source, started)
         bound.warning("sync.failed", error_type=type(exc).__name__)
         return report
+    except (SourceChanged, RunNotPending, SyncInProgress) as exc:
+        _fail(engine, report, exc, source, started)
+        bound.warning("sync.refused", error_type=type(exc).__name__)
+        raise
     except BaseException as exc:
         _fail(engine, report, exc, source, started)
         bound.error("sync.crashed", error_type=type(exc).__name__)
         raise
+    finally:
+        with engine.begin() as conn:
+            store_workflow.release_lock(conn, district_id=district_id, run_id=run_id)
+    report.seconds = time.monotonic() - started
     bound.info(
         "sync.finished",
         status=report.status,
+        mode=mode,
         seconds=round(report.seconds, 3),
         changes=report.change_count,
         errors=len(report.errors),
@@ -151,8 +197,268 @@ def execute_sync(
     return report
 
 
-def _fill(report: SyncReport, plan: SyncPlan, source: RosterSource) -> None:
+def _run(
+    engine: Engine,
+    report: SyncReport,
+    rules: DistrictRules,
+    source: RosterSource,
+    progress: Progress | None,
+    mode: str,
+    safeguards: Safeguards,
+    approval: Approval | None,
+) -> None:
+    district_id, run_id = report.district_id, report.run_id
+    roster = collect(source, progress)
+    report.records_pulled = dict(source.stats.records)
+    validated = validate_roster(roster, rules)
+    present = {kind for kind in EntityKind if validated.valid[kind] or validated.held[kind]}
+    with engine.begin() as conn:
+        now = datetime.now(UTC)
+        store_workflow.confirm_lock(
+            conn, district_id=district_id, run_id=run_id, now=now, ttl=LOCK_TTL
+        )
+        stored = {kind: store_roster.load_index(conn, district_id, kind) for kind in EntityKind}
+        accounts = {kind: store_workflow.load_accounts(conn, district_id, kind) for kind in PEOPLE}
+        matched = match_accounts(validated, stored, accounts)
+        eligibility = store_roster.load_eligibility(conn, district_id)
+        plan = plan_sync(
+            matched.roster,
+            matched.stored,
+            eligibility,
+            rules,
+            complete_kinds=source.complete_kinds() & present,
+        )
+        items = plan_items(plan, matched)
+        fingerprint = fingerprint_of(items)
+        _fill(report, plan, source, matched)
+        report.fingerprint = fingerprint
+        report.plan = plan_summary(plan, matched)
+        report.plan["total_changes"] = len(items)
+        stored_items = items if len(items) <= ITEMS_CAP else None
+
+        if approval is not None and fingerprint != approval.fingerprint:
+            n = differences(approval.items, approval.total, items)
+            raise SourceChanged(
+                f"the roster changed since this preview ({n} differences); preview again",
+                differences=n,
+            )
+        reasons = (
+            [] if approval is not None or mode == "preview" else _held(plan, matched, safeguards)
+        )
+        if mode == "preview" or reasons:
+            # Nothing is written to the roster: the plan waits for a person's decision.
+            report.status = "previewed" if mode == "preview" else "held"
+            report.reason = "; ".join(reasons) or None
+            store_workflow.save_plan(
+                conn,
+                run_id=run_id,
+                district_id=district_id,
+                fingerprint=fingerprint,
+                summary=report.plan,
+                items=stored_items,
+                held_reason=report.reason,
+            )
+            if reasons:
+                store_workflow.audit(
+                    conn,
+                    district_id=district_id,
+                    run_id=run_id,
+                    actor=f"sync run {run_id}",
+                    action="hold",
+                    entity_type="sync_run",
+                    entity_id=run_id,
+                    changes={"reason": report.reason},
+                    now=now,
+                )
+            store_runs.finish_run(
+                conn,
+                run_id,
+                status=report.status,
+                counts=report.as_counts_json(),
+                error=None,
+                now=now,
+            )
+            return
+
+        actor = f"sync run {run_id}"
+        all_matches = [m for kind in PEOPLE for m in matched.matches.get(kind, [])]
+        for kind in PEOPLE:
+            store_workflow.link_matches(
+                conn, district_id=district_id, kind=kind, matches=matched.matches.get(kind, [])
+            )
+        store_apply.apply_plan(
+            conn, district_id=district_id, run_id=run_id, plan=plan, actor=actor, now=now
+        )
+        store_workflow.audit_matches(
+            conn,
+            district_id=district_id,
+            run_id=run_id,
+            actor=actor,
+            matches=all_matches,
+            now=now,
+        )
+        store_workflow.reconcile_issues(
+            conn, district_id=district_id, run_id=run_id, issues=plan.issues, now=now
+        )
+        store_workflow.save_plan(
+            conn,
+            run_id=run_id,
+            district_id=district_id,
+            fingerprint=fingerprint,
+            summary=report.plan,
+            items=None,
+            approves_run_id=approval.run_id if approval else None,
+            decided_by=approval.actor if approval else None,
+            decided_at=now if approval else None,
+        )
+        if approval is not None:
+            if not store_workflow.decide_run(
+                conn,
+                run_id=approval.run_id,
+                pending=PENDING,
+                status="approved",
+                actor=approval.actor,
+                now=now,
+            ):
+                raise RunNotPending(
+                    f"run {approval.run_id} was decided while it was being applied; nothing "
+                    "was written"
+                )
+            store_workflow.audit(
+                conn,
+                district_id=district_id,
+                run_id=approval.run_id,
+                actor=approval.actor,
+                action="approve",
+                entity_type="sync_run",
+                entity_id=approval.run_id,
+                changes={"applied_by_run": run_id},
+                now=now,
+            )
+        report.status = "succeeded"
+        store_runs.finish_run(
+            conn, run_id, status="succeeded", counts=report.as_counts_json(), error=None, now=now
+        )
+
+
+def _held(plan: SyncPlan, matched: MatchResult, safeguards: Safeguards) -> list[str]:
+    sizes: dict[EntityKind, PlanSize] = {}
+    for kind, entity in plan.entities.items():
+        index = matched.stored.get(kind, {})
+        matched_ids = {m.account_id for m in matched.matches.get(kind, [])}
+        # A match is reviewed by its own key; only ordinary updates count against the limit.
+        updates = sum(1 for w in entity.updates if w.id not in matched_ids)
+        sizes[kind] = PlanSize(
+            kind=kind,
+            active=sum(1 for s in index.values() if s.active and s.id not in matched_ids),
+            updates=updates,
+            deactivations=len(entity.deactivations),
+        )
+    return check_plan(sizes, safeguards)
+
+
+def record_skip(engine: Engine, *, district_id: str, trigger: str, reason: str) -> SyncReport:
+    """Record a run that did not pull at all (a pause window), and report it as skipped."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        run_id = store_runs.create_run(
+            conn, district_id=district_id, trigger=trigger, mode="apply", now=now
+        )
+        report = SyncReport(run_id=run_id, district_id=district_id, status="skipped", reason=reason)
+        store_runs.finish_run(
+            conn, run_id, status="skipped", counts=report.as_counts_json(), error=reason, now=now
+        )
+    log.info("sync.skipped", district_id=district_id, run_id=run_id, trigger=trigger)
+    return report
+
+
+def plan_items(plan: SyncPlan, matched: MatchResult) -> list[str]:
+    """One short digest per planned change, by sourcedId and content hash (never portal ids
+    made for new records), so two plans of the same roster agree item for item."""
+    raw: list[str] = []
+    for kind, entity in plan.entities.items():
+        raw.extend(f"{kind}|create|{w.record.sourced_id}|{w.content_hash}" for w in entity.creates)
+        raw.extend(f"{kind}|update|{w.record.sourced_id}|{w.content_hash}" for w in entity.updates)
+        raw.extend(
+            f"{kind}|restore|{w.record.sourced_id}|{w.content_hash}" for w in entity.restores
+        )
+        raw.extend(f"{kind}|deactivate|{s.sourced_id}" for s in entity.deactivations)
+    for kind in PEOPLE:
+        raw.extend(
+            f"{kind}|match|{m.sourced_id}|{m.account_id}|{m.key}"
+            for m in matched.matches.get(kind, [])
+        )
+    students = {pid: sid for sid, pid in plan.entities[EntityKind.STUDENT].ids.items()}
+    raw.extend(
+        f"eligibility|{students.get(c.student_id, c.student_id)}|{c.after.status}|"
+        f"{c.after.category}"
+        for c in plan.eligibility
+    )
+    return sorted(hashlib.blake2b(r.encode(), digest_size=8).hexdigest() for r in raw)
+
+
+def fingerprint_of(items: list[str]) -> str:
+    """The plan's fingerprint: one hash over its sorted item digests."""
+    return hashlib.sha256("\n".join(items).encode()).hexdigest()
+
+
+def differences(before: list[str] | None, before_total: int, after: list[str]) -> int:
+    """How many planned changes differ; by count alone when the preview was too big to itemise."""
+    if before is None:
+        return max(1, abs(before_total - len(after)))
+    return len(set(before) ^ set(after))
+
+
+def plan_summary(plan: SyncPlan, matched: MatchResult) -> dict[str, Any]:
+    """A readable plan: per kind, the sourcedIds each outcome touches (capped), and totals."""
+    kinds: dict[str, Any] = {}
+    for kind, entity in plan.entities.items():
+        matches = matched.matches.get(kind, [])
+        matched_ids = {m.account_id for m in matches}
+        lists = {
+            "created": [w.record.sourced_id for w in entity.creates],
+            "updated": [w.record.sourced_id for w in entity.updates if w.id not in matched_ids],
+            "restored": [w.record.sourced_id for w in entity.restores if w.id not in matched_ids],
+            "deactivated": [s.sourced_id for s in entity.deactivations],
+        }
+        summary: dict[str, Any] = {
+            name: {"count": len(sids), "sourced_ids": sorted(sids)[:SUMMARY_CAP]}
+            for name, sids in lists.items()
+        }
+        summary["matched"] = {
+            "count": len(matches),
+            "items": [
+                {"sourced_id": m.sourced_id, "key": m.key.value, "account_id": m.account_id}
+                for m in sorted(matches, key=lambda m: m.sourced_id)[:SUMMARY_CAP]
+            ],
+        }
+        kinds[kind.value] = summary
+    issues = sorted(
+        plan.issues, key=lambda i: (i.severity != Severity.ERROR, i.entity, i.sourced_id)
+    )
+    return {
+        "kinds": kinds,
+        "eligibility_changes": len(plan.eligibility),
+        "issues": {
+            "count": len(plan.issues),
+            "items": [
+                {
+                    "entity": i.entity,
+                    "sourced_id": i.sourced_id,
+                    "field": i.field,
+                    "code": i.code,
+                    "severity": i.severity.value,
+                }
+                for i in issues[:SUMMARY_CAP]
+            ],
+        },
+    }
+
+
+def _fill(report: SyncReport, plan: SyncPlan, source: RosterSource, matched: MatchResult) -> None:
     report.counts = plan.counts()
+    for kind, counts in report.counts.items():
+        counts["matched"] = matched.count(EntityKind(kind))
     report.skipped = dict(plan.skipped)
     report.issues = list(plan.issues)
     report.eligibility_changes = len(plan.eligibility)

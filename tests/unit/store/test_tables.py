@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, create_engine
 
 from rostersync.domain.records import EntityKind
-from rostersync.store.tables import ROSTER_TABLES, UtcDateTime, metadata
+from rostersync.store.schema import metadata
+from rostersync.store.tables import ROSTER_TABLES, UtcDateTime
 
 # Dialects only: creating an engine connects to nothing.
 SQLITE = create_engine("sqlite://").dialect

@@ -1,0 +1,1 @@
+"""Benchmarks with their lower bounds: `python -m bench.sync_bench --help`."""

@@ -1,0 +1,141 @@
+"""The job queue: one Huey instance per configuration, the same tasks on every backend.
+
+`SqliteHuey` (a file in data_dir, no server) is the embedded default; `PriorityRedisHuey` serves
+many workers on many machines. Either way the tasks are the same functions: `sync_district`
+runs one scheduled slot (`tasks.run_slot`), `tick` enqueues what is due every minute.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from huey import Huey, PriorityRedisHuey, SqliteHuey, crontab
+
+from rostersync.config import Settings
+from rostersync.errors import RetriableSourceError
+from rostersync.jobs.tasks import SlotOutcome, run_slot
+from rostersync.notify.notifier import Notifier
+from rostersync.notify.senders import Sender
+
+if TYPE_CHECKING:
+    from rostersync.service import RosterSync
+
+log = structlog.get_logger(__name__)
+
+SYNC_TASK = "rostersync.sync_district"
+TICK_TASK = "rostersync.tick"
+
+
+def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
+    """The Huey instance the settings describe.
+
+    Args:
+        settings: `queue_backend` ("sqlite" or "redis"), `queue_name`, `redis_url`, `data_dir`.
+        immediate: Run tasks in the calling thread as they are enqueued (tests, the demo).
+    """
+    if settings.queue_backend == "redis":
+        return PriorityRedisHuey(
+            settings.queue_name,
+            url=settings.redis_url,
+            utc=True,
+            immediate=immediate,
+            results=False,
+        )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / f"{settings.queue_name}-queue.db"
+    return SqliteHuey(
+        settings.queue_name, filename=str(path), utc=True, immediate=immediate, results=False
+    )
+
+
+class JobQueue:
+    """The tasks of rostersync registered on one Huey instance.
+
+    Args:
+        settings: The configuration (queue, retries, leases, mail).
+        huey: Use this instance instead of `make_huey(settings)`.
+        service: Use this service API instead of one made on first use (one per process).
+        sender: Send emails with this instead of the sender the settings choose.
+        periodic: Register the every-minute scheduler tick.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        huey: Huey | None = None,
+        service: RosterSync | None = None,
+        sender: Sender | None = None,
+        periodic: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.huey = huey or make_huey(settings)
+        self._service = service
+        self._sender = sender
+        self._notifier: Notifier | None = None
+        self._lock = threading.Lock()
+        self.sync_district = self.huey.task(
+            name=SYNC_TASK,
+            context=True,
+            retries=settings.job_max_retries,
+            retry_delay=settings.job_retry_delay_seconds,
+            # Each retry waits twice as long as the one before.
+            retry_backoff=2,
+        )(self._sync_district)
+        self.tick = (
+            self.huey.periodic_task(crontab(minute="*"), name=TICK_TASK)(self._tick)
+            if periodic
+            else None
+        )
+
+    def service(self) -> RosterSync:
+        """This process's service API, made on first use and shared by its worker threads."""
+        with self._lock:
+            if self._service is None:
+                from rostersync.service import RosterSync
+
+                self._service = RosterSync(self.settings)
+            if self._notifier is None:
+                self._notifier = Notifier(self._service.engine, self.settings, self._sender)
+            return self._service
+
+    def notifier(self) -> Notifier:
+        self.service()
+        assert self._notifier is not None
+        return self._notifier
+
+    def enqueue_sync(self, district_id: str, due_slot: datetime, trigger: str) -> None:
+        """Send one slot to the queue (any worker may take it)."""
+        self.sync_district(district_id, due_slot.isoformat(), trigger)
+
+    def _sync_district(
+        self, district_id: str, due_slot: str, trigger: str, task: Any = None
+    ) -> str:
+        remaining = task.retries if task is not None else 0
+        result = run_slot(
+            self.service(),
+            self.notifier(),
+            district_id=district_id,
+            due_slot=datetime.fromisoformat(due_slot),
+            trigger=trigger,
+            final_attempt=remaining == 0,
+        )
+        if result.outcome is SlotOutcome.RETRY:
+            # Raising hands the retry and its backoff to Huey; the slot is queued again.
+            raise RetriableSourceError(
+                f"sync of district {district_id} failed for now; retrying ({remaining} left)"
+            )
+        if result.outcome is SlotOutcome.BUSY:
+            self.sync_district.schedule(
+                args=(district_id, due_slot, trigger),
+                delay=max(1, self.settings.job_lease_seconds // 3),
+            )
+        return result.outcome.value
+
+    def _tick(self) -> int:
+        from rostersync.jobs.scheduler import tick
+
+        return len(tick(self.service(), enqueue=self.enqueue_sync))

@@ -1,0 +1,191 @@
+"""The scheduler tick: enqueue every sync that is due, exactly once, and recover lost work.
+
+Run it every minute (the worker's periodic task does) or by hand (`rostersync tick`). Each tick:
+
+1. puts back slots whose worker died (lease expired; their runs marked `abandoned`) and re-sends
+   queued slots whose message may have been lost;
+2. for each onboarding or live district (paused ones are skipped; a district's pause window is
+   honoured by the sync itself), finds the latest scheduled instant at or before `now` and, if it
+   is newer than the district's last slot, records it: the slot's primary key makes that
+   exactly-once however many ticks run at the same time;
+3. sends a queue message for each slot recorded or recovered, after the records are committed.
+
+A quarantined district is scheduled daily at its usual time until a sync succeeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+
+from rostersync.domain.schedule import (
+    Schedule,
+    due,
+    last_run_at_or_before,
+    next_run_after,
+    schedule_from_answers,
+)
+from rostersync.errors import ConfigError
+from rostersync.jobs.tasks import quarantine_schedule
+from rostersync.store import jobs as store_jobs
+
+if TYPE_CHECKING:
+    from rostersync.service import RosterSync
+
+log = structlog.get_logger(__name__)
+
+SCHEDULED_STATUSES = ("onboarding", "live")
+# A queued slot older than this may have lost its message (a worker died holding it): resend.
+LOST_AFTER = timedelta(minutes=30)
+
+Enqueue = Callable[[str, datetime, str], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Enqueued:
+    """A slot the tick sent to the queue, and why."""
+
+    district_id: str
+    slug: str
+    due_slot: datetime
+    trigger: str
+    reason: str  # "due", "reaped" (its worker died) or "resent" (its message may be lost)
+
+
+def schedule_of(row: store_jobs.ScheduledDistrict) -> Schedule:
+    """A district's schedule from its answers; every-N-days cycles count from go-live."""
+    return schedule_from_answers(
+        frequency=row.sync_frequency,
+        days=row.sync_days,
+        interval_days=row.sync_interval_days,
+        time_of_day=row.sync_time,
+        time_zone=row.time_zone,
+        anchor=row.go_live_date or row.created_at.date(),
+    )
+
+
+def tick(
+    service: RosterSync, now: datetime | None = None, *, enqueue: Enqueue | None = None
+) -> list[Enqueued]:
+    """Enqueue the syncs that are due at `now`, and recover slots left by dead workers.
+
+    Args:
+        service: The service API (its engine holds the districts and slots).
+        now: The schedule's clock (defaults to the current time). Leases are always judged by
+            the real clock: they are about which processes are alive now.
+        enqueue: Sends (district_id, due_slot, trigger) to the queue; a `JobQueue` built from
+            the service's settings when None.
+
+    Returns:
+        The slots sent to the queue.
+    """
+    wall = datetime.now(UTC)
+    now = now or wall
+    if enqueue is None:
+        from rostersync.jobs.queue import JobQueue
+
+        enqueue = JobQueue(service.settings, service=service, periodic=False).enqueue_sync
+    sent: list[Enqueued] = []
+    with service.engine.begin() as conn:
+        rows = store_jobs.scheduled_districts(conn, (*SCHEDULED_STATUSES, "paused"))
+        slugs = {row.id: row.slug for row in rows}
+        for slot in store_jobs.reap_expired(conn, now=wall):
+            sent.append(_enqueued(slot, slugs, "reaped"))
+        for slot in store_jobs.lost_queued(conn, older_than=wall - LOST_AFTER, now=wall):
+            sent.append(_enqueued(slot, slugs, "resent"))
+        last = store_jobs.last_slots(conn)
+        quarantined = store_jobs.quarantined(conn)
+        for row in rows:
+            if row.status not in SCHEDULED_STATUSES:
+                continue
+            try:
+                schedule = schedule_of(row)
+            except ConfigError as exc:
+                # Fixed on the district, not here; the other districts carry on.
+                log.warning("tick.bad_schedule", district_id=row.id, error=str(exc))
+                continue
+            if row.id in quarantined:
+                schedule = quarantine_schedule(schedule)
+            since = last.get(row.id, row.created_at)
+            if not due(schedule, since, now):
+                continue
+            slot_at = last_run_at_or_before(schedule, now)
+            if store_jobs.enqueue_slot(
+                conn, district_id=row.id, due_slot=slot_at, trigger="scheduled", now=wall
+            ):
+                sent.append(
+                    Enqueued(
+                        district_id=row.id,
+                        slug=row.slug,
+                        due_slot=slot_at,
+                        trigger="scheduled",
+                        reason="due",
+                    )
+                )
+    # After the commit: a worker must find the slot row when the message arrives. A send that
+    # fails leaves the slot queued, and a later tick resends it.
+    for item in sent:
+        enqueue(item.district_id, item.due_slot, item.trigger)
+    log.info(
+        "tick.finished",
+        due=sum(1 for s in sent if s.reason == "due"),
+        reaped=sum(1 for s in sent if s.reason == "reaped"),
+        resent=sum(1 for s in sent if s.reason == "resent"),
+    )
+    return sent
+
+
+def _enqueued(slot: store_jobs.SlotRecord, slugs: dict[str, str], reason: str) -> Enqueued:
+    return Enqueued(
+        district_id=slot.district_id,
+        slug=slugs.get(slot.district_id, slot.district_id),
+        due_slot=slot.due_slot,
+        trigger=slot.trigger,
+        reason=reason,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleInfo:
+    """A district's schedule as people read it: in words, and the next run in its own zone."""
+
+    district_id: str
+    slug: str
+    status: str
+    schedule: Schedule
+    description: str
+    quarantined: str | None
+    next_run_utc: datetime | None
+    next_run_local: datetime | None
+
+
+def schedule_info(
+    row: store_jobs.ScheduledDistrict,
+    *,
+    last_slot: datetime | None,
+    quarantine_reason: str | None,
+) -> ScheduleInfo:
+    """The schedule of one district and when it runs next (None while paused)."""
+    schedule = schedule_of(row)
+    effective = quarantine_schedule(schedule) if quarantine_reason is not None else schedule
+    next_utc = None
+    if row.status in SCHEDULED_STATUSES:
+        # A slot already due but not yet enqueued runs at the next tick: that is the next run.
+        next_utc = next_run_after(effective, last_slot or row.created_at)
+    description = effective.describe()
+    if quarantine_reason is not None:
+        description += f" (quarantined; normally {schedule.describe()})"
+    return ScheduleInfo(
+        district_id=row.id,
+        slug=row.slug,
+        status=row.status,
+        schedule=schedule,
+        description=description,
+        quarantined=quarantine_reason,
+        next_run_utc=next_utc,
+        next_run_local=next_utc.astimezone(schedule.zone) if next_utc else None,
+    )

@@ -1,0 +1,255 @@
+"""Emails as data plus templates: a function builds each context, template files render it.
+
+`templates/<name>/subject.txt`, `body.txt` and `body.html` render a context; the HTML part is
+autoescaped (the records come from the district's source and may hold anything), the text parts
+are not. `compose` makes the MIME message with both parts and any attachments.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from rostersync.notify.csvfile import issues_csv
+
+# Per kind of record, the outcomes a summary shows, in this order.
+OUTCOMES = ("created", "updated", "matched", "deactivated", "restored", "unchanged", "held")
+# Records shown per kind of error; the CSV has them all.
+EXAMPLES_PER_CODE = 3
+
+_html = Environment(
+    loader=PackageLoader("rostersync.notify", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+# Plain text must not be HTML-escaped ("O'Brien" stays as written).
+_text = Environment(
+    loader=PackageLoader("rostersync.notify", "templates"),
+    autoescape=False,  # noqa: S701 - text/plain parts, never rendered as HTML
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attachment:
+    filename: str
+    content: bytes
+    maintype: str
+    subtype: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Email:
+    """A rendered email, not yet addressed from anyone."""
+
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+    attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+
+
+def render(template: str, context: Mapping[str, Any], *, to: Sequence[str]) -> Email:
+    """Render `templates/<template>/` with `context` for the recipients `to`."""
+    subject = _text.get_template(f"{template}/subject.txt").render(context)
+    return Email(
+        to=tuple(to),
+        # A header must be one line, whatever the data.
+        subject=" ".join(subject.split()),
+        text=_text.get_template(f"{template}/body.txt").render(context),
+        html=_html.get_template(f"{template}/body.html").render(context),
+    )
+
+
+def compose(email: Email, *, mail_from: str) -> EmailMessage:
+    """The MIME message: text and HTML alternatives, then the attachments."""
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = ", ".join(email.to)
+    message["Subject"] = email.subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2] or "rostersync")
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    for item in email.attachments:
+        message.add_attachment(
+            item.content, maintype=item.maintype, subtype=item.subtype, filename=item.filename
+        )
+    return message
+
+
+def run_link(portal_base_url: str, run_id: str) -> str:
+    """The run's page in the portal."""
+    return f"{portal_base_url.rstrip('/')}/runs/{run_id}"
+
+
+def _common(district: Any, run: Any, portal_base_url: str) -> dict[str, Any]:
+    return {
+        "district": {"name": district.display_name or district.name, "slug": district.slug},
+        "run": {
+            "id": run.id,
+            "trigger": run.trigger,
+            "status": run.status,
+            "started_at": _when(run.started_at),
+            "finished_at": _when(run.finished_at),
+            "error": run.error,
+        },
+        "run_url": run_link(portal_base_url, run.id),
+    }
+
+
+def outcome_rows(counts: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Per kind of record, its outcome counts (zeros where the run had none)."""
+    entities = (counts or {}).get("entities") or {}
+    return [
+        {"kind": kind, **{name: int(row.get(name, 0)) for name in OUTCOMES}}
+        for kind, row in entities.items()
+    ]
+
+
+def group_issues(
+    issues: Iterable[Any], *, examples: int = EXAMPLES_PER_CODE
+) -> list[dict[str, Any]]:
+    """Issues grouped by kind (`code`), errors before warnings, the largest group first.
+
+    Each group has its count, how to fix it, and its first few records.
+    """
+    groups: OrderedDict[str, dict[str, Any]] = OrderedDict()
+    for issue in issues:
+        group = groups.setdefault(
+            issue.code,
+            {
+                "code": issue.code,
+                "title": issue.code.replace("_", " ").capitalize(),
+                "severity": issue.severity,
+                "fix": issue.fix,
+                "count": 0,
+                "examples": [],
+            },
+        )
+        group["count"] += 1
+        if len(group["examples"]) < examples:
+            group["examples"].append(
+                {
+                    "entity": issue.entity,
+                    "sourced_id": issue.sourced_id,
+                    "field": issue.field,
+                    "message": issue.message,
+                }
+            )
+    return sorted(groups.values(), key=lambda g: (g["severity"] != "error", -g["count"], g["code"]))
+
+
+def summary_email(
+    *,
+    district: Any,
+    run: Any,
+    open_issues: Sequence[Any],
+    portal_base_url: str,
+    to: Sequence[str],
+) -> Email:
+    """What a finished sync did and which records need fixing, with every open issue as CSV."""
+    counts = run.counts or {}
+    context = {
+        **_common(district, run, portal_base_url),
+        "outcomes": outcome_rows(counts),
+        "outcome_names": OUTCOMES,
+        "skipped": dict(counts.get("skipped") or {}),
+        "groups": group_issues(open_issues),
+        "open_issue_count": len(open_issues),
+        "examples_per_code": EXAMPLES_PER_CODE,
+    }
+    email = render("summary", context, to=to)
+    if not open_issues:
+        return email
+    csv_file = Attachment(
+        filename=f"{district.slug}-open-issues-{run.id[:8]}.csv",
+        content=issues_csv(open_issues).encode("utf-8"),
+        maintype="text",
+        subtype="csv",
+    )
+    return Email(
+        to=email.to,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+        attachments=(csv_file,),
+    )
+
+
+def held_email(
+    *, district: Any, run: Any, held_reason: str | None, portal_base_url: str, to: Sequence[str]
+) -> Email:
+    """A run held by a safeguard: what tripped it, and how to approve or discard it."""
+    context = {
+        **_common(district, run, portal_base_url),
+        "held_reason": held_reason or "the planned changes exceeded the district's safeguards",
+        "outcomes": outcome_rows(run.counts),
+        "outcome_names": OUTCOMES,
+    }
+    return render("held", context, to=to)
+
+
+def failed_email(
+    *, district: Any, run: Any, attempts: int, portal_base_url: str, to: Sequence[str]
+) -> Email:
+    """A run that failed: what failed and what to check."""
+    context = {**_common(district, run, portal_base_url), "attempts": attempts}
+    return render("failed", context, to=to)
+
+
+def quarantined_email(
+    *,
+    district: Any,
+    run: Any | None,
+    failures: int,
+    reason: str,
+    schedule: str,
+    portal_base_url: str,
+    to: Sequence[str],
+) -> Email:
+    """A district whose source keeps failing: backed off to daily until a sync succeeds."""
+    context = {
+        "district": {"name": district.display_name or district.name, "slug": district.slug},
+        "failures": failures,
+        "reason": reason,
+        "schedule": schedule,
+        "run_url": run_link(portal_base_url, run.id) if run is not None else None,
+    }
+    return render("quarantined", context, to=to)
+
+
+def stale_email(
+    *,
+    district: Any,
+    run: Any,
+    newest_change: datetime,
+    stale_after_days: int,
+    now: datetime,
+    portal_base_url: str,
+    to: Sequence[str],
+) -> Email:
+    """The source's newest change is older than the configured number of days."""
+    context = {
+        **_common(district, run, portal_base_url),
+        "newest_change": _when(newest_change),
+        "days_old": (now - newest_change).days,
+        "stale_after_days": stale_after_days,
+    }
+    return render("stale", context, to=to)
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "–"

@@ -1,0 +1,469 @@
+"""What the web feature keeps and reads: login states, used codes, sessions, and home-page data.
+
+Every function takes a `Connection` whose transaction the caller owns; nothing here commits.
+Secrets that travel in URLs or cookies (state, session token, code) are stored only as SHA-256
+hashes, so reading the database does not let anyone finish a login or ride a session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from rostersync.store.tables import (
+    audit_log,
+    classes,
+    districts,
+    educators,
+    eligibility,
+    enrollments,
+    integrations,
+    orgs,
+    students,
+)
+from rostersync.store.web_tables import login_states, used_codes, web_sessions
+
+
+def digest(value: str) -> str:
+    """The SHA-256 hex digest under which a URL or cookie secret is stored."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignInDistrict:
+    """A district as the login page lists it."""
+
+    id: str
+    display_name: str
+    status: str
+    classlink_tenant_id: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoginState:
+    """One login we started, as kept until its callback."""
+
+    district_id: str | None
+    binding_hash: str
+    issuer: str
+    nonce: str
+    code_verifier: str
+    next_path: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Account:
+    """A rostered person who may sign in."""
+
+    kind: str  # "student" or "educator"
+    id: str
+    district_id: str
+    active: bool
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebSession:
+    """A signed-in browser."""
+
+    district_id: str | None
+    person_kind: str
+    person_id: str
+    csrf_token: str
+    expires_at: datetime
+
+
+# Districts -----------------------------------------------------------------------------------
+def live_districts(conn: Connection) -> list[tuple[str, str]]:
+    """(id, display name) of every live district, by display name: one query, any count."""
+    rows = conn.execute(
+        select(districts.c.id, districts.c.display_name)
+        .where(districts.c.status == "live")
+        .order_by(districts.c.display_name)
+    )
+    return [(r.id, r.display_name) for r in rows]
+
+
+def sign_in_district(conn: Connection, district_id: str) -> SignInDistrict | None:
+    """A district by id, whatever its status, or None."""
+    row = conn.execute(
+        select(
+            districts.c.id,
+            districts.c.display_name,
+            districts.c.status,
+            districts.c.classlink_tenant_id,
+        ).where(districts.c.id == district_id)
+    ).first()
+    return None if row is None else SignInDistrict(**row._mapping)
+
+
+def district_for_tenant(conn: Connection, tenant_id: str) -> SignInDistrict | None:
+    """The district with this ClassLink tenant id (live first, if several), or None."""
+    rows = conn.execute(
+        select(
+            districts.c.id,
+            districts.c.display_name,
+            districts.c.status,
+            districts.c.classlink_tenant_id,
+        ).where(districts.c.classlink_tenant_id == tenant_id)
+    ).all()
+    found = [SignInDistrict(**r._mapping) for r in rows]
+    found.sort(key=lambda d: d.status != "live")
+    return found[0] if found else None
+
+
+# Login states and codes ----------------------------------------------------------------------
+def save_login_state(
+    conn: Connection,
+    *,
+    state: str,
+    district_id: str | None,
+    binding: str,
+    issuer: str,
+    nonce: str,
+    code_verifier: str,
+    next_path: str,
+    now: datetime,
+    lifetime: timedelta,
+) -> None:
+    """Keep a started login until its callback (or `lifetime`, whichever comes first)."""
+    conn.execute(
+        insert(login_states).values(
+            state_hash=digest(state),
+            district_id=district_id,
+            binding_hash=digest(binding),
+            issuer=issuer,
+            nonce=nonce,
+            code_verifier=code_verifier,
+            next_path=next_path,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+
+
+def take_login_state(conn: Connection, state: str, *, now: datetime) -> LoginState | None:
+    """Consume a login state: it is returned at most once, and never after it expired.
+
+    The DELETE decides who wins when two callbacks race for one state: only the request whose
+    DELETE removed the row goes on.
+    """
+    key = digest(state)
+    row = conn.execute(select(login_states).where(login_states.c.state_hash == key)).first()
+    if row is None:
+        return None
+    removed = conn.execute(delete(login_states).where(login_states.c.state_hash == key))
+    if removed.rowcount != 1 or row.expires_at <= now:
+        return None
+    values = dict(row._mapping)
+    for name in ("state_hash", "expires_at"):
+        values.pop(name)
+    return LoginState(**values)
+
+
+def claim_code(conn: Connection, code: str, *, now: datetime) -> bool:
+    """Record that we are about to exchange `code`; False when it was claimed before.
+
+    Runs in a SAVEPOINT so a duplicate leaves the caller's transaction usable.
+    """
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(used_codes).values(code_hash=digest(code), used_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_stale(conn: Connection, *, now: datetime, keep_codes: timedelta) -> None:
+    """Drop expired login states and sessions, and code records older than `keep_codes`."""
+    conn.execute(delete(login_states).where(login_states.c.expires_at <= now))
+    conn.execute(delete(web_sessions).where(web_sessions.c.expires_at <= now))
+    conn.execute(delete(used_codes).where(used_codes.c.used_at <= now - keep_codes))
+
+
+# Accounts and sessions -----------------------------------------------------------------------
+def find_account(conn: Connection, district_id: str, sourced_id: str) -> Account | None:
+    """The student or educator rostered under `sourced_id` in this one district, or None."""
+    for kind, table in (("student", students), ("educator", educators)):
+        row = conn.execute(
+            select(table.c.id, table.c.district_id, table.c.active, table.c.enabled).where(
+                table.c.district_id == district_id, table.c.sourced_id == sourced_id
+            )
+        ).first()
+        if row is not None:
+            return Account(kind=kind, **row._mapping)
+    return None
+
+
+def create_session(
+    conn: Connection,
+    *,
+    token: str,
+    csrf_token: str,
+    account: Account,
+    now: datetime,
+    lifetime: timedelta,
+) -> None:
+    """Store a new signed-in session under the hash of `token`."""
+    conn.execute(
+        insert(web_sessions).values(
+            token_hash=digest(token),
+            district_id=account.district_id,
+            person_kind=account.kind,
+            person_id=account.id,
+            csrf_token=csrf_token,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+
+
+def get_session(conn: Connection, token: str, *, now: datetime) -> WebSession | None:
+    """The live session behind a cookie token, or None."""
+    row = conn.execute(
+        select(
+            web_sessions.c.district_id,
+            web_sessions.c.person_kind,
+            web_sessions.c.person_id,
+            web_sessions.c.csrf_token,
+            web_sessions.c.expires_at,
+        ).where(web_sessions.c.token_hash == digest(token), web_sessions.c.expires_at > now)
+    ).first()
+    return None if row is None else WebSession(**row._mapping)
+
+
+def delete_session(conn: Connection, token: str) -> None:
+    """Sign a session out; a token with no session is fine."""
+    conn.execute(delete(web_sessions).where(web_sessions.c.token_hash == digest(token)))
+
+
+# Home pages ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Person:
+    """The signed-in person's name, school and district, for the page header."""
+
+    kind: str
+    id: str
+    given_name: str
+    family_name: str
+    school: str | None
+    district: str
+    grade: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClassRow:
+    """One class a person is enrolled in or teaches."""
+
+    id: str
+    title: str
+    class_code: str
+    school: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClassStudent:
+    """A student of an educator's class, with their eligibility."""
+
+    class_id: str
+    student_id: str
+    given_name: str
+    family_name: str
+    grade: str
+    eligibility: str
+    category: str | None
+
+
+def person(conn: Connection, kind: str, person_id: str) -> Person | None:
+    """Name, school and district of a student or educator."""
+    table = students if kind == "student" else educators
+    extra = [table.c.grade] if kind == "student" else []
+    row = conn.execute(
+        select(
+            table.c.id,
+            table.c.given_name,
+            table.c.family_name,
+            orgs.c.name.label("school"),
+            districts.c.display_name.label("district"),
+            *extra,
+        )
+        .select_from(
+            table.join(districts, districts.c.id == table.c.district_id).outerjoin(
+                orgs, orgs.c.id == table.c.school_id
+            )
+        )
+        .where(table.c.id == person_id)
+    ).first()
+    return None if row is None else Person(kind=kind, **row._mapping)
+
+
+def classes_of(conn: Connection, kind: str, person_id: str) -> list[ClassRow]:
+    """The active classes a student attends or an educator teaches, by title."""
+    person_column = enrollments.c.student_id if kind == "student" else enrollments.c.educator_id
+    rows = conn.execute(
+        select(classes.c.id, classes.c.title, classes.c.class_code, orgs.c.name.label("school"))
+        .select_from(
+            enrollments.join(classes, classes.c.id == enrollments.c.class_id).outerjoin(
+                orgs, orgs.c.id == classes.c.school_id
+            )
+        )
+        .where(person_column == person_id, enrollments.c.active, classes.c.active)
+        .distinct()
+        .order_by(classes.c.title, classes.c.id)
+    )
+    return [ClassRow(**r._mapping) for r in rows]
+
+
+def students_of(conn: Connection, district_id: str, class_ids: Sequence[str]) -> list[ClassStudent]:
+    """The active students of these classes with their eligibility: one query for all classes."""
+    if not class_ids:
+        return []
+    rows = conn.execute(
+        select(
+            enrollments.c.class_id,
+            students.c.id.label("student_id"),
+            students.c.given_name,
+            students.c.family_name,
+            students.c.grade,
+            eligibility.c.status,
+            eligibility.c.category,
+        )
+        .select_from(
+            enrollments.join(students, students.c.id == enrollments.c.student_id).outerjoin(
+                eligibility, eligibility.c.student_id == students.c.id
+            )
+        )
+        .where(
+            enrollments.c.class_id.in_(list(class_ids)),
+            enrollments.c.district_id == district_id,
+            enrollments.c.active,
+            students.c.active,
+        )
+        .order_by(enrollments.c.class_id, students.c.family_name, students.c.given_name)
+    )
+    return [
+        ClassStudent(
+            class_id=r.class_id,
+            student_id=r.student_id,
+            given_name=r.given_name,
+            family_name=r.family_name,
+            grade=r.grade,
+            eligibility=r.status or "unconfirmed",
+            category=r.category,
+        )
+        for r in rows
+    ]
+
+
+def eligibility_source(conn: Connection, district_id: str) -> str | None:
+    """Where the district's eligibility comes from: "portal" or "metadata"."""
+    return conn.execute(
+        select(integrations.c.eligibility_source).where(integrations.c.district_id == district_id)
+    ).scalar_one_or_none()
+
+
+def teaches_student(conn: Connection, district_id: str, educator_id: str, student_id: str) -> bool:
+    """Whether the educator has an active class, in their district, that the student attends."""
+    mine = enrollments.alias("mine")
+    theirs = enrollments.alias("theirs")
+    row = conn.execute(
+        select(theirs.c.id)
+        .select_from(mine.join(theirs, and_(theirs.c.class_id == mine.c.class_id)))
+        .where(
+            mine.c.educator_id == educator_id,
+            mine.c.district_id == district_id,
+            mine.c.active,
+            theirs.c.student_id == student_id,
+            theirs.c.district_id == district_id,
+            theirs.c.active,
+        )
+        .limit(1)
+    ).first()
+    return row is not None
+
+
+def confirm_eligibility(
+    conn: Connection,
+    *,
+    district_id: str,
+    student_id: str,
+    status: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Set a student's eligibility from the portal, with an audit row of before and after."""
+    current = conn.execute(
+        select(eligibility.c.status, eligibility.c.category).where(
+            eligibility.c.student_id == student_id, eligibility.c.district_id == district_id
+        )
+    ).first()
+    values: dict[str, Any] = {
+        "status": status,
+        "category": None,
+        "source": "portal",
+        "changed_at": now,
+        "changed_by": actor,
+    }
+    if current is None:
+        conn.execute(
+            insert(eligibility).values(student_id=student_id, district_id=district_id, **values)
+        )
+    else:
+        conn.execute(
+            update(eligibility)
+            .where(eligibility.c.student_id == student_id, eligibility.c.district_id == district_id)
+            .values(**values)
+        )
+    before = None if current is None else {"status": current.status, "category": current.category}
+    conn.execute(
+        insert(audit_log).values(
+            district_id=district_id,
+            run_id=None,
+            actor=actor,
+            action="eligibility",
+            entity_type="student",
+            entity_id=student_id,
+            changes={
+                "before": before,
+                "after": {"status": status, "category": None},
+                "source": "portal",
+            },
+            at=now,
+        )
+    )
+
+
+__all__ = [
+    "Account",
+    "ClassRow",
+    "ClassStudent",
+    "LoginState",
+    "Person",
+    "SignInDistrict",
+    "WebSession",
+    "claim_code",
+    "classes_of",
+    "confirm_eligibility",
+    "create_session",
+    "delete_session",
+    "digest",
+    "district_for_tenant",
+    "eligibility_source",
+    "find_account",
+    "forget_stale",
+    "get_session",
+    "live_districts",
+    "person",
+    "save_login_state",
+    "sign_in_district",
+    "students_of",
+    "take_login_state",
+]

@@ -1,0 +1,232 @@
+"""The Educator Portal's web app: the login page, the ClassLink callback, and home pages.
+
+Routes are thin: read the request, call the service, render a template. Cookies:
+
+    session   the signed-in session's random token (the table keeps its hash)
+    login     a random per-browser value that binds each started login to this browser, so a
+              callback link made in another browser cannot sign this one in (login CSRF)
+
+Both are `HttpOnly; SameSite=Lax; Path=/` and, unless `session_cookie_secure` is off (plain-http
+loopback tests and the demo), `Secure` with the `__Host-` prefix. `Lax`, not `Strict`: ClassLink's
+redirect back is a cross-site top-level navigation that must carry the login cookie.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime, and
+# the `SignedInViewer` alias is local to `create_app`.
+import hmac
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from rostersync.errors import ConfigError, NotFoundError, RosterSyncError
+from rostersync.service import RosterSync
+from rostersync.web.oidc import SignInRefused, protocol_failure
+from rostersync.web.paths import safe_next_path
+from rostersync.web.portal import Restart, Viewer
+
+HERE = Path(__file__).parent
+MAX_FILTER = 100
+
+
+class _Cookies:
+    """The names and attributes of the portal's cookies under one configuration."""
+
+    def __init__(self, secure: bool, max_age: int) -> None:
+        prefix = "__Host-" if secure else ""
+        self.session = f"{prefix}rostersync_session"
+        self.login = f"{prefix}rostersync_login"
+        self.secure = secure
+        self.max_age = max_age
+
+    def set(self, response: Response, name: str, value: str, max_age: int) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path="/",
+            secure=self.secure,
+            httponly=True,
+            samesite="lax",
+        )
+
+
+def create_app(service: RosterSync) -> FastAPI:
+    """Build the portal's FastAPI app over one service.
+
+    Args:
+        service: The service API every route calls.
+
+    Returns:
+        The ASGI app (serve it with uvicorn: `rostersync serve`).
+    """
+    settings = service.settings
+    cookies = _Cookies(settings.session_cookie_secure, settings.session_max_age_seconds)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    app = FastAPI(title="Educator Portal", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            "form-action 'self' " + settings.classlink_issuer + "; frame-ancestors 'none'",
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        # The callback URL carries the code: never leak it (or any page) in a Referer.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def viewer(request: Request) -> Viewer | None:
+        found: Viewer | None = service.web_viewer(request.cookies.get(cookies.session))
+        return found
+
+    SignedInViewer = Annotated[Viewer | None, Depends(viewer)]
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    def refused(request: Request, exc: SignInRefused) -> HTMLResponse:
+        return page(request, "refused.html", 403, title=exc.title, message=str(exc), ref=exc.reason)
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request, who: SignedInViewer) -> Response:
+        if who is None:
+            return RedirectResponse("/login", status_code=303)
+        data = service.web_home(who)
+        name = "home_educator.html" if who.kind == "educator" else "home_student.html"
+        return page(request, name, home=data, viewer=who)
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login(
+        request: Request,
+        who: SignedInViewer,
+        q: Annotated[str, Query(max_length=MAX_FILTER)] = "",
+        next: Annotated[str, Query(max_length=2000)] = "/",
+    ) -> Response:
+        districts = service.sign_in_districts()
+        needle = q.strip().casefold()
+        if needle:
+            # Without JavaScript the filter box submits here; with it, login.js filters live.
+            districts = [d for d in districts if needle in d[1].casefold()]
+        return page(
+            request,
+            "login.html",
+            districts=districts,
+            q=q,
+            next=safe_next_path(next),
+            viewer=who,
+        )
+
+    @app.get("/login/start")
+    def login_start(
+        request: Request,
+        district: Annotated[str, Query(max_length=64)] = "",
+        next: Annotated[str, Query(max_length=2000)] = "/",
+    ) -> Response:
+        if not district:
+            return RedirectResponse("/login", status_code=303)
+        binding = request.cookies.get(cookies.login) or secrets.token_urlsafe(32)
+        try:
+            url = service.begin_sign_in(district_id=district, binding=binding, next_path=next)
+        except SignInRefused as exc:
+            return refused(request, exc)
+        except ConfigError:
+            return refused(request, protocol_failure("sso_not_configured"))
+        response = RedirectResponse(url, status_code=303)
+        cookies.set(response, cookies.login, binding, max_age=3600)
+        return response
+
+    @app.get("/oauth/callback")
+    def callback(
+        request: Request,
+        code: Annotated[str, Query(max_length=2000)] = "",
+        state: Annotated[str | None, Query(max_length=200)] = None,
+        error: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Response:
+        if error:
+            return refused(
+                request,
+                SignInRefused(
+                    "ClassLink did not sign you in (you may have cancelled). Go back to the "
+                    "login page to try again.",
+                    reason="classlink_error",
+                ),
+            )
+        if not code:
+            return refused(request, protocol_failure("callback_without_code"))
+        # A browser without a binding cookie gets one now: its state cannot match (so the code is
+        # not used), and the restarted login is bound to it.
+        binding = request.cookies.get(cookies.login) or secrets.token_urlsafe(32)
+        try:
+            outcome = service.finish_sign_in(
+                code=code,
+                state=state,
+                binding=binding,
+                previous_session=request.cookies.get(cookies.session),
+            )
+        except SignInRefused as exc:
+            return refused(request, exc)
+        except RosterSyncError:
+            return refused(request, protocol_failure("sso_not_configured"))
+        if isinstance(outcome, Restart):
+            response = RedirectResponse(outcome.url, status_code=303)
+            cookies.set(response, cookies.login, binding, max_age=3600)
+            return response
+        response = RedirectResponse(outcome.next_path, status_code=303)
+        cookies.set(response, cookies.session, outcome.session_token, cookies.max_age)
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+        who = viewer(request)
+        if who is not None and hmac.compare_digest(csrf, who.csrf_token):
+            service.sign_out(request.cookies.get(cookies.session))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(cookies.session, path="/", secure=cookies.secure, httponly=True)
+        return response
+
+    @app.post("/students/{student_id}/eligibility")
+    def confirm(
+        request: Request,
+        student_id: str,
+        who: SignedInViewer,
+        status: Annotated[str, Form(max_length=32)],
+        csrf: Annotated[str, Form(max_length=200)] = "",
+    ) -> Response:
+        if who is None:
+            return RedirectResponse("/login", status_code=303)
+        if not hmac.compare_digest(csrf, who.csrf_token):
+            return page(
+                request,
+                "refused.html",
+                403,
+                title="Please try again",
+                message="This form expired. Go back to your home page and submit it again.",
+                ref="csrf",
+            )
+        try:
+            service.confirm_eligibility(who, student_id, status)
+        except NotFoundError:
+            return page(
+                request,
+                "refused.html",
+                404,
+                title="Student not found",
+                message="That student is not in any of your classes.",
+                ref="not_your_student",
+            )
+        except ConfigError as exc:
+            return page(
+                request, "refused.html", 400, title="Not changed", message=str(exc), ref="config"
+            )
+        return RedirectResponse("/", status_code=303)
+
+    return app

@@ -1,0 +1,344 @@
+"""The ClassLink OpenID Connect relying party: authorization URL, code exchange, id_token checks.
+
+Authlib builds the protocol messages (the authorization request, the token request, the PKCE S256
+challenge) and joserfc verifies the id_token; nothing here parses or checks a JWT by hand. What we
+add on top are the rules security.md §1.2 asks for that the libraries leave to the caller: RS256
+only, `aud` exactly our client, `azp` our client when present, `iat` not older than the login, a
+nonce that matches, one JWKS refetch on an unknown `kid` (rate-limited), and the ClassLink user's
+tenant and sourcedId from the token claims or `/v2/my/info`.
+
+Nothing is logged here: codes, tokens and the client secret never reach a log line.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from joserfc import jwt
+from joserfc.errors import ExpiredTokenError, JoseError
+from joserfc.jwk import KeySet
+from joserfc.jws import extract_compact
+
+from rostersync.errors import ConfigError, RosterSyncError
+
+ALGORITHMS = ["RS256"]  # ClassLink signs with RS256 only; the allow-list is ours, not the token's
+LEEWAY_SECONDS = 60
+SCOPE = "openid profile email"
+
+
+class SignInRefused(RosterSyncError):
+    """A sign-in that must not complete; the message says what the person can do.
+
+    Attributes:
+        reason: A short code for support and tests (no personal data), e.g. "tenant_mismatch".
+        title: The heading of the page the person sees.
+    """
+
+    def __init__(self, message: str, *, reason: str, title: str = "We couldn't sign you in"):
+        super().__init__(message)
+        self.reason = reason
+        self.title = title
+
+
+def protocol_failure(reason: str) -> SignInRefused:
+    """The refusal for anything wrong between us and ClassLink: the person can only retry."""
+    return SignInRefused(
+        "ClassLink and the Educator Portal could not complete your sign-in. Go back to the "
+        "login page and try again; if it keeps happening, tell your school's technology "
+        "contact and quote the reference below.",
+        reason=reason,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClassLinkUser:
+    """Who ClassLink says signed in: the only facts we use to find their account."""
+
+    subject: str
+    tenant_id: str
+    sourced_id: str
+    role: str
+
+
+class RelyingParty:
+    """Talks OpenID Connect to one ClassLink issuer for one registered client.
+
+    Args:
+        issuer: The configured issuer; discovery and every id_token must name it exactly.
+        client_id: Our client id at ClassLink.
+        client_secret: Our client secret (sent with client_secret_post).
+        redirect_uri: The one registered redirect URI, from configuration (never from `Host`).
+        userinfo_url: ClassLink's `/v2/my/info`.
+        timeout: Seconds for each request to ClassLink.
+        clock: Current Unix time in seconds.
+        jwks_refetch_interval: At most one JWKS refetch on an unknown `kid` per this many
+            seconds, so a flood of forged kids cannot make us hammer ClassLink.
+        transport: An httpx transport (tests); the default talks to the network.
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        userinfo_url: str,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        jwks_refetch_interval: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not client_id or not client_secret:
+            raise ConfigError(
+                "ClassLink sign-in is not configured: set ROSTERSYNC_CLASSLINK_CLIENT_ID and "
+                "ROSTERSYNC_CLASSLINK_CLIENT_SECRET to the application's credentials"
+            )
+        self.issuer = issuer
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.redirect_uri = redirect_uri
+        self.userinfo_url = userinfo_url
+        self.clock = clock
+        self.jwks_refetch_interval = jwks_refetch_interval
+        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self._lock = threading.Lock()
+        self._metadata: dict[str, Any] | None = None
+        self._keys: KeySet | None = None
+        self._last_refetch = float("-inf")
+        #: How many times the JWKS was fetched (start-up included), for tests and load reports.
+        self.jwks_fetches = 0
+
+    def __repr__(self) -> str:
+        return f"RelyingParty(issuer={self.issuer!r}, client_id={self.client_id!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    # Discovery and keys ------------------------------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        """The issuer's discovery document, fetched once and checked against the configuration.
+
+        Raises:
+            ConfigError: The document names another issuer (mix-up), or cannot be fetched.
+        """
+        with self._lock:
+            if self._metadata is not None:
+                return self._metadata
+        url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        try:
+            response = self._http.get(url)
+            response.raise_for_status()
+            document = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot read ClassLink's discovery document at {url} ({type(exc).__name__}); "
+                "check ROSTERSYNC_CLASSLINK_ISSUER and the network"
+            ) from None
+        if not isinstance(document, dict) or document.get("issuer") != self.issuer:
+            raise ConfigError(
+                f"the discovery document at {url} names issuer "
+                f"{document.get('issuer') if isinstance(document, dict) else None!r}, not "
+                f"{self.issuer!r}; ROSTERSYNC_CLASSLINK_ISSUER must be exactly the issuer"
+            )
+        with self._lock:
+            self._metadata = document
+        return document
+
+    def _fetch_keys(self) -> KeySet:
+        response = self._http.get(self.metadata()["jwks_uri"])
+        response.raise_for_status()
+        # joserfc skips keys of a type it does not know (RFC 7517 §5) instead of failing.
+        keys = KeySet.import_key_set(response.json())
+        with self._lock:
+            self._keys = keys
+            self.jwks_fetches += 1
+        return keys
+
+    def _keys_for(self, kid: str | None) -> KeySet:
+        """The cached JWKS, refetched once when it lacks `kid` and the rate limit allows."""
+        with self._lock:
+            keys = self._keys
+        if keys is None:
+            return self._fetch_keys()
+        if kid is None or any(key.kid == kid for key in keys):
+            return keys
+        now = self.clock()
+        with self._lock:
+            if now - self._last_refetch < self.jwks_refetch_interval:
+                return keys
+            self._last_refetch = now
+        return self._fetch_keys()
+
+    # The flow ----------------------------------------------------------------------------------
+    def authorization_url(self, *, state: str, nonce: str, code_verifier: str) -> str:
+        """Where to send the browser to sign in: code flow, state, nonce and PKCE S256."""
+        return str(
+            prepare_grant_uri(
+                self.metadata()["authorization_endpoint"],
+                self.client_id,
+                "code",
+                redirect_uri=self.redirect_uri,
+                scope=SCOPE,
+                state=state,
+                nonce=nonce,
+                code_challenge=create_s256_code_challenge(code_verifier),
+                code_challenge_method="S256",
+            )
+        )
+
+    def sign_in(
+        self, code: str, *, code_verifier: str, nonce: str, login_started_at: float
+    ) -> ClassLinkUser:
+        """Exchange the code, verify the id_token, and say who signed in.
+
+        Args:
+            code: The authorization code from the callback (exchanged at most once by the caller).
+            code_verifier: The PKCE verifier kept with the login's state.
+            nonce: The nonce kept with the login's state.
+            login_started_at: When the login started (Unix seconds); an older `iat` is refused.
+
+        Raises:
+            SignInRefused: Any protocol failure, with a reason code.
+        """
+        token = self._exchange(code, code_verifier)
+        claims = self.verify_id_token(
+            token["id_token"], nonce=nonce, login_started_at=login_started_at
+        )
+        return self._user(claims, str(token.get("access_token") or ""))
+
+    def _exchange(self, code: str, code_verifier: str) -> dict[str, Any]:
+        body = prepare_token_request(
+            "authorization_code",
+            code=code,
+            redirect_uri=self.redirect_uri,
+            code_verifier=code_verifier,
+            client_id=self.client_id,
+            client_secret=self._client_secret,
+        )
+        try:
+            response = self._http.post(
+                self.metadata()["token_endpoint"],
+                content=body,
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Accept": "application/json",
+                },
+            )
+        except httpx.TimeoutException:
+            raise protocol_failure("token_timeout") from None
+        except httpx.HTTPError:
+            raise protocol_failure("token_unreachable") from None
+        if response.status_code != 200:
+            raise protocol_failure(f"token_http_{response.status_code}")
+        try:
+            token = response.json()
+        except ValueError:
+            raise protocol_failure("token_not_json") from None
+        if not isinstance(token, dict) or not isinstance(token.get("id_token"), str):
+            raise protocol_failure("token_without_id_token")
+        return token
+
+    def verify_id_token(
+        self, id_token: str, *, nonce: str, login_started_at: float
+    ) -> dict[str, Any]:
+        """Verify the id_token's signature and claims (OIDC Core §3.1.3.7, RFC 8725).
+
+        Raises:
+            SignInRefused: The token fails any check; `reason` names which.
+        """
+        try:
+            header = extract_compact(id_token.encode()).headers()
+        except (JoseError, ValueError):
+            raise protocol_failure("id_token_malformed") from None
+        if header.get("alg") not in ALGORITHMS:
+            raise protocol_failure("id_token_algorithm")
+        kid = header.get("kid")
+        try:
+            keys = self._keys_for(kid if isinstance(kid, str) else None)
+            decoded = jwt.decode(id_token, keys, algorithms=ALGORITHMS)
+        except httpx.HTTPError:
+            raise protocol_failure("jwks_unreachable") from None
+        except JoseError:
+            raise protocol_failure("id_token_signature") from None
+        claims = decoded.claims
+        now = self.clock()
+        registry = jwt.JWTClaimsRegistry(
+            now=int(now),
+            leeway=LEEWAY_SECONDS,
+            iss={"essential": True, "value": self.issuer},
+            sub={"essential": True},
+            aud={"essential": True, "value": self.client_id},
+            exp={"essential": True},
+            iat={"essential": True},
+            nonce={"essential": True, "value": nonce},
+        )
+        try:
+            registry.validate(claims)
+        except ExpiredTokenError:
+            raise protocol_failure("id_token_expired") from None
+        except JoseError as exc:
+            claim = str(getattr(exc, "claim", "") or exc.error).split(",")[0]
+            raise protocol_failure(f"id_token_claim_{claim}") from None
+        # joserfc accepts an `aud` list that merely contains us; trust no other audience.
+        audiences = [claims["aud"]] if isinstance(claims["aud"], str) else claims["aud"]
+        if audiences != [self.client_id]:
+            raise protocol_failure("id_token_claim_aud")
+        if "azp" in claims and claims["azp"] != self.client_id:
+            raise protocol_failure("id_token_claim_azp")
+        # ClassLink's exp is 24 h out, so freshness comes from iat against the login's start.
+        if claims["iat"] < login_started_at - LEEWAY_SECONDS:
+            raise protocol_failure("id_token_claim_iat_stale")
+        sub = claims["sub"]
+        if not (isinstance(sub, str) and 0 < len(sub) <= 255 and sub.isascii()):
+            raise protocol_failure("id_token_claim_sub")
+        return claims
+
+    def _user(self, claims: dict[str, Any], access_token: str) -> ClassLinkUser:
+        tenant = claims.get("classLink_tenant_id")
+        sourced_id = claims.get("classLink_sourcedId")
+        role = str(claims.get("classLink_role") or claims.get("profile") or "")
+        if not tenant or not sourced_id:
+            info = self._my_info(access_token)
+            # /v2/my/info must describe the person the token is about (userinfo-invalid-sub).
+            if str(info.get("UserId")) != claims["sub"]:
+                raise protocol_failure("userinfo_subject")
+            tenant = tenant or info.get("TenantId")
+            sourced_id = sourced_id or info.get("SourcedId")
+            role = role or str(info.get("Role") or "")
+        if not tenant:
+            raise protocol_failure("no_tenant")
+        if not sourced_id:
+            raise SignInRefused(
+                "Your ClassLink account is not linked to your district's roster, so the Educator "
+                "Portal cannot tell which account is yours. Ask your school's technology contact "
+                "to check that your ClassLink account has a OneRoster sourcedId.",
+                reason="no_sourced_id",
+            )
+        return ClassLinkUser(
+            subject=claims["sub"], tenant_id=str(tenant), sourced_id=str(sourced_id), role=role
+        )
+
+    def _my_info(self, access_token: str) -> dict[str, Any]:
+        try:
+            response = self._http.get(
+                self.userinfo_url, headers={"Authorization": f"Bearer {access_token}"}
+            )
+        except httpx.HTTPError:
+            raise protocol_failure("userinfo_unreachable") from None
+        if response.status_code != 200:
+            raise protocol_failure(f"userinfo_http_{response.status_code}")
+        try:
+            info = response.json()
+        except ValueError:
+            raise protocol_failure("userinfo_not_json") from None
+        if not isinstance(info, dict):
+            raise protocol_failure("userinfo_not_json")
+        return info

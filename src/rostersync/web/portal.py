@@ -1,0 +1,356 @@
+"""Signing in with ClassLink and what a signed-in student or educator sees, over one database.
+
+`RosterSync` (the one service API) delegates its web methods here; the FastAPI routes only call the
+service. The flow, and why each step is there, is in docs/decisions/0008-sign-in.md:
+
+    begin_sign_in   live district chosen → state (single use, kept server-side with the district,
+                    nonce, PKCE verifier, next path and the browser's binding) → ClassLink URL
+    finish_sign_in  state consumed once; a code with no state we issued (LaunchPad) or a spent
+                    state restarts the login instead; the code is claimed once, exchanged,
+                    verified; the tenant must be the district's; the account is found by
+                    (district, sourcedId) only; a new session replaces the browser's old one
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.engine import Engine
+
+from rostersync.config import Settings
+from rostersync.errors import ConfigError, NotFoundError
+from rostersync.store import web as store
+from rostersync.web.oidc import RelyingParty, SignInRefused
+from rostersync.web.paths import safe_next_path
+
+LOGIN_LIFETIME = timedelta(minutes=10)  # the code itself lives 5 minutes at ClassLink
+CODE_MEMORY = timedelta(minutes=15)
+CALLBACK_PATH = "/oauth/callback"
+
+_log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A completed sign-in: the new session's cookie token and where to go next."""
+
+    session_token: str = field(repr=False)
+    next_path: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """The callback could not be bound to a login we started: send the browser here instead."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The person a session belongs to."""
+
+    kind: str
+    id: str
+    district_id: str
+    csrf_token: str = field(repr=False)
+    person: store.Person
+
+
+@dataclass(frozen=True, slots=True)
+class ClassWithStudents:
+    """One of an educator's classes, with its students and their eligibility."""
+
+    cls: store.ClassRow
+    students: list[store.ClassStudent]
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """What a signed-in student or educator sees on their home page."""
+
+    viewer: Viewer
+    classes: list[store.ClassRow]
+    rosters: list[ClassWithStudents]
+    can_confirm_eligibility: bool
+
+
+def _refused_district() -> SignInRefused:
+    return SignInRefused(
+        "Your district does not use the Educator Portal yet, or is not open for sign-in. Pick "
+        "your district again from the list; if it is not there, ask your school's technology "
+        "contact when your district goes live.",
+        reason="district_not_live",
+        title="Your district isn't open for sign-in",
+    )
+
+
+class Portal:
+    """The web feature's operations over one database and one ClassLink client.
+
+    Args:
+        engine: The portal database.
+        settings: Where ClassLink is and how sessions behave.
+        relying_party: Use this relying party instead of one built from `settings` (tests, demo).
+    """
+
+    def __init__(
+        self, engine: Engine, settings: Settings, relying_party: RelyingParty | None = None
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._rp = relying_party
+
+    @property
+    def relying_party(self) -> RelyingParty:
+        if self._rp is None:
+            self._rp = RelyingParty(
+                issuer=self.settings.classlink_issuer,
+                client_id=self.settings.classlink_client_id,
+                client_secret=self.settings.classlink_client_secret,
+                redirect_uri=self.redirect_uri,
+                userinfo_url=self.settings.classlink_userinfo_url,
+                timeout=self.settings.sso_timeout_seconds,
+            )
+        return self._rp
+
+    def close(self) -> None:
+        """Close the relying party's HTTP connections."""
+        if self._rp is not None:
+            self._rp.close()
+
+    @property
+    def redirect_uri(self) -> str:
+        """The one registered redirect URI: configuration, never the request's `Host`."""
+        return self.settings.portal_base_url.rstrip("/") + CALLBACK_PATH
+
+    def live_districts(self) -> list[tuple[str, str]]:
+        with self.engine.connect() as conn:
+            return store.live_districts(conn)
+
+    # Signing in --------------------------------------------------------------------------------
+    def begin_sign_in(self, *, district_id: str | None, binding: str, next_path: str = "/") -> str:
+        """Start a ClassLink login; returns the URL to send the browser to.
+
+        Args:
+            district_id: The district chosen on the login page; None when restarting a LaunchPad
+                launch, where the token's tenant picks the (live) district.
+            binding: The browser's login-binding cookie value; the callback must present it.
+            next_path: Where to go after signing in; anything but a local path becomes "/".
+
+        Raises:
+            SignInRefused: The district is unknown or not live.
+        """
+        now = datetime.now(UTC)
+        state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        verifier = secrets.token_urlsafe(48)
+        rp = self.relying_party
+        with self.engine.begin() as conn:
+            if district_id is not None:
+                district = store.sign_in_district(conn, district_id)
+                if district is None or district.status != "live":
+                    raise _refused_district()
+            store.forget_stale(conn, now=now, keep_codes=CODE_MEMORY)
+            store.save_login_state(
+                conn,
+                state=state,
+                district_id=district_id,
+                binding=binding,
+                issuer=rp.issuer,
+                nonce=nonce,
+                code_verifier=verifier,
+                next_path=safe_next_path(next_path),
+                now=now,
+                lifetime=LOGIN_LIFETIME,
+            )
+        return rp.authorization_url(state=state, nonce=nonce, code_verifier=verifier)
+
+    def finish_sign_in(
+        self,
+        *,
+        code: str,
+        state: str | None,
+        binding: str,
+        previous_session: str | None = None,
+    ) -> SignedIn | Restart:
+        """Complete a login from ClassLink's callback.
+
+        Args:
+            code: The authorization code.
+            state: The state ClassLink echoed, if any.
+            binding: The browser's login-binding cookie (a fresh value when it had none); a
+                restarted login is bound to it.
+            previous_session: The browser's current session token; replaced on success.
+
+        Returns:
+            `SignedIn`, or `Restart` when the callback is not bound to a login this browser
+            started (a LaunchPad launch, a refreshed or forged callback): its code is never used.
+
+        Raises:
+            SignInRefused: The login failed; the message says what the person can do.
+        """
+        now = datetime.now(UTC)
+        rp = self.relying_party
+        with self.engine.begin() as conn:
+            login = store.take_login_state(conn, state, now=now) if state else None
+            bound = (
+                login is not None
+                and binding
+                and hmac.compare_digest(login.binding_hash, store.digest(binding))
+                and login.issuer == rp.issuer
+            )
+            if login is None or not bound:
+                login = None
+            elif not store.claim_code(conn, code, now=now):
+                raise SignInRefused(
+                    "This sign-in link was already used. Go back to the login page and sign in "
+                    "again.",
+                    reason="code_replayed",
+                )
+        if login is None:
+            # Unsolicited: restart with our own state, nonce and PKCE. ClassLink answers at once
+            # for a signed-in user, so a LaunchPad launch lands signed in.
+            _log.info("sign-in restarted", reason="unbound_callback")
+            return Restart(self.begin_sign_in(district_id=None, binding=binding, next_path="/"))
+        user = rp.sign_in(
+            code,
+            code_verifier=login.code_verifier,
+            nonce=login.nonce,
+            login_started_at=login.created_at.timestamp(),
+        )
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            account = self._account(conn, login.district_id, user.tenant_id, user.sourced_id)
+            if previous_session:
+                store.delete_session(conn, previous_session)
+            store.create_session(
+                conn,
+                token=token,
+                csrf_token=csrf,
+                account=account,
+                now=now,
+                lifetime=timedelta(seconds=self.settings.session_max_age_seconds),
+            )
+        _log.info("signed in", kind=account.kind, district=account.district_id)
+        return SignedIn(session_token=token, next_path=login.next_path, kind=account.kind)
+
+    def _account(
+        self, conn: Any, district_id: str | None, tenant_id: str, sourced_id: str
+    ) -> store.Account:
+        if district_id is None:
+            district = store.district_for_tenant(conn, tenant_id)
+            if district is None:
+                raise SignInRefused(
+                    "Your district has not been set up in the Educator Portal yet. Ask your "
+                    "school's technology contact to get in touch with us to start onboarding.",
+                    reason="unknown_tenant",
+                    title="Your district isn't set up yet",
+                )
+        else:
+            district = store.sign_in_district(conn, district_id)
+        if district is None or district.status != "live":
+            raise _refused_district()
+        if district.classlink_tenant_id != tenant_id:
+            raise SignInRefused(
+                f"You signed in to ClassLink with an account from another district than "
+                f"{district.display_name}. Go back to the login page and choose your own "
+                "district, or sign out of ClassLink and sign in with your account from this one.",
+                reason="tenant_mismatch",
+                title="That ClassLink account belongs to another district",
+            )
+        account = store.find_account(conn, district.id, sourced_id)
+        if account is None:
+            raise SignInRefused(
+                f"{district.display_name} has not given the Educator Portal an account for you "
+                "yet. If you joined recently, try again tomorrow; otherwise ask your teacher or "
+                "your district's data manager to check the roster.",
+                reason="not_rostered",
+                title="We couldn't find your account",
+            )
+        if not (account.active and account.enabled):
+            raise SignInRefused(
+                f"Your Educator Portal account in {district.display_name} is turned off. If you "
+                "think that is a mistake, ask your district's data manager.",
+                reason="deactivated",
+                title="Your account is turned off",
+            )
+        return account
+
+    # Sessions ----------------------------------------------------------------------------------
+    def viewer(self, token: str | None) -> Viewer | None:
+        """Who a session cookie belongs to, or None when it is missing, unknown or expired."""
+        if not token:
+            return None
+        with self.engine.connect() as conn:
+            session = store.get_session(conn, token, now=datetime.now(UTC))
+            if session is None or session.district_id is None:
+                return None
+            person = store.person(conn, session.person_kind, session.person_id)
+        if person is None:
+            return None
+        return Viewer(
+            kind=session.person_kind,
+            id=session.person_id,
+            district_id=session.district_id,
+            csrf_token=session.csrf_token,
+            person=person,
+        )
+
+    def sign_out(self, token: str | None) -> None:
+        if token:
+            with self.engine.begin() as conn:
+                store.delete_session(conn, token)
+
+    # Home pages --------------------------------------------------------------------------------
+    def home(self, viewer: Viewer) -> Home:
+        """A student's classes, or an educator's classes with their students' eligibility."""
+        with self.engine.connect() as conn:
+            classes = store.classes_of(conn, viewer.kind, viewer.id)
+            if viewer.kind != "educator":
+                return Home(
+                    viewer=viewer, classes=classes, rosters=[], can_confirm_eligibility=False
+                )
+            students = store.students_of(conn, viewer.district_id, [c.id for c in classes])
+            source = store.eligibility_source(conn, viewer.district_id)
+        by_class: dict[str, list[store.ClassStudent]] = {}
+        for student in students:
+            by_class.setdefault(student.class_id, []).append(student)
+        return Home(
+            viewer=viewer,
+            classes=classes,
+            rosters=[ClassWithStudents(c, by_class.get(c.id, [])) for c in classes],
+            can_confirm_eligibility=source == "portal",
+        )
+
+    def confirm_eligibility(self, viewer: Viewer, student_id: str, status: str) -> None:
+        """An educator confirms one of their students' eligibility (portal-sourced districts).
+
+        Raises:
+            NotFoundError: The viewer is not an educator of this student (no data is revealed).
+            ConfigError: The district takes eligibility from ClassLink, or the status is unknown.
+        """
+        if status not in ("eligible", "not_eligible"):
+            raise ConfigError("eligibility must be 'eligible' or 'not_eligible'")
+        with self.engine.begin() as conn:
+            if viewer.kind != "educator" or not store.teaches_student(
+                conn, viewer.district_id, viewer.id, student_id
+            ):
+                raise NotFoundError("no such student in your classes")
+            if store.eligibility_source(conn, viewer.district_id) != "portal":
+                raise ConfigError(
+                    "your district sends eligibility from ClassLink: change it there, and the "
+                    "next sync brings it here"
+                )
+            store.confirm_eligibility(
+                conn,
+                district_id=viewer.district_id,
+                student_id=student_id,
+                status=status,
+                actor=f"educator:{viewer.id}",
+                now=datetime.now(UTC),
+            )

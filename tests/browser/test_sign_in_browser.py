@@ -1,0 +1,110 @@
+"""Signing in with a real browser: Playwright driving Debian's chromium against the sandbox.
+
+Without /usr/bin/chromium these tests skip with the reason; under CI=true they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from rostersync.config import Settings
+from rostersync.simulator import generate_district
+from rostersync.web.sandbox import Sandbox, SandboxDistrict
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(os.environ.get("ROSTERSYNC_SCREENSHOTS", "/tmp"))
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        reason = f"chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI=true: the browser tests must run, not skip")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    tmp = tmp_path_factory.mktemp("browser")
+    settings = Settings(
+        data_dir=tmp,
+        database_url=f"sqlite:///{tmp / 'portal.db'}",
+        secret_keys=Fernet.generate_key().decode(),
+        log_format="json",
+    )
+    districts = [
+        SandboxDistrict(
+            slug="springfield",
+            tenant_id="1001",
+            display_name="Springfield USD – Springfield, IL",
+            data=generate_district(students=60, seed=3, tenant="springfield"),
+        ),
+        SandboxDistrict(
+            slug="shelbyville",
+            tenant_id="1002",
+            display_name="Shelbyville SD – Shelbyville, IL",
+            data=generate_district(students=20, seed=4, tenant="shelbyville"),
+        ),
+    ]
+    with Sandbox(settings, districts) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+class TestBrowserSignIn:
+    """A person signs in through the portal in a real browser and lands on their home page."""
+
+    def test_student_signs_in_through_the_drop_down_and_sees_their_classes(
+        self, page: Any, world: Sandbox
+    ) -> None:
+        student = next(p for p in world.sso.people("1001") if p.role == "Student")
+        page.goto(f"{world.url}/login")
+        page.get_by_label("Find your district").fill("spring")
+        district = page.get_by_label("Your school or district")
+        assert district.locator("option").count() == 1
+        page.screenshot(path=str(SCREENSHOTS / "rostersync-login.png"), full_page=True)
+        page.get_by_role("button", name="Continue with ClassLink").click()
+        page.get_by_role("button", name=f"{student.display_name} — Student").click()
+        page.wait_for_url(f"{world.url}/")
+        assert page.get_by_role("heading", name=f"Hello, {student.display_name}").is_visible()
+        assert page.get_by_role("heading", name="Your classes").is_visible()
+        assert page.locator("ul.classes li").count() >= 2
+        page.screenshot(path=str(SCREENSHOTS / "rostersync-student-home.png"), full_page=True)
+
+    def test_a_launchpad_launch_signs_an_educator_in(self, page: Any, world: Sandbox) -> None:
+        teacher = next(p for p in world.sso.people("1001") if p.sourced_id.startswith("tch-"))
+        page.goto(world.sso.launch_url("educator-portal", "1001", teacher.sourced_id))
+        page.wait_for_url(f"{world.url}/")
+        assert page.get_by_role("heading", name=f"Hello, {teacher.display_name}").is_visible()
+        assert page.get_by_role("columnheader", name="Eligibility").first.is_visible()

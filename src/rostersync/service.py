@@ -737,6 +737,10 @@ class RosterSync:
 
         return Notifier(self.engine, self.settings, sender).after_run(run_id)
 
+    # --- delta: incremental syncs between full reconciliations (features add below) ---
+
+    # --- admin: staff sign-in, admin pages, JSON API, push endpoint (features add below) ---
+
     # --- web: sign-in and portal reads (features add below) ---
     # Each method delegates to rostersync.web.portal (imported here so the CLI and the job queue
     # never load the web feature); the web app calls only these.

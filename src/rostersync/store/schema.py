@@ -5,7 +5,22 @@ Migrations and the schema tests use this, so a feature's tables module is never 
 
 from __future__ import annotations
 
-from rostersync.store import jobs_tables, tables, web_tables, workflow_tables
+from rostersync.store import (
+    admin_tables,
+    delta_tables,
+    jobs_tables,
+    tables,
+    web_tables,
+    workflow_tables,
+)
 from rostersync.store.tables import metadata
 
-__all__ = ["jobs_tables", "metadata", "tables", "web_tables", "workflow_tables"]
+__all__ = [
+    "admin_tables",
+    "delta_tables",
+    "jobs_tables",
+    "metadata",
+    "tables",
+    "web_tables",
+    "workflow_tables",
+]

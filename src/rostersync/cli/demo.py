@@ -71,6 +71,14 @@ def run_demo(*, students: int, seed: int, data_dir: Path = Path("var/demo")) -> 
         render.print_report(first, title="First sync of Springfield USD", issue_limit=None)
         ok &= _check_counts(first, data.counts())
         ok &= _check_planted(first, data.planted)
+        sent = service.notify_run(first.run_id)
+        outbox = settings.resolved_outbox_dir
+        emails = sorted(outbox.glob("*.eml")) if outbox.exists() else []
+        console.print(
+            f"\n[bold]Summary email[/] to the data manager ({', '.join(sent) or 'none'}): "
+            f"{len(emails)} message(s) in {outbox}"
+        )
+        ok &= bool(emails)
 
         second = service.run_sync("springfield", trigger="demo")
         render.print_report(second, title="Second sync (same roster)", issue_limit=0)

@@ -17,6 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from rostersync.domain.records import EntityKind
 from rostersync.notify.csvfile import issues_csv
 
 # Per kind of record, the outcomes a summary shows, in this order.
@@ -110,11 +111,19 @@ def _common(district: Any, run: Any, portal_base_url: str) -> dict[str, Any]:
     }
 
 
+def _kind_label(kind: str) -> str:
+    """The district's word for a kind of record ("terms", not "academicSession")."""
+    try:
+        return EntityKind(kind).plural
+    except ValueError:
+        return kind
+
+
 def outcome_rows(counts: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """Per kind of record, its outcome counts (zeros where the run had none)."""
     entities = (counts or {}).get("entities") or {}
     return [
-        {"kind": kind, **{name: int(row.get(name, 0)) for name in OUTCOMES}}
+        {"kind": _kind_label(kind), **{name: int(row.get(name, 0)) for name in OUTCOMES}}
         for kind, row in entities.items()
     ]
 

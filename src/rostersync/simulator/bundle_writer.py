@@ -26,6 +26,7 @@ from typing import IO
 
 from rostersync.oneroster.bundle_schema import FILES, MANIFEST_VERSION, VERSIONS, columns_for
 from rostersync.simulator.district import DistrictData, Record
+from rostersync.simulator.stream import StreamingDistrict
 
 __all__ = ["write_bundle"]
 
@@ -33,7 +34,7 @@ _DATA_FILES = ("orgs", "academicSessions", "courses", "classes", "users", "enrol
 
 
 def write_bundle(
-    data: DistrictData,
+    data: DistrictData | StreamingDistrict,
     target: str | Path | IO[bytes],
     *,
     version: str = "1.1",
@@ -43,7 +44,8 @@ def write_bundle(
     """Write `data` as a OneRoster CSV bundle.
 
     Args:
-        data: The district, e.g. from `generate_district`.
+        data: The district, e.g. from `generate_district`, or a `StreamingDistrict`, whose
+            collections are generated while they are written (bounded memory at any size).
         target: A path or a writable binary file object for the zip.
         version: "1.1" or "1.2".
         mode: "bulk" (a full snapshot) or "delta"; every written file gets this mode.
@@ -69,7 +71,11 @@ def write_bundle(
         _write_member(zf, "manifest.csv", ("propertyName", "value"), iter(manifest), "utf-8")
         for name in _DATA_FILES:
             records = data.collection(name)
-            keys = _metadata_keys(records)
+            # A stream declares its metadata keys: scanning it first would generate it twice.
+            if isinstance(data, StreamingDistrict):
+                keys = list(data.metadata_keys(name))
+            else:
+                keys = _metadata_keys(records)
             header = (*columns_for(version, name), *(f"metadata.{k}" for k in keys))
             to_row = _ROWS[name]
             users_12 = version == "1.2" and name == "users"
@@ -82,7 +88,8 @@ def write_bundle(
             )
             _write_member(zf, f"{name}.csv", header, rows, encoding)
         if version == "1.2":
-            roles = (row for user in data.users for row in _roles(user, mode))
+            users = data.collection("users")
+            roles = (row for user in users for row in _roles(user, mode))
             _write_member(zf, "roles.csv", columns_for("1.2", "roles"), roles, encoding)
 
 

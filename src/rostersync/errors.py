@@ -2,7 +2,8 @@
 
 RosterSyncError                 root; every message says how to fix the problem
 ├── ConfigError                 settings or district configuration is wrong: fix it and retry
-│   └── ManualRosteringDisabled the district is rostered from ClassLink: add people there instead
+│   ├── ManualRosteringDisabled the district is rostered from ClassLink: add people there instead
+│   └── FullSyncRequired        a delta has nothing to build on: run a full sync first
 ├── SourceError                 talking to the roster source (ClassLink, OneRoster, a bundle)
 │   ├── SourceAuthError         credentials refused: `.credential` names what to check
 │   ├── RetriableSourceError    429/5xx/timeouts: try again later (already retried with backoff)
@@ -71,6 +72,10 @@ class SyncHeld(RosterSyncError):
 
 class ManualRosteringDisabled(ConfigError):
     """The district is rostered from its SIS/ClassLink, so accounts may not be made by hand."""
+
+
+class FullSyncRequired(ConfigError):
+    """A delta sync needs a watermark from a successful full sync, and there is none yet."""
 
 
 class SpreadsheetRejected(RosterSyncError):

@@ -24,12 +24,14 @@ from rostersync.domain.rules import DistrictRules, EligibilitySource
 from rostersync.domain.safeguards import PauseWindow, Safeguards, skip_reason
 from rostersync.errors import AccountRejected, ConfigError, ManualRosteringDisabled, RunNotPending
 from rostersync.store import accounts as store_accounts
+from rostersync.store import delta as store_delta
 from rostersync.store import districts as store_districts
 from rostersync.store import roster as store_roster
 from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
 from rostersync.store.db import create_engine_for, migrate
 from rostersync.store.secrets import SecretBox
+from rostersync.sync.delta import execute_delta
 from rostersync.sync.pipeline import PENDING, Approval, SyncReport, execute_sync, record_skip
 from rostersync.sync.rest_sources import SOURCE_KINDS, build_source
 from rostersync.sync.sources import Progress, RosterSource
@@ -738,8 +740,124 @@ class RosterSync:
         return Notifier(self.engine, self.settings, sender).after_run(run_id)
 
     # --- delta: incremental syncs between full reconciliations (features add below) ---
+    # Deltas run on demand between the scheduled full syncs, which stay the only runs that
+    # notice records that vanished (docs/decisions/0009-delta-sync.md).
+    def delta_sync(
+        self,
+        slug_or_id: str,
+        *,
+        source: RosterSource | None = None,
+        progress: Progress | None = None,
+    ) -> SyncReport:
+        """Pull only what changed since the district's watermark and apply exactly that.
+
+        `tobedeleted` records are deactivated; nobody is deactivated for being absent. The
+        watermark advances only when the run succeeds.
+
+        Args:
+            slug_or_id: The district.
+            source: Pull from this REST source instead of the configured one (its `filter` is
+                set to the delta filter).
+            progress: Called with (collection, records so far) while pulling.
+
+        Raises:
+            FullSyncRequired: No full sync has succeeded yet, so there is no watermark.
+            ConfigError: The district is not rostered from ClassLink, or the source cannot
+                filter.
+            SyncInProgress: Another sync of the district is running.
+        """
+        district, rules, source = self._resolve(slug_or_id, source)
+        with self.engine.connect() as conn:
+            settings = store_workflow.get_settings(conn, district.id)
+        return execute_delta(
+            self.engine,
+            district_id=district.id,
+            rules=rules,
+            source=source,
+            progress=progress,
+            safeguards=settings.safeguards,
+            holder=f"{socket.gethostname()} pid {os.getpid()}",
+        )
+
+    def delta_watermark(self, slug_or_id: str) -> store_delta.Watermark | None:
+        """The district's delta watermark, or None before its first successful sync."""
+        with self.engine.connect() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            return store_delta.get_watermark(conn, district.id)
 
     # --- admin: staff sign-in, admin pages, JSON API, push endpoint (features add below) ---
+    # Staff accounts live in rostersync.web.staff_auth (imported lazily, like the web section);
+    # who may see which district is decided by `StaffViewer.can_see`, in the web layer.
+    def staff_auth(self) -> Any:
+        """Staff accounts and sign-in (`rostersync.web.staff_auth.StaffAuth`), made once."""
+        from rostersync.web.staff_auth import StaffAuth
+
+        auth = getattr(self, "_staff_auth", None)
+        if auth is None:
+            auth = StaffAuth(self.engine, self.settings)
+            self._staff_auth = auth
+        return auth
+
+    def add_staff(
+        self, *, email: str, display_name: str, role: str, password: str, district: str | None
+    ) -> str:
+        """Create a vendor staff or data manager account with a local password; returns its id."""
+        return str(
+            self.staff_auth().add_staff(
+                email=email,
+                display_name=display_name,
+                role=role,
+                password=password,
+                district=district,
+            )
+        )
+
+    def staff_sign_in(self, email: str, password: str, *, previous_session: str | None) -> Any:
+        """Check a staff email and password and start a session (`StaffSignedIn`).
+
+        Raises:
+            StaffSignInRefused: One message for every cause.
+        """
+        return self.staff_auth().sign_in(email, password, previous_session=previous_session)
+
+    def staff_viewer(self, session_token: str | None) -> Any:
+        """The staff member behind a session cookie (`StaffViewer`), or None."""
+        return self.staff_auth().viewer(session_token)
+
+    def district_overviews(self, only: str | None = None) -> list[Any]:
+        """Every district (or only the one with id `only`) with its last run, next sync and
+        open issue count, by display name (`store.admin.DistrictOverview`)."""
+        from rostersync.store import admin as store_admin
+
+        with self.engine.connect() as conn:
+            found = [d for d in store_districts.list_districts(conn) if only in (None, d.id)]
+            ids = [d.id for d in found]
+            last = store_admin.last_runs(conn, ids)
+            issues = store_admin.open_issue_counts(conn, ids)
+        overviews = []
+        for d in sorted(found, key=lambda d: d.display_name):
+            try:
+                next_sync = self.schedule_info(d.id).next_run_utc
+            except (ConfigError, StopIteration):
+                # An unschedulable district (paused, no usable answers) has no next sync.
+                next_sync = None
+            status, at = last.get(d.id, (None, None))
+            overviews.append(
+                store_admin.DistrictOverview(
+                    district=d,
+                    last_run_status=status,
+                    last_run_at=at,
+                    next_sync_at=next_sync,
+                    open_issues=issues.get(d.id, 0),
+                )
+            )
+        return overviews
+
+    def audit_entries(self, slug_or_id: str, *, limit: int = 200) -> list[Any]:
+        """A district's most recent audit entries, newest first."""
+        with self.engine.connect() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            return list(store_runs.audit_entries(conn, district.id, limit))
 
     # --- web: sign-in and portal reads (features add below) ---
     # Each method delegates to rostersync.web.portal (imported here so the CLI and the job queue

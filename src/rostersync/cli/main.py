@@ -15,6 +15,8 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
 from rostersync.cli import (
+    commands_admin,
+    commands_delta,
     commands_import,
     commands_jobs,
     commands_web,
@@ -297,10 +299,31 @@ def simulate(
         ),
     ] = None,
     quirks: Annotated[bool, typer.Option(help="Answer the way ClassLink's servers do")] = False,
+    write_bundle: Annotated[
+        str | None,
+        typer.Option(
+            help="Instead of serving, stream the district (any size, bounded memory) into this "
+            "OneRoster 1.1 CSV bundle and exit"
+        ),
+    ] = None,
 ) -> None:
     """Serve a simulated ClassLink OneRoster server on loopback until Ctrl-C."""
     from rostersync.simulator.faults import parse_fault
     from rostersync.simulator.runner import run_forever
+
+    if write_bundle is not None:
+        from rostersync.simulator import bundle_writer
+        from rostersync.simulator.stream import StreamingDistrict
+
+        # The streamed district plants no bad records; say so rather than silently drop them.
+        if bad_records:
+            raise typer.BadParameter(
+                "cannot be combined with --write-bundle", param_hint="--bad-records"
+            )
+        district = StreamingDistrict(students=students, seed=seed, tenant=tenant)
+        bundle_writer.write_bundle(district, write_bundle)
+        render.console.print(f"Wrote {students:,} students to {write_bundle}")
+        raise typer.Exit(0)
 
     try:
         faults = [parse_fault(spec) for spec in fault or []]
@@ -362,7 +385,14 @@ def _progress() -> Iterator[Callable[[str, int], None]]:
 
 
 # Each feature registers its own commands; main.py stays a thin table of contents.
-for _feature in (commands_workflow, commands_import, commands_jobs, commands_web):
+for _feature in (
+    commands_workflow,
+    commands_import,
+    commands_jobs,
+    commands_web,
+    commands_admin,
+    commands_delta,
+):
     _feature.register(app)
 
 

@@ -11,7 +11,7 @@ silently.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
 
 from rostersync.domain.issues import Severity, ValidationIssue
@@ -175,12 +175,20 @@ def _normal_email(email: str) -> str:
     return email.strip().lower()
 
 
-def validate_roster(roster: SourceRoster, rules: DistrictRules) -> ValidatedRoster:
+def validate_roster(
+    roster: SourceRoster,
+    rules: DistrictRules,
+    *,
+    known: Mapping[EntityKind, Set[str]] | None = None,
+) -> ValidatedRoster:
     """Validate a whole pull against the district's rules.
 
     Args:
         roster: Everything the pull collected.
         rules: The district's questionnaire answers.
+        known: For a delta pull, the sourcedIds of active records the portal already holds, per
+            kind: a reference to one of them resolves even though the pull did not resend it.
+            A known record this pull marks removed or holds does not count. None for a full pull.
 
     Returns:
         Valid records per kind (in dependency order), the sourcedIds held back per kind, every
@@ -192,6 +200,15 @@ def validate_roster(roster: SourceRoster, rules: DistrictRules) -> ValidatedRost
     held: dict[EntityKind, set[str]] = {kind: set() for kind in EntityKind}
 
     problems: list[ValidationIssue | None]
+
+    def resolvable(kind: EntityKind) -> set[str]:
+        # Active valid records of this pull, plus (delta) what the portal holds that this pull
+        # neither removed nor held.
+        ok = {r.sourced_id for r in valid[kind] if r.status == ACTIVE}
+        if known:
+            removed = {r.sourced_id for r in valid[kind] if r.status != ACTIVE}
+            ok |= set(known.get(kind, ())) - removed - held[kind]
+        return ok
 
     def removal(kind: EntityKind, record: Record) -> bool:
         # A `tobedeleted` record is a removal: its content is not validated, only acted on.
@@ -244,7 +261,7 @@ def validate_roster(roster: SourceRoster, rules: DistrictRules) -> ValidatedRost
                 )
             )
         settle(EntityKind.ORG, org, problems)
-    orgs_ok = {o.sourced_id for o in valid[EntityKind.ORG] if o.status == ACTIVE}
+    orgs_ok = resolvable(EntityKind.ORG)
     orgs_held = held[EntityKind.ORG]
 
     # Academic sessions ----------------------------------------------------------------------
@@ -280,7 +297,7 @@ def validate_roster(roster: SourceRoster, rules: DistrictRules) -> ValidatedRost
                 )
             )
         settle(EntityKind.ACADEMIC_SESSION, session, problems)
-    sessions_ok = {s.sourced_id for s in valid[EntityKind.ACADEMIC_SESSION] if s.status == ACTIVE}
+    sessions_ok = resolvable(EntityKind.ACADEMIC_SESSION)
     sessions_held = held[EntityKind.ACADEMIC_SESSION]
 
     def reference(
@@ -345,7 +362,7 @@ def validate_roster(roster: SourceRoster, rules: DistrictRules) -> ValidatedRost
             )
         )
         settle(EntityKind.COURSE, course, problems)
-    courses_ok = {c.sourced_id for c in valid[EntityKind.COURSE] if c.status == ACTIVE}
+    courses_ok = resolvable(EntityKind.COURSE)
     courses_held = held[EntityKind.COURSE]
 
     # Classes --------------------------------------------------------------------------------
@@ -389,7 +406,7 @@ def validate_roster(roster: SourceRoster, rules: DistrictRules) -> ValidatedRost
                 reference("class", sid, "terms", "term", term, sessions_ok, sessions_held)
             )
         settle(EntityKind.CLASS, klass, problems)
-    classes_ok = {c.sourced_id for c in valid[EntityKind.CLASS] if c.status == ACTIVE}
+    classes_ok = resolvable(EntityKind.CLASS)
     classes_held = held[EntityKind.CLASS]
 
     # People ---------------------------------------------------------------------------------
@@ -491,6 +508,10 @@ def validate_roster(roster: SourceRoster, rules: DistrictRules) -> ValidatedRost
             people_ok[sid] = kind
     people_held = held[EntityKind.STUDENT] | held[EntityKind.EDUCATOR]
     people_known = set(people_ok)
+    if known:
+        people_known |= (
+            resolvable(EntityKind.STUDENT) | resolvable(EntityKind.EDUCATOR)
+        ) - people_held
 
     # Enrollments ----------------------------------------------------------------------------
     for enrollment in roster.enrollments.values():

@@ -7,7 +7,7 @@ Every function takes a `Connection` whose transaction the caller owns; nothing h
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -334,12 +334,16 @@ def reconcile_issues(
     run_id: str,
     issues: Sequence[ValidationIssue],
     now: datetime,
+    scope: Collection[str] | None = None,
 ) -> dict[str, int]:
     """Bring the district's open issues in line with what this run found.
 
     An open issue the run no longer finds is closed by it; one it finds again stays open with
     `last_seen_run` moved on (no duplicate row); a new one is inserted open. Set-based: one read
     of the open issues, then chunked updates and one bulk insert.
+
+    `scope` (a delta run): only open issues of these sourcedIds may close, since the run saw
+    no other record and so cannot know the others were fixed.
 
     Returns:
         {"opened": n, "kept": n, "closed": n}.
@@ -354,7 +358,9 @@ def reconcile_issues(
     fresh: dict[IssueKey, ValidationIssue] = {}
     for issue in issues:
         fresh.setdefault(_key(issue.entity, issue.sourced_id, issue.field, issue.code), issue)
-    closing = [i for k, i in existing.items() if k not in fresh]
+    closing = [
+        i for k, i in existing.items() if k not in fresh and (scope is None or k[1] in scope)
+    ]
     keeping = [i for k, i in existing.items() if k in fresh]
     for chunk in _chunks(closing):
         conn.execute(

@@ -12,7 +12,9 @@ same way. Approving either re-pulls and applies only if the plan's fingerprint i
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +25,7 @@ from sqlalchemy.engine import Engine
 from rostersync.domain.issues import Severity, ValidationIssue
 from rostersync.domain.match import PEOPLE, MatchResult, match_accounts
 from rostersync.domain.plan import SyncPlan, plan_sync
-from rostersync.domain.records import EntityKind
+from rostersync.domain.records import EntityKind, Record
 from rostersync.domain.rules import DistrictRules
 from rostersync.domain.safeguards import PlanSize, Safeguards, check_plan
 from rostersync.domain.validate import SourceRoster, validate_roster
@@ -35,6 +37,7 @@ from rostersync.errors import (
     SyncInProgress,
 )
 from rostersync.store import apply as store_apply
+from rostersync.store import delta as store_delta
 from rostersync.store import roster as store_roster
 from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
@@ -129,6 +132,7 @@ def execute_sync(
     safeguards: Safeguards | None = None,
     approval: Approval | None = None,
     holder: str = "rostersync",
+    delta: bool = False,
 ) -> SyncReport:
     """Run one sync of one district from `source` and record it as a run.
 
@@ -146,6 +150,10 @@ def execute_sync(
         safeguards: The district's thresholds (defaults when None). Not checked on approval.
         approval: Apply only if the plan still has this fingerprint, and mark that run approved.
         holder: Who takes the district's lock (host and process), shown to a refused caller.
+        delta: The source sends only records changed since the watermark: no kind is complete
+            (nothing is deactivated for being absent), references resolve against what the
+            portal holds, and only the pulled records' issues may close. Every successful
+            apply advances the district's delta watermark (see `store.delta`).
 
     Raises:
         SyncInProgress: Another run of the district holds the lock; no run is recorded.
@@ -167,7 +175,17 @@ def execute_sync(
     bound = log.bind(district_id=district_id, run_id=run_id)
     report = SyncReport(run_id=run_id, district_id=district_id, status="running", mode=mode)
     try:
-        _run(engine, report, rules, source, progress, mode, safeguards or Safeguards(), approval)
+        _run(
+            engine,
+            report,
+            rules,
+            source,
+            progress,
+            mode,
+            safeguards or Safeguards(),
+            approval,
+            delta,
+        )
     except SourceError as exc:
         _fail(engine, report, exc, source, started)
         bound.warning("sync.failed", error_type=type(exc).__name__)
@@ -206,11 +224,17 @@ def _run(
     mode: str,
     safeguards: Safeguards,
     approval: Approval | None,
+    delta: bool = False,
 ) -> None:
     district_id, run_id = report.district_id, report.run_id
     roster = collect(source, progress)
     report.records_pulled = dict(source.stats.records)
-    validated = validate_roster(roster, rules)
+    known = None
+    if delta:
+        # A delta's records point at classes, schools and people it did not resend.
+        with engine.connect() as conn:
+            known = store_delta.active_sourced_ids(conn, district_id)
+    validated = validate_roster(roster, rules, known=known)
     present = {kind for kind in EntityKind if validated.valid[kind] or validated.held[kind]}
     with engine.begin() as conn:
         now = datetime.now(UTC)
@@ -226,7 +250,8 @@ def _run(
             matched.stored,
             eligibility,
             rules,
-            complete_kinds=source.complete_kinds() & present,
+            # A delta is never a snapshot: absence from it means nothing.
+            complete_kinds=set() if delta else source.complete_kinds() & present,
         )
         items = plan_items(plan, matched)
         fingerprint = fingerprint_of(items)
@@ -298,7 +323,12 @@ def _run(
             now=now,
         )
         store_workflow.reconcile_issues(
-            conn, district_id=district_id, run_id=run_id, issues=plan.issues, now=now
+            conn,
+            district_id=district_id,
+            run_id=run_id,
+            issues=plan.issues,
+            now=now,
+            scope={r.sourced_id for r in _pulled(roster)} if delta else None,
         )
         store_workflow.save_plan(
             conn,
@@ -335,10 +365,29 @@ def _run(
                 changes={"applied_by_run": run_id},
                 now=now,
             )
+        # In the apply's transaction: a watermark never runs ahead of what was written.
+        store_delta.advance_watermark(
+            conn,
+            district_id=district_id,
+            seen=store_delta.newest_modified(_pulled(roster)),
+            full=not delta,
+            now=now,
+        )
         report.status = "succeeded"
         store_runs.finish_run(
             conn, run_id, status="succeeded", counts=report.as_counts_json(), error=None, now=now
         )
+
+
+def _pulled(roster: SourceRoster) -> Iterator[Record]:
+    return itertools.chain[Record](
+        roster.orgs.values(),
+        roster.sessions.values(),
+        roster.courses.values(),
+        roster.classes.values(),
+        roster.people.values(),
+        roster.enrollments.values(),
+    )
 
 
 def _held(plan: SyncPlan, matched: MatchResult, safeguards: Safeguards) -> list[str]:

@@ -55,6 +55,7 @@ class ClientSource:
         client: The client to pull with; closed when the pull ends.
         mappers: Wire-to-record functions by collection (`MAPPERS` or `MAPPERS_V1P2`).
         closing: More things to close with the client (a token client, a proxy directory).
+        filter: A OneRoster filter sent with every collection (a delta's `dateLastModified>'…'`).
     """
 
     def __init__(
@@ -63,11 +64,13 @@ class ClientSource:
         mappers: dict[str, Callable[[object], Record]],
         *,
         closing: tuple[_Closeable, ...] = (),
+        filter: str | None = None,
     ) -> None:
         self.stats = PullStats()
         self._client = client
         self._mappers = mappers
         self._closing = closing
+        self.filter = filter
 
     def records(self, progress: Progress | None = None) -> Iterator[Record]:
         """Yield every record, collection by collection in dependency order."""
@@ -76,7 +79,7 @@ class ClientSource:
                 for collection, _kinds in COLLECTIONS:
                     mapper = self._mappers[collection]
                     count = 0
-                    for raw in self._client.iter_collection(collection):
+                    for raw in self._client.iter_collection(collection, filter=self.filter):
                         yield mapper(raw)
                         count += 1
                         if progress is not None and count % 500 == 0:

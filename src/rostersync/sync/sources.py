@@ -65,6 +65,7 @@ class OneRosterRestSource:
         max_retries: int = 5,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
+        filter: str | None = None,
     ) -> None:
         self._client = OneRosterClient(
             base_url,
@@ -76,6 +77,8 @@ class OneRosterRestSource:
             backoff_cap=backoff_cap,
         )
         self.stats = PullStats()
+        # A OneRoster filter sent with every collection (a delta's dateLastModified>'…').
+        self.filter = filter
 
     def records(self, progress: Progress | None = None) -> Iterator[Record]:
         try:
@@ -83,7 +86,7 @@ class OneRosterRestSource:
                 for collection, _kinds in COLLECTIONS:
                     mapper = MAPPERS[collection]
                     count = 0
-                    for raw in self._client.iter_collection(collection):
+                    for raw in self._client.iter_collection(collection, filter=self.filter):
                         yield mapper(raw)
                         count += 1
                         if progress is not None and count % 500 == 0:

@@ -229,4 +229,10 @@ def create_app(service: RosterSync) -> FastAPI:
             )
         return RedirectResponse("/", status_code=303)
 
+    # Staff sign-in, admin pages and the JSON API (web/admin.py, web/api.py).
+    from rostersync.web.admin import create_admin_router
+    from rostersync.web.api import create_api
+
+    app.include_router(create_admin_router(service))
+    app.mount("/api", create_api(service))
     return app

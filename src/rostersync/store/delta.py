@@ -1,0 +1,170 @@
+"""The delta-sync watermark: read it, advance it after a successful apply, and the ids a delta
+may lean on.
+
+Every function takes a `Connection` whose transaction the caller owns; nothing here commits.
+The watermark is the source server's `dateLastModified`, never our clock, normalised to UTC text
+(`2026-09-01T12:00:00Z`) so the filter a delta sends compares like with like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from rostersync.domain.records import EntityKind, Record
+from rostersync.store.delta_tables import delta_watermarks
+from rostersync.store.roster import STREAM_ROWS
+from rostersync.store.tables import ROSTER_TABLES
+
+__all__ = [
+    "Watermark",
+    "active_sourced_ids",
+    "advance_watermark",
+    "format_modified",
+    "get_watermark",
+    "newest_modified",
+    "parse_modified",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Watermark:
+    """Where a district's next delta starts.
+
+    Attributes:
+        district_id: The district.
+        watermark: The newest `dateLastModified` applied (UTC text), or None if no pull saw one.
+        last_full_sync_at: When a full sync last succeeded; None means a delta must not run yet.
+        updated_at: When the row last moved.
+    """
+
+    district_id: str
+    watermark: str | None
+    last_full_sync_at: datetime | None
+    updated_at: datetime
+
+    @property
+    def moment(self) -> datetime | None:
+        """The watermark as an aware datetime."""
+        return parse_modified(self.watermark) if self.watermark else None
+
+
+def parse_modified(value: str | None) -> datetime | None:
+    """Read a OneRoster `dateLastModified` as an aware UTC datetime; None if absent or unreadable.
+
+    Accepts `Z` or an offset, fractional seconds, and a bare date (taken as midnight UTC), the
+    shapes real servers send. A naive timestamp is taken as UTC.
+    """
+    if not value or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def format_modified(moment: datetime) -> str:
+    """UTC text in the shape OneRoster servers send and compare: `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`."""
+    moment = moment.astimezone(UTC)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
+
+
+def newest_modified(records: Iterable[Record]) -> str | None:
+    """The newest `dateLastModified` among records (normalised), or None when none carries one."""
+    # Parsing each distinct stamp once: real pulls repeat stamps heavily (bulk SIS updates).
+    stamps = {r.date_last_modified for r in records if r.date_last_modified}
+    moments = [m for m in map(parse_modified, stamps) if m is not None]
+    return format_modified(max(moments)) if moments else None
+
+
+def get_watermark(conn: Connection, district_id: str) -> Watermark | None:
+    """The district's watermark row, or None before its first successful sync."""
+    row = conn.execute(
+        select(delta_watermarks).where(delta_watermarks.c.district_id == district_id)
+    ).first()
+    if row is None:
+        return None
+    return Watermark(
+        district_id=row.district_id,
+        watermark=row.watermark,
+        last_full_sync_at=row.last_full_sync_at,
+        updated_at=row.updated_at,
+    )
+
+
+def advance_watermark(
+    conn: Connection,
+    *,
+    district_id: str,
+    seen: str | None,
+    full: bool,
+    now: datetime,
+) -> Watermark | None:
+    """Move the watermark after a successful apply, in the apply's own transaction.
+
+    A full sync sets it to the newest stamp it saw (the whole roster is the truth, even if that
+    is older than before). A delta only ever moves it forward: its overlap window re-reads older
+    records, and a pull that saw nothing leaves it where it was.
+
+    Args:
+        conn: A connection in the transaction that applied the run.
+        district_id: The district.
+        seen: The newest `dateLastModified` of the pull (`newest_modified`), None if none.
+        full: True for a full sync: it also records `last_full_sync_at`.
+        now: The apply's timestamp.
+
+    Returns:
+        The watermark after the change (None when a delta ran on a district without one, which
+        `sync.delta` refuses before pulling).
+    """
+    current = get_watermark(conn, district_id)
+    if current is None:
+        if not full:
+            return None
+        conn.execute(
+            delta_watermarks.insert().values(
+                district_id=district_id, watermark=seen, last_full_sync_at=now, updated_at=now
+            )
+        )
+        return get_watermark(conn, district_id)
+    values: dict[str, object] = {"updated_at": now}
+    if full:
+        values.update(watermark=seen, last_full_sync_at=now)
+    else:
+        before, after = current.moment, parse_modified(seen)
+        if after is not None and (before is None or after > before):
+            values["watermark"] = seen
+    conn.execute(
+        update(delta_watermarks)
+        .where(delta_watermarks.c.district_id == district_id)
+        .values(**values)
+    )
+    return get_watermark(conn, district_id)
+
+
+def active_sourced_ids(conn: Connection, district_id: str) -> dict[EntityKind, set[str]]:
+    """The sourcedIds of every active record the portal holds, per kind: what a delta's records
+    may reference without sending it again. One streamed SELECT per kind."""
+    known: dict[EntityKind, set[str]] = {}
+    for kind, table in ROSTER_TABLES.items():
+        stmt = (
+            select(table.c.sourced_id)
+            .where(
+                table.c.district_id == district_id,
+                table.c.active.is_(True),
+                table.c.sourced_id.is_not(None),
+            )
+            .execution_options(yield_per=STREAM_ROWS)
+        )
+        known[kind] = {sid for (sid,) in conn.execute(stmt)}
+    return known

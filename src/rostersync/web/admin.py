@@ -1,0 +1,368 @@
+"""Staff sign-in and the admin pages: districts, runs (approve/discard), open issues, audit log.
+
+Every admin page goes through two gates, both here:
+
+    require_staff            a staff session, else the staff sign-in page (students and
+                             educators have no staff session, so they never get further)
+    require_district_access  the district (or the run's district) exists AND the staff member
+                             may see it (`StaffViewer.can_see`); otherwise the same 404 page, so
+                             a data manager cannot even learn that another district's slug exists
+
+The JSON API (`web/api.py`) uses the same `Scope`, so pages and API cannot drift apart. Every
+POST carries the session's CSRF token; the sign-in form, which has no session yet, carries a
+double-submit token bound to a cookie (login CSRF).
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
+import hmac
+import secrets
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from rostersync.errors import (
+    ConfigError,
+    NotFoundError,
+    RunNotPending,
+    SourceChanged,
+    SourceError,
+    SyncInProgress,
+)
+from rostersync.notify.csvfile import issues_csv
+from rostersync.service import RosterSync
+from rostersync.sync.pipeline import PENDING
+from rostersync.web.paths import safe_next_path
+from rostersync.web.staff_auth import StaffSignInRefused, StaffViewer
+
+HERE = Path(__file__).parent
+HOME = "/admin/districts"
+MESSAGES = {
+    "approved": "Approved: the plan was applied. This is the run that applied it.",
+    "discarded": "Discarded: nothing was changed.",
+    "previewed": "Preview ready: review the counts, then approve or discard it.",
+    "revalidated": "Revalidated: fixed records were provisioned and their issues closed.",
+}
+# Failures of a workflow action that the person can act on; their messages say how.
+ACTION_ERRORS = (RunNotPending, SourceChanged, SyncInProgress, SourceError, ConfigError)
+
+
+class PageError(Exception):
+    """Stop a page with a redirect (`location`) or a friendly error page (`status`)."""
+
+    def __init__(
+        self, *, status: int = 404, title: str = "", message: str = "", location: str = ""
+    ) -> None:
+        super().__init__(title or location)
+        self.status, self.title, self.message, self.location = status, title, message, location
+
+
+def not_found() -> PageError:
+    return PageError(
+        title="Not found",
+        message="There is no such page, or it is not in your district. Go back to your districts.",
+    )
+
+
+class Scope:
+    """Looks districts and runs up for one staff member: None when missing *or* not theirs."""
+
+    def __init__(self, service: RosterSync) -> None:
+        self.service = service
+
+    def district(self, staff: StaffViewer, slug: str) -> Any:
+        try:
+            district, integration = self.service.district(slug)
+        except NotFoundError:
+            return None
+        return (district, integration) if staff.can_see(district.id) else None
+
+    def run(self, staff: StaffViewer, run_id: str) -> Any:
+        try:
+            run = self.service.run(run_id)
+        except NotFoundError:
+            return None
+        if not staff.can_see(run.district_id):
+            return None
+        return run, self.service.district(run.district_id)[0]
+
+
+def session_cookie(service: RosterSync) -> Any:
+    """The portal's cookie names (one session store for ClassLink and staff sign-in)."""
+    # Imported here: app.py mounts this router, so a module-level import would be circular.
+    from rostersync.web.app import _Cookies
+
+    settings = service.settings
+    return _Cookies(settings.session_cookie_secure, settings.session_max_age_seconds)
+
+
+def _page_route(templates: Jinja2Templates) -> type[APIRoute]:
+    class AdminRoute(APIRoute):
+        """Renders a `PageError` (raised by a route or a dependency) as a redirect or a page."""
+
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def run(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except PageError as exc:
+                    if exc.location:
+                        return RedirectResponse(exc.location, status_code=303)
+                    return templates.TemplateResponse(
+                        request,
+                        "admin_error.html",
+                        {"title": exc.title, "message": exc.message, "staff": None},
+                        status_code=exc.status,
+                    )
+
+            return run
+
+    return AdminRoute
+
+
+def create_admin_router(service: RosterSync) -> APIRouter:
+    """The staff sign-in and admin pages over one service.
+
+    Args:
+        service: The service API every route calls.
+
+    Returns:
+        A router to include in the portal's app.
+    """
+    cookies = session_cookie(service)
+    login_cookie = cookies.session.replace("session", "staff_login")
+    templates = Jinja2Templates(directory=HERE / "templates")
+    scope = Scope(service)
+    router = APIRouter(route_class=_page_route(templates))
+
+    def require_staff(request: Request) -> StaffViewer:
+        staff: StaffViewer | None = service.staff_viewer(request.cookies.get(cookies.session))
+        if staff is None:
+            target = quote(request.url.path, safe="/")
+            raise PageError(location=f"/staff/login?next={target}")
+        return staff
+
+    Staff = Annotated[StaffViewer, Depends(require_staff)]
+
+    def require_district_access(slug: str, staff: Staff) -> Any:
+        found = scope.district(staff, slug)
+        if found is None:
+            raise not_found()
+        return found
+
+    def require_run_access(run_id: str, staff: Staff) -> Any:
+        found = scope.run(staff, run_id)
+        if found is None:
+            raise not_found()
+        return found
+
+    District = Annotated[Any, Depends(require_district_access)]
+    Run = Annotated[Any, Depends(require_run_access)]
+    Csrf = Annotated[str, Form(max_length=200)]
+
+    def check_csrf(staff: StaffViewer, csrf: str) -> None:
+        if not hmac.compare_digest(csrf, staff.csrf_token):
+            raise PageError(
+                status=403,
+                title="Please try again",
+                message="This form expired. Go back, reload the page and submit it again.",
+            )
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    def act(action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except ACTION_ERRORS as exc:
+            raise PageError(status=409, title="Not done", message=str(exc)) from None
+
+    # Signing in ------------------------------------------------------------------------------
+    def login_page(request: Request, *, next_path: str, error: str = "", email: str = "") -> Any:
+        csrf = secrets.token_urlsafe(32)
+        response = page(
+            request,
+            "admin_login.html",
+            401 if error else 200,
+            csrf=csrf,
+            next=safe_next_path(next_path),
+            error=error,
+            email=email,
+            staff=None,
+        )
+        cookies.set(response, login_cookie, csrf, max_age=3600)
+        return response
+
+    @router.get("/staff/login", response_class=HTMLResponse)
+    def staff_login(request: Request, next: Annotated[str, Query(max_length=2000)] = HOME) -> Any:
+        return login_page(request, next_path=next)
+
+    @router.post("/staff/login")
+    def staff_login_post(
+        request: Request,
+        email: Annotated[str, Form(max_length=320)],
+        password: Annotated[str, Form(max_length=1000)],
+        csrf: Csrf = "",
+        next: Annotated[str, Form(max_length=2000)] = HOME,
+    ) -> Any:
+        expected = request.cookies.get(login_cookie) or ""
+        if not (expected and hmac.compare_digest(csrf, expected)):
+            return login_page(
+                request, next_path=next, email=email, error="This form expired: sign in again."
+            )
+        try:
+            signed_in = service.staff_sign_in(
+                email, password, previous_session=request.cookies.get(cookies.session)
+            )
+        except StaffSignInRefused as exc:
+            return login_page(request, next_path=next, email=email, error=str(exc))
+        target = safe_next_path(next)
+        response = RedirectResponse(HOME if target == "/" else target, status_code=303)
+        cookies.set(response, cookies.session, signed_in.session_token, cookies.max_age)
+        response.delete_cookie(login_cookie, path="/", secure=cookies.secure, httponly=True)
+        return response
+
+    @router.post("/staff/logout")
+    def staff_logout(request: Request, csrf: Csrf = "") -> Any:
+        staff = service.staff_viewer(request.cookies.get(cookies.session))
+        if staff is not None and hmac.compare_digest(csrf, staff.csrf_token):
+            service.sign_out(request.cookies.get(cookies.session))
+        response = RedirectResponse("/staff/login", status_code=303)
+        response.delete_cookie(cookies.session, path="/", secure=cookies.secure, httponly=True)
+        return response
+
+    # Districts -------------------------------------------------------------------------------
+    @router.get("/admin", response_class=HTMLResponse)
+    def admin_home(staff: Staff) -> Any:
+        return RedirectResponse(HOME, status_code=303)
+
+    @router.get("/admin/districts", response_class=HTMLResponse)
+    def districts(request: Request, staff: Staff) -> Any:
+        overviews = service.district_overviews(None if staff.is_vendor_staff else staff.district_id)
+        return page(request, "admin_districts.html", overviews=overviews, staff=staff)
+
+    @router.get("/admin/districts/{slug}", response_class=HTMLResponse)
+    def district(request: Request, staff: Staff, found: District, done: str = "") -> Any:
+        district, integration = found
+        return page(
+            request,
+            "admin_district.html",
+            district=district,
+            integration=integration,
+            runs=service.runs(district.id, limit=50),
+            message=MESSAGES.get(done, ""),
+            staff=staff,
+        )
+
+    @router.post("/admin/districts/{slug}/preview")
+    def preview(staff: Staff, found: District, csrf: Csrf = "") -> Any:
+        check_csrf(staff, csrf)
+        report = act(lambda: service.preview_sync(found[0].id))
+        return RedirectResponse(f"/admin/runs/{report.run_id}?done=previewed", status_code=303)
+
+    # Runs ------------------------------------------------------------------------------------
+    @router.get("/admin/runs/{run_id}", response_class=HTMLResponse)
+    def run_page(request: Request, staff: Staff, found: Run, done: str = "") -> Any:
+        run, district = found
+        try:
+            plan = service.run_plan(run.id)
+        except NotFoundError:
+            plan = None  # a failed or skipped run has no plan
+        return page(
+            request,
+            "admin_run.html",
+            run=run,
+            district=district,
+            counts=sorted((run.counts or {}).items()),
+            held_reason=plan.held_reason if plan else None,
+            decided_by=plan.decided_by if plan else None,
+            pending=run.status in PENDING,
+            message=MESSAGES.get(done, ""),
+            staff=staff,
+        )
+
+    @router.post("/admin/runs/{run_id}/approve")
+    def approve(staff: Staff, found: Run, csrf: Csrf = "") -> Any:
+        check_csrf(staff, csrf)
+        report = act(lambda: service.approve_run(found[0].id, staff.actor))
+        return RedirectResponse(f"/admin/runs/{report.run_id}?done=approved", status_code=303)
+
+    @router.post("/admin/runs/{run_id}/discard")
+    def discard(staff: Staff, found: Run, csrf: Csrf = "") -> Any:
+        check_csrf(staff, csrf)
+        act(lambda: service.discard_run(found[0].id, staff.actor))
+        return RedirectResponse(f"/admin/runs/{found[0].id}?done=discarded", status_code=303)
+
+    # Issues and audit ------------------------------------------------------------------------
+    def filtered(district_id: str, code: str, sourced_id: str) -> list[Any]:
+        return [
+            i
+            for i in service.open_issues(district_id)
+            if (not code or i.code == code) and (not sourced_id or i.sourced_id == sourced_id)
+        ]
+
+    Code = Annotated[str, Query(max_length=64)]
+    SourcedId = Annotated[str, Query(max_length=255)]
+
+    @router.get("/admin/districts/{slug}/issues", response_class=HTMLResponse)
+    def issues(
+        request: Request,
+        staff: Staff,
+        found: District,
+        code: Code = "",
+        sourced_id: SourcedId = "",
+        done: str = "",
+    ) -> Any:
+        district = found[0]
+        every = service.open_issues(district.id)
+        return page(
+            request,
+            "admin_issues.html",
+            district=district,
+            issues=filtered(district.id, code, sourced_id.strip()),
+            codes=sorted({i.code for i in every}),
+            code=code,
+            sourced_id=sourced_id,
+            message=MESSAGES.get(done, ""),
+            staff=staff,
+        )
+
+    @router.get("/admin/districts/{slug}/issues.csv")
+    def issues_download(
+        staff: Staff, found: District, code: Code = "", sourced_id: SourcedId = ""
+    ) -> Response:
+        district = found[0]
+        body = issues_csv(filtered(district.id, code, sourced_id.strip()))
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{district.slug}-open-issues.csv"'
+            },
+        )
+
+    @router.post("/admin/districts/{slug}/revalidate")
+    def revalidate(staff: Staff, found: District, csrf: Csrf = "") -> Any:
+        check_csrf(staff, csrf)
+        district = found[0]
+        act(lambda: service.revalidate(district.id))
+        return RedirectResponse(
+            f"/admin/districts/{district.slug}/issues?done=revalidated", status_code=303
+        )
+
+    @router.get("/admin/districts/{slug}/audit", response_class=HTMLResponse)
+    def audit(request: Request, staff: Staff, found: District) -> Any:
+        district = found[0]
+        entries = service.audit_entries(district.id)
+        return page(request, "admin_audit.html", district=district, entries=entries, staff=staff)
+
+    return router
+
+
+__all__ = ["PageError", "Scope", "create_admin_router", "not_found", "session_cookie"]

@@ -31,14 +31,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import structlog
 
-from rostersync import __version__
 from rostersync.errors import (
     ConfigError,
     FatalSourceError,
@@ -48,6 +46,7 @@ from rostersync.errors import (
 )
 from rostersync.oneroster import oauth1
 from rostersync.oneroster.auth import RefreshableAuth, SourceAuth
+from rostersync.oneroster.http import PooledHttp, open_http
 from rostersync.oneroster.paging import DEFAULT_MAX_PAGES, CountMismatch, Paginator
 
 __all__ = [
@@ -351,7 +350,7 @@ def _quiet_library_loggers() -> None:
             logger.setLevel(logging.WARNING)
 
 
-class OneRosterClient:
+class OneRosterClient(PooledHttp):
     """Reads OneRoster 1.1 collections from one district's server.
 
     Use it as a context manager so its connection pool is closed:
@@ -427,27 +426,7 @@ class OneRosterClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         _quiet_library_loggers()
-        self._http = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            headers={"Accept": "application/json", "User-Agent": f"rostersync/{__version__}"},
-        )
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
+        self._http = open_http(timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
         return f"OneRosterClient({self.base_url!r}, auth={self._auth!r})"

@@ -17,19 +17,17 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 from urllib.parse import quote, urlsplit
 
 import httpx
 
-from rostersync import __version__
 from rostersync.errors import (
     ConfigError,
     FatalSourceError,
     RetriableSourceError,
     SourceAuthError,
 )
+from rostersync.oneroster.http import PooledHttp, open_http
 
 __all__ = [
     "ROSTER_CORE_SCOPE",
@@ -68,7 +66,7 @@ def _form(pairs: Iterable[tuple[str, str]]) -> str:
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
 
 
-class OAuth2ClientCredentials:
+class OAuth2ClientCredentials(PooledHttp):
     """OAuth 2 client-credentials grant (RFC 6749 §4.4), as OneRoster 1.2 requires.
 
     Args:
@@ -118,27 +116,7 @@ class OAuth2ClientCredentials:
         self._clock = clock
         self._token: Token | None = None
         self._lock = threading.Lock()
-        self._http = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            headers={"Accept": "application/json", "User-Agent": f"rostersync/{__version__}"},
-        )
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the token endpoint's connection pool."""
-        self._http.close()
+        self._http = open_http(timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
         return (

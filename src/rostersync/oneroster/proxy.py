@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from rostersync import __version__
 from rostersync.errors import (
     ConfigError,
     FatalSourceError,
@@ -30,6 +28,7 @@ from rostersync.errors import (
     SourceAuthError,
 )
 from rostersync.oneroster.client import OneRosterClient
+from rostersync.oneroster.http import PooledHttp, open_http
 from rostersync.oneroster.oauth2 import BearerAuth
 
 __all__ = ["CLASSLINK_PROXY_URL", "ProxyApplication", "ProxyDirectory"]
@@ -70,7 +69,7 @@ def _application(row: dict[str, Any]) -> ProxyApplication | None:
     )
 
 
-class ProxyDirectory:
+class ProxyDirectory(PooledHttp):
     """The districts a partner key can read through the ClassLink proxy.
 
     Args:
@@ -111,27 +110,7 @@ class ProxyDirectory:
         self._transport = transport
         self._apps: list[ProxyApplication] | None = None
         self._lock = threading.Lock()
-        self._http = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            headers={"Accept": "application/json", "User-Agent": f"rostersync/{__version__}"},
-        )
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection pool used for `/applications`."""
-        self._http.close()
+        self._http = open_http(timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
         return f"ProxyDirectory({self.base_url!r}, partner_key='***')"

@@ -16,10 +16,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 from rostersync.simulator.faults import Fault, FaultPlan
+from rostersync.simulator.loopback import LoopbackServer
 from rostersync.simulator.oauth2 import TokenIssuer
 from rostersync.simulator.proxy import ProxyService
 from rostersync.simulator.response import failure
@@ -30,7 +30,7 @@ from rostersync.simulator.v1p2 import V1p2Service
 _log = logging.getLogger(__name__)
 
 
-class SimulatorServer:
+class SimulatorServer(LoopbackServer):
     """Serves one or more `Tenant`s over HTTP from a daemon thread.
 
     Use as a context manager, or call `start()` and `stop()`.
@@ -64,63 +64,10 @@ class SimulatorServer:
         self._router.mounts += [self.tokens.handle, self.v1p2.handle, self.proxy.handle]
         self._address = (host, port)
         self._verbose = verbose
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
-    def __enter__(self) -> SimulatorServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> SimulatorServer:
-        """Bind and start serving in a daemon thread.
-
-        Returns:
-            The server itself, for chaining.
-
-        Raises:
-            RuntimeError: The server is already running.
-        """
-        if self._httpd is not None:
-            raise RuntimeError("the simulator is already running")
-        self._httpd = _HTTPServer(self._address, self._router, verbose=self._verbose)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"rostersync-simulator-{self._httpd.server_port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close every open connection; does nothing when not running."""
-        httpd, thread = self._httpd, self._thread
-        if httpd is None or thread is None:
-            return
-        httpd.shutdown()
-        httpd.close_connections()
-        httpd.server_close()
-        thread.join(timeout=5)
-        self._httpd = self._thread = None
-
-    @property
-    def url(self) -> str:
-        """`http://host:port` of the running server.
-
-        Raises:
-            RuntimeError: The server has not been started.
-        """
-        if self._httpd is None:
-            raise RuntimeError("the simulator is not running; call start() first")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def _make_httpd(self) -> _HTTPServer:
+        return _HTTPServer(self._address, self._router, verbose=self._verbose)
 
     def base_url(self, name: str) -> str:
         """The OneRoster 1.1 base URL of a tenant, e.g. `http://127.0.0.1:54321/acme/ims/oneroster/v1p1`.

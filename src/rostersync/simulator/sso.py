@@ -35,11 +35,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from rostersync.simulator.district import EDUCATOR_ROLES, DistrictData
+from rostersync.simulator.loopback import LoopbackServer
 from rostersync.simulator.sso_keys import SigningKeys, SsoFault
 
 __all__ = ["SsoClient", "SsoFault", "SsoServer", "SsoTenant"]
@@ -126,7 +126,7 @@ def _page(status: int, title: str, body: str) -> _Reply:
 _ROLES = {"student": ("Student", 4), "administrator": ("Tenant Administrator", 2)}
 
 
-class SsoServer:
+class SsoServer(LoopbackServer):
     """A simulated ClassLink SSO (LaunchPad) serving from a daemon thread on loopback.
 
     Use as a context manager, or call `start()` and `stop()`.
@@ -165,61 +165,14 @@ class SsoServer:
         self.token_requests: dict[str, int] = {}
         self.jwks_requests = 0
         self.userinfo_requests = 0
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     # Life cycle --------------------------------------------------------------------------------
-    def __enter__(self) -> SsoServer:
-        return self.start()
+    _label = "the SSO simulator"
+    _thread_prefix = "rostersync-sso"
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> SsoServer:
-        """Bind and start serving in a daemon thread.
-
-        Raises:
-            RuntimeError: The server is already running.
-        """
-        if self._httpd is not None:
-            raise RuntimeError("the SSO simulator is already running")
-        self._httpd = _HTTPServer(self._address, self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"rostersync-sso-{self._httpd.server_port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and cut open connections; does nothing when not running."""
-        httpd, thread = self._httpd, self._thread
-        if httpd is None or thread is None:
-            return
-        httpd.shutdown()
-        httpd.close_connections()
-        httpd.server_close()
-        thread.join(timeout=5)
-        self._httpd = self._thread = None
-
-    @property
-    def url(self) -> str:
-        """`http://host:port` of the running server, which is also its issuer.
-
-        Raises:
-            RuntimeError: The server has not been started.
-        """
-        if self._httpd is None:
-            raise RuntimeError("the SSO simulator is not running; call start() first")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def _make_httpd(self) -> _HTTPServer:
+        return _HTTPServer(self._address, self)
 
     @property
     def issuer(self) -> str:

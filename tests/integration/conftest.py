@@ -20,6 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
+from rostersync.config import Settings
+from rostersync.service import RosterSync
 from rostersync.store.db import create_engine_for, migrate
 from rostersync.store.districts import DistrictRecord, create_district
 from rostersync.store.runs import create_run
@@ -179,3 +181,18 @@ def district(make_district: DistrictMaker) -> DistrictRecord:
 @pytest.fixture
 def run_id(conn: Connection, district: DistrictRecord) -> str:
     return create_run(conn, district_id=district.id, trigger="manual", mode="apply")
+
+
+@pytest.fixture
+def portal(fresh_db_url: DatabaseMaker, tmp_path: Path) -> Iterator[RosterSync]:
+    """A migrated, empty portal on a fresh database of this backend, through the service API."""
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=fresh_db_url(),
+        secret_keys=Fernet.generate_key().decode(),
+        log_format="json",
+    )
+    service = RosterSync(settings)
+    service.init_db()
+    yield service
+    service.close()

@@ -8,16 +8,13 @@ its only changes are the removals a delta may not infer.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-from rostersync.config import Settings
 from rostersync.domain.safeguards import Safeguards, Threshold
 from rostersync.errors import FullSyncRequired
 from rostersync.service import DistrictSetup, RosterSync
@@ -36,20 +33,6 @@ AT = "2026-09-01T12:00:00Z"
 @pytest.fixture(scope="module")
 def district_data() -> DistrictData:
     return generate_district(students=STUDENTS, seed=23)
-
-
-@pytest.fixture
-def portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[RosterSync]:
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=fresh_db_url(),
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
-    )
-    service = RosterSync(settings)
-    service.init_db()
-    yield service
-    service.close()
 
 
 @pytest.fixture

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import copy
 import io
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import func, insert, select
 
-from rostersync.config import Settings
 from rostersync.errors import AccountRejected, ManualRosteringDisabled, SpreadsheetRejected
 from rostersync.service import DistrictSetup, RosterSync
 from rostersync.simulator import SimulatorServer, Tenant, generate_district
@@ -22,20 +18,6 @@ from rostersync.store import tables
 
 HEADER = "first_name,last_name,email,role,school_identifier_or_sourced_id,staff_id"
 KEY, SECRET = "springfield-key", "springfield-secret-9Zq"
-
-
-@pytest.fixture
-def portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[RosterSync]:
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=fresh_db_url(),
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
-    )
-    service = RosterSync(settings)
-    service.init_db()
-    yield service
-    service.close()
 
 
 def onboard(portal: RosterSync, slug: str, *, rostered: bool = True, url: str = "") -> str:

@@ -6,15 +6,12 @@ import copy
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from rostersync.config import Settings
 from rostersync.domain.records import EntityKind
 from rostersync.logs import configure_logging
 from rostersync.service import DistrictSetup, RosterSync
@@ -28,20 +25,6 @@ STUDENTS = 240
 @pytest.fixture(scope="module")
 def district_data() -> DistrictData:
     return generate_district(students=STUDENTS, seed=11, bad_records=True)
-
-
-@pytest.fixture
-def portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[RosterSync]:
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=fresh_db_url(),
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
-    )
-    service = RosterSync(settings)
-    service.init_db()
-    yield service
-    service.close()
 
 
 @pytest.fixture

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 
-from rostersync.config import Settings
 from rostersync.service import DistrictSetup, RosterSync
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district
 
@@ -22,20 +19,6 @@ STUDENTS = 120
 @pytest.fixture(scope="module")
 def district_data() -> DistrictData:
     return generate_district(students=STUDENTS, seed=23, bad_records=True)
-
-
-@pytest.fixture
-def portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[RosterSync]:
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=fresh_db_url(),
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
-    )
-    service = RosterSync(settings)
-    service.init_db()
-    yield service
-    service.close()
 
 
 @pytest.fixture

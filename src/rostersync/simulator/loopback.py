@@ -6,7 +6,10 @@ stop, or say where they are; that part lives here once.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
+from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -98,3 +101,32 @@ class LoopbackServer:
             raise RuntimeError(f"{self._label} is not running; call start() first")
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}"
+
+
+class TrackingHTTPServer(ThreadingHTTPServer):
+    """Remembers open connections so `stop()` can cut keep-alive clients off."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            # The peer may have closed it already; either way it is gone.
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)

@@ -8,18 +8,15 @@ path without its query and the status; Authorization headers and query strings a
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from rostersync.simulator.faults import Fault, FaultPlan
-from rostersync.simulator.loopback import LoopbackServer
+from rostersync.simulator.loopback import LoopbackServer, TrackingHTTPServer
 from rostersync.simulator.oauth2 import TokenIssuer
 from rostersync.simulator.proxy import ProxyService
 from rostersync.simulator.response import failure
@@ -134,35 +131,13 @@ class SimulatorServer(LoopbackServer):
         return self._router.request_count(name)
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    """Remembers open connections so `stop()` can cut keep-alive clients off."""
-
-    daemon_threads = True
+class _HTTPServer(TrackingHTTPServer):
+    """The OneRoster simulator's HTTP server: requests go to the router."""
 
     def __init__(self, address: tuple[str, int], router: Router, *, verbose: bool) -> None:
         self.router = router
         self.verbose = verbose
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            # The peer may have closed it already; either way it is gone.
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client hanging up mid-response is normal for a test server; anything else is a bug.

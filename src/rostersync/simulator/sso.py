@@ -23,23 +23,21 @@ Nothing is logged per request: codes, tokens and client secrets only ever travel
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import html
 import json
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from rostersync.simulator.district import EDUCATOR_ROLES, DistrictData
-from rostersync.simulator.loopback import LoopbackServer
+from rostersync.simulator.loopback import LoopbackServer, TrackingHTTPServer
 from rostersync.simulator.sso_keys import SigningKeys, SsoFault
 
 __all__ = ["SsoClient", "SsoFault", "SsoServer", "SsoTenant"]
@@ -571,33 +569,12 @@ class SsoServer(LoopbackServer):
         )
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    """Remembers open connections so `stop()` can cut keep-alive clients off."""
-
-    daemon_threads = True
+class _HTTPServer(TrackingHTTPServer):
+    """The SSO simulator's HTTP server: requests go to the `SsoServer`."""
 
     def __init__(self, address: tuple[str, int], sso: SsoServer) -> None:
         self.sso = sso
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients hanging up (a test's timeout, a closed browser) are normal here.

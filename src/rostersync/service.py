@@ -37,6 +37,12 @@ from rostersync.sync.rest_sources import SOURCE_KINDS, build_source
 from rostersync.sync.sources import Progress, RosterSource
 
 SYNC_FREQUENCIES = ("daily", "weekdays", "weekly", "every_n_days")
+# The district pushes OneRoster CSV bundles to us with the key and secret we issue it.
+PUSH_SOURCE_KIND = "oneroster-push"
+# Rostered from ClassLink, but the onboarding wizard has not yet been given the credentials.
+PENDING_SOURCE_KIND = "pending"
+# Kinds that need no source URL, key or secret when the district is created.
+_NO_CREDENTIALS = ("none", PUSH_SOURCE_KIND, PENDING_SOURCE_KIND)
 
 _log = structlog.get_logger(__name__)
 
@@ -71,10 +77,12 @@ class DistrictSetup:
 
     def check(self) -> None:
         """Refuse answers that cannot work, with what to change."""
-        kinds = (*SOURCE_KINDS, "none")
+        kinds = (*SOURCE_KINDS, *_NO_CREDENTIALS)
         if self.source_kind not in kinds:
             raise ConfigError(f"source kind {self.source_kind!r} is not one of {', '.join(kinds)}")
-        if self.source_kind != "none" and not (self.source_url and self.key and self.secret):
+        if self.source_kind not in _NO_CREDENTIALS and not (
+            self.source_url and self.key and self.secret
+        ):
             raise ConfigError(
                 "a district rostered from ClassLink needs its source URL, key and secret; use "
                 "source kind 'none' for a district whose accounts are added by hand"
@@ -406,6 +414,11 @@ class RosterSync:
                     raise ConfigError(
                         f"{district.display_name} is not rostered from ClassLink, so there is "
                         "nothing to sync; its accounts are added by hand or by spreadsheet import"
+                    )
+                if integration.source_kind == PENDING_SOURCE_KIND:
+                    raise ConfigError(
+                        f"{district.display_name} has no ClassLink credentials yet; enter its key "
+                        "and secret in the onboarding wizard's credentials step, then sync"
                     )
                 key, secret = store_districts.get_credentials(conn, self.box, district.id)
                 # One place picks the door: OneRoster 1.1 or 1.2 REST, or the ClassLink proxy.
@@ -911,3 +924,9 @@ class RosterSync:
     def confirm_eligibility(self, viewer: Any, student_id: str, status: str) -> None:
         """An educator confirms a student's eligibility (audited; portal-sourced districts)."""
         self.web_portal().confirm_eligibility(viewer, student_id, status)
+
+    # --- onboarding wizard: drafts, connection test, go-live (features add below) ---
+
+    # --- push: district push keys, pushed bundles, run progress, upload pages (add below) ---
+
+    # --- sign-in for data managers: ClassLink role, invitations, TOTP (features add below) ---

@@ -739,6 +739,27 @@ class RosterSync:
                 quarantine_reason=store_jobs.quarantined(conn).get(district.id),
             )
 
+    def schedule_infos(self, statuses: tuple[str, ...]) -> dict[str, Any]:
+        """Every district's schedule with one of `statuses`, by district id, read in one pass
+        (three queries whatever the number of districts). A district whose answers describe no
+        usable schedule is left out."""
+        from rostersync.jobs.scheduler import schedule_info
+        from rostersync.store import jobs as store_jobs
+
+        with self.engine.connect() as conn:
+            rows = store_jobs.scheduled_districts(conn, statuses)
+            last = store_jobs.last_slots(conn)
+            quarantined = store_jobs.quarantined(conn)
+        infos: dict[str, Any] = {}
+        for row in rows:
+            try:
+                infos[row.id] = schedule_info(
+                    row, last_slot=last.get(row.id), quarantine_reason=quarantined.get(row.id)
+                )
+            except (ConfigError, StopIteration):
+                continue
+        return infos
+
     def notify_run(self, run_id: str, *, sender: Any = None) -> list[str]:
         """Email the district's data managers how a run ended (summary, held or failed).
 
@@ -847,13 +868,13 @@ class RosterSync:
             ids = [d.id for d in found]
             last = store_admin.last_runs(conn, ids)
             issues = store_admin.open_issue_counts(conn, ids)
+        # One read of every schedule, not one per district: the list stays fast with thousands.
+        schedules = self.schedule_infos(tuple({d.status for d in found}))
         overviews = []
         for d in sorted(found, key=lambda d: d.display_name):
-            try:
-                next_sync = self.schedule_info(d.id).next_run_utc
-            except (ConfigError, StopIteration):
-                # An unschedulable district (paused, no usable answers) has no next sync.
-                next_sync = None
+            # An unschedulable district (paused, no usable answers) has no next sync.
+            info = schedules.get(d.id)
+            next_sync = info.next_run_utc if info is not None else None
             status, at = last.get(d.id, (None, None))
             overviews.append(
                 store_admin.DistrictOverview(

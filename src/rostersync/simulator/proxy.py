@@ -142,14 +142,10 @@ class ProxyService:
         if endpoint is None:
             return failure(404, "unknownobject", "unknown OneRoster endpoint")
         pairs = parse_qsl(raw_query, keep_blank_values=True)
-        params: dict[str, str] = {}
-        for key, value in pairs:
-            params.setdefault(key, value)
         try:
-            # The 1.1 router's own answers, so the proxy pages exactly as a Roster Server does.
-            if len(rest) == 2:
-                return self._router._singleton(tenant, endpoint, rest[1], params)
-            return self._router._collection(tenant, endpoint, url.partition("?")[0], pairs, params)
+            # The 1.1 router's own answers (faults and quirks included), so the proxy pages and
+            # misbehaves exactly as a Roster Server does.
+            return self._router.read(tenant, endpoint, rest, url, pairs)
         except QueryError as exc:
             return failure(400, exc.code_minor, exc.description)
 

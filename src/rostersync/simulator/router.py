@@ -113,31 +113,66 @@ class Router:
         if endpoint is None or len(rest) > 2:
             return failure(404, "unknownobject", "unknown OneRoster endpoint")
         pairs = parse_qsl(raw_query, keep_blank_values=True)
+        try:
+            return self.read(tenant, endpoint, rest, url, pairs)
+        except QueryError as exc:
+            return failure(400, exc.code_minor, exc.description)
+
+    def read(
+        self,
+        tenant: Tenant,
+        endpoint: Endpoint,
+        rest: list[str],
+        url: str,
+        pairs: list[tuple[str, str]],
+        *,
+        served: Tenant | None = None,
+    ) -> Response:
+        """Answer a collection or singleton read, misbehaving as the tenant's faults say.
+
+        The OneRoster 1.1, 1.2 and proxy routes all answer through here, so every fault and
+        quirk reaches every door.
+
+        Args:
+            tenant: Whose faults and quirks apply (and whose data a `change` fault replaces).
+            endpoint: The collection.
+            rest: The path after the base: [collection] or [collection, sourcedId].
+            url: The request URL, for the Link header.
+            pairs: The query parameters as sent.
+            served: Whose records to answer with, when not `tenant`'s own (the 1.2 route
+                serves a converted copy).
+
+        Raises:
+            QueryError: A bad filter, sort, fields or paging parameter.
+        """
         params = _first_values(pairs)
+        served = served or tenant
         # Faults count only requests that would otherwise be answered, so `nth` is predictable.
         firing = tenant.faults.decide(rest[0])
         refused = faults.refusal(firing)
         if refused is not None:
             return refused
-        try:
-            if len(rest) == 2:
-                response = self._singleton(tenant, endpoint, rest[1], params)
-            else:
-                base = url.partition("?")[0]
-                response = self._collection(tenant, endpoint, base, pairs, params)
-        except QueryError as exc:
-            return failure(400, exc.code_minor, exc.description)
+        if len(rest) == 2:
+            response = self._singleton(served, endpoint, rest[1], params, tenant.quirks)
+        else:
+            base = url.partition("?")[0]
+            response = self._collection(served, endpoint, base, pairs, params, tenant.quirks)
         return faults.deliver(firing, response, tenant)
 
     def _singleton(
-        self, tenant: Tenant, endpoint: Endpoint, sourced_id: str, params: dict[str, str]
+        self,
+        tenant: Tenant,
+        endpoint: Endpoint,
+        sourced_id: str,
+        params: dict[str, str],
+        quirks: bool,
     ) -> Response:
         record = tenant.find(endpoint, sourced_id)
         if record is None:
             description = f"no {endpoint.singular} with sourcedId {sourced_id!r}"
             return failure(404, "unknownobject", description)
         fields = parse_fields(params, endpoint.fields)
-        if tenant.quirks:
+        if quirks:
             return Response(
                 200, {endpoint.singular: dress(project(record, fields), endpoint.source)}
             )
@@ -150,6 +185,7 @@ class Router:
         base: str,
         pairs: list[tuple[str, str]],
         params: dict[str, str],
+        quirks: bool,
     ) -> Response:
         paging = parse_paging(params)
         selection = parse_selection(params, endpoint.fields)
@@ -157,7 +193,7 @@ class Router:
         records = tenant.view(endpoint, selection, fresh=paging.offset == 0)
         page = records[paging.offset : paging.offset + paging.limit]
         total = len(records)
-        if tenant.quirks:
+        if quirks:
             served = dress_all((project(r, fields) for r in page), endpoint.source)
             return Response(200, {endpoint.envelope: served}, paging_headers(total, len(page)))
         headers = [

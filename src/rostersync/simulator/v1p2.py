@@ -179,17 +179,10 @@ class V1p2Service:
         if endpoint is None:
             return imsx_failure(404, "unknownobject", "unknown OneRoster endpoint")
         pairs = parse_qsl(raw_query, keep_blank_values=True)
-        params: dict[str, str] = {}
-        for key, value in pairs:
-            params.setdefault(key, value)
         try:
-            # The 1.1 router's own paging and headers, so both versions page the same way.
-            if len(rest) == 2:
-                answer = self._router._singleton(shadow, endpoint, rest[1], params)
-            else:
-                answer = self._router._collection(
-                    shadow, endpoint, url.partition("?")[0], pairs, params
-                )
+            # The 1.1 router's own paging, headers, faults and quirks, so both versions page and
+            # misbehave the same way; the records are the 1.2 copy.
+            answer = self._router.read(tenant, endpoint, rest, url, pairs, served=shadow)
         except QueryError as exc:
             return imsx_failure(400, exc.code_minor, exc.description)
         return as_v1p2(answer)

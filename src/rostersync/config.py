@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     http_max_retries: int = 5
     # The most data rows one staff import spreadsheet may hold (rostersync.importing).
     import_max_rows: int = 5000
+    # The largest OneRoster bundle (the zip) a district may push; bigger ones get a 413.
+    push_max_bundle_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
     # Signing in with ClassLink (OpenID Connect); see docs/decisions/0008-sign-in.md.
     classlink_issuer: str = "https://launchpad.classlink.com"
     classlink_client_id: str = ""

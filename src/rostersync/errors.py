@@ -107,3 +107,14 @@ class SourceChanged(RosterSyncError):
 
 class RunNotPending(RosterSyncError):
     """The run is not a preview or held run waiting for a decision (or was decided already)."""
+
+
+class BundlePushRefused(RosterSyncError):
+    """A pushed bundle cannot be taken now: one is still queued or running, or the queue is
+    unreachable. Push again later; `bundle_id` names the bundle the message is about, and
+    `busy` is True when the district's previous bundle is still waiting (False: the queue)."""
+
+    def __init__(self, message: str, *, bundle_id: str, busy: bool) -> None:
+        super().__init__(message)
+        self.bundle_id = bundle_id
+        self.busy = busy

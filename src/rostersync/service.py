@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -415,6 +416,8 @@ class RosterSync:
                         f"{district.display_name} is not rostered from ClassLink, so there is "
                         "nothing to sync; its accounts are added by hand or by spreadsheet import"
                     )
+                if integration.source_kind == PUSH_SOURCE_KIND:
+                    return district, rules, self._newest_pushed_source(conn, district)
                 if integration.source_kind == PENDING_SOURCE_KIND:
                     raise ConfigError(
                         f"{district.display_name} has no ClassLink credentials yet; enter its key "
@@ -435,25 +438,36 @@ class RosterSync:
         progress: Progress | None = None,
         mode: str = "apply",
         approval: Approval | None = None,
+        on_run: Callable[[str], None] | None = None,
     ) -> SyncReport:
-        """Run the pipeline with the district's safeguards, honouring its pause window."""
+        """Run the pipeline with the district's safeguards, honouring its pause window.
+
+        Every run records its progress for the run page (`store.progress`); `on_run` hears the
+        run's id as soon as it holds the district's lock, before the pull's first request.
+        """
         with self.engine.connect() as conn:
             settings = store_workflow.get_settings(conn, district.id)
         reason = skip_reason(trigger, settings.pause, _today_in(district.time_zone))
         if reason is not None:
             return record_skip(self.engine, district_id=district.id, trigger=trigger, reason=reason)
-        return execute_sync(
-            self.engine,
-            district_id=district.id,
-            rules=rules,
-            source=source,
-            trigger=trigger,
-            progress=progress,
-            mode=mode,
-            safeguards=settings.safeguards,
-            approval=approval,
-            holder=f"{socket.gethostname()} pid {os.getpid()}",
-        )
+        from rostersync.store.progress import ProgressRecorder, RecordedSource
+
+        recorder = ProgressRecorder(self.engine, district.id, on_run=on_run, progress=progress)
+        try:
+            return execute_sync(
+                self.engine,
+                district_id=district.id,
+                rules=rules,
+                source=RecordedSource(source, recorder),
+                trigger=trigger,
+                progress=recorder.pulled,
+                mode=mode,
+                safeguards=settings.safeguards,
+                approval=approval,
+                holder=f"{socket.gethostname()} pid {os.getpid()}",
+            )
+        finally:
+            recorder.finish()
 
     # --- import: roster spreadsheets and hand-made accounts (features add below) ---
 
@@ -947,7 +961,857 @@ class RosterSync:
         self.web_portal().confirm_eligibility(viewer, student_id, status)
 
     # --- onboarding wizard: drafts, connection test, go-live (features add below) ---
+    # The wizard (web/onboarding.py) saves one step at a time. Each save is checked with the same
+    # `DistrictSetup.check` as `add_district`, written with its audit row in one transaction (the
+    # row names the fields, never a key, secret, name or email), and the audit rows are read back
+    # as the wizard's progress, so a half-onboarded district resumes where it stopped.
+    def start_onboarding(self, setup: DistrictSetup, actor: str) -> store_districts.DistrictRecord:
+        """Create a district from the wizard's questionnaire; its source stays `pending`.
+
+        Args:
+            setup: The questionnaire's answers (any source fields are ignored).
+            actor: The staff member, for the audit log.
+
+        Raises:
+            ConfigError: The answers cannot work, or the slug is malformed or taken.
+        """
+        import dataclasses
+        import re
+
+        if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?", setup.slug):
+            raise ConfigError(
+                f"slug {setup.slug!r} must be 1 to 64 lower-case letters, digits or hyphens, "
+                "e.g. springfield-il"
+            )
+        setup.source_kind, setup.source_url, setup.key, setup.secret = (
+            PENDING_SOURCE_KIND,
+            "",
+            "",
+            "",
+        )
+        self._check_onboarding(setup)
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            record = store_districts.create_district(
+                conn, self.box, **dataclasses.asdict(setup), now=now
+            )
+            store_workflow.audit(
+                conn,
+                district_id=record.id,
+                run_id=None,
+                actor=actor,
+                action="onboarding_answers",
+                entity_type="district",
+                entity_id=record.id,
+                changes={"created": True, "source_kind": PENDING_SOURCE_KIND},
+                now=now,
+            )
+        _log.info("onboarding.started", district_id=record.id)
+        return record
+
+    def onboarding_answers(self, slug_or_id: str) -> DistrictSetup:
+        """A district's current answers as a `DistrictSetup`, without its key and secret."""
+        with self.engine.connect() as conn:
+            return self._current_setup(conn, slug_or_id, credentials=False)
+
+    def update_onboarding(
+        self, slug_or_id: str, actor: str, *, step: str, **answers: Any
+    ) -> list[str]:
+        """Save the questionnaire or schedule step of the wizard for an existing district.
+
+        The district's answers after the change must pass `DistrictSetup.check` and describe a
+        usable schedule; otherwise nothing is written.
+
+        Args:
+            slug_or_id: The district.
+            actor: The staff member, for the audit log.
+            step: "answers" or "schedule" (the audit action is `onboarding_<step>`).
+            **answers: `DistrictSetup` fields and their new values (not the slug, source or
+                credentials, which have their own steps).
+
+        Returns:
+            The names of the fields that changed.
+
+        Raises:
+            ConfigError: The answers cannot work, or name a field this step cannot change.
+            NotFoundError: No such district.
+        """
+        if step not in ("answers", "schedule"):
+            raise ConfigError(f"onboarding step {step!r} is not 'answers' or 'schedule'")
+        fixed = {"slug", "source_kind", "source_url", "key", "secret"} & set(answers)
+        if fixed:
+            raise ConfigError(
+                f"{', '.join(sorted(fixed))} cannot be changed here: the slug is fixed, and the "
+                "source and credentials are changed in the wizard's source step"
+            )
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            setup = self._current_setup(conn, slug_or_id, credentials=True)
+            for name, value in answers.items():
+                setattr(setup, name, value)
+            self._check_onboarding(setup)
+            district = store_districts.get_district(conn, slug_or_id)
+            on_district = {
+                ("classlink_tenant_id" if k == "tenant_id" else k): v
+                for k, v in answers.items()
+                if k in ("tenant_id", *store_districts.DISTRICT_FIELDS)
+            }
+            on_integration = {
+                k: v for k, v in answers.items() if k in store_districts.INTEGRATION_FIELDS
+            }
+            changed = store_districts.update_district(conn, district.id, **on_district)
+            changed += store_districts.update_integration(
+                conn, district.id, now=now, **on_integration
+            )
+            changed = sorted(set(changed))
+            store_workflow.audit(
+                conn,
+                district_id=district.id,
+                run_id=None,
+                actor=actor,
+                action=f"onboarding_{step}",
+                entity_type="district",
+                entity_id=district.id,
+                changes={"fields": changed},
+                now=now,
+            )
+        return changed
+
+    def set_onboarding_source(
+        self,
+        slug_or_id: str,
+        actor: str,
+        *,
+        source_kind: str,
+        source_url: str,
+        key: str = "",
+        secret: str = "",
+    ) -> None:
+        """Save where a district's roster comes from and its ClassLink key and secret.
+
+        An empty key or secret keeps the one stored (the wizard never shows them again, so a
+        person changing only the URL need not retype them). Both are stored encrypted; the audit
+        row says only that they were replaced.
+
+        Raises:
+            ConfigError: Not a ClassLink source kind, or a URL, key or secret is missing.
+            NotFoundError: No such district.
+        """
+        if source_kind not in SOURCE_KINDS:
+            raise ConfigError(
+                f"source kind {source_kind!r} is not one of {', '.join(SOURCE_KINDS)}; a district "
+                "that pushes OneRoster files chooses that option instead"
+            )
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            setup = self._current_setup(conn, slug_or_id, credentials=True)
+            setup.source_kind, setup.source_url = source_kind, source_url.strip()
+            replaced = [name for name, value in (("key", key), ("secret", secret)) if value]
+            setup.key = key.strip() or setup.key
+            setup.secret = secret.strip() or setup.secret
+            setup.check()
+            district = store_districts.get_district(conn, slug_or_id)
+            store_districts.update_credentials(
+                conn,
+                self.box,
+                district.id,
+                source_kind=setup.source_kind,
+                source_url=setup.source_url,
+                key=setup.key,
+                secret=setup.secret,
+                now=now,
+            )
+            store_workflow.audit(
+                conn,
+                district_id=district.id,
+                run_id=None,
+                actor=actor,
+                action="onboarding_source",
+                entity_type="integration",
+                entity_id=district.id,
+                changes={
+                    "source_kind": setup.source_kind,
+                    "source_url": setup.source_url,
+                    "credentials_replaced": replaced,
+                },
+                now=now,
+            )
+
+    def test_onboarding_source(self, slug_or_id: str) -> str:
+        """Try a district's stored source: authenticate and read one page of its orgs.
+
+        One request (a page of one org), no retries and a short timeout, so a wrong URL or
+        credential answers within seconds; nothing is written.
+
+        Returns:
+            What was reached, in a sentence (the host and the first org's name).
+
+        Raises:
+            ConfigError: No ClassLink source saved yet, or its URL is unusable.
+            SourceAuthError: The source refused the credentials (`.credential` says which).
+            SourceError: The source could not be reached or answered something unusable.
+        """
+        from urllib.parse import urlsplit
+
+        with self.engine.connect() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            integration = store_districts.get_integration(conn, district.id)
+            if integration.source_kind not in SOURCE_KINDS:
+                raise ConfigError(
+                    f"{district.display_name} has no ClassLink source to test yet: choose the "
+                    "source and enter its URL, key and secret first"
+                )
+            key, secret = store_districts.get_credentials(conn, self.box, district.id)
+        settings = self.settings.model_copy(
+            update={
+                "page_size": 1,
+                "http_max_retries": 0,
+                "http_timeout_seconds": min(self.settings.http_timeout_seconds, 10.0),
+            }
+        )
+        source = build_source(integration, key, secret, settings)
+        records = source.records()
+        try:
+            first = next(records, None)
+        finally:
+            records.close()  # type: ignore[attr-defined]
+        host = urlsplit(integration.source_url).netloc
+        _log.info("onboarding.source_tested", district_id=district.id, ok=True)
+        if first is None:
+            return (
+                f"Connected to {host}: the credentials work, but the district shares no records "
+                "yet."
+            )
+        name = getattr(first, "name", "") or getattr(first, "title", "")
+        return f"Connected to {host}: the credentials work and the first organisation is {name}."
+
+    def use_push_source(self, slug_or_id: str, actor: str) -> tuple[str, str] | None:
+        """Make a district push OneRoster files to us instead of our pulling from ClassLink.
+
+        Returns:
+            The push key and secret, shown once; None if the district has its push key already
+            (`rotate_onboarding_push` makes a new one).
+        """
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            store_districts.update_credentials(
+                conn,
+                self.box,
+                district.id,
+                source_kind=PUSH_SOURCE_KIND,
+                source_url="",
+                key="",
+                secret="",
+                now=now,
+            )
+            store_workflow.audit(
+                conn,
+                district_id=district.id,
+                run_id=None,
+                actor=actor,
+                action="onboarding_source",
+                entity_type="integration",
+                entity_id=district.id,
+                changes={"source_kind": PUSH_SOURCE_KIND},
+                now=now,
+            )
+        try:
+            return self.issue_push_credentials(district.slug, actor)
+        except ConfigError:
+            return None  # it has a push key already: only a rotation shows a new secret
+
+    def rotate_onboarding_push(self, slug_or_id: str, actor: str) -> tuple[str, str]:
+        """A new push key and secret for a pushing district, shown once; the old ones stop.
+
+        Raises:
+            ConfigError: The district does not push files (choose that source first).
+        """
+        from rostersync.errors import NotFoundError
+
+        with self.engine.connect() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            kind = store_districts.get_integration(conn, district.id).source_kind
+        if kind != PUSH_SOURCE_KIND:
+            raise ConfigError(
+                f"{district.display_name} does not push OneRoster files: choose that source in "
+                "the wizard's source step first"
+            )
+        try:
+            return self.rotate_push_credentials(district.slug, actor)
+        except NotFoundError:
+            return self.issue_push_credentials(district.slug, actor)
+
+    def set_go_live_date(self, slug_or_id: str, actor: str, when: date) -> None:
+        """Let a district's people sign in from `when` on (the scheduler sets it live then).
+
+        Raises:
+            ConfigError: The date is already past in the district's time zone.
+        """
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            if when < _today_in(district.time_zone):
+                raise ConfigError(
+                    f"the go-live date {when.isoformat()} is already past in "
+                    f"{district.time_zone}: choose today or a later date, or go live now"
+                )
+            store_districts.update_district(conn, district.id, go_live_date=when)
+            store_districts.update_integration(conn, district.id, now=now, go_live_date=when)
+            store_workflow.audit(
+                conn,
+                district_id=district.id,
+                run_id=None,
+                actor=actor,
+                action="onboarding_go_live",
+                entity_type="district",
+                entity_id=district.id,
+                changes={"go_live_date": when.isoformat()},
+                now=now,
+            )
+
+    def onboarding_progress(self, slug_or_id: str) -> dict[str, bool]:
+        """Which wizard steps a district has done: answers, source, schedule, approved, live."""
+        with self.engine.connect() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            integration = store_districts.get_integration(conn, district.id)
+            done = store_districts.onboarding_steps_done(conn, district.id)
+            runs = store_runs.list_runs(conn, district.id, 50)
+        return {
+            "answers": True,
+            "source": integration.source_kind != PENDING_SOURCE_KIND,
+            "schedule": "onboarding_schedule" in done,
+            "approved": any(r.mode == "apply" and r.status == "succeeded" for r in runs),
+            "live": district.status == "live",
+        }
+
+    def _current_setup(
+        self, conn: Connection, slug_or_id: str, *, credentials: bool
+    ) -> DistrictSetup:
+        district = store_districts.get_district(conn, slug_or_id)
+        integration = store_districts.get_integration(conn, district.id)
+        key, secret = (
+            store_districts.get_credentials(conn, self.box, district.id)
+            if credentials
+            else ("", "")
+        )
+        return DistrictSetup(
+            slug=district.slug,
+            name=district.name,
+            display_name=district.display_name,
+            city=district.city,
+            state=district.state,
+            source_url=integration.source_url,
+            key=key,
+            secret=secret,
+            source_kind=integration.source_kind,
+            time_zone=district.time_zone,
+            tenant_id=district.classlink_tenant_id,
+            data_manager_emails=list(integration.data_manager_emails),
+            grades_provided=integration.grades_provided,
+            unique_emails_provided=integration.unique_emails_provided,
+            student_id_field=integration.student_id_field,
+            eligibility_source=integration.eligibility_source,
+            eligibility_field=integration.eligibility_field,
+            sync_frequency=integration.sync_frequency,
+            sync_days=list(integration.sync_days),
+            sync_interval_days=integration.sync_interval_days,
+            sync_time=integration.sync_time,
+            go_live_date=district.go_live_date,
+        )
+
+    @staticmethod
+    def _check_onboarding(setup: DistrictSetup) -> None:
+        """`DistrictSetup.check`, plus what a sync would refuse later: the student ID field, the
+        time zone and the sync days."""
+        from rostersync.domain.schedule import schedule_from_answers
+
+        setup.check()
+        try:
+            DistrictRules(
+                grades_provided=setup.grades_provided,
+                unique_emails=setup.unique_emails_provided,
+                student_id_field=setup.student_id_field,
+                eligibility_source=EligibilitySource(setup.eligibility_source),
+                eligibility_field=setup.eligibility_field,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"the district's sync answers are not usable: {exc}") from None
+        schedule_from_answers(
+            frequency=setup.sync_frequency,
+            days=setup.sync_days,
+            interval_days=setup.sync_interval_days,
+            time_of_day=setup.sync_time,
+            time_zone=setup.time_zone,
+        )
 
     # --- push: district push keys, pushed bundles, run progress, upload pages (add below) ---
+    # Push credentials are ours to issue: the district sends them as HTTP Basic to
+    # `POST /api/v1/districts/<slug>/bundles` (rostersync.web.push); see rostersync.store.push.
+    def issue_push_credentials(self, slug: str, actor: str) -> tuple[str, str]:
+        """Issue the key and secret a district pushes OneRoster bundles with.
+
+        The secret is returned once and stored only encrypted; show it to the person now.
+
+        Returns:
+            (key id, secret).
+
+        Raises:
+            NotFoundError: No such district.
+            ConfigError: The district already has a push key (rotate it instead).
+        """
+        return self._push_key(slug, actor, rotate=False)
+
+    def rotate_push_credentials(self, slug: str, actor: str) -> tuple[str, str]:
+        """Replace a district's push key and secret; the old ones stop working at once.
+
+        Returns:
+            (new key id, new secret), shown once.
+
+        Raises:
+            NotFoundError: No such district, or it has no push key yet (issue one first).
+        """
+        return self._push_key(slug, actor, rotate=True)
+
+    def check_push_credentials(
+        self, slug: str, key_id: str, secret: str
+    ) -> store_districts.DistrictRecord | None:
+        """The district named `slug`, if `key_id` and `secret` are its current push key; else
+        None, whatever was wrong (unknown district, unknown key, another district's key, an old
+        or wrong secret), so a caller learns nothing about which part failed."""
+        from rostersync.errors import NotFoundError
+        from rostersync.store import push as store_push
+
+        with self.engine.connect() as conn:
+            owner = store_push.district_for(conn, self.box, key_id, secret)
+            if owner is None:
+                return None
+            try:
+                district = store_districts.get_district(conn, slug)
+            except NotFoundError:
+                return None
+        return district if district.id == owner else None
+
+    def push_key(self, slug_or_id: str) -> Any:
+        """The district's push key id and dates (`store.push.PushKey`), or None; never the
+        secret."""
+        from rostersync.store import push as store_push
+
+        with self.engine.connect() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            return store_push.get_key(conn, district.id)
+
+    def _push_key(self, slug: str, actor: str, *, rotate: bool) -> tuple[str, str]:
+        from rostersync.store import push as store_push
+
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            district = store_districts.get_district(conn, slug)
+            change = store_push.rotate if rotate else store_push.issue
+            key_id, secret = change(conn, self.box, district.id, slug=district.slug, now=now)
+            # The key id is public; the secret never reaches the audit log or a log line.
+            store_workflow.audit(
+                conn,
+                district_id=district.id,
+                run_id=None,
+                actor=actor,
+                action="push_key_rotated" if rotate else "push_key_issued",
+                entity_type="push_credentials",
+                entity_id=district.id,
+                changes={"key_id": key_id},
+                now=now,
+            )
+        _log.info("push_key.rotated" if rotate else "push_key.issued", district_id=district.id)
+        return key_id, secret
+
+    def use_push_queue(self, queue: Any) -> None:
+        """Send pushed bundles to this `jobs.queue.JobQueue` (tests and the demo pass one in
+        immediate mode) instead of one built from the settings on first use."""
+        self._push_queue = queue
+
+    def accept_pushed_bundle(
+        self, slug_or_id: str, upload: Path, *, sha256: str, actor: str
+    ) -> Any:
+        """Take a bundle a district pushed: check it whole, keep it, and queue its sync.
+
+        The file at `upload` (written by the caller in the district's push folder) is read
+        through once: manifest, required files, headers, encodings and row widths. A refused
+        bundle is deleted and nothing is recorded; an accepted one is renamed into place
+        (`data_dir/pushed/<district id>/<bundle id>.zip`), recorded as queued, and sent to the
+        job queue after the commit.
+
+        Only one bundle per district waits at a time: while one is queued or running, another
+        push is refused (`BundlePushRefused`), so a retrying client cannot pile up syncs of
+        stale files; the district pushes again once the status URL says it finished.
+
+        Args:
+            slug_or_id: The district (already authenticated by the caller).
+            upload: The received zip, inside `pushed_bundle_dir(district)`.
+            sha256: Its SHA-256, hex, computed while it was received.
+            actor: Who pushed (the push key id), for the audit log.
+
+        Returns:
+            The recorded `store.push.PushedBundle`, as it is after queueing (in immediate
+            mode, after its sync).
+
+        Raises:
+            BundleError: The bundle is refused; `.file` and `.line` say where.
+            BundlePushRefused: A bundle of the district is still queued or running, or the job
+                queue cannot be reached.
+        """
+        from sqlalchemy.exc import IntegrityError
+
+        from rostersync.errors import BundlePushRefused
+        from rostersync.oneroster.bundle import Bundle
+        from rostersync.store import push as store_push
+
+        try:
+            with self.engine.connect() as conn:
+                district = store_districts.get_district(conn, slug_or_id)
+                waiting = store_push.unfinished_bundle(conn, district.id)
+            if waiting is not None:
+                raise BundlePushRefused(
+                    f"bundle {waiting.id} of this district is still {waiting.status}; wait until "
+                    f"GET /api/v1/districts/{district.slug}/bundles/{waiting.id} says it "
+                    "finished, then push again",
+                    bundle_id=waiting.id,
+                    busy=True,
+                )
+            with Bundle(upload, limits=self._bundle_limits()) as bundle:
+                for _record in bundle.records():
+                    pass
+            bundle_id = store_push.new_bundle_id()
+            size = upload.stat().st_size
+            final = self.pushed_bundle_dir(district.id) / f"{bundle_id}.zip"
+            os.replace(upload, final)
+        finally:
+            upload.unlink(missing_ok=True)
+        now = datetime.now(UTC)
+        try:
+            with self.engine.begin() as conn:
+                store_push.insert_bundle(
+                    conn,
+                    bundle_id=bundle_id,
+                    district_id=district.id,
+                    sha256=sha256,
+                    size=size,
+                    now=now,
+                )
+                store_workflow.audit(
+                    conn,
+                    district_id=district.id,
+                    run_id=None,
+                    actor=actor,
+                    action="bundle_pushed",
+                    entity_type="pushed_bundle",
+                    entity_id=bundle_id,
+                    changes={"sha256": sha256, "size": size},
+                    now=now,
+                )
+        except IntegrityError:
+            # Another push of this district was accepted meanwhile (one waiting bundle each).
+            final.unlink(missing_ok=True)
+            with self.engine.connect() as conn:
+                other = store_push.unfinished_bundle(conn, district.id)
+            raise BundlePushRefused(
+                "another bundle of this district was pushed at the same moment and is queued; "
+                "wait until it finished, then push again",
+                bundle_id=other.id if other is not None else bundle_id,
+                busy=True,
+            ) from None
+        except BaseException:
+            final.unlink(missing_ok=True)
+            raise
+        _log.info("push.accepted", district_id=district.id, bundle_id=bundle_id, size=size)
+        try:
+            self._push_jobs().enqueue_bundle(bundle_id)
+        except Exception as exc:
+            with self.engine.begin() as conn:
+                store_push.set_status(
+                    conn,
+                    bundle_id,
+                    "failed",
+                    now=datetime.now(UTC),
+                    error="the job queue could not be reached; push the bundle again",
+                )
+            _log.error("push.not_queued", bundle_id=bundle_id, error_type=type(exc).__name__)
+            raise BundlePushRefused(
+                "the bundle was received but could not be queued (the job queue is "
+                "unreachable); push it again in a few minutes",
+                bundle_id=bundle_id,
+                busy=False,
+            ) from None
+        return self.pushed_bundle(district.id, bundle_id)
+
+    def pushed_bundle(self, slug_or_id: str, bundle_id: str) -> Any:
+        """A bundle the district pushed (`store.push.PushedBundle`).
+
+        Raises:
+            NotFoundError: No such district, or no such bundle of that district.
+        """
+        from rostersync.store import push as store_push
+
+        with self.engine.connect() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            return store_push.get_bundle(conn, bundle_id, district_id=district.id)
+
+    def pushed_bundle_dir(self, district_id: str) -> Path:
+        """Where a district's pushed bundles are kept (made on first use, owner-only)."""
+        folder = self.settings.data_dir / "pushed" / district_id
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return folder
+
+    def sync_pushed_bundle(self, bundle_id: str) -> Any:
+        """Sync a district from a bundle it pushed (the queue's task); at most once per bundle.
+
+        A bundle that is no longer queued (a duplicate queue message) is left alone. The run's
+        outcome becomes the bundle's: succeeded, held or failed.
+
+        Returns:
+            The bundle afterwards (`store.push.PushedBundle`).
+
+        Raises:
+            SyncInProgress: Another sync of the district is running; the bundle stays queued
+                for the caller to retry.
+        """
+        from rostersync.errors import SyncInProgress
+        from rostersync.store import push as store_push
+        from rostersync.sync.bundle_source import BundleSource
+
+        with self.engine.begin() as conn:
+            bundle = store_push.get_bundle(conn, bundle_id)
+            if not store_push.claim(conn, bundle_id):
+                return bundle
+        path = self.pushed_bundle_dir(bundle.district_id) / f"{bundle.id}.zip"
+        source = BundleSource(path, limits=self._bundle_limits())
+        try:
+            report = self.run_sync(bundle.district_id, trigger="push", source=source)
+        except SyncInProgress:
+            with self.engine.begin() as conn:
+                store_push.release(conn, bundle_id)
+            raise
+        except Exception as exc:
+            with self.engine.begin() as conn:
+                store_push.set_status(
+                    conn,
+                    bundle_id,
+                    "failed",
+                    now=datetime.now(UTC),
+                    error=f"the sync stopped unexpectedly ({type(exc).__name__})",
+                )
+            raise
+        status = report.status if report.status in ("succeeded", "held") else "failed"
+        with self.engine.begin() as conn:
+            store_push.set_status(
+                conn,
+                bundle_id,
+                status,
+                now=datetime.now(UTC),
+                run_id=report.run_id,
+                error=(report.error or report.reason) if status == "failed" else None,
+            )
+            return store_push.get_bundle(conn, bundle_id)
+
+    def _newest_pushed_source(
+        self, conn: Connection, district: store_districts.DistrictRecord
+    ) -> RosterSource:
+        """A push district's roster: the newest bundle it pushed (for `_resolve`)."""
+        from rostersync.store import push as store_push
+        from rostersync.sync.bundle_source import BundleSource
+
+        newest = store_push.newest_bundle(conn, district.id)
+        folder = self.settings.data_dir / "pushed" / district.id
+        path = folder / f"{newest.id}.zip" if newest is not None else folder / "-"
+        if not path.is_file():
+            raise ConfigError(
+                f"{district.display_name} pushes its roster, and no bundle has been pushed yet; "
+                f"push one to POST /api/v1/districts/{district.slug}/bundles"
+            )
+        return BundleSource(path, limits=self._bundle_limits())
+
+    def _bundle_limits(self) -> Any:
+        from rostersync.oneroster.bundle import BundleLimits
+
+        return BundleLimits(max_compressed_bytes=self.settings.push_max_bundle_bytes)
+
+    def _push_jobs(self) -> Any:
+        queue = getattr(self, "_push_queue", None)
+        if queue is None:
+            from rostersync.jobs.queue import JobQueue
+
+            queue = JobQueue(self.settings, service=self, periodic=False)
+            self._push_queue = queue
+        return queue
+
+    # Run progress and background runs for the admin pages, and the import page's row report.
+    # A run started from a page runs on a small bounded pool in the web process, so the page
+    # returns at once and the person watches the run's recorded progress (store/progress.py).
+    # Two at a time: each pull is mostly waiting on ClassLink, and the web process serves pages.
+    background_runs = 2
+
+    def run_progress(self, run_id: str) -> Any:
+        """A run's last recorded progress (`store.progress.RunProgress`), or None.
+
+        Raises:
+            NotFoundError: No such run.
+        """
+        from rostersync.store import progress as store_progress
+
+        with self.engine.connect() as conn:
+            store_runs.get_run(conn, run_id)
+            return store_progress.get_progress(conn, run_id)
+
+    def start_run(self, slug_or_id: str, *, mode: str, wait_seconds: float = 0.0) -> str:
+        """Start a preview ("preview") or a sync ("apply") in the background; returns its run id.
+
+        Returns once the run holds the district's lock, or once it has ended if that takes at
+        most `wait_seconds` (so a small district's page shows the outcome straight away).
+
+        Raises:
+            ConfigError: The district cannot be synced (not rostered, no credentials), or
+                `mode` is neither "preview" nor "apply".
+            SyncInProgress: The district is already syncing, or the pool is full.
+        """
+        import threading
+        from concurrent.futures import ThreadPoolExecutor, wait
+
+        from rostersync.errors import SyncInProgress
+
+        if mode not in ("preview", "apply"):
+            raise ConfigError(f"mode {mode!r} must be 'preview' or 'apply'")
+        district, rules, source = self._resolve(slug_or_id, None)
+        # setdefault is atomic: two first requests at once still share one pool.
+        pool, slots = self.__dict__.get("_background") or self.__dict__.setdefault(
+            "_background",
+            (
+                ThreadPoolExecutor(self.background_runs, "background run"),
+                threading.BoundedSemaphore(self.background_runs),
+            ),
+        )
+        if not slots.acquire(blocking=False):
+            raise SyncInProgress(
+                f"the portal is already running {self.background_runs} syncs started from its "
+                "pages; wait for one to finish (its run page shows how far it is), then start "
+                "again"
+            )
+        started: list[str] = []
+        holding = threading.Event()
+
+        def on_run(run_id: str) -> None:
+            started.append(run_id)
+            holding.set()
+
+        def run() -> SyncReport:
+            try:
+                return self._pipeline(
+                    district, rules, source, trigger="manual", mode=mode, on_run=on_run
+                )
+            except BaseException as exc:
+                # The run itself is recorded as failed by the pipeline; this says it was ours.
+                _log.warning(
+                    "run.background_failed", district_id=district.id, error_type=type(exc).__name__
+                )
+                raise
+            finally:
+                slots.release()
+                holding.set()
+
+        future = pool.submit(run)
+        holding.wait()
+        if not started:
+            skipped: SyncReport = future.result()  # a skipped run, or its refusal raised here
+            return skipped.run_id
+        wait([future], timeout=wait_seconds)
+        return started[0]
+
+    def import_staff_rows(
+        self, slug_or_id: str, filename: str, data: bytes, actor: str
+    ) -> tuple[staff_import.ImportReport, list[staff_import.SheetRow]]:
+        """`import_staff`, and the file's rows, for a report row by row (the upload page).
+
+        Raises:
+            SpreadsheetRejected: The file's structure is unusable (nothing was read from it).
+            NotFoundError: No such district.
+        """
+        from rostersync.importing import read_staff_sheet
+
+        report = self.import_staff(slug_or_id, filename, data, actor)
+        sheet = read_staff_sheet(filename, data, max_rows=self.settings.import_max_rows)
+        return report, sheet.rows
 
     # --- sign-in for data managers: ClassLink role, invitations, TOTP (features add below) ---
+    # The rules live in rostersync.web.staff_auth (`StaffAuth`, made once by `staff_auth()`).
+    def staff_password_step(
+        self, email: str, password: str, *, previous_session: str | None, next_path: str
+    ) -> Any:
+        """Check a staff email and password: `StaffSignedIn`, or `CodeNeeded` when the account
+        uses TOTP (`next_path` is kept with the code step).
+
+        Raises:
+            StaffSignInRefused: One message for every cause.
+        """
+        return self.staff_auth().sign_in(
+            email, password, previous_session=previous_session, next_path=next_path
+        )
+
+    def staff_code_step(self, step_token: str | None) -> str | None:
+        """Where a live TOTP code step continues to, or None when there is none."""
+        found: str | None = self.staff_auth().code_step_next(step_token)
+        return found
+
+    def staff_sign_in_code(
+        self, step_token: str | None, code: str, *, previous_session: str | None
+    ) -> Any:
+        """Finish a TOTP sign-in: (`StaffSignedIn`, next path).
+
+        Raises:
+            StaffCodeRefused: Wrong, reused or late code; counts toward the lockout.
+        """
+        return self.staff_auth().sign_in_code(step_token, code, previous_session=previous_session)
+
+    def begin_totp(self, viewer: Any) -> Any:
+        """A new TOTP secret for the signed-in staff member, shown once (`TotpEnrolment`)."""
+        return self.staff_auth().begin_totp(viewer)
+
+    def confirm_totp(self, viewer: Any, code: str) -> None:
+        """Turn TOTP on with a code from the person's app (audited)."""
+        self.staff_auth().confirm_totp(viewer, code)
+
+    def reset_totp(self, email: str, *, actor: str) -> str:
+        """Turn TOTP off and unlock a staff account (vendor staff, audited); returns its id."""
+        return str(self.staff_auth().reset_totp(email, actor=actor))
+
+    def invite_data_manager(
+        self, district: str, email: str, *, actor: str, sender: Any = None
+    ) -> tuple[str, bool]:
+        """Email a one-time link to set up a district's data manager account (audited).
+
+        Returns:
+            (invitation id, whether the email was sent).
+        """
+        invitation_id, sent = self.staff_auth().invite(
+            district=district, email=email, actor=actor, sender=sender
+        )
+        return str(invitation_id), bool(sent)
+
+    def staff_invitation(self, token: str) -> Any:
+        """What an invitation link offers (`InvitationDetails`), if it can still be used."""
+        return self.staff_auth().invitation(token)
+
+    def accept_staff_invitation(
+        self,
+        token: str,
+        *,
+        display_name: str,
+        password: str,
+        password_again: str,
+        previous_session: str | None,
+    ) -> Any:
+        """Use an invitation: make the data manager account and sign it in (`StaffSignedIn`)."""
+        return self.staff_auth().accept_invitation(
+            token,
+            display_name=display_name,
+            password=password,
+            password_again=password_again,
+            previous_session=previous_session,
+        )

@@ -1,4 +1,4 @@
-"""CLI commands for staff accounts: `rostersync staff add`.
+"""CLI commands for staff accounts: `rostersync staff add`, `invite`, `reset-totp`.
 
 Each command parses, calls one `RosterSync` method, and renders; nothing else happens here. The
 password is asked for twice, hidden, and never accepted as an option (it would land in the shell
@@ -20,6 +20,13 @@ def register(app: typer.Typer) -> None:
     staff_app = typer.Typer(help="Vendor staff and data manager accounts.", no_args_is_help=True)
     app.add_typer(staff_app, name="staff")
     staff_app.command("add")(staff_add)
+    staff_app.command("invite")(staff_invite)
+    staff_app.command("reset-totp")(staff_reset_totp)
+
+
+# Changes made from the CLI are audited under this actor: whoever runs it has the server's
+# database credentials, which only vendor staff have.
+CLI_ACTOR = "cli:vendor_staff"
 
 
 def staff_add(
@@ -47,3 +54,52 @@ def staff_add(
     finally:
         service.close()
     render.console.print(f"Staff account created: {staff_id} ({role})")
+
+
+def staff_invite(
+    email: Annotated[str, typer.Argument(help="The data manager's work email")],
+    district: Annotated[str, typer.Option("--district", help="Their district (slug)")],
+) -> None:
+    """Email a data manager a one-time link (7 days) to set up their account."""
+    from rostersync.cli.main import _service
+
+    service = _service()
+    try:
+        invitation_id, sent = service.invite_data_manager(district, email, actor=CLI_ACTOR)
+        where = (
+            f"the outbox ({service.settings.resolved_outbox_dir})"
+            if service.settings.mail_backend == "outbox"
+            else "SMTP"
+        )
+    except RosterSyncError as exc:
+        render.console.print(f"[bold red]Error:[/] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        service.close()
+    if not sent:
+        render.console.print(
+            f"[bold red]Error:[/] invitation {invitation_id} was saved but the email could not be "
+            "sent; check the mail settings and invite again"
+        )
+        raise typer.Exit(1)
+    render.console.print(f"Invitation {invitation_id} sent through {where}.")
+
+
+def staff_reset_totp(
+    email: Annotated[str, typer.Argument(help="The staff member's sign-in email")],
+) -> None:
+    """Turn off two-step sign-in for a locked-out person and unlock their account."""
+    from rostersync.cli.main import _service
+
+    service = _service()
+    try:
+        staff_id = service.reset_totp(email, actor=CLI_ACTOR)
+    except RosterSyncError as exc:
+        render.console.print(f"[bold red]Error:[/] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        service.close()
+    render.console.print(
+        f"Two-step sign-in reset for {staff_id}: they sign in with their password and can set "
+        "it up again at /staff/totp."
+    )

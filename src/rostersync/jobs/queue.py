@@ -27,6 +27,8 @@ log = structlog.get_logger(__name__)
 
 SYNC_TASK = "rostersync.sync_district"
 TICK_TASK = "rostersync.tick"
+# A district pushed a OneRoster bundle (rostersync.web.push): sync from it.
+PUSH_TASK = "rostersync.sync_pushed_bundle"
 
 
 def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
@@ -85,6 +87,7 @@ class JobQueue:
             # Each retry waits twice as long as the one before.
             retry_backoff=2,
         )(self._sync_district)
+        self.sync_pushed_bundle = self.huey.task(name=PUSH_TASK)(self._sync_pushed_bundle)
         self.tick = (
             self.huey.periodic_task(crontab(minute="*"), name=TICK_TASK)(self._tick)
             if periodic
@@ -139,3 +142,27 @@ class JobQueue:
         from rostersync.jobs.scheduler import tick
 
         return len(tick(self.service(), enqueue=self.enqueue_sync))
+
+    def enqueue_bundle(self, bundle_id: str) -> None:
+        """Send a pushed bundle's sync to the queue (any worker may take it)."""
+        self.sync_pushed_bundle(bundle_id)
+
+    def _sync_pushed_bundle(self, bundle_id: str) -> str:
+        from rostersync.errors import SyncInProgress
+
+        try:
+            bundle = self.service().sync_pushed_bundle(bundle_id)
+        except SyncInProgress:
+            # The district's scheduled or manual sync is running: the bundle waits its turn.
+            self.sync_pushed_bundle.schedule(
+                args=(bundle_id,), delay=max(1, self.settings.job_lease_seconds // 3)
+            )
+            return "busy"
+        except Exception as exc:
+            # Recorded on the bundle as failed already; a crash is not retried with the same file.
+            log.error("push.sync_crashed", bundle_id=bundle_id, error_type=type(exc).__name__)
+            return "failed"
+        if bundle.run_id is not None and bundle.status in ("succeeded", "held", "failed"):
+            # The data manager hears how a pushed bundle's sync went, as for a scheduled one.
+            self.notifier().after_run(bundle.run_id)
+        return str(bundle.status)

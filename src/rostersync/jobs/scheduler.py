@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from rostersync.domain.schedule import (
     Schedule,
@@ -32,6 +34,7 @@ from rostersync.domain.schedule import (
 from rostersync.errors import ConfigError
 from rostersync.jobs.tasks import quarantine_schedule
 from rostersync.store import jobs as store_jobs
+from rostersync.store.tables import integrations
 
 if TYPE_CHECKING:
     from rostersync.service import RosterSync
@@ -39,6 +42,10 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 SCHEDULED_STATUSES = ("onboarding", "live")
+# Districts with these source kinds are never scheduled: a push district syncs when a bundle
+# arrives (rostersync.web.push), a pending one once onboarding gives it credentials. The same
+# names as `service.PUSH_SOURCE_KIND` and `service.PENDING_SOURCE_KIND`.
+UNSCHEDULED_SOURCE_KINDS = ("oneroster-push", "pending")
 # A queued slot older than this may have lost its message (a worker died holding it): resend.
 LOST_AFTER = timedelta(minutes=30)
 
@@ -99,8 +106,9 @@ def tick(
             sent.append(_enqueued(slot, slugs, "resent"))
         last = store_jobs.last_slots(conn)
         quarantined = store_jobs.quarantined(conn)
+        unscheduled = _unscheduled(conn)
         for row in rows:
-            if row.status not in SCHEDULED_STATUSES:
+            if row.status not in SCHEDULED_STATUSES or row.id in unscheduled:
                 continue
             try:
                 schedule = schedule_of(row)
@@ -189,3 +197,13 @@ def schedule_info(
         next_run_utc=next_utc,
         next_run_local=next_utc.astimezone(schedule.zone) if next_utc else None,
     )
+
+
+def _unscheduled(conn: Connection) -> set[str]:
+    """Ids of the districts whose source kind is never scheduled (`UNSCHEDULED_SOURCE_KINDS`)."""
+    rows = conn.execute(
+        select(integrations.c.district_id).where(
+            integrations.c.source_kind.in_(UNSCHEDULED_SOURCE_KINDS)
+        )
+    )
+    return {district_id for (district_id,) in rows}

@@ -70,9 +70,25 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A transaction that will write takes the write lock at BEGIN (`for_writing`): a
+        # deferred one that reads first cannot become a writer once another commit moved the
+        # WAL on, and fails with "database is locked" at once instead of waiting its turn.
+        immediate = conn.get_execution_options().get(WRITES, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+WRITES = "rostersync_writes"
+
+
+def for_writing(engine: Engine) -> Engine:
+    """The same engine, whose transactions announce up front that they will write.
+
+    On SQLite they BEGIN IMMEDIATE, so concurrent read-then-write transactions (sign-in under
+    load) queue on the busy timeout instead of failing; on PostgreSQL nothing changes.
+    """
+    return engine.execution_options(**{WRITES: True})
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

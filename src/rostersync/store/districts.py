@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, or_, select
+from sqlalchemy import Row, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from rostersync.domain.rules import DistrictRules, EligibilitySource
 from rostersync.errors import ConfigError, NotFoundError
 from rostersync.store.secrets import SecretBox
-from rostersync.store.tables import districts, integrations
+from rostersync.store.tables import audit_log, districts, integrations
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -267,3 +267,160 @@ def _integration(row: Row[Any]) -> IntegrationRecord:
     values["data_manager_emails"] = tuple(values["data_manager_emails"] or ())
     values["sync_days"] = tuple(values["sync_days"] or ())
     return IntegrationRecord(**values)
+
+
+# Onboarding wizard: answers edited step by step after the district was created -----------------
+# Columns a wizard step may change, by table; anything else (ids, status, credentials) has its own
+# path, so a form can never reach it.
+DISTRICT_FIELDS = frozenset(
+    {"name", "display_name", "city", "state", "time_zone", "classlink_tenant_id", "go_live_date"}
+)
+INTEGRATION_FIELDS = frozenset(
+    {
+        "data_manager_emails",
+        "grades_provided",
+        "unique_emails_provided",
+        "student_id_field",
+        "eligibility_source",
+        "eligibility_field",
+        "sync_frequency",
+        "sync_days",
+        "sync_interval_days",
+        "sync_time",
+        "go_live_date",
+    }
+)
+
+
+def update_district(conn: Connection, district_id: str, **values: Any) -> list[str]:
+    """Change a district's own answers (name, display name, place, zone, tenant, go-live date).
+
+    Args:
+        conn: A connection; the caller commits (and audits).
+        district_id: The district.
+        **values: Columns of `DISTRICT_FIELDS` and their new values.
+
+    Returns:
+        The names of the columns whose value actually changed, sorted (for the audit row).
+
+    Raises:
+        ConfigError: A column that is not a district answer.
+        NotFoundError: No such district.
+    """
+    _only(values, DISTRICT_FIELDS, "district")
+    current = get_district(conn, district_id)
+    changed = sorted(k for k, v in values.items() if getattr(current, k) != v)
+    if changed:
+        conn.execute(
+            update(districts)
+            .where(districts.c.id == district_id)
+            .values({k: values[k] for k in changed})
+        )
+    return changed
+
+
+def update_integration(
+    conn: Connection, district_id: str, *, now: datetime | None = None, **values: Any
+) -> list[str]:
+    """Change a district's questionnaire answers and schedule (never its source or credentials).
+
+    The answers after the change must still make valid sync rules, so a later sync can follow
+    them; otherwise nothing is written.
+
+    Args:
+        conn: A connection; the caller commits (and audits).
+        district_id: The district.
+        now: When the change happened (defaults to the current time).
+        **values: Columns of `INTEGRATION_FIELDS` and their new values.
+
+    Returns:
+        The names of the columns whose value actually changed, sorted (for the audit row).
+
+    Raises:
+        ConfigError: A column that is not an answer, or answers that make no valid rules.
+        NotFoundError: The district has no integration.
+    """
+    _only(values, INTEGRATION_FIELDS, "integration")
+    current = get_integration(conn, district_id)
+    merged = {name: getattr(current, name) for name in INTEGRATION_FIELDS}
+    for name, value in values.items():
+        merged[name] = tuple(value) if name in ("data_manager_emails", "sync_days") else value
+    _rules(
+        merged["grades_provided"],
+        merged["unique_emails_provided"],
+        merged["student_id_field"],
+        merged["eligibility_source"],
+        merged["eligibility_field"],
+    )
+    changed = sorted(k for k in values if getattr(current, k) != merged[k])
+    if changed:
+        row = {k: list(v) if isinstance(v, tuple) else v for k, v in merged.items() if k in changed}
+        conn.execute(
+            update(integrations)
+            .where(integrations.c.district_id == district_id)
+            .values(**row, updated_at=now or datetime.now(UTC))
+        )
+    return changed
+
+
+def update_credentials(
+    conn: Connection,
+    box: SecretBox,
+    district_id: str,
+    *,
+    source_kind: str,
+    source_url: str,
+    key: str,
+    secret: str,
+    now: datetime | None = None,
+) -> None:
+    """Replace a district's source and its credentials, the key and secret encrypted with `box`.
+
+    Args:
+        conn: A connection; the caller commits (and audits, without the key or secret).
+        box: Encrypts the key and secret.
+        district_id: The district.
+        source_kind: Which door (`oneroster-1.1`, `oneroster-1.2`, `classlink-proxy`, …).
+        source_url: The source's base URL ("" for a kind that needs none).
+        key: The key in plain text ("" for a kind that needs none).
+        secret: The secret in plain text ("" for a kind that needs none).
+        now: When the change happened (defaults to the current time).
+
+    Raises:
+        NotFoundError: The district has no integration.
+    """
+    get_integration(conn, district_id)
+    conn.execute(
+        update(integrations)
+        .where(integrations.c.district_id == district_id)
+        .values(
+            source_kind=source_kind,
+            source_url=source_url,
+            key_ciphertext=box.encrypt(key),
+            secret_ciphertext=box.encrypt(secret),
+            updated_at=now or datetime.now(UTC),
+        )
+    )
+
+
+def _only(values: dict[str, Any], allowed: frozenset[str], what: str) -> None:
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{', '.join(unknown)} cannot be changed as a {what} answer; the fields that can are "
+            f"{', '.join(sorted(allowed))}"
+        )
+
+
+def onboarding_steps_done(conn: Connection, district_id: str) -> set[str]:
+    """The onboarding wizard's audit actions recorded for a district (`onboarding_*`).
+
+    The audit log already holds one row per saved wizard step, so it is also where the wizard
+    reads back how far a district got: no second record of progress to drift from the first.
+    """
+    rows = conn.execute(
+        select(audit_log.c.action)
+        .where(audit_log.c.district_id == district_id, audit_log.c.action.like("onboarding_%"))
+        .distinct()
+    )
+    return {str(action) for action in rows.scalars()}

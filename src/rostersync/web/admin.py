@@ -11,6 +11,10 @@ Every admin page goes through two gates, both here:
 The JSON API (`web/api.py`) uses the same `Scope`, so pages and API cannot drift apart. Every
 POST carries the session's CSRF token; the sign-in form, which has no session yet, carries a
 double-submit token bound to a cookie (login CSRF).
+
+Getting in (rules in `web/staff_auth.py`): /staff/login, then /staff/login/code when the account
+uses TOTP; /staff/totp to turn TOTP on; /admin/districts/{slug}/invite (vendor staff only) emails
+a data manager a one-time link to /staff/invitation/{token}, where they set a password.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
@@ -22,6 +26,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
@@ -38,7 +43,13 @@ from rostersync.notify.csvfile import issues_csv
 from rostersync.service import RosterSync
 from rostersync.sync.pipeline import PENDING
 from rostersync.web.paths import safe_next_path
-from rostersync.web.staff_auth import StaffSignInRefused, StaffViewer
+from rostersync.web.staff_auth import (
+    CodeNeeded,
+    InvitationRefused,
+    StaffSignInRefused,
+    StaffViewer,
+    TotpRefused,
+)
 
 HERE = Path(__file__).parent
 HOME = "/admin/districts"
@@ -47,7 +58,12 @@ MESSAGES = {
     "discarded": "Discarded: nothing was changed.",
     "previewed": "Preview ready: review the counts, then approve or discard it.",
     "revalidated": "Revalidated: fixed records were provisioned and their issues closed.",
+    "started": "Started: this page follows the run, and shows its counts when it ends.",
+    "ended": "The run ended: its status and counts are below.",
 }
+# A run started from a page is awaited this long: a small district's outcome shows at once, a
+# big one's run page follows it live (web/uploads.py `describe_progress`).
+FOREGROUND_SECONDS = 5.0
 # Failures of a workflow action that the person can act on; their messages say how.
 ACTION_ERRORS = (RunNotPending, SourceChanged, SyncInProgress, SourceError, ConfigError)
 
@@ -137,6 +153,8 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     """
     cookies = session_cookie(service)
     login_cookie = cookies.session.replace("session", "staff_login")
+    # The halfway sign-in (password right, TOTP code next): its random token, kept 5 minutes.
+    code_cookie = cookies.session.replace("session", "staff_code")
     templates = Jinja2Templates(directory=HERE / "templates")
     scope = Scope(service)
     router = APIRouter(route_class=_page_route(templates))
@@ -216,17 +234,56 @@ def create_admin_router(service: RosterSync) -> APIRouter:
             return login_page(
                 request, next_path=next, email=email, error="This form expired: sign in again."
             )
+        target = safe_next_path(next)
         try:
-            signed_in = service.staff_sign_in(
-                email, password, previous_session=request.cookies.get(cookies.session)
+            signed_in = service.staff_password_step(
+                email,
+                password,
+                previous_session=request.cookies.get(cookies.session),
+                next_path=HOME if target == "/" else target,
             )
         except StaffSignInRefused as exc:
             return login_page(request, next_path=next, email=email, error=str(exc))
-        target = safe_next_path(next)
-        response = RedirectResponse(HOME if target == "/" else target, status_code=303)
-        cookies.set(response, cookies.session, signed_in.session_token, cookies.max_age)
-        response.delete_cookie(login_cookie, path="/", secure=cookies.secure, httponly=True)
+        if isinstance(signed_in, CodeNeeded):
+            response = RedirectResponse("/staff/login/code", status_code=303)
+            cookies.set(response, code_cookie, signed_in.token, max_age=300)
+            return response
+        return signed_in_to(signed_in.session_token, HOME if target == "/" else target)
+
+    def signed_in_to(session_token: str, target: str) -> Response:
+        response = RedirectResponse(target, status_code=303)
+        cookies.set(response, cookies.session, session_token, cookies.max_age)
+        for name in (login_cookie, code_cookie):
+            response.delete_cookie(name, path="/", secure=cookies.secure, httponly=True)
         return response
+
+    # The TOTP code step after a right password (the code cookie binds it to this browser;
+    # SameSite=Lax keeps it off cross-site POSTs, so it doubles as the form's CSRF check).
+    def code_page(request: Request, error: str = "") -> Any:
+        return page(request, "admin_totp_code.html", 401 if error else 200, error=error, staff=None)
+
+    @router.get("/staff/login/code", response_class=HTMLResponse)
+    def staff_login_code(request: Request) -> Any:
+        if service.staff_code_step(request.cookies.get(code_cookie)) is None:
+            raise PageError(location="/staff/login")
+        return code_page(request)
+
+    @router.post("/staff/login/code")
+    def staff_login_code_post(
+        request: Request, code: Annotated[str, Form(max_length=20)] = ""
+    ) -> Any:
+        try:
+            signed_in, target = service.staff_sign_in_code(
+                request.cookies.get(code_cookie),
+                code,
+                previous_session=request.cookies.get(cookies.session),
+            )
+        except StaffSignInRefused as exc:
+            if service.staff_code_step(request.cookies.get(code_cookie)) is None:
+                # Locked, or the step expired: back to the password.
+                return login_page(request, next_path=HOME, error=str(exc))
+            return code_page(request, str(exc))
+        return signed_in_to(signed_in.session_token, target)
 
     @router.post("/staff/logout")
     def staff_logout(request: Request, csrf: Csrf = "") -> Any:
@@ -236,6 +293,133 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         response = RedirectResponse("/staff/login", status_code=303)
         response.delete_cookie(cookies.session, path="/", secure=cookies.secure, httponly=True)
         return response
+
+    # Two-step sign-in (TOTP) for one's own staff account ---------------------------------------
+    @router.get("/staff/totp", response_class=HTMLResponse)
+    def totp_page(request: Request, staff: Staff) -> Any:
+        if staff.totp_on or staff.through_classlink:
+            return page(request, "admin_totp.html", staff=staff, enrolment=None, error="")
+        enrolment = service.begin_totp(staff)
+        return page(request, "admin_totp.html", staff=staff, enrolment=enrolment, error="")
+
+    @router.post("/staff/totp")
+    def totp_confirm(
+        request: Request,
+        staff: Staff,
+        code: Annotated[str, Form(max_length=20)] = "",
+        csrf: Csrf = "",
+    ) -> Any:
+        check_csrf(staff, csrf)
+        try:
+            service.confirm_totp(staff, code)
+        except TotpRefused as exc:
+            raise PageError(
+                status=400, title="Two-step sign-in is not on yet", message=f"{exc}."
+            ) from None
+        return RedirectResponse("/staff/totp", status_code=303)
+
+    # Invitations: vendor staff invite a district's data manager --------------------------------
+    def require_vendor_staff(staff: Staff, found: District) -> Any:
+        if not staff.is_vendor_staff:
+            raise not_found()
+        return found
+
+    VendorDistrict = Annotated[Any, Depends(require_vendor_staff)]
+
+    @router.get("/admin/districts/{slug}/invite", response_class=HTMLResponse)
+    def invite_page(request: Request, staff: Staff, found: VendorDistrict, sent: str = "") -> Any:
+        return page(
+            request, "admin_invite.html", district=found[0], staff=staff, sent=sent, error=""
+        )
+
+    @router.post("/admin/districts/{slug}/invite")
+    def invite(
+        request: Request,
+        staff: Staff,
+        found: VendorDistrict,
+        email: Annotated[str, Form(max_length=320)] = "",
+        csrf: Csrf = "",
+    ) -> Any:
+        check_csrf(staff, csrf)
+        district = found[0]
+        try:
+            _, delivered = service.invite_data_manager(district.id, email, actor=staff.actor)
+        except ConfigError as exc:
+            return page(
+                request,
+                "admin_invite.html",
+                400,
+                district=district,
+                staff=staff,
+                sent="",
+                error=f"Not sent: {exc}.",
+            )
+        outcome = "sent" if delivered else "failed"
+        return RedirectResponse(
+            f"/admin/districts/{district.slug}/invite?sent={outcome}", status_code=303
+        )
+
+    # Accepting an invitation (no session yet: the link's token is the credential) ------------
+    def refused_invitation(exc: InvitationRefused) -> PageError:
+        return PageError(status=410, title="This link cannot be used", message=str(exc))
+
+    Token = Annotated[str, PathParam(max_length=200)]
+
+    @router.get("/staff/invitation/{token}", response_class=HTMLResponse)
+    def invitation_page(request: Request, token: Token) -> Any:
+        try:
+            details = service.staff_invitation(token)
+        except InvitationRefused as exc:
+            raise refused_invitation(exc) from None
+        return accept_page(request, token, details)
+
+    def accept_page(
+        request: Request, token: str, details: Any, error: str = "", name: str = ""
+    ) -> Any:
+        csrf = secrets.token_urlsafe(32)
+        response = page(
+            request,
+            "admin_invite_accept.html",
+            400 if error else 200,
+            token=token,
+            invitation=details,
+            csrf=csrf,
+            error=error,
+            person_name=name,
+            staff=None,
+        )
+        cookies.set(response, login_cookie, csrf, max_age=3600)
+        return response
+
+    @router.post("/staff/invitation/{token}")
+    def invitation_accept(
+        request: Request,
+        token: Token,
+        name: Annotated[str, Form(max_length=255)] = "",
+        password: Annotated[str, Form(max_length=1000)] = "",
+        password_again: Annotated[str, Form(max_length=1000)] = "",
+        csrf: Csrf = "",
+    ) -> Any:
+        try:
+            details = service.staff_invitation(token)
+        except InvitationRefused as exc:
+            raise refused_invitation(exc) from None
+        expected = request.cookies.get(login_cookie) or ""
+        if not (expected and hmac.compare_digest(csrf, expected)):
+            return accept_page(request, token, details, "This form expired: fill it in again.")
+        try:
+            signed_in = service.accept_staff_invitation(
+                token,
+                display_name=name,
+                password=password,
+                password_again=password_again,
+                previous_session=request.cookies.get(cookies.session),
+            )
+        except InvitationRefused as exc:
+            raise refused_invitation(exc) from None
+        except ConfigError as exc:
+            return accept_page(request, token, details, f"Not saved: {exc}.", name)
+        return signed_in_to(signed_in.session_token, HOME)
 
     # Districts -------------------------------------------------------------------------------
     @router.get("/admin", response_class=HTMLResponse)
@@ -263,13 +447,30 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     @router.post("/admin/districts/{slug}/preview")
     def preview(staff: Staff, found: District, csrf: Csrf = "") -> Any:
         check_csrf(staff, csrf)
-        report = act(lambda: service.preview_sync(found[0].id))
-        return RedirectResponse(f"/admin/runs/{report.run_id}?done=previewed", status_code=303)
+        return start(found[0], "preview")
+
+    @router.post("/admin/districts/{slug}/sync")
+    def sync_now(staff: Staff, found: District, csrf: Csrf = "") -> Any:
+        check_csrf(staff, csrf)
+        return start(found[0], "apply")
+
+    def start(district: Any, mode: str) -> Any:
+        """Start the run in the background and send the person to its page to watch it."""
+        run_id = act(
+            lambda: service.start_run(district.id, mode=mode, wait_seconds=FOREGROUND_SECONDS)
+        )
+        status = service.run(run_id).status
+        done = {"running": "started", "previewed": "previewed"}.get(status, "ended")
+        return RedirectResponse(f"/admin/runs/{run_id}?done={done}", status_code=303)
 
     # Runs ------------------------------------------------------------------------------------
     @router.get("/admin/runs/{run_id}", response_class=HTMLResponse)
     def run_page(request: Request, staff: Staff, found: Run, done: str = "") -> Any:
+        # Imported here: web/uploads.py builds on this module.
+        from rostersync.web.uploads import describe_progress
+
         run, district = found
+        progress = service.run_progress(run.id)
         try:
             plan = service.run_plan(run.id)
         except NotFoundError:
@@ -285,6 +486,9 @@ def create_admin_router(service: RosterSync) -> APIRouter:
             pending=run.status in PENDING,
             message=MESSAGES.get(done, ""),
             staff=staff,
+            running=run.status == "running",
+            progress=progress,
+            progress_text=describe_progress(run, progress),
         )
 
     @router.post("/admin/runs/{run_id}/approve")

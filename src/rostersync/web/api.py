@@ -13,18 +13,19 @@ reaches the API by accident, and credentials are never part of any model.
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
 import hmac
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from rostersync.errors import NotFoundError
+from rostersync.errors import NotFoundError, SpreadsheetRejected
 from rostersync.service import RosterSync
 from rostersync.sync.pipeline import PENDING
 from rostersync.web.admin import ACTION_ERRORS, Scope, session_cookie
 from rostersync.web.staff_auth import StaffViewer
+from rostersync.web.uploads import Outcome, describe_progress, read_upload, row_report
 
 API_VERSION = "1"
 SWAGGER_CSP = (
@@ -106,6 +107,55 @@ class IssueOut(BaseModel):
     message: str
     fix: str
     first_seen: datetime
+
+
+class RunProgressOut(BaseModel):
+    """How far a run is: its phase, records pulled per collection, and the same in words.
+
+    `phase` is "starting" until the run records its first progress, then pulling, validating,
+    planning, writing and done; `finished` turns true when the run has ended.
+    """
+
+    run_id: str
+    status: str
+    phase: str
+    collection: str | None
+    records: dict[str, int]
+    total: int
+    summary: str
+    updated_at: datetime | None
+    finished: bool
+
+
+class ImportRowErrorOut(BaseModel):
+    """One problem in one cell: the column, what is wrong, and how to fix it."""
+
+    column: str
+    problem: str
+    fix: str
+
+
+class ImportRowOut(BaseModel):
+    """One row of the uploaded file: created, refused (with its errors) or not imported."""
+
+    row: int
+    name: str
+    email: str
+    role: str
+    outcome: Outcome
+    account_id: str | None
+    errors: list[ImportRowErrorOut]
+
+
+class ImportOut(BaseModel):
+    """A staff import: every row created, or none (then `errors` is above zero)."""
+
+    filename: str
+    status: Literal["imported", "rejected"]
+    rows: int
+    created: int
+    errors: int
+    report: list[ImportRowOut]
 
 
 def _district_out(overview: Any) -> dict[str, Any]:
@@ -283,6 +333,73 @@ def create_api(service: RosterSync) -> FastAPI:
             for i in service.open_issues(found[0].id)
             if (not code or i.code == code) and (not sourced_id or i.sourced_id == sourced_id)
         ]
+
+    # Run progress, runs started in the background, and the staff import (web/uploads.py).
+    @api.get("/v1/runs/{run_id}/progress", response_model=RunProgressOut)
+    def run_progress(found: Run) -> RunProgressOut:
+        # The run afresh, then its progress: the progress is never older than the status.
+        run = service.run(found[0].id)
+        progress = service.run_progress(run.id)
+        idle = "starting" if run.status == "running" else "done"
+        return RunProgressOut(
+            run_id=run.id,
+            status=run.status,
+            phase=progress.phase if progress else idle,
+            collection=progress.collection if progress else None,
+            records=progress.records if progress else {},
+            total=progress.total if progress else 0,
+            summary=describe_progress(run, progress),
+            updated_at=progress.updated_at if progress else None,
+            finished=run.status != "running",
+        )
+
+    @api.post("/v1/districts/{slug}/runs", response_model=RunOut, status_code=202)
+    def start_run(
+        staff: Writer, found: District, mode: Literal["preview", "apply"] = "preview"
+    ) -> RunOut:
+        """Start a preview or a sync in the background; follow it at /v1/runs/{id}/progress."""
+        run_id = act(lambda: service.start_run(found[0].id, mode=mode))
+        return _run_out(service.run(run_id))
+
+    @api.post(
+        "/v1/districts/{slug}/imports",
+        response_model=ImportOut,
+        status_code=201,
+        responses={422: {"model": ImportOut, "description": "Rows refused; nothing written"}},
+    )
+    def import_staff(staff: Writer, found: District, file: Annotated[UploadFile, File()]) -> Any:
+        """Import staff from a CSV or XLSX file (the template's columns): every row, or none."""
+        filename = (file.filename or "upload").rsplit("/", 1)[-1][:200]
+        try:
+            data = read_upload(file.file, filename)
+            report, rows = service.import_staff_rows(found[0].id, filename, data, staff.actor)
+        except SpreadsheetRejected as exc:
+            raise HTTPException(422, str(exc)) from None
+        body = ImportOut(
+            filename=filename,
+            status="imported" if report.applied else "rejected",
+            rows=report.rows,
+            created=report.created,
+            errors=len(report.errors),
+            report=[
+                ImportRowOut(
+                    row=line.row,
+                    name=line.name,
+                    email=line.email,
+                    role=line.role,
+                    outcome=line.outcome,
+                    account_id=line.account_id,
+                    errors=[
+                        ImportRowErrorOut(column=e.column, problem=e.problem, fix=e.fix)
+                        for e in line.errors
+                    ],
+                )
+                for line in row_report(report, rows)
+            ],
+        )
+        if not report.applied:
+            return JSONResponse(body.model_dump(mode="json"), status_code=422)
+        return body
 
     return api
 

@@ -232,7 +232,14 @@ def create_app(service: RosterSync) -> FastAPI:
     # Staff sign-in, admin pages and the JSON API (web/admin.py, web/api.py).
     from rostersync.web.admin import create_admin_router
     from rostersync.web.api import create_api
+    from rostersync.web.onboarding import create_onboarding_router
+    from rostersync.web.push import create_push_router
+    from rostersync.web.uploads import create_upload_router
 
     app.include_router(create_admin_router(service))
+    app.include_router(create_onboarding_router(service))
+    app.include_router(create_upload_router(service))
+    # Before the `/api` mount, which would otherwise take the push paths (web/push.py).
+    app.include_router(create_push_router(service))
     app.mount("/api", create_api(service))
     return app

@@ -110,6 +110,7 @@ class RelyingParty:
         self.jwks_refetch_interval = jwks_refetch_interval
         self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
         self._lock = threading.Lock()
+        self._fetch_lock = threading.Lock()
         self._metadata: dict[str, Any] | None = None
         self._keys: KeySet | None = None
         self._last_refetch = float("-inf")
@@ -166,16 +167,24 @@ class RelyingParty:
         """The cached JWKS, refetched once when it lacks `kid` and the rate limit allows."""
         with self._lock:
             keys = self._keys
-        if keys is None:
-            return self._fetch_keys()
-        if kid is None or any(key.kid == kid for key in keys):
+        if keys is not None and (kid is None or any(key.kid == kid for key in keys)):
             return keys
-        now = self.clock()
-        with self._lock:
-            if now - self._last_refetch < self.jwks_refetch_interval:
+        # One fetch at a time: concurrent sign-ins that meet the same new kid (or an empty cache)
+        # wait for the fetch in flight and use its keys, rather than each fetching, or being
+        # refused by the rate limit while the first fetch is still on its way.
+        with self._fetch_lock:
+            with self._lock:
+                keys = self._keys
+            if keys is None:
+                return self._fetch_keys()
+            if kid is None or any(key.kid == kid for key in keys):
                 return keys
-            self._last_refetch = now
-        return self._fetch_keys()
+            now = self.clock()
+            with self._lock:
+                if now - self._last_refetch < self.jwks_refetch_interval:
+                    return keys
+                self._last_refetch = now
+            return self._fetch_keys()
 
     # The flow ----------------------------------------------------------------------------------
     def authorization_url(self, *, state: str, nonce: str, code_verifier: str) -> str:

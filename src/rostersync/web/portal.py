@@ -25,8 +25,10 @@ from sqlalchemy.engine import Engine
 from rostersync.config import Settings
 from rostersync.errors import ConfigError, NotFoundError
 from rostersync.store import web as store
+from rostersync.store.db import for_writing
 from rostersync.web.oidc import RelyingParty, SignInRefused
 from rostersync.web.paths import safe_next_path
+from rostersync.web.staff_auth import grant_data_manager_rights
 
 LOGIN_LIFETIME = timedelta(minutes=10)  # the code itself lives 5 minutes at ClassLink
 CODE_MEMORY = timedelta(minutes=15)
@@ -103,6 +105,8 @@ class Portal:
         self, engine: Engine, settings: Settings, relying_party: RelyingParty | None = None
     ) -> None:
         self.engine = engine
+        # Sign-in transactions read, then write: on SQLite they must take the lock up front.
+        self._writer = for_writing(engine)
         self.settings = settings
         self._rp = relying_party
 
@@ -150,7 +154,7 @@ class Portal:
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         verifier = secrets.token_urlsafe(48)
         rp = self.relying_party
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             if district_id is not None:
                 district = store.sign_in_district(conn, district_id)
                 if district is None or district.status != "live":
@@ -196,7 +200,7 @@ class Portal:
         """
         now = datetime.now(UTC)
         rp = self.relying_party
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             login = store.take_login_state(conn, state, now=now) if state else None
             bound = (
                 login is not None
@@ -224,7 +228,7 @@ class Portal:
             login_started_at=login.created_at.timestamp(),
         )
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             account = self._account(conn, login.district_id, user.tenant_id, user.sourced_id)
             if previous_session:
                 store.delete_session(conn, previous_session)
@@ -236,6 +240,16 @@ class Portal:
                 now=now,
                 lifetime=timedelta(seconds=self.settings.session_max_age_seconds),
             )
+            if account.kind == "educator":
+                # A district's data manager signing in as its educator also gets /admin for
+                # that district (the rule is in web/staff_auth.py); never vendor staff rights.
+                grant_data_manager_rights(
+                    conn,
+                    session_token=token,
+                    district_id=account.district_id,
+                    educator_id=account.id,
+                    now=now,
+                )
         _log.info("signed in", kind=account.kind, district=account.district_id)
         return SignedIn(session_token=token, next_path=login.next_path, kind=account.kind)
 

@@ -63,6 +63,8 @@ class Sandbox:
         self.portal: PortalServer | None = None
         self.service: RosterSync | None = None
         self.district_ids: dict[str, str] = {}
+        # (OneRoster 1.1 base URL, key, secret) of every simulated district, onboarded or not.
+        self.roster_credentials: dict[str, tuple[str, str, str]] = {}
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -100,10 +102,13 @@ class Sandbox:
         sso_data = copy.deepcopy(district.data)
         sso_data.users.extend(district.sso_only_users)
         self.sso.add_tenant(SsoTenant(district.tenant_id, district.display_name, sso_data))
-        if not district.onboarded:
-            return
+        # ClassLink serves a district's roster before the portal onboards it: the onboarding
+        # wizard is given this URL, key and secret (`roster_credentials`) by hand.
         key, secret = f"{district.slug}-key", secrets.token_urlsafe(16)
         self.roster.add_tenant(Tenant(district.slug, district.data, key=key, secret=secret))
+        self.roster_credentials[district.slug] = (self.roster.base_url(district.slug), key, secret)
+        if not district.onboarded:
+            return
         record = self.service.add_district(
             DistrictSetup(
                 slug=district.slug,

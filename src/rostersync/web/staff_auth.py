@@ -7,13 +7,36 @@ here (`StaffViewer.can_see`): vendor staff see every district, a data manager on
 Sign-in is deliberately uniform: an unknown email, a wrong password, a turned-off account and a
 locked account all get the same answer, and each path verifies one argon2 hash, so neither the
 message nor the time taken tells an attacker whether an email has an account.
+
+How a district's data manager gets in (docs/decisions and the README have the long version):
+
+    invitation      vendor staff invite an email for one district; the emailed link (random
+                    token, stored hashed, 7 days, single use) lets the person set a password,
+                    which makes a `data_manager` account of that district
+    ClassLink       an educator who signs in through ClassLink also gets data-manager rights for
+                    their own district, for that session only, when the district said its emails
+                    are unique, their rostered email belongs to exactly one active educator
+                    there, and it is either an active data-manager
+                    account's email in that same district or listed as a data manager email in
+                    the district's onboarding answers (then the account is made, without a
+                    password, and audited). Nobody gets vendor-staff rights through ClassLink.
+
+Optional TOTP (RFC 6238: HMAC-SHA1, 30-second steps, 6 digits, one step either side) adds a code
+step after the password; a code is accepted once, and wrong codes count toward the lockout.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
+import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import quote, urlencode
 
 import structlog
 from argon2 import PasswordHasher
@@ -24,11 +47,23 @@ from rostersync.config import Settings
 from rostersync.errors import ConfigError, RosterSyncError
 from rostersync.store import admin as store
 from rostersync.store import districts as store_districts
+from rostersync.store import signin as store_signin
 from rostersync.store import web as store_web
+from rostersync.store.secrets import SecretBox
 
 MAX_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
 MIN_PASSWORD = 12
+INVITATION_LIFETIME = timedelta(days=7)
+# How long the code step may follow a right password.
+CODE_STEP_LIFETIME = timedelta(minutes=5)
+TOTP_STEP_SECONDS = 30
+TOTP_DIGITS = 6
+TOTP_WINDOW = 1  # steps accepted either side of now: clocks drift, people type slowly
+TOTP_ISSUER = "Educator Portal"
+# Stored for accounts made through ClassLink: no argon2 hash has this form, so no password
+# signs in to them; such a person signs in through ClassLink.
+NO_PASSWORD = "!classlink-only"  # noqa: S105 - a marker that matches no password, not a secret
 
 _log = structlog.get_logger(__name__)
 
@@ -43,6 +78,127 @@ class StaffSignInRefused(RosterSyncError):
         )
 
 
+class StaffCodeRefused(StaffSignInRefused):
+    """The TOTP code was wrong, used already, or the code step expired."""
+
+    def __init__(self) -> None:
+        RosterSyncError.__init__(
+            self,
+            "That code did not sign you in. Type the 6-digit code your authenticator app shows "
+            "now (each code works once); after several failed attempts the account is locked "
+            "for 15 minutes.",
+        )
+
+
+class InvitationRefused(RosterSyncError):
+    """An invitation link that cannot be used: unknown or altered, expired, or used already."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class TotpRefused(RosterSyncError):
+    """A TOTP enrolment that cannot be confirmed: wrong code, or nothing being enrolled."""
+
+
+# TOTP (RFC 6238 over RFC 4226), standard library only ------------------------------------------
+def new_totp_secret() -> str:
+    """A random 160-bit secret in base32 without padding, as authenticator apps expect."""
+    return base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=")
+
+
+def _secret_bytes(secret: str) -> bytes:
+    cleaned = secret.replace(" ", "").upper()
+    return base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+
+
+def totp_step(at: float) -> int:
+    """The 30-second time step a Unix time falls in."""
+    return int(at // TOTP_STEP_SECONDS)
+
+
+def hotp(key: bytes, counter: int, *, digits: int = TOTP_DIGITS) -> str:
+    """RFC 4226 HOTP with HMAC-SHA1: dynamic truncation, then the low `digits` decimal digits."""
+    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    number = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
+    return str(number % 10**digits).zfill(digits)
+
+
+def totp_code(secret: str, at: float, *, digits: int = TOTP_DIGITS) -> str:
+    """The code a base32 secret shows at Unix time `at`."""
+    return hotp(_secret_bytes(secret), totp_step(at), digits=digits)
+
+
+def matching_step(secret: str, code: str, at: float) -> int | None:
+    """The step (now, or one either side) whose code is `code`, compared in constant time."""
+    typed = "".join(code.split())
+    if not (typed.isascii() and typed.isdigit() and len(typed) == TOTP_DIGITS):
+        return None
+    key, now = _secret_bytes(secret), totp_step(at)
+    found = None
+    for step in range(now - TOTP_WINDOW, now + TOTP_WINDOW + 1):
+        if hmac.compare_digest(hotp(key, step), typed):
+            found = step
+    return found
+
+
+def otpauth_uri(secret: str, account: str) -> str:
+    """The `otpauth://` URI an authenticator app reads (the Key Uri Format)."""
+    label = quote(f"{TOTP_ISSUER}:{account}", safe="@:")
+    query = urlencode(
+        {"secret": secret, "issuer": TOTP_ISSUER, "algorithm": "SHA1", "digits": 6, "period": 30}
+    )
+    return f"otpauth://totp/{label}?{query}"
+
+
+def check_password(password: str, email: str) -> None:
+    """The strength rule for a new password: at least 12 characters, at least 5 different ones,
+    and not containing the email's name part.
+
+    Raises:
+        ConfigError: What is wrong with the password and what to choose instead.
+    """
+    if len(password) < MIN_PASSWORD:
+        raise ConfigError(
+            f"the password must have at least {MIN_PASSWORD} characters; a few unrelated words "
+            "make a long one that is easy to remember"
+        )
+    if len(set(password)) < 5:
+        raise ConfigError("the password repeats too few characters; use at least 5 different ones")
+    name = email.partition("@")[0].strip().lower()
+    if len(name) >= 3 and name in password.lower():
+        raise ConfigError("the password must not contain your email address; choose another one")
+
+
+@dataclass(frozen=True, slots=True)
+class CodeNeeded:
+    """The password was right and the account uses TOTP: ask for a code next.
+
+    `token` goes in a short-lived cookie and identifies this halfway sign-in.
+    """
+
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TotpEnrolment:
+    """A TOTP secret shown once, as text and as an otpauth:// URI, waiting for a code."""
+
+    secret: str = field(repr=False)
+    uri: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationDetails:
+    """What the accept page shows about a usable invitation."""
+
+    email: str
+    district_name: str
+    expires_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class StaffViewer:
     """The staff member a session belongs to."""
@@ -53,6 +209,9 @@ class StaffViewer:
     role: str
     district_id: str | None
     csrf_token: str = field(repr=False)
+    totp_on: bool = False
+    # True when the rights come with a ClassLink sign-in rather than a staff password.
+    through_classlink: bool = False
 
     @property
     def is_vendor_staff(self) -> bool:
@@ -88,11 +247,19 @@ class StaffAuth:
     """
 
     def __init__(
-        self, engine: Engine, settings: Settings, hasher: PasswordHasher | None = None
+        self,
+        engine: Engine,
+        settings: Settings,
+        hasher: PasswordHasher | None = None,
+        *,
+        clock: Any = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.hasher = hasher or PasswordHasher()
+        # Unix seconds; TOTP tests move it.
+        self.clock = clock or (lambda: datetime.now(UTC).timestamp())
+        self._box: SecretBox | None = None
         # Verified when the email is unknown, so that path costs as much as a wrong password.
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
 
@@ -140,14 +307,21 @@ class StaffAuth:
         return staff_id
 
     def sign_in(
-        self, email: str, password: str, *, previous_session: str | None = None
-    ) -> StaffSignedIn:
-        """Check an email and password; on success start a new session.
+        self,
+        email: str,
+        password: str,
+        *,
+        previous_session: str | None = None,
+        next_path: str = "/admin/districts",
+    ) -> StaffSignedIn | CodeNeeded:
+        """Check an email and password; on success start a new session, or, when the account
+        uses TOTP, a code step (`CodeNeeded`) that `sign_in_code` completes.
 
         Args:
             email: As typed.
             password: As typed.
             previous_session: The browser's current session token (any kind); it is ended.
+            next_path: Where the code step continues to (kept server-side with it).
 
         Raises:
             StaffSignInRefused: Unknown email, wrong password, turned off, or locked.
@@ -169,11 +343,29 @@ class StaffAuth:
             reason = "locked" if locked else ("inactive" if not staff.active else "bad_password")
             _log.info("staff.sign_in_refused", staff_id=staff.id, reason=reason)
             raise StaffSignInRefused()
+        with self.engine.begin() as conn:
+            if self.hasher.check_needs_rehash(staff.password_hash):
+                store.set_password_hash(conn, staff.id, self.hasher.hash(password))
+            if store_signin.totp_ciphertext(conn, staff.id) is not None:
+                # The failure count is cleared only when the code is right too.
+                step = secrets.token_urlsafe(32)
+                store_signin.create_code_step(
+                    conn,
+                    token_hash=store_web.digest(step),
+                    staff_id=staff.id,
+                    next_path=next_path,
+                    expires_at=now + CODE_STEP_LIFETIME,
+                )
+                _log.info("staff.code_asked", staff_id=staff.id)
+                return CodeNeeded(step)
+        return self._start_session(staff, previous_session, now=now)
+
+    def _start_session(
+        self, staff: store.StaffAccount, previous_session: str | None, *, now: datetime
+    ) -> StaffSignedIn:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
             store.clear_failures(conn, staff.id)
-            if self.hasher.check_needs_rehash(staff.password_hash):
-                store.set_password_hash(conn, staff.id, self.hasher.hash(password))
             if previous_session:
                 store_web.delete_session(conn, previous_session)
             store.create_staff_session(
@@ -186,6 +378,300 @@ class StaffAuth:
             )
         _log.info("staff.signed_in", staff_id=staff.id, role=staff.role)
         return StaffSignedIn(token, self._viewer(staff, csrf))
+
+    def code_step_next(self, step_token: str | None) -> str | None:
+        """Where a live code step continues to; None when there is no such step."""
+        if not step_token:
+            return None
+        with self.engine.begin() as conn:
+            found = store_signin.code_step(
+                conn, store_web.digest(step_token), now=datetime.now(UTC)
+            )
+        return None if found is None else found[1]
+
+    def sign_in_code(
+        self, step_token: str | None, code: str, *, previous_session: str | None = None
+    ) -> tuple[StaffSignedIn, str]:
+        """Finish a sign-in with the TOTP code; returns the session and where to go next.
+
+        Raises:
+            StaffCodeRefused: No live code step, a wrong or reused code, or a locked account.
+                A wrong code counts toward the lockout like a wrong password.
+        """
+        now = datetime.now(UTC)
+        if not step_token:
+            raise StaffCodeRefused()
+        step_hash = store_web.digest(step_token)
+        with self.engine.begin() as conn:
+            found = store_signin.code_step(conn, step_hash, now=now)
+            staff = store.staff_by_id(conn, found[0]) if found else None
+            cipher = store_signin.totp_ciphertext(conn, staff.id) if staff else None
+            locked = staff is not None and store.locked_until(conn, staff.id, now=now)
+        if found is None or staff is None or cipher is None or not staff.active or locked:
+            _log.info("staff.code_refused", reason="no_step_or_locked")
+            raise StaffCodeRefused()
+        step = matching_step(self.box.decrypt(cipher), code, self.clock())
+        with self.engine.begin() as conn:
+            accepted = step is not None and store_signin.use_totp_step(conn, staff.id, step)
+            if accepted:
+                store_signin.end_code_step(conn, step_hash)
+            else:
+                # Committed before refusing: a failure must count even though we raise.
+                count = store.record_failure(
+                    conn, staff.id, now=now, limit=MAX_FAILURES, lock_for=LOCK_FOR
+                )
+                if count >= MAX_FAILURES:
+                    store_signin.end_code_steps_of(conn, staff.id)
+        if not accepted:
+            reason = "bad_code" if step is None else "replayed_code"
+            _log.info("staff.code_refused", staff_id=staff.id, reason=reason)
+            raise StaffCodeRefused()
+        return self._start_session(staff, previous_session, now=now), found[1]
+
+    # TOTP enrolment --------------------------------------------------------------------------
+    @property
+    def box(self) -> SecretBox:
+        """The secret box that encrypts TOTP secrets (the same keys as source credentials)."""
+        if self._box is None:
+            self._box = SecretBox(self.settings.encryption_keys())
+        return self._box
+
+    def begin_totp(self, viewer: StaffViewer) -> TotpEnrolment:
+        """Make a new secret for the signed-in person and keep it (encrypted) until confirmed.
+
+        Raises:
+            TotpRefused: TOTP is on already (reset it first), or the rights come from ClassLink.
+        """
+        self._own_account(viewer)
+        secret = new_totp_secret()
+        with self.engine.begin() as conn:
+            if store_signin.totp_ciphertext(conn, viewer.id) is not None:
+                raise TotpRefused(
+                    "two-step sign-in is on already; to move it to a new phone, ask vendor "
+                    "staff to reset it (`rostersync staff reset-totp <email>`), then set it up "
+                    "again"
+                )
+            store_signin.set_pending_totp(conn, viewer.id, self.box.encrypt(secret))
+        return TotpEnrolment(secret, otpauth_uri(secret, viewer.email))
+
+    def confirm_totp(self, viewer: StaffViewer, code: str) -> None:
+        """Turn TOTP on once the person proves their app shows the right code (audited).
+
+        Raises:
+            TotpRefused: Nothing is being set up, or the code does not match.
+        """
+        self._own_account(viewer)
+        with self.engine.connect() as conn:
+            pending = store_signin.pending_totp(conn, viewer.id)
+        if pending is None:
+            raise TotpRefused("start again: open the two-step sign-in page to get a new secret")
+        step = matching_step(self.box.decrypt(pending), code, self.clock())
+        if step is None:
+            raise TotpRefused(
+                "that code does not match the secret; check the phone's time is set "
+                "automatically and type the code your app shows now"
+            )
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            store_signin.turn_on_totp(conn, viewer.id, pending, step=step)
+            store_signin.record_staff_change(
+                conn,
+                staff_id=viewer.id,
+                district_id=viewer.district_id,
+                actor=viewer.actor,
+                action="totp_on",
+                now=now,
+                changes={"fields": ["totp"]},
+            )
+        _log.info("staff.totp_on", staff_id=viewer.id)
+
+    def reset_totp(self, email: str, *, actor: str) -> str:
+        """Turn TOTP off for a locked-out person and unlock them (audited); returns the id.
+
+        Raises:
+            NotFoundError: No staff account with this email.
+        """
+        from rostersync.errors import NotFoundError
+
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            staff = store.staff_by_email(conn, email)
+            if staff is None:
+                raise NotFoundError(
+                    "no staff account has this email; list accounts with the admin pages or "
+                    "check the spelling"
+                )
+            had = store_signin.turn_off_totp(conn, staff.id)
+            store_signin.end_code_steps_of(conn, staff.id)
+            store.clear_failures(conn, staff.id)
+            store_signin.record_staff_change(
+                conn,
+                staff_id=staff.id,
+                district_id=staff.district_id,
+                actor=actor,
+                action="totp_reset",
+                now=now,
+                changes={"fields": ["totp", "lockout"], "had_totp": had},
+            )
+        _log.info("staff.totp_reset", staff_id=staff.id)
+        return staff.id
+
+    @staticmethod
+    def _own_account(viewer: StaffViewer) -> None:
+        if viewer.through_classlink:
+            raise TotpRefused(
+                "you signed in through ClassLink, which has its own sign-in checks; two-step "
+                "sign-in is for staff accounts with a password"
+            )
+
+    # Invitations -----------------------------------------------------------------------------
+    def invite(
+        self, *, district: str, email: str, actor: str, sender: Any = None
+    ) -> tuple[str, bool]:
+        """Invite a data manager for a district: store the link's hash, email the link.
+
+        Args:
+            district: Slug or id.
+            email: Where the link goes; it becomes the account's sign-in email.
+            actor: Who invites (vendor staff), for the audit log.
+            sender: A notify sender; the configured one (outbox or SMTP) by default.
+
+        Returns:
+            (invitation id, whether the email was sent).
+
+        Raises:
+            ConfigError: Not an email address, or the email has a staff account already.
+            NotFoundError: No such district.
+        """
+        from rostersync.notify.emails import compose, render
+        from rostersync.notify.senders import deliver, sender_for
+
+        address = store.normal_email(email)
+        if "@" not in address or " " in address or len(address) > 320:
+            raise ConfigError(f"{email!r} is not an email address; give the person's work email")
+        token, now = secrets.token_urlsafe(32), datetime.now(UTC)
+        with self.engine.begin() as conn:
+            found = store_districts.get_district(conn, district)
+            if store.staff_by_email(conn, address) is not None:
+                raise ConfigError(
+                    "this email has a staff account already; they can sign in at /staff/login "
+                    "(reset a lost second step with `rostersync staff reset-totp`)"
+                )
+            invitation_id = store_signin.create_invitation(
+                conn,
+                token_hash=store_web.digest(token),
+                district_id=found.id,
+                email=address,
+                invited_by=actor,
+                now=now,
+                lifetime=INVITATION_LIFETIME,
+            )
+            store_signin.record_staff_change(
+                conn,
+                staff_id=invitation_id,
+                district_id=found.id,
+                actor=actor,
+                action="staff_invited",
+                now=now,
+                entity_type="staff_invitation",
+                changes={"role": "data_manager", "invitation": invitation_id},
+            )
+        link = f"{self.settings.portal_base_url.rstrip('/')}/staff/invitation/{token}"
+        context = {
+            "district": {"name": found.display_name or found.name},
+            "link": link,
+            "expires": (now + INVITATION_LIFETIME).strftime("%Y-%m-%d %H:%M UTC"),
+        }
+        message: EmailMessage = compose(
+            render("staff_invitation", context, to=[address]), mail_from=self.settings.mail_from
+        )
+        sent = deliver(sender or sender_for(self.settings), message, attempts=2, delay=0.5)
+        _log.info("staff.invited", invitation=invitation_id, district=found.id, sent=sent)
+        return invitation_id, sent
+
+    def invitation(self, token: str) -> InvitationDetails:
+        """The invitation behind a link, if it can still be used.
+
+        Raises:
+            InvitationRefused: Unknown or altered, expired, or used already.
+        """
+        with self.engine.connect() as conn:
+            found = self._usable(conn, token, datetime.now(UTC))
+            district = store_districts.get_district(conn, found.district_id)
+        return InvitationDetails(
+            email=found.email,
+            district_name=district.display_name or district.name,
+            expires_at=found.expires_at,
+        )
+
+    def accept_invitation(
+        self,
+        token: str,
+        *,
+        display_name: str,
+        password: str,
+        password_again: str,
+        previous_session: str | None = None,
+    ) -> StaffSignedIn:
+        """Use an invitation: check the password, make the data-manager account, sign in.
+
+        Raises:
+            InvitationRefused: The link cannot be used (nothing is created).
+            ConfigError: The passwords differ or are too weak, or no name (nothing is created).
+        """
+        now = datetime.now(UTC)
+        with self.engine.connect() as conn:
+            found = self._usable(conn, token, now)
+        if not display_name.strip():
+            raise ConfigError("give your name, as your colleagues know you")
+        if password != password_again:
+            raise ConfigError("the two passwords differ; type the same password twice")
+        check_password(password, found.email)
+        password_hash = self.hasher.hash(password)
+        with self.engine.begin() as conn:
+            staff_id = store.create_staff(
+                conn,
+                email=found.email,
+                display_name=display_name[:255],
+                role="data_manager",
+                district_id=found.district_id,
+                password_hash=password_hash,
+                now=now,
+            )
+            if not store_signin.use_invitation(conn, found.id, staff_id=staff_id, now=now):
+                raise _used()  # the transaction rolls back: no account from a used link
+            store_signin.record_staff_change(
+                conn,
+                staff_id=staff_id,
+                district_id=found.district_id,
+                actor=f"invitation:{found.id}",
+                action="staff_created",
+                now=now,
+                changes={"role": "data_manager", "via": "invitation"},
+            )
+            staff = store.staff_by_id(conn, staff_id)
+        assert staff is not None
+        _log.info("staff.invitation_accepted", staff_id=staff_id, district=found.district_id)
+        return self._start_session(staff, previous_session, now=now)
+
+    @staticmethod
+    def _usable(conn: Any, token: str, now: datetime) -> store_signin.Invitation:
+        found = store_signin.invitation_by_token(conn, store_web.digest(token)) if token else None
+        if found is None:
+            raise InvitationRefused(
+                "This invitation link is not valid. Check that you opened the whole link from "
+                "the email; if it still fails, ask the person who invited you to send a new one.",
+                reason="unknown",
+            )
+        if found.accepted_at is not None:
+            raise _used()
+        if found.expires_at <= now:
+            raise InvitationRefused(
+                "This invitation link has expired (links work for 7 days). Ask the person who "
+                "invited you to send a new one.",
+                reason="expired",
+            )
+        return found
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:
@@ -200,15 +686,35 @@ class StaffAuth:
             return None
         with self.engine.connect() as conn:
             session = store_web.get_session(conn, token, now=datetime.now(UTC))
-            if session is None or session.person_kind != "staff":
+            if session is None:
                 return None
-            staff = store.staff_by_id(conn, session.person_id)
+            granted = None
+            if session.person_kind == "staff":
+                staff = store.staff_by_id(conn, session.person_id)
+            elif session.person_kind == "educator":
+                granted = store_signin.granted_staff(conn, store_web.digest(token))
+                staff = store.staff_by_id(conn, granted[0]) if granted else None
+            else:
+                return None
+            totp_on = staff is not None and store_signin.totp_ciphertext(conn, staff.id) is not None
         if staff is None or not staff.active:
             return None
-        return self._viewer(staff, session.csrf_token)
+        if granted is not None and not (
+            staff.role == "data_manager" and staff.district_id == granted[1] == session.district_id
+        ):
+            return None  # rights through ClassLink are only ever a data manager's, in one district
+        return self._viewer(
+            staff, session.csrf_token, totp_on=totp_on, through_classlink=granted is not None
+        )
 
     @staticmethod
-    def _viewer(staff: store.StaffAccount, csrf: str) -> StaffViewer:
+    def _viewer(
+        staff: store.StaffAccount,
+        csrf: str,
+        *,
+        totp_on: bool = False,
+        through_classlink: bool = False,
+    ) -> StaffViewer:
         return StaffViewer(
             id=staff.id,
             email=staff.email,
@@ -216,7 +722,89 @@ class StaffAuth:
             role=staff.role,
             district_id=staff.district_id,
             csrf_token=csrf,
+            totp_on=totp_on,
+            through_classlink=through_classlink,
         )
 
 
-__all__ = ["StaffAuth", "StaffSignInRefused", "StaffSignedIn", "StaffViewer"]
+def _used() -> InvitationRefused:
+    return InvitationRefused(
+        "This invitation link was used already. If that was you, sign in at the staff sign-in "
+        "page; if not, tell the person who invited you at once.",
+        reason="used",
+    )
+
+
+def grant_data_manager_rights(
+    conn: Any, *, session_token: str, district_id: str, educator_id: str, now: datetime
+) -> str | None:
+    """Give a fresh ClassLink educator session its data-manager rights, when the rule in this
+    module's docstring allows; audited. Runs in the sign-in's own transaction.
+
+    Returns:
+        The staff account id whose rights the session has, or None.
+    """
+    staff_id, listed = store_signin.data_manager_for_educator(
+        conn, district_id=district_id, educator_id=educator_id
+    )
+    actor = f"educator:{educator_id}"
+    if staff_id is None and listed is not None:
+        name = store_web.person(conn, "educator", educator_id)
+        display = f"{name.given_name} {name.family_name}".strip() if name else ""
+        staff_id = store.create_staff(
+            conn,
+            email=listed,
+            display_name=display or "Data manager",
+            role="data_manager",
+            district_id=district_id,
+            password_hash=NO_PASSWORD,
+            now=now,
+        )
+        store_signin.record_staff_change(
+            conn,
+            staff_id=staff_id,
+            district_id=district_id,
+            actor=actor,
+            action="staff_created",
+            now=now,
+            changes={"role": "data_manager", "via": "classlink"},
+        )
+    if staff_id is None:
+        return None
+    store_signin.grant_session(
+        conn,
+        token_hash=store_web.digest(session_token),
+        staff_id=staff_id,
+        district_id=district_id,
+        now=now,
+    )
+    store_signin.record_staff_change(
+        conn,
+        staff_id=staff_id,
+        district_id=district_id,
+        actor=actor,
+        action="staff_signed_in",
+        now=now,
+        changes={"via": "classlink"},
+    )
+    return staff_id
+
+
+__all__ = [
+    "CodeNeeded",
+    "InvitationDetails",
+    "InvitationRefused",
+    "StaffAuth",
+    "StaffCodeRefused",
+    "StaffSignInRefused",
+    "StaffSignedIn",
+    "StaffViewer",
+    "TotpEnrolment",
+    "TotpRefused",
+    "check_password",
+    "grant_data_manager_rights",
+    "hotp",
+    "matching_step",
+    "otpauth_uri",
+    "totp_code",
+]

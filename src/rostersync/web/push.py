@@ -1,0 +1,298 @@
+"""Where a district pushes its OneRoster CSV bundles: `POST /api/v1/districts/{slug}/bundles`.
+
+For districts that cannot give us ClassLink credentials: their SIS or a script uploads a bundle
+(the zip, as `application/zip` or as the `file` field of a `multipart/form-data` form) with the
+push key and secret we issued them (`rostersync push-key issue <slug>`) as HTTP Basic. The
+response is 202 with the bundle's id and its status URL, `GET .../bundles/{id}` (same
+credentials), which says queued, running, succeeded, failed or held, and the sync run's id.
+
+The order of the checks is the point:
+
+1. Credentials first, before a byte of the body is read: a missing or wrong key or secret, a key
+   of another district, a rotated-away secret and an unknown district are all the same 401 with
+   `WWW-Authenticate`, so nothing tells a caller which part was wrong or which slugs exist.
+2. Size: a `Content-Length` over `push_max_bundle_bytes` is a 413 at once; a body that grows
+   past it while streaming is cut off with the same 413. The body goes straight to a private
+   file in the district's push folder, never into memory whole.
+3. The bundle is read through once (manifest, required files, headers, encodings, row widths);
+   a refusal is a 422 naming the file and line and saying how to fix it, and the file is deleted:
+   nothing is recorded, nothing queued.
+4. Only then is it renamed into place, recorded and queued (see `RosterSync.accept_pushed_bundle`).
+
+One bundle per district waits at a time: while the previous one is queued or running, a new push
+gets 409 with `Retry-After` and the waiting bundle's status URL. We chose refusing over queueing a
+second sync because the newer file supersedes the older anyway, a client retrying in a loop
+cannot pile up syncs, and the district sees at once that its previous push has not finished.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
+import base64
+import binascii
+import hashlib
+import os
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from python_multipart.exceptions import ParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from rostersync.errors import BundlePushRefused, NotFoundError
+from rostersync.oneroster.bundle import BundleError
+from rostersync.service import RosterSync
+
+log = structlog.get_logger(__name__)
+
+REALM = 'Basic realm="rostersync push", charset="UTF-8"'
+ZIP_TYPES = ("application/zip", "application/x-zip-compressed", "application/octet-stream")
+# Room for a multipart form's boundaries and part headers around the zip itself.
+FORM_OVERHEAD = 64 * 1024
+RETRY_AFTER_SECONDS = 60
+
+
+class PushedBundleOut(BaseModel):
+    """A pushed bundle and how its sync went; `run_id` is set once its sync run started."""
+
+    id: str
+    status: str
+    run_id: str | None
+    received_at: datetime
+    finished_at: datetime | None
+    sha256: str
+    size: int
+    error: str | None
+    status_url: str
+
+
+class _TooLarge(Exception):
+    """The body grew past the limit while it was being received."""
+
+
+def _problem(status: int, detail: str, **extra: Any) -> JSONResponse:
+    headers = {"WWW-Authenticate": REALM} if status == 401 else {}
+    if status in (409, 503):
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
+
+
+def _basic(request: Request) -> tuple[str, str] | None:
+    """The (key id, secret) of an HTTP Basic `Authorization` header, or None."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not value or len(value) > 1024:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    key_id, colon, secret = decoded.partition(":")
+    return (key_id, secret) if colon and key_id and secret else None
+
+
+def _status_url(slug: str, bundle_id: str) -> str:
+    return f"/api/v1/districts/{slug}/bundles/{bundle_id}"
+
+
+def _bundle_out(slug: str, bundle: Any) -> PushedBundleOut:
+    return PushedBundleOut(
+        id=bundle.id,
+        status=bundle.status,
+        run_id=bundle.run_id,
+        received_at=bundle.received_at,
+        finished_at=bundle.finished_at,
+        sha256=bundle.sha256,
+        size=bundle.size,
+        error=bundle.error,
+        status_url=_status_url(slug, bundle.id),
+    )
+
+
+class _Receiver:
+    """Writes an upload to a private file, counting bytes and hashing as it goes."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path = path
+        self.limit = limit
+        self.size = 0
+        self.digest = hashlib.sha256()
+        # O_EXCL and 0600: the file is new and only this service reads it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise _TooLarge
+        self.digest.update(data)
+        self._file.write(data)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _form_writer(boundary: bytes, receiver: _Receiver) -> tuple[MultipartParser, Callable[[], int]]:
+    """A streaming multipart parser that sends the first file part (or the `file` field) to
+    `receiver`; the second value says how many such parts were seen."""
+    state: dict[str, Any] = {"field": b"", "value": b"", "headers": {}, "active": False, "n": 0}
+
+    def on_part_begin() -> None:
+        state["headers"] = {}
+        state["active"] = False
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["field"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state["value"] += data[start:end]
+
+    def on_header_end() -> None:
+        state["headers"][state["field"].lower()] = state["value"]
+        state["field"], state["value"] = b"", b""
+
+    def on_headers_finished() -> None:
+        _kind, options = parse_options_header(state["headers"].get(b"content-disposition", b""))
+        is_file = options.get(b"name") == b"file" or b"filename" in options
+        state["active"] = is_file and state["n"] == 0
+        if state["active"]:
+            state["n"] += 1
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if state["active"]:
+            receiver.write(data[start:end])
+
+    def on_part_end() -> None:
+        state["active"] = False
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    return parser, lambda: int(state["n"])
+
+
+def create_push_router(service: RosterSync) -> APIRouter:
+    """The push endpoint and its status URL, to include in the portal app before `/api`.
+
+    Args:
+        service: The service API every route calls.
+    """
+    router = APIRouter(prefix="/api/v1/districts/{slug}/bundles", tags=["push"])
+    limit = service.settings.push_max_bundle_bytes
+
+    async def authenticated(request: Request, slug: str) -> tuple[Any, str] | None:
+        creds = _basic(request)
+        if creds is None:
+            return None
+        district = await run_in_threadpool(service.check_push_credentials, slug, *creds)
+        return None if district is None else (district, creds[0])
+
+    @router.post("", status_code=202, response_model=PushedBundleOut)
+    async def push_bundle(request: Request, slug: str) -> JSONResponse:
+        found = await authenticated(request, slug)
+        if found is None:
+            return _problem(401, "send the district's push key and secret as HTTP Basic")
+        district, key_id = found
+        media, options = parse_options_header(request.headers.get("content-type", ""))
+        form = media == b"multipart/form-data"
+        if not form and media.decode("latin-1") not in ZIP_TYPES:
+            return _problem(
+                415,
+                "send the bundle as application/zip (the zip itself as the body) or as the "
+                "`file` field of a multipart/form-data form",
+            )
+        too_large = _problem(
+            413,
+            f"the bundle is over the {limit} byte limit for a push; split the roster or ask "
+            "the vendor to raise ROSTERSYNC_PUSH_MAX_BUNDLE_BYTES",
+            limit_bytes=limit,
+        )
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit + (FORM_OVERHEAD if form else 0):
+            return too_large
+        if form and not options.get(b"boundary"):
+            return _problem(400, "the multipart/form-data request has no boundary")
+        folder = service.pushed_bundle_dir(district.id)
+        upload = folder / f".incoming-{uuid.uuid4()}.part"
+        receiver = _Receiver(upload, limit)
+        try:
+            try:
+                if form:
+                    parser, files = _form_writer(options[b"boundary"], receiver)
+                    received = 0
+                    async for chunk in request.stream():
+                        received += len(chunk)
+                        if received > limit + FORM_OVERHEAD:
+                            raise _TooLarge
+                        parser.write(chunk)
+                    parser.finalize()
+                    if files() == 0:
+                        return _problem(422, "the form has no `file` field with the bundle")
+                else:
+                    async for chunk in request.stream():
+                        receiver.write(chunk)
+            finally:
+                receiver.close()
+            if receiver.size == 0:
+                return _problem(422, "the request has no bundle in it; send the zip as the body")
+            bundle = await run_in_threadpool(
+                service.accept_pushed_bundle,
+                district.id,
+                upload,
+                sha256=receiver.digest.hexdigest(),
+                actor=f"push:{key_id}",
+            )
+        except _TooLarge:
+            return too_large
+        except ParseError:
+            return _problem(
+                400,
+                "the multipart/form-data body is malformed; send the zip as the `file` field of "
+                "a well-formed form, or as the body with Content-Type: application/zip",
+            )
+        except ClientDisconnect:
+            log.info("push.disconnected", district_id=district.id)
+            return _problem(400, "the upload was interrupted; push the bundle again")
+        except BundleError as exc:
+            log.info("push.refused", district_id=district.id, file=exc.file, line=exc.line)
+            return _problem(422, str(exc), file=exc.file, line=exc.line, column=exc.column)
+        except BundlePushRefused as exc:
+            url = _status_url(district.slug, exc.bundle_id)
+            return _problem(409 if exc.busy else 503, str(exc), status_url=url)
+        finally:
+            upload.unlink(missing_ok=True)
+        out = _bundle_out(district.slug, bundle)
+        return JSONResponse(
+            out.model_dump(mode="json"), status_code=202, headers={"Location": out.status_url}
+        )
+
+    @router.get("/{bundle_id}", response_model=PushedBundleOut)
+    async def bundle_status(request: Request, slug: str, bundle_id: str) -> Any:
+        found = await authenticated(request, slug)
+        if found is None:
+            return _problem(401, "send the district's push key and secret as HTTP Basic")
+        district, _key_id = found
+        try:
+            bundle = await run_in_threadpool(service.pushed_bundle, district.id, bundle_id)
+        except NotFoundError as exc:
+            return _problem(404, str(exc))
+        return _bundle_out(district.slug, bundle)
+
+    return router
+
+
+__all__ = ["PushedBundleOut", "create_push_router"]

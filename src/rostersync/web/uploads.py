@@ -1,0 +1,244 @@
+"""The roster import upload page, and what the pages and the API say about a run in progress.
+
+    GET  /admin/districts/{slug}/import                 the form, and the two template downloads
+    GET  /admin/districts/{slug}/import/template.{fmt}  the template as CSV or XLSX
+    POST /admin/districts/{slug}/import                 upload: every row imported, or none, and
+                                                        the report row by row
+
+The gates are the admin pages' (`Scope`, the staff session, the session's CSRF token), so a
+data manager reaches only their own district here too. A file whose structure is unusable
+(missing column, wrong sheet, bad encoding, too big) is refused whole with the reason; a file
+with any bad row writes nothing and lists each problem by row and column with its fix
+(`RosterSync.import_staff`). The API twin, `POST /api/v1/districts/{slug}/imports`, lives in
+`web/api.py` and uses `row_report` from here, so page and API report the same rows.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
+import hmac
+from dataclasses import dataclass
+from typing import IO, Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from rostersync.domain.staff_import import ImportReport, RowError, SheetRow
+from rostersync.errors import ConfigError, SpreadsheetRejected
+from rostersync.service import RosterSync
+from rostersync.web.admin import HERE, PageError, Scope, _page_route, not_found, session_cookie
+from rostersync.web.staff_auth import StaffViewer
+
+# Far above the most rows one import takes (5,000 by default, about 1 MB of CSV).
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+TEMPLATE_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+# The report, row by row ----------------------------------------------------------------------
+Outcome = Literal["created", "refused", "not_imported"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImportRow:
+    """One data row of an uploaded file and what became of it.
+
+    `outcome` is "created" (the account exists now), "refused" (`errors` say which column and
+    how to fix it) or "not_imported" (the row is fine, but another row was refused, so nothing
+    in the file was written).
+    """
+
+    row: int
+    name: str
+    email: str
+    role: str
+    outcome: Outcome
+    account_id: str | None
+    errors: tuple[RowError, ...]
+
+
+def row_report(report: ImportReport, rows: list[SheetRow]) -> list[ImportRow]:
+    """Every row of the file with its outcome, in file order."""
+    by_row: dict[int, list[RowError]] = {}
+    for error in report.errors:
+        by_row.setdefault(error.row, []).append(error)
+    # `account_ids` are in the order of the valid rows, which is every row when it applied.
+    created = iter(report.account_ids) if report.applied else iter(())
+    lines = []
+    for r in rows:
+        errors = tuple(by_row.get(r.row, ()))
+        outcome: Outcome
+        if errors:
+            outcome, account_id = "refused", None
+        elif report.applied:
+            outcome, account_id = "created", next(created, None)
+        else:
+            outcome, account_id = "not_imported", None
+        lines.append(
+            ImportRow(
+                row=r.row,
+                name=" ".join(
+                    p for p in (r.cells.get("first_name", ""), r.cells.get("last_name", "")) if p
+                ).strip(),
+                email=r.cells.get("email", "").strip(),
+                role=r.cells.get("role", "").strip().lower(),
+                outcome=outcome,
+                account_id=account_id,
+                errors=errors,
+            )
+        )
+    return lines
+
+
+def read_upload(file: IO[bytes], filename: str) -> bytes:
+    """The uploaded file's bytes, refused whole if it is bigger than any import could be.
+
+    Raises:
+        SpreadsheetRejected: The file is over `MAX_UPLOAD_BYTES`.
+    """
+    data = file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise SpreadsheetRejected(
+            f"{filename}: the file is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB, far more than "
+            "one import takes: split it into several files, or save it as CSV without "
+            "formatting",
+            filename=filename,
+        )
+    return data
+
+
+# The progress of a run, in words -------------------------------------------------------------
+def describe_progress(run: Any, progress: Any) -> str:
+    """What a run is doing, as one sentence for the run page's live region and the API.
+
+    Args:
+        run: The run (`store.runs.SyncRunRecord`).
+        progress: Its last recorded progress (`store.progress.RunProgress`), or None.
+    """
+    if run.status != "running":
+        pulled = f" after pulling {progress.total:,} records" if progress else ""
+        return f"Finished{pulled}: the run is {run.status}."
+    if progress is None:
+        return "Starting: connecting to ClassLink."
+    if progress.phase == "pulling":
+        if progress.collection is None:
+            return "Pulling: connecting to ClassLink."
+        now = progress.records.get(progress.collection, 0)
+        return f"Pulling {progress.collection}: {now:,} records so far ({progress.total:,} in all)."
+    if progress.phase == "validating":
+        return f"Pulled {progress.total:,} records; checking them against the district's answers."
+    if progress.phase == "planning":
+        return f"Pulled {progress.total:,} records; working out what would change."
+    if progress.phase == "writing":
+        saving = "the plan for review" if run.mode == "preview" else "the changes"
+        return f"Pulled {progress.total:,} records; saving {saving}."
+    return f"Finishing after pulling {progress.total:,} records."
+
+
+# The upload page -----------------------------------------------------------------------------
+def create_upload_router(service: RosterSync) -> APIRouter:
+    """The roster import upload pages over one service.
+
+    Args:
+        service: The service API every route calls.
+
+    Returns:
+        A router to include in the portal's app.
+    """
+    cookies = session_cookie(service)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    scope = Scope(service)
+    router = APIRouter(route_class=_page_route(templates))
+
+    def require_staff(request: Request) -> StaffViewer:
+        staff: StaffViewer | None = service.staff_viewer(request.cookies.get(cookies.session))
+        if staff is None:
+            raise PageError(location=f"/staff/login?next={quote(request.url.path, safe='/')}")
+        return staff
+
+    Staff = Annotated[StaffViewer, Depends(require_staff)]
+
+    def require_district_access(slug: str, staff: Staff) -> Any:
+        found = scope.district(staff, slug)
+        if found is None:
+            raise not_found()
+        return found
+
+    District = Annotated[Any, Depends(require_district_access)]
+
+    def import_page(
+        request: Request, staff: StaffViewer, district: Any, status: int = 200, **result: Any
+    ) -> HTMLResponse:
+        context = {
+            "district": district,
+            "staff": staff,
+            "refused": "",
+            "report": None,
+            "max_rows": service.settings.import_max_rows,
+            **result,
+        }
+        return templates.TemplateResponse(request, "admin_import.html", context, status_code=status)
+
+    @router.get("/admin/districts/{slug}/import", response_class=HTMLResponse)
+    def import_form(request: Request, staff: Staff, found: District) -> Any:
+        return import_page(request, staff, found[0])
+
+    @router.get("/admin/districts/{slug}/import/template.{fmt}")
+    def template(staff: Staff, found: District, fmt: str) -> Response:
+        if fmt not in TEMPLATE_TYPES:
+            raise not_found()
+        try:
+            body = service.staff_import_template(fmt)
+        except ConfigError:
+            raise not_found() from None
+        return Response(
+            body,
+            media_type=TEMPLATE_TYPES[fmt],
+            headers={"Content-Disposition": f'attachment; filename="staff-import-template.{fmt}"'},
+        )
+
+    @router.post("/admin/districts/{slug}/import", response_class=HTMLResponse)
+    def upload(
+        request: Request,
+        staff: Staff,
+        found: District,
+        file: Annotated[UploadFile, File()],
+        csrf: Annotated[str, Form(max_length=200)] = "",
+    ) -> Any:
+        if not hmac.compare_digest(csrf, staff.csrf_token):
+            raise PageError(
+                status=403,
+                title="Please try again",
+                message="This form expired. Go back, reload the page and upload the file again.",
+            )
+        district = found[0]
+        filename = (file.filename or "upload").rsplit("/", 1)[-1][:200]
+        try:
+            data = read_upload(file.file, filename)
+            report, rows = service.import_staff_rows(district.id, filename, data, staff.actor)
+        except SpreadsheetRejected as exc:
+            return import_page(request, staff, district, 422, refused=str(exc), filename=filename)
+        return import_page(
+            request,
+            staff,
+            district,
+            200 if report.applied else 422,
+            report=report,
+            rows=row_report(report, rows),
+            filename=filename,
+        )
+
+    return router
+
+
+__all__ = [
+    "MAX_UPLOAD_BYTES",
+    "ImportRow",
+    "Outcome",
+    "create_upload_router",
+    "describe_progress",
+    "read_upload",
+    "row_report",
+]

@@ -1,0 +1,186 @@
+"""A data manager in a real browser sees only their own district: Playwright driving chromium.
+
+They get in by accepting an emailed invitation, or by signing in through ClassLink as their
+district's educator; either way, every page of the other district answers with the refusal page.
+Without /usr/bin/chromium these tests skip with the reason; under CI=true they fail instead.
+"""
+
+from __future__ import annotations
+
+import email
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from rostersync.config import Settings
+from rostersync.simulator import generate_district
+from rostersync.web.sandbox import Sandbox, SandboxDistrict
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(os.environ.get("ROSTERSYNC_SCREENSHOTS", "/tmp"))
+VENDOR = "vendor@portal.example"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        reason = f"chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI=true: the browser tests must run, not skip")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    tmp = tmp_path_factory.mktemp("dm-browser")
+    settings = Settings(
+        data_dir=tmp,
+        database_url=f"sqlite:///{tmp / 'portal.db'}",
+        secret_keys=Fernet.generate_key().decode(),
+        log_format="json",
+    )
+    districts = [
+        SandboxDistrict(
+            slug="springfield",
+            tenant_id="1001",
+            display_name="Springfield USD – Springfield, IL",
+            data=generate_district(students=30, seed=3, tenant="springfield"),
+        ),
+        SandboxDistrict(
+            slug="shelbyville",
+            tenant_id="1002",
+            display_name="Shelbyville SD – Shelbyville, IL",
+            data=generate_district(students=20, seed=4, bad_records=True, tenant="shelbyville"),
+        ),
+    ]
+    with Sandbox(settings, districts) as sandbox:
+        assert sandbox.service is not None
+        sandbox.service.add_staff(
+            email=VENDOR, display_name="Vera Vendor", role="vendor_staff", password=PASSWORD,
+            district=None,
+        )  # fmt: skip
+        yield sandbox
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def invitation_link(world: Sandbox, to: str) -> str:
+    assert world.service is not None
+    for path in world.service.settings.resolved_outbox_dir.glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes())
+        if message["To"] == to:
+            text = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+            found = re.search(
+                r"(http://\S+/staff/invitation/\S+)", text.get_payload(decode=True).decode()
+            )
+            assert found
+            return found.group(1)
+    raise AssertionError(f"no invitation email to {to}")
+
+
+def shelbyville_paths(world: Sandbox) -> list[str]:
+    """Every admin page of the district the data manager must not reach, a run id included."""
+    assert world.service is not None
+    run_id = world.service.runs("shelbyville", limit=1)[0].id
+    return [
+        "/admin/districts/shelbyville",
+        "/admin/districts/shelbyville/issues",
+        "/admin/districts/shelbyville/audit",
+        "/admin/districts/shelbyville/invite",
+        f"/admin/runs/{run_id}",
+    ]
+
+
+def assert_only_springfield(page: Any, world: Sandbox, shot: str) -> None:
+    page.goto(f"{world.url}/admin/districts")
+    assert page.get_by_role("link", name="Springfield USD – Springfield, IL").is_visible()
+    assert "Shelbyville" not in page.content()
+    page.screenshot(path=str(SCREENSHOTS / f"rostersync-{shot}-districts.png"), full_page=True)
+    for path in shelbyville_paths(world):
+        response = page.goto(f"{world.url}{path}")
+        assert response is not None and response.status == 404, path
+        assert page.get_by_role("heading", name="Not found").is_visible(), path
+        assert "Shelbyville" not in page.content(), path
+    page.screenshot(path=str(SCREENSHOTS / f"rostersync-{shot}-refused.png"), full_page=True)
+    # Their own district's pages do open.
+    page.goto(f"{world.url}/admin/districts/springfield/issues")
+    assert page.get_by_role("heading", name=re.compile("Open issues")).is_visible()
+
+
+class TestDataManagerInBrowser:
+    """A data manager of Springfield sees Springfield and gets the refusal page for Shelbyville."""
+
+    def test_an_invited_data_manager_sees_only_their_district(
+        self, chromium: Any, world: Sandbox
+    ) -> None:
+        vendor = chromium.new_context().new_page()
+        vendor.set_default_timeout(10_000)
+        vendor.goto(f"{world.url}/staff/login")
+        vendor.get_by_label("Email").fill(VENDOR)
+        vendor.get_by_label("Password").fill(PASSWORD)
+        vendor.get_by_role("button", name="Sign in").click()
+        vendor.wait_for_url(f"{world.url}/admin/districts")
+        vendor.goto(f"{world.url}/admin/districts/springfield/invite")
+        vendor.get_by_label("Their work email").fill("dana@springfield.example")
+        vendor.get_by_role("button", name="Send invitation").click()
+        assert vendor.get_by_text("Invitation sent.").is_visible()
+        vendor.context.close()
+
+        dm = chromium.new_context().new_page()
+        dm.set_default_timeout(10_000)
+        dm.goto(invitation_link(world, "dana@springfield.example"))
+        assert dm.get_by_text("Springfield USD – Springfield, IL").first.is_visible()
+        dm.get_by_label("Your name").fill("Dana Manager")
+        dm.get_by_label("New password").fill(PASSWORD)
+        dm.get_by_label("The same password again").fill(PASSWORD)
+        dm.screenshot(path=str(SCREENSHOTS / "rostersync-invitation.png"), full_page=True)
+        dm.get_by_role("button", name="Save and sign in").click()
+        dm.wait_for_url(f"{world.url}/admin/districts")
+        assert dm.get_by_text("Data manager").is_visible()
+        assert_only_springfield(dm, world, "invited-dm")
+        dm.context.close()
+
+    def test_a_data_manager_signing_in_through_classlink_sees_only_their_district(
+        self, page: Any, world: Sandbox
+    ) -> None:
+        assert world.service is not None
+        teacher = next(p for p in world.sso.people("1001") if p.sourced_id.startswith("tch-"))
+        world.service.add_staff(
+            email=teacher.email, display_name=teacher.display_name, role="data_manager",
+            password=PASSWORD, district="springfield",
+        )  # fmt: skip
+        page.goto(f"{world.url}/login")
+        page.get_by_label("Find your district").fill("spring")
+        page.get_by_role("button", name="Continue with ClassLink").click()
+        page.get_by_role("button", name=f"{teacher.display_name} — Teacher").click()
+        page.wait_for_url(f"{world.url}/")
+        assert_only_springfield(page, world, "classlink-dm")

@@ -1,0 +1,116 @@
+"""`rostersync staff invite` emails a one-time link; `staff reset-totp` lets a locked-out person
+back in (SQLite, outbox sender)."""
+
+from __future__ import annotations
+
+import email
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from typer.testing import CliRunner
+
+from rostersync.cli.main import app
+from rostersync.config import get_settings
+from rostersync.service import DistrictSetup, RosterSync
+from rostersync.store.signin import staff_changes
+from rostersync.web.staff_auth import CodeNeeded, StaffSignedIn, totp_code
+
+PASSWORD = "a sufficiently long passphrase"
+
+
+@pytest.fixture
+def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RosterSync]:
+    values = {
+        "ROSTERSYNC_DATA_DIR": str(tmp_path),
+        "ROSTERSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
+        "ROSTERSYNC_SECRET_KEYS": Fernet.generate_key().decode(),
+        "ROSTERSYNC_LOG_FORMAT": "json",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()  # settings are read once per process; each test has its own
+    svc = RosterSync(get_settings())
+    svc.init_db()
+    svc.add_district(
+        DistrictSetup(
+            slug="springfield",
+            name="Springfield Unified School District",
+            display_name="Springfield USD – Springfield, IL",
+            city="Springfield",
+            state="IL",
+            source_kind="none",
+        )
+    )
+    yield svc
+    svc.close()
+    get_settings.cache_clear()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["staff", *args])
+    return result.exit_code, result.output
+
+
+class TestStaffInvite:
+    """The invitation goes to the outbox with a link the accept page takes."""
+
+    def test_invite_writes_the_email_and_the_link_makes_the_account(
+        self, service: RosterSync
+    ) -> None:
+        code, out = run("invite", "--district", "springfield", "dm@springfield.example")
+        assert code == 0, out
+        assert "sent through the outbox" in out
+        (eml,) = service.settings.resolved_outbox_dir.glob("*.eml")
+        message = email.message_from_bytes(eml.read_bytes())
+        assert message["To"] == "dm@springfield.example"
+        assert "Springfield USD" in message["Subject"]
+        text = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+        link = re.search(r"/staff/invitation/(\S+)", text.get_payload(decode=True).decode())
+        assert link
+        signed_in = service.accept_staff_invitation(
+            link.group(1),
+            display_name="Dana",
+            password=PASSWORD,
+            password_again=PASSWORD,
+            previous_session=None,
+        )
+        assert isinstance(signed_in, StaffSignedIn)
+        assert signed_in.viewer.role == "data_manager"
+        assert signed_in.viewer.district_id == service.district("springfield")[0].id
+
+    def test_an_unknown_district_is_refused_and_nothing_is_sent(self, service: RosterSync) -> None:
+        code, out = run("invite", "--district", "nowhere", "dm@springfield.example")
+        assert code == 2 and "Error" in out
+        assert not list(service.settings.resolved_outbox_dir.glob("*.eml"))
+
+
+class TestResetTotp:
+    """A reset turns TOTP off (the password alone signs in again) and is audited."""
+
+    def test_reset_turns_totp_off_and_is_audited(self, service: RosterSync) -> None:
+        staff_id = service.add_staff(
+            email="ops@portal.example", display_name="Ops", role="vendor_staff",
+            password=PASSWORD, district=None,
+        )  # fmt: skip
+        signed_in = service.staff_sign_in("ops@portal.example", PASSWORD, previous_session=None)
+        enrolment = service.begin_totp(signed_in.viewer)
+        service.confirm_totp(signed_in.viewer, totp_code(enrolment.secret, time.time()))
+        halfway = service.staff_sign_in("ops@portal.example", PASSWORD, previous_session=None)
+        assert isinstance(halfway, CodeNeeded)
+        code, out = run("reset-totp", "ops@portal.example")
+        assert code == 0 and staff_id in out
+        again = service.staff_sign_in("ops@portal.example", PASSWORD, previous_session=None)
+        assert isinstance(again, StaffSignedIn)
+        with service.engine.connect() as conn:
+            assert staff_changes(conn, staff_id) == [
+                ("totp_on", f"staff:{staff_id}"),
+                ("totp_reset", "cli:vendor_staff"),
+            ]
+
+    def test_an_unknown_email_is_refused(self, service: RosterSync) -> None:
+        code, out = run("reset-totp", "nobody@portal.example")
+        assert code == 2 and "no staff account" in out

@@ -755,17 +755,21 @@ class RosterSync:
 
     def schedule_infos(self, statuses: tuple[str, ...]) -> dict[str, Any]:
         """Every district's schedule with one of `statuses`, by district id, read in one pass
-        (three queries whatever the number of districts). A district whose answers describe no
-        usable schedule is left out."""
-        from rostersync.jobs.scheduler import schedule_info
+        (four queries whatever the number of districts). A district whose answers describe no
+        usable schedule, or that is never scheduled (push, pending), is left out."""
+        from rostersync.jobs.scheduler import schedule_info, unscheduled_districts
         from rostersync.store import jobs as store_jobs
 
         with self.engine.connect() as conn:
             rows = store_jobs.scheduled_districts(conn, statuses)
             last = store_jobs.last_slots(conn)
             quarantined = store_jobs.quarantined(conn)
+            # Push and pending districts are never scheduled: they have no next sync to show.
+            unscheduled = unscheduled_districts(conn)
         infos: dict[str, Any] = {}
         for row in rows:
+            if row.id in unscheduled:
+                continue
             try:
                 infos[row.id] = schedule_info(
                     row, last_slot=last.get(row.id), quarantine_reason=quarantined.get(row.id)
@@ -1815,3 +1819,94 @@ class RosterSync:
             password_again=password_again,
             previous_session=previous_session,
         )
+
+    # --- privacy: one student's export, a district's purge at contract end ---
+    def export_student(self, slug_or_id: str, student: str, *, actor: str) -> dict[str, Any]:
+        """Everything held about one student (portal id or sourcedId), for an access request.
+
+        The export itself is audited (who exported whom, never what).
+
+        Raises:
+            NotFoundError: No such district, or no such student in it.
+        """
+        from rostersync.store import privacy
+
+        with self.engine.begin() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            export = privacy.export_student(conn, district_id=district.id, student=student)
+            store_workflow.audit(
+                conn,
+                district_id=district.id,
+                run_id=None,
+                actor=actor,
+                action="export",
+                entity_type="student",
+                entity_id=export["student_id"],
+                changes=None,
+                now=datetime.now(UTC),
+            )
+        return {"district": district.slug, **export}
+
+    def purge_district(self, slug_or_id: str, *, confirm: str, actor: str, reason: str) -> Any:
+        """Remove every trace of a district (contract end, or its written request), in one
+        transaction, and keep a disposal record (`store.privacy.Disposal`) of what went.
+
+        Args:
+            slug_or_id: The district.
+            confirm: The district's slug again, typed by the person: a guard against the wrong
+                district.
+            actor: Who asked.
+            reason: Why (kept in the disposal record).
+
+        Raises:
+            ConfigError: `confirm` is not the district's slug; nothing is removed.
+            SyncInProgress: A sync of the district is running; purge when it has finished.
+        """
+        import shutil
+        from datetime import timedelta
+
+        from rostersync.store import privacy
+
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            if confirm != district.slug:
+                raise ConfigError(
+                    f"to purge {district.display_name}, confirm with its slug {district.slug!r}; "
+                    "nothing was removed"
+                )
+            # Holding the district's sync lock keeps a sync from writing while its rows go.
+            store_workflow.acquire_lock(
+                conn,
+                district_id=district.id,
+                run_id=f"purge-{now:%Y%m%dT%H%M%S}",
+                holder=f"purge by {actor}",
+                now=now,
+                ttl=timedelta(hours=1),
+            )
+            folders = [self.settings.data_dir / "pushed" / district.id]
+            files = {
+                str(folder.name): sum(1 for f in folder.rglob("*") if f.is_file())
+                for folder in folders
+                if folder.exists()
+            }
+            disposal = privacy.purge_district(
+                conn,
+                district_id=district.id,
+                actor=actor,
+                reason=reason,
+                now=now,
+                files={"pushed bundles": sum(files.values())},
+            )
+        # After the commit: a failed purge never loses files whose rows are still there.
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        _log.info("district.purged", district_id=district.id, rows=disposal.total_rows)
+        return disposal
+
+    def disposals(self) -> list[Any]:
+        """Every district purge ever made, newest first (`store.privacy.Disposal`)."""
+        from rostersync.store import privacy
+
+        with self.engine.connect() as conn:
+            return privacy.list_disposals(conn)

@@ -8,7 +8,6 @@ under CI=true they fail instead.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from tests.browser.conftest import SCREENSHOTS
 
 from rostersync.config import Settings
 from rostersync.simulator import generate_district
@@ -24,39 +24,12 @@ from rostersync.simulator.faults import slow
 from rostersync.store.accounts import schools
 from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(os.environ.get("ROSTERSYNC_SCREENSHOTS", "/tmp"))
 EMAIL, PASSWORD = "vendor@portal.example", "correct horse battery staple"
 # Every ClassLink answer is held back this long; with pages of ten the pull takes dozens of
 # requests, so it outlasts the page's short wait and the run page has something to follow.
 DELAY = 0.3
 # Waiting for a run to end gives up (and fails) after this long (seconds).
 PATIENCE = 240.0
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        reason = f"chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI=true: the browser tests must run, not skip")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,7 @@ def serve_sign_in_sandbox(
     people to sign in as, and serves until Ctrl-C. Meant to be called by `rostersync demo --serve`
     after the demo's checks (see cli/demo.py).
     """
+    import secrets
     import shutil
 
     from cryptography.fernet import Fernet
@@ -63,7 +64,16 @@ def serve_sign_in_sandbox(
         display_name="Springfield USD – Springfield, IL",
         data=generate_district(students=students, seed=seed, tenant="springfield"),
     )
-    with Sandbox(settings, [district], port=port) as sandbox:
+    # Served by the simulated ClassLink but not onboarded: for trying the onboarding wizard.
+    waiting = SandboxDistrict(
+        slug="capital",
+        tenant_id="1004",
+        display_name="Capital City SD – Capital City, IL",
+        data=generate_district(students=60, seed=seed + 1, tenant="capital"),
+        onboarded=False,
+    )
+    with Sandbox(settings, [district, waiting], port=port) as sandbox:
+        assert sandbox.service is not None
         people = sandbox.sso.people("1001")
         render.console.print(f"Educator Portal: [bold]{sandbox.url}/login[/]")
         render.console.print("Choose Springfield, then sign in at the simulated ClassLink as e.g.:")
@@ -73,6 +83,23 @@ def serve_sign_in_sandbox(
         teacher = next(p for p in people if p.sourced_id.startswith("tch-"))
         launch = sandbox.sso.launch_url("educator-portal", "1001", teacher.sourced_id)
         render.console.print(f"LaunchPad tile for {teacher.display_name}: {launch}")
+        # Passwords made for this run only; the demo's database is thrown away on the next one.
+        logins = [
+            ("vendor@demo.example", "Val Vendor", "vendor_staff", None),
+            ("data.manager@springfield.example", "Dana Manager", "data_manager", "springfield"),
+        ]
+        render.console.print(f"\nAdmin pages: [bold]{sandbox.url}/staff/login[/]")
+        for email, name, role, slug in logins:
+            password = secrets.token_urlsafe(12)
+            sandbox.service.add_staff(
+                email=email, display_name=name, role=role, password=password, district=slug
+            )
+            render.console.print(f"  {email} / {password} ({role.replace('_', ' ')})")
+        url, key, secret = sandbox.roster_credentials["capital"]
+        render.console.print(
+            "Onboard Capital City with the wizard (Onboard a district), tenant ID 1004, "
+            f"OneRoster 1.1 at {url}, key {key}, secret {secret}"
+        )
         render.console.print("Ctrl-C to stop.")
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()

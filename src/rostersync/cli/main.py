@@ -19,6 +19,7 @@ from rostersync.cli import (
     commands_delta,
     commands_import,
     commands_jobs,
+    commands_privacy,
     commands_push,
     commands_web,
     commands_workflow,
@@ -394,6 +395,7 @@ for _feature in (
     commands_web,
     commands_admin,
     commands_delta,
+    commands_privacy,
 ):
     _feature.register(app)
 

@@ -106,7 +106,7 @@ def tick(
             sent.append(_enqueued(slot, slugs, "resent"))
         last = store_jobs.last_slots(conn)
         quarantined = store_jobs.quarantined(conn)
-        unscheduled = _unscheduled(conn)
+        unscheduled = unscheduled_districts(conn)
         for row in rows:
             if row.status not in SCHEDULED_STATUSES or row.id in unscheduled:
                 continue
@@ -199,7 +199,7 @@ def schedule_info(
     )
 
 
-def _unscheduled(conn: Connection) -> set[str]:
+def unscheduled_districts(conn: Connection) -> set[str]:
     """Ids of the districts whose source kind is never scheduled (`UNSCHEDULED_SOURCE_KINDS`)."""
     rows = conn.execute(
         select(integrations.c.district_id).where(

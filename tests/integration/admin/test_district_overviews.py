@@ -60,3 +60,20 @@ def test_each_district_gets_its_own_next_sync(portal: RosterSync) -> None:
     assert first == portal.schedule_info("district-001").next_run_utc
     assert second == portal.schedule_info("district-002").next_run_utc
     assert first != second
+
+
+def test_a_push_district_shows_no_next_sync(portal: RosterSync) -> None:
+    portal.add_district(
+        DistrictSetup(
+            slug="pushing",
+            name="Pushing USD",
+            display_name="Pushing USD – Town, IL",
+            city="Town",
+            state="IL",
+            source_kind="oneroster-push",
+        )
+    )
+    onboard(portal, 1)
+    overviews = {o.district.slug: o for o in portal.district_overviews()}
+    assert overviews["pushing"].next_sync_at is None
+    assert overviews["district-001"].next_sync_at is not None

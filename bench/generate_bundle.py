@@ -26,10 +26,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--tenant", default="springfield")
     parser.add_argument("--version", choices=["1.1", "1.2"], default="1.1")
+    parser.add_argument(
+        "--renamed-every",
+        type=int,
+        default=0,
+        help="add '-Delta' to the family name of every Nth student (100 = 1%%)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="path of the zip to write")
     args = parser.parse_args(argv)
 
-    district = StreamingDistrict(students=args.students, seed=args.seed, tenant=args.tenant)
+    district = StreamingDistrict(
+        students=args.students,
+        seed=args.seed,
+        tenant=args.tenant,
+        renamed_every=args.renamed_every,
+    )
     sizes = district.sizes()
     started = time.perf_counter()
     write_bundle(district, args.out, version=args.version)

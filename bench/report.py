@@ -51,7 +51,7 @@ def ratios(timings: Mapping[str, float]) -> dict[str, dict[str, Any]]:
 def markdown(results: Mapping[str, Any]) -> str:
     """A README-ready table: one row per backend and figure."""
     lines = [
-        f"Students: {results['students']:,}; page size {results['page_size']}; "
+        f"Students: {results['students']:,}; source: {results.get('source', 'OneRoster')}; "
         f"{results['machine']}",
         "",
         "| backend | figure | seconds | lower bound | bound s | ratio | target | peak RSS MB |",

@@ -1,24 +1,31 @@
-"""Sync benchmark with its lower bounds, on SQLite and PostgreSQL.
+"""Sync benchmark with its lower bounds, on SQLite and PostgreSQL, up to 1,000,000 students.
 
     .venv/bin/python -m bench.sync_bench                      # 10,000 students, both backends
     .venv/bin/python -m bench.sync_bench --students 100000
-    .venv/bin/python -m bench.sync_bench --students 1000000   # needs ~9 GB for the generator today
+    .venv/bin/python -m bench.sync_bench --students 1000000 --bundles var/bench
 
-The parent process generates a district with the simulator's generator and serves it over loopback
-with `SimulatorServer`. Every measurement runs in a fresh child process (`worker`), so its peak
-memory is that child's own `resource.getrusage(RUSAGE_SELF).ru_maxrss` and owes nothing to the
-generated data held by the parent. Measured, per backend:
+The district comes from the streaming generator (`StreamingDistrict`), written as two OneRoster
+1.1 CSV bundles by `bench.generate_bundle` in bounded memory: the district, and the same district
+with every 100th student's family name changed (the 1% delta). `--bundles DIR` keeps them there and
+reuses them on the next run (a million students take about two minutes per bundle to write).
 
-- first_sync: `RosterSync.run_sync` into an empty database;
+Every measurement runs in a fresh child process (`worker`), so its peak memory is that child's own
+`resource.getrusage(RUSAGE_SELF).ru_maxrss` and owes nothing to the parent. Measured, per backend:
+
+- first_sync: `RosterSync.run_sync` from the bundle (`BundleSource`) into an empty database;
 - noop_resync: the same again, nothing changed;
-- delta_1pct: after 1% of students change family name;
-- read_parse (lower bound): fetch and JSON-parse the same collections over the same server and
-  page size, and map them to records — no validation, planning or writing;
+- delta_1pct: from the second bundle, in which 1% of students changed family name;
+- read_parse (lower bound): stream the same bundle, parse its CSV and map every row to a domain
+  record — no validation, planning or writing;
 - bulk_load (lower bound): insert the rows the first sync writes (roster rows, audit rows,
   eligibility) into empty tables: DB-API `executemany` on SQLite, `COPY` on PostgreSQL. Building
-  the rows is not timed; only loading them.
+  the rows is not timed (they are built and loaded in chunks so the child stays small); only
+  loading them.
 
 Ratios: first_sync / (read_parse + bulk_load), noop_resync / read_parse, delta_1pct / read_parse.
+Each figure's `detail` also records the child's own CPU seconds over the timed part
+(`time.process_time`): on a shared machine wall seconds swing with other work, CPU seconds much
+less (though they leave out the PostgreSQL server's share).
 Results go to `bench/results/<timestamp>.json` (git-ignored) and a Markdown table to stdout.
 PostgreSQL work happens in a schema of its own, dropped at the end.
 """
@@ -35,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,8 +51,15 @@ from bench.report import markdown, ratios
 
 KEY, SECRET = "bench-key", "bench-secret"
 SLUG = "springfield"
-RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# The district's configured source is never contacted: every run is given the bundle source.
+UNUSED_SOURCE_URL = "https://bench.invalid/ims/oneroster/v1p1"
+# Every 100th student is renamed in the delta bundle: 1% of students.
+RENAMED_EVERY = 100
+# Rows built and loaded at a time by the bulk-load lower bound.
+LOAD_CHUNK = 50_000
 
 
 # Parent ----------------------------------------------------------------------------------------
@@ -56,15 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     worker = sub.add_parser("worker", help="internal: one measurement in a child process")
     worker.add_argument("task", choices=["sync", "read", "load"])
     worker.add_argument("--db-url", required=True)
-    worker.add_argument("--source-url", required=True)
+    worker.add_argument("--bundle", required=True)
     worker.add_argument("--secret-keys", required=True)
-    worker.add_argument("--page-size", type=int, required=True)
     worker.add_argument("--out", required=True)
     parser.add_argument("--students", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
+    parser.add_argument(
+        "--bundles", type=Path, help="keep the generated bundles here and reuse them"
+    )
     args = parser.parse_args(argv)
     if args.command == "worker":
         _worker(args)
@@ -72,72 +88,104 @@ def main(argv: list[str] | None = None) -> int:
     return _run(args)
 
 
+def bundle_paths(directory: Path, students: int, seed: int) -> tuple[Path, Path]:
+    """Where the district's bundle and its 1%-renamed twin live, named by size and seed."""
+    stem = f"district-{students}-s{seed}"
+    return directory / f"{stem}.zip", directory / f"{stem}-renamed{RENAMED_EVERY}.zip"
+
+
+def _generate(path: Path, students: int, seed: int, renamed_every: int) -> subprocess.Popen[bytes]:
+    # Written under a temporary name: an interrupted run never leaves a truncated bundle behind.
+    command = [sys.executable, "-m", "bench.generate_bundle", "--students", str(students)]
+    command += ["--seed", str(seed), "--renamed-every", str(renamed_every)]
+    command += ["--out", str(path.with_suffix(".partial"))]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+def _ensure_bundles(directory: Path, students: int, seed: int) -> tuple[Path, Path]:
+    base, renamed = bundle_paths(directory, students, seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    jobs = [
+        (path, _generate(path, students, seed, every))
+        for path, every in ((base, 0), (renamed, RENAMED_EVERY))
+        if not path.exists()
+    ]
+    for path, job in jobs:
+        if job.wait() != 0:
+            raise SystemExit(f"writing {path} failed (exit {job.returncode})")
+        path.with_suffix(".partial").rename(path)
+    if jobs:
+        print(f"wrote {len(jobs)} bundle(s) in {time.monotonic() - started:.1f}s", flush=True)
+    return base, renamed
+
+
 def _run(args: argparse.Namespace) -> int:
     from cryptography.fernet import Fernet
 
-    from rostersync.simulator import SimulatorServer, Tenant, generate_district
+    from rostersync.simulator.stream import StreamingDistrict
 
-    started = time.monotonic()
-    data = generate_district(students=args.students, seed=args.seed)
-    print(f"generated {args.students:,} students in {time.monotonic() - started:.1f}s", flush=True)
     keys = Fernet.generate_key().decode()
     results: dict[str, Any] = {
         "students": args.students,
         "seed": args.seed,
-        "page_size": args.page_size,
-        "counts": data.counts(),
+        "source": "OneRoster 1.1 CSV bundle (StreamingDistrict)",
+        "counts": StreamingDistrict(students=args.students, seed=args.seed).counts(),
         "machine": (
             f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         ),
         "peak_memory_method": "ru_maxrss of a fresh child process per measurement",
+        "command": " ".join(["python -m bench.sync_bench", *sys.argv[1:]]),
         "backends": {},
     }
-    pristine = {id(u): dict(u) for u in data.users if u["role"] == "student"}
     with tempfile.TemporaryDirectory(prefix="rs-bench-") as tmp:
+        base, renamed = _ensure_bundles(args.bundles or Path(tmp), args.students, args.seed)
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-            _restore(data, pristine)
-            tenant = Tenant(name=SLUG, data=data, key=KEY, secret=SECRET)
-            with SimulatorServer([tenant]) as server, _Databases(backend, tmp, args) as dbs:
-                results["backends"][backend] = _measure_backend(
-                    backend, server.base_url(SLUG), tenant, dbs, keys, args
-                )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results, indent=2, sort_keys=True))
+            with _Databases(backend, tmp, args) as dbs:
+                results["backends"][backend] = _measure_backend(backend, base, renamed, dbs, keys)
+            # Written after each backend, so a long run that stops later keeps what it measured.
+            path = _save(results)
     print()
     print(markdown(results))
     print(f"\nresults: {path}")
     return 0
 
 
+def _save(results: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = results.setdefault("started", f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
+    path = RESULTS / f"{stamp}-{results['students']}.json"
+    path.write_text(json.dumps(results, indent=2, sort_keys=True))
+    return path
+
+
 def _measure_backend(
-    backend: str, source_url: str, tenant: Any, dbs: _Databases, keys: str, args: Any
+    backend: str, base: Path, renamed: Path, dbs: _Databases, keys: str
 ) -> dict[str, Any]:
     sync_url = dbs.new()
-    _onboard(sync_url, source_url, keys)
+    _onboard(sync_url, keys)
     timings: dict[str, float] = {}
     rss: dict[str, float] = {}
     details: dict[str, Any] = {}
 
-    def measure(figure: str, task: str, url: str) -> None:
-        out = _child(task, url, source_url, keys, args.page_size)
+    def measure(figure: str, task: str, url: str, bundle: Path) -> None:
+        out = _child(task, url, bundle, keys)
         timings[figure], rss[figure] = out["seconds"], out["max_rss_kb"] / 1024
         details[figure] = out.get("detail", {})
         line = f"{backend:>10} {figure:<12} {out['seconds']:8.2f}s  {rss[figure]:7.0f} MB"
         print(line, flush=True)
 
-    measure("first_sync", "sync", sync_url)
-    measure("noop_resync", "sync", sync_url)
-    _mutate_one_percent(tenant)
-    measure("delta_1pct", "sync", sync_url)
-    measure("read_parse", "read", sync_url)
+    measure("first_sync", "sync", sync_url, base)
+    measure("noop_resync", "sync", sync_url, base)
+    measure("delta_1pct", "sync", sync_url, renamed)
+    measure("read_parse", "read", sync_url, base)
     load_url = dbs.new()
-    _onboard(load_url, source_url, keys)
-    measure("bulk_load", "load", load_url)
+    _onboard(load_url, keys)
+    measure("bulk_load", "load", load_url, base)
     return {"timings": timings, "peak_rss_mb": rss, "ratios": ratios(timings), "detail": details}
 
 
-def _onboard(db_url: str, source_url: str, keys: str) -> None:
+def _onboard(db_url: str, keys: str) -> None:
     from rostersync.config import Settings
     from rostersync.service import DistrictSetup, RosterSync
 
@@ -151,7 +199,7 @@ def _onboard(db_url: str, source_url: str, keys: str) -> None:
                 display_name="Springfield USD – Springfield, IL",
                 city="Springfield",
                 state="IL",
-                source_url=source_url,
+                source_url=UNUSED_SOURCE_URL,
                 key=KEY,
                 secret=SECRET,
                 eligibility_source="metadata",
@@ -162,29 +210,15 @@ def _onboard(db_url: str, source_url: str, keys: str) -> None:
         service.close()
 
 
-def _child(task: str, db_url: str, source_url: str, keys: str, page_size: int) -> dict[str, Any]:
+def _child(task: str, db_url: str, bundle: Path, keys: str) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         command = [sys.executable, "-m", "bench.sync_bench", "worker", task]
-        command += ["--db-url", db_url, "--source-url", source_url, "--secret-keys", keys]
-        command += ["--page-size", str(page_size), "--out", out.name]
-        subprocess.run(command, check=True, cwd=Path(__file__).resolve().parent.parent)
+        # `=` form: a Fernet key may start with "-", which argparse would take for an option.
+        command += ["--db-url", db_url, "--bundle", str(bundle), f"--secret-keys={keys}"]
+        command += ["--out", out.name]
+        subprocess.run(command, check=True, cwd=ROOT)
         result: dict[str, Any] = json.loads(Path(out.name).read_text())
         return result
-
-
-def _mutate_one_percent(tenant: Any) -> None:
-    """Change the family name of every 100th student: 1% of students, spread over the district."""
-    students = [u for u in tenant.data.users if u["role"] == "student"]
-    for user in students[::100]:
-        user["familyName"] = user["familyName"] + "-Delta"
-        user["dateLastModified"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    tenant.invalidate()
-
-
-def _restore(data: Any, pristine: dict[int, dict[str, Any]]) -> None:
-    for user in data.users:
-        if id(user) in pristine:
-            user.update(pristine[id(user)])
 
 
 class _Databases:
@@ -248,72 +282,82 @@ def _worker(args: argparse.Namespace) -> None:
 def _task_sync(args: argparse.Namespace) -> tuple[float, dict[str, Any]]:
     from rostersync.config import Settings
     from rostersync.service import RosterSync
+    from rostersync.sync.bundle_source import BundleSource
 
-    service = RosterSync(
-        Settings(database_url=args.db_url, secret_keys=args.secret_keys, page_size=args.page_size)
-    )
+    service = RosterSync(Settings(database_url=args.db_url, secret_keys=args.secret_keys))
     try:
-        started = time.perf_counter()
-        report = service.run_sync(SLUG)
-        seconds = time.perf_counter() - started
+        started, cpu = time.perf_counter(), time.process_time()
+        report = service.run_sync(SLUG, source=BundleSource(args.bundle))
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         service.close()
     if report.status != "succeeded":
         raise SystemExit(f"sync {report.status}: {report.error}")
-    return seconds, {"counts": report.counts, "requests": report.requests}
+    return seconds, {"counts": report.counts, "records": report.records_pulled, "cpu_seconds": cpu}
 
 
 def _task_read(args: argparse.Namespace) -> tuple[float, dict[str, Any]]:
-    from rostersync.oneroster.auth import OAuth1Auth
-    from rostersync.oneroster.client import OneRosterClient
-    from rostersync.oneroster.mapping import MAPPERS
-    from rostersync.sync.sources import COLLECTIONS
+    """Stream the bundle, parse its CSV and map each row to a domain record, keeping nothing."""
+    from rostersync.sync.bundle_source import BundleSource
 
-    counts: dict[str, int] = {}
-    started = time.perf_counter()
-    with OneRosterClient(
-        args.source_url, OAuth1Auth(KEY, SECRET), page_size=args.page_size
-    ) as client:
-        for collection, _kinds in COLLECTIONS:
-            mapper = MAPPERS[collection]
-            n = 0
-            for raw in client.iter_collection(collection):
-                mapper(raw)
-                n += 1
-            counts[collection] = n
-    return time.perf_counter() - started, {"records": counts}
+    source = BundleSource(args.bundle)
+    started, cpu = time.perf_counter(), time.process_time()
+    for _record in source.records():
+        pass
+    detail = {"records": dict(source.stats.records), "cpu_seconds": time.process_time() - cpu}
+    return time.perf_counter() - started, detail
 
 
 def _task_load(args: argparse.Namespace) -> tuple[float, dict[str, Any]]:
-    """Build the rows a first sync writes (not timed), then time loading them into empty tables."""
+    """Time loading the rows a first sync writes into empty tables, in one transaction.
+
+    Rows are built a chunk at a time between the timed loads, so only loading is measured and
+    the child never holds every row at once.
+    """
     from rostersync.store.db import create_engine_for
 
     engine = create_engine_for(args.db_url)
-    tables_rows = _rows_of_first_sync(engine, args)
-    started = time.perf_counter()
+    seconds = cpu = 0.0
+    counts: dict[str, int] = {}
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            raw = conn.connection.dbapi_connection
-            assert raw is not None
-            with raw.cursor() as cursor:
-                for table, rows in tables_rows:
-                    _copy(cursor, table, rows)
-        else:
-            for table, rows in tables_rows:
-                _executemany(conn, table, rows)
-    seconds = time.perf_counter() - started
+        postgres = engine.dialect.name == "postgresql"
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        for table, chunk in _rows_of_first_sync(conn, args):
+            counts[table.name] = counts.get(table.name, 0) + len(chunk)
+            started, cpu_started = time.perf_counter(), time.process_time()
+            if postgres:
+                with raw.cursor() as cursor:
+                    _copy(cursor, table, chunk)
+            else:
+                _executemany(conn, table, chunk)
+            seconds += time.perf_counter() - started
+            cpu += time.process_time() - cpu_started
+        # Committing is part of loading.
+        started, cpu_started = time.perf_counter(), time.process_time()
+    seconds += time.perf_counter() - started
+    cpu += time.process_time() - cpu_started
     engine.dispose()
-    return seconds, {"rows": {t.name: len(r) for t, r in tables_rows}}
+    return seconds, {"rows": counts, "cpu_seconds": cpu}
 
 
-TableRows = list[tuple[Any, list[dict[str, Any]]]]
+def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == LOAD_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
-def _rows_of_first_sync(engine: Any, args: argparse.Namespace) -> TableRows:
-    """The rows, per table in dependency order, that a first sync of this source writes.
+def _rows_of_first_sync(conn: Any, args: argparse.Namespace) -> Iterator[tuple[Any, list[Any]]]:
+    """The rows, per table in dependency order and in chunks, that a first sync of this bundle
+    writes.
 
     Uses the same domain steps and the store's own column mapping (`store.apply`), so the rows
-    are the sync's rows, not an approximation.
+    are the sync's rows, not an approximation. Audit rows are loaded last, as one table.
     """
     from rostersync.domain.plan import plan_sync
     from rostersync.domain.records import EntityKind
@@ -321,67 +365,68 @@ def _rows_of_first_sync(engine: Any, args: argparse.Namespace) -> TableRows:
     from rostersync.store import apply as store_apply
     from rostersync.store import districts as store_districts
     from rostersync.store.tables import ROSTER_TABLES, audit_log, eligibility
+    from rostersync.sync.bundle_source import BundleSource
     from rostersync.sync.pipeline import collect
-    from rostersync.sync.sources import OneRosterRestSource
 
-    source = OneRosterRestSource(args.source_url, KEY, SECRET, page_size=args.page_size)
+    source = BundleSource(args.bundle)
     roster = collect(source)
     now = datetime.now(UTC)
-    with engine.connect() as conn:
-        district = store_districts.get_district(conn, SLUG)
-        rules = store_districts.rules_for(store_districts.get_integration(conn, district.id))
-        plan = plan_sync(
-            validate_roster(roster, rules), {}, {}, rules, complete_kinds=set(EntityKind)
-        )
-        writer = store_apply._Writer(conn, district_id=district.id, plan=plan, now=now)
-        out: TableRows = []
-        audit: list[dict[str, Any]] = []
-        for kind in EntityKind:
-            creates = plan.entities[kind].creates
-            writer.refs.prepare_for(kind, [w.record for w in creates])
-            rows = [
-                {
-                    "id": w.id,
-                    "district_id": district.id,
-                    "sourced_id": w.record.sourced_id,
-                    "content_hash": w.content_hash,
-                    "active": True,
-                    "deactivated_at": None,
-                    "created_at": now,
-                    "updated_at": now,
-                    **writer._columns(w.record),
-                }
-                for w in creates
-            ]
-            out.append((ROSTER_TABLES[kind], rows))
-            audit.extend(
-                {
-                    "district_id": district.id,
-                    "run_id": None,
-                    "actor": "bench",
-                    "action": "create",
-                    "entity_type": kind.value,
-                    "entity_id": w.id,
-                    "changes": None,
-                    "at": now,
-                }
-                for w in creates
-            )
-        elig = [
+    district = store_districts.get_district(conn, SLUG)
+    rules = store_districts.rules_for(store_districts.get_integration(conn, district.id))
+    validated = validate_roster(roster, rules)
+    del roster
+    plan = plan_sync(validated, {}, {}, rules, complete_kinds=set(EntityKind))
+    del validated
+    writer = store_apply._Writer(conn, district_id=district.id, plan=plan, now=now)
+    for kind in EntityKind:
+        creates = plan.entities[kind].creates
+        writer.refs.prepare_for(kind, [w.record for w in creates])
+        rows = (
             {
-                "student_id": c.student_id,
+                "id": w.id,
                 "district_id": district.id,
-                "status": c.after.status.value,
-                "category": c.after.category,
-                "source": c.source,
-                "changed_at": now,
-                "changed_by": "bench",
+                "sourced_id": w.record.sourced_id,
+                "content_hash": w.content_hash,
+                "active": True,
+                "deactivated_at": None,
+                "created_at": now,
+                "updated_at": now,
+                **writer._columns(w.record),
             }
-            for c in plan.eligibility
-        ]
-        out.append((eligibility, elig))
-        out.append((audit_log, audit))
-    return out
+            for w in creates
+        )
+        for chunk in _chunks(rows):
+            yield ROSTER_TABLES[kind], chunk
+    elig = (
+        {
+            "student_id": c.student_id,
+            "district_id": district.id,
+            "status": c.after.status.value,
+            "category": c.after.category,
+            "source": c.source,
+            "changed_at": now,
+            "changed_by": "bench",
+        }
+        for c in plan.eligibility
+    )
+    for chunk in _chunks(elig):
+        yield eligibility, chunk
+    audit = (
+        {
+            "district_id": district.id,
+            "run_id": None,
+            "actor": "bench",
+            "action": "create",
+            "entity_type": kind.value,
+            "entity_id": w.id,
+            "changes": None,
+            "at": now,
+        }
+        for kind in EntityKind
+        for w in plan.entities[kind].creates
+    )
+    for chunk in _chunks(audit):
+        yield audit_log, chunk
 
 
 def _executemany(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:

@@ -124,7 +124,10 @@ class TestDataManagerInBrowser:
         vendor.goto(f"{world.url}/admin/districts/springfield/invite")
         vendor.get_by_label("Their work email").fill("dana@springfield.example")
         vendor.get_by_role("button", name="Send invitation").click()
-        assert vendor.get_by_text("Invitation sent.").is_visible()
+        vendor.wait_for_url("**/invite?sent=sent")
+        sent = vendor.get_by_text("Invitation sent.")
+        sent.wait_for(state="visible")
+        assert sent.is_visible()
         vendor.context.close()
 
         dm = chromium.new_context().new_page()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rostersync.domain.issues import ValidationIssue
@@ -69,7 +69,7 @@ class MatchResult:
     """The roster and stored index to plan from, with the matches that changed them."""
 
     roster: ValidatedRoster
-    stored: dict[EntityKind, dict[str, StoredRecord]]
+    stored: dict[EntityKind, Mapping[str, StoredRecord]]
     matches: dict[EntityKind, list[Match]] = field(default_factory=dict)
 
     def count(self, kind: EntityKind) -> int:
@@ -99,41 +99,30 @@ def match_accounts(
         stored index in which every matched account stands under its new sourcedId (so the plan
         updates or restores it, keeping its id), and the matches by kind.
     """
-    valid = {kind: list(records) for kind, records in roster.valid.items()}
+    # Lists and indexes are shared with the input, never changed in place: a kind whose
+    # records or index change gets a new list or dict (a big district's are millions long).
+    valid = dict(roster.valid)
     held = {kind: set(sids) for kind, sids in roster.held.items()}
     issues = list(roster.issues)
     skipped = Counter(roster.skipped)
-    new_stored = {kind: dict(index) for kind, index in stored.items()}
+    new_stored: dict[EntityKind, Mapping[str, StoredRecord]] = dict(stored)
     matches: dict[EntityKind, list[Match]] = {}
     blocked: set[str] = set()
 
     for kind in PEOPLE:
-        index = new_stored.setdefault(kind, {})
         records = [r for r in valid.get(kind, []) if r.status == ACTIVE]
         present = {r.sourced_id for r in records} | held.get(kind, set())
-        found, conflicts = _match_kind(kind, records, index, accounts.get(kind, ()), present)
+        found, conflicts = _match_kind(
+            kind, records, stored.get(kind, {}), accounts.get(kind, ()), present
+        )
         matches[kind] = found
-        by_id = {a.id: a for a in accounts.get(kind, ())}
-        for match in found:
-            if match.key is MatchKey.SOURCED_ID:
-                index[match.sourced_id] = replace(index[match.sourced_id], manually_rostered=False)
-                continue
-            account = by_id[match.account_id]
-            if account.sourced_id:
-                # A hand-made account relinked to ClassLink's id leaves its old key behind.
-                index.pop(account.sourced_id, None)
-            # An empty hash differs from any record's, so the plan writes the account.
-            index[match.sourced_id] = StoredRecord(
-                id=account.id,
-                sourced_id=match.sourced_id,
-                content_hash="",
-                active=account.active,
-                manually_rostered=False,
-            )
+        if found or kind not in stored:
+            new_stored[kind] = _relinked(stored.get(kind, {}), found, accounts.get(kind, ()))
         for sid, issue in conflicts.items():
             issues.append(issue)
             blocked.add(sid)
-        valid[kind] = [r for r in valid.get(kind, []) if r.sourced_id not in conflicts]
+        if conflicts or kind not in valid:
+            valid[kind] = [r for r in valid.get(kind, []) if r.sourced_id not in conflicts]
         held.setdefault(kind, set()).update(conflicts)
 
     if blocked:
@@ -152,6 +141,31 @@ def match_accounts(
         stored=new_stored,
         matches=matches,
     )
+
+
+def _relinked(
+    stored: Mapping[str, StoredRecord], found: Sequence[Match], accounts: Sequence[Account]
+) -> dict[str, StoredRecord]:
+    """A copy of one kind's index in which every matched account stands under its sourcedId."""
+    index = dict(stored)
+    by_id = {a.id: a for a in accounts}
+    for match in found:
+        if match.key is MatchKey.SOURCED_ID:
+            index[match.sourced_id] = index[match.sourced_id]._replace(manually_rostered=False)
+            continue
+        account = by_id[match.account_id]
+        if account.sourced_id:
+            # A hand-made account relinked to ClassLink's id leaves its old key behind.
+            index.pop(account.sourced_id, None)
+        # An empty hash differs from any record's, so the plan writes the account.
+        index[match.sourced_id] = StoredRecord(
+            id=account.id,
+            sourced_id=match.sourced_id,
+            content_hash="",
+            active=account.active,
+            manually_rostered=False,
+        )
+    return index
 
 
 def _match_kind(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from rostersync.domain.eligibility import Eligibility, EligibilityChange, plan_eligibility
 from rostersync.domain.issues import ValidationIssue
@@ -18,9 +19,12 @@ from rostersync.domain.rules import DistrictRules
 from rostersync.domain.validate import ValidatedRoster
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlannedWrite:
-    """One record to write; `id` is the portal id (new on create, kept on update and restore)."""
+class PlannedWrite(NamedTuple):
+    """One record to write; `id` is the portal id (new on create, kept on update and restore).
+
+    A named tuple: a first sync of a big district plans millions, and a tuple is built several
+    times faster than a frozen dataclass.
+    """
 
     id: str
     record: Record

@@ -10,10 +10,11 @@ content hash, which is how a resync tells "changed" from "unchanged" without com
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, ClassVar
+from operator import attrgetter
+from typing import Any, ClassVar, NamedTuple
 
 
 class EntityKind(StrEnum):
@@ -96,12 +97,32 @@ class Record:
         return self.KIND
 
     def content_hash(self) -> str:
-        """A stable digest of the record's content, used to detect changes between syncs."""
-        return _digest(
-            tuple(
-                _freeze(getattr(self, f.name)) for f in fields(self) if f.name not in self._UNHASHED
-            )
-        )
+        """A stable digest of the record's content, used to detect changes between syncs.
+
+        Hashed for every record of every sync, so the hashed fields are read by one getter made
+        once per class; the digest is exactly the field-by-field one stored hashes were made with.
+        """
+        values = _hashed_values(type(self))(self)
+        return _digest(tuple(map(_freeze, values)) if type(self) in _WITH_MAPPINGS else values)
+
+
+# Per record class: a getter returning the hashed fields' values as a tuple, in field order.
+_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+# Classes with a field that may hold a mapping (frozen into sorted items before hashing).
+_WITH_MAPPINGS: set[type] = set()
+
+
+def _hashed_values(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    getter = _GETTERS.get(cls)
+    if getter is None:
+        names = [f.name for f in fields(cls) if f.name not in Record._UNHASHED]
+        many = attrgetter(*names)
+        # attrgetter of one name returns the bare value; the digest wants a tuple either way.
+        getter = many if len(names) > 1 else (lambda record: (many(record),))
+        if any("Mapping" in str(f.type) for f in fields(cls)):
+            _WITH_MAPPINGS.add(cls)
+        _GETTERS[cls] = getter
+    return getter
 
 
 def _freeze(value: Any) -> Any:
@@ -224,9 +245,12 @@ class Enrollment(Record):
     end_date: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StoredRecord:
-    """What the portal already holds for one source record: enough to plan without loading rows."""
+class StoredRecord(NamedTuple):
+    """What the portal already holds for one source record: enough to plan without loading rows.
+
+    A named tuple rather than a dataclass: a resync loads one per stored row (millions in a big
+    district), and a tuple is built several times faster than a frozen dataclass.
+    """
 
     id: str
     sourced_id: str

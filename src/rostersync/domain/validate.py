@@ -54,21 +54,14 @@ class SourceRoster:
 
     def add(self, record: Record) -> None:
         """Collect one record; a repeated or missing sourcedId becomes an issue, not a crash."""
-        bucket: dict[str, object]
-        if isinstance(record, Org):
-            bucket, entity = self.orgs, "org"  # type: ignore[assignment]
-        elif isinstance(record, AcademicSession):
-            bucket, entity = self.sessions, "academicSession"  # type: ignore[assignment]
-        elif isinstance(record, Course):
-            bucket, entity = self.courses, "course"  # type: ignore[assignment]
-        elif isinstance(record, SchoolClass):
-            bucket, entity = self.classes, "class"  # type: ignore[assignment]
-        elif isinstance(record, Person):
-            bucket, entity = self.people, "user"  # type: ignore[assignment]
-        elif isinstance(record, Enrollment):
-            bucket, entity = self.enrollments, "enrollment"  # type: ignore[assignment]
-        else:
-            raise TypeError(f"not a source record: {type(record).__name__}")
+        # Looked up by exact class first: this runs once per record of the pull (millions).
+        found = _BUCKETS.get(type(record))
+        if found is None:
+            found = next((b for t, b in _BUCKETS.items() if isinstance(record, t)), None)
+            if found is None:
+                raise TypeError(f"not a source record: {type(record).__name__}")
+        attribute, entity = found
+        bucket: dict[str, object] = getattr(self, attribute)
         sid = record.sourced_id
         if not sid:
             self.issues.append(
@@ -95,6 +88,17 @@ class SourceRoster:
             )
             return
         bucket[sid] = record
+
+
+# Source record class → (SourceRoster attribute, entity word used in issues).
+_BUCKETS: dict[type, tuple[str, str]] = {
+    Enrollment: ("enrollments", "enrollment"),
+    Person: ("people", "user"),
+    SchoolClass: ("classes", "class"),
+    Course: ("courses", "course"),
+    AcademicSession: ("sessions", "academicSession"),
+    Org: ("orgs", "org"),
+}
 
 
 @dataclass(slots=True)
@@ -514,7 +518,20 @@ def validate_roster(
         ) - people_held
 
     # Enrollments ----------------------------------------------------------------------------
+    # Most enrollments of a pull are fine; those are accepted without building their (empty)
+    # list of problems. Anything else takes the full path below and is judged the same way.
+    valid_enrollments = valid[EntityKind.ENROLLMENT]
     for enrollment in roster.enrollments.values():
+        if (
+            enrollment.status == ACTIVE
+            and enrollment.class_sourced_id
+            and enrollment.user_sourced_id
+            and enrollment.class_sourced_id in classes_ok
+            and enrollment.user_sourced_id in people_known
+            and enrollment.role in ENROLLMENT_ROLES
+        ):
+            valid_enrollments.append(enrollment)
+            continue
         if removal(EntityKind.ENROLLMENT, enrollment):
             continue
         sid = enrollment.sourced_id

@@ -39,6 +39,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from sys import intern
 from typing import IO, Any
 
 from rostersync.domain.records import Record
@@ -819,12 +820,14 @@ def _users_11(c: dict[str, Any]) -> dict[str, Any]:
 
 
 def _enrollment(c: dict[str, Any]) -> dict[str, Any]:
+    # Each class, school and user id repeats across many enrollments (six per student, and a
+    # school's id in all its rows): one shared string each keeps a big pull much smaller.
     return {
         **_common(c),
-        "class": _ref(c["classSourcedId"]),
-        "school": _ref(c["schoolSourcedId"]),
-        "user": _ref(c["userSourcedId"]),
-        "role": c["role"],
+        "class": _ref(intern(c["classSourcedId"])),
+        "school": _ref(intern(c["schoolSourcedId"])),
+        "user": _ref(intern(c["userSourcedId"])),
+        "role": intern(c["role"]),
         "primary": c["primary"],
         "beginDate": c["beginDate"],
         "endDate": c["endDate"],

@@ -135,19 +135,33 @@ class StreamingDistrict:
     `write_bundle` accepts a `StreamingDistrict` in place of a `DistrictData`.
     """
 
-    def __init__(self, *, students: int, seed: int, tenant: str = "springfield") -> None:
+    def __init__(
+        self,
+        *,
+        students: int,
+        seed: int,
+        tenant: str = "springfield",
+        renamed_every: int = 0,
+    ) -> None:
         """Describe the district; nothing is generated until a collection is iterated.
 
         Args:
             students: Number of students (zero or more).
             seed: The same seed always gives identical records.
             tenant: Tenant name, used in the district name, email domains and hrefs.
+            renamed_every: When positive, every student whose number is a multiple of it has
+                "-Delta" added to its family name (100 renames 1% of students): the same district
+                a moment later, for measuring a resync that finds a few changes. Nothing else
+                about any record changes.
 
         Raises:
-            ValueError: `students` is negative.
+            ValueError: `students` or `renamed_every` is negative.
         """
         if students < 0:
             raise ValueError("students must be zero or more")
+        if renamed_every < 0:
+            raise ValueError("renamed_every must be zero or more")
+        self.renamed_every = renamed_every
         self.students = students
         self.seed = seed
         self.tenant = tenant
@@ -483,7 +497,7 @@ class StreamingDistrict:
             "userIds": [{"type": "StateID", "identifier": _scramble(number)}],
             "enabledUser": "true",
             "givenName": given,
-            "familyName": family,
+            "familyName": family + "-Delta" if self._renamed(number) else family,
             "middleName": "",
             "role": "student",
             "identifier": f"S{number:07d}",
@@ -499,6 +513,9 @@ class StreamingDistrict:
         if (h >> 32) % 100 < 30:
             user["metadata"] = {"eligibility": ELIGIBILITY_VALUES[(h >> 40) % 4]}
         return user
+
+    def _renamed(self, number: int) -> bool:
+        return self.renamed_every > 0 and number % self.renamed_every == 0
 
     def enrollments(self) -> Iterator[Record]:
         """Per class: its teacher (primary), then its students."""

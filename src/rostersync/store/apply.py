@@ -37,6 +37,9 @@ from rostersync.store.tables import ROSTER_TABLES, audit_log, districts, eligibi
 
 # Ids per `IN (…)` list: well under SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 1000
+# Rows per executemany of inserts: bounds the rows held in memory at once, not the statements'
+# parameters (SQLAlchemy batches those itself).
+WRITE_CHUNK = 20_000
 
 Row = dict[str, Any]
 
@@ -65,19 +68,22 @@ def apply_plan(
             plan and the portal disagree; nothing is written once the caller rolls back.
     """
     writer = _Writer(conn, district_id=district_id, plan=plan, now=now)
+    writer.audit_as(run_id=run_id, actor=actor)
     for kind in EntityKind:  # EntityKind is declared in dependency order
         entity_plan = plan.entities.get(kind)
         if entity_plan is not None and entity_plan.change_count:
             writer.write_kind(entity_plan)
     writer.write_eligibility(plan.eligibility, actor=actor)
-    if writer.audit:
-        for row in writer.audit:
-            row.update(district_id=district_id, run_id=run_id, actor=actor, at=now)
-        conn.execute(insert(audit_log), writer.audit)
+    writer.flush_audit()
 
 
 class _Writer:
-    """The state of one `apply_plan`: resolved references and the audit rows it collects."""
+    """The state of one `apply_plan`: resolved references and the audit rows it collects.
+
+    Rows are built and written WRITE_CHUNK at a time, audit rows included, so a first sync of a
+    million students never holds all its rows at once; the statement count stays proportional
+    to rows / WRITE_CHUNK.
+    """
 
     def __init__(self, conn: Connection, *, district_id: str, plan: SyncPlan, now: datetime):
         self.conn = conn
@@ -85,13 +91,36 @@ class _Writer:
         self.now = now
         self.refs = _References(conn, district_id, plan)
         self.audit: list[Row] = []
+        self._audit_fields: Row | None = None
+
+    def audit_as(self, *, run_id: str, actor: str) -> None:
+        """Write audit rows as they fill a chunk, naming this run and actor."""
+        self._audit_fields = {
+            "district_id": self.district_id,
+            "run_id": run_id,
+            "actor": actor,
+            "at": self.now,
+        }
+
+    def flush_audit(self, *, when_full: bool = False) -> None:
+        """Insert the collected audit rows (with `when_full`, only once a chunk has filled)."""
+        if self._audit_fields is None or not self.audit:
+            return
+        if when_full and len(self.audit) < WRITE_CHUNK:
+            return
+        for row in self.audit:
+            row.update(self._audit_fields)
+        self.conn.execute(insert(audit_log), self.audit)
+        self.audit = []
 
     def write_kind(self, plan: EntityPlan) -> None:
         kind, table = plan.kind, ROSTER_TABLES[plan.kind]
         writes = [*plan.creates, *plan.updates, *plan.restores]
         self.refs.prepare_for(kind, [w.record for w in writes])
+        del writes
 
-        if plan.creates:
+        for start in range(0, len(plan.creates), WRITE_CHUNK):
+            creates = plan.creates[start : start + WRITE_CHUNK]
             rows = [
                 {
                     "id": w.id,
@@ -103,10 +132,12 @@ class _Writer:
                     "updated_at": self.now,
                     **self._columns(w.record),
                 }
-                for w in plan.creates
+                for w in creates
             ]
             self.conn.execute(insert(table), rows)
-            self._audit("create", kind, (w.id for w in plan.creates))
+            del rows
+            self._audit("create", kind, (w.id for w in creates))
+            self.flush_audit(when_full=True)
 
         changed = [*plan.updates, *plan.restores]
         if changed:
@@ -339,15 +370,21 @@ class _References:
     def __init__(self, conn: Connection, district_id: str, plan: SyncPlan) -> None:
         self._conn = conn
         self._district_id = district_id
+        # The plan's own maps, read but never changed (they can hold millions of entries);
+        # what the database adds goes to `_found`.
         self._ids: dict[EntityKind, dict[str, str]] = {
-            kind: dict(p.ids) for kind, p in plan.entities.items()
+            kind: p.ids for kind, p in plan.entities.items()
         }
+        self._found: dict[EntityKind, dict[str, str]] = {}
         self._looked_up: dict[EntityKind, set[str]] = {}
 
     def get(self, kind: EntityKind, sourced_id: str | None) -> str | None:
         if not sourced_id:
             return None
-        return self._ids.get(kind, {}).get(sourced_id)
+        found = self._ids.get(kind, {}).get(sourced_id)
+        if found is None and kind in self._found:
+            return self._found[kind].get(sourced_id)
+        return found
 
     def person(self, sourced_id: str, role: str) -> tuple[str | None, str | None]:
         """(student id, educator id) of an enrollment's user; at most one is set."""
@@ -409,11 +446,12 @@ class _References:
         looked_up = self._looked_up.setdefault(kind, set())
         missing = sorted(sourced_ids - known.keys() - looked_up)
         looked_up.update(missing)
+        found = self._found.setdefault(kind, {})
         for chunk in _chunks(missing):
             stmt = select(table.c.sourced_id, table.c.id).where(
                 table.c.district_id == self._district_id, table.c.sourced_id.in_(chunk)
             )
-            known.update((row.sourced_id, row.id) for row in self._conn.execute(stmt))
+            found.update((row.sourced_id, row.id) for row in self._conn.execute(stmt))
 
 
 def _first(values: Sequence[str]) -> str | None:

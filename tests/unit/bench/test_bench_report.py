@@ -36,7 +36,7 @@ class TestRatios:
     def test_the_markdown_table_shows_each_ratio(self) -> None:
         results = {
             "students": 10_000,
-            "page_size": 1000,
+            "source": "OneRoster 1.1 CSV bundle",
             "machine": "x86_64",
             "backends": {
                 "sqlite": {"timings": TIMINGS, "ratios": ratios(TIMINGS), "peak_rss_mb": {}}

@@ -1115,31 +1115,57 @@ class RosterSync:
             setup.secret = secret.strip() or setup.secret
             setup.check()
             district = store_districts.get_district(conn, slug_or_id)
-            store_districts.update_credentials(
+            self._replace_source(
                 conn,
-                self.box,
                 district.id,
-                source_kind=setup.source_kind,
-                source_url=setup.source_url,
-                key=setup.key,
-                secret=setup.secret,
-                now=now,
-            )
-            store_workflow.audit(
-                conn,
-                district_id=district.id,
-                run_id=None,
+                setup.source_kind,
+                setup.source_url,
+                setup.key,
+                setup.secret,
                 actor=actor,
-                action="onboarding_source",
-                entity_type="integration",
-                entity_id=district.id,
+                now=now,
                 changes={
                     "source_kind": setup.source_kind,
                     "source_url": setup.source_url,
                     "credentials_replaced": replaced,
                 },
-                now=now,
             )
+
+    def _replace_source(
+        self,
+        conn: Connection,
+        district_id: str,
+        source_kind: str,
+        source_url: str,
+        key: str,
+        secret: str,
+        *,
+        actor: str,
+        now: datetime,
+        changes: dict[str, Any],
+    ) -> None:
+        """Store a district's source (credentials encrypted) and audit it without the secrets."""
+        store_districts.update_credentials(
+            conn,
+            self.box,
+            district_id,
+            source_kind=source_kind,
+            source_url=source_url,
+            key=key,
+            secret=secret,
+            now=now,
+        )
+        store_workflow.audit(
+            conn,
+            district_id=district_id,
+            run_id=None,
+            actor=actor,
+            action="onboarding_source",
+            entity_type="integration",
+            entity_id=district_id,
+            changes=changes,
+            now=now,
+        )
 
     def test_onboarding_source(self, slug_or_id: str) -> str:
         """Try a district's stored source: authenticate and read one page of its orgs.
@@ -1199,26 +1225,16 @@ class RosterSync:
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             district = store_districts.get_district(conn, slug_or_id)
-            store_districts.update_credentials(
+            self._replace_source(
                 conn,
-                self.box,
                 district.id,
-                source_kind=PUSH_SOURCE_KIND,
-                source_url="",
-                key="",
-                secret="",
-                now=now,
-            )
-            store_workflow.audit(
-                conn,
-                district_id=district.id,
-                run_id=None,
+                PUSH_SOURCE_KIND,
+                "",
+                "",
+                "",
                 actor=actor,
-                action="onboarding_source",
-                entity_type="integration",
-                entity_id=district.id,
-                changes={"source_kind": PUSH_SOURCE_KIND},
                 now=now,
+                changes={"source_kind": PUSH_SOURCE_KIND},
             )
         try:
             return self.issue_push_credentials(district.slug, actor)

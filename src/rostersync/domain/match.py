@@ -71,6 +71,8 @@ class MatchResult:
     roster: ValidatedRoster
     stored: dict[EntityKind, Mapping[str, StoredRecord]]
     matches: dict[EntityKind, list[Match]] = field(default_factory=dict)
+    # People held by a matching conflict: their enrollments wait on the fix.
+    blocked: frozenset[str] = frozenset()
 
     def count(self, kind: EntityKind) -> int:
         """How many records of `kind` were matched."""
@@ -140,6 +142,7 @@ def match_accounts(
         roster=ValidatedRoster(valid=valid, held=held, issues=issues, skipped=dict(skipped)),
         stored=new_stored,
         matches=matches,
+        blocked=frozenset(blocked),
     )
 
 

@@ -7,6 +7,8 @@ whole of one run's intent; the store applies it in one transaction and nothing e
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -69,13 +71,27 @@ class SyncPlan:
     issues: list[ValidationIssue] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     eligibility: list[EligibilityChange] = field(default_factory=list)
+    # Kinds planned while streaming (enrollments of a pipeline run): these replace the kind's
+    # (empty) entry in `entities` for counting, summarising and writing.
+    streamed: dict[EntityKind, StreamedEntityPlan] = field(default_factory=dict)
 
     @property
     def change_count(self) -> int:
-        return sum(p.change_count for p in self.entities.values()) + len(self.eligibility)
+        return (
+            sum(p.change_count for k, p in self.entities.items() if k not in self.streamed)
+            + sum(p.change_count for p in self.streamed.values())
+            + len(self.eligibility)
+        )
 
     def counts(self) -> dict[str, dict[str, int]]:
-        return {kind.value: plan.counts() for kind, plan in self.entities.items()}
+        counts: dict[str, dict[str, int]] = {}
+        for kind in EntityKind:
+            streamed = self.streamed.get(kind)
+            if streamed is not None:
+                counts[kind.value] = streamed.counts()
+            elif kind in self.entities:
+                counts[kind.value] = self.entities[kind].counts()
+        return counts
 
 
 def plan_entity(
@@ -190,3 +206,114 @@ def plan_sync(
         skipped=dict(roster.skipped),
         eligibility=changes,
     )
+
+
+class SmallestN:
+    """The `n` smallest strings of a stream, in order, without keeping the stream.
+
+    For a plan summary's capped sourcedId lists: millions of values pass, `n` are kept. Values are
+    buffered and cut back to the `n` smallest whenever the buffer holds 2n, so each value costs
+    an append and, amortised, a fraction of a sort.
+    """
+
+    __slots__ = ("_n", "_values")
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+        self._values: list[str] = []
+
+    def add(self, value: str) -> None:
+        values = self._values
+        values.append(value)
+        if len(values) >= 2 * self._n:
+            values.sort()
+            del values[self._n :]
+
+    def result(self) -> list[str]:
+        """The smallest values seen, sorted, at most `n`."""
+        return sorted(self._values)[: self._n]
+
+
+@dataclass(slots=True, kw_only=True)
+class StreamedEntityPlan:
+    """A kind planned while streaming (enrollments): counts and capped lists, not every write.
+
+    The writes themselves stay where the stream put them (a spool on disk); this holds what the
+    report, the summary, the safeguards and the fingerprint need, in memory that does not grow
+    with the district: counts, the `cap` smallest sourcedIds per outcome, and the deactivations.
+    """
+
+    kind: EntityKind
+    cap: int
+    created: int = 0
+    updated: int = 0
+    restored: int = 0
+    unchanged: int = 0
+    held: int = 0
+    # Active records the portal holds of this kind, for the safeguards' percentages.
+    active_before: int = 0
+    # (portal id, sourcedId) of every record to deactivate.
+    deactivations: list[tuple[str, str]] = field(default_factory=list)
+    first: dict[str, SmallestN] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for outcome in ("created", "updated", "restored", "deactivated"):
+            self.first.setdefault(outcome, SmallestN(self.cap))
+
+    @property
+    def change_count(self) -> int:
+        return self.created + self.updated + self.restored + len(self.deactivations)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "restored": self.restored,
+            "deactivated": len(self.deactivations),
+            "unchanged": self.unchanged,
+            "held": self.held,
+        }
+
+    def first_sourced_ids(self, outcome: str) -> list[str]:
+        """The smallest sourcedIds of one outcome (created, updated, restored, deactivated)."""
+        if outcome == "deactivated":
+            return heapq.nsmallest(self.cap, (sid for _id, sid in self.deactivations))
+        return self.first[outcome].result()
+
+
+class PlanDigest:
+    """A plan's fingerprint, built one planned change at a time, in any order.
+
+    Each change is a short text (kind, outcome, sourcedId, content hash); the fingerprint is a
+    hash over how many there were and the sum of their 128-bit digests, so two plans of the same
+    roster agree whatever order their changes were found in, and nothing grows with the plan.
+    The first `cap` changes' 8-byte digests are also kept (sorted, in hex) so a refused approval
+    can say how many changes differ; past `cap`, only the count is kept.
+    """
+
+    __slots__ = ("_cap", "_items", "_sum", "count")
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self._sum = 0
+        self._items: list[str] | None = []
+        self.count = 0
+
+    def add(self, change: str) -> None:
+        digest = hashlib.blake2b(change.encode(), digest_size=16).digest()
+        self._sum += int.from_bytes(digest, "big")
+        self.count += 1
+        items = self._items
+        if items is not None:
+            if len(items) < self._cap:
+                items.append(digest[:8].hex())
+            else:
+                self._items = None
+
+    def fingerprint(self) -> str:
+        total = self._sum % (1 << 128)
+        return hashlib.sha256(f"{self.count}:{total:032x}".encode()).hexdigest()
+
+    def items(self) -> list[str] | None:
+        """The changes' short digests, sorted; None when there were more than `cap`."""
+        return None if self._items is None else sorted(self._items)

@@ -80,6 +80,15 @@ def _digest(values: tuple[Any, ...]) -> str:
     return hashlib.blake2b(repr(values).encode("utf-8"), digest_size=16).hexdigest()
 
 
+def digest_of(values: tuple[Any, ...]) -> str:
+    """The content hash of a record's hashed field values, given as a tuple in field order.
+
+    For records streamed as plain tuples (see `Enrollment` rows in `sync.enrollments`): the same
+    digest `Record.content_hash` makes, without building the record.
+    """
+    return _digest(values)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Record:
     """Fields every roster record carries. `hashed_fields` lists what a change is judged by."""

@@ -11,8 +11,9 @@ silently.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Container, Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
+from enum import Enum
 
 from rostersync.domain.issues import Severity, ValidationIssue
 from rostersync.domain.records import (
@@ -51,6 +52,15 @@ class SourceRoster:
     people: dict[str, Person] = field(default_factory=dict)
     enrollments: dict[str, Enrollment] = field(default_factory=dict)
     issues: list[ValidationIssue] = field(default_factory=list)
+    # With `rules`, each person becomes its portal account as it arrives and the source record
+    # is not kept (users are most of a big pull's memory): `people` stays empty, `accounts`
+    # holds the accounts, `people_seen` every user sourcedId, `people_stamps` their distinct
+    # dateLastModified stamps, `people_skipped` the family members by role.
+    rules: DistrictRules | None = None
+    accounts: list[Student | Educator] = field(default_factory=list)
+    people_seen: set[str] = field(default_factory=set)
+    people_stamps: set[str] = field(default_factory=set)
+    people_skipped: dict[str, int] = field(default_factory=dict)
 
     def add(self, record: Record) -> None:
         """Collect one record; a repeated or missing sourcedId becomes an issue, not a crash."""
@@ -61,33 +71,46 @@ class SourceRoster:
             if found is None:
                 raise TypeError(f"not a source record: {type(record).__name__}")
         attribute, entity = found
-        bucket: dict[str, object] = getattr(self, attribute)
+        projected = self.rules is not None and attribute == "people"
+        bucket: Container[str] = self.people_seen if projected else getattr(self, attribute)
         sid = record.sourced_id
         if not sid:
-            self.issues.append(
-                _issue(
-                    entity,
-                    "",
-                    "sourcedId",
-                    "missing_sourced_id",
-                    f"A {entity} record has no sourcedId, so it cannot be tracked between syncs.",
-                    "Every record needs a sourcedId; check the export or roster server settings.",
-                )
-            )
+            self.issues.append(missing_sourced_id_issue(entity))
             return
         if sid in bucket:
-            self.issues.append(
-                _issue(
-                    entity,
-                    sid,
-                    "sourcedId",
-                    "duplicate_sourced_id",
-                    f"Two {entity} records share the sourcedId {sid!r}; only the first was used.",
-                    "sourcedIds must be unique; remove or renumber the duplicate in the source.",
-                )
-            )
+            self.issues.append(duplicate_issue(entity, sid))
             return
-        bucket[sid] = record
+        if projected and self.rules is not None and isinstance(record, Person):
+            self.people_seen.add(sid)
+            if record.date_last_modified:
+                self.people_stamps.add(record.date_last_modified)
+            _admit_person(record, self.rules, self.accounts, self.issues, self.people_skipped)
+            return
+        getattr(self, attribute)[sid] = record
+
+
+def missing_sourced_id_issue(entity: str) -> ValidationIssue:
+    """The issue of a record that came without a sourcedId (it is dropped)."""
+    return _issue(
+        entity,
+        "",
+        "sourcedId",
+        "missing_sourced_id",
+        f"A {entity} record has no sourcedId, so it cannot be tracked between syncs.",
+        "Every record needs a sourcedId; check the export or roster server settings.",
+    )
+
+
+def duplicate_issue(entity: str, sid: str) -> ValidationIssue:
+    """The issue of a record whose sourcedId an earlier record of the pull already had."""
+    return _issue(
+        entity,
+        sid,
+        "sourcedId",
+        "duplicate_sourced_id",
+        f"Two {entity} records share the sourcedId {sid!r}; only the first was used.",
+        "sourcedIds must be unique; remove or renumber the duplicate in the source.",
+    )
 
 
 # Source record class → (SourceRoster attribute, entity word used in issues).
@@ -109,6 +132,8 @@ class ValidatedRoster:
     held: dict[EntityKind, set[str]]
     issues: list[ValidationIssue]
     skipped: dict[str, int]
+    # What an enrollment is judged against, for enrollments validated after the rest (streamed).
+    enrollments: EnrollmentContext | None = None
 
 
 def _issue(
@@ -173,6 +198,36 @@ def project_person(person: Person, rules: DistrictRules) -> Student | Educator |
     if person.role in EDUCATOR_ROLES:
         return Educator(**common, role=person.role)  # type: ignore[arg-type]
     return None
+
+
+def _admit_person(
+    person: Person,
+    rules: DistrictRules,
+    accounts: list[Student | Educator],
+    issues: list[ValidationIssue],
+    skipped: dict[str, int],
+) -> None:
+    """Project one user: its account joins `accounts`; a family member is counted as skipped;
+    an unknown role is an issue."""
+    if person.role in SKIPPED_ROLES:
+        skipped[person.role] = skipped.get(person.role, 0) + 1
+        return
+    account = project_person(person, rules)
+    if account is None:
+        issues.append(
+            _issue(
+                "user",
+                person.sourced_id,
+                "role",
+                "unknown_role",
+                f"User {person.sourced_id!r} has role {person.role!r}, which is neither a "
+                "student nor a staff role.",
+                "Set the user's role to student, teacher, administrator, aide or another "
+                "OneRoster staff role.",
+            )
+        )
+        return
+    accounts.append(account)
 
 
 def _normal_email(email: str) -> str:
@@ -304,39 +359,7 @@ def validate_roster(
     sessions_ok = resolvable(EntityKind.ACADEMIC_SESSION)
     sessions_held = held[EntityKind.ACADEMIC_SESSION]
 
-    def reference(
-        entity: str,
-        sid: str,
-        field_name: str,
-        target_label: str,
-        target: str | None,
-        ok: set[str],
-        failed: set[str],
-    ) -> ValidationIssue | None:
-        """None when the reference resolves; WAITING marker or an unknown-reference issue if not."""
-        if target and target in ok:
-            return None
-        if target and target in failed:
-            return _issue(entity, sid, field_name, WAITING, "", "")
-        if not target:
-            return _issue(
-                entity,
-                sid,
-                field_name,
-                f"missing_{target_label}",
-                f"{entity.capitalize()} {sid!r} does not name its {target_label}.",
-                f"Assign the {entity} to a {target_label} in the SIS.",
-            )
-        return _issue(
-            entity,
-            sid,
-            field_name,
-            f"unknown_{target_label}",
-            f"{entity.capitalize()} {sid!r} points at {target_label} {target!r}, which is not in "
-            "the roster ClassLink shared.",
-            f"Share {target_label} {target!r} with this application in ClassLink, or correct the "
-            f"{entity}'s {field_name} in the SIS.",
-        )
+    reference = _reference
 
     # Courses --------------------------------------------------------------------------------
     for course in roster.courses.values():
@@ -414,27 +437,12 @@ def validate_roster(
     classes_held = held[EntityKind.CLASS]
 
     # People ---------------------------------------------------------------------------------
-    accounts: list[Student | Educator] = []
+    # (Already done while collecting when the roster was given the rules.)
+    accounts: list[Student | Educator] = list(roster.accounts)
+    for role, count in roster.people_skipped.items():
+        skipped[role] += count
     for person in roster.people.values():
-        if person.role in SKIPPED_ROLES:
-            skipped[person.role] += 1
-            continue
-        account = project_person(person, rules)
-        if account is None:
-            issues.append(
-                _issue(
-                    "user",
-                    person.sourced_id,
-                    "role",
-                    "unknown_role",
-                    f"User {person.sourced_id!r} has role {person.role!r}, which is neither a "
-                    "student nor a staff role.",
-                    "Set the user's role to student, teacher, administrator, aide or another "
-                    "OneRoster staff role.",
-                )
-            )
-            continue
-        accounts.append(account)
+        _admit_person(person, rules, accounts, issues, skipped)
 
     # Uniqueness is judged over every active account in the pull, before any is accepted, so
     # both records of a duplicate pair are held: we cannot know which one is right.
@@ -518,57 +526,154 @@ def validate_roster(
         ) - people_held
 
     # Enrollments ----------------------------------------------------------------------------
-    # Most enrollments of a pull are fine; those are accepted without building their (empty)
-    # list of problems. Anything else takes the full path below and is judged the same way.
-    valid_enrollments = valid[EntityKind.ENROLLMENT]
+    context = EnrollmentContext(
+        classes_ok=classes_ok,
+        classes_held=classes_held,
+        people_known=people_known,
+        people_held=people_held,
+    )
     for enrollment in roster.enrollments.values():
-        if (
-            enrollment.status == ACTIVE
-            and enrollment.class_sourced_id
-            and enrollment.user_sourced_id
-            and enrollment.class_sourced_id in classes_ok
-            and enrollment.user_sourced_id in people_known
-            and enrollment.role in ENROLLMENT_ROLES
-        ):
-            valid_enrollments.append(enrollment)
+        verdict, found = judge_enrollment(enrollment, context)
+        issues.extend(found)
+        if verdict is Verdict.VALID or verdict is Verdict.REMOVAL:
+            valid[EntityKind.ENROLLMENT].append(enrollment)
             continue
-        if removal(EntityKind.ENROLLMENT, enrollment):
-            continue
-        sid = enrollment.sourced_id
-        problems = [
-            reference(
-                "enrollment",
-                sid,
-                "class",
-                "class",
-                enrollment.class_sourced_id,
-                classes_ok,
-                classes_held,
-            ),
-            reference(
-                "enrollment",
-                sid,
-                "user",
-                "user",
-                enrollment.user_sourced_id,
-                people_known,
-                people_held,
-            ),
-        ]
-        if enrollment.role not in ENROLLMENT_ROLES:
-            problems.append(
-                _issue(
-                    "enrollment",
-                    sid,
-                    "role",
-                    "invalid_enrollment_role",
-                    f"Enrollment {sid!r} has role {enrollment.role!r}.",
-                    "Use student, teacher, administrator or proctor.",
-                )
-            )
-        settle(EntityKind.ENROLLMENT, enrollment, problems)
+        held[EntityKind.ENROLLMENT].add(enrollment.sourced_id)
+        if verdict is Verdict.WAITING:
+            skipped[f"{EntityKind.ENROLLMENT.value}_{WAITING}"] += 1
 
-    return ValidatedRoster(valid=valid, held=held, issues=issues, skipped=dict(skipped))
+    return ValidatedRoster(
+        valid=valid, held=held, issues=issues, skipped=dict(skipped), enrollments=context
+    )
+
+
+class Verdict(Enum):
+    """What validation decided about one enrollment."""
+
+    VALID = "valid"
+    # `tobedeleted`: not validated, only acted on.
+    REMOVAL = "removal"
+    # Failed with an issue of its own.
+    HELD = "held"
+    # Points at a record that failed: held, counted, but the issue is the other record's.
+    WAITING = "waiting"
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentContext:
+    """The classes and people an enrollment may point at, from the rest of the same pull."""
+
+    classes_ok: Set[str]
+    classes_held: Set[str]
+    people_known: Set[str]
+    people_held: Set[str]
+
+    def without_people(self, blocked: Set[str]) -> EnrollmentContext:
+        """The same, with some people held after validation (a matching conflict)."""
+        if not blocked:
+            return self
+        return EnrollmentContext(
+            classes_ok=self.classes_ok,
+            classes_held=self.classes_held,
+            people_known=set(self.people_known) - blocked,
+            people_held=set(self.people_held) | blocked,
+        )
+
+
+def judge_enrollment(
+    enrollment: Enrollment, context: EnrollmentContext
+) -> tuple[Verdict, list[ValidationIssue]]:
+    """Judge one enrollment against the pull's classes and people.
+
+    Used for every enrollment of every pull, also streamed ones (see `sync.enrollments`), so a
+    big district's enrollments never have to be held in memory to be validated.
+    """
+    # Most enrollments are fine; those are accepted without building a list of problems.
+    if (
+        enrollment.status == ACTIVE
+        and enrollment.class_sourced_id
+        and enrollment.user_sourced_id
+        and enrollment.class_sourced_id in context.classes_ok
+        and enrollment.user_sourced_id in context.people_known
+        and enrollment.role in ENROLLMENT_ROLES
+    ):
+        return Verdict.VALID, []
+    if enrollment.status != ACTIVE:
+        return Verdict.REMOVAL, []
+    sid = enrollment.sourced_id
+    problems = [
+        _reference(
+            "enrollment",
+            sid,
+            "class",
+            "class",
+            enrollment.class_sourced_id,
+            context.classes_ok,
+            context.classes_held,
+        ),
+        _reference(
+            "enrollment",
+            sid,
+            "user",
+            "user",
+            enrollment.user_sourced_id,
+            context.people_known,
+            context.people_held,
+        ),
+    ]
+    if enrollment.role not in ENROLLMENT_ROLES:
+        problems.append(
+            _issue(
+                "enrollment",
+                sid,
+                "role",
+                "invalid_enrollment_role",
+                f"Enrollment {sid!r} has role {enrollment.role!r}.",
+                "Use student, teacher, administrator or proctor.",
+            )
+        )
+    real = [p for p in problems if p is not None and p.code != WAITING]
+    waiting = any(p is not None and p.code == WAITING for p in problems)
+    if waiting and not any(p.severity is Severity.ERROR for p in real):
+        return Verdict.WAITING, real
+    if any(p.severity is Severity.ERROR for p in real):
+        return Verdict.HELD, real
+    return Verdict.VALID, real
+
+
+def _reference(
+    entity: str,
+    sid: str,
+    field_name: str,
+    target_label: str,
+    target: str | None,
+    ok: Set[str],
+    failed: Set[str],
+) -> ValidationIssue | None:
+    """None when the reference resolves; WAITING marker or an unknown-reference issue if not."""
+    if target and target in ok:
+        return None
+    if target and target in failed:
+        return _issue(entity, sid, field_name, WAITING, "", "")
+    if not target:
+        return _issue(
+            entity,
+            sid,
+            field_name,
+            f"missing_{target_label}",
+            f"{entity.capitalize()} {sid!r} does not name its {target_label}.",
+            f"Assign the {entity} to a {target_label} in the SIS.",
+        )
+    return _issue(
+        entity,
+        sid,
+        field_name,
+        f"unknown_{target_label}",
+        f"{entity.capitalize()} {sid!r} points at {target_label} {target!r}, which is not in "
+        "the roster ClassLink shared.",
+        f"Share {target_label} {target!r} with this application in ClassLink, or correct the "
+        f"{entity}'s {field_name} in the SIS.",
+    )
 
 
 def _email_problems(

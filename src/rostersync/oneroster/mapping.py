@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from sys import intern
 from typing import Any
 
 from rostersync.domain.records import (
@@ -143,10 +144,12 @@ def _metadata(value: object) -> dict[str, str]:
 
 
 def _common(raw: Mapping[str, Any]) -> dict[str, Any]:
+    modified = _optional(raw, "dateLastModified")
     return {
         "sourced_id": _str(raw, "sourcedId"),
         "status": _status(raw),
-        "date_last_modified": _optional(raw, "dateLastModified"),
+        # One shared string per stamp: a bulk SIS update stamps thousands of records alike.
+        "date_last_modified": intern(modified) if modified else modified,
     }
 
 
@@ -242,9 +245,10 @@ def to_person(raw: object) -> Person:
     item = _object(raw, "user")
     fallback_role, fallback_orgs = _primary_role(item.get("roles"))
     orgs = _refs(item.get("orgs")) if "orgs" in item else fallback_orgs
+    # Roles, schools and grades repeat across a district's users: one shared string each.
     return Person(
         **_common(item),
-        role=_str(item, "role") or fallback_role,
+        role=intern(_str(item, "role") or fallback_role),
         username=_str(item, "username"),
         given_name=_str(item, "givenName"),
         family_name=_str(item, "familyName"),
@@ -252,8 +256,8 @@ def to_person(raw: object) -> Person:
         identifier=_str(item, "identifier"),
         email=_str(item, "email"),
         enabled=_bool(item.get("enabledUser"), default=True),
-        org_sourced_ids=orgs,
-        grades=_strings(item.get("grades")),
+        org_sourced_ids=tuple(map(intern, orgs)),
+        grades=tuple(map(intern, _strings(item.get("grades")))),
         user_ids=_user_ids(item.get("userIds")),
         metadata=_metadata(item.get("metadata")),
     )

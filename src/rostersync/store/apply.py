@@ -10,7 +10,7 @@ a test counts them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,6 +52,7 @@ def apply_plan(
     plan: SyncPlan,
     actor: str,
     now: datetime,
+    streamed: Mapping[EntityKind, Iterable[EntityPlan]] | None = None,
 ) -> None:
     """Write everything a plan intends, with one audit row per changed record.
 
@@ -62,6 +63,8 @@ def apply_plan(
         plan: The plan, as `plan_sync` made it.
         actor: Who the audit log names, e.g. "sync run <id>" or a user id.
         now: The timestamp written as created/updated/deactivated/changed time (timezone-aware).
+        streamed: For each kind in `plan.streamed`, its writes as a series of small entity
+            plans, written one after another as they come (so they never all exist at once).
 
     Raises:
         RosterSyncError: An enrollment names a class or person the portal does not hold. The
@@ -70,6 +73,10 @@ def apply_plan(
     writer = _Writer(conn, district_id=district_id, plan=plan, now=now)
     writer.audit_as(run_id=run_id, actor=actor)
     for kind in EntityKind:  # EntityKind is declared in dependency order
+        if kind in plan.streamed:
+            for part in (streamed or {}).get(kind, ()):
+                writer.write_kind(part)
+            continue
         entity_plan = plan.entities.get(kind)
         if entity_plan is not None and entity_plan.change_count:
             writer.write_kind(entity_plan)

@@ -81,9 +81,13 @@ def format_modified(moment: datetime) -> str:
 
 def newest_modified(records: Iterable[Record]) -> str | None:
     """The newest `dateLastModified` among records (normalised), or None when none carries one."""
+    return newest_of({r.date_last_modified for r in records if r.date_last_modified})
+
+
+def newest_of(stamps: Iterable[str | None]) -> str | None:
+    """The newest of some `dateLastModified` stamps (normalised), or None when there are none."""
     # Parsing each distinct stamp once: real pulls repeat stamps heavily (bulk SIS updates).
-    stamps = {r.date_last_modified for r in records if r.date_last_modified}
-    moments = [m for m in map(parse_modified, stamps) if m is not None]
+    moments = [m for m in map(parse_modified, {s for s in stamps if s}) if m is not None]
     return format_modified(max(moments)) if moments else None
 
 
@@ -154,9 +158,12 @@ def advance_watermark(
 
 def active_sourced_ids(conn: Connection, district_id: str) -> dict[EntityKind, set[str]]:
     """The sourcedIds of every active record the portal holds, per kind: what a delta's records
-    may reference without sending it again. One streamed SELECT per kind."""
+    may reference without sending it again (enrollments aside: no record references one).
+    One streamed SELECT per kind."""
     known: dict[EntityKind, set[str]] = {}
     for kind, table in ROSTER_TABLES.items():
+        if kind is EntityKind.ENROLLMENT:
+            continue  # nothing points at an enrollment, and a big district holds millions
         stmt = (
             select(table.c.sourced_id)
             .where(

@@ -6,6 +6,7 @@ district's size: a server-side cursor on PostgreSQL, SQLite's own lazy cursor on
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +18,8 @@ from rostersync.domain.records import EntityKind, StoredRecord
 from rostersync.store.tables import ROSTER_TABLES, educators, eligibility, students
 
 STREAM_ROWS = 5000
+# sourcedIds per `IN (…)` lookup: under SQLite's 32,766 bound parameters, and few round trips.
+LOOKUP_CHUNK = 5000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -179,3 +182,53 @@ def _count(conn: Connection, table: Table, district_id: str) -> dict[str, int]:
     for active, n in conn.execute(stmt):
         result["active" if active else "inactive"] += n
     return result
+
+
+def count_stored(conn: Connection, district_id: str, kind: EntityKind) -> tuple[int, int]:
+    """(rows with a sourcedId, of which active) the portal holds for one kind of a district."""
+    table = ROSTER_TABLES[kind]
+    row = conn.execute(
+        select(func.count(), func.count().filter(table.c.active.is_(True))).where(
+            table.c.district_id == district_id, table.c.sourced_id.is_not(None)
+        )
+    ).one()
+    return int(row[0]), int(row[1] or 0)
+
+
+def lookup_index(
+    conn: Connection, district_id: str, kind: EntityKind, sourced_ids: Sequence[str]
+) -> dict[str, StoredRecord]:
+    """`load_index` for just the given sourcedIds: one query per LOOKUP_CHUNK of them.
+
+    For a kind planned while streaming (enrollments), so the whole index never has to be held.
+    """
+    table = ROSTER_TABLES[kind]
+    found: dict[str, StoredRecord] = {}
+    for start in range(0, len(sourced_ids), LOOKUP_CHUNK):
+        chunk = sourced_ids[start : start + LOOKUP_CHUNK]
+        stmt = select(table.c.id, table.c.sourced_id, table.c.content_hash, table.c.active).where(
+            table.c.district_id == district_id, table.c.sourced_id.in_(chunk)
+        )
+        for id_, sourced_id, content_hash, active in conn.execute(stmt):
+            found[sourced_id] = StoredRecord(
+                id_, sourced_id, content_hash or "", bool(active), False
+            )
+    return found
+
+
+def stream_active(
+    conn: Connection, district_id: str, kind: EntityKind
+) -> Iterator[list[tuple[str, str]]]:
+    """(portal id, sourcedId) of every active record of a kind, STREAM_ROWS at a time."""
+    table = ROSTER_TABLES[kind]
+    stmt = (
+        select(table.c.id, table.c.sourced_id)
+        .where(
+            table.c.district_id == district_id,
+            table.c.active.is_(True),
+            table.c.sourced_id.is_not(None),
+        )
+        .execution_options(yield_per=STREAM_ROWS)
+    )
+    for partition in conn.execute(stmt).partitions():
+        yield [(id_, sourced_id) for id_, sourced_id in partition]

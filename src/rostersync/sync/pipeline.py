@@ -1,8 +1,10 @@
 """One sync run, end to end: lock → fetch → normalize → validate → match → plan → check → apply.
 
-Fetching streams records straight into the collector; nothing is written until the whole pull has
-arrived and been validated, and then the plan is applied in one transaction together with the
-run's issues and audit rows. A failed pull leaves the portal exactly as it was.
+Fetching streams records straight into the collector: users become their portal accounts as they
+arrive, enrollments go to a spool on disk and are planned and written a chunk at a time (see
+`sync.enrollments` and docs/decisions/0014). Nothing is written until the whole pull has arrived
+and been validated, and then the plan is applied in one transaction together with the run's
+issues and audit rows. A failed pull leaves the portal exactly as it was.
 
 Only one run per district runs at a time (a lock row in the database). A run in `preview` mode
 stores its plan and writes no roster row; a plan over the district's safeguards is `held` the
@@ -12,7 +14,6 @@ same way. Approving either re-pulls and applies only if the plan's fingerprint i
 from __future__ import annotations
 
 import gc
-import hashlib
 import heapq
 import itertools
 import time
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
@@ -27,8 +29,8 @@ from sqlalchemy.engine import Engine
 
 from rostersync.domain.issues import Severity, ValidationIssue
 from rostersync.domain.match import PEOPLE, MatchResult, match_accounts
-from rostersync.domain.plan import SyncPlan, plan_sync
-from rostersync.domain.records import EntityKind, Record
+from rostersync.domain.plan import PlanDigest, SyncPlan, plan_sync
+from rostersync.domain.records import Enrollment, EntityKind, Record, StoredRecord
 from rostersync.domain.rules import DistrictRules
 from rostersync.domain.safeguards import PlanSize, Safeguards, check_plan
 from rostersync.domain.validate import SourceRoster, validate_roster
@@ -44,6 +46,12 @@ from rostersync.store import delta as store_delta
 from rostersync.store import roster as store_roster
 from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
+from rostersync.sync.enrollments import (
+    EnrollmentSpool,
+    StoredEnrollments,
+    plan_enrollments,
+)
+from rostersync.sync.enrollments import writes as enrollment_writes
 from rostersync.sync.sources import Progress, RosterSource
 
 log = structlog.get_logger(__name__)
@@ -105,10 +113,28 @@ class SyncReport:
 
 
 def collect(source: RosterSource, progress: Progress | None = None) -> SourceRoster:
-    """Stream every record of a source into a roster keyed by sourcedId."""
+    """Stream every record of a source into a roster keyed by sourcedId (all in memory)."""
     roster = SourceRoster()
     for record in source.records(progress):
         roster.add(record)
+    return roster
+
+
+def collect_streamed(
+    source: RosterSource,
+    spool: EnrollmentSpool,
+    rules: DistrictRules,
+    progress: Progress | None = None,
+) -> SourceRoster:
+    """Like `collect`, but enrollments go to `spool` (see `sync.enrollments`), and each user
+    is kept only as the portal account it becomes under `rules`."""
+    roster = SourceRoster(rules=rules)
+    add, spool_add = roster.add, spool.add
+    for record in source.records(progress):
+        if type(record) is Enrollment:
+            spool_add(record)
+        else:
+            add(record)
     return roster
 
 
@@ -178,7 +204,7 @@ def execute_sync(
     bound = log.bind(district_id=district_id, run_id=run_id)
     report = SyncReport(run_id=run_id, district_id=district_id, status="running", mode=mode)
     try:
-        with _no_cyclic_gc():
+        with _no_cyclic_gc(), EnrollmentSpool() as spool:
             _run(
                 engine,
                 report,
@@ -189,6 +215,7 @@ def execute_sync(
                 safeguards or Safeguards(),
                 approval,
                 delta,
+                spool,
             )
     except SourceError as exc:
         _fail(engine, report, exc, source, started)
@@ -247,15 +274,18 @@ def _run(
     mode: str,
     safeguards: Safeguards,
     approval: Approval | None,
-    delta: bool = False,
+    delta: bool,
+    spool: EnrollmentSpool,
 ) -> None:
     district_id, run_id = report.district_id, report.run_id
-    roster = collect(source, progress)
+    roster = collect_streamed(source, spool, rules, progress)
     report.records_pulled = dict(source.stats.records)
     # What the end of the run needs from the pull is taken now, so the pull's dicts (one entry
     # per record) can go as soon as validation has read them.
-    newest = store_delta.newest_modified(_pulled(roster))
-    scope = {r.sourced_id for r in _pulled(roster)} if delta else None
+    newest = store_delta.newest_of(
+        {r.date_last_modified for r in _pulled(roster)} | roster.people_stamps
+    )
+    scope = {r.sourced_id for r in _pulled(roster)} | roster.people_seen if delta else None
     known = None
     if delta:
         # A delta's records point at classes, schools and people it did not resend.
@@ -264,35 +294,69 @@ def _run(
     validated = validate_roster(roster, rules, known=known)
     del roster, known
     present = {kind for kind in EntityKind if validated.valid[kind] or validated.held[kind]}
+    context = validated.enrollments
+    assert context is not None  # validate_roster always sets it
     with engine.begin() as conn:
         now = datetime.now(UTC)
         store_workflow.confirm_lock(
             conn, district_id=district_id, run_id=run_id, now=now, ttl=LOCK_TTL
         )
-        stored = {kind: store_roster.load_index(conn, district_id, kind) for kind in EntityKind}
+        # Enrollments are planned while streaming (below), without loading their index.
+        stored: dict[EntityKind, dict[str, StoredRecord]] = {
+            kind: store_roster.load_index(conn, district_id, kind)
+            for kind in EntityKind
+            if kind is not EntityKind.ENROLLMENT
+        }
         accounts = {kind: store_workflow.load_accounts(conn, district_id, kind) for kind in PEOPLE}
         matched = match_accounts(validated, stored, accounts)
         del validated, stored
         eligibility = store_roster.load_eligibility(conn, district_id)
+        # Asked once: the kinds whose collection arrived whole, as a full snapshot.
+        complete = source.complete_kinds()
         plan = plan_sync(
             matched.roster,
             matched.stored,
             eligibility,
             rules,
             # A delta is never a snapshot: absence from it means nothing.
-            complete_kinds=set() if delta else source.complete_kinds() & present,
+            complete_kinds=set() if delta else complete & present,
         )
         del eligibility
-        items = plan_items(plan, matched)
-        fingerprint = fingerprint_of(items)
+        digest = PlanDigest(ITEMS_CAP)
+        enrollments = plan_enrollments(
+            spool,
+            context.without_people(matched.blocked),
+            StoredEnrollments(
+                counts=store_roster.count_stored(conn, district_id, EntityKind.ENROLLMENT),
+                lookup=partial(store_roster.lookup_index, conn, district_id, EntityKind.ENROLLMENT),
+                active=partial(
+                    store_roster.stream_active, conn, district_id, EntityKind.ENROLLMENT
+                ),
+            ),
+            complete=not delta and EntityKind.ENROLLMENT in complete,
+            delta=delta,
+            digest=digest,
+            cap=SUMMARY_CAP,
+        )
+        plan.streamed[EntityKind.ENROLLMENT] = enrollments.plan
+        plan.issues.extend(enrollments.issues)
+        for key, count in enrollments.skipped.items():
+            plan.skipped[key] = plan.skipped.get(key, 0) + count
+        if scope is not None and enrollments.pulled is not None:
+            scope |= enrollments.pulled
+        newest = store_delta.newest_of({newest, *enrollments.stamps} - {None})
+        for change in _raw_items(plan, matched):
+            digest.add(change)
+        fingerprint = digest.fingerprint()
+        items = digest.items()
         _fill(report, plan, source, matched)
         report.fingerprint = fingerprint
         report.plan = plan_summary(plan, matched)
-        report.plan["total_changes"] = len(items)
-        stored_items = items if len(items) <= ITEMS_CAP else None
+        report.plan["total_changes"] = digest.count
+        stored_items = items
 
         if approval is not None and fingerprint != approval.fingerprint:
-            n = differences(approval.items, approval.total, items)
+            n = differences(approval.items, approval.total, items, digest.count)
             raise SourceChanged(
                 f"the roster changed since this preview ({n} differences); preview again",
                 differences=n,
@@ -342,7 +406,13 @@ def _run(
                 conn, district_id=district_id, kind=kind, matches=matched.matches.get(kind, [])
             )
         store_apply.apply_plan(
-            conn, district_id=district_id, run_id=run_id, plan=plan, actor=actor, now=now
+            conn,
+            district_id=district_id,
+            run_id=run_id,
+            plan=plan,
+            actor=actor,
+            now=now,
+            streamed={EntityKind.ENROLLMENT: enrollment_writes(spool, enrollments)},
         )
         store_workflow.audit_matches(
             conn,
@@ -416,13 +486,23 @@ def _pulled(roster: SourceRoster) -> Iterator[Record]:
         roster.courses.values(),
         roster.classes.values(),
         roster.people.values(),
+        roster.accounts,
         roster.enrollments.values(),
     )
 
 
 def _held(plan: SyncPlan, matched: MatchResult, safeguards: Safeguards) -> list[str]:
     sizes: dict[EntityKind, PlanSize] = {}
+    for kind, streamed in plan.streamed.items():
+        sizes[kind] = PlanSize(
+            kind=kind,
+            active=streamed.active_before,
+            updates=streamed.updated,
+            deactivations=len(streamed.deactivations),
+        )
     for kind, entity in plan.entities.items():
+        if kind in plan.streamed:
+            continue
         index = matched.stored.get(kind, {})
         matched_ids = {m.account_id for m in matched.matches.get(kind, [])}
         # A match is reviewed by its own key; only ordinary updates count against the limit.
@@ -451,17 +531,13 @@ def record_skip(engine: Engine, *, district_id: str, trigger: str, reason: str) 
     return report
 
 
-def plan_items(plan: SyncPlan, matched: MatchResult) -> list[str]:
-    """One short digest per planned change, by sourcedId and content hash (never portal ids
-    made for new records), so two plans of the same roster agree item for item."""
-    # Digested one at a time: a first sync of a big district has millions of items, and only
-    # their short digests are kept.
-    blake2b = hashlib.blake2b
-    return sorted(blake2b(r.encode(), digest_size=8).hexdigest() for r in _raw_items(plan, matched))
-
-
 def _raw_items(plan: SyncPlan, matched: MatchResult) -> Iterator[str]:
+    """Each planned change as text, by sourcedId and content hash (never portal ids made for new
+    records), so two plans of the same roster agree item for item. Streamed kinds added theirs
+    to the digest as they were planned."""
     for kind, entity in plan.entities.items():
+        if kind in plan.streamed:
+            continue
         yield from (f"{kind}|create|{w.record.sourced_id}|{w.content_hash}" for w in entity.creates)
         yield from (f"{kind}|update|{w.record.sourced_id}|{w.content_hash}" for w in entity.updates)
         yield from (
@@ -482,15 +558,12 @@ def _raw_items(plan: SyncPlan, matched: MatchResult) -> Iterator[str]:
         )
 
 
-def fingerprint_of(items: list[str]) -> str:
-    """The plan's fingerprint: one hash over its sorted item digests."""
-    return hashlib.sha256("\n".join(items).encode()).hexdigest()
-
-
-def differences(before: list[str] | None, before_total: int, after: list[str]) -> int:
-    """How many planned changes differ; by count alone when the preview was too big to itemise."""
-    if before is None:
-        return max(1, abs(before_total - len(after)))
+def differences(
+    before: list[str] | None, before_total: int, after: list[str] | None, after_total: int
+) -> int:
+    """How many planned changes differ; by count alone when a plan was too big to itemise."""
+    if before is None or after is None:
+        return max(1, abs(before_total - after_total))
     return len(set(before) ^ set(after))
 
 
@@ -498,6 +571,15 @@ def plan_summary(plan: SyncPlan, matched: MatchResult) -> dict[str, Any]:
     """A readable plan: per kind, the sourcedIds each outcome touches (capped), and totals."""
     kinds: dict[str, Any] = {}
     for kind, entity in plan.entities.items():
+        streamed = plan.streamed.get(kind)
+        if streamed is not None:
+            kinds[kind.value] = {
+                name: {"count": count, "sourced_ids": streamed.first_sourced_ids(name)}
+                for name, count in streamed.counts().items()
+                if name not in ("unchanged", "held")
+            }
+            kinds[kind.value]["matched"] = {"count": 0, "items": []}
+            continue
         matches = matched.matches.get(kind, [])
         matched_ids = {m.account_id for m in matches}
         lists = {

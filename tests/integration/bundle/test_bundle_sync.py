@@ -6,26 +6,22 @@ Each malformed bundle fails its run with a message naming the problem and writes
 from __future__ import annotations
 
 import copy
-import io
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import Table, func, select
+from tests.integration.bundle.helpers import KEY, SECRET, bundle_of, make_portal
 from tests.unit.oneroster.bundle_helpers import make_zip, manifest, members, patch_central
 
-from rostersync.config import Settings
 from rostersync.oneroster.bundle import BundleLimits
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.service import RosterSync
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district
-from rostersync.simulator.bundle_writer import write_bundle
 from rostersync.store import tables
 from rostersync.sync.bundle_source import BundleSource
 
-KEY, SECRET = "springfield-key", "springfield-secret-9Zq"
 TABLES = {
     "students": tables.students,
     "educators": tables.educators,
@@ -38,45 +34,6 @@ TABLES = {
 @pytest.fixture(scope="module")
 def district_data() -> DistrictData:
     return generate_district(students=240, seed=11, bad_records=True)
-
-
-def bundle_of(data: DistrictData, **kw: str) -> bytes:
-    buf = io.BytesIO()
-    write_bundle(data, buf, **kw)
-    return buf.getvalue()
-
-
-def make_portal(url: str, directory: Path) -> RosterSync:
-    settings = Settings(
-        data_dir=directory,
-        database_url=url,
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
-    )
-    service = RosterSync(settings)
-    service.init_db()
-    service.add_district(
-        DistrictSetup(
-            slug="springfield",
-            name="Springfield Unified School District",
-            display_name="Springfield USD – Springfield, IL",
-            city="Springfield",
-            state="IL",
-            source_url="https://springfield.invalid/ims/oneroster/v1p1",
-            key=KEY,
-            secret=SECRET,
-            eligibility_source="metadata",
-            eligibility_field="eligibility",
-        )
-    )
-    return service
-
-
-@pytest.fixture
-def portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[RosterSync]:
-    service = make_portal(fresh_db_url(), tmp_path)
-    yield service
-    service.close()
 
 
 def contents(portal: RosterSync) -> dict[str, dict[str, tuple[Any, ...]]]:

@@ -1,0 +1,324 @@
+"""Enrollments, streamed: pulled to a spool on disk, validated, planned and written in chunks.
+
+A district of a million students sends about six million enrollments, more than four in five of
+all its records. Held in memory as records, with the portal's index of them and the planned
+writes, they alone took gigabytes. Here they never are:
+
+1. **Pull.** Each enrollment is written as a plain tuple to an unnamed temporary file (the
+   spool, in `marshal`'d chunks) and only its sourcedId's 64-bit hash is kept, in an array.
+2. **Plan**, once the rest of the pull has been validated: the spool is read back a chunk at a
+   time; each enrollment is judged by the same `judge_enrollment` as everywhere else, its content
+   hash compared with what the portal holds for the chunk's sourcedIds (one query per chunk,
+   never the whole index), and its outcome noted as one byte per spooled enrollment. What the
+   report, the safeguards, the summary and the fingerprint need is counted as it goes.
+3. **Deactivate**, for a complete snapshot only: when fewer active enrollments were seen than the
+   portal holds, the portal's active enrollments are streamed and each whose sourcedId's hash is
+   not among the pull's (a sorted array, searched in bulk) is deactivated. A hash collision can
+   only make an absent enrollment look present (left active), never the reverse.
+4. **Write**: the spool is read once more and the planned creates, updates and restores go to
+   the writer in chunks, as small entity plans.
+
+Memory stays at a chunk of records plus 9 bytes per enrollment (hash and outcome). The spool
+holds sourcedIds, roles and dates only (no names), and is deleted when the run ends or the
+process dies (an unnamed file).
+"""
+
+from __future__ import annotations
+
+import marshal
+import tempfile
+import uuid
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rostersync.domain.issues import ValidationIssue
+from rostersync.domain.plan import EntityPlan, PlanDigest, PlannedWrite, StreamedEntityPlan
+from rostersync.domain.records import ACTIVE, Enrollment, EntityKind, StoredRecord, digest_of
+from rostersync.domain.validate import (
+    ENROLLMENT_ROLES,
+    WAITING,
+    EnrollmentContext,
+    Verdict,
+    duplicate_issue,
+    judge_enrollment,
+    missing_sourced_id_issue,
+)
+
+KIND = EntityKind.ENROLLMENT
+# Enrollments per spool chunk: per lookup query, per marshal record, per write.
+CHUNK = 5000
+
+# An enrollment as a tuple, in the dataclass's field order; the content hash covers the same
+# fields `Record.content_hash` does, in the same order.
+FIELDS = tuple(f.name for f in fields(Enrollment))
+_ROW = attrgetter(*FIELDS)
+_HASHED = tuple(i for i, name in enumerate(FIELDS) if name not in ("status", "date_last_modified"))
+_SID, _STATUS, _MODIFIED = (FIELDS.index(n) for n in ("sourced_id", "status", "date_last_modified"))
+_CLASS, _USER, _ROLE = (FIELDS.index(n) for n in ("class_sourced_id", "user_sourced_id", "role"))
+
+Row = tuple[Any, ...]
+
+# One byte per spooled enrollment: what the plan does with it.
+SKIP, CREATE, UPDATE, RESTORE = 0, 1, 2, 3
+
+
+def row_of(enrollment: Enrollment) -> Row:
+    """An enrollment as the spool keeps it."""
+    return tuple(_ROW(enrollment))
+
+
+def enrollment_of(row: Row) -> Enrollment:
+    """The enrollment a spooled row was made from."""
+    return Enrollment(**dict(zip(FIELDS, row, strict=True)))
+
+
+def row_hash(row: Row) -> str:
+    """`Enrollment.content_hash` of a spooled row, without building the record."""
+    return digest_of(tuple([row[i] for i in _HASHED]))
+
+
+class EnrollmentSpool:
+    """The pull's enrollments, in arrival order, on disk; their sourcedIds' hashes in memory."""
+
+    def __init__(self, chunk: int = CHUNK) -> None:
+        self.chunk = chunk
+        # Closed by `close` (the spool outlives any one block); unnamed, so never left behind.
+        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="rostersync-enrollments-")  # noqa: SIM115
+        self._buffer: list[Row] = []
+        self.count = 0
+        # hash(sourcedId) of every spooled enrollment, in spool order (64-bit, this process's).
+        self.keys = array("q")
+        # Enrollments that could not be spooled (no sourcedId): issues of the pull.
+        self.issues: list[ValidationIssue] = []
+
+    def add(self, enrollment: Enrollment) -> None:
+        sid = enrollment.sourced_id
+        if not sid:
+            self.issues.append(missing_sourced_id_issue("enrollment"))
+            return
+        self._buffer.append(_ROW(enrollment))
+        self.keys.append(hash(sid))
+        self.count += 1
+        if len(self._buffer) >= self.chunk:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            marshal.dump(self._buffer, self._file)
+            self._buffer = []
+
+    def chunks(self) -> Iterator[list[Row]]:
+        """The spooled rows, CHUNK at a time, in arrival order."""
+        self._flush()
+        self._file.seek(0)
+        while True:
+            try:
+                # Only ever what `_flush` wrote to this process's own unnamed file.
+                chunk = marshal.load(self._file)  # noqa: S302
+            except EOFError:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> EnrollmentSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(slots=True, kw_only=True)
+class StoredEnrollments:
+    """How the plan reads what the portal holds, bound to a connection by the caller."""
+
+    # (rows with a sourcedId, of which active)
+    counts: tuple[int, int]
+    lookup: Callable[[Sequence[str]], dict[str, StoredRecord]]
+    active: Callable[[], Iterator[list[tuple[str, str]]]]
+
+
+@dataclass(slots=True, kw_only=True)
+class EnrollmentPlan:
+    """The outcome of planning the spool: the counts, and what the write pass needs."""
+
+    plan: StreamedEntityPlan
+    issues: list[ValidationIssue] = field(default_factory=list)
+    held: set[str] = field(default_factory=set)
+    skipped: dict[str, int] = field(default_factory=dict)
+    # One outcome byte per spooled enrollment, and the portal id of each update or restore.
+    actions: bytearray = field(default_factory=bytearray)
+    ids: dict[int, str] = field(default_factory=dict)
+    # The distinct dateLastModified stamps pulled, and (delta pulls only) every sourcedId.
+    stamps: set[str] = field(default_factory=set)
+    pulled: set[str] | None = None
+    # Whether any enrollment was pulled at all (an empty collection is never a snapshot).
+    present: bool = False
+
+
+def plan_enrollments(
+    spool: EnrollmentSpool,
+    context: EnrollmentContext,
+    stored: StoredEnrollments,
+    *,
+    complete: bool,
+    delta: bool,
+    digest: PlanDigest,
+    cap: int,
+) -> EnrollmentPlan:
+    """Judge, diff and count every spooled enrollment; see the module docstring.
+
+    Args:
+        spool: The pull's enrollments.
+        context: The classes and people of the same pull (from `validate_roster`).
+        stored: What the portal holds, read a chunk at a time.
+        complete: The enrollments arrived whole as a full snapshot: absence means removal.
+        delta: Keep every pulled sourcedId (a delta run closes only pulled records' issues).
+        digest: The run's fingerprint; each planned change is added to it.
+        cap: How many sourcedIds per outcome the summary keeps.
+    """
+    total, active_before = stored.counts
+    result = EnrollmentPlan(
+        plan=StreamedEntityPlan(kind=KIND, cap=cap, active_before=active_before),
+        pulled=set() if delta else None,
+    )
+    plan, actions, ids, held = result.plan, result.actions, result.ids, result.held
+    first = plan.first
+    seen_active = 0
+    duplicates = _duplicate_keys(spool.keys)
+    first_of_duplicate: set[str] = set()
+    result.issues.extend(spool.issues)
+    classes_ok, people_known = context.classes_ok, context.people_known
+    position = 0
+    for rows in spool.chunks():
+        existing = stored.lookup([row[_SID] for row in rows]) if total else {}
+        for row in rows:
+            sid = row[_SID]
+            action = SKIP
+            if duplicates and hash(sid) in duplicates:
+                if sid in first_of_duplicate:
+                    result.issues.append(duplicate_issue("enrollment", sid))
+                    actions.append(SKIP)
+                    position += 1
+                    continue
+                first_of_duplicate.add(sid)
+            result.present = True
+            if result.pulled is not None:
+                result.pulled.add(sid)
+            if row[_MODIFIED]:
+                result.stamps.add(row[_MODIFIED])
+            found = existing.get(sid)
+            if found is not None and found.active:
+                seen_active += 1
+            if (
+                row[_STATUS] == ACTIVE
+                and row[_CLASS] in classes_ok
+                and row[_USER] in people_known
+                and row[_ROLE] in ENROLLMENT_ROLES
+            ):
+                verdict = Verdict.VALID
+            else:
+                verdict, issues = judge_enrollment(enrollment_of(row), context)
+                result.issues.extend(issues)
+            if verdict is Verdict.REMOVAL:
+                if found is not None and found.active:
+                    plan.deactivations.append((found.id, sid))
+                    first["deactivated"].add(sid)
+                    digest.add(f"{KIND}|deactivate|{sid}")
+            elif verdict is not Verdict.VALID:
+                held.add(sid)
+                plan.held += 1
+                if verdict is Verdict.WAITING:
+                    key = f"{KIND.value}_{WAITING}"
+                    result.skipped[key] = result.skipped.get(key, 0) + 1
+            else:
+                content = row_hash(row)
+                if found is None:
+                    action, outcome = CREATE, "create"
+                    plan.created += 1
+                    first["created"].add(sid)
+                elif not found.active:
+                    action, outcome = RESTORE, "restore"
+                    plan.restored += 1
+                    first["restored"].add(sid)
+                    ids[position] = found.id
+                elif found.content_hash != content:
+                    action, outcome = UPDATE, "update"
+                    plan.updated += 1
+                    first["updated"].add(sid)
+                    ids[position] = found.id
+                else:
+                    plan.unchanged += 1
+                if action != SKIP:
+                    digest.add(f"{KIND}|{outcome}|{sid}|{content}")
+            actions.append(action)
+            position += 1
+    if complete and result.present and seen_active < active_before:
+        for found_id, sid in _absent(spool.keys, stored.active()):
+            plan.deactivations.append((found_id, sid))
+            first["deactivated"].add(sid)
+            digest.add(f"{KIND}|deactivate|{sid}")
+    return result
+
+
+def _duplicate_keys(keys: array[int]) -> set[int]:
+    """Hashes that occur more than once among the spooled sourcedIds (exactly checked later)."""
+    if len(keys) < 2:
+        return set()
+    ordered = np.sort(np.frombuffer(keys, dtype=np.int64))
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    return {int(k) for k in np.unique(repeated)}
+
+
+def _absent(keys: array[int], active: Iterator[list[tuple[str, str]]]) -> Iterator[tuple[str, str]]:
+    """The active stored enrollments whose sourcedId's hash is not among the pulled ones."""
+    pulled: npt.NDArray[np.int64] = np.sort(np.frombuffer(keys, dtype=np.int64))
+    if not len(pulled):
+        for rows in active:
+            yield from rows
+        return
+    for rows in active:
+        wanted = np.fromiter((hash(sid) for _id, sid in rows), dtype=np.int64, count=len(rows))
+        at = np.minimum(np.searchsorted(pulled, wanted), len(pulled) - 1)
+        missing = np.flatnonzero(pulled[at] != wanted)
+        for i in missing.tolist():
+            yield rows[i]
+
+
+def writes(
+    spool: EnrollmentSpool, planned: EnrollmentPlan, new_id: Callable[[], str] | None = None
+) -> Iterator[EntityPlan]:
+    """The planned writes as small entity plans, a spool chunk at a time, then the
+    deactivations; each goes to the store's writer as it comes."""
+    make_id = new_id or (lambda: str(uuid.uuid4()))
+    actions, ids = planned.actions, planned.ids
+    position = 0
+    for rows in spool.chunks():
+        chunk = EntityPlan(kind=KIND)
+        for row in rows:
+            action = actions[position]
+            if action != SKIP:
+                record = enrollment_of(row)
+                if action == CREATE:
+                    chunk.creates.append(PlannedWrite(make_id(), record, row_hash(row)))
+                elif action == UPDATE:
+                    chunk.updates.append(PlannedWrite(ids[position], record, row_hash(row)))
+                else:
+                    chunk.restores.append(PlannedWrite(ids[position], record, row_hash(row)))
+            position += 1
+        if chunk.change_count:
+            yield chunk
+    gone, size = planned.plan.deactivations, spool.chunk
+    for start in range(0, len(gone), size):
+        chunk = EntityPlan(kind=KIND)
+        chunk.deactivations = [
+            StoredRecord(id_, sid, "", True, False) for id_, sid in gone[start : start + size]
+        ]
+        yield chunk

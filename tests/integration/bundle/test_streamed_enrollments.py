@@ -1,0 +1,133 @@
+"""Enrollments are planned and written a spool chunk at a time; the portal ends up the same.
+
+The district here has more enrollments than one spool chunk (`sync.enrollments.CHUNK`), so
+lookups, outcomes and writes cross chunk boundaries, on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from sqlalchemy import func, select
+from tests.integration.bundle.helpers import bundle_of
+
+from rostersync.errors import SourceChanged
+from rostersync.service import RosterSync
+from rostersync.simulator import DistrictData, generate_district
+from rostersync.store import tables
+from rostersync.sync import enrollments as streamed
+from rostersync.sync.bundle_source import BundleSource
+
+SLUG = "springfield"
+
+
+@pytest.fixture(scope="module")
+def big() -> DistrictData:
+    data = generate_district(students=1000, seed=5)
+    assert len(data.enrollments) > streamed.CHUNK + 500
+    return data
+
+
+def enrollment_rows(portal: RosterSync) -> dict[str, tuple[str, bool, str | None, str]]:
+    t = tables.enrollments
+    with portal.engine.connect() as conn:
+        return {
+            r.sourced_id: (r.id, r.active, r.end_date, r.content_hash)
+            for r in conn.execute(
+                select(t.c.sourced_id, t.c.id, t.c.active, t.c.end_date, t.c.content_hash)
+            )
+        }
+
+
+def audited(portal: RosterSync, action: str) -> int:
+    t = tables.audit_log
+    with portal.engine.connect() as conn:
+        return conn.execute(
+            select(func.count()).where(t.c.entity_type == "enrollment", t.c.action == action)
+        ).scalar_one()
+
+
+def sync(portal: RosterSync, data: DistrictData) -> dict[str, int]:
+    report = portal.run_sync(SLUG, source=BundleSource(bundle_of(data)))
+    assert report.status == "succeeded", report.error
+    return report.counts["enrollment"]
+
+
+class TestAcrossChunks:
+    def test_create_resync_change_remove_and_return(
+        self, portal: RosterSync, big: DistrictData
+    ) -> None:
+        total = len(big.enrollments)
+        first = sync(portal, big)
+        assert first["created"] == total - first["held"] and first["created"] > streamed.CHUNK
+        before = enrollment_rows(portal)
+        assert len(before) == first["created"] and all(row[1] for row in before.values())
+        assert audited(portal, "create") == first["created"]
+
+        assert sync(portal, big) == {**first, "created": 0, "unchanged": first["created"]}
+
+        # Across both chunks: 30 gone, 20 ended by the district, 25 changed, 1 marked removed.
+        later = copy.deepcopy(big)
+        sids = sorted(before)
+        gone = set(sids[:: len(sids) // 30][:30])
+        removed = sids[-1]
+        changed = [s for s in sids if s not in gone and s != removed][7::200][:25]
+        later.enrollments = [e for e in later.enrollments if e["sourcedId"] not in gone]
+        for e in later.enrollments:
+            if e["sourcedId"] in changed:
+                e["endDate"] = "2027-01-15"
+            if e["sourcedId"] == removed:
+                e["status"] = "tobedeleted"
+        counts = sync(portal, later)
+        assert counts["deactivated"] == len(gone) + 1
+        assert counts["updated"] == len(changed)
+        assert counts["created"] == 0
+        after = enrollment_rows(portal)
+        for sid in [*gone, removed]:
+            portal_id, active, end_date, _hash = after[sid]
+            assert portal_id == before[sid][0] and active is False and end_date
+        for sid in changed:
+            assert after[sid][0] == before[sid][0] and after[sid][2] == "2027-01-15"
+            assert after[sid][3] != before[sid][3]
+        untouched = set(sids) - gone - set(changed) - {removed}
+        assert all(after[s] == before[s] for s in untouched)
+        assert audited(portal, "deactivate") == len(gone) + 1
+        assert audited(portal, "update") == len(changed)
+
+        # The 30 come back: the same rows, restored.
+        back = sync(portal, big)
+        assert back["restored"] == len(gone) + 1 and back["created"] == 0
+        final = enrollment_rows(portal)
+        assert all(final[s][0] == before[s][0] and final[s][1] for s in [*gone, removed])
+
+    def test_a_preview_writes_nothing_and_its_approval_applies_exactly_it(
+        self, portal: RosterSync, big: DistrictData
+    ) -> None:
+        sync(portal, big)
+        later = copy.deepcopy(big)
+        later.enrollments = later.enrollments[: len(later.enrollments) // 2]
+        dropped = len(big.enrollments) - len(later.enrollments)
+        before = enrollment_rows(portal)
+        preview = portal.preview_sync(SLUG, source=BundleSource(bundle_of(later)))
+        assert preview.status == "previewed"
+        assert preview.counts["enrollment"]["deactivated"] == dropped
+        listed = preview.plan["kinds"]["enrollment"]["deactivated"]
+        assert listed["count"] == dropped and len(listed["sourced_ids"]) == 200
+        assert listed["sourced_ids"] == sorted(listed["sourced_ids"])
+        assert enrollment_rows(portal) == before
+
+        # One more enrollment gone since the preview: refused, nothing written.
+        changed = copy.deepcopy(later)
+        changed.enrollments = changed.enrollments[1:]
+        with pytest.raises(SourceChanged):
+            portal.approve_run(preview.run_id, "dm", source=BundleSource(bundle_of(changed)))
+        assert enrollment_rows(portal) == before
+
+        applied = portal.approve_run(preview.run_id, "dm", source=BundleSource(bundle_of(later)))
+        assert applied.status == "succeeded", applied.error
+        assert applied.fingerprint == preview.fingerprint
+        after = enrollment_rows(portal)
+        kept = {e["sourcedId"] for e in later.enrollments}
+        assert sum(1 for sid, row in after.items() if not row[1]) == dropped
+        assert all(after[sid][1] for sid in kept if sid in after)

@@ -1,0 +1,255 @@
+"""Streamed enrollments plan exactly what the in-memory path plans, in bounded memory."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterator, Sequence
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests import factories as f
+
+from rostersync.domain.plan import EntityPlan, PlanDigest, SmallestN, plan_entity
+from rostersync.domain.records import Enrollment, EntityKind, StoredRecord
+from rostersync.domain.validate import (
+    EnrollmentContext,
+    SourceRoster,
+    Verdict,
+    judge_enrollment,
+)
+from rostersync.sync.enrollments import (
+    CREATE,
+    EnrollmentPlan,
+    EnrollmentSpool,
+    StoredEnrollments,
+    enrollment_of,
+    plan_enrollments,
+    row_hash,
+    row_of,
+    writes,
+)
+
+KIND = EntityKind.ENROLLMENT
+CLASSES = ["cls-1", "cls-2", "cls-bad"]
+USERS = ["stu-1", "stu-2", "tch-1", "stu-bad", "ghost"]
+
+
+class FakeStore:
+    """What the portal holds, as the pipeline's store functions would read it."""
+
+    def __init__(self, stored: dict[str, StoredRecord]) -> None:
+        self.stored = stored
+        self.lookups = 0
+
+    def lookup(self, sids: Sequence[str]) -> dict[str, StoredRecord]:
+        self.lookups += 1
+        return {s: self.stored[s] for s in sids if s in self.stored}
+
+    def active(self) -> Iterator[list[tuple[str, str]]]:
+        rows = [(r.id, r.sourced_id) for r in self.stored.values() if r.active]
+        for start in range(0, len(rows), 2):
+            yield rows[start : start + 2]
+
+    def bind(self) -> StoredEnrollments:
+        total = len(self.stored)
+        active = sum(1 for r in self.stored.values() if r.active)
+        return StoredEnrollments(counts=(total, active), lookup=self.lookup, active=self.active)
+
+
+CONTEXT = EnrollmentContext(
+    classes_ok={"cls-1", "cls-2"},
+    classes_held={"cls-bad"},
+    people_known={"stu-1", "stu-2", "tch-1"},
+    people_held={"stu-bad"},
+)
+
+enrollments = st.builds(
+    lambda n, user, cls, role, status, end: Enrollment(
+        sourced_id=f"enr-{n}",
+        status=status,
+        class_sourced_id=cls,
+        school_sourced_id="sch-1",
+        user_sourced_id=user,
+        role=role,
+        end_date=end,
+    ),
+    n=st.integers(0, 30),
+    user=st.sampled_from(USERS),
+    cls=st.sampled_from(CLASSES),
+    role=st.sampled_from(["student", "teacher", "parent"]),
+    status=st.sampled_from(["active", "active", "active", "tobedeleted"]),
+    end=st.sampled_from([None, "2027-06-30"]),
+)
+stored_rows = st.dictionaries(
+    st.integers(0, 40).map(lambda n: f"enr-{n}"),
+    st.tuples(st.booleans(), st.booleans()),
+    max_size=30,
+)
+
+
+def plan_stream(
+    spool: EnrollmentSpool,
+    store: FakeStore,
+    *,
+    complete: bool,
+    delta: bool = False,
+    digest: PlanDigest | None = None,
+    cap: int = 10,
+) -> EnrollmentPlan:
+    return plan_enrollments(
+        spool,
+        CONTEXT,
+        store.bind(),
+        complete=complete,
+        delta=delta,
+        digest=digest or PlanDigest(10),
+        cap=cap,
+    )
+
+
+def in_memory(
+    pulled: list[Enrollment], stored: dict[str, StoredRecord], complete: bool
+) -> tuple[EntityPlan, SourceRoster]:
+    """The in-memory path: collect (first sourcedId wins), judge, plan the kind whole."""
+    roster = SourceRoster()
+    for record in pulled:
+        roster.add(record)
+    valid, held = [], set()
+    for record in roster.enrollments.values():
+        verdict, _issues = judge_enrollment(record, CONTEXT)
+        if verdict in (Verdict.VALID, Verdict.REMOVAL):
+            valid.append(record)
+        else:
+            held.add(record.sourced_id)
+    # An empty collection is never a snapshot (the pipeline's `present` kinds).
+    present = bool(roster.enrollments)
+    return plan_entity(KIND, valid, stored, complete=complete and present, held=held), roster
+
+
+def stored_index(
+    rows: dict[str, tuple[bool, bool]], pulled: list[Enrollment]
+) -> dict[str, StoredRecord]:
+    """Stored rows: some the same content as a pulled record (unchanged), some not."""
+    by_sid = {r.sourced_id: r for r in pulled}
+    index: dict[str, StoredRecord] = {}
+    for sid, (active, same) in rows.items():
+        record = by_sid.get(sid)
+        digest = record.content_hash() if record is not None and same else "0" * 32
+        index[sid] = StoredRecord(f"id-{sid}", sid, digest, active, False)
+    return index
+
+
+class TestRows:
+    @given(enrollments)
+    def test_a_spooled_row_is_the_same_enrollment_with_the_same_hash(self, e: Enrollment) -> None:
+        row = row_of(e)
+        assert enrollment_of(row) == e
+        assert row_hash(row) == e.content_hash()
+
+    def test_the_spool_reads_back_every_row_in_order_across_chunks(self) -> None:
+        with EnrollmentSpool(chunk=3) as spool:
+            records = [f.enrollment(f"enr-{n}", "stu-1") for n in range(10)]
+            for record in records:
+                spool.add(record)
+            spool.add(dataclasses.replace(records[0], sourced_id=""))
+            chunks = list(spool.chunks())
+            assert [len(c) for c in chunks] == [3, 3, 3, 1]
+            assert [enrollment_of(r) for r in itertools.chain(*chunks)] == records
+            # A second pass reads the same again.
+            assert sum(len(c) for c in spool.chunks()) == 10
+            assert [i.code for i in spool.issues] == ["missing_sourced_id"]
+            assert len(spool.keys) == spool.count == 10
+
+
+class TestPlanEnrollments:
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(enrollments, max_size=25), stored_rows, st.booleans(), st.integers(1, 4))
+    def test_plans_exactly_what_the_in_memory_plan_does(
+        self,
+        pulled: list[Enrollment],
+        rows: dict[str, tuple[bool, bool]],
+        complete: bool,
+        chunk: int,
+    ) -> None:
+        stored = stored_index(rows, pulled)
+        expected, roster = in_memory(pulled, stored, complete)
+        with EnrollmentSpool(chunk=chunk) as spool:
+            for record in pulled:
+                spool.add(record)
+            digest = PlanDigest(1000)
+            got = plan_stream(spool, FakeStore(stored), complete=complete, digest=digest, cap=1000)
+            plan = got.plan
+            assert plan.counts() == expected.counts()
+            assert plan.first_sourced_ids("created") == sorted(
+                w.record.sourced_id for w in expected.creates
+            )
+            assert set(plan.deactivations) == {(s.id, s.sourced_id) for s in expected.deactivations}
+            # The duplicates the in-memory roster reports, the stream reports the same way.
+            assert [i.sourced_id for i in got.issues if i.code == "duplicate_sourced_id"] == [
+                i.sourced_id for i in roster.issues if i.code == "duplicate_sourced_id"
+            ]
+            # The write pass hands over exactly the planned writes, updates keeping their ids.
+            parts = list(writes(spool, got, new_id=lambda: "new"))
+            written = {
+                (w.record.sourced_id, w.id, w.content_hash)
+                for p in parts
+                for w in (*p.creates, *p.updates, *p.restores)
+            }
+            assert written == {
+                (w.record.sourced_id, "new" if w in expected.creates else w.id, w.content_hash)
+                for w in (*expected.creates, *expected.updates, *expected.restores)
+            }
+            assert {s.id for p in parts for s in p.deactivations} == {
+                s.id for s in expected.deactivations
+            }
+            assert digest.count == expected.change_count
+
+    def test_an_empty_portal_is_not_looked_up_and_everything_is_created(self) -> None:
+        store = FakeStore({})
+        with EnrollmentSpool(chunk=2) as spool:
+            for n in range(5):
+                spool.add(f.enrollment(f"enr-{n}", "stu-1"))
+            got = plan_stream(spool, store, complete=True, delta=True, cap=3)
+        assert store.lookups == 0
+        assert list(got.actions) == [CREATE] * 5
+        assert got.plan.first_sourced_ids("created") == ["enr-0", "enr-1", "enr-2"]
+        assert got.pulled == {f"enr-{n}" for n in range(5)}
+
+    def test_a_partial_snapshot_deactivates_no_absent_enrollment(self) -> None:
+        stored = {
+            f"enr-{n}": StoredRecord(f"id-{n}", f"enr-{n}", "x", True, False) for n in range(4)
+        }
+        with EnrollmentSpool() as spool:
+            spool.add(f.enrollment("enr-0", "stu-1"))
+            for complete, expected in ((False, set()), (True, {"id-1", "id-2", "id-3"})):
+                got = plan_stream(spool, FakeStore(stored), complete=complete)
+                assert {i for i, _sid in got.plan.deactivations} == expected
+
+
+class TestPlanDigest:
+    def test_the_order_of_changes_does_not_matter_and_any_change_does(self) -> None:
+        changes = [f"enrollment|create|enr-{n}|h" for n in range(50)]
+        a, b, c = PlanDigest(100), PlanDigest(100), PlanDigest(100)
+        for change in changes:
+            a.add(change)
+        for change in reversed(changes):
+            b.add(change)
+        for change in [*changes[:-1], "enrollment|create|enr-49|other"]:
+            c.add(change)
+        assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+        assert a.items() == b.items() and a.items() is not None and len(a.items() or []) == 50
+
+    def test_past_the_cap_only_the_count_is_kept(self) -> None:
+        digest = PlanDigest(3)
+        for n in range(4):
+            digest.add(str(n))
+        assert digest.items() is None and digest.count == 4
+
+
+@given(st.lists(st.text(max_size=3)), st.integers(1, 5))
+def test_smallest_n_keeps_the_n_smallest_in_order(values: list[str], n: int) -> None:
+    smallest = SmallestN(n)
+    for value in values:
+        smallest.add(value)
+    assert smallest.result() == sorted(values)[:n]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
+from sys import intern
 
 from rostersync.domain.rules import DistrictRules, EligibilitySource
 
@@ -27,6 +29,16 @@ CATEGORIES = {"RD": "RD", "BVI": "BVI", "OPD": "OPD", "TRUE": None}
 class Eligibility:
     status: EligibilityStatus
     category: str | None = None
+
+
+@cache
+def eligibility(status: EligibilityStatus, category: str | None = None) -> Eligibility:
+    """The one shared `Eligibility` of a status and category.
+
+    A big district plans and loads one per student (a million), with only a handful of distinct
+    values: sharing them keeps that to a reference each.
+    """
+    return Eligibility(status=status, category=category)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,8 +59,8 @@ def eligibility_from_value(value: str | None) -> Eligibility | None:
     if token == "":
         return None
     if token in CATEGORIES:
-        return Eligibility(status=EligibilityStatus.ELIGIBLE, category=CATEGORIES[token])
-    return Eligibility(status=EligibilityStatus.NOT_ELIGIBLE)
+        return eligibility(EligibilityStatus.ELIGIBLE, CATEGORIES[token])
+    return eligibility(EligibilityStatus.NOT_ELIGIBLE)
 
 
 def plan_eligibility(
@@ -65,15 +77,15 @@ def plan_eligibility(
             return EligibilityChange(
                 student_id=student_id,
                 before=None,
-                after=Eligibility(status=EligibilityStatus.UNCONFIRMED),
+                after=eligibility(EligibilityStatus.UNCONFIRMED),
                 source="portal",
             )
         return None
     wanted = eligibility_from_value(value)
-    source = f"metadata.{rules.eligibility_field}"
+    source = intern(f"metadata.{rules.eligibility_field}")
     if wanted is None:
         if current is None:
-            wanted = Eligibility(status=EligibilityStatus.UNCONFIRMED)
+            wanted = eligibility(EligibilityStatus.UNCONFIRMED)
         else:
             return None
     if wanted == current:

@@ -200,6 +200,33 @@ def project_person(person: Person, rules: DistrictRules) -> Student | Educator |
     return None
 
 
+class Owners:
+    """Which records use each value (an email, a student ID), to find values used twice.
+
+    A big district has a million values used once each: those cost one dict entry pointing at
+    the record's own sourcedId; only values used more than once get a list.
+    """
+
+    __slots__ = ("_first", "_more")
+
+    def __init__(self) -> None:
+        self._first: dict[str, str] = {}
+        self._more: dict[str, list[str]] = {}
+
+    def add(self, value: str, sid: str) -> None:
+        first = self._first.setdefault(value, sid)
+        if first is not sid:
+            self._more.setdefault(value, [first]).append(sid)
+
+    def others(self, value: str, sid: str) -> list[str]:
+        """The records other than `sid` that use `value`, in the order they were added."""
+        owners = self._more.get(value)
+        if owners is None:
+            first = self._first.get(value)
+            owners = [first] if first is not None else []
+        return [o for o in owners if o != sid]
+
+
 def _admit_person(
     person: Person,
     rules: DistrictRules,
@@ -446,17 +473,16 @@ def validate_roster(
 
     # Uniqueness is judged over every active account in the pull, before any is accepted, so
     # both records of a duplicate pair are held: we cannot know which one is right.
-    email_owners: dict[str, list[str]] = defaultdict(list)
-    student_id_owners: dict[str, list[str]] = defaultdict(list)
+    email_owners, student_id_owners = Owners(), Owners()
     for account in accounts:
         if account.status != ACTIVE:
             continue
         if account.email:
-            email_owners[_normal_email(account.email)].append(account.sourced_id)
+            email_owners.add(_normal_email(account.email), account.sourced_id)
         if isinstance(account, Student) and account.student_id:
-            student_id_owners[account.student_id].append(account.sourced_id)
+            student_id_owners.add(account.student_id, account.sourced_id)
 
-    people_ok: dict[str, EntityKind] = {}
+    people_known: set[str] = set()
     for account in accounts:
         kind = account.KIND
         if removal(kind, account):
@@ -517,9 +543,9 @@ def validate_roster(
             account = replace(account, grade="")
         settle(kind, account, problems)
         if sid not in held[kind]:
-            people_ok[sid] = kind
+            people_known.add(sid)
     people_held = held[EntityKind.STUDENT] | held[EntityKind.EDUCATOR]
-    people_known = set(people_ok)
+    del email_owners, student_id_owners
     if known:
         people_known |= (
             resolvable(EntityKind.STUDENT) | resolvable(EntityKind.EDUCATOR)
@@ -680,7 +706,7 @@ def _email_problems(
     label: str,
     account: Student | Educator,
     rules: DistrictRules,
-    owners: dict[str, list[str]],
+    owners: Owners,
 ) -> Iterable[ValidationIssue]:
     sid = account.sourced_id
     severity = Severity.ERROR if rules.unique_emails else Severity.WARNING
@@ -709,7 +735,7 @@ def _email_problems(
             severity,
         )
         return
-    sharing = [o for o in owners.get(_normal_email(account.email), ()) if o != sid]
+    sharing = owners.others(_normal_email(account.email), sid)
     if sharing:
         others = ", ".join(repr(o) for o in sharing[:3])
         yield _issue(
@@ -725,7 +751,7 @@ def _email_problems(
 
 
 def _student_problems(
-    student: Student, rules: DistrictRules, owners: dict[str, list[str]]
+    student: Student, rules: DistrictRules, owners: Owners
 ) -> Iterable[ValidationIssue]:
     sid = student.sourced_id
     if rules.grades_provided:
@@ -761,7 +787,7 @@ def _student_problems(
             f"Fill in {where} for the student in the SIS.",
         )
         return
-    sharing = [o for o in owners.get(student.student_id, ()) if o != sid]
+    sharing = owners.others(student.student_id, sid)
     if sharing:
         others = ", ".join(repr(o) for o in sharing[:3])
         yield _issue(

@@ -206,8 +206,13 @@ class _Writer:
             self._audit("deactivate", kind, ids)
 
     def write_eligibility(self, changes: Sequence[EligibilityChange], *, actor: str) -> None:
-        if not changes:
-            return
+        # A first sync of a big district sets every student's eligibility: a million rows and
+        # audit rows, written WRITE_CHUNK at a time like everything else.
+        for start in range(0, len(changes), WRITE_CHUNK):
+            self._write_eligibility(changes[start : start + WRITE_CHUNK], actor=actor)
+            self.flush_audit(when_full=True)
+
+    def _write_eligibility(self, changes: Sequence[EligibilityChange], *, actor: str) -> None:
         fresh = [c for c in changes if c.before is None]
         known = [c for c in changes if c.before is not None]
         if fresh:

@@ -10,10 +10,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, func, literal, select
+from sqlalchemy import String, Table, bindparam, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from rostersync.domain.eligibility import Eligibility, EligibilityStatus
+from rostersync.domain.eligibility import eligibility as eligibility_of
 from rostersync.domain.records import EntityKind, StoredRecord
 from rostersync.store.tables import ROSTER_TABLES, educators, eligibility, students
 
@@ -98,7 +100,7 @@ def load_eligibility(conn: Connection, district_id: str) -> dict[str, Eligibilit
         .execution_options(yield_per=STREAM_ROWS)
     )
     return {
-        row.student_id: Eligibility(status=EligibilityStatus(row.status), category=row.category)
+        row.student_id: eligibility_of(EligibilityStatus(row.status), row.category)
         for row in conn.execute(stmt)
     }
 
@@ -203,13 +205,33 @@ def lookup_index(
     For a kind planned while streaming (enrollments), so the whole index never has to be held.
     """
     table = ROSTER_TABLES[kind]
+    columns = (table.c.id, table.c.sourced_id, table.c.content_hash, table.c.active)
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        # Joined to the array's elements: PostgreSQL then walks the unique index once per id
+        # whatever its statistics say. (Right after a big first sync, before ANALYZE, a long
+        # `IN (…)` list is estimated to match the whole table and read it all, every chunk.)
+        wanted = (
+            func.unnest(bindparam("ids", type_=ARRAY(String))).table_valued("sid").render_derived()
+        )
+        by_array = (
+            select(*columns)
+            .join(wanted, table.c.sourced_id == wanted.c.sid)
+            .where(table.c.district_id == district_id)
+        )
     found: dict[str, StoredRecord] = {}
     for start in range(0, len(sourced_ids), LOOKUP_CHUNK):
         chunk = sourced_ids[start : start + LOOKUP_CHUNK]
-        stmt = select(table.c.id, table.c.sourced_id, table.c.content_hash, table.c.active).where(
-            table.c.district_id == district_id, table.c.sourced_id.in_(chunk)
+        rows = (
+            conn.execute(by_array, {"ids": list(chunk)})
+            if postgres
+            else conn.execute(
+                select(*columns).where(
+                    table.c.district_id == district_id, table.c.sourced_id.in_(chunk)
+                )
+            )
         )
-        for id_, sourced_id, content_hash, active in conn.execute(stmt):
+        for id_, sourced_id, content_hash, active in rows:
             found[sourced_id] = StoredRecord(
                 id_, sourced_id, content_hash or "", bool(active), False
             )

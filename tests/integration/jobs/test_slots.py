@@ -86,7 +86,10 @@ class TestTick:
     def test_due_slot_is_enqueued_once_however_often_it_ticks(
         self, portal: RosterSync, district_id: str
     ) -> None:
-        now = datetime.now(UTC) + timedelta(days=3)
+        # An hour after the day's 05:00 Denver slot (12:00 UTC, 11:00 in summer), so the tick an
+        # hour later still falls in the same slot whatever time of day the test runs.
+        day = datetime.now(UTC) + timedelta(days=3)
+        now = day.replace(hour=13, minute=0, second=0, microsecond=0)
         first = tick_at(portal, now)
         assert [(e.slug, e.reason) for e in first] == [("ogden", "due")]
         assert first[0].due_slot <= now < first[0].due_slot + timedelta(days=1)

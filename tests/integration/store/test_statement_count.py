@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Connection
 
@@ -29,11 +30,12 @@ from rostersync.domain.records import (
     SchoolClass,
     Student,
 )
+from rostersync.store import apply as store_apply
 from rostersync.store.apply import apply_plan
 from rostersync.store.districts import DistrictRecord
 from rostersync.store.roster import load_index
 from rostersync.store.runs import create_run
-from rostersync.store.tables import audit_log, enrollments, students
+from rostersync.store.tables import audit_log, eligibility, enrollments, students
 
 STUDENTS, EDUCATORS, SCHOOLS, CLASSES, CLASSES_PER_STUDENT = 10_000, 300, 20, 300, 6
 # Measured: 9 statements for the first plan, 12 for each later one, on both databases.
@@ -154,13 +156,10 @@ def plan_against_store(
     )
 
 
-def test_a_district_sized_plan_takes_a_bounded_number_of_statements(
-    conn: Connection, district: DistrictRecord
-) -> None:
-    if conn.dialect.name == "postgresql":
-        # psycopg 3 sends an executemany as one pipeline, not a round trip per row.
-        assert psycopg.Pipeline.is_supported()
-    roster = district_roster()
+def apply_first_plan(
+    conn: Connection, district: DistrictRecord, roster: dict[EntityKind, list[Record]]
+) -> list[str]:
+    """A first sync's plan, every new student unconfirmed, applied; the statements it sent."""
     plan = plan_against_store(conn, district.id, roster)
     plan.eligibility = [
         EligibilityChange(
@@ -172,10 +171,21 @@ def test_a_district_sized_plan_takes_a_bounded_number_of_statements(
         for w in plan.entities[EntityKind.STUDENT].creates
     ]
     run_id = create_run(conn, district_id=district.id, trigger="manual", mode="apply")
-    with counting(conn) as first:
+    with counting(conn) as sent:
         apply_plan(
             conn, district_id=district.id, run_id=run_id, plan=plan, actor="sync run", now=NOW
         )
+    return sent
+
+
+def test_a_district_sized_plan_takes_a_bounded_number_of_statements(
+    conn: Connection, district: DistrictRecord
+) -> None:
+    if conn.dialect.name == "postgresql":
+        # psycopg 3 sends an executemany as one pipeline, not a round trip per row.
+        assert psycopg.Pipeline.is_supported()
+    roster = district_roster()
+    first = apply_first_plan(conn, district, roster)
 
     enrollment_count = STUDENTS * CLASSES_PER_STUDENT + EDUCATORS
     assert conn.execute(select(func.count()).select_from(enrollments)).scalar() == enrollment_count
@@ -225,3 +235,16 @@ def test_a_district_sized_plan_takes_a_bounded_number_of_statements(
     ).scalar()
     # 2,000 grades back to 05 + 1,000 students and 6,000 enrollments restored.
     assert audited == 2000 + 1000 + 6000
+
+
+def test_eligibility_and_its_audit_rows_are_written_a_chunk_at_a_time(
+    conn: Connection, district: DistrictRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first sync sets every student's eligibility; at a million students these rows must not
+    # all be built at once. With chunks of 3,000, 10,000 changes take 4 inserts, none lost.
+    monkeypatch.setattr(store_apply, "WRITE_CHUNK", 3000)
+    sent = apply_first_plan(conn, district, district_roster())
+    assert sum(1 for s in sent if s.startswith("INSERT INTO eligibility")) == 4
+    assert conn.execute(select(func.count()).select_from(eligibility)).scalar() == STUDENTS
+    audited = select(func.count()).where(audit_log.c.action == "eligibility")
+    assert conn.execute(audited).scalar() == STUDENTS

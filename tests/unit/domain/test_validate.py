@@ -7,7 +7,7 @@ from tests import factories as f
 from rostersync.domain.issues import Severity
 from rostersync.domain.records import EntityKind, Student
 from rostersync.domain.rules import DistrictRules, EligibilitySource
-from rostersync.domain.validate import WAITING, SourceRoster, validate_roster
+from rostersync.domain.validate import WAITING, Owners, SourceRoster, validate_roster
 
 RULES = DistrictRules()
 
@@ -159,3 +159,16 @@ class TestCollection:
         result = validate_roster(roster, RULES)
         assert codes(result, "stu-1") == []
         assert [s.status for s in result.valid[EntityKind.STUDENT]] == ["tobedeleted"]
+
+
+class TestOwners:
+    """Values used once cost one entry; values used more than once name every other user."""
+
+    def test_others_lists_every_other_record_in_order(self) -> None:
+        owners = Owners()
+        for value, sid in [("a@x", "s1"), ("b@x", "s2"), ("a@x", "s3"), ("a@x", "s4")]:
+            owners.add(value, sid)
+        assert owners.others("a@x", "s3") == ["s1", "s4"]
+        assert owners.others("a@x", "s1") == ["s3", "s4"]
+        assert owners.others("b@x", "s2") == []
+        assert owners.others("c@x", "s9") == []

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import heapq
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import NamedTuple
 
 from rostersync.domain.eligibility import Eligibility, EligibilityChange, plan_eligibility
@@ -155,10 +156,14 @@ def plan_entity(
     return plan
 
 
+# Students whose current eligibility is read at a time, when it is read from the store.
+ELIGIBILITY_CHUNK = 5000
+
+
 def plan_sync(
     roster: ValidatedRoster,
     stored: Mapping[EntityKind, Mapping[str, StoredRecord]],
-    eligibility: Mapping[str, Eligibility],
+    eligibility: Mapping[str, Eligibility] | Callable[[Sequence[str]], Mapping[str, Eligibility]],
     rules: DistrictRules,
     *,
     complete_kinds: Collection[EntityKind],
@@ -169,7 +174,9 @@ def plan_sync(
     Args:
         roster: The validated pull.
         stored: What the portal holds per kind, keyed by sourcedId.
-        eligibility: Current eligibility per portal student id.
+        eligibility: Current eligibility per portal student id, or how to read it for a list
+            of ids (asked ELIGIBILITY_CHUNK students at a time, so a big district's is never
+            held whole).
         rules: The district's questionnaire answers.
         complete_kinds: The kinds whose collection arrived whole, as a full snapshot, and not
             empty: only for these may absence mean "left the district".
@@ -190,16 +197,21 @@ def plan_sync(
         for kind in EntityKind
     }
     students = entities[EntityKind.STUDENT]
+    current = eligibility if callable(eligibility) else (lambda _ids: eligibility)
     changes: list[EligibilityChange] = []
-    for record in roster.valid[EntityKind.STUDENT]:
-        if not isinstance(record, Student) or record.status != "active":
-            continue
-        portal_id = students.ids[record.sourced_id]
-        change = plan_eligibility(
-            rules, portal_id, eligibility.get(portal_id), record.eligibility_value
-        )
-        if change is not None:
-            changes.append(change)
+    active = (
+        (students.ids[r.sourced_id], r)
+        for r in roster.valid[EntityKind.STUDENT]
+        if isinstance(r, Student) and r.status == "active"
+    )
+    while chunk := list(islice(active, ELIGIBILITY_CHUNK)):
+        found = current([portal_id for portal_id, _record in chunk])
+        for portal_id, record in chunk:
+            change = plan_eligibility(
+                rules, portal_id, found.get(portal_id), record.eligibility_value
+            )
+            if change is not None:
+                changes.append(change)
     return SyncPlan(
         entities=entities,
         issues=list(roster.issues),

@@ -10,11 +10,12 @@ content hash, which is how a resync tells "changed" from "unchanged" without com
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from functools import lru_cache
 from operator import attrgetter
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, TypeVar, cast
 
 
 class EntityKind(StrEnum):
@@ -74,6 +75,28 @@ SKIPPED_ROLES = frozenset({"guardian", "parent", "relative"})
 GRADE_CODES = frozenset(
     ["IT", "PR", "PK", "TK", "KG", "PS", "UG", "Other"] + [f"{n:02d}" for n in range(1, 14)]
 )
+
+
+# How many recent distinct values `shared` remembers: a big district's common given and family
+# names, school lists, grades and eligibility values, not its millions of unique ones.
+SHARED_VALUES = 1 << 16
+
+_T = TypeVar("_T", bound=Hashable)
+
+
+@lru_cache(maxsize=SHARED_VALUES)
+def _first_seen(value: Hashable) -> Hashable:
+    return value
+
+
+def shared(value: _T) -> _T:
+    """One object for a value many records repeat: the equal value seen recently, else `value`.
+
+    A million students' accounts are kept in memory during a run; each string costs about 50
+    bytes beyond its characters, so repeated names and school lists share one object. Only for
+    strings and tuples of strings (equal values of other types, say 1 and True, would merge).
+    """
+    return cast(_T, _first_seen(value))
 
 
 def _digest(values: tuple[Any, ...]) -> str:

@@ -32,6 +32,7 @@ from rostersync.domain.records import (
     Record,
     SchoolClass,
     Student,
+    shared,
 )
 from rostersync.domain.rules import DistrictRules, EligibilitySource
 
@@ -174,15 +175,17 @@ def student_id_of(person: Person, rules: DistrictRules) -> str:
 
 def project_person(person: Person, rules: DistrictRules) -> Student | Educator | None:
     """Turn a source user into the portal account it becomes, or None for family members."""
+    # Accounts are what a run keeps of its users: values many people repeat (names, school
+    # lists, stamps, grades, eligibility) are `shared`; the unique ones are kept as they came.
     common = {
         "sourced_id": person.sourced_id,
-        "status": person.status,
-        "date_last_modified": person.date_last_modified,
+        "status": shared(person.status),
+        "date_last_modified": shared(person.date_last_modified),
         "username": person.username.strip(),
-        "given_name": person.given_name.strip(),
-        "family_name": person.family_name.strip(),
+        "given_name": shared(person.given_name.strip()),
+        "family_name": shared(person.family_name.strip()),
         "email": person.email.strip(),
-        "school_sourced_ids": person.org_sourced_ids,
+        "school_sourced_ids": shared(person.org_sourced_ids),
         "enabled": person.enabled,
     }
     if person.role in STUDENT_ROLES:
@@ -192,8 +195,8 @@ def project_person(person: Person, rules: DistrictRules) -> Student | Educator |
         return Student(
             **common,  # type: ignore[arg-type]
             student_id=student_id_of(person, rules),
-            grade=person.grades[0].strip() if person.grades else "",
-            eligibility_value=eligibility_value,
+            grade=shared(person.grades[0].strip()) if person.grades else "",
+            eligibility_value=shared(eligibility_value),
         )
     if person.role in EDUCATOR_ROLES:
         return Educator(**common, role=person.role)  # type: ignore[arg-type]

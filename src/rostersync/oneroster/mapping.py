@@ -24,6 +24,7 @@ from rostersync.domain.records import (
     Person,
     Record,
     SchoolClass,
+    shared,
 )
 from rostersync.errors import FatalSourceError
 
@@ -194,13 +195,15 @@ def to_course(raw: object) -> Course:
         FatalSourceError: `raw` is not a JSON object.
     """
     item = _object(raw, "course")
+    # Kept for the whole run (a big district has tens of thousands): what many courses repeat
+    # is one shared object.
     return Course(
         **_common(item),
         title=_str(item, "title"),
         course_code=_str(item, "courseCode"),
-        org_sourced_id=_ref(item.get("org")),
-        school_year_sourced_id=_ref(item.get("schoolYear")),
-        grades=_strings(item.get("grades")),
+        org_sourced_id=shared(_ref(item.get("org"))),
+        school_year_sourced_id=shared(_ref(item.get("schoolYear"))),
+        grades=shared(_strings(item.get("grades"))),
     )
 
 
@@ -211,15 +214,17 @@ def to_class(raw: object) -> SchoolClass:
         FatalSourceError: `raw` is not a JSON object.
     """
     item = _object(raw, "class")
+    # Kept for the whole run (a big district has hundreds of thousands): what many classes
+    # repeat (type, course, school, terms, grades) is one shared object.
     return SchoolClass(
         **_common(item),
         title=_str(item, "title"),
         class_code=_str(item, "classCode"),
-        class_type=_str(item, "classType"),
-        course_sourced_id=_ref(item.get("course")),
-        school_sourced_id=_ref(item.get("school")),
-        term_sourced_ids=_refs(item.get("terms")),
-        grades=_strings(item.get("grades")),
+        class_type=shared(_str(item, "classType")),
+        course_sourced_id=shared(_ref(item.get("course"))),
+        school_sourced_id=shared(_ref(item.get("school"))),
+        term_sourced_ids=shared(_refs(item.get("terms"))),
+        grades=shared(_strings(item.get("grades"))),
     )
 
 

@@ -6,11 +6,23 @@ district's size: a server-side cursor on PostgreSQL, SQLite's own lazy cursor on
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String, Table, bindparam, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    bindparam,
+    func,
+    literal,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
@@ -205,37 +217,64 @@ def lookup_index(
     For a kind planned while streaming (enrollments), so the whole index never has to be held.
     """
     table = ROSTER_TABLES[kind]
-    columns = (table.c.id, table.c.sourced_id, table.c.content_hash, table.c.active)
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        # Joined to the array's elements: PostgreSQL then walks the unique index once per id
-        # whatever its statistics say. (Right after a big first sync, before ANALYZE, a long
-        # `IN (…)` list is estimated to match the whole table and read it all, every chunk.)
-        wanted = (
-            func.unnest(bindparam("ids", type_=ARRAY(String))).table_valued("sid").render_derived()
-        )
-        by_array = (
-            select(*columns)
-            .join(wanted, table.c.sourced_id == wanted.c.sid)
-            .where(table.c.district_id == district_id)
-        )
+    stmt, bind = _by_ids(
+        conn,
+        select(table.c.id, table.c.sourced_id, table.c.content_hash, table.c.active).where(
+            table.c.district_id == district_id
+        ),
+        table.c.sourced_id,
+    )
     found: dict[str, StoredRecord] = {}
     for start in range(0, len(sourced_ids), LOOKUP_CHUNK):
-        chunk = sourced_ids[start : start + LOOKUP_CHUNK]
-        rows = (
-            conn.execute(by_array, {"ids": list(chunk)})
-            if postgres
-            else conn.execute(
-                select(*columns).where(
-                    table.c.district_id == district_id, table.c.sourced_id.in_(chunk)
-                )
-            )
-        )
-        for id_, sourced_id, content_hash, active in rows:
+        rows = conn.execute(stmt, bind(sourced_ids[start : start + LOOKUP_CHUNK]))
+        # Fetched whole (a chunk is small): row by row through the result costs twice as much.
+        for id_, sourced_id, content_hash, active in rows.all():
             found[sourced_id] = StoredRecord(
                 id_, sourced_id, content_hash or "", bool(active), False
             )
     return found
+
+
+def lookup_eligibility(
+    conn: Connection, district_id: str, student_ids: Sequence[str]
+) -> dict[str, Eligibility]:
+    """`load_eligibility` for just the given portal student ids (one query per LOOKUP_CHUNK),
+    so a resync of a big district never holds every student's eligibility at once."""
+    stmt, bind = _by_ids(
+        conn,
+        select(eligibility.c.student_id, eligibility.c.status, eligibility.c.category).where(
+            eligibility.c.district_id == district_id
+        ),
+        eligibility.c.student_id,
+    )
+    found: dict[str, Eligibility] = {}
+    for start in range(0, len(student_ids), LOOKUP_CHUNK):
+        for student_id, status, category in conn.execute(
+            stmt, bind(student_ids[start : start + LOOKUP_CHUNK])
+        ).all():
+            found[student_id] = eligibility_of(EligibilityStatus(status), category)
+    return found
+
+
+def _by_ids(
+    conn: Connection, stmt: Select[Any], column: ColumnElement[str]
+) -> tuple[Select[Any], Callable[[Sequence[str]], dict[str, Any]]]:
+    """`stmt` narrowed to rows whose `column` is among a list of ids bound as one parameter,
+    and how to bind a list. Thousands of ids as an `IN (…)` of bound values cost more to render
+    and bind than the lookup itself."""
+    if conn.dialect.name == "postgresql":
+        # Joined to the array's elements: PostgreSQL then walks the unique index once per id
+        # whatever its statistics say. (Right after a big first sync, before ANALYZE, a long
+        # `IN (…)` list is estimated to match the whole table and read it all, every chunk.)
+        wanted = (
+            func.unnest(bindparam("ids", type_=ARRAY(String))).table_valued("id").render_derived()
+        )
+        return stmt.join(wanted, column == wanted.c.id), lambda ids: {"ids": list(ids)}
+    # SQLite: the ids as one JSON array, read back by `json_each`, searched through the index.
+    listed: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(bindparam("ids", type_=String))
+    )
+    return stmt.where(column.in_(listed)), lambda ids: {"ids": json.dumps(list(ids))}
 
 
 def stream_active(

@@ -91,6 +91,9 @@ class EnrollmentSpool:
         # Closed by `close` (the spool outlives any one block); unnamed, so never left behind.
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="rostersync-enrollments-")  # noqa: SIM115
         self._buffer: list[Row] = []
+        # Where each chunk starts in the file, then where the last ends: a pass reads each chunk
+        # in one call (`marshal.load` on a file reads it in many small ones) and can skip any.
+        self._offsets: list[int] = [0]
         self.count = 0
         # hash(sourcedId) of every spooled enrollment, in spool order (64-bit, this process's).
         self.keys = array("q")
@@ -110,20 +113,32 @@ class EnrollmentSpool:
 
     def _flush(self) -> None:
         if self._buffer:
-            marshal.dump(self._buffer, self._file)
+            data = marshal.dumps(self._buffer)
+            self._file.seek(self._offsets[-1])
+            self._file.write(data)
+            self._offsets.append(self._offsets[-1] + len(data))
             self._buffer = []
 
-    def chunks(self) -> Iterator[list[Row]]:
-        """The spooled rows, CHUNK at a time, in arrival order."""
+    def chunks(
+        self, only: Callable[[int, int], bool] | None = None
+    ) -> Iterator[tuple[int, list[Row]]]:
+        """(spool position of the first row, rows), CHUNK at a time, in arrival order.
+
+        Args:
+            only: Given a chunk's span of spool positions (start, end), whether to read it; the
+                chunks it turns down are skipped without being read (a no-op resync's write
+                pass reads nothing).
+        """
         self._flush()
-        self._file.seek(0)
-        while True:
-            try:
-                # Only ever what `_flush` wrote to this process's own unnamed file.
-                chunk = marshal.load(self._file)  # noqa: S302
-            except EOFError:
-                return
-            yield chunk
+        offsets = self._offsets
+        for number in range(len(offsets) - 1):
+            start = number * self.chunk
+            if only is not None and not only(start, min(start + self.chunk, self.count)):
+                continue
+            self._file.seek(offsets[number])
+            data = self._file.read(offsets[number + 1] - offsets[number])
+            # Only ever what `_flush` wrote to this process's own unnamed file.
+            yield start, marshal.loads(data)  # noqa: S302
 
     def close(self) -> None:
         self._file.close()
@@ -197,7 +212,7 @@ def plan_enrollments(
     result.issues.extend(spool.issues)
     classes_ok, people_known = context.classes_ok, context.people_known
     position = 0
-    for rows in spool.chunks():
+    for _start, rows in spool.chunks():
         existing = stored.lookup([row[_SID] for row in rows]) if total else {}
         for row in rows:
             sid = row[_SID]
@@ -299,8 +314,11 @@ def writes(
     deactivations; each goes to the store's writer as it comes."""
     make_id = new_id or (lambda: str(uuid.uuid4()))
     actions, ids = planned.actions, planned.ids
-    position = 0
-    for rows in spool.chunks():
+
+    def has_writes(start: int, end: int) -> bool:
+        return actions.count(SKIP, start, end) != end - start
+
+    for position, rows in spool.chunks(only=has_writes):
         chunk = EntityPlan(kind=KIND)
         for row in rows:
             action = actions[position]

@@ -310,18 +310,17 @@ def _run(
         accounts = {kind: store_workflow.load_accounts(conn, district_id, kind) for kind in PEOPLE}
         matched = match_accounts(validated, stored, accounts)
         del validated, stored
-        eligibility = store_roster.load_eligibility(conn, district_id)
         # Asked once: the kinds whose collection arrived whole, as a full snapshot.
         complete = source.complete_kinds()
         plan = plan_sync(
             matched.roster,
             matched.stored,
-            eligibility,
+            # Read a chunk of students at a time, never the whole district's.
+            partial(store_roster.lookup_eligibility, conn, district_id),
             rules,
             # A delta is never a snapshot: absence from it means nothing.
             complete_kinds=set() if delta else complete & present,
         )
-        del eligibility
         digest = PlanDigest(ITEMS_CAP)
         enrollments = plan_enrollments(
             spool,

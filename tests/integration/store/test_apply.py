@@ -29,9 +29,15 @@ from rostersync.domain.records import (
 )
 from rostersync.domain.rules import DistrictRules, EligibilitySource
 from rostersync.errors import RosterSyncError
+from rostersync.store import roster as roster_store
 from rostersync.store.apply import apply_plan
 from rostersync.store.districts import DistrictRecord
-from rostersync.store.roster import load_eligibility, load_index
+from rostersync.store.roster import (
+    load_eligibility,
+    load_index,
+    lookup_eligibility,
+    lookup_index,
+)
 from rostersync.store.runs import audit_entries, create_run
 from rostersync.store.tables import (
     ROSTER_TABLES,
@@ -574,3 +580,28 @@ class TestLoadIndex:
             id="manual-2", sourced_id="stu-m", content_hash="", active=True, manually_rostered=True
         )
         assert not any(s.manually_rostered for sid, s in index.items() if sid != "stu-m")
+
+    def test_lookups_by_id_list_read_the_same_as_the_whole_index(
+        self,
+        conn: Connection,
+        district: DistrictRecord,
+        make_district: Any,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # Chunks of two, so the three students and the unknown ids span several queries.
+        monkeypatch.setattr(roster_store, "LOOKUP_CHUNK", 2)
+        sync(conn, district, springfield(), now=FIRST)
+        other = make_district(slug="shelbyville")
+        sync(conn, other, springfield(), now=FIRST)
+        for kind in (EntityKind.STUDENT, EntityKind.ENROLLMENT):
+            whole = load_index(conn, district.id, kind)
+            wanted = [*whole, "nobody", 'it\'s "quoted"']
+            # Nothing here was rostered by hand, the one thing a lookup does not read.
+            assert lookup_index(conn, district.id, kind, wanted) == whole
+        current = load_eligibility(conn, district.id)
+        assert len(current) == 3
+        asked = [*current, "no-such-student"]
+        assert lookup_eligibility(conn, district.id, asked) == current
+        # Another district's ids are never found through this one.
+        theirs = load_eligibility(conn, other.id)
+        assert lookup_eligibility(conn, district.id, list(theirs)) == {}

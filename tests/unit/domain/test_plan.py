@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
+import pytest
 from tests import factories as f
 
+from rostersync.domain import plan as plan_module
 from rostersync.domain.eligibility import Eligibility, EligibilityStatus
 from rostersync.domain.plan import plan_entity, plan_sync
 from rostersync.domain.records import EntityKind, StoredRecord
@@ -120,3 +123,43 @@ class TestPlanSyncEligibility:
             validate_roster(roster, rules), stored, current, rules, complete_kinds=set(EntityKind)
         )
         assert [c.student_id for c in second.eligibility] == [stu1]
+
+    def test_current_eligibility_read_a_chunk_of_students_at_a_time_plans_the_same(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(plan_module, "ELIGIBILITY_CHUNK", 2)
+        rules = DistrictRules(eligibility_source=EligibilitySource.METADATA, eligibility_field="e")
+        people = {
+            f"stu-{n}": f.student(f"stu-{n}", n, metadata={"e": "RD" if n % 2 else "none"})
+            for n in range(1, 6)
+        }
+        roster = validate_roster(f.small_roster(5, **people), rules)
+        ids = itertools.count()
+        first = plan_sync(
+            roster, {}, {}, rules, complete_kinds=set(EntityKind), new_id=lambda: f"p{next(ids)}"
+        )
+        # What the portal holds: every student's eligibility as the first plan set it, except
+        # one student's, changed by hand since.
+        current = {c.student_id: c.after for c in first.eligibility}
+        changed = first.entities[EntityKind.STUDENT].ids["stu-3"]
+        current[changed] = Eligibility(status=EligibilityStatus.NOT_ELIGIBLE)
+        asked: list[list[str]] = []
+
+        def lookup(student_ids: Sequence[str]) -> dict[str, Eligibility]:
+            asked.append(list(student_ids))
+            return {i: current[i] for i in student_ids if i in current}
+
+        stored = {
+            EntityKind.STUDENT: {
+                w.record.sourced_id: StoredRecord(w.id, w.record.sourced_id, w.content_hash, True)
+                for w in first.entities[EntityKind.STUDENT].creates
+            }
+        }
+        chunked = plan_sync(roster, stored, lookup, rules, complete_kinds=set(EntityKind))
+        whole = plan_sync(roster, stored, current, rules, complete_kinds=set(EntityKind))
+        assert chunked.eligibility == whole.eligibility
+        assert [c.student_id for c in chunked.eligibility] == [changed]
+        assert [len(a) for a in asked] == [2, 2, 1]
+        assert sorted(itertools.chain(*asked)) == sorted(
+            stored[EntityKind.STUDENT][s].id for s in people
+        )

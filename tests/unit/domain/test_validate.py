@@ -7,7 +7,13 @@ from tests import factories as f
 from rostersync.domain.issues import Severity
 from rostersync.domain.records import EntityKind, Student
 from rostersync.domain.rules import DistrictRules, EligibilitySource
-from rostersync.domain.validate import WAITING, Owners, SourceRoster, validate_roster
+from rostersync.domain.validate import (
+    WAITING,
+    Owners,
+    SourceRoster,
+    project_person,
+    validate_roster,
+)
 
 RULES = DistrictRules()
 
@@ -172,3 +178,38 @@ class TestOwners:
         assert owners.others("a@x", "s1") == ["s3", "s4"]
         assert owners.others("b@x", "s2") == []
         assert owners.others("c@x", "s9") == []
+
+
+class TestSharedValues:
+    """What many accounts repeat is one object in memory; what each has alone is its own."""
+
+    def test_accounts_share_repeated_values_and_keep_their_own(self) -> None:
+        rules = DistrictRules(
+            eligibility_source=EligibilitySource.METADATA, eligibility_field="eligibility"
+        )
+        # Two users decoded separately: equal values, distinct objects, as a parser makes them.
+        people = [
+            f.student(
+                sid,
+                n,
+                given_name="".join(["Ad", "a"]),
+                family_name="".join(["Love", "lace"]),
+                org_sourced_ids=tuple(["org-1", "org-2"]),
+                grades=("".join(["0", "5"]),),
+                metadata={"eligibility": "".join(["IE", "P"])},
+            )
+            for sid, n in (("stu-1", 1), ("stu-2", 2))
+        ]
+        assert people[0].given_name is not people[1].given_name
+        a, b = (project_person(p, rules) for p in people)
+        assert isinstance(a, Student) and isinstance(b, Student)
+        assert (a.given_name, a.family_name, a.grade, a.eligibility_value) == (
+            "Ada",
+            "Lovelace",
+            "05",
+            "IEP",
+        )
+        for name in ("given_name", "family_name", "school_sourced_ids", "grade"):
+            assert getattr(a, name) is getattr(b, name), name
+        assert a.eligibility_value is b.eligibility_value
+        assert a.email != b.email and a.sourced_id != b.sourced_id

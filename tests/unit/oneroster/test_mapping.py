@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -219,6 +220,28 @@ class TestOtherRecords:
             term_sourced_ids=("T1", "T2"),
             grades=("05", "06"),
         )
+
+    def test_classes_share_what_they_repeat_and_keep_their_own(self) -> None:
+        def raw(n: int) -> dict[str, object]:
+            # Decoded separately, as pages are: equal values, distinct objects.
+            return json.loads(
+                json.dumps(
+                    {
+                        "sourcedId": f"K{n}",
+                        "title": f"Math 5 - P{n}",
+                        "classType": "scheduled",
+                        "course": ref("C1", "course"),
+                        "school": ref("7"),
+                        "terms": [ref("T1", "academicSession"), ref("T2", "academicSession")],
+                        "grades": ["05"],
+                    }
+                )
+            )
+
+        a, b = to_class(raw(1)), to_class(raw(2))
+        for name in ("class_type", "course_sourced_id", "school_sourced_id", "term_sourced_ids"):
+            assert getattr(a, name) is getattr(b, name), name
+        assert a.grades is b.grades and a.title != b.title
 
     def test_enrollment(self) -> None:
         raw = {

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -154,10 +154,22 @@ class TestRows:
                 spool.add(record)
             spool.add(dataclasses.replace(records[0], sourced_id=""))
             chunks = list(spool.chunks())
-            assert [len(c) for c in chunks] == [3, 3, 3, 1]
-            assert [enrollment_of(r) for r in itertools.chain(*chunks)] == records
+            assert [(start, len(c)) for start, c in chunks] == [(0, 3), (3, 3), (6, 3), (9, 1)]
+            assert [enrollment_of(r) for _, c in chunks for r in c] == records
             # A second pass reads the same again.
-            assert sum(len(c) for c in spool.chunks()) == 10
+            assert sum(len(c) for _, c in spool.chunks()) == 10
+            # A pass may skip chunks by their span of positions; it reads the others.
+            spans: list[tuple[int, int]] = []
+
+            def only_the_third(start: int, end: int) -> bool:
+                spans.append((start, end))
+                return start == 6
+
+            wanted = list(spool.chunks(only=only_the_third))
+            assert spans == [(0, 3), (3, 6), (6, 9), (9, 10)]
+            assert [(start, [enrollment_of(r) for r in c]) for start, c in wanted] == [
+                (6, records[6:9])
+            ]
             assert [i.code for i in spool.issues] == ["missing_sourced_id"]
             assert len(spool.keys) == spool.count == 10
 
@@ -215,6 +227,36 @@ class TestPlanEnrollments:
         assert list(got.actions) == [CREATE] * 5
         assert got.plan.first_sourced_ids("created") == ["enr-0", "enr-1", "enr-2"]
         assert got.pulled == {f"enr-{n}" for n in range(5)}
+
+    def test_the_write_pass_reads_only_the_chunks_that_hold_a_write(self) -> None:
+        pulled = [f.enrollment(f"enr-{n}", "stu-1") for n in range(6)]
+        stored = {
+            e.sourced_id: StoredRecord(f"id-{n}", e.sourced_id, e.content_hash(), True, False)
+            for n, e in enumerate(pulled)
+        }
+        with EnrollmentSpool(chunk=2) as spool:
+            for record in pulled:
+                spool.add(record)
+            unchanged = plan_stream(spool, FakeStore(stored), complete=True)
+            assert unchanged.plan.unchanged == 6
+            stored["enr-3"] = stored["enr-3"]._replace(content_hash="0" * 32)
+            one_change = plan_stream(spool, FakeStore(stored), complete=True)
+            read: list[int] = []
+            original = spool.chunks
+
+            def counted(only: Callable[[int, int], bool] | None = None) -> Any:
+                for start, rows in original(only):
+                    read.append(start)
+                    yield start, rows
+
+            spool.chunks = counted  # type: ignore[method-assign]
+            # Nothing changed: the write pass reads nothing back from disk.
+            assert list(writes(spool, unchanged)) == []
+            assert read == []
+            # One change: only its chunk is read back.
+            parts = list(writes(spool, one_change))
+            assert [w.record.sourced_id for p in parts for w in p.updates] == ["enr-3"]
+            assert read == [2]
 
     def test_a_partial_snapshot_deactivates_no_absent_enrollment(self) -> None:
         stored = {

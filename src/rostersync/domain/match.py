@@ -11,7 +11,7 @@ naming both sides, and the record is held, never merged (docs/decisions/0004-mat
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -148,27 +148,61 @@ def match_accounts(
 
 def _relinked(
     stored: Mapping[str, StoredRecord], found: Sequence[Match], accounts: Sequence[Account]
-) -> dict[str, StoredRecord]:
-    """A copy of one kind's index in which every matched account stands under its sourcedId."""
-    index = dict(stored)
+) -> Mapping[str, StoredRecord]:
+    """One kind's index in which every matched account stands under its sourcedId: the stored
+    index seen through the matches' changes (never a copy: it can hold a million records)."""
+    changes: dict[str, StoredRecord | None] = {}
     by_id = {a.id: a for a in accounts}
     for match in found:
         if match.key is MatchKey.SOURCED_ID:
-            index[match.sourced_id] = index[match.sourced_id]._replace(manually_rostered=False)
+            changes[match.sourced_id] = stored[match.sourced_id]._replace(manually_rostered=False)
             continue
         account = by_id[match.account_id]
         if account.sourced_id:
             # A hand-made account relinked to ClassLink's id leaves its old key behind.
-            index.pop(account.sourced_id, None)
+            changes[account.sourced_id] = None
         # An empty hash differs from any record's, so the plan writes the account.
-        index[match.sourced_id] = StoredRecord(
+        changes[match.sourced_id] = StoredRecord(
             id=account.id,
             sourced_id=match.sourced_id,
             content_hash="",
             active=account.active,
             manually_rostered=False,
         )
-    return index
+    return _Changed(stored, changes)
+
+
+class _Changed(Mapping[str, StoredRecord]):
+    """A stored index with some entries replaced (a record) or removed (None)."""
+
+    __slots__ = ("_base", "_changes")
+
+    def __init__(
+        self, base: Mapping[str, StoredRecord], changes: dict[str, StoredRecord | None]
+    ) -> None:
+        self._base, self._changes = base, changes
+
+    def __getitem__(self, sourced_id: str) -> StoredRecord:
+        if sourced_id in self._changes:
+            changed = self._changes[sourced_id]
+            if changed is None:
+                raise KeyError(sourced_id)
+            return changed
+        return self._base[sourced_id]
+
+    def __iter__(self) -> Iterator[str]:
+        changes = self._changes
+        yield from (sid for sid in self._base if sid not in changes)
+        yield from (sid for sid, record in changes.items() if record is not None)
+
+    def __len__(self) -> int:
+        size = len(self._base)
+        for sid, record in self._changes.items():
+            if record is None and sid in self._base:
+                size -= 1
+            elif record is not None and sid not in self._base:
+                size += 1
+        return size
 
 
 def _match_kind(

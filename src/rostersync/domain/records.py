@@ -10,7 +10,7 @@ content hash, which is how a resync tells "changed" from "unchanged" without com
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from functools import lru_cache
@@ -290,3 +290,46 @@ class StoredRecord(NamedTuple):
     active: bool
     # Accounts added by spreadsheet import or by hand: a sync never deactivates them.
     manually_rostered: bool = False
+
+
+class StoredIndex(Mapping[str, StoredRecord]):
+    """What the portal holds for one kind, keyed by sourcedId, one string per record.
+
+    A resync plans against every stored student of a district, a million in a big one. As a
+    `StoredRecord` with its own id and hash strings each costs about 330 bytes; packed into one
+    string (flags, hash length, hash, id) about 200, and the record is rebuilt when read.
+    Hashes are at most 32 characters (the column's width), so their length takes two digits.
+    """
+
+    __slots__ = ("_packed",)
+
+    def __init__(self) -> None:
+        self._packed: dict[str, str] = {}
+
+    def add(self, id_: str, sourced_id: str, content_hash: str, active: bool, manual: bool) -> None:
+        """Hold one stored record (a later one under the same sourcedId replaces it)."""
+        self._packed[sourced_id] = (
+            f"{'1' if active else '0'}{'1' if manual else '0'}"
+            f"{len(content_hash):02d}{content_hash}{id_}"
+        )
+
+    def get(self, sourced_id: str, default: Any = None) -> Any:
+        packed = self._packed.get(sourced_id)
+        return default if packed is None else _unpack(sourced_id, packed)
+
+    def __getitem__(self, sourced_id: str) -> StoredRecord:
+        return _unpack(sourced_id, self._packed[sourced_id])
+
+    def __contains__(self, sourced_id: object) -> bool:
+        return sourced_id in self._packed
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._packed)
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+
+def _unpack(sourced_id: str, packed: str) -> StoredRecord:
+    end = 4 + int(packed[2:4])
+    return StoredRecord(packed[end:], sourced_id, packed[4:end], packed[0] == "1", packed[1] == "1")

@@ -820,13 +820,15 @@ def _users_11(c: dict[str, Any]) -> dict[str, Any]:
 
 
 def _enrollment(c: dict[str, Any]) -> dict[str, Any]:
-    # Each class, school and user id repeats across many enrollments (six per student, and a
-    # school's id in all its rows): one shared string each keeps a big pull much smaller.
+    # A school's id repeats in all its rows: one interned string. Class and user ids are not
+    # interned: enrollments are spooled to disk a chunk at a time (`sync.enrollments`), and
+    # interning every class and user id of a million-student district would leave the
+    # interpreter's table of interned strings sized for over a million entries for good.
     return {
         **_common(c),
-        "class": _ref(intern(c["classSourcedId"])),
+        "class": _ref(c["classSourcedId"]),
         "school": _ref(intern(c["schoolSourcedId"])),
-        "user": _ref(intern(c["userSourcedId"])),
+        "user": _ref(c["userSourcedId"]),
         "role": intern(c["role"]),
         "primary": c["primary"],
         "beginDate": c["beginDate"],

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from rostersync.domain.eligibility import Eligibility, EligibilityStatus
 from rostersync.domain.eligibility import eligibility as eligibility_of
-from rostersync.domain.records import EntityKind, StoredRecord
+from rostersync.domain.records import EntityKind, StoredIndex, StoredRecord
 from rostersync.store.tables import ROSTER_TABLES, educators, eligibility, students
 
 STREAM_ROWS = 5000
@@ -72,7 +72,7 @@ class EducatorRow:
     updated_at: datetime
 
 
-def load_index(conn: Connection, district_id: str, kind: EntityKind) -> dict[str, StoredRecord]:
+def load_index(conn: Connection, district_id: str, kind: EntityKind) -> StoredIndex:
     """What the portal holds for one kind, keyed by sourcedId: just enough to plan a sync.
 
     Accounts without a sourcedId (made by hand) cannot match a source record and are left out.
@@ -96,12 +96,13 @@ def load_index(conn: Connection, district_id: str, kind: EntityKind) -> dict[str
         .where(table.c.district_id == district_id, table.c.sourced_id.is_not(None))
         .execution_options(yield_per=STREAM_ROWS)
     )
-    # Millions of rows in a big district: unpacked positionally, one tuple built per row.
+    # Millions of rows in a big district: unpacked positionally, each packed as it comes.
     # A hand-made account matched later has no hash yet: "" differs from any source record's.
-    return {
-        sourced_id: StoredRecord(id_, sourced_id, content_hash or "", bool(active), bool(manual))
-        for id_, sourced_id, content_hash, active, manual in conn.execute(stmt)
-    }
+    index = StoredIndex()
+    add = index.add
+    for id_, sourced_id, content_hash, active, manual in conn.execute(stmt):
+        add(id_, sourced_id, content_hash or "", bool(active), bool(manual))
+    return index
 
 
 def load_eligibility(conn: Connection, district_id: str) -> dict[str, Eligibility]:

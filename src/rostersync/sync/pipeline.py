@@ -17,7 +17,7 @@ import gc
 import heapq
 import itertools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -302,7 +302,7 @@ def _run(
             conn, district_id=district_id, run_id=run_id, now=now, ttl=LOCK_TTL
         )
         # Enrollments are planned while streaming (below), without loading their index.
-        stored: dict[EntityKind, dict[str, StoredRecord]] = {
+        stored: dict[EntityKind, Mapping[str, StoredRecord]] = {
             kind: store_roster.load_index(conn, district_id, kind)
             for kind in EntityKind
             if kind is not EntityKind.ENROLLMENT

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests import factories
 
 from rostersync.domain.match import AMBIGUOUS, Account, MatchKey, match_accounts
-from rostersync.domain.records import EntityKind, StoredRecord
+from rostersync.domain.records import EntityKind, StoredIndex, StoredRecord
 from rostersync.domain.rules import DistrictRules
 from rostersync.domain.validate import ValidatedRoster, validate_roster
 
@@ -71,6 +71,27 @@ class TestMatchOrder:
         (match,) = result.matches[EntityKind.STUDENT]
         assert match.key is MatchKey.SOURCED_ID and match.account_id == "m"
         assert not result.stored[EntityKind.STUDENT]["stu-1"].manually_rostered
+
+    def test_relinking_sees_the_stored_index_through_the_matches_without_changing_it(
+        self,
+    ) -> None:
+        stored = StoredIndex()
+        stored.add("x3", "stu-3", "h" * 32, True, False)
+        # A hand-made account under an old sourcedId, matched to stu-1 by its student ID.
+        stored.add("a1", "old-1", "", True, True)
+        # A hand-made account ClassLink now sends under the same sourcedId.
+        stored.add("m2", "stu-2", "", False, True)
+        accounts = {EntityKind.STUDENT: [account("a1", student_id="S00001", sourced_id="old-1")]}
+        result = match_accounts(validated(), {EntityKind.STUDENT: stored}, accounts)
+        index = result.stored[EntityKind.STUDENT]
+        assert dict(index) == {
+            "stu-3": StoredRecord("x3", "stu-3", "h" * 32, True, False),
+            "stu-2": StoredRecord("m2", "stu-2", "", False, False),
+            "stu-1": StoredRecord("a1", "stu-1", "", True, False),
+        }
+        assert len(index) == 3 and "old-1" not in index and index.get("old-1") is None
+        # The index read from the store is left as it was.
+        assert set(stored) == {"stu-3", "old-1", "stu-2"} and stored["stu-2"].manually_rostered
 
     def test_accounts_of_no_candidate_leave_the_roster_as_it_was(self) -> None:
         roster = validated()

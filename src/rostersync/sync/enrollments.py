@@ -30,6 +30,7 @@ import tempfile
 import uuid
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import IO, Any
@@ -212,8 +213,7 @@ def plan_enrollments(
     result.issues.extend(spool.issues)
     classes_ok, people_known = context.classes_ok, context.people_known
     position = 0
-    for _start, rows in spool.chunks():
-        existing = stored.lookup([row[_SID] for row in rows]) if total else {}
+    for rows, existing in _looked_up(spool.chunks(), stored.lookup if total else None):
         for row in rows:
             sid = row[_SID]
             action = SKIP
@@ -281,6 +281,32 @@ def plan_enrollments(
             first["deactivated"].add(sid)
             digest.add(f"{KIND}|deactivate|{sid}")
     return result
+
+
+def _looked_up(
+    chunks: Iterator[tuple[int, list[Row]]],
+    lookup: Callable[[Sequence[str]], dict[str, StoredRecord]] | None,
+) -> Iterator[tuple[list[Row], dict[str, StoredRecord]]]:
+    """Each chunk with what the portal holds for its sourcedIds, the next chunk's lookup
+    running in a helper thread while this one is judged.
+
+    The lookup mostly waits on the database (which works on another core), so overlapping it
+    with the judging takes most of its time off the run. Only the helper uses the connection
+    while a lookup is pending, and at most two chunks are held at once.
+    """
+    if lookup is None:
+        for _start, rows in chunks:
+            yield rows, {}
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="enrollment-lookup") as helper:
+        pending: tuple[list[Row], Future[dict[str, StoredRecord]]] | None = None
+        for _start, rows in chunks:
+            ahead = (rows, helper.submit(lookup, [row[_SID] for row in rows]))
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = ahead
+        if pending is not None:
+            yield pending[0], pending[1].result()
 
 
 def _duplicate_keys(keys: array[int]) -> set[int]:

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests import factories as f
@@ -257,6 +258,20 @@ class TestPlanEnrollments:
             parts = list(writes(spool, one_change))
             assert [w.record.sourced_id for p in parts for w in p.updates] == ["enr-3"]
             assert read == [2]
+
+    def test_a_failed_lookup_fails_the_plan(self) -> None:
+        class Broken(FakeStore):
+            def lookup(self, sids: Sequence[str]) -> dict[str, StoredRecord]:
+                if self.lookups == 1:
+                    raise ConnectionError("the database went away")
+                return super().lookup(sids)
+
+        stored = {"enr-9": StoredRecord("id-9", "enr-9", "x", True, False)}
+        with EnrollmentSpool(chunk=2) as spool:
+            for n in range(6):
+                spool.add(f.enrollment(f"enr-{n}", "stu-1"))
+            with pytest.raises(ConnectionError, match="went away"):
+                plan_stream(spool, Broken(stored), complete=True)
 
     def test_a_partial_snapshot_deactivates_no_absent_enrollment(self) -> None:
         stored = {

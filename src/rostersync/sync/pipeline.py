@@ -352,7 +352,6 @@ def _run(
         report.fingerprint = fingerprint
         report.plan = plan_summary(plan, matched)
         report.plan["total_changes"] = digest.count
-        stored_items = items
 
         if approval is not None and fingerprint != approval.fingerprint:
             n = differences(approval.items, approval.total, items, digest.count)
@@ -373,7 +372,7 @@ def _run(
                 district_id=district_id,
                 fingerprint=fingerprint,
                 summary=report.plan,
-                items=stored_items,
+                items=items,
                 held_reason=report.reason,
             )
             if reasons:

@@ -294,3 +294,23 @@ def stream_active(
     )
     for partition in conn.execute(stmt).partitions():
         yield [(id_, sourced_id) for id_, sourced_id in partition]
+
+
+def stream_active_hashes(
+    conn: Connection, district_id: str, kind: EntityKind
+) -> Iterator[list[str]]:
+    """The content hash of every active record of a kind, STREAM_ROWS at a time (no ids: a
+    resync checks its pull against these before looking any record up)."""
+    table = ROSTER_TABLES[kind]
+    stmt = (
+        select(table.c.content_hash)
+        .where(
+            table.c.district_id == district_id,
+            table.c.active.is_(True),
+            table.c.sourced_id.is_not(None),
+            table.c.content_hash.is_not(None),
+        )
+        .execution_options(yield_per=STREAM_ROWS)
+    )
+    for partition in conn.execute(stmt).partitions():
+        yield [content_hash for (content_hash,) in partition]

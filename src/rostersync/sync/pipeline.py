@@ -331,6 +331,9 @@ def _run(
                 active=partial(
                     store_roster.stream_active, conn, district_id, EntityKind.ENROLLMENT
                 ),
+                active_hashes=partial(
+                    store_roster.stream_active_hashes, conn, district_id, EntityKind.ENROLLMENT
+                ),
             ),
             complete=not delta and EntityKind.ENROLLMENT in complete,
             delta=delta,

@@ -52,10 +52,20 @@ class FakeStore:
         for start in range(0, len(rows), 2):
             yield rows[start : start + 2]
 
-    def bind(self) -> StoredEnrollments:
+    def active_hashes(self) -> Iterator[list[str]]:
+        hashes = [r.content_hash for r in self.stored.values() if r.active]
+        for start in range(0, len(hashes), 2):
+            yield hashes[start : start + 2]
+
+    def bind(self, *, by_hashes: bool = False) -> StoredEnrollments:
         total = len(self.stored)
         active = sum(1 for r in self.stored.values() if r.active)
-        return StoredEnrollments(counts=(total, active), lookup=self.lookup, active=self.active)
+        return StoredEnrollments(
+            counts=(total, active),
+            lookup=self.lookup,
+            active=self.active,
+            active_hashes=self.active_hashes if by_hashes else None,
+        )
 
 
 CONTEXT = EnrollmentContext(
@@ -97,11 +107,12 @@ def plan_stream(
     delta: bool = False,
     digest: PlanDigest | None = None,
     cap: int = 10,
+    by_hashes: bool = False,
 ) -> EnrollmentPlan:
     return plan_enrollments(
         spool,
         CONTEXT,
-        store.bind(),
+        store.bind(by_hashes=by_hashes),
         complete=complete,
         delta=delta,
         digest=digest or PlanDigest(10),
@@ -176,14 +187,21 @@ class TestRows:
 
 
 class TestPlanEnrollments:
-    @settings(max_examples=300, deadline=None)
-    @given(st.lists(enrollments, max_size=25), stored_rows, st.booleans(), st.integers(1, 4))
+    @settings(max_examples=400, deadline=None)
+    @given(
+        st.lists(enrollments, max_size=25),
+        stored_rows,
+        st.booleans(),
+        st.integers(1, 4),
+        st.booleans(),
+    )
     def test_plans_exactly_what_the_in_memory_plan_does(
         self,
         pulled: list[Enrollment],
         rows: dict[str, tuple[bool, bool]],
         complete: bool,
         chunk: int,
+        by_hashes: bool,
     ) -> None:
         stored = stored_index(rows, pulled)
         expected, roster = in_memory(pulled, stored, complete)
@@ -191,7 +209,15 @@ class TestPlanEnrollments:
             for record in pulled:
                 spool.add(record)
             digest = PlanDigest(1000)
-            got = plan_stream(spool, FakeStore(stored), complete=complete, digest=digest, cap=1000)
+            # Every chunk looked up, or only what the portal's active hashes do not vouch for.
+            got = plan_stream(
+                spool,
+                FakeStore(stored),
+                complete=complete,
+                digest=digest,
+                cap=1000,
+                by_hashes=by_hashes,
+            )
             plan = got.plan
             assert plan.counts() == expected.counts()
             assert plan.first_sourced_ids("created") == sorted(
@@ -258,6 +284,27 @@ class TestPlanEnrollments:
             parts = list(writes(spool, one_change))
             assert [w.record.sourced_id for p in parts for w in p.updates] == ["enr-3"]
             assert read == [2]
+
+    def test_with_the_portals_hashes_a_no_op_makes_no_lookup(self) -> None:
+        pulled = [f.enrollment(f"enr-{n}", "stu-1") for n in range(6)]
+        stored = {
+            e.sourced_id: StoredRecord(f"id-{n}", e.sourced_id, e.content_hash(), True, False)
+            for n, e in enumerate(pulled)
+        }
+        with EnrollmentSpool(chunk=2) as spool:
+            for record in pulled:
+                spool.add(record)
+            store = FakeStore(stored)
+            got = plan_stream(spool, store, complete=True, by_hashes=True)
+            assert got.plan.unchanged == 6 and store.lookups == 0
+            # One changed and one gone inactive: only their chunks are looked up.
+            stored["enr-1"] = stored["enr-1"]._replace(content_hash="0" * 32)
+            stored["enr-4"] = stored["enr-4"]._replace(active=False)
+            store = FakeStore(stored)
+            got = plan_stream(spool, store, complete=True, by_hashes=True)
+            assert (got.plan.updated, got.plan.restored, got.plan.unchanged) == (1, 1, 4)
+            assert store.lookups == 2
+            assert got.ids == {1: "id-1", 4: "id-4"}
 
     def test_a_failed_lookup_fails_the_plan(self) -> None:
         class Broken(FakeStore):

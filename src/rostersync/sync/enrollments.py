@@ -8,9 +8,10 @@ writes, they alone took gigabytes. Here they never are:
    spool, in `marshal`'d chunks) and only its sourcedId's 64-bit hash is kept, in an array.
 2. **Plan**, once the rest of the pull has been validated: the spool is read back a chunk at a
    time; each enrollment is judged by the same `judge_enrollment` as everywhere else, its content
-   hash compared with what the portal holds for the chunk's sourcedIds (one query per chunk,
-   never the whole index), and its outcome noted as one byte per spooled enrollment. What the
-   report, the safeguards, the summary and the fingerprint need is counted as it goes.
+   hash checked against the portal's active hashes (a sorted array, `_Known`) and, when not found
+   there, against what the portal holds for its sourcedId (one query per chunk for those, never
+   the whole index), and its outcome noted as one byte per spooled enrollment. What the report,
+   the safeguards, the summary and the fingerprint need is counted as it goes.
 3. **Deactivate**, for a complete snapshot only: when fewer active enrollments were seen than the
    portal holds, the portal's active enrollments are streamed and each whose sourcedId's hash is
    not among the pull's (a sorted array, searched in bulk) is deactivated. A hash collision can
@@ -18,7 +19,8 @@ writes, they alone took gigabytes. Here they never are:
 4. **Write**: the spool is read once more and the planned creates, updates and restores go to
    the writer in chunks, as small entity plans.
 
-Memory stays at a chunk of records plus 9 bytes per enrollment (hash and outcome). The spool
+Memory stays at a chunk of records plus 9 bytes per enrollment (hash and outcome), and on a
+resync 12 bytes per active stored enrollment (its content hash, cut to 96 bits). The spool
 holds sourcedIds, roles and dates only (no names), and is deleted when the run ends or the
 process dies (an unnamed file).
 """

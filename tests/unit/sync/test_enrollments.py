@@ -99,6 +99,26 @@ stored_rows = st.dictionaries(
 )
 
 
+def unchanged_in_portal(count: int) -> dict[str, StoredRecord]:
+    """The portal holding `spooled(count)`'s enrollments, active and unchanged."""
+    return {
+        e.sourced_id: StoredRecord(f"id-{n}", e.sourced_id, e.content_hash(), True, False)
+        for n, e in enumerate(pulled_enrollments(count))
+    }
+
+
+def pulled_enrollments(count: int) -> list[Enrollment]:
+    return [f.enrollment(f"enr-{n}", "stu-1") for n in range(count)]
+
+
+def spooled(count: int, *, chunk: int) -> EnrollmentSpool:
+    """A spool holding `count` enrollments of one student (close it, or use it with `with`)."""
+    spool = EnrollmentSpool(chunk=chunk)
+    for record in pulled_enrollments(count):
+        spool.add(record)
+    return spool
+
+
 def plan_stream(
     spool: EnrollmentSpool,
     store: FakeStore,
@@ -256,14 +276,8 @@ class TestPlanEnrollments:
         assert got.pulled == {f"enr-{n}" for n in range(5)}
 
     def test_the_write_pass_reads_only_the_chunks_that_hold_a_write(self) -> None:
-        pulled = [f.enrollment(f"enr-{n}", "stu-1") for n in range(6)]
-        stored = {
-            e.sourced_id: StoredRecord(f"id-{n}", e.sourced_id, e.content_hash(), True, False)
-            for n, e in enumerate(pulled)
-        }
-        with EnrollmentSpool(chunk=2) as spool:
-            for record in pulled:
-                spool.add(record)
+        stored = unchanged_in_portal(6)
+        with spooled(6, chunk=2) as spool:
             unchanged = plan_stream(spool, FakeStore(stored), complete=True)
             assert unchanged.plan.unchanged == 6
             stored["enr-3"] = stored["enr-3"]._replace(content_hash="0" * 32)
@@ -286,14 +300,8 @@ class TestPlanEnrollments:
             assert read == [2]
 
     def test_with_the_portals_hashes_a_no_op_makes_no_lookup(self) -> None:
-        pulled = [f.enrollment(f"enr-{n}", "stu-1") for n in range(6)]
-        stored = {
-            e.sourced_id: StoredRecord(f"id-{n}", e.sourced_id, e.content_hash(), True, False)
-            for n, e in enumerate(pulled)
-        }
-        with EnrollmentSpool(chunk=2) as spool:
-            for record in pulled:
-                spool.add(record)
+        stored = unchanged_in_portal(6)
+        with spooled(6, chunk=2) as spool:
             store = FakeStore(stored)
             got = plan_stream(spool, store, complete=True, by_hashes=True)
             assert got.plan.unchanged == 6 and store.lookups == 0

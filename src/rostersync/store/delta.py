@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from rostersync.domain.records import EntityKind, Record
 from rostersync.store.delta_tables import delta_watermarks
-from rostersync.store.roster import STREAM_ROWS
+from rostersync.store.roster import select_active
 from rostersync.store.tables import ROSTER_TABLES
 
 __all__ = [
@@ -164,14 +164,6 @@ def active_sourced_ids(conn: Connection, district_id: str) -> dict[EntityKind, s
     for kind, table in ROSTER_TABLES.items():
         if kind is EntityKind.ENROLLMENT:
             continue  # nothing points at an enrollment, and a big district holds millions
-        stmt = (
-            select(table.c.sourced_id)
-            .where(
-                table.c.district_id == district_id,
-                table.c.active.is_(True),
-                table.c.sourced_id.is_not(None),
-            )
-            .execution_options(yield_per=STREAM_ROWS)
-        )
+        stmt = select_active(table, district_id, table.c.sourced_id)
         known[kind] = {sid for (sid,) in conn.execute(stmt)}
     return known

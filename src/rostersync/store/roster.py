@@ -283,15 +283,7 @@ def stream_active(
 ) -> Iterator[list[tuple[str, str]]]:
     """(portal id, sourcedId) of every active record of a kind, STREAM_ROWS at a time."""
     table = ROSTER_TABLES[kind]
-    stmt = (
-        select(table.c.id, table.c.sourced_id)
-        .where(
-            table.c.district_id == district_id,
-            table.c.active.is_(True),
-            table.c.sourced_id.is_not(None),
-        )
-        .execution_options(yield_per=STREAM_ROWS)
-    )
+    stmt = select_active(table, district_id, table.c.id, table.c.sourced_id)
     for partition in conn.execute(stmt).partitions():
         yield [(id_, sourced_id) for id_, sourced_id in partition]
 
@@ -302,15 +294,22 @@ def stream_active_hashes(
     """The content hash of every active record of a kind, STREAM_ROWS at a time (no ids: a
     resync checks its pull against these before looking any record up)."""
     table = ROSTER_TABLES[kind]
-    stmt = (
-        select(table.c.content_hash)
+    stmt = select_active(table, district_id, table.c.content_hash).where(
+        table.c.content_hash.is_not(None)
+    )
+    for partition in conn.execute(stmt).partitions():
+        yield [content_hash for (content_hash,) in partition]
+
+
+def select_active(table: Table, district_id: str, *columns: ColumnElement[Any]) -> Select[Any]:
+    """`columns` of every active record with a sourcedId in one of a district's roster tables,
+    streamed STREAM_ROWS at a time."""
+    return (
+        select(*columns)
         .where(
             table.c.district_id == district_id,
             table.c.active.is_(True),
             table.c.sourced_id.is_not(None),
-            table.c.content_hash.is_not(None),
         )
         .execution_options(yield_per=STREAM_ROWS)
     )
-    for partition in conn.execute(stmt).partitions():
-        yield [content_hash for (content_hash,) in partition]

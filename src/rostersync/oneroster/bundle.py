@@ -36,7 +36,7 @@ import re
 import stat
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
@@ -344,11 +344,24 @@ class Bundle:
                 self.stats.notices.append(f"ignored {member!r}: not a OneRoster {version} file")
 
     # Reading -----------------------------------------------------------------------------------
-    def records(self) -> Iterator[tuple[str, Record]]:
+    def member_size(self, name: str) -> int:
+        """The declared uncompressed size of a data file (`enrollments`), 0 when absent."""
+        if self._zip is None:
+            self.open()
+        info = self._members.get(f"{name}.csv")
+        return info.file_size if info is not None else 0
+
+    def records(
+        self, *, only: Collection[str] | None = None, skip: Collection[str] = ()
+    ) -> Iterator[tuple[str, Record]]:
         """Yield (collection, record) for every row of every present rostering file.
 
         Collections come in dependency order (orgs, academicSessions, courses, classes, users,
         enrollments); for 1.2, roles.csv is read first and joined into users.
+
+        Args:
+            only: Read just these data files (as `enrollments`), when given.
+            skip: Data files not to read (another process reads them).
 
         Raises:
             BundleError: A file is refused: header, encoding, a ragged row, a size limit.
@@ -356,10 +369,17 @@ class Bundle:
         if self._zip is None:
             self.open()
         roles: _Roles | None = None
-        if self.version == "1.2":
+        wanted = [
+            name
+            for name in READ_ORDER[self.version]
+            if name not in skip and (only is None or name in only)
+        ]
+        if self.version == "1.2" and "users" in wanted:
             roles = _Roles()
-        for name in READ_ORDER[self.version]:
+        for name in wanted:
             if self.modes.get(name, "absent") == "absent":
+                continue
+            if name == "roles" and roles is None:
                 continue
             if name == "roles":
                 assert roles is not None  # 1.2 only, set above

@@ -9,11 +9,14 @@ bulk snapshot too, since a user's role and schools come from it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from rostersync.domain.records import EntityKind, Record
-from rostersync.oneroster.bundle import Bundle, BundleLimits, BundleStats
+from rostersync.oneroster.bundle import Bundle, BundleError, BundleLimits, BundleStats
+from rostersync.sync.enrollment_reader import ASIDE_BYTES, EnrollmentReader
+from rostersync.sync.enrollments import EnrollmentSpool, SpoolFilled
 from rostersync.sync.sources import COLLECTIONS, Progress, PullStats
 
 __all__ = ["BundleSource"]
@@ -26,9 +29,19 @@ class BundleSource:
     `BundleError` message) rather than the caller, and nothing is written.
     """
 
-    def __init__(self, bundle: str | Path | bytes, *, limits: BundleLimits | None = None) -> None:
+    def __init__(
+        self,
+        bundle: str | Path | bytes,
+        *,
+        limits: BundleLimits | None = None,
+        aside_bytes: int = ASIDE_BYTES,
+    ) -> None:
         self._source = bundle
         self.limits = limits or BundleLimits()
+        # enrollments.csv this big or bigger is read by a helper process (`read_enrollments_aside`);
+        # `enrollments_aside` says whether one was.
+        self.aside_bytes = aside_bytes
+        self.enrollments_aside = False
         self.stats = PullStats()
         # Files, encodings, ignored columns and notices, filled while reading.
         self.bundle_stats = BundleStats()
@@ -47,7 +60,8 @@ class BundleSource:
             self._modes = dict(bundle.modes)
             counts = {name: 0 for name, _kinds in COLLECTIONS}
             current: str | None = None
-            for collection, record in bundle.records():
+            skip = ("enrollments",) if self.enrollments_aside else ()
+            for collection, record in bundle.records(skip=skip):
                 if collection != current:
                     if current is not None:
                         self._finish(current, counts[current], progress)
@@ -59,6 +73,30 @@ class BundleSource:
             if current is not None:
                 self._finish(current, counts[current], progress)
 
+    def read_enrollments_aside(
+        self, spool: EnrollmentSpool, progress: Progress | None = None
+    ) -> bool:
+        """Have a helper process read enrollments.csv into `spool` while `records` reads the
+        rest (see `sync.enrollment_reader`); whether it does.
+
+        Only a bundle on disk whose enrollments.csv is at least `aside_bytes` is read so. Call it
+        before `records`; `spool.wait()` then waits for the helper and adds its counts here.
+        """
+        if isinstance(self._source, bytes) or self.enrollments_aside or not sys.executable:
+            return False
+        try:
+            with Bundle(self._source, limits=self.limits) as bundle:
+                if bundle.modes.get("enrollments", "absent") == "absent":
+                    return False
+                if bundle.member_size("enrollments") < self.aside_bytes:
+                    return False
+        except BundleError:
+            return False  # `records` refuses it, with the same message, where the run expects
+        reader = EnrollmentReader(Path(self._source), self.limits, spool)
+        spool.attach(_Aside(self, reader, progress))
+        self.enrollments_aside = True
+        return True
+
     def _finish(self, collection: str, count: int, progress: Progress | None) -> None:
         self.stats.records[collection] = count
         if progress is not None:
@@ -68,7 +106,12 @@ class BundleSource:
         """Kinds whose file was a bulk snapshot with at least one row (see the module docstring)."""
         complete: set[EntityKind] = set()
         for collection, kinds in COLLECTIONS:
-            if self._modes.get(collection) != "bulk" or not self.stats.records.get(collection):
+            if self._modes.get(collection) != "bulk":
+                continue
+            # Enrollments read aside are counted once the helper is done, after this is asked;
+            # the enrollment plan never takes an empty pull for a snapshot (`present`).
+            aside = collection == "enrollments" and self.enrollments_aside
+            if not aside and not self.stats.records.get(collection):
                 continue
             if (
                 collection == "users"
@@ -78,3 +121,28 @@ class BundleSource:
                 continue
             complete.update(kinds)
         return complete
+
+
+class _Aside:
+    """The helper reading a bundle's enrollments, reporting its counts to the bundle's source."""
+
+    def __init__(
+        self, source: BundleSource, reader: EnrollmentReader, progress: Progress | None
+    ) -> None:
+        self._source, self._reader, self._progress = source, reader, progress
+
+    def result(self) -> SpoolFilled:
+        filled = self._reader.result()
+        stats = self._reader.stats
+        assert stats is not None  # set by a result
+        found = self._source.bundle_stats
+        found.rows["enrollments"] = stats.rows
+        if stats.encoding is not None:
+            found.encodings["enrollments.csv"] = stats.encoding
+        if stats.ignored_columns:
+            found.ignored_columns["enrollments.csv"] = stats.ignored_columns
+        self._source._finish("enrollments", stats.records, self._progress)
+        return filled
+
+    def cancel(self) -> None:
+        self._reader.cancel()

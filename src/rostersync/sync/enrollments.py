@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -86,22 +86,105 @@ def row_hash(row: Row) -> str:
     return digest_of(tuple([row[i] for i in _HASHED]))
 
 
-class EnrollmentSpool:
-    """The pull's enrollments, in arrival order, on disk; their sourcedIds' hashes in memory."""
+@dataclass(frozen=True, slots=True)
+class SpoolFilled:
+    """What a helper that filled a spool reports: where its chunks are, and what it found."""
 
-    def __init__(self, chunk: int = CHUNK) -> None:
+    offsets: tuple[int, ...]
+    count: int
+    issues: tuple[ValidationIssue, ...]
+    repeated: frozenset[str]
+
+
+class SpoolHelper(Protocol):
+    """Another process filling a spool (`sync.enrollment_reader`)."""
+
+    def result(self) -> SpoolFilled:
+        """Wait for it to finish; raise what its reading raised."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop it, if it still runs; idempotent."""
+        ...
+
+
+class EnrollmentSpool:
+    """The pull's enrollments, in arrival order, on disk; their sourcedIds' hashes in memory.
+
+    Filled by `add` in this process, or by a helper process that reads a big bundle's
+    enrollments while this one reads the rest (`sync.enrollment_reader`): then `attach` hands
+    the spool to that helper, and `wait` takes back what it wrote.
+    """
+
+    def __init__(self, chunk: int = CHUNK, *, file: IO[bytes] | None = None) -> None:
         self.chunk = chunk
-        # Closed by `close` (the spool outlives any one block); unnamed, so never left behind.
-        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="rostersync-enrollments-")  # noqa: SIM115
+        # Closed by `close` (the spool outlives any one block); unnamed, so never left behind. A
+        # helper process is given the file of the spool it fills.
+        self._file: IO[bytes] = file or tempfile.TemporaryFile(prefix="rostersync-enrollments-")  # noqa: SIM115
         self._buffer: list[Row] = []
         # Where each chunk starts in the file, then where the last ends: a pass reads each chunk
         # in one call (`marshal.load` on a file reads it in many small ones) and can skip any.
         self._offsets: list[int] = [0]
         self.count = 0
-        # hash(sourcedId) of every spooled enrollment, in spool order (64-bit, this process's).
-        self.keys = array("q")
+        # hash(sourcedId) of every spooled enrollment, in spool order (64-bit, this process's);
+        # for a spool a helper filled, made by one pass when first asked for.
+        self._keys: array[int] | None = array("q")
+        # The sourcedIds spooled more than once, once known (a helper reports its own).
+        self._repeated: set[str] | None = None
         # Enrollments that could not be spooled (no sourcedId): issues of the pull.
         self.issues: list[ValidationIssue] = []
+        self._helper: SpoolHelper | None = None
+
+    @property
+    def fileno(self) -> int:
+        """The spool file's descriptor, for a helper process to write through."""
+        return self._file.fileno()
+
+    def attach(self, helper: SpoolHelper) -> None:
+        """Let `helper` fill this (empty) spool; `wait` takes over what it wrote."""
+        if self.count or self._buffer or self._helper is not None:
+            raise RuntimeError("a spool is filled either here or by one helper, not both")
+        self._helper = helper
+
+    def wait(self) -> None:
+        """Wait for an attached helper to finish and take over its spool (no-op without one).
+
+        Raises:
+            Whatever the helper's reading raised (a refused enrollments.csv, say).
+        """
+        helper, self._helper = self._helper, None
+        if helper is None:
+            return
+        filled = helper.result()
+        self._offsets = list(filled.offsets)
+        self.count = filled.count
+        self.issues.extend(filled.issues)
+        self._repeated = set(filled.repeated)
+        self._keys = None
+
+    @property
+    def keys(self) -> array[int]:
+        """hash(sourcedId) of every spooled enrollment, in spool order (this process's hash)."""
+        if self._keys is None:
+            keys = array("q")
+            for _start, rows in self.chunks():
+                keys.extend(hash(row[_SID]) for row in rows)
+            self._keys = keys
+        return self._keys
+
+    def repeated(self) -> set[str]:
+        """The sourcedIds spooled more than once (exactly, not by hash)."""
+        if self._repeated is None:
+            suspects = _duplicate_keys(self.keys)
+            counts: dict[str, int] = {}
+            if suspects:
+                for _start, rows in self.chunks():
+                    for row in rows:
+                        sid = row[_SID]
+                        if hash(sid) in suspects:
+                            counts[sid] = counts.get(sid, 0) + 1
+            self._repeated = {sid for sid, n in counts.items() if n > 1}
+        return self._repeated
 
     def add(self, enrollment: Enrollment) -> None:
         sid = enrollment.sourced_id
@@ -109,7 +192,8 @@ class EnrollmentSpool:
             self.issues.append(missing_sourced_id_issue("enrollment"))
             return
         self._buffer.append(_ROW(enrollment))
-        self.keys.append(hash(sid))
+        assert self._keys is not None  # only a spool filled here is added to
+        self._keys.append(hash(sid))
         self.count += 1
         if len(self._buffer) >= self.chunk:
             self._flush()
@@ -143,7 +227,15 @@ class EnrollmentSpool:
             # Only ever what `_flush` wrote to this process's own unnamed file.
             yield start, marshal.loads(data)  # noqa: S302
 
+    def flush(self) -> list[int]:
+        """Write what is buffered; where each chunk starts, then where the last ends."""
+        self._flush()
+        return list(self._offsets)
+
     def close(self) -> None:
+        helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.cancel()
         self._file.close()
 
     def __enter__(self) -> EnrollmentSpool:
@@ -213,7 +305,8 @@ def plan_enrollments(
     plan, actions, ids, held = result.plan, result.actions, result.ids, result.held
     first = plan.first
     seen_active = 0
-    duplicates = _duplicate_keys(spool.keys)
+    spool.wait()
+    duplicates = spool.repeated()
     first_of_duplicate: set[str] = set()
     result.issues.extend(spool.issues)
     classes_ok, people_known = context.classes_ok, context.people_known
@@ -230,7 +323,7 @@ def plan_enrollments(
         for offset, row in enumerate(rows):
             sid = row[_SID]
             action = SKIP
-            if duplicates and hash(sid) in duplicates:
+            if duplicates and sid in duplicates:
                 if sid in first_of_duplicate:
                     result.issues.append(duplicate_issue("enrollment", sid))
                     actions.append(SKIP)

@@ -130,6 +130,10 @@ def collect_streamed(
     is kept only as the portal account it becomes under `rules`."""
     roster = SourceRoster(rules=rules)
     add, spool_add = roster.add, spool.add
+    # A big bundle's enrollments are read by a helper process meanwhile; `spool.wait()` joins it.
+    aside = getattr(source, "read_enrollments_aside", None)
+    if aside is not None:
+        aside(spool, progress)
     for record in source.records(progress):
         if type(record) is Enrollment:
             spool_add(record)
@@ -637,6 +641,7 @@ def _fill(report: SyncReport, plan: SyncPlan, source: RosterSource, matched: Mat
     report.eligibility_changes = len(plan.eligibility)
     report.requests = source.stats.requests
     report.retries = source.stats.retries
+    report.records_pulled = dict(source.stats.records)
 
 
 def _fail(

@@ -1,16 +1,22 @@
 """Enrollments are planned and written a spool chunk at a time; the portal ends up the same.
 
 The district here has more enrollments than one spool chunk (`sync.enrollments.CHUNK`), so
-lookups, outcomes and writes cross chunk boundaries, on SQLite and on PostgreSQL.
+lookups, outcomes and writes cross chunk boundaries, on SQLite and on PostgreSQL; and every test
+runs twice: with the enrollments read by the run itself, and read aside by a helper process
+(`sync.enrollment_reader`), as a big district's are.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from tests.integration.bundle.helpers import bundle_of
+from tests.unit.oneroster.bundle_helpers import make_zip, members
 
 from rostersync.errors import SourceChanged
 from rostersync.service import RosterSync
@@ -40,6 +46,14 @@ def enrollment_rows(portal: RosterSync) -> dict[str, tuple[str, bool, str | None
         }
 
 
+def people_count(portal: RosterSync) -> int:
+    with portal.engine.connect() as conn:
+        return sum(
+            conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (tables.students, tables.educators)
+        )
+
+
 def audited(portal: RosterSync, action: str) -> int:
     t = tables.audit_log
     with portal.engine.connect() as conn:
@@ -48,24 +62,48 @@ def audited(portal: RosterSync, action: str) -> int:
         ).scalar_one()
 
 
-def sync(portal: RosterSync, data: DistrictData) -> dict[str, int]:
-    report = portal.run_sync(SLUG, source=BundleSource(bundle_of(data)))
+SourceOf = Callable[[DistrictData], BundleSource]
+
+
+@pytest.fixture(params=["read here", "read aside"])
+def source_of(request: pytest.FixtureRequest, tmp_path: Path) -> SourceOf:
+    """Makes the bundle source of a district, read by the run itself or by a helper."""
+    if request.param == "read here":
+        return lambda data: BundleSource(bundle_of(data))
+    numbers = itertools.count()
+
+    def aside(data: DistrictData) -> BundleSource:
+        path = tmp_path / f"bundle-{next(numbers)}.zip"
+        path.write_bytes(bundle_of(data))
+        return BundleSource(path, aside_bytes=0)
+
+    return aside
+
+
+def sync(portal: RosterSync, source: BundleSource) -> dict[str, int]:
+    report = portal.run_sync(SLUG, source=source)
     assert report.status == "succeeded", report.error
+    assert report.records_pulled["enrollments"] == source.stats.records["enrollments"] > 0
+    assert source.enrollments_aside == (source.aside_bytes == 0)
     return report.counts["enrollment"]
 
 
 class TestAcrossChunks:
     def test_create_resync_change_remove_and_return(
-        self, portal: RosterSync, big: DistrictData
+        self, portal: RosterSync, big: DistrictData, source_of: SourceOf
     ) -> None:
         total = len(big.enrollments)
-        first = sync(portal, big)
+        first = sync(portal, source_of(big))
         assert first["created"] == total - first["held"] and first["created"] > streamed.CHUNK
         before = enrollment_rows(portal)
         assert len(before) == first["created"] and all(row[1] for row in before.values())
         assert audited(portal, "create") == first["created"]
 
-        assert sync(portal, big) == {**first, "created": 0, "unchanged": first["created"]}
+        assert sync(portal, source_of(big)) == {
+            **first,
+            "created": 0,
+            "unchanged": first["created"],
+        }
 
         # Across both chunks: 30 gone, 20 ended by the district, 25 changed, 1 marked removed.
         later = copy.deepcopy(big)
@@ -79,7 +117,7 @@ class TestAcrossChunks:
                 e["endDate"] = "2027-01-15"
             if e["sourcedId"] == removed:
                 e["status"] = "tobedeleted"
-        counts = sync(portal, later)
+        counts = sync(portal, source_of(later))
         assert counts["deactivated"] == len(gone) + 1
         assert counts["updated"] == len(changed)
         assert counts["created"] == 0
@@ -96,20 +134,20 @@ class TestAcrossChunks:
         assert audited(portal, "update") == len(changed)
 
         # The 30 come back: the same rows, restored.
-        back = sync(portal, big)
+        back = sync(portal, source_of(big))
         assert back["restored"] == len(gone) + 1 and back["created"] == 0
         final = enrollment_rows(portal)
         assert all(final[s][0] == before[s][0] and final[s][1] for s in [*gone, removed])
 
     def test_a_preview_writes_nothing_and_its_approval_applies_exactly_it(
-        self, portal: RosterSync, big: DistrictData
+        self, portal: RosterSync, big: DistrictData, source_of: SourceOf
     ) -> None:
-        sync(portal, big)
+        sync(portal, source_of(big))
         later = copy.deepcopy(big)
         later.enrollments = later.enrollments[: len(later.enrollments) // 2]
         dropped = len(big.enrollments) - len(later.enrollments)
         before = enrollment_rows(portal)
-        preview = portal.preview_sync(SLUG, source=BundleSource(bundle_of(later)))
+        preview = portal.preview_sync(SLUG, source=source_of(later))
         assert preview.status == "previewed"
         assert preview.counts["enrollment"]["deactivated"] == dropped
         listed = preview.plan["kinds"]["enrollment"]["deactivated"]
@@ -121,13 +159,79 @@ class TestAcrossChunks:
         changed = copy.deepcopy(later)
         changed.enrollments = changed.enrollments[1:]
         with pytest.raises(SourceChanged):
-            portal.approve_run(preview.run_id, "dm", source=BundleSource(bundle_of(changed)))
+            portal.approve_run(preview.run_id, "dm", source=source_of(changed))
         assert enrollment_rows(portal) == before
 
-        applied = portal.approve_run(preview.run_id, "dm", source=BundleSource(bundle_of(later)))
+        applied = portal.approve_run(preview.run_id, "dm", source=source_of(later))
         assert applied.status == "succeeded", applied.error
         assert applied.fingerprint == preview.fingerprint
         after = enrollment_rows(portal)
         kept = {e["sourcedId"] for e in later.enrollments}
         assert sum(1 for sid, row in after.items() if not row[1]) == dropped
         assert all(after[sid][1] for sid in kept if sid in after)
+
+
+def helpers_reading(path: Path) -> list[str]:
+    """The running helper processes reading the bundle at `path`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue  # ended while we looked
+        if b"rostersync.sync.enrollment_reader" in args and str(path).encode() in args:
+            found.append(cmdline.parent.name)
+    return found
+
+
+class TestReadAsideFailures:
+    """A pull that fails on either side of the helper fails the run and writes nothing."""
+
+    def test_a_refused_enrollment_row_fails_the_run_with_its_line(
+        self, portal: RosterSync, big: DistrictData, tmp_path: Path
+    ) -> None:
+        files = members(bundle_of(big))
+        files["enrollments.csv"] += b"enr-ragged,active\r\n"
+        path = tmp_path / "ragged.zip"
+        path.write_bytes(make_zip(files))
+        source = BundleSource(path, aside_bytes=0)
+        report = portal.run_sync(SLUG, source=source)
+        assert source.enrollments_aside
+        assert report.status == "failed"
+        line = len(big.enrollments) + 2
+        assert report.error is not None
+        assert report.error.startswith(f"enrollments.csv line {line}: 2 cells")
+        assert enrollment_rows(portal) == {}
+        assert people_count(portal) == 0
+
+    def test_a_refused_users_file_stops_the_helper(
+        self, portal: RosterSync, big: DistrictData, tmp_path: Path
+    ) -> None:
+        files = members(bundle_of(big))
+        files["users.csv"] += b"stu-ragged,active\r\n"
+        path = tmp_path / "ragged-users.zip"
+        path.write_bytes(make_zip(files))
+        source = BundleSource(path, aside_bytes=0)
+        report = portal.run_sync(SLUG, source=source)
+        assert source.enrollments_aside
+        assert report.status == "failed"
+        assert report.error is not None and report.error.startswith("users.csv line ")
+        assert helpers_reading(path) == []
+        assert enrollment_rows(portal) == {}
+        assert people_count(portal) == 0
+
+    def test_an_empty_enrollments_file_read_aside_deactivates_nothing(
+        self, portal: RosterSync, big: DistrictData, tmp_path: Path
+    ) -> None:
+        first = sync(portal, BundleSource(bundle_of(big)))
+        files = members(bundle_of(big))
+        files["enrollments.csv"] = files["enrollments.csv"].split(b"\r\n", 1)[0] + b"\r\n"
+        path = tmp_path / "no-enrollments.zip"
+        path.write_bytes(make_zip(files))
+        source = BundleSource(path, aside_bytes=0)
+        report = portal.run_sync(SLUG, source=source)
+        assert source.enrollments_aside
+        assert report.status == "succeeded", report.error
+        assert report.counts["enrollment"]["deactivated"] == 0
+        rows = enrollment_rows(portal)
+        assert len(rows) == first["created"] and all(row[1] for row in rows.values())

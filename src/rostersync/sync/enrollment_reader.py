@@ -1,0 +1,165 @@
+"""A big bundle's enrollments, read into the spool by a helper process while the run reads the rest.
+
+Reading and mapping a district's enrollments is most of its pull: six million rows for a million
+students. One Python process uses one core, so the run starts a helper that reads
+enrollments.csv into the run's spool (`sync.enrollments`), while the run itself reads, validates,
+matches and plans schools, classes and people on the other core. The enrollment plan then waits
+for the helper and reads the spool as if the run had filled it.
+
+The helper is a fresh interpreter (`python -m rostersync.sync.enrollment_reader`), not a fork:
+the run may hold database connections and threads, which a fork would copy half-way. It inherits
+two descriptors, the spool's unnamed file and a pipe; it reads the bundle itself, by its path,
+under the same limits, maps the rows with the same code, and reports through the pipe what
+`SpoolFilled` holds and what the bundle reader found (rows, encoding, ignored columns). A refused
+enrollments.csv comes back as the same `BundleError`, with its file and line. Nothing of a
+student's goes to the helper's output or to a log.
+
+Only bundles on disk whose enrollments.csv is at least `ASIDE_BYTES` are read this way: starting
+an interpreter costs a few tenths of a second, which only a big file repays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO
+
+from rostersync.errors import RetriableSourceError
+from rostersync.oneroster.bundle import Bundle, BundleError, BundleLimits
+from rostersync.sync.enrollments import EnrollmentSpool, SpoolFilled
+
+__all__ = ["ASIDE_BYTES", "EnrollmentReader", "ReaderStats"]
+
+MB = 1024 * 1024
+# enrollments.csv of at least this many bytes (about 160,000 enrollments) is read aside.
+ASIDE_BYTES = 16 * MB
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderStats:
+    """What the helper's bundle reader found in enrollments.csv."""
+
+    records: int
+    rows: int
+    encoding: str | None
+    ignored_columns: tuple[str, ...]
+
+
+class EnrollmentReader:
+    """A helper process filling `spool` with the enrollments of the bundle at `path`."""
+
+    def __init__(self, path: Path, limits: BundleLimits, spool: EnrollmentSpool) -> None:
+        read_end, write_end = os.pipe()
+        command = [sys.executable, "-m", __name__, str(path), str(spool.fileno), str(write_end)]
+        command += [str(spool.chunk), json.dumps(asdict(limits))]
+        # The helper imports rostersync from where this process did.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        try:
+            # Our own module, run by this interpreter, with arguments we made.
+            self._process = subprocess.Popen(  # noqa: S603
+                command,
+                pass_fds=(spool.fileno, write_end),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=env,
+            )
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        self._reports: IO[bytes] | None = os.fdopen(read_end, "rb")
+        self.stats: ReaderStats | None = None
+
+    def result(self) -> SpoolFilled:
+        """Wait for the helper; what it spooled, or what stopped it, raised here.
+
+        Raises:
+            BundleError: enrollments.csv was refused (file, line and column as the reader said).
+            RetriableSourceError: The helper stopped without reporting (killed, out of memory).
+        """
+        reports, self._reports = self._reports, None
+        if reports is None:
+            raise RuntimeError("the enrollment reader's result was already taken")
+        with reports:
+            data = reports.read()
+        code = self._process.wait()
+        if not data:
+            raise RetriableSourceError(
+                f"reading the bundle's enrollments stopped unexpectedly (the helper process "
+                f"exited with {code}); nothing was written: run the sync again"
+            )
+        # Only ever what our own helper wrote to its pipe (below).
+        outcome = pickle.loads(data)  # noqa: S301
+        if outcome[0] == "refused":
+            _kind, message, file, line, column = outcome
+            raise BundleError(message, file=file, line=line, column=column)
+        if outcome[0] == "failed":
+            raise RetriableSourceError(
+                f"reading the bundle's enrollments failed ({outcome[1]}); nothing was written: "
+                "run the sync again"
+            )
+        _kind, filled, stats = outcome
+        self.stats = stats
+        assert isinstance(filled, SpoolFilled)
+        return filled
+
+    def cancel(self) -> None:
+        """Stop the helper if it still runs (the run failed or ended first)."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        if self._reports is not None:
+            self._reports.close()
+            self._reports = None
+
+
+def _read(path: str, spool_fd: int, chunk: int, limits: BundleLimits) -> tuple[object, ...]:
+    spool = EnrollmentSpool(chunk, file=os.fdopen(spool_fd, "r+b"))
+    try:
+        records = 0
+        with Bundle(path, limits=limits) as bundle:
+            for _collection, record in bundle.records(only=("enrollments",)):
+                records += 1
+                spool.add(record)  # type: ignore[arg-type]  # only enrollments are read
+            found = bundle.stats
+        offsets = spool.flush()
+        filled = SpoolFilled(
+            offsets=tuple(offsets),
+            count=spool.count,
+            issues=tuple(spool.issues),
+            repeated=frozenset(spool.repeated()),
+        )
+        stats = ReaderStats(
+            records=records,
+            rows=found.rows.get("enrollments", 0),
+            encoding=found.encodings.get("enrollments.csv"),
+            ignored_columns=found.ignored_columns.get("enrollments.csv", ()),
+        )
+        return ("filled", filled, stats)
+    except BundleError as exc:
+        return ("refused", str(exc), exc.file, exc.line, exc.column)
+    except Exception as exc:  # reported to the run by its type only, never with data
+        return ("failed", type(exc).__name__)
+    finally:
+        spool.close()
+
+
+def main(argv: list[str]) -> int:
+    path, spool_fd, report_fd, chunk, limits = argv
+    outcome = _read(path, int(spool_fd), int(chunk), BundleLimits(**json.loads(limits)))
+    with os.fdopen(int(report_fd), "wb") as report:
+        pickle.dump(outcome, report)
+    return 0
+
+
+if __name__ == "__main__":
+    # Run from the module's importable self, so what it pickles names this module, not __main__.
+    from rostersync.sync import enrollment_reader
+
+    raise SystemExit(enrollment_reader.main(sys.argv[1:]))

@@ -27,7 +27,8 @@ so their sum is an upper bound on what they held together). Measured, per backen
 Ratios: first_sync / (read_parse + bulk_load), noop_resync / read_parse, delta_1pct / read_parse.
 Each figure's `detail` also records the child's own CPU seconds over the timed part
 (`time.process_time`): on a shared machine wall seconds swing with other work, CPU seconds much
-less (though they leave out the PostgreSQL server's share).
+less (though they leave out the PostgreSQL server's share). The helper's CPU seconds are recorded
+apart (`helper_cpu_seconds`): a sync may use both cores, the read_parse bound uses one.
 Results go to `bench/results/<timestamp>.json` (git-ignored) and a Markdown table to stdout.
 PostgreSQL work happens in a schema of its own, dropped at the end.
 """
@@ -178,6 +179,7 @@ def _measure_backend(
         timings[figure], rss[figure] = out["seconds"], out["max_rss_kb"] / 1024
         details[figure] = out.get("detail", {})
         details[figure]["helper_peak_rss_mb"] = out.get("helper_max_rss_kb", 0) / 1024
+        details[figure]["helper_cpu_seconds"] = out.get("helper_cpu_seconds", 0.0)
         line = f"{backend:>10} {figure:<12} {out['seconds']:8.2f}s  {rss[figure]:7.0f} MB"
         print(line, flush=True)
 
@@ -282,6 +284,9 @@ def _worker(args: argparse.Namespace) -> None:
         "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
         "helper_max_rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        # CPU seconds of the helper (the timed run's only child process), whole.
+        "helper_cpu_seconds": resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime,
         "detail": detail,
     }
     Path(args.out).write_text(json.dumps(result))

@@ -322,6 +322,20 @@ class PlanDigest:
             else:
                 self._items = None
 
+    @property
+    def cap(self) -> int:
+        return self._cap
+
+    def absorb(self, other: PlanDigest) -> None:
+        """Add every change `other` was given, as if each had been added here."""
+        self._sum += other._sum
+        self.count += other.count
+        if self._items is not None:
+            if other._items is None or len(self._items) + len(other._items) > self._cap:
+                self._items = None
+            else:
+                self._items.extend(other._items)
+
     def fingerprint(self) -> str:
         total = self._sum % (1 << 128)
         return hashlib.sha256(f"{self.count}:{total:032x}".encode()).hexdigest()

@@ -144,5 +144,8 @@ class _Aside:
         self._source._finish("enrollments", stats.records, self._progress)
         return filled
 
+    def written(self) -> Iterator[int]:
+        return self._reader.written()
+
     def cancel(self) -> None:
         self._reader.cancel()

@@ -3,14 +3,16 @@
 Reading and mapping a district's enrollments is most of its pull: six million rows for a million
 students. One Python process uses one core, so the run starts a helper that reads
 enrollments.csv into the run's spool (`sync.enrollments`), while the run itself reads, validates,
-matches and plans schools, classes and people on the other core. The enrollment plan then waits
-for the helper and reads the spool as if the run had filled it.
+matches and plans schools, classes and people on the other core. The enrollment plan then reads
+each chunk of the spool as soon as the helper has written it, and the rest as if the run had
+filled it.
 
 The helper is a fresh interpreter (`python -m rostersync.sync.enrollment_reader`), not a fork:
 the run may hold database connections and threads, which a fork would copy half-way. It inherits
 two descriptors, the spool's unnamed file and a pipe; it reads the bundle itself, by its path,
-under the same limits, maps the rows with the same code, and reports through the pipe what
-`SpoolFilled` holds and what the bundle reader found (rows, encoding, ignored columns). A refused
+under the same limits, maps the rows with the same code, and reports through the pipe where each
+chunk ends as soon as it is written, then what `SpoolFilled` holds and what the bundle reader
+found (rows, encoding, ignored columns). A refused
 enrollments.csv comes back as the same `BundleError`, with its file and line. Nothing of a
 student's goes to the helper's output or to a log.
 
@@ -25,9 +27,10 @@ import os
 import pickle
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from rostersync.errors import RetriableSourceError
 from rostersync.oneroster.bundle import Bundle, BundleError, BundleLimits
@@ -74,7 +77,22 @@ class EnrollmentReader:
         finally:
             os.close(write_end)
         self._reports: IO[bytes] | None = os.fdopen(read_end, "rb")
+        # The helper's last message, once read: what it spooled, or what stopped it.
+        self._outcome: tuple[Any, ...] | None = None
         self.stats: ReaderStats | None = None
+
+    def written(self) -> Iterator[int]:
+        """Where each chunk the helper writes ends, as it is written, until it is done."""
+        while self._outcome is None and self._reports is not None:
+            try:
+                # Only ever what our own helper wrote to its pipe (below).
+                message = pickle.load(self._reports)  # noqa: S301
+            except (EOFError, pickle.UnpicklingError):
+                message = ("died",)
+            if message[0] == "chunk":
+                yield message[1]
+            else:
+                self._outcome = message
 
     def result(self) -> SpoolFilled:
         """Wait for the helper; what it spooled, or what stopped it, raised here.
@@ -83,19 +101,19 @@ class EnrollmentReader:
             BundleError: enrollments.csv was refused (file, line and column as the reader said).
             RetriableSourceError: The helper stopped without reporting (killed, out of memory).
         """
-        reports, self._reports = self._reports, None
-        if reports is None:
+        for _end in self.written():
+            pass  # chunks nobody read as they came are read from the offsets reported last
+        outcome = self._outcome
+        if outcome is None or self._reports is None:
             raise RuntimeError("the enrollment reader's result was already taken")
-        with reports:
-            data = reports.read()
+        self._reports.close()
+        self._reports = None
         code = self._process.wait()
-        if not data:
+        if outcome[0] == "died":
             raise RetriableSourceError(
                 f"reading the bundle's enrollments stopped unexpectedly (the helper process "
                 f"exited with {code}); nothing was written: run the sync again"
             )
-        # Only ever what our own helper wrote to its pipe (below).
-        outcome = pickle.loads(data)  # noqa: S301
         if outcome[0] == "refused":
             _kind, message, file, line, column = outcome
             raise BundleError(message, file=file, line=line, column=column)
@@ -119,8 +137,14 @@ class EnrollmentReader:
             self._reports = None
 
 
-def _read(path: str, spool_fd: int, chunk: int, limits: BundleLimits) -> tuple[object, ...]:
-    spool = EnrollmentSpool(chunk, file=os.fdopen(spool_fd, "r+b"))
+def _read(
+    path: str, spool_fd: int, chunk: int, limits: BundleLimits, report: IO[bytes]
+) -> tuple[object, ...]:
+    def written(end: int) -> None:
+        pickle.dump(("chunk", end), report)
+        report.flush()
+
+    spool = EnrollmentSpool(chunk, file=os.fdopen(spool_fd, "r+b"), on_flush=written)
     try:
         records = 0
         with Bundle(path, limits=limits) as bundle:
@@ -152,8 +176,9 @@ def _read(path: str, spool_fd: int, chunk: int, limits: BundleLimits) -> tuple[o
 
 def main(argv: list[str]) -> int:
     path, spool_fd, report_fd, chunk, limits = argv
-    outcome = _read(path, int(spool_fd), int(chunk), BundleLimits(**json.loads(limits)))
     with os.fdopen(int(report_fd), "wb") as report:
+        settings = BundleLimits(**json.loads(limits))
+        outcome = _read(path, int(spool_fd), int(chunk), settings, report)
         pickle.dump(outcome, report)
     return 0
 

@@ -4,8 +4,10 @@ A district of a million students sends about six million enrollments, more than 
 all its records. Held in memory as records, with the portal's index of them and the planned
 writes, they alone took gigabytes. Here they never are:
 
-1. **Pull.** Each enrollment is written as a plain tuple to an unnamed temporary file (the
-   spool, in `marshal`'d chunks) and only its sourcedId's 64-bit hash is kept, in an array.
+1. **Pull.** Each enrollment is written as a plain tuple, with its content hash, to an unnamed
+   temporary file (the spool, in `marshal`'d chunks) and only its sourcedId's 64-bit hash is
+   kept, in an array. A big bundle's enrollments are spooled by a helper process while the run
+   reads the rest (`sync.enrollment_reader`); the plan then reads each chunk as it is written.
 2. **Plan**, once the rest of the pull has been validated: the spool is read back a chunk at a
    time; each enrollment is judged by the same `judge_enrollment` as everywhere else, its content
    hash checked against the portal's active hashes (a sorted array, `_Known`) and, when not found
@@ -28,13 +30,15 @@ process dies (an unnamed file).
 from __future__ import annotations
 
 import marshal
+import os
 import tempfile
 import uuid
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from operator import attrgetter
+from functools import partial
+from operator import attrgetter, itemgetter
 from typing import IO, Any, Protocol
 
 import numpy as np
@@ -57,13 +61,17 @@ KIND = EntityKind.ENROLLMENT
 # Enrollments per spool chunk: per lookup query, per marshal record, per write.
 CHUNK = 5000
 
-# An enrollment as a tuple, in the dataclass's field order; the content hash covers the same
-# fields `Record.content_hash` does, in the same order.
+# An enrollment as a tuple, in the dataclass's field order, then its content hash: made where
+# the enrollment is spooled (in a helper process, for a big bundle, off the run's own core). The
+# hash covers the same fields `Record.content_hash` does, in the same order.
 FIELDS = tuple(f.name for f in fields(Enrollment))
 _ROW = attrgetter(*FIELDS)
-_HASHED = tuple(i for i, name in enumerate(FIELDS) if name not in ("status", "date_last_modified"))
+_HASHED = itemgetter(
+    *(i for i, name in enumerate(FIELDS) if name not in ("status", "date_last_modified"))
+)
 _SID, _STATUS, _MODIFIED = (FIELDS.index(n) for n in ("sourced_id", "status", "date_last_modified"))
 _CLASS, _USER, _ROLE = (FIELDS.index(n) for n in ("class_sourced_id", "user_sourced_id", "role"))
+_HASH = len(FIELDS)
 
 Row = tuple[Any, ...]
 
@@ -72,18 +80,20 @@ SKIP, CREATE, UPDATE, RESTORE = 0, 1, 2, 3
 
 
 def row_of(enrollment: Enrollment) -> Row:
-    """An enrollment as the spool keeps it."""
-    return tuple(_ROW(enrollment))
+    """An enrollment as the spool keeps it: its fields, then its content hash."""
+    values = _ROW(enrollment)
+    return (*values, digest_of(_HASHED(values)))
 
 
 def enrollment_of(row: Row) -> Enrollment:
     """The enrollment a spooled row was made from."""
-    return Enrollment(**dict(zip(FIELDS, row, strict=True)))
+    return Enrollment(**dict(zip(FIELDS, row[:_HASH], strict=True)))
 
 
 def row_hash(row: Row) -> str:
-    """`Enrollment.content_hash` of a spooled row, without building the record."""
-    return digest_of(tuple([row[i] for i in _HASHED]))
+    """`Enrollment.content_hash` of a spooled row, as it was made when spooled."""
+    content: str = row[_HASH]
+    return content
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,10 @@ class SpoolFilled:
 class SpoolHelper(Protocol):
     """Another process filling a spool (`sync.enrollment_reader`)."""
 
+    def written(self) -> Iterator[int]:
+        """Where each chunk it writes ends, as soon as it is written, until it is done."""
+        ...
+
     def result(self) -> SpoolFilled:
         """Wait for it to finish; raise what its reading raised."""
         ...
@@ -113,11 +127,21 @@ class EnrollmentSpool:
 
     Filled by `add` in this process, or by a helper process that reads a big bundle's
     enrollments while this one reads the rest (`sync.enrollment_reader`): then `attach` hands
-    the spool to that helper, and `wait` takes back what it wrote.
+    the spool to that helper, `chunks` reads each chunk as soon as the helper has written it,
+    and `wait` takes back the rest. Chunks are written and read at explicit offsets
+    (`os.pwrite`, `os.pread`): the helper's descriptor shares the file's position with ours.
     """
 
-    def __init__(self, chunk: int = CHUNK, *, file: IO[bytes] | None = None) -> None:
+    def __init__(
+        self,
+        chunk: int = CHUNK,
+        *,
+        file: IO[bytes] | None = None,
+        on_flush: Callable[[int], None] | None = None,
+    ) -> None:
         self.chunk = chunk
+        # Told where each chunk ends once it is written (a helper tells the run).
+        self._on_flush = on_flush
         # Closed by `close` (the spool outlives any one block); unnamed, so never left behind. A
         # helper process is given the file of the spool it fills.
         self._file: IO[bytes] = file or tempfile.TemporaryFile(prefix="rostersync-enrollments-")  # noqa: SIM115
@@ -126,6 +150,7 @@ class EnrollmentSpool:
         # in one call (`marshal.load` on a file reads it in many small ones) and can skip any.
         self._offsets: list[int] = [0]
         self.count = 0
+        self._fd = self._file.fileno()
         # hash(sourcedId) of every spooled enrollment, in spool order (64-bit, this process's);
         # for a spool a helper filled, made by one pass when first asked for.
         self._keys: array[int] | None = array("q")
@@ -145,6 +170,11 @@ class EnrollmentSpool:
         if self.count or self._buffer or self._helper is not None:
             raise RuntimeError("a spool is filled either here or by one helper, not both")
         self._helper = helper
+
+    @property
+    def filling(self) -> bool:
+        """Whether a helper is still filling the spool (`count` and `issues` are not final)."""
+        return self._helper is not None
 
     def wait(self) -> None:
         """Wait for an attached helper to finish and take over its spool (no-op without one).
@@ -191,7 +221,7 @@ class EnrollmentSpool:
         if not sid:
             self.issues.append(missing_sourced_id_issue("enrollment"))
             return
-        self._buffer.append(_ROW(enrollment))
+        self._buffer.append(row_of(enrollment))
         assert self._keys is not None  # only a spool filled here is added to
         self._keys.append(hash(sid))
         self.count += 1
@@ -200,11 +230,29 @@ class EnrollmentSpool:
 
     def _flush(self) -> None:
         if self._buffer:
-            data = marshal.dumps(self._buffer)
-            self._file.seek(self._offsets[-1])
-            self._file.write(data)
-            self._offsets.append(self._offsets[-1] + len(data))
+            data = memoryview(marshal.dumps(self._buffer))
+            at = self._offsets[-1]
+            while data:
+                written = os.pwrite(self._fd, data, at)
+                data, at = data[written:], at + written
+            self._offsets.append(at)
             self._buffer = []
+            if self._on_flush is not None:
+                self._on_flush(at)
+
+    def _read(self, number: int) -> list[Row]:
+        start, end = self._offsets[number], self._offsets[number + 1]
+        data = os.pread(self._fd, end - start, start)
+        # Only ever what `_flush` (here or in our own helper) wrote to this unnamed file.
+        rows: list[Row] = marshal.loads(data)  # noqa: S302
+        return rows
+
+    def _as_written(self, helper: SpoolHelper) -> Iterator[tuple[int, list[Row]]]:
+        # Each chunk as soon as the helper says it is written, then the helper's result.
+        for number, end in enumerate(helper.written()):
+            self._offsets.append(end)
+            yield number * self.chunk, self._read(number)
+        self.wait()
 
     def chunks(
         self, only: Callable[[int, int], bool] | None = None
@@ -216,16 +264,17 @@ class EnrollmentSpool:
                 chunks it turns down are skipped without being read (a no-op resync's write
                 pass reads nothing).
         """
+        if self._helper is not None:
+            if only is not None:
+                raise RuntimeError("a spool a helper still fills is read whole")
+            yield from self._as_written(self._helper)
+            return
         self._flush()
-        offsets = self._offsets
-        for number in range(len(offsets) - 1):
+        for number in range(len(self._offsets) - 1):
             start = number * self.chunk
             if only is not None and not only(start, min(start + self.chunk, self.count)):
                 continue
-            self._file.seek(offsets[number])
-            data = self._file.read(offsets[number + 1] - offsets[number])
-            # Only ever what `_flush` wrote to this process's own unnamed file.
-            yield start, marshal.loads(data)  # noqa: S302
+            yield start, self._read(number)
 
     def flush(self) -> list[int]:
         """Write what is buffered; where each chunk starts, then where the last ends."""
@@ -288,6 +337,10 @@ def plan_enrollments(
 ) -> EnrollmentPlan:
     """Judge, diff and count every spooled enrollment; see the module docstring.
 
+    A spool a helper still fills is planned chunk by chunk as the helper writes, as if no
+    sourcedId came twice; the helper finds out whether one did only at the end. Then (a rare,
+    broken roster) the plan is made again, knowing which.
+
     Args:
         spool: The pull's enrollments.
         context: The classes and people of the same pull (from `validate_roster`).
@@ -297,6 +350,27 @@ def plan_enrollments(
         digest: The run's fingerprint; each planned change is added to it.
         cap: How many sourcedIds per outcome the summary keeps.
     """
+    plan = partial(_plan, spool, context, stored, complete=complete, delta=delta, cap=cap)
+    if spool.filling:
+        trial = PlanDigest(digest.cap)
+        planned = plan(set(), digest=trial)
+        if not spool.repeated():
+            digest.absorb(trial)
+            return planned
+    return plan(spool.repeated(), digest=digest)
+
+
+def _plan(
+    spool: EnrollmentSpool,
+    context: EnrollmentContext,
+    stored: StoredEnrollments,
+    duplicates: set[str],
+    *,
+    complete: bool,
+    delta: bool,
+    digest: PlanDigest,
+    cap: int,
+) -> EnrollmentPlan:
     total, active_before = stored.counts
     result = EnrollmentPlan(
         plan=StreamedEntityPlan(kind=KIND, cap=cap, active_before=active_before),
@@ -305,10 +379,7 @@ def plan_enrollments(
     plan, actions, ids, held = result.plan, result.actions, result.ids, result.held
     first = plan.first
     seen_active = 0
-    spool.wait()
-    duplicates = spool.repeated()
     first_of_duplicate: set[str] = set()
-    result.issues.extend(spool.issues)
     classes_ok, people_known = context.classes_ok, context.people_known
     chunks: Iterator[tuple[list[Row], dict[str, StoredRecord], list[bool] | None]]
     if total and stored.active_hashes is not None:
@@ -383,6 +454,8 @@ def plan_enrollments(
                     digest.add(f"{KIND}|{outcome}|{sid}|{content}")
             actions.append(action)
             position += 1
+    # The spool's own issues (known once it is filled) come first, as the pull found them.
+    result.issues[:0] = spool.issues
     if complete and result.present and seen_active < active_before:
         for found_id, sid in _absent(spool.keys, stored.active()):
             plan.deactivations.append((found_id, sid))
@@ -432,7 +505,7 @@ class _Known:
             return [False] * len(rows)
         width = 2 * _KNOWN_BYTES
         sent = np.frombuffer(
-            bytes.fromhex("".join(row_hash(row)[:width] for row in rows)),
+            bytes.fromhex("".join(row[_HASH][:width] for row in rows)),
             dtype=f"S{_KNOWN_BYTES}",
         )
         at = np.minimum(np.searchsorted(self.hashes, sent), len(self.hashes) - 1)

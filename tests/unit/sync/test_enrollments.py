@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from rostersync.sync.enrollments import (
     CREATE,
     EnrollmentPlan,
     EnrollmentSpool,
+    SpoolFilled,
     StoredEnrollments,
     enrollment_of,
     plan_enrollments,
@@ -117,6 +119,45 @@ def spooled(count: int, *, chunk: int) -> EnrollmentSpool:
     for record in pulled_enrollments(count):
         spool.add(record)
     return spool
+
+
+class InProcessHelper:
+    """Fills a spool as the helper process does (`sync.enrollment_reader`), through its own
+    descriptor of the spool's file, writing a chunk each time the plan waits for one."""
+
+    def __init__(self, spool: EnrollmentSpool, records: list[Enrollment]) -> None:
+        self.ends: list[int] = []
+        file = os.fdopen(os.dup(spool.fileno), "r+b")
+        self.writer = EnrollmentSpool(spool.chunk, file=file, on_flush=self.ends.append)
+        self.records = records
+        self.stream = self._fill()
+
+    def _fill(self) -> Iterator[int]:
+        for record in self.records:
+            self.writer.add(record)
+            while self.ends:
+                yield self.ends.pop(0)
+        self.writer.flush()
+        while self.ends:
+            yield self.ends.pop(0)
+
+    def written(self) -> Iterator[int]:
+        return self.stream
+
+    def result(self) -> SpoolFilled:
+        for _end in self.stream:
+            pass
+        filled = SpoolFilled(
+            offsets=tuple(self.writer.flush()),
+            count=self.writer.count,
+            issues=tuple(self.writer.issues),
+            repeated=frozenset(self.writer.repeated()),
+        )
+        self.writer.close()
+        return filled
+
+    def cancel(self) -> None:
+        self.writer.close()
 
 
 def plan_stream(
@@ -214,6 +255,7 @@ class TestPlanEnrollments:
         st.booleans(),
         st.integers(1, 4),
         st.booleans(),
+        st.booleans(),
     )
     def test_plans_exactly_what_the_in_memory_plan_does(
         self,
@@ -222,12 +264,18 @@ class TestPlanEnrollments:
         complete: bool,
         chunk: int,
         by_hashes: bool,
+        aside: bool,
     ) -> None:
         stored = stored_index(rows, pulled)
         expected, roster = in_memory(pulled, stored, complete)
         with EnrollmentSpool(chunk=chunk) as spool:
-            for record in pulled:
-                spool.add(record)
+            if aside:
+                # Filled by a helper while being planned, a chunk at a time; a repeated
+                # sourcedId, known only at the end, makes the plan start over.
+                spool.attach(InProcessHelper(spool, pulled))
+            else:
+                for record in pulled:
+                    spool.add(record)
             digest = PlanDigest(1000)
             # Every chunk looked up, or only what the portal's active hashes do not vouch for.
             got = plan_stream(
@@ -351,6 +399,21 @@ class TestPlanDigest:
             c.add(change)
         assert a.fingerprint() == b.fingerprint() != c.fingerprint()
         assert a.items() == b.items() and a.items() is not None and len(a.items() or []) == 50
+
+    @given(st.lists(st.text(max_size=4), max_size=12), st.integers(0, 12), st.integers(1, 8))
+    def test_absorbing_another_digest_is_adding_its_changes(
+        self, changes: list[str], split: int, cap: int
+    ) -> None:
+        whole, first, second = PlanDigest(cap), PlanDigest(cap), PlanDigest(cap)
+        for change in changes:
+            whole.add(change)
+        for change in changes[:split]:
+            first.add(change)
+        for change in changes[split:]:
+            second.add(change)
+        first.absorb(second)
+        assert first.fingerprint() == whole.fingerprint()
+        assert first.items() == whole.items() and first.count == whole.count
 
     def test_past_the_cap_only_the_count_is_kept(self) -> None:
         digest = PlanDigest(3)

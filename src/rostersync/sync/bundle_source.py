@@ -9,6 +9,7 @@ bulk snapshot too, since a user's role and schools come from it.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,11 +80,14 @@ class BundleSource:
         """Have a helper process read enrollments.csv into `spool` while `records` reads the
         rest (see `sync.enrollment_reader`); whether it does.
 
-        Only a bundle on disk whose enrollments.csv is at least `aside_bytes` is read so. Call it
-        before `records`; `spool.wait()` then waits for the helper and adds its counts here.
+        Only a bundle on disk whose enrollments.csv is at least `aside_bytes` is read so, on a
+        POSIX system. Call it before `records`; the spool's `chunks` then read what the helper
+        writes as it writes it, and the helper's counts are added here when it is done.
         """
-        if isinstance(self._source, bytes) or self.enrollments_aside or not sys.executable:
+        if isinstance(self._source, bytes) or self.enrollments_aside:
             return False
+        if os.name != "posix" or not sys.executable:
+            return False  # the helper inherits descriptors (`pass_fds`): POSIX only
         try:
             with Bundle(self._source, limits=self.limits) as bundle:
                 if bundle.modes.get("enrollments", "absent") == "absent":

@@ -130,7 +130,8 @@ def collect_streamed(
     is kept only as the portal account it becomes under `rules`."""
     roster = SourceRoster(rules=rules)
     add, spool_add = roster.add, spool.add
-    # A big bundle's enrollments are read by a helper process meanwhile; `spool.wait()` joins it.
+    # A big bundle's enrollments are read by a helper process meanwhile; the enrollment plan
+    # reads them from the spool as the helper writes them (`sync.enrollment_reader`).
     aside = getattr(source, "read_enrollments_aside", None)
     if aside is not None:
         aside(spool, progress)

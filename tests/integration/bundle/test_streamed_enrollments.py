@@ -24,6 +24,7 @@ from rostersync.simulator import DistrictData, generate_district
 from rostersync.store import tables
 from rostersync.sync import enrollments as streamed
 from rostersync.sync.bundle_source import BundleSource
+from rostersync.sync.pipeline import SyncReport
 
 SLUG = "springfield"
 
@@ -184,6 +185,20 @@ def helpers_reading(path: Path) -> list[str]:
     return found
 
 
+def sync_aside(portal: RosterSync, files: dict[str, bytes], path: Path) -> SyncReport:
+    """Sync the bundle of these files, saved at `path`, with its enrollments read aside."""
+    path.write_bytes(make_zip(files))
+    source = BundleSource(path, aside_bytes=0)
+    report = portal.run_sync(SLUG, source=source)
+    assert source.enrollments_aside
+    return report
+
+
+def assert_nothing_written(portal: RosterSync) -> None:
+    assert enrollment_rows(portal) == {}
+    assert people_count(portal) == 0
+
+
 class TestReadAsideFailures:
     """A pull that fails on either side of the helper fails the run and writes nothing."""
 
@@ -192,17 +207,11 @@ class TestReadAsideFailures:
     ) -> None:
         files = members(bundle_of(big))
         files["enrollments.csv"] += b"enr-ragged,active\r\n"
-        path = tmp_path / "ragged.zip"
-        path.write_bytes(make_zip(files))
-        source = BundleSource(path, aside_bytes=0)
-        report = portal.run_sync(SLUG, source=source)
-        assert source.enrollments_aside
-        assert report.status == "failed"
+        report = sync_aside(portal, files, tmp_path / "ragged.zip")
+        assert report.status == "failed" and report.error is not None
         line = len(big.enrollments) + 2
-        assert report.error is not None
         assert report.error.startswith(f"enrollments.csv line {line}: 2 cells")
-        assert enrollment_rows(portal) == {}
-        assert people_count(portal) == 0
+        assert_nothing_written(portal)
 
     def test_a_refused_users_file_stops_the_helper(
         self, portal: RosterSync, big: DistrictData, tmp_path: Path
@@ -210,15 +219,11 @@ class TestReadAsideFailures:
         files = members(bundle_of(big))
         files["users.csv"] += b"stu-ragged,active\r\n"
         path = tmp_path / "ragged-users.zip"
-        path.write_bytes(make_zip(files))
-        source = BundleSource(path, aside_bytes=0)
-        report = portal.run_sync(SLUG, source=source)
-        assert source.enrollments_aside
-        assert report.status == "failed"
-        assert report.error is not None and report.error.startswith("users.csv line ")
+        report = sync_aside(portal, files, path)
+        assert report.status == "failed" and report.error is not None
+        assert report.error.startswith("users.csv line ")
         assert helpers_reading(path) == []
-        assert enrollment_rows(portal) == {}
-        assert people_count(portal) == 0
+        assert_nothing_written(portal)
 
     def test_an_empty_enrollments_file_read_aside_deactivates_nothing(
         self, portal: RosterSync, big: DistrictData, tmp_path: Path
@@ -226,11 +231,7 @@ class TestReadAsideFailures:
         first = sync(portal, BundleSource(bundle_of(big)))
         files = members(bundle_of(big))
         files["enrollments.csv"] = files["enrollments.csv"].split(b"\r\n", 1)[0] + b"\r\n"
-        path = tmp_path / "no-enrollments.zip"
-        path.write_bytes(make_zip(files))
-        source = BundleSource(path, aside_bytes=0)
-        report = portal.run_sync(SLUG, source=source)
-        assert source.enrollments_aside
+        report = sync_aside(portal, files, tmp_path / "no-enrollments.zip")
         assert report.status == "succeeded", report.error
         assert report.counts["enrollment"]["deactivated"] == 0
         rows = enrollment_rows(portal)

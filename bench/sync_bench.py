@@ -278,15 +278,17 @@ def _worker(args: argparse.Namespace) -> None:
     structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
     task = {"sync": _task_sync, "read": _task_read, "load": _task_load}[args.task]
     seconds, detail = task(args)
+    # The helper reading enrollments aside (the timed run's only child process) runs alongside
+    # the run. Linux reports kilobytes.
+    own, helper = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     result = {
         "seconds": seconds,
-        # Linux reports kilobytes. The helper reading enrollments aside runs alongside the run.
-        "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-        "helper_max_rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-        # CPU seconds of the helper (the timed run's only child process), whole.
-        "helper_cpu_seconds": resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
-        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime,
+        "max_rss_kb": own.ru_maxrss + helper.ru_maxrss,
+        "helper_max_rss_kb": helper.ru_maxrss,
+        "helper_cpu_seconds": helper.ru_utime + helper.ru_stime,
         "detail": detail,
     }
     Path(args.out).write_text(json.dumps(result))

@@ -379,10 +379,9 @@ class Bundle:
         for name in wanted:
             if self.modes.get(name, "absent") == "absent":
                 continue
-            if name == "roles" and roles is None:
-                continue
             if name == "roles":
-                assert roles is not None  # 1.2 only, set above
+                if roles is None:
+                    continue  # roles are joined into users, which are not read here
                 for row in self._data_rows(name):
                     roles.add(row)
                 continue

@@ -170,6 +170,7 @@ class EnrollmentSpool:
         if self.count or self._buffer or self._helper is not None:
             raise RuntimeError("a spool is filled either here or by one helper, not both")
         self._helper = helper
+        self._keys = None  # made in this process once the helper is done (`keys`)
 
     @property
     def filling(self) -> bool:
@@ -190,7 +191,6 @@ class EnrollmentSpool:
         self.count = filled.count
         self.issues.extend(filled.issues)
         self._repeated = set(filled.repeated)
-        self._keys = None
 
     @property
     def keys(self) -> array[int]:

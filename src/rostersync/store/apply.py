@@ -32,6 +32,7 @@ from rostersync.domain.records import (
     Student,
 )
 from rostersync.errors import RosterSyncError
+from rostersync.store.planner import unindexed
 from rostersync.store.roster import STREAM_ROWS
 from rostersync.store.tables import ROSTER_TABLES, audit_log, districts, eligibility
 
@@ -200,7 +201,9 @@ class _Writer:
             for chunk in _chunks(ids):
                 self.conn.execute(
                     update(table)
-                    .where(table.c.district_id == self.district_id, table.c.id.in_(chunk))
+                    .where(
+                        unindexed(table.c.district_id) == self.district_id, table.c.id.in_(chunk)
+                    )
                     .values(gone)
                 )
             self._audit("deactivate", kind, ids)
@@ -274,7 +277,7 @@ class _Writer:
         current: dict[str, Row] = {}
         for chunk in _chunks(ids):
             stmt = select(table.c.id, *cols).where(
-                table.c.district_id == self.district_id, table.c.id.in_(chunk)
+                unindexed(table.c.district_id) == self.district_id, table.c.id.in_(chunk)
             )
             for row in self.conn.execute(stmt):
                 values = dict(row._mapping)

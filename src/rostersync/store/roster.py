@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 from rostersync.domain.eligibility import Eligibility, EligibilityStatus
 from rostersync.domain.eligibility import eligibility as eligibility_of
 from rostersync.domain.records import EntityKind, StoredIndex, StoredRecord
+from rostersync.store.planner import unindexed
 from rostersync.store.tables import ROSTER_TABLES, educators, eligibility, students
 
 STREAM_ROWS = 5000
@@ -243,8 +244,9 @@ def lookup_eligibility(
     so a resync of a big district never holds every student's eligibility at once."""
     stmt, bind = _by_ids(
         conn,
+        # Each student's row found by its key; the district only checked (see `store.planner`).
         select(eligibility.c.student_id, eligibility.c.status, eligibility.c.category).where(
-            eligibility.c.district_id == district_id
+            unindexed(eligibility.c.district_id) == district_id
         ),
         eligibility.c.student_id,
     )

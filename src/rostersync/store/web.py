@@ -17,6 +17,7 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from rostersync.store.planner import unindexed
 from rostersync.store.tables import (
     audit_log,
     classes,
@@ -343,7 +344,8 @@ def students_of(conn: Connection, district_id: str, class_ids: Sequence[str]) ->
         )
         .where(
             enrollments.c.class_id.in_(list(class_ids)),
-            enrollments.c.district_id == district_id,
+            # Found through the classes' index; the district only checked (`store.planner`).
+            unindexed(enrollments.c.district_id) == district_id,
             enrollments.c.active,
             students.c.active,
         )

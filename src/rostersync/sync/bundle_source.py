@@ -97,7 +97,7 @@ class BundleSource:
         except BundleError:
             return False  # `records` refuses it, with the same message, where the run expects
         reader = EnrollmentReader(Path(self._source), self.limits, spool)
-        spool.attach(_Aside(self, reader, progress))
+        spool.attach(_Aside(self, reader, progress, spool.chunk))
         self.enrollments_aside = True
         return True
 
@@ -128,12 +128,18 @@ class BundleSource:
 
 
 class _Aside:
-    """The helper reading a bundle's enrollments, reporting its counts to the bundle's source."""
+    """The helper reading a bundle's enrollments, reporting its counts to the bundle's source,
+    and its progress (enrollments spooled so far, a chunk at a time) to the run's."""
 
     def __init__(
-        self, source: BundleSource, reader: EnrollmentReader, progress: Progress | None
+        self,
+        source: BundleSource,
+        reader: EnrollmentReader,
+        progress: Progress | None,
+        chunk: int,
     ) -> None:
         self._source, self._reader, self._progress = source, reader, progress
+        self._chunk = chunk
 
     def result(self) -> SpoolFilled:
         filled = self._reader.result()
@@ -149,7 +155,13 @@ class _Aside:
         return filled
 
     def written(self) -> Iterator[int]:
-        return self._reader.written()
+        # Every chunk but the last holds `chunk` enrollments: once a chunk is written, those
+        # before it are counted (never more than were read); the exact count comes with the
+        # result.
+        for number, end in enumerate(self._reader.written()):
+            if self._progress is not None and number:
+                self._progress("enrollments", number * self._chunk)
+            yield end
 
     def cancel(self) -> None:
         self._reader.cancel()

@@ -150,3 +150,18 @@ class TestBundleSourceReadsAside:
             broken = tmp_path / "broken.zip"
             broken.write_bytes(b"not a zip")
             assert not BundleSource(broken, aside_bytes=0).read_enrollments_aside(spool)
+
+    def test_progress_counts_enrollments_as_the_helper_writes_them(self, tmp_path: Path) -> None:
+        path = saved(tmp_path, bundle_bytes())
+        reported: list[tuple[str, int]] = []
+        source = BundleSource(path, aside_bytes=0)
+        with EnrollmentSpool(CHUNK) as spool:
+            assert source.read_enrollments_aside(spool, lambda c, n: reported.append((c, n)))
+            list(source.records())
+            planned = sum(len(rows) for _start, rows in spool.chunks())
+        total = len(small_district().enrollments)
+        assert planned == total > 2 * CHUNK
+        counts = [n for collection, n in reported if collection == "enrollments"]
+        # A chunk at a time while the plan reads them, never more than were read, then exact.
+        assert counts[:-1] == list(range(CHUNK, total, CHUNK))
+        assert counts[-1] == total

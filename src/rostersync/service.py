@@ -279,6 +279,18 @@ class RosterSync:
             actor=actor,
         )
         report = self._pipeline(district, rules, source, trigger="approval", approval=approval)
+        if report.status == "succeeded":
+            # A pushed bundle held with the approved run now succeeded, applied by this one.
+            from rostersync.store import push as store_push
+
+            with self.engine.begin() as conn:
+                store_push.settle_held(
+                    conn,
+                    held_run_id=run.id,
+                    status="succeeded",
+                    now=datetime.now(UTC),
+                    run_id=report.run_id,
+                )
         # The data manager hears about every approved sync, as about every scheduled one.
         self.notify_run(report.run_id)
         return report
@@ -290,6 +302,8 @@ class RosterSync:
             NotFoundError: No such run.
             RunNotPending: The run is not waiting for a decision.
         """
+        from rostersync.store import push as store_push
+
         run, _plan = self._pending(run_id)
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
@@ -297,6 +311,8 @@ class RosterSync:
                 conn, run_id=run.id, pending=PENDING, status="discarded", actor=actor, now=now
             ):
                 raise RunNotPending(f"run {run.id} was decided meanwhile; nothing to discard")
+            # A pushed bundle held with this run is discarded with it.
+            store_push.settle_held(conn, held_run_id=run.id, status="discarded", now=now)
             store_workflow.audit(
                 conn,
                 district_id=run.district_id,

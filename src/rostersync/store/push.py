@@ -30,7 +30,8 @@ KEY_PREFIX = "rsk_"
 SECRET_PREFIX = "rss_"  # noqa: S105 - a prefix that marks a push secret, not a secret
 # A bundle in one of these has not finished: a second push waits for it.
 UNFINISHED = ("queued", "running")
-FINISHED = ("succeeded", "failed", "held")
+# A held bundle ends when a person decides its run: approved (succeeded) or discarded.
+FINISHED = ("succeeded", "failed", "held", "discarded")
 BUNDLE_STATUSES = (*UNFINISHED, *FINISHED)
 
 
@@ -233,6 +234,23 @@ def set_status(
         values["finished_at"] = now
         values["error"] = error
     conn.execute(update(pushed_bundles).where(pushed_bundles.c.id == bundle_id).values(**values))
+
+
+def settle_held(
+    conn: Connection, *, held_run_id: str, status: str, now: datetime, run_id: str | None = None
+) -> None:
+    """A person decided the held run of a bundle (if a bundle's run it was): it `succeeded`,
+    applied by `run_id`, or was `discarded`."""
+    if status not in ("succeeded", "discarded"):
+        raise ValueError(f"a held bundle is settled as succeeded or discarded, not {status!r}")
+    values: dict[str, object] = {"status": status, "finished_at": now}
+    if run_id is not None:
+        values["run_id"] = run_id
+    conn.execute(
+        update(pushed_bundles)
+        .where(pushed_bundles.c.run_id == held_run_id, pushed_bundles.c.status == "held")
+        .values(**values)
+    )
 
 
 def claim(conn: Connection, bundle_id: str) -> bool:

@@ -37,7 +37,7 @@ pushed_bundles = Table(
     Column("sha256", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
-    # queued, running, succeeded, failed or held.
+    # queued, running, succeeded, failed, held or (a held one, by a person) discarded.
     Column("status", String(16), nullable=False),
     Column("run_id", String(ID), ForeignKey("sync_runs.id"), nullable=True),
     # Why a bundle's sync failed, without personal data (the run's own error, or the queue's).

@@ -4,7 +4,9 @@ For districts that cannot give us ClassLink credentials: their SIS or a script u
 (the zip, as `application/zip` or as the `file` field of a `multipart/form-data` form) with the
 push key and secret we issued them (`rostersync push-key issue <slug>`) as HTTP Basic. The
 response is 202 with the bundle's id and its status URL, `GET .../bundles/{id}` (same
-credentials), which says queued, running, succeeded, failed or held, and the sync run's id.
+credentials), which says queued, running, succeeded, failed or held, and the sync run's id. A
+held bundle becomes succeeded (with the run that applied it) when vendor staff approve its run,
+or discarded when they discard it.
 
 The order of the checks is the point:
 

@@ -139,6 +139,41 @@ class TestHeldPush:
         counts = world.service.counts("ogden")["students"]
         assert counts == {"active": students_in(ogden_data), "inactive": 0}
 
+    def held(self, world: PushWorld, ogden_bundle: bytes, ogden_data: DistrictData) -> str:
+        """Push the district, then a bundle that drops all but 10 students; its status URL."""
+        with world.client("ogden") as client:
+            assert push(client, "ogden", ogden_bundle).json()["status"] == "succeeded"
+            response = push(client, "ogden", bundle_of(without_students(ogden_data, 10)))
+        url: str = response.json()["status_url"]
+        return url
+
+    def test_approving_its_run_applies_it_and_the_bundle_succeeds(
+        self, world: PushWorld, ogden_bundle: bytes, ogden_data: DistrictData
+    ) -> None:
+        url = self.held(world, ogden_bundle, ogden_data)
+        with world.client("ogden") as client:
+            held_run = client.get(url).json()["run_id"]
+            report = world.service.approve_run(held_run, actor="support@vendor.example")
+            found = client.get(url).json()
+        assert report.status == "succeeded"
+        assert found["status"] == "succeeded" and found["error"] is None
+        assert found["run_id"] == report.run_id != held_run
+        counts = world.service.counts("ogden")["students"]
+        assert counts == {"active": 10, "inactive": students_in(ogden_data) - 10}
+
+    def test_discarding_its_run_discards_the_bundle(
+        self, world: PushWorld, ogden_bundle: bytes, ogden_data: DistrictData
+    ) -> None:
+        url = self.held(world, ogden_bundle, ogden_data)
+        with world.client("ogden") as client:
+            held_run = client.get(url).json()["run_id"]
+            world.service.discard_run(held_run, actor="support@vendor.example")
+            found = client.get(url).json()
+        assert found["status"] == "discarded" and found["run_id"] == held_run
+        assert found["finished_at"] is not None
+        counts = world.service.counts("ogden")["students"]
+        assert counts == {"active": students_in(ogden_data), "inactive": 0}
+
 
 class TestCredentials:
     """Only the district's own current key and secret may push; every failure is one 401."""

@@ -834,18 +834,26 @@ class RosterSync:
                 filter.
             SyncInProgress: Another sync of the district is running.
         """
+        from rostersync.store.progress import ProgressRecorder, RecordedSource
+
         district, rules, source = self._resolve(slug_or_id, source)
         with self.engine.connect() as conn:
             settings = store_workflow.get_settings(conn, district.id)
-        return execute_delta(
-            self.engine,
-            district_id=district.id,
-            rules=rules,
-            source=source,
-            progress=progress,
-            safeguards=settings.safeguards,
-            holder=f"{socket.gethostname()} pid {os.getpid()}",
-        )
+        # Recorded for the run page like every other run.
+        recorder = ProgressRecorder(self.engine, district.id, progress=progress)
+        try:
+            return execute_delta(
+                self.engine,
+                district_id=district.id,
+                rules=rules,
+                source=source,
+                progress=recorder.pulled,
+                safeguards=settings.safeguards,
+                holder=f"{socket.gethostname()} pid {os.getpid()}",
+                observe=lambda filtered: RecordedSource(filtered, recorder),
+            )
+        finally:
+            recorder.finish()
 
     def delta_watermark(self, slug_or_id: str) -> store_delta.Watermark | None:
         """The district's delta watermark, or None before its first successful sync."""

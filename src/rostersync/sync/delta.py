@@ -12,6 +12,7 @@ only thing that notices records that vanished. See docs/decisions/0009-delta-syn
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
@@ -66,6 +67,7 @@ def execute_delta(
     safeguards: Safeguards | None = None,
     holder: str = "rostersync",
     overlap: timedelta = OVERLAP,
+    observe: Callable[[RosterSource], RosterSource] | None = None,
 ) -> SyncReport:
     """Run one delta sync of a district: filter the source from its watermark, then apply.
 
@@ -83,6 +85,8 @@ def execute_delta(
         safeguards: The district's thresholds (defaults when None).
         holder: Who takes the district's lock.
         overlap: How far behind the watermark the filter starts.
+        observe: Wraps the filtered source before the pipeline pulls from it (the service's
+            progress recorder watches the run's phases through it).
 
     Returns:
         The run's report; `failed` and `held` runs leave the watermark where it was.
@@ -110,7 +114,7 @@ def execute_delta(
         engine,
         district_id=district_id,
         rules=rules,
-        source=source,
+        source=observe(source) if observe is not None else source,
         trigger=trigger,
         progress=progress,
         mode="apply",

@@ -232,6 +232,28 @@ class TestDeltaAppliesExactlyTheMutation:
         assert watermark(portal) == AT
 
 
+class TestDeltaProgress:
+    """A delta run records its progress for the run page, as a full sync does."""
+
+    def test_a_delta_records_what_it_pulled_and_ends_done(
+        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+    ) -> None:
+        onboard(portal, server)
+        portal.run_sync("springfield")
+        server.tenant("springfield").data = mutate(district_data).data
+        heard: list[tuple[str, int]] = []
+
+        report = portal.delta_sync("springfield", progress=lambda c, n: heard.append((c, n)))
+
+        assert report.status == "succeeded", report.error
+        progress = portal.run_progress(report.run_id)
+        assert progress is not None and progress.phase == "done"
+        assert progress.records == report.records_pulled
+        assert progress.total == sum(report.records_pulled.values()) > 0
+        # The caller's own callback still hears every collection's count, last the whole one.
+        assert dict(heard) == report.records_pulled
+
+
 class TestWatermarkStaysOnFailure:
     """A delta that fails or is held leaves the watermark, and the portal, where they were."""
 

@@ -111,6 +111,13 @@ def mutate(data: DistrictData) -> Scenario:
     return Scenario(step.data, change, moved, deleted, vanished)
 
 
+def synced_then_mutated(portal: RosterSync, server: SimulatorServer, data: DistrictData) -> None:
+    """The district onboarded and fully synced, then mutated at the source (`mutate`)."""
+    onboard(portal, server)
+    assert portal.run_sync("springfield").status == "succeeded"
+    server.tenant("springfield").data = mutate(data).data
+
+
 def newest_stamp(data: DistrictData) -> str:
     return max(str(r["dateLastModified"]) for c in COLLECTIONS for r in data.collection(c))
 
@@ -216,9 +223,7 @@ class TestDeltaAppliesExactlyTheMutation:
     def test_a_second_delta_rereads_the_overlap_and_changes_nothing(
         self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
     ) -> None:
-        onboard(portal, server)
-        portal.run_sync("springfield")
-        server.tenant("springfield").data = mutate(district_data).data
+        synced_then_mutated(portal, server, district_data)
         assert portal.delta_sync("springfield").status == "succeeded"
         before = snapshot(portal)
 
@@ -238,9 +243,7 @@ class TestDeltaProgress:
     def test_a_delta_records_what_it_pulled_and_ends_done(
         self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
     ) -> None:
-        onboard(portal, server)
-        portal.run_sync("springfield")
-        server.tenant("springfield").data = mutate(district_data).data
+        synced_then_mutated(portal, server, district_data)
         heard: list[tuple[str, int]] = []
 
         report = portal.delta_sync("springfield", progress=lambda c, n: heard.append((c, n)))

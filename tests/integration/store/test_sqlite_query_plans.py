@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,10 @@ from tests.integration.store.test_statement_count import (
     apply_first_plan,
     district_roster,
     plan_against_store,
+    with_changes_and_leavers,
 )
 
-from rostersync.domain.records import Enrollment, EntityKind, Student
+from rostersync.domain.records import EntityKind
 from rostersync.store import web as store_web
 from rostersync.store.apply import apply_plan
 from rostersync.store.db import create_engine_for, migrate
@@ -129,20 +129,7 @@ def test_another_districts_eligibility_is_not_found(
 def test_deactivations_and_updates_find_their_rows_by_id(
     conn: Connection, district: DistrictRecord
 ) -> None:
-    # 2,000 students change grade; 1,000 leave, with their 6,000 enrollments.
-    roster = district_roster()
-    pupils = [p for p in roster[EntityKind.STUDENT] if isinstance(p, Student)]
-    left = {p.sourced_id for p in pupils[-1000:]}
-    roster[EntityKind.STUDENT] = [
-        replace(p, grade="06") if i < 2000 else p
-        for i, p in enumerate(pupils)
-        if p.sourced_id not in left
-    ]
-    roster[EntityKind.ENROLLMENT] = [
-        e
-        for e in roster[EntityKind.ENROLLMENT]
-        if isinstance(e, Enrollment) and e.user_sourced_id not in left
-    ]
+    roster = with_changes_and_leavers(district_roster())
     plan = plan_against_store(conn, district.id, roster)
     assert len(plan.entities[EntityKind.STUDENT].deactivations) == 1000
     run_id = create_run(conn, district_id=district.id, trigger="manual", mode="apply")

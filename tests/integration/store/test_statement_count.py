@@ -130,6 +130,26 @@ def district_roster() -> dict[EntityKind, list[Record]]:
     }
 
 
+def with_changes_and_leavers(
+    roster: dict[EntityKind, list[Record]],
+) -> dict[EntityKind, list[Record]]:
+    """The roster a second sync pulls: 2,000 students change grade; 1,000 leave, with their
+    6,000 enrollments."""
+    pupils = [p for p in roster[EntityKind.STUDENT] if isinstance(p, Student)]
+    left = {p.sourced_id for p in pupils[-1000:]}
+    students: list[Record] = [
+        replace(p, grade="06") if i < 2000 else p
+        for i, p in enumerate(pupils)
+        if p.sourced_id not in left
+    ]
+    places: list[Record] = [
+        e
+        for e in roster[EntityKind.ENROLLMENT]
+        if isinstance(e, Enrollment) and e.user_sourced_id not in left
+    ]
+    return {**roster, EntityKind.STUDENT: students, EntityKind.ENROLLMENT: places}
+
+
 @contextmanager
 def counting(conn: Connection) -> Iterator[list[str]]:
     """Collects every statement sent to the driver on `conn` (an executemany counts once)."""
@@ -192,20 +212,7 @@ def test_a_district_sized_plan_takes_a_bounded_number_of_statements(
     assert conn.execute(select(func.count()).select_from(students)).scalar() == STUDENTS
     assert len(first) < MAX_STATEMENTS, first
 
-    # Second sync: 2,000 students change grade; 1,000 leave, with their 6,000 enrollments.
-    pupils = [p for p in roster[EntityKind.STUDENT] if isinstance(p, Student)]
-    left = {p.sourced_id for p in pupils[-1000:]}
-    roster[EntityKind.STUDENT] = [
-        replace(p, grade="06") if i < 2000 else p
-        for i, p in enumerate(pupils)
-        if p.sourced_id not in left
-    ]
-    roster[EntityKind.ENROLLMENT] = [
-        e
-        for e in roster[EntityKind.ENROLLMENT]
-        if isinstance(e, Enrollment) and e.user_sourced_id not in left
-    ]
-    second = plan_against_store(conn, district.id, roster)
+    second = plan_against_store(conn, district.id, with_changes_and_leavers(roster))
     assert second.entities[EntityKind.STUDENT].counts()["updated"] == 2000
     assert len(second.entities[EntityKind.ENROLLMENT].deactivations) == 6000
     run_id = create_run(conn, district_id=district.id, trigger="manual", mode="apply")

@@ -3,6 +3,7 @@
 RosterSyncError                 root; every message says how to fix the problem
 ├── ConfigError                 settings or district configuration is wrong: fix it and retry
 │   ├── ManualRosteringDisabled the district is rostered from ClassLink: add people there instead
+│   ├── CredentialNotForSource  a stored secret was entered for another source: type it again
 │   └── FullSyncRequired        a delta has nothing to build on: run a full sync first
 ├── SourceError                 talking to the roster source (ClassLink, OneRoster, a bundle)
 │   ├── SourceAuthError         credentials refused: `.credential` names what to check
@@ -72,6 +73,10 @@ class SyncHeld(RosterSyncError):
 
 class ManualRosteringDisabled(ConfigError):
     """The district is rostered from its SIS/ClassLink, so accounts may not be made by hand."""
+
+
+class CredentialNotForSource(ConfigError):
+    """A stored secret was entered for another source than the one named: type it again."""
 
 
 class FullSyncRequired(ConfigError):

@@ -5,15 +5,22 @@ than a real exodus. Per district and kind of record, a plan whose deactivations 
 a threshold is held: nothing is written until someone approves or discards it
 (docs/decisions/0005-safeguard-thresholds.md). A pause window (the summer freeze) makes scheduled
 syncs skip altogether.
+
+A full pull that brings none of a kind the portal holds (no users, no enrollments) changes
+nothing, since an empty collection is never a snapshot, but it is never a silent success
+either: the run carries an `empty_collection` warning for each such kind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
+from rostersync.domain.issues import Severity, ValidationIssue
+from rostersync.domain.match import MatchResult
+from rostersync.domain.plan import SyncPlan
 from rostersync.domain.records import EntityKind
 
 
@@ -106,6 +113,93 @@ def check_plan(sizes: Mapping[EntityKind, PlanSize], safeguards: Safeguards) -> 
                 f"{size.active} active (limit {_pct(limit.max_update_ratio)})"
             )
     return reasons
+
+
+def held_reasons(plan: SyncPlan, matched: MatchResult, safeguards: Safeguards) -> list[str]:
+    """Why a run's plan must be held (see `check_plan`), sized from the plan and the match."""
+    sizes: dict[EntityKind, PlanSize] = {}
+    for kind, streamed in plan.streamed.items():
+        sizes[kind] = PlanSize(
+            kind=kind,
+            active=streamed.active_before,
+            updates=streamed.updated,
+            deactivations=len(streamed.deactivations),
+        )
+    for kind, entity in plan.entities.items():
+        if kind in plan.streamed:
+            continue
+        index = matched.stored.get(kind, {})
+        matched_ids = {m.account_id for m in matched.matches.get(kind, [])}
+        # A match is reviewed by its own key; only ordinary updates count against the limit.
+        updates = sum(1 for w in entity.updates if w.id not in matched_ids)
+        sizes[kind] = PlanSize(
+            kind=kind,
+            active=sum(1 for s in index.values() if s.active and s.id not in matched_ids),
+            updates=updates,
+            deactivations=len(entity.deactivations),
+        )
+    return check_plan(sizes, safeguards)
+
+
+# The OneRoster collection each kind is pulled from, as a data manager sees it in ClassLink.
+_COLLECTION = {
+    EntityKind.ORG: "orgs",
+    EntityKind.ACADEMIC_SESSION: "academicSessions",
+    EntityKind.COURSE: "courses",
+    EntityKind.CLASS: "classes",
+    EntityKind.EDUCATOR: "users",
+    EntityKind.STUDENT: "users",
+    EntityKind.ENROLLMENT: "enrollments",
+}
+
+
+def empty_pull_warnings(
+    plan: SyncPlan, matched: MatchResult, pulled: Collection[EntityKind]
+) -> list[ValidationIssue]:
+    """A warning for each kind a full pull brought none of while the portal holds it active.
+
+    Args:
+        plan: The run's plan (the active count of streamed kinds comes from it).
+        matched: The match result (the stored index of the other kinds).
+        pulled: The kinds of which the pull brought at least one record, valid or held.
+
+    Returns:
+        One `empty_collection` warning per such kind, naming how many are active; the kind's
+        records are left as they are (an empty collection never deactivates).
+    """
+    warnings: list[ValidationIssue] = []
+    for kind in EntityKind:
+        if kind in pulled:
+            continue
+        streamed = plan.streamed.get(kind)
+        if streamed is not None:
+            active = streamed.active_before
+        else:
+            active = sum(1 for s in matched.stored.get(kind, {}).values() if s.active)
+        if active:
+            warnings.append(empty_collection(kind, active))
+    return warnings
+
+
+def empty_collection(kind: EntityKind, active: int) -> ValidationIssue:
+    """The warning for a full pull with no record of `kind` while `active` are in the portal."""
+    collection = _COLLECTION[kind]
+    return ValidationIssue(
+        entity=kind.value,
+        sourced_id="",
+        field=collection,
+        code="empty_collection",
+        message=(
+            f"the roster sent no {kind.plural} ({collection} was empty) while {active} are "
+            "active in the portal; they were kept as they are, none was deactivated"
+        ),
+        fix=(
+            f"check in ClassLink that this district's {collection} are still shared with the "
+            "vendor, then sync again; if the district really has none now, ask the vendor's "
+            "support to deactivate them"
+        ),
+        severity=Severity.WARNING,
+    )
 
 
 def _pct(ratio: float) -> str:

@@ -32,7 +32,7 @@ from rostersync.domain.match import PEOPLE, MatchResult, match_accounts
 from rostersync.domain.plan import PlanDigest, SyncPlan, plan_sync
 from rostersync.domain.records import Enrollment, EntityKind, Record, StoredRecord
 from rostersync.domain.rules import DistrictRules
-from rostersync.domain.safeguards import PlanSize, Safeguards, check_plan
+from rostersync.domain.safeguards import Safeguards, empty_pull_warnings, held_reasons
 from rostersync.domain.validate import SourceRoster, validate_roster
 from rostersync.errors import (
     RosterSyncError,
@@ -347,6 +347,9 @@ def _run(
         )
         plan.streamed[EntityKind.ENROLLMENT] = enrollments.plan
         plan.issues.extend(enrollments.issues)
+        if not delta:  # a delta that brings nothing new is the usual case, not a warning
+            pulled = present | ({EntityKind.ENROLLMENT} if enrollments.present else set())
+            plan.issues.extend(empty_pull_warnings(plan, matched, pulled))
         for key, count in enrollments.skipped.items():
             plan.skipped[key] = plan.skipped.get(key, 0) + count
         if scope is not None and enrollments.pulled is not None:
@@ -368,7 +371,9 @@ def _run(
                 differences=n,
             )
         reasons = (
-            [] if approval is not None or mode == "preview" else _held(plan, matched, safeguards)
+            []
+            if approval is not None or mode == "preview"
+            else held_reasons(plan, matched, safeguards)
         )
         if mode == "preview" or reasons:
             # Nothing is written to the roster: the plan waits for a person's decision.
@@ -495,31 +500,6 @@ def _pulled(roster: SourceRoster) -> Iterator[Record]:
         roster.accounts,
         roster.enrollments.values(),
     )
-
-
-def _held(plan: SyncPlan, matched: MatchResult, safeguards: Safeguards) -> list[str]:
-    sizes: dict[EntityKind, PlanSize] = {}
-    for kind, streamed in plan.streamed.items():
-        sizes[kind] = PlanSize(
-            kind=kind,
-            active=streamed.active_before,
-            updates=streamed.updated,
-            deactivations=len(streamed.deactivations),
-        )
-    for kind, entity in plan.entities.items():
-        if kind in plan.streamed:
-            continue
-        index = matched.stored.get(kind, {})
-        matched_ids = {m.account_id for m in matched.matches.get(kind, [])}
-        # A match is reviewed by its own key; only ordinary updates count against the limit.
-        updates = sum(1 for w in entity.updates if w.id not in matched_ids)
-        sizes[kind] = PlanSize(
-            kind=kind,
-            active=sum(1 for s in index.values() if s.active and s.id not in matched_ids),
-            updates=updates,
-            deactivations=len(entity.deactivations),
-        )
-    return check_plan(sizes, safeguards)
 
 
 def record_skip(engine: Engine, *, district_id: str, trigger: str, reason: str) -> SyncReport:

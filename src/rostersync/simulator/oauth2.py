@@ -2,8 +2,10 @@
 
 The client id and secret are the tenant's key and secret. Client authentication is HTTP Basic or
 the form fields `client_id`/`client_secret` (RFC 6749 §2.3.1); scopes are the OneRoster 1.2
-rostering URIs. Tokens are opaque random strings held in memory with their expiry, so a test can
-make every token of a tenant expire at once (`expire`) and watch the client fetch a new one.
+rostering URIs. A request for more than that (gradebook, resources) gets the rostering part and a
+`scope` saying so (RFC 6749 §3.3); only a request with nothing offered is `invalid_scope`.
+Tokens are opaque random strings held in memory with their expiry, so a test can make every token
+of a tenant expire at once (`expire`) and watch the client fetch a new one.
 """
 
 from __future__ import annotations
@@ -123,12 +125,20 @@ class TokenIssuer:
                 400, "unsupported_grant_type", "only client_credentials is supported"
             )
         requested = frozenset(form.get("scope", "").split()) or frozenset({ROSTER_CORE})
-        unknown = requested - SCOPES
-        if unknown:
-            return _oauth_error(400, "invalid_scope", "a requested scope is not offered")
+        # RFC 6749 §3.3: grant the part of the request that is offered and say so in `scope`;
+        # clients commonly ask for gradebook or resources scopes beside the rostering ones.
+        granted = requested & SCOPES
+        if not granted:
+            offered = ", ".join(sorted(s.removeprefix(SCOPE_PREFIX) for s in SCOPES))
+            return _oauth_error(
+                400,
+                "invalid_scope",
+                f"none of the requested scopes is offered; this server grants {offered} "
+                f"(each prefixed {SCOPE_PREFIX})",
+            )
         token = secrets.token_urlsafe(24)
         with self._lock:
-            self._tokens[token] = _Token(tenant.name, requested, self._clock() + self.lifetime)
+            self._tokens[token] = _Token(tenant.name, granted, self._clock() + self.lifetime)
             self._issued[tenant.name] = self._issued.get(tenant.name, 0) + 1
             while len(self._tokens) > _MAX_TOKENS:
                 del self._tokens[next(iter(self._tokens))]
@@ -138,7 +148,7 @@ class TokenIssuer:
                 "access_token": token,
                 "token_type": "bearer",
                 "expires_in": self.lifetime,
-                "scope": " ".join(sorted(requested)),
+                "scope": " ".join(sorted(granted)),
             },
             [("Cache-Control", "no-store")],
         )

@@ -3,7 +3,8 @@
 The tenant's generated 1.1 data is served in 1.2 shapes: users lose `role` and `orgs` and gain
 `roles[]` (one primary entry per org) and `primaryOrg`; 1.1's `administrator` becomes
 `districtAdministrator` at a district org and `siteAdministrator` at a school, since 1.2 has no
-plain administrator. Every other resource is the same object in both versions. Errors are the
+plain administrator. Every other resource is the same object in both versions, except that its
+GUIDRef `href`s point at the 1.2 rostering paths rather than the 1.1 ones. Errors are the
 bare 1.2 `imsx_StatusInfo` object. Paging, filters and sorting are the 1.1 router's own, so the two
 versions page identically.
 """
@@ -40,6 +41,9 @@ USER_FIELDS = (FIELDS["users"] - {"role", "orgs"}) | {
     "resources",
 }
 FIELDS_V1P2: dict[str, frozenset[str]] = {**FIELDS, "users": frozenset(USER_FIELDS)}
+
+_V1P1_PATH = "/ims/oneroster/v1p1/"
+_V1P2_PATH = "/ims/oneroster/rostering/v1p2/"
 
 # 1.1 codeMinor spellings that 1.2 renamed.
 _CODE_MINOR = {"unauthorized": "unauthorisedrequest", "invalid data": "invaliddata"}
@@ -101,10 +105,30 @@ def to_v1p2(data: DistrictData) -> DistrictData:
     return dataclasses.replace(data, users=users)
 
 
+def with_v1p2_hrefs(value: Any) -> Any:
+    """A copy of a JSON value whose GUIDRef `href`s point at the 1.2 rostering paths.
+
+    The district is generated with 1.1 hrefs (`…/ims/oneroster/v1p1/orgs/org-1`); a 1.2 answer
+    refers to the 1.2 resource (`…/ims/oneroster/rostering/v1p2/orgs/org-1`). Whatever host the
+    href names (the district's own, or ClassLink's under quirks) is kept.
+    """
+    if isinstance(value, dict):
+        copy = {key: with_v1p2_hrefs(item) for key, item in value.items()}
+        href = copy.get("href")
+        if isinstance(href, str) and _V1P1_PATH in href:
+            copy["href"] = href.replace(_V1P1_PATH, _V1P2_PATH, 1)
+        return copy
+    if isinstance(value, list):
+        return [with_v1p2_hrefs(item) for item in value]
+    return value
+
+
 def as_v1p2(response: Response) -> Response:
-    """A 1.1 failure rewritten with the 1.2 body; successes pass through unchanged."""
+    """A 1.1 answer in 1.2 form: hrefs to 1.2 paths, and failures with the bare 1.2 body."""
     entries = response.body.get("statusInfoSet")
-    if response.status < 400 or not entries:
+    if response.status < 400:
+        return dataclasses.replace(response, body=with_v1p2_hrefs(response.body))
+    if not entries:
         return response
     entry = dict(entries[0])
     fields = entry.get("imsx_CodeMinor", {}).get("imsx_codeMinorField", [])

@@ -78,6 +78,8 @@ class Fault:
     Attributes:
         kind: One of `KINDS`.
         collection: Only requests to this endpoint (`users`, `schools`, …); None means all.
+            A relationship path counts under its first segment: `/classes/{id}/students` is
+            a `classes` request.
         nth: The first matching request affected, counting from 1.
         times: How many consecutive matching requests are affected.
         status: The status of a `5xx` fault.

@@ -24,7 +24,6 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from rostersync.simulator.endpoints import ENDPOINTS
 from rostersync.simulator.query import QueryError, parse_paging
-from rostersync.simulator.relationships import answer_related
 from rostersync.simulator.response import Response, failure
 from rostersync.simulator.router import BASE_PATH, Router
 
@@ -137,7 +136,7 @@ class ProxyService:
         url = f"http://{host}{target}"
         rest = [unquote(s) for s in segments[5:]]
         if len(rest) > 2:
-            return answer_related(tenant, rest, url, raw_query)
+            return self._router.related(tenant, rest, url, raw_query)
         endpoint = ENDPOINTS.get(rest[0]) if rest else None
         if endpoint is None:
             return failure(404, "unknownobject", "unknown OneRoster endpoint")

@@ -21,6 +21,7 @@ from rostersync.simulator.query import (
     parse_selection,
     project,
 )
+from rostersync.simulator.quirks import dress_all, paging_headers
 from rostersync.simulator.response import Response, failure
 from rostersync.simulator.tenant import Tenant
 
@@ -36,6 +37,11 @@ _ENVELOPES = {
     "terms": "academicSessions",
     "gradingPeriods": "academicSessions",
 }
+
+
+def is_relationship(rest: list[str]) -> bool:
+    """Whether decoded path segments after the base name a relationship endpoint's shape."""
+    return len(rest) >= 3 and rest[-1] in _ENVELOPES
 
 
 def ref_id(value: object) -> str | None:
@@ -201,8 +207,12 @@ def answer_related(
     raw_query: str,
     *,
     fields: Mapping[str, frozenset[str]] = FIELDS,
+    quirks: bool = False,
 ) -> Response:
     """Answer a relationship request with paging, filter, sort and fields applied.
+
+    Faults are not applied here: `Router.related` applies them around this, as it does for the
+    collections, so every door (1.1, 1.2, the proxy) misbehaves the same way.
 
     Args:
         tenant: The tenant whose data is read.
@@ -210,8 +220,9 @@ def answer_related(
         url: The request URL (query and all); `Link` targets are built from it.
         raw_query: The undecoded query string.
         fields: The properties per resource type (the 1.2 service passes its user fields).
+        quirks: Answer the way ClassLink does (`rostersync.simulator.quirks`).
     """
-    if len(rest) < 3 or rest[-1] not in _ENVELOPES:
+    if not is_relationship(rest):
         return failure(404, "unknownobject", "unknown OneRoster endpoint")
     found = related(tenant, rest)
     if isinstance(found, Response):
@@ -230,10 +241,14 @@ def answer_related(
         return failure(400, exc.code_minor, exc.description)
     selected = selection.apply(records)
     page = selected[paging.offset : paging.offset + paging.limit]
+    served = [project(r, chosen) for r in page]
+    if quirks:
+        headers = paging_headers(len(selected), len(page))
+        return Response(200, {resource: dress_all(served, resource)}, headers)
     base = url.partition("?")[0]
     headers = [
         ("X-Total-Count", str(len(selected))),
         ("X-Count", str(len(page))),
         ("Link", link_header(base, pairs, paging, len(selected))),
     ]
-    return Response(200, {resource: [project(r, chosen) for r in page]}, headers)
+    return Response(200, {resource: served}, headers)

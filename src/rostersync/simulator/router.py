@@ -7,11 +7,11 @@ method, request target, Host header and Authorization header.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from rostersync.simulator import faults
-from rostersync.simulator.endpoints import ENDPOINTS, Endpoint
+from rostersync.simulator.endpoints import ENDPOINTS, FIELDS, Endpoint
 from rostersync.simulator.query import (
     QueryError,
     link_header,
@@ -21,7 +21,7 @@ from rostersync.simulator.query import (
     project,
 )
 from rostersync.simulator.quirks import dress, dress_all, paging_headers
-from rostersync.simulator.relationships import answer_related
+from rostersync.simulator.relationships import answer_related, is_relationship
 from rostersync.simulator.response import Response, failure
 from rostersync.simulator.tenant import Tenant
 from rostersync.simulator.verifier import AuthFailure, OAuthVerifier
@@ -108,7 +108,7 @@ class Router:
             return failure(405, "invaliddata", "OneRoster rostering is read-only: use GET", allow)
         rest = [unquote(s) for s in segments[5:]]
         if len(rest) > 2:
-            return answer_related(tenant, rest, url, raw_query)
+            return self.related(tenant, rest, url, raw_query)
         endpoint = ENDPOINTS.get(rest[0]) if rest else None
         if endpoint is None or len(rest) > 2:
             return failure(404, "unknownobject", "unknown OneRoster endpoint")
@@ -157,6 +157,32 @@ class Router:
         else:
             base = url.partition("?")[0]
             response = self._collection(served, endpoint, base, pairs, params, tenant.quirks)
+        return faults.deliver(firing, response, tenant)
+
+    def related(
+        self,
+        tenant: Tenant,
+        rest: list[str],
+        url: str,
+        raw_query: str,
+        *,
+        served: Tenant | None = None,
+        fields: Mapping[str, frozenset[str]] = FIELDS,
+    ) -> Response:
+        """Answer a relationship path (`/classes/{id}/students`, …) through faults and quirks.
+
+        Faults count it under its first path segment (`classes`), as the collection it hangs
+        from; the arguments are those of `read`, plus the properties per resource type.
+        """
+        if not is_relationship(rest):
+            return failure(404, "unknownobject", "unknown OneRoster endpoint")
+        firing = tenant.faults.decide(rest[0])
+        refused = faults.refusal(firing)
+        if refused is not None:
+            return refused
+        response = answer_related(
+            served or tenant, rest, url, raw_query, fields=fields, quirks=tenant.quirks
+        )
         return faults.deliver(firing, response, tenant)
 
     def _singleton(

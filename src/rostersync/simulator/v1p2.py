@@ -20,7 +20,7 @@ from rostersync.simulator.district import DistrictData
 from rostersync.simulator.endpoints import ENDPOINTS, FIELDS, Endpoint
 from rostersync.simulator.oauth2 import ROSTER, ROSTER_CORE, TokenIssuer, imsx_failure
 from rostersync.simulator.query import QueryError
-from rostersync.simulator.relationships import answer_related, ref_id, user_role
+from rostersync.simulator.relationships import ref_id, user_role
 from rostersync.simulator.response import Response
 from rostersync.simulator.router import Router
 from rostersync.simulator.tenant import Tenant
@@ -198,7 +198,10 @@ class V1p2Service:
         url = f"http://{host}{target}"
         shadow = self._shadow(tenant)
         if len(rest) > 2:
-            return as_v1p2(answer_related(shadow, rest, url, raw_query, fields=FIELDS_V1P2))
+            related = self._router.related(
+                tenant, rest, url, raw_query, served=shadow, fields=FIELDS_V1P2
+            )
+            return as_v1p2(related)
         endpoint = ENDPOINTS_V1P2.get(rest[0]) if rest else None
         if endpoint is None:
             return imsx_failure(404, "unknownobject", "unknown OneRoster endpoint")

@@ -14,7 +14,9 @@ Failures become the errors in `rostersync.errors`, named for what the caller doe
 
 A body cut short in transit (JSON that breaks off) is retried like a 5xx. A collection whose count
 does not add up (`paging.CountMismatch`: records came or went mid-pull) is pulled again once from
-offset 0; records already handed on are not handed on twice, so the caller sees each once.
+offset 0, from nothing: while a restart is possible, a collection's pages are held back
+(`held_pages`) and handed on only once the whole collection has arrived, so a record removed or
+changed mid-pull never reaches the caller from a page that came before the change.
 
 The URL we sign is byte for byte the URL we send: it is built once with RFC 5849 encoding (`%20`,
 never `+`) and handed to httpx as a string, which httpx keeps as is. Log lines carry the collection,
@@ -46,8 +48,9 @@ from rostersync.errors import (
 )
 from rostersync.oneroster import oauth1
 from rostersync.oneroster.auth import RefreshableAuth, SourceAuth
+from rostersync.oneroster.held_pages import whole_pages
 from rostersync.oneroster.http import PooledHttp, open_http
-from rostersync.oneroster.paging import DEFAULT_MAX_PAGES, CountMismatch, Paginator
+from rostersync.oneroster.paging import DEFAULT_MAX_PAGES, Paginator
 
 __all__ = [
     "ENVELOPES",
@@ -371,7 +374,9 @@ class OneRosterClient(PooledHttp):
             request as retriable at once rather than holding the worker.
         max_pages: Pages one collection may take before the pull is declared runaway.
         max_restarts: How often one collection is pulled again from offset 0 when its count did
-            not add up (0 disables it; each restart costs the pages already fetched again).
+            not add up (each restart costs the pages already fetched again). With 0, pages are
+            handed on as they arrive and a count that does not add up fails the pull; otherwise
+            each collection is held back until it arrived whole (see `held_pages`).
         transport: An httpx transport, e.g. `httpx.MockTransport` in tests.
         sleep: How to wait between retries (injected by tests).
         rng: Randomness for the jitter (seeded by tests).
@@ -432,77 +437,79 @@ class OneRosterClient(PooledHttp):
         return f"OneRosterClient({self.base_url!r}, auth={self._auth!r})"
 
     def iter_collection(
-        self, collection: str, *, filter: str | None = None
+        self,
+        collection: str,
+        *,
+        filter: str | None = None,
+        on_page: Callable[[int], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Stream every record of a collection, one page in memory at a time.
+        """Every record of a collection, pages sorted by `sourcedId` so offsets stay stable.
 
-        Pages are requested sorted by `sourcedId` ascending so offsets stay stable. The records of
-        a page are yielded once that page has been checked; completeness is checked after the
-        last page, so a caller may treat the pull as whole only when iteration ends normally.
+        While a restart is possible (`max_restarts`), pages are held back and yielded only once
+        the last arrived and the count added up; a restart discards them and starts from offset
+        0. Without restarts, each page is yielded once checked: the pull is whole only when
+        iteration ends normally.
 
         Args:
-            collection: A top-level collection: `users`, `students`, `teachers`, `orgs`,
-                `schools`, `academicSessions`, `terms`, `gradingPeriods`, `courses`, `classes`,
-                `enrollments` or `demographics`.
+            collection: `users`, `students`, `teachers`, `orgs`, `schools`, `academicSessions`,
+                `terms`, `gradingPeriods`, `courses`, `classes`, `enrollments`, `demographics`.
             filter: A OneRoster filter expression, e.g. `dateLastModified>'2024-01-01T00:00:00Z'`.
-
-        Yields:
-            Each raw record, a JSON object as the server sent it.
+            on_page: Called after each page with the records received so far in this pass
+                (from 0 again after a restart): progress while pages are held.
 
         Raises:
             ValueError: The collection is not one of the above.
             SourceAuthError: The server refused the credentials.
             RetriableSourceError: 429/5xx/transport failures outlived the retries.
             FatalSourceError: Any other refusal, or a body that is not the expected envelope.
-            IncompleteSourceError: The records received do not add up to the reported total
-                (also after a restart from offset 0), or paging ran away.
+            IncompleteSourceError: The records do not add up to the reported total (also after
+                a restart), or paging ran away.
         """
         keys = ENVELOPES.get(collection)
         if keys is None:
             known = ", ".join(sorted(ENVELOPES))
             raise ValueError(f"unknown OneRoster collection {collection!r}; use one of {known}")
         # Checked here, eagerly; the pages are fetched by the generator, lazily.
-        return self._pages(collection, keys, filter)
+        return self._records(collection, keys, filter, on_page)
 
-    def _pages(
-        self, collection: str, keys: tuple[str, ...], filter: str | None
+    def _records(
+        self,
+        collection: str,
+        keys: tuple[str, ...],
+        filter: str | None,
+        on_page: Callable[[int], None] | None,
     ) -> Iterator[dict[str, Any]]:
         stats = self.stats[collection]
-        # sourcedIds handed on so far; kept only while a restart could still need them.
-        handed: set[str] | None = set() if self._max_restarts else None
-        for restart in range(self._max_restarts + 1):
-            try:
-                yield from self._walk(collection, keys, filter, handed, restarted=restart > 0)
-                return
-            except CountMismatch as exc:
-                if restart >= self._max_restarts:
-                    if not restart:
-                        raise
-                    raise CountMismatch(
-                        f"{exc}; it still did not add up after pulling {collection} again. The "
-                        "source is changing or miscounting: run the sync again later",
-                        url=exc.url,
-                    ) from exc
-                stats.restarts += 1
-                log.info("oneroster.restart", collection=collection, restart=restart + 1)
+
+        def walk() -> Iterator[list[dict[str, Any]]]:
+            return self._walk(collection, keys, filter, on_page)
+
+        def restarted(restart: int) -> None:
+            stats.restarts += 1
+            log.info("oneroster.restart", collection=collection, restart=restart)
+
+        # Without restarts, pages go on as they arrive; with them, once the collection is whole.
+        if self._max_restarts:
+            pages = whole_pages(walk, collection, self._max_restarts, restarted)
+        else:
+            pages = walk()
+        for page in pages:
+            stats.records += len(page)
+            yield from page
 
     def _walk(
         self,
         collection: str,
         keys: tuple[str, ...],
         filter: str | None,
-        handed: set[str] | None,
-        *,
-        restarted: bool,
-    ) -> Iterator[dict[str, Any]]:
+        on_page: Callable[[int], None] | None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Each page of one pass from offset 0, checked; raises if the pass was not whole."""
         collection_url = f"{self.base_url}/{collection}"
         paginator = Paginator(
             collection, limit=self.page_size, base_url=collection_url, max_pages=self._max_pages
         )
         stats = self.stats[collection]
-        # After a restart, what earlier passes handed on is skipped; within a pass duplicates still
-        # reach the caller, whose validation reports them.
-        earlier = frozenset(handed) if restarted and handed is not None else frozenset()
         offset: int | None = 0
         while offset is not None:
             params = [
@@ -521,21 +528,12 @@ class OneRosterClient(PooledHttp):
                 "oneroster.page", collection=collection, page=paginator.pages + 1, count=len(items)
             )
             offset = paginator.advance(items, response.headers)
-            for item in items:
-                sid = item.get("sourcedId")
-                if isinstance(sid, str) and handed is not None:
-                    if sid in earlier:
-                        continue
-                    handed.add(sid)
-                stats.records += 1
-                yield item
-        paginator.check_complete()
-        log.debug(
-            "oneroster.collection",
-            collection=collection,
-            pages=paginator.pages,
-            count=paginator.received,
-        )
+            if offset is None:
+                paginator.check_complete()
+            if on_page is not None:
+                on_page(paginator.received)
+            yield items
+        log.debug("oneroster.collection", collection=collection, count=paginator.received)
 
     def _send(self, url: str, *, collection: str) -> tuple[httpx.Response, object]:
         stats = self.stats[collection]

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     classlink_client_id: str = ""
     classlink_client_secret: str = Field(default="", repr=False)
     classlink_userinfo_url: str = "https://nodeapi.classlink.com/v2/my/info"
+    # The ClassLink OneRoster proxy and the vendor's partner key for it: vendor settings only,
+    # never stored per district; a proxy district gives only its tenant id (decision 0018).
+    classlink_proxy_url: str = "https://oneroster-proxy.classlink.io"
+    classlink_partner_key: str = Field(default="", repr=False)
     sso_timeout_seconds: float = 10.0
     # The portal's public address; the OIDC redirect URI is built from it, never from `Host`.
     portal_base_url: str = "http://127.0.0.1:8000"

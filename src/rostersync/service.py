@@ -23,13 +23,20 @@ from rostersync.config import Settings
 from rostersync.domain import staff_import
 from rostersync.domain.rules import DistrictRules, EligibilitySource
 from rostersync.domain.safeguards import PauseWindow, Safeguards, skip_reason
-from rostersync.errors import AccountRejected, ConfigError, ManualRosteringDisabled, RunNotPending
+from rostersync.errors import (
+    AccountRejected,
+    ConfigError,
+    CredentialNotForSource,
+    ManualRosteringDisabled,
+    RunNotPending,
+)
 from rostersync.store import accounts as store_accounts
 from rostersync.store import delta as store_delta
 from rostersync.store import districts as store_districts
 from rostersync.store import roster as store_roster
 from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
+from rostersync.store.credentials import SourceIdentity
 from rostersync.store.db import create_engine_for, migrate
 from rostersync.store.secrets import SecretBox
 from rostersync.sync.delta import execute_delta
@@ -42,6 +49,9 @@ SYNC_FREQUENCIES = ("daily", "weekdays", "weekly", "every_n_days")
 PUSH_SOURCE_KIND = "oneroster-push"
 # Rostered from ClassLink, but the onboarding wizard has not yet been given the credentials.
 PENDING_SOURCE_KIND = "pending"
+# Read through the vendor's ClassLink proxy: the district gives only its tenant id (the key);
+# the proxy's address and the partner key are vendor settings (decision 0018).
+PROXY_SOURCE_KIND = "classlink-proxy"
 # Kinds that need no source URL, key or secret when the district is created.
 _NO_CREDENTIALS = ("none", PUSH_SOURCE_KIND, PENDING_SOURCE_KIND)
 
@@ -81,7 +91,19 @@ class DistrictSetup:
         kinds = (*SOURCE_KINDS, *_NO_CREDENTIALS)
         if self.source_kind not in kinds:
             raise ConfigError(f"source kind {self.source_kind!r} is not one of {', '.join(kinds)}")
-        if self.source_kind not in _NO_CREDENTIALS and not (
+        if self.source_kind == PROXY_SOURCE_KIND:
+            if self.secret:
+                raise ConfigError(
+                    "the ClassLink partner key is the vendor's, never a district's: set "
+                    "ROSTERSYNC_CLASSLINK_PARTNER_KEY in the vendor's settings and give the "
+                    "district only its ClassLink tenant id as the key"
+                )
+            if not self.key:
+                raise ConfigError(
+                    "a district read through the ClassLink proxy needs its ClassLink tenant id "
+                    "as the key"
+                )
+        elif self.source_kind not in _NO_CREDENTIALS and not (
             self.source_url and self.key and self.secret
         ):
             raise ConfigError(
@@ -144,6 +166,8 @@ class RosterSync:
     # Districts ---------------------------------------------------------------------------------
     def add_district(self, setup: DistrictSetup) -> store_districts.DistrictRecord:
         setup.check()
+        if setup.source_kind == PROXY_SOURCE_KIND:
+            setup.source_url = ""  # the proxy's address is the vendor's setting
         with self.engine.begin() as conn:
             return store_districts.create_district(
                 conn,
@@ -1117,11 +1141,14 @@ class RosterSync:
     ) -> None:
         """Save where a district's roster comes from and its ClassLink key and secret.
 
-        An empty key or secret keeps the one stored (the wizard never shows them again, so a
-        person changing only the URL need not retype them). Both are stored encrypted; the audit
-        row says only that they were replaced.
+        An empty key or secret keeps the one stored (the wizard never shows them again) only
+        while the source stays exactly the same: a changed kind, scheme, host, port or path needs
+        the secret typed again in the same call, because a stored secret is only ever sent to
+        the source it was entered for (decision 0018). Both are stored encrypted and sealed to
+        the source; the audit row says only that they were replaced.
 
         Raises:
+            CredentialNotForSource: The source changed and the secret was not typed again.
             ConfigError: Not a ClassLink source kind, or a URL, key or secret is missing.
             NotFoundError: No such district.
         """
@@ -1133,6 +1160,19 @@ class RosterSync:
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             setup = self._current_setup(conn, slug_or_id, credentials=True)
+            stored = SourceIdentity.of(setup.source_kind, setup.source_url)
+            if source_kind == PROXY_SOURCE_KIND:
+                source_url = ""  # the proxy's address is the vendor's setting
+                setup.secret = ""
+                if stored.kind != PROXY_SOURCE_KIND and not key.strip():
+                    raise ConfigError(
+                        "enter the district's ClassLink tenant id as the key for the proxy"
+                    )
+            elif stored != SourceIdentity.of(source_kind, source_url) and not secret.strip():
+                raise CredentialNotForSource(
+                    f"the source changed ({stored.describe()} before); type the secret again: a "
+                    "stored secret is only sent to the source it was entered for"
+                )
             setup.source_kind, setup.source_url = source_kind, source_url.strip()
             replaced = [name for name, value in (("key", key), ("secret", secret)) if value]
             setup.key = key.strip() or setup.key

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from rostersync.domain.rules import DistrictRules, EligibilitySource
 from rostersync.errors import ConfigError, NotFoundError
+from rostersync.store.credentials import SourceIdentity, open_credential, seal_credential
 from rostersync.store.secrets import SecretBox
 from rostersync.store.tables import audit_log, districts, integrations
 
@@ -125,6 +126,7 @@ def create_district(
     )
     now = now or datetime.now(UTC)
     district_id = str(uuid.uuid4())
+    source = SourceIdentity.of(source_kind, source_url)
     conn.execute(
         insert(districts).values(
             id=district_id,
@@ -145,8 +147,8 @@ def create_district(
             district_id=district_id,
             source_kind=source_kind,
             source_url=source_url,
-            key_ciphertext=box.encrypt(key),
-            secret_ciphertext=box.encrypt(secret),
+            key_ciphertext=seal_credential(box, key, source),
+            secret_ciphertext=seal_credential(box, secret, source),
             data_manager_emails=list(data_manager_emails),
             grades_provided=grades_provided,
             unique_emails_provided=unique_emails_provided,
@@ -206,26 +208,37 @@ def get_integration(conn: Connection, district_id: str) -> IntegrationRecord:
 
 
 def get_credentials(conn: Connection, box: SecretBox, district_id: str) -> tuple[str, str]:
-    """Decrypt a district's source key and secret.
+    """Decrypt a district's source key and secret, for the source it names now.
+
+    The one way credentials leave the database: they come out only while the district's source
+    (kind, scheme, host, port, path) is the one they were entered for (`store.credentials`).
 
     Returns:
         (key, secret).
 
     Raises:
         NotFoundError: The district has no integration.
+        CredentialNotForSource: They were entered for another source than the one stored now.
         ConfigError: The configured keys cannot decrypt the stored credentials.
     """
     row = conn.execute(
-        select(integrations.c.key_ciphertext, integrations.c.secret_ciphertext).where(
-            integrations.c.district_id == district_id
-        )
+        select(
+            integrations.c.source_kind,
+            integrations.c.source_url,
+            integrations.c.key_ciphertext,
+            integrations.c.secret_ciphertext,
+        ).where(integrations.c.district_id == district_id)
     ).first()
     if row is None:
         raise NotFoundError(
             f"district {district_id!r} has no stored credentials; `rostersync district list` "
             "shows the districts"
         )
-    return box.decrypt(row.key_ciphertext), box.decrypt(row.secret_ciphertext)
+    source = SourceIdentity.of(row.source_kind, row.source_url)
+    return (
+        open_credential(box, row.key_ciphertext, source),
+        open_credential(box, row.secret_ciphertext, source),
+    )
 
 
 def rules_for(integration: IntegrationRecord) -> DistrictRules:
@@ -390,14 +403,15 @@ def update_credentials(
         NotFoundError: The district has no integration.
     """
     get_integration(conn, district_id)
+    source = SourceIdentity.of(source_kind, source_url)
     conn.execute(
         update(integrations)
         .where(integrations.c.district_id == district_id)
         .values(
             source_kind=source_kind,
             source_url=source_url,
-            key_ciphertext=box.encrypt(key),
-            secret_ciphertext=box.encrypt(secret),
+            key_ciphertext=seal_credential(box, key, source),
+            secret_ciphertext=seal_credential(box, secret, source),
             updated_at=now or datetime.now(UTC),
         )
     )

@@ -183,7 +183,8 @@ def build_source(integration: Any, key: str, secret: str, settings: Settings) ->
     Args:
         integration: The district's `IntegrationRecord` (`source_kind`, `source_url`).
         key: The decrypted key: consumer key, client id, or (proxy) the ClassLink tenant id.
-        secret: The decrypted secret: consumer secret, client secret, or (proxy) partner key.
+        secret: The decrypted secret: consumer secret or client secret ("" for the proxy, whose
+            partner key and address are vendor settings).
         settings: Page size, timeout and retries.
 
     Raises:
@@ -201,7 +202,16 @@ def build_source(integration: Any, key: str, secret: str, settings: Settings) ->
     if kind == "oneroster-1.2":
         return oneroster_v1p2_source(integration.source_url, key, secret, **options)
     if kind == "classlink-proxy":
-        return proxy_source(integration.source_url, secret, key, **options)
+        # The proxy and its partner key are the vendor's, never a district's (decision 0018).
+        if not settings.classlink_partner_key:
+            raise ConfigError(
+                "this district is read through the ClassLink proxy, but the vendor's partner key "
+                "is not set: set ROSTERSYNC_CLASSLINK_PARTNER_KEY (from ClassLink's developer "
+                "console)"
+            )
+        return proxy_source(
+            settings.classlink_proxy_url, settings.classlink_partner_key, key, **options
+        )
     raise ConfigError(
         f"source kind {kind!r} is not one of {', '.join(SOURCE_KINDS)}; fix the district's "
         "integration settings"

@@ -35,7 +35,13 @@ from pydantic import BaseModel, Field
 
 from rostersync.domain.rules import DistrictRules, EligibilitySource
 from rostersync.domain.schedule import DAY_NAMES, MAX_INTERVAL_DAYS
-from rostersync.errors import ConfigError, RetriableSourceError, SourceAuthError, SourceError
+from rostersync.errors import (
+    ConfigError,
+    CredentialNotForSource,
+    RetriableSourceError,
+    SourceAuthError,
+    SourceError,
+)
 from rostersync.service import SYNC_FREQUENCIES, DistrictSetup, RosterSync
 from rostersync.sync.rest_sources import SOURCE_KINDS
 from rostersync.web.admin import PageError, Scope, _page_route, not_found, session_cookie
@@ -50,6 +56,7 @@ STEPS = (
     ("go-live", "Go live"),
 )
 PUSH = "push"
+PROXY = "classlink-proxy"
 GO_LIVE_MESSAGES = {
     "live": "The district is live: its people can sign in now.",
     "scheduled": "Saved: the district goes live on its go-live date.",
@@ -57,7 +64,7 @@ GO_LIVE_MESSAGES = {
 SOURCE_CHOICES = (
     ("oneroster-1.1", "ClassLink Roster Server, OneRoster 1.1 (OAuth 1.0a key and secret)"),
     ("oneroster-1.2", "OneRoster 1.2 (OAuth 2 client id and secret)"),
-    ("classlink-proxy", "ClassLink OneRoster proxy (tenant id and partner key)"),
+    (PROXY, "ClassLink OneRoster proxy (the district's tenant id; vendor staff only)"),
     (PUSH, "The district pushes OneRoster files to us (we issue it a key and secret)"),
 )
 STUDENT_ID_CHOICES = (
@@ -529,10 +536,23 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
                 request, staff, district, service.use_push_source(district.id, staff.actor)
             )
         errors: dict[str, str] = {}
-        stored = service.district(district.id)[1].source_kind in SOURCE_KINDS
+        stored_kind = service.district(district.id)[1].source_kind
+        stored = stored_kind in SOURCE_KINDS
         if kind not in SOURCE_KINDS:
             errors["source_kind"] = "Choose where the district's roster comes from."
-        if not url:
+        elif kind == PROXY and not staff.is_vendor_staff:
+            # The proxy reads with the vendor's partner key: only the vendor points it at a
+            # tenant (decision 0018).
+            errors["source_kind"] = (
+                "Only the vendor connects a district through the ClassLink proxy, because it "
+                "reads with the vendor's partner key: ask your vendor contact, or choose your "
+                "district's own OneRoster server."
+            )
+        if kind == PROXY:
+            url = ""
+            if not form.key.strip() and stored_kind != PROXY:
+                errors["key"] = "Enter the district's ClassLink tenant id."
+        elif not url:
             errors["source_url"] = (
                 "Enter the source URL, e.g. "
                 "https://springfield-il-v2.rosterserver.com/ims/oneroster/v1p1."
@@ -540,7 +560,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
         elif urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
             errors["source_url"] = "Enter a full https:// URL, as ClassLink's console shows it."
         for name, label in (("key", "key (client id)"), ("secret", "secret")):
-            if not getattr(form, name).strip() and not stored:
+            if kind != PROXY and not getattr(form, name).strip() and not stored:
                 errors[name] = f"Enter the ClassLink {label} from the district's OneRoster app."
         if errors:
             return source_page(request, staff, district, kind=kind, url=url, errors=errors)
@@ -551,8 +571,16 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
                 source_kind=kind,
                 source_url=url,
                 key=form.key,
-                secret=form.secret,
+                secret="" if kind == PROXY else form.secret,
             )
+        except CredentialNotForSource:
+            errors = {
+                "secret": (
+                    "You changed the source, so type its secret again: a stored secret is only "
+                    "ever sent to the source it was entered for."
+                )
+            }
+            return source_page(request, staff, district, kind=kind, url=url, errors=errors)
         except ConfigError as exc:
             return source_page(request, staff, district, kind=kind, url=url, error=str(exc))
         if form.action != "test":

@@ -35,8 +35,13 @@ PortalMaker = Callable[[], RosterSync]
 
 
 @pytest.fixture
-def make_portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[PortalMaker]:
-    """Makes Educator Portals, each on its own empty database, closed after the test."""
+def make_portal(
+    fresh_db_url: Callable[[], str], tmp_path: Path, server: SimulatorServer
+) -> Iterator[PortalMaker]:
+    """Makes Educator Portals, each on its own empty database, closed after the test.
+
+    The vendor's ClassLink proxy settings (its address and partner key) point at the simulator.
+    """
     made: list[RosterSync] = []
 
     def make() -> RosterSync:
@@ -46,6 +51,8 @@ def make_portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[Por
             secret_keys=Fernet.generate_key().decode(),
             log_format="json",
             page_size=100,
+            classlink_proxy_url=server.url,
+            classlink_partner_key=server.proxy.partner_key,
         )
         portal = RosterSync(settings)
         portal.init_db()

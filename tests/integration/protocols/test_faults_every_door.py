@@ -23,7 +23,9 @@ DOORS = ("oneroster-1.2", "classlink-proxy")
 def door(server: SimulatorServer, kind: str) -> tuple[str, str, str]:
     if kind == "oneroster-1.2":
         return server.v1p2_base_url(TENANT), KEY, SECRET
-    return server.url, TENANT_ID, server.proxy.partner_key
+    # The proxy's address and partner key are the vendor's settings; the district gives its
+    # tenant id.
+    return "", TENANT_ID, ""
 
 
 def fresh(make_portal: PortalMaker, server: SimulatorServer, kind: str) -> RosterSync:

@@ -25,6 +25,7 @@ from tests.integration.web.conftest import callback_of
 
 from rostersync.config import Settings
 from rostersync.simulator import generate_district
+from rostersync.store.districts import get_credentials
 from rostersync.store.tables import audit_log, integrations
 from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
@@ -291,7 +292,9 @@ class TestConnection:
                 )
             ).one()
         assert secret not in row.secret_ciphertext and key not in row.key_ciphertext
-        assert service_of(world).box.decrypt(row.secret_ciphertext) == secret
+        with service_of(world).engine.connect() as conn:
+            stored = get_credentials(conn, service_of(world).box, integration.district_id)
+        assert stored == (key, secret)
 
     def test_oneroster_1_2_credentials_connect_through_the_token_endpoint(
         self, vendor: httpx.Client, world: Sandbox

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from rostersync.cli import render
-from rostersync.errors import RosterSyncError
+from rostersync.cli.common import service as _service
 
 
 def register(app: typer.Typer) -> None:
@@ -40,20 +40,15 @@ def staff_add(
     ] = None,
 ) -> None:
     """Create a local staff account (argon2id password; sign in at /staff/login)."""
-    from rostersync.cli.main import _service
-
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     service = _service()
     try:
         staff_id = service.add_staff(
             email=email, display_name=name, role=role, password=password, district=district
         )
-    except RosterSyncError as exc:
-        render.console.print(f"[bold red]Error:[/] {exc}")
-        raise typer.Exit(2) from None
     finally:
         service.close()
-    render.console.print(f"Staff account created: {staff_id} ({role})")
+    render.say(f"Staff account created: {staff_id} ({role})")
 
 
 def staff_invite(
@@ -61,8 +56,6 @@ def staff_invite(
     district: Annotated[str, typer.Option("--district", help="Their district (slug)")],
 ) -> None:
     """Email a data manager a one-time link (7 days) to set up their account."""
-    from rostersync.cli.main import _service
-
     service = _service()
     try:
         invitation_id, sent = service.invite_data_manager(district, email, actor=CLI_ACTOR)
@@ -71,35 +64,28 @@ def staff_invite(
             if service.settings.mail_backend == "outbox"
             else "SMTP"
         )
-    except RosterSyncError as exc:
-        render.console.print(f"[bold red]Error:[/] {exc}")
-        raise typer.Exit(2) from None
     finally:
         service.close()
     if not sent:
-        render.console.print(
-            f"[bold red]Error:[/] invitation {invitation_id} was saved but the email could not be "
-            "sent; check the mail settings and invite again"
+        render.say(
+            ("Error:", "bold red"),
+            f" invitation {invitation_id} was saved but the email could not be "
+            "sent; check the mail settings and invite again",
         )
         raise typer.Exit(1)
-    render.console.print(f"Invitation {invitation_id} sent through {where}.")
+    render.say(f"Invitation {invitation_id} sent through {where}.")
 
 
 def staff_reset_totp(
     email: Annotated[str, typer.Argument(help="The staff member's sign-in email")],
 ) -> None:
     """Turn off two-step sign-in for a locked-out person and unlock their account."""
-    from rostersync.cli.main import _service
-
     service = _service()
     try:
         staff_id = service.reset_totp(email, actor=CLI_ACTOR)
-    except RosterSyncError as exc:
-        render.console.print(f"[bold red]Error:[/] {exc}")
-        raise typer.Exit(2) from None
     finally:
         service.close()
-    render.console.print(
+    render.say(
         f"Two-step sign-in reset for {staff_id}: they sign in with their password and can set "
         "it up again at /staff/totp."
     )

@@ -5,17 +5,11 @@ Parse, call `RosterSync.delta_sync`, render; nothing else happens here.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from rostersync.cli import render
-from rostersync.config import get_settings
-from rostersync.errors import RosterSyncError
-from rostersync.logs import configure_logging
-from rostersync.service import RosterSync
-
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+from rostersync.cli.common import service as _service
+from rostersync.cli.failures import Json
 
 
 def register(app: typer.Typer) -> None:
@@ -28,20 +22,11 @@ def register(app: typer.Typer) -> None:
         Records marked tobedeleted are deactivated; nobody is deactivated for being absent
         (the scheduled full sync notices those).
         """
-        settings = get_settings()
-        configure_logging(settings)
-        try:
-            report = RosterSync(settings).delta_sync(district)
-        except RosterSyncError as exc:
-            render.console.print(f"[bold red]Error:[/] {exc}")
-            raise typer.Exit(2) from None
+        report = _service().delta_sync(district)
         if as_json:
             render.print_json(render.report_json(report))
         else:
             render.print_report(report, title=f"Delta sync of {district}")
-            if report.reason:
-                render.console.print(
-                    f"[bold yellow]{report.status.capitalize()}:[/] {report.reason}"
-                )
+            render.print_status_reason(report)
         if report.status == "failed":
             raise typer.Exit(1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated
 
@@ -10,13 +9,12 @@ import typer
 from rich.table import Table
 
 from rostersync.cli import render
-from rostersync.config import get_settings
+from rostersync.cli.common import actor_name as _actor
+from rostersync.cli.common import service as _service
+from rostersync.cli.failures import Json
 from rostersync.domain.staff_import import ImportReport
-from rostersync.errors import RosterSyncError
-from rostersync.logs import configure_logging
-from rostersync.service import RosterSync
+from rostersync.errors import SpreadsheetRejected
 
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 Actor = Annotated[
     str | None, typer.Option(help="Who is making the change, for the audit log (default: you)")
 ]
@@ -38,13 +36,9 @@ def import_staff(
     as_json: Json = False,
 ) -> None:
     """Import non-teaching staff (librarians, aides, coaches…) from a spreadsheet: all or none."""
-    try:
-        report = _service().import_staff(
-            district, file.name, _read(file), _actor(actor), dry_run=dry_run
-        )
-    except RosterSyncError as exc:
-        _fail(exc)
-        return
+    report = _service().import_staff(
+        district, file.name, _read(file), _actor(actor), dry_run=dry_run
+    )
     if as_json:
         render.print_json({**render.to_jsonable(report), "status": report.status})
     else:
@@ -57,13 +51,9 @@ def staff_template(
     file: Annotated[Path, typer.Argument(help="Where to write it: a .csv or .xlsx name")],
 ) -> None:
     """Write the staff import template (CSV, or XLSX with an Instructions sheet)."""
-    try:
-        data = _service().staff_import_template(file.suffix)
-    except RosterSyncError as exc:
-        _fail(exc)
-        return
+    data = _service().staff_import_template(file.suffix)
     file.write_bytes(data)
-    render.console.print(f"Template written to {file}.")
+    render.say(f"Template written to {file}.")
 
 
 def add_educator(
@@ -76,20 +66,16 @@ def add_educator(
     actor: Actor = None,
 ) -> None:
     """Add one educator by hand (only in a district that is not rostered from ClassLink)."""
-    try:
-        portal_id = _service().add_educator(
-            district,
-            given_name=first_name,
-            family_name=last_name,
-            email=email,
-            role=role,
-            school=school,
-            actor=_actor(actor),
-        )
-    except RosterSyncError as exc:
-        _fail(exc)
-        return
-    render.console.print(f"Added educator {portal_id}.")
+    portal_id = _service().add_educator(
+        district,
+        given_name=first_name,
+        family_name=last_name,
+        email=email,
+        role=role,
+        school=school,
+        actor=_actor(actor),
+    )
+    render.say(f"Added educator {portal_id}.")
 
 
 def add_student(
@@ -103,67 +89,46 @@ def add_student(
     actor: Actor = None,
 ) -> None:
     """Add one student by hand (only in a district that is not rostered from ClassLink)."""
-    try:
-        portal_id = _service().add_student(
-            district,
-            given_name=first_name,
-            family_name=last_name,
-            student_id=student_id,
-            email=email,
-            grade=grade,
-            school=school,
-            actor=_actor(actor),
-        )
-    except RosterSyncError as exc:
-        _fail(exc)
-        return
-    render.console.print(f"Added student {portal_id}.")
-
-
-def _service() -> RosterSync:
-    settings = get_settings()
-    configure_logging(settings)
-    return RosterSync(settings)
-
-
-def _fail(exc: RosterSyncError) -> None:
-    render.console.print(f"[bold red]Error:[/] {exc}")
-    raise typer.Exit(2)
+    portal_id = _service().add_student(
+        district,
+        given_name=first_name,
+        family_name=last_name,
+        student_id=student_id,
+        email=email,
+        grade=grade,
+        school=school,
+        actor=_actor(actor),
+    )
+    render.say(f"Added student {portal_id}.")
 
 
 def _read(file: Path) -> bytes:
     try:
         return file.read_bytes()
     except OSError as exc:
-        render.console.print(f"[bold red]Error:[/] cannot read {file}: {exc.strerror}")
-        raise typer.Exit(2) from None
-
-
-def _actor(actor: str | None) -> str:
-    if actor:
-        return actor
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no login name (a container without a passwd entry)
-        return "cli"
+        raise SpreadsheetRejected(
+            f"cannot read {file}: {exc.strerror}", filename=file.name
+        ) from None
 
 
 def _print_report(report: ImportReport) -> None:
     if report.errors:
         table = Table(
-            title=f"{report.filename}: nothing was imported; fix these and upload again",
+            title=render.table_title(
+                f"{report.filename}: nothing was imported; fix these and upload again"
+            ),
             title_justify="left",
         )
         for column in ("Row", "Column", "Problem", "How to fix"):
             table.add_column(column, overflow="fold")
         for e in report.errors:
-            table.add_row(str(e.row), e.column, e.problem, e.fix)
+            table.add_row(*(render.text(v) for v in (e.row, e.column, e.problem, e.fix)))
         render.console.print(table)
         return
     if report.dry_run:
-        render.console.print(
+        render.say(
             f"{report.filename}: all {report.rows} rows are valid; nothing was written "
             "(dry run). Run again without --dry-run to import them."
         )
     else:
-        render.console.print(f"{report.filename}: imported {report.created} staff accounts.")
+        render.say(f"{report.filename}: imported {report.created} staff accounts.")

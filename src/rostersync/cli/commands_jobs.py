@@ -11,23 +11,9 @@ from typing import Annotated
 import typer
 
 from rostersync.cli import render
+from rostersync.cli.common import service as _service
+from rostersync.cli.failures import Json
 from rostersync.config import get_settings
-from rostersync.errors import RosterSyncError
-from rostersync.logs import configure_logging
-from rostersync.service import RosterSync
-
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-
-
-def _service() -> RosterSync:
-    settings = get_settings()
-    configure_logging(settings)
-    return RosterSync(settings)
-
-
-def _fail(exc: RosterSyncError) -> None:
-    render.console.print(f"[bold red]Error:[/] {exc}")
-    raise typer.Exit(2)
 
 
 def register(app: typer.Typer) -> None:
@@ -45,9 +31,9 @@ def register(app: typer.Typer) -> None:
 
         settings = get_settings()
         where = "Redis" if settings.queue_backend == "redis" else f"{settings.data_dir} (SQLite)"
-        render.console.print(f"Worker on queue {settings.queue_name!r} in {where}")
+        render.say(f"Worker on queue {settings.queue_name!r} in {where}")
         if settings.mail_backend == "outbox":
-            render.console.print(f"Emails are written to {settings.resolved_outbox_dir}")
+            render.say(f"Emails are written to {settings.resolved_outbox_dir}")
         run_worker(settings, workers=workers, periodic=periodic)
 
     @app.command("tick")
@@ -60,12 +46,8 @@ def register(app: typer.Typer) -> None:
         """Enqueue every scheduled sync that is due now (the worker does this every minute)."""
         from rostersync.jobs.scheduler import tick as run_tick
 
-        try:
-            instant = _instant(now) if now else None
-            sent = run_tick(_service(), instant)
-        except RosterSyncError as exc:
-            _fail(exc)
-            return
+        instant = _instant(now) if now else None
+        sent = run_tick(_service(), instant)
         if as_json:
             render.print_json(sent)
             return
@@ -76,11 +58,7 @@ def register(app: typer.Typer) -> None:
     @app.command("schedule")
     def schedule(district: str, as_json: Json = False) -> None:
         """Show a district's sync schedule and its next run in the district's time zone."""
-        try:
-            info = _service().schedule_info(district)
-        except RosterSyncError as exc:
-            _fail(exc)
-            return
+        info = _service().schedule_info(district)
         data = {
             "district": info.slug,
             "status": info.status,

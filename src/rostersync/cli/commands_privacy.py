@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from rostersync.cli import render
-from rostersync.config import get_settings
-from rostersync.errors import RosterSyncError
-from rostersync.logs import configure_logging
-from rostersync.service import RosterSync
+from rostersync.cli.common import service as _service
+from rostersync.cli.failures import Json
 
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 Actor = Annotated[str, typer.Option("--actor", help="Who asked, for the audit log.")]
 
 
@@ -40,11 +37,7 @@ def register(app: typer.Typer) -> None:
         actor: Actor = "cli",
     ) -> None:
         """Everything held about one student, as JSON, for a parent's or district's request."""
-        service = _service()
-        try:
-            export = service.export_student(district, student, actor=actor)
-        except RosterSyncError as exc:
-            _fail(exc)
+        export = _service().export_student(district, student, actor=actor)
         text = json.dumps(export, indent=2, sort_keys=True)
         if out is None:
             typer.echo(text)
@@ -52,7 +45,7 @@ def register(app: typer.Typer) -> None:
         out.touch(mode=0o600)
         out.write_text(text + "\n", encoding="utf-8")
         rows = sum(len(r) for r in export["tables"].values())
-        render.console.print(f"Wrote {rows} rows from {len(export['tables'])} tables to {out}")
+        render.say(f"Wrote {rows} rows from {len(export['tables'])} tables to {out}")
 
     @privacy.command("purge-district")
     def purge_district(
@@ -63,11 +56,7 @@ def register(app: typer.Typer) -> None:
         as_json: Json = False,
     ) -> None:
         """Remove every row and file of a district, keeping only a disposal record."""
-        service = _service()
-        try:
-            disposal = service.purge_district(district, confirm=confirm, actor=actor, reason=reason)
-        except RosterSyncError as exc:
-            _fail(exc)
+        disposal = _service().purge_district(district, confirm=confirm, actor=actor, reason=reason)
         summary = {
             "id": disposal.id,
             "district": disposal.district_slug,
@@ -78,7 +67,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             render.print_json(summary)
             return
-        render.console.print(
+        render.say(
             f"Purged {disposal.district_slug}: {disposal.total_rows} rows in "
             f"{len(disposal.rows)} tables, {sum(disposal.files.values())} files. "
             f"Disposal record {disposal.id}."
@@ -103,18 +92,7 @@ def register(app: typer.Typer) -> None:
             render.print_json(rows)
             return
         for row in rows:
-            render.console.print(
+            render.say(
                 f"{row['at']}  {row['district']}  {row['rows']} rows  by {row['actor']}: "
                 f"{row['reason']}"
             )
-
-
-def _service() -> RosterSync:
-    settings = get_settings()
-    configure_logging(settings)
-    return RosterSync(settings)
-
-
-def _fail(exc: RosterSyncError) -> NoReturn:
-    render.console.print(f"[bold red]Error:[/] {exc}")
-    raise typer.Exit(2) from None

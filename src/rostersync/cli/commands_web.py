@@ -20,7 +20,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
 ) -> None:
     """Serve the Educator Portal (sign-in and home pages) with uvicorn until Ctrl-C."""
-    from rostersync.cli.main import _service
+    from rostersync.cli.common import service as _service
     from rostersync.web.app import create_app
     from rostersync.web.server import serve as run
 
@@ -75,31 +75,32 @@ def serve_sign_in_sandbox(
     with Sandbox(settings, [district, waiting], port=port) as sandbox:
         assert sandbox.service is not None
         people = sandbox.sso.people("1001")
-        render.console.print(f"Educator Portal: [bold]{sandbox.url}/login[/]")
-        render.console.print("Choose Springfield, then sign in at the simulated ClassLink as e.g.:")
+        render.say("Educator Portal: ", (f"{sandbox.url}/login", "bold"))
+        render.say("Choose Springfield, then sign in at the simulated ClassLink as e.g.:")
         for role in ("Student", "Teacher"):
             for person in [p for p in people if p.role == role][:3]:
-                render.console.print(f"  {person.display_name} ({role.lower()})")
+                render.say(f"  {person.display_name} ({role.lower()})")
         teacher = next(p for p in people if p.sourced_id.startswith("tch-"))
         launch = sandbox.sso.launch_url("educator-portal", "1001", teacher.sourced_id)
-        render.console.print(f"LaunchPad tile for {teacher.display_name}: {launch}")
+        render.say(f"LaunchPad tile for {teacher.display_name}: {launch}")
         # Passwords made for this run only; the demo's database is thrown away on the next one.
         logins = [
             ("vendor@demo.example", "Val Vendor", "vendor_staff", None),
             ("data.manager@springfield.example", "Dana Manager", "data_manager", "springfield"),
         ]
-        render.console.print(f"\nAdmin pages: [bold]{sandbox.url}/staff/login[/]")
+        render.say()
+        render.say("Admin pages: ", (f"{sandbox.url}/staff/login", "bold"))
         for email, name, role, slug in logins:
             password = secrets.token_urlsafe(12)
             sandbox.service.add_staff(
                 email=email, display_name=name, role=role, password=password, district=slug
             )
-            render.console.print(f"  {email} / {password} ({role.replace('_', ' ')})")
+            render.say(f"  {email} / {password} ({role.replace('_', ' ')})")
         url, key, secret = sandbox.roster_credentials["capital"]
-        render.console.print(
+        render.say(
             "Onboard Capital City with the wizard (Onboard a district), tenant ID 1004, "
             f"OneRoster 1.1 at {url}, key {key}, secret {secret}"
         )
-        render.console.print("Ctrl-C to stop.")
+        render.say("Ctrl-C to stop.")
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()

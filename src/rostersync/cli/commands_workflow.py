@@ -10,26 +10,12 @@ from typing import Annotated, Any
 import typer
 
 from rostersync.cli import render
-from rostersync.config import get_settings
-from rostersync.errors import RosterSyncError
-from rostersync.logs import configure_logging
-from rostersync.service import RosterSync
+from rostersync.cli.common import service as _service
+from rostersync.cli.failures import Json
 from rostersync.sync.pipeline import SyncReport
 
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 Actor = Annotated[str, typer.Option("--actor", help="Who decides, for the audit log.")]
 DEFAULT_ACTOR = "cli"
-
-
-def _service() -> RosterSync:
-    settings = get_settings()
-    configure_logging(settings)
-    return RosterSync(settings)
-
-
-def _fail(exc: RosterSyncError) -> None:
-    render.console.print(f"[bold red]Error:[/] {exc}")
-    raise typer.Exit(2)
 
 
 def _show(report: SyncReport, title: str, as_json: bool) -> None:
@@ -44,8 +30,7 @@ def _show(report: SyncReport, title: str, as_json: bool) -> None:
 
 def _print_plan(report: SyncReport) -> None:
     """Matches (with their key) and the hold or skip reason, which the counts table lacks."""
-    if report.reason:
-        render.console.print(f"[bold yellow]{report.status.capitalize()}:[/] {report.reason}")
+    render.print_status_reason(report)
     rows: list[dict[str, Any]] = [
         {"kind": kind, **item}
         for kind, plan in report.plan.get("kinds", {}).items()
@@ -56,7 +41,7 @@ def _print_plan(report: SyncReport) -> None:
             render.rows_table("Existing accounts matched", rows, ["kind", "sourced_id", "key"])
         )
     if report.status in ("previewed", "held"):
-        render.console.print(
+        render.say(
             f"Approve with `rostersync approve {report.run_id}` or discard with "
             f"`rostersync discard {report.run_id}`."
         )
@@ -68,44 +53,28 @@ def register(app: typer.Typer) -> None:
     @app.command("preview")
     def preview(district: str, as_json: Json = False) -> None:
         """Compute what a sync would change, without writing, and keep it for approval."""
-        try:
-            report = _service().preview_sync(district)
-        except RosterSyncError as exc:
-            _fail(exc)
-            return
+        report = _service().preview_sync(district)
         _show(report, f"Preview of {district}", as_json)
 
     @app.command("approve")
     def approve(run_id: str, actor: Actor = DEFAULT_ACTOR, as_json: Json = False) -> None:
         """Apply a previewed or held run, if the roster has not changed since."""
-        try:
-            report = _service().approve_run(run_id, actor)
-        except RosterSyncError as exc:
-            _fail(exc)
-            return
+        report = _service().approve_run(run_id, actor)
         _show(report, f"Approved run {run_id}", as_json)
 
     @app.command("discard")
     def discard(run_id: str, actor: Actor = DEFAULT_ACTOR, as_json: Json = False) -> None:
         """Discard a previewed or held run; the portal stays as it is."""
-        try:
-            run = _service().discard_run(run_id, actor)
-        except RosterSyncError as exc:
-            _fail(exc)
-            return
+        run = _service().discard_run(run_id, actor)
         if as_json:
             render.print_json(run)
         else:
-            render.console.print(f"Run {run.id} discarded; nothing was written.")
+            render.say(f"Run {run.id} discarded; nothing was written.")
 
     @app.command("revalidate")
     def revalidate(district: str, as_json: Json = False) -> None:
         """Re-check a district after it fixed its data: provision what passes, close issues."""
-        try:
-            report = _service().revalidate(district)
-        except RosterSyncError as exc:
-            _fail(exc)
-            return
+        report = _service().revalidate(district)
         _show(report, f"Revalidation of {district}", as_json)
 
     @app.command("open-issues")
@@ -115,11 +84,7 @@ def register(app: typer.Typer) -> None:
         as_json: Json = False,
     ) -> None:
         """List a district's open validation issues: the record, the problem and the fix."""
-        try:
-            rows = _service().open_issues(district, kind)
-        except RosterSyncError as exc:
-            _fail(exc)
-            return
+        rows = _service().open_issues(district, kind)
         if as_json:
             render.print_json(rows)
             return
@@ -134,12 +99,8 @@ def register(app: typer.Typer) -> None:
     @app.command("go-live")
     def go_live(district: str, actor: Actor = DEFAULT_ACTOR, as_json: Json = False) -> None:
         """Let the district's people sign in from now on."""
-        try:
-            record = _service().set_live(district, actor)
-        except RosterSyncError as exc:
-            _fail(exc)
-            return
+        record = _service().set_live(district, actor)
         if as_json:
             render.print_json(record)
         else:
-            render.console.print(f"{record.slug} is {record.status}.")
+            render.say(f"{record.slug} is {record.status}.")

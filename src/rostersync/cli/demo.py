@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from rostersync.cli import render
+from rostersync.cli.render import say
 from rostersync.config import Settings
 from rostersync.domain.records import EntityKind
 from rostersync.logs import configure_logging
@@ -40,14 +41,14 @@ def run_demo(*, students: int, seed: int, data_dir: Path = Path("var/demo")) -> 
         log_level="WARNING",
     )
     configure_logging(settings)
-    console.rule("[bold]rostersync demo")
+    console.rule(render.text("rostersync demo", "bold"))
     data = generate_district(students=students, seed=seed, bad_records=True, tenant="springfield")
     key, secret = f"demo-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
     ok = True
     with SimulatorServer() as server:
         server.add_tenant(Tenant(name="springfield", data=data, key=key, secret=secret))
         base_url = server.base_url("springfield")
-        console.print(f"ClassLink simulator serving OneRoster 1.1 at {base_url}")
+        say(f"ClassLink simulator serving OneRoster 1.1 at {base_url}")
         service = RosterSync(settings)
         service.init_db()
         service.add_district(
@@ -65,7 +66,8 @@ def run_demo(*, students: int, seed: int, data_dir: Path = Path("var/demo")) -> 
                 eligibility_field="eligibility",
             )
         )
-        console.print(f"Portal database: {settings.resolved_database_url}\n")
+        say(f"Portal database: {settings.resolved_database_url}")
+        say()
 
         first = service.run_sync("springfield", trigger="demo")
         render.print_report(first, title="First sync of Springfield USD", issue_limit=None)
@@ -74,22 +76,28 @@ def run_demo(*, students: int, seed: int, data_dir: Path = Path("var/demo")) -> 
         sent = service.notify_run(first.run_id)
         outbox = settings.resolved_outbox_dir
         emails = sorted(outbox.glob("*.eml")) if outbox.exists() else []
-        console.print(
-            f"\n[bold]Summary email[/] to the data manager ({', '.join(sent) or 'none'}): "
-            f"{len(emails)} message(s) in {outbox}"
+        say()
+        say(
+            ("Summary email", "bold"),
+            f" to the data manager ({', '.join(sent) or 'none'}): "
+            f"{len(emails)} message(s) in {outbox}",
         )
         ok &= bool(emails)
 
         second = service.run_sync("springfield", trigger="demo")
         render.print_report(second, title="Second sync (same roster)", issue_limit=0)
         changes = second.change_count
-        console.print(
-            f"Second sync changed {changes} records "
-            + ("[green]✓ nothing changed[/]" if changes == 0 else "[red]✗ expected no changes[/]")
+        say(
+            f"Second sync changed {changes} records ",
+            ("✓ nothing changed", "green") if changes == 0 else ("✗ expected no changes", "red"),
         )
         ok &= changes == 0 and second.status == "succeeded"
         service.close()
-    console.rule("[green]demo finished: every check held" if ok else "[red]demo found a problem")
+    console.rule(
+        render.text("demo finished: every check held", "green")
+        if ok
+        else render.text("demo found a problem", "red")
+    )
     return 0 if ok else 1
 
 
@@ -98,16 +106,18 @@ def _check_counts(report: SyncReport, generated: dict[str, int]) -> bool:
     if report.status != "succeeded":
         return False
     ok = True
-    console.print("\n[bold]Reconciliation with the generated district[/]")
+    say()
+    say(("Reconciliation with the generated district", "bold"))
     for kind, name in GENERATED.items():
         row = report.counts[kind.value]
         provisioned, held = row["created"] + row["unchanged"], row["held"]
         expected = generated[name]
         good = provisioned + held == expected
         ok &= good
-        mark = "[green]✓[/]" if good else "[red]✗[/]"
-        console.print(
-            f"  {mark} {name}: generated {expected} = provisioned {provisioned} + held {held}"
+        say(
+            "  ",
+            ("✓", "green") if good else ("✗", "red"),
+            f" {name}: generated {expected} = provisioned {provisioned} + held {held}",
         )
     return ok
 
@@ -117,10 +127,11 @@ def _check_planted(report: SyncReport, planted: list) -> bool:  # type: ignore[t
     by_record = {(i.sourced_id, i.code) for i in report.issues}
     flagged = {sid for sid, _ in by_record}
     missing = [p for p in planted if p.sourced_id not in flagged]
-    console.print(
-        f"\n[bold]Planted bad records[/]: {len(planted)} planted, "
-        f"{len(planted) - len(missing)} reported with a reason"
+    say()
+    say(
+        ("Planted bad records", "bold"),
+        f": {len(planted)} planted, {len(planted) - len(missing)} reported with a reason",
     )
     for problem in missing:
-        console.print(f"  [red]✗ not reported:[/] {problem.entity} {problem.sourced_id}")
+        say("  ", ("✗ not reported:", "red"), f" {problem.entity} {problem.sourced_id}")
     return not missing

@@ -1,18 +1,16 @@
 """`rostersync`: onboard districts, sync their rosters, read the results.
 
 Each command parses its options, calls one service method, and renders the answer as a table or,
-with `--json`, as JSON for scripts.
+with `--json`, as JSON for scripts. Errors are not caught here: every command's failure goes
+through the one error path in `cli/failures.py` (one line or JSON, an exit code, no traceback).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
 from rostersync.cli import (
     commands_admin,
@@ -25,12 +23,12 @@ from rostersync.cli import (
     commands_workflow,
     render,
 )
-from rostersync.config import Settings, get_settings
-from rostersync.errors import RosterSyncError
-from rostersync.logs import configure_logging
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.cli.common import service as _service
+from rostersync.cli.failures import CommandGroup, Debug, Json
+from rostersync.service import DistrictSetup
 
 app = typer.Typer(
+    cls=CommandGroup,
     help="Roster and provision school districts from ClassLink into the Educator Portal.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -42,18 +40,10 @@ app.add_typer(district_app, name="district")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
-
-def _service(settings: Settings | None = None) -> RosterSync:
-    settings = settings or get_settings()
-    configure_logging(settings)
-    return RosterSync(settings)
-
-
-def _fail(exc: RosterSyncError) -> None:
-    render.console.print(f"[bold red]Error:[/] {exc}")
-    raise typer.Exit(2)
+@app.callback()
+def _options(debug: Debug = False) -> None:
+    """Roster and provision school districts from ClassLink into the Educator Portal."""
 
 
 @db_app.command("init")
@@ -61,7 +51,7 @@ def db_init() -> None:
     """Create the database, or upgrade it to the newest schema."""
     service = _service()
     service.init_db()
-    render.console.print(f"Database ready: {service.engine.url.render_as_string()}")
+    render.say(f"Database ready: {service.engine.url.render_as_string()}")
 
 
 @keys_app.command("generate")
@@ -142,16 +132,11 @@ def district_add(
         tenant_id=tenant_id,
         go_live_date=date.fromisoformat(go_live) if go_live else None,
     )
-    try:
-        service = _service()
-        district = service.add_district(setup)
-    except RosterSyncError as exc:
-        _fail(exc)
-        return
+    district = _service().add_district(setup)
     if as_json:
         render.print_json(district)
     else:
-        render.console.print(f"Added district {district.slug} ({district.display_name}).")
+        render.say(f"Added district {district.slug} ({district.display_name}).")
 
 
 @district_app.command("list")
@@ -171,11 +156,7 @@ def district_list(as_json: Json = False) -> None:
 @district_app.command("show")
 def district_show(slug: str, as_json: Json = False) -> None:
     """Show a district's questionnaire answers (credentials are never shown)."""
-    try:
-        district, integration = _service().district(slug)
-    except RosterSyncError as exc:
-        _fail(exc)
-        return
+    district, integration = _service().district(slug)
     data = {
         "district": render.to_jsonable(district),
         "integration": render.to_jsonable(integration),
@@ -201,15 +182,11 @@ def sync(
 
     service = _service()
     source = BundleSource(from_bundle) if from_bundle else None
-    try:
-        if as_json:
-            report = service.run_sync(district, source=source)
-        else:
-            with _progress() as callback:
-                report = service.run_sync(district, progress=callback, source=source)
-    except RosterSyncError as exc:
-        _fail(exc)
-        return
+    if as_json:
+        report = service.run_sync(district, source=source)
+    else:
+        with render.sync_progress() as callback:
+            report = service.run_sync(district, progress=callback, source=source)
     if as_json:
         render.print_json(render.report_json(report))
     else:
@@ -228,11 +205,7 @@ def people(
 ) -> None:
     """List a district's students (or educators)."""
     kind = "educators" if educators else "students"
-    try:
-        rows = _service().people(district, kind=kind, limit=limit, offset=offset)
-    except RosterSyncError as exc:
-        _fail(exc)
-        return
+    rows = _service().people(district, kind=kind, limit=limit, offset=offset)
     if as_json:
         render.print_json(rows)
         return
@@ -247,11 +220,7 @@ def people(
 @app.command("runs")
 def runs(district: str, limit: int = 20, as_json: Json = False) -> None:
     """List a district's recent sync runs."""
-    try:
-        rows = _service().runs(district, limit=limit)
-    except RosterSyncError as exc:
-        _fail(exc)
-        return
+    rows = _service().runs(district, limit=limit)
     if as_json:
         render.print_json(rows)
         return
@@ -265,11 +234,7 @@ def runs(district: str, limit: int = 20, as_json: Json = False) -> None:
 @app.command("issues")
 def issues(run_id: str, as_json: Json = False) -> None:
     """Show a run's validation issues: the record, the field, the problem and the fix."""
-    try:
-        rows = _service().issues(run_id)
-    except RosterSyncError as exc:
-        _fail(exc)
-        return
+    rows = _service().issues(run_id)
     if as_json:
         render.print_json(rows)
         return
@@ -324,7 +289,7 @@ def simulate(
             )
         district = StreamingDistrict(students=students, seed=seed, tenant=tenant)
         bundle_writer.write_bundle(district, write_bundle)
-        render.console.print(f"Wrote {students:,} students to {write_bundle}")
+        render.say(f"Wrote {students:,} students to {write_bundle}")
         raise typer.Exit(0)
 
     try:
@@ -364,26 +329,6 @@ def demo(
     if code == 0 and serve:
         commands_web.serve_sign_in_sandbox(seed=seed, port=port)
     raise typer.Exit(code)
-
-
-@contextmanager
-def _progress() -> Iterator[Callable[[str, int], None]]:
-    """A Rich progress display fed by the pipeline's (collection, count) callback."""
-    tasks: dict[str, TaskID] = {}
-    with Progress(
-        TextColumn("Pulling {task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed} records"),
-        console=render.console,
-        transient=True,
-    ) as bar:
-
-        def callback(collection: str, count: int) -> None:
-            if collection not in tasks:
-                tasks[collection] = bar.add_task(collection, total=None)
-            bar.update(tasks[collection], completed=count)
-
-        yield callback
 
 
 # Each feature registers its own commands; main.py stays a thin table of contents.

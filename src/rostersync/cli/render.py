@@ -1,23 +1,92 @@
-"""Rendering reports for people (Rich tables) and for programs (`--json`)."""
+"""Rendering reports for people (Rich tables and lines) and for programs (`--json`).
+
+Every value shown to a person goes through this module, and no value is ever read as Rich markup:
+the console parses no markup, emoji codes or highlighting, styles are given as `(text, style)`
+pairs to `line`/`say` rather than written as `[bold]…[/]` around data, and control characters
+(escape sequences, carriage returns, line breaks, bidirectional overrides) are shown as visible
+escapes by `visible`, so a roster value such as a grade of `[/b]`, a name like `[red]Ann` or a
+server message with bracketed words prints exactly as it is and cannot rewrite the terminal.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from rostersync.domain.issues import ValidationIssue
 from rostersync.domain.records import EntityKind
 from rostersync.sync.pipeline import SyncReport
 
-console = Console()
+# markup/emoji/highlight off: even a string handed to `console.print` by mistake is shown as is.
+console = Console(markup=False, emoji=False, highlight=False)
 OUTCOMES = ("created", "matched", "updated", "restored", "deactivated", "unchanged", "held")
+
+# A piece of a line: plain text, or (text, Rich style) for emphasis. Never markup.
+Part = str | tuple[str, str] | Text
+
+# Format characters that reorder what a terminal shows (the "Trojan Source" family).
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def visible(value: object) -> str:
+    """The text of `value` as it is shown: control characters become `\\xNN`/`\\uNNNN` escapes.
+
+    Escaped: C0/C1 controls (ESC, CR, LF, TAB, BEL, DEL, …), the line and paragraph separators,
+    and bidirectional formatting characters. Everything else, brackets and backslashes included,
+    is kept exactly, so the shown value is the value.
+    """
+    text = str(value)
+    if text.isprintable():  # the common case: nothing to escape
+        return text
+    return "".join(_escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    if unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS:
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return char
+
+
+def text(value: object, style: str = "") -> Text:
+    """One data value as a Rich `Text`: shown literally (see `visible`), never parsed."""
+    return Text(visible(value), style=style)
+
+
+def table_title(value: object) -> Text:
+    """A table's title: shown literally and whole, even when wider than the table below it."""
+    return Text(visible(value), no_wrap=True, overflow="ignore")
+
+
+def line(*parts: Part) -> Text:
+    """A line assembled from plain parts and `(text, style)` parts; no part is read as markup."""
+    out = Text()
+    for part in parts:
+        if isinstance(part, Text):
+            out.append_text(part)
+        elif isinstance(part, tuple):
+            out.append(visible(part[0]), style=part[1])
+        else:
+            out.append(visible(part))
+    return out
+
+
+def say(*parts: Part) -> None:
+    """Print one line (see `line`), soft-wrapped so long values are never cut by a line break."""
+    console.print(line(*parts), soft_wrap=True)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -46,63 +115,88 @@ def report_json(report: SyncReport) -> dict[str, Any]:
     return dict(data)
 
 
-def counts_table(report: SyncReport, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+def counts_table(report: SyncReport, name: str) -> Table:
+    table = Table(title=table_title(name), title_justify="left")
     table.add_column("Records")
     for outcome in OUTCOMES:
         table.add_column(outcome.capitalize(), justify="right")
     for kind in EntityKind:
         row = report.counts.get(kind.value, {})
-        table.add_row(kind.plural, *(str(row.get(o, 0)) for o in OUTCOMES))
+        table.add_row(text(kind.plural), *(text(row.get(o, 0)) for o in OUTCOMES))
     return table
 
 
 def issues_table(issues: Sequence[ValidationIssue], *, limit: int | None = None) -> Table:
-    table = Table(title="Records that need the district's attention", title_justify="left")
+    table = Table(
+        title=table_title("Records that need the district's attention"), title_justify="left"
+    )
     for column in ("Record", "Field", "Problem", "How to fix"):
         table.add_column(column, overflow="fold")
     for issue in issues[:limit] if limit else issues:
-        table.add_row(
-            f"{issue.entity} {issue.sourced_id}\n({issue.severity.value})",
-            issue.field,
-            issue.message,
-            issue.fix,
-        )
+        record = line(f"{issue.entity} {issue.sourced_id}", " ", f"({issue.severity.value})")
+        table.add_row(record, text(issue.field), text(issue.message), text(issue.fix))
     return table
 
 
 def print_report(report: SyncReport, *, title: str, issue_limit: int | None = 50) -> None:
     if report.status == "failed":
-        console.print(f"[bold red]Sync failed[/] (run {report.run_id}): {report.error}")
+        say(("Sync failed", "bold red"), f" (run {report.run_id}): {report.error}")
         return
     console.print(counts_table(report, title))
     skipped = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(report.skipped.items()))
-    console.print(
+    say(
         f"Run {report.run_id}: {report.status} in {report.seconds:.1f}s, "
         f"{report.requests} requests ({report.retries} retried); "
         f"eligibility changes: {report.eligibility_changes}"
     )
     if skipped:
-        console.print(f"Skipped on purpose: {skipped}")
+        say(f"Skipped on purpose: {skipped}")
     if report.issues and issue_limit == 0:
-        console.print(
-            f"{len(report.issues)} validation issues still open: rostersync issues {report.run_id}"
-        )
+        say(f"{len(report.issues)} validation issues still open: rostersync issues {report.run_id}")
     elif report.issues:
         console.print(issues_table(report.issues, limit=issue_limit))
         if issue_limit and len(report.issues) > issue_limit:
-            console.print(
-                f"… and {len(report.issues) - issue_limit} more: rostersync issues {report.run_id}"
-            )
+            say(f"… and {len(report.issues) - issue_limit} more: rostersync issues {report.run_id}")
     else:
-        console.print("No validation issues.")
+        say("No validation issues.")
 
 
-def rows_table(title: str, rows: Iterable[Any], columns: Sequence[str]) -> Table:
-    table = Table(title=title, title_justify="left")
+def print_status_reason(report: SyncReport) -> None:
+    """Why a run was held, previewed, skipped or failed, when the pipeline said why."""
+    if report.reason:
+        say((f"{report.status.capitalize()}:", "bold yellow"), f" {report.reason}")
+
+
+def rows_table(name: str, rows: Iterable[Any], columns: Sequence[str]) -> Table:
+    table = Table(title=table_title(name), title_justify="left")
     for column in columns:
         table.add_column(column.replace("_", " ").capitalize(), overflow="fold")
     for row in rows:
         data = to_jsonable(row) if not isinstance(row, dict) else row
-        table.add_row(*("" if data.get(c) is None else str(data.get(c)) for c in columns))
+        table.add_row(*(text("" if data.get(c) is None else data.get(c)) for c in columns))
     return table
+
+
+def progress_bar() -> Progress:
+    """The progress display of a sync: one line per collection, its name shown literally."""
+    return Progress(
+        TextColumn("Pulling {task.description}", markup=False),
+        BarColumn(),
+        TextColumn("{task.completed} records", markup=False),
+        console=console,
+        transient=True,
+    )
+
+
+@contextmanager
+def sync_progress(bar: Progress | None = None) -> Iterator[Callable[[str, int], None]]:
+    """A progress display (`progress_bar` unless given) fed by the pipeline's callback."""
+    tasks: dict[str, TaskID] = {}
+    with bar or progress_bar() as shown:
+
+        def callback(collection: str, count: int) -> None:
+            if collection not in tasks:
+                tasks[collection] = shown.add_task(visible(collection), total=None)
+            shown.update(tasks[collection], completed=count)
+
+        yield callback

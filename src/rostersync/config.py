@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     import_max_rows: int = 5000
     # The largest OneRoster bundle (the zip) a district may push; bigger ones get a 413.
     push_max_bundle_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    # OneRoster bundles, pushed or synced from a file (decisions 0021 and 0022): the most entries
+    # a zip may hold and the longest row, both checked before parsing; how many days an accepted
+    # pushed bundle is kept (encrypted with the secret keys) before it is deleted.
+    bundle_max_members: int = Field(default=50, ge=2)
+    bundle_max_line_chars: int = Field(default=1024 * 1024, ge=1024)
+    pushed_bundle_retention_days: int = Field(default=30, ge=1)
     # Signing in with ClassLink (OpenID Connect); see docs/decisions/0008-sign-in.md.
     classlink_issuer: str = "https://launchpad.classlink.com"
     classlink_client_id: str = ""

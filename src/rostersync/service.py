@@ -1714,9 +1714,9 @@ class RosterSync:
         return BundleSource(path, limits=self._bundle_limits())
 
     def _bundle_limits(self) -> Any:
-        from rostersync.oneroster.bundle import BundleLimits
+        from rostersync.sync.bundle_source import limits_for
 
-        return BundleLimits(max_compressed_bytes=self.settings.push_max_bundle_bytes)
+        return limits_for(self.settings)
 
     def _push_jobs(self) -> Any:
         queue = getattr(self, "_push_queue", None)

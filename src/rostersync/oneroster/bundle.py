@@ -28,36 +28,28 @@ source has been read, a refused bundle writes nothing.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
-import itertools
-import re
 import stat
 import zipfile
-import zlib
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from sys import intern
 from typing import IO, Any
 
 from rostersync.domain.records import Record
-from rostersync.errors import FatalSourceError
-from rostersync.oneroster.bundle_schema import (
-    FILES,
-    MANIFEST_VERSION,
-    READ_ORDER,
-    VERSIONS,
-    columns_for,
-)
+from rostersync.oneroster.bundle_limits import MB, BundleError, BundleLimits
+from rostersync.oneroster.bundle_limits import size as _size
+from rostersync.oneroster.bundle_limits import where as _where
+from rostersync.oneroster.bundle_manifest import MODES, read_manifest
+from rostersync.oneroster.bundle_rows import CONVERTERS, Roles, users_11
+from rostersync.oneroster.bundle_schema import READ_ORDER, columns_for
+from rostersync.oneroster.bundle_text import Lines
+from rostersync.oneroster.bundle_zip import check_directory, check_overlap, check_path, file_size
 from rostersync.oneroster.mapping import MAPPERS
 
-__all__ = ["MODES", "Bundle", "BundleError", "BundleLimits", "BundleStats"]
+__all__ = ["MB", "MODES", "Bundle", "BundleError", "BundleLimits", "BundleStats"]
 
-MB = 1024 * 1024
-MODES = ("absent", "bulk", "delta")
-_CHUNK = 64 * 1024
 _ALLOWED_COMPRESSION = frozenset(
     {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 )
@@ -65,50 +57,6 @@ _ARCHIVES = (".zip", ".gz", ".tgz", ".tar", ".7z", ".rar", ".bz2", ".xz", ".jar"
 # Operating-system litter that zip tools add; skipped with a notice rather than refused.
 _JUNK_DIRS = ("__MACOSX/",)
 _JUNK_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
-_DRIVE = re.compile(r"^[A-Za-z]:")
-_USER_ID = re.compile(r"\{([^{}]*)\}")
-_EXCEL_FIX = 'in Excel use "Save As → CSV UTF-8 (Comma delimited)"'
-
-
-class BundleError(FatalSourceError):
-    """A bundle that cannot be used as it is. `file`, `line` and `column` locate the problem."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        file: str | None = None,
-        line: int | None = None,
-        column: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.file = file
-        self.line = line
-        self.column = column
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BundleLimits:
-    """What a bundle may be. The defaults fit a million-student district with room to spare.
-
-    Attributes:
-        max_compressed_bytes: Size of the zip itself.
-        max_member_bytes: Uncompressed size of any one member.
-        max_total_bytes: Uncompressed size of all members together.
-        max_ratio: Uncompressed/compressed size of one member above which it is a zip bomb.
-        ratio_floor_bytes: Members smaller than this are not judged by their ratio (a tiny,
-            very repetitive file compresses well and harms no one).
-        max_members: Entries in the zip.
-        encoding: "auto", "utf-8" or "cp1252"; see the module docstring for the rule.
-    """
-
-    max_compressed_bytes: int = 200 * MB
-    max_member_bytes: int = 1024 * MB
-    max_total_bytes: int = 2048 * MB
-    max_ratio: float = 100.0
-    ratio_floor_bytes: int = 1 * MB
-    max_members: int = 50
-    encoding: str = "auto"
 
 
 @dataclass(slots=True)
@@ -121,19 +69,6 @@ class BundleStats:
     encodings: dict[str, str] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     bytes_read: int = 0
-
-
-def _where(file: str, line: int | None = None, column: int | None = None) -> str:
-    place = file
-    if line is not None:
-        place += f" line {line}"
-    if column is not None:
-        place += f", column {column}"
-    return place
-
-
-def _size(n: int) -> str:
-    return f"{n / MB:.1f} MB" if n >= MB else f"{n} bytes"
 
 
 class Bundle:
@@ -173,7 +108,7 @@ class Bundle:
             BundleError: The zip or its manifest is refused; the message says why and how to fix it.
         """
         name = "the bundle" if isinstance(self._source, bytes) else Path(self._source).name
-        size = len(self._source) if isinstance(self._source, bytes) else _file_size(self._source)
+        size = len(self._source) if isinstance(self._source, bytes) else file_size(self._source)
         if size > self.limits.max_compressed_bytes:
             raise BundleError(
                 f"{name} is {_size(size)}, over the {_size(self.limits.max_compressed_bytes)} "
@@ -184,6 +119,11 @@ class Bundle:
             io.BytesIO(self._source) if isinstance(self._source, bytes) else self._source
         )
         try:
+            if isinstance(self._source, bytes):
+                check_directory(io.BytesIO(self._source), max_members=self.limits.max_members)
+            else:
+                with Path(self._source).open("rb") as handle:
+                    check_directory(handle, max_members=self.limits.max_members)
             self._zip = zipfile.ZipFile(stream)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
             raise BundleError(
@@ -216,7 +156,7 @@ class Bundle:
         total = 0
         for info in infos:
             name = info.filename
-            _check_path(name)
+            check_path(name)
             if name.startswith(_JUNK_DIRS) or name.rsplit("/", 1)[-1] in _JUNK_FILES:
                 self.stats.notices.append(f"skipped {name!r}: operating-system litter")
                 continue
@@ -277,7 +217,7 @@ class Bundle:
                 f"the bundle's files add up to {_size(total)} uncompressed, over the "
                 f"{_size(limits.max_total_bytes)} limit; raise the limit or split the roster",
             )
-        _check_overlap(infos)
+        check_overlap(infos)
         return members
 
     def _read_manifest(self) -> None:
@@ -287,61 +227,10 @@ class Bundle:
                 "one (propertyName,value rows such as oneroster.version,1.1 and file.users,bulk)",
                 file="manifest.csv",
             )
-        props: dict[str, str] = {}
         rows = self._rows("manifest.csv", ("propertyName", "value"), exact=True)
-        for line, row in rows:
-            key, value = row[0].strip(), row[1].strip()
-            if key in props:
-                raise BundleError(
-                    f"{_where('manifest.csv', line)}: {key} is listed twice; keep one",
-                    file="manifest.csv",
-                    line=line,
-                )
-            props[key] = value
-        self.manifest = props
-        manifest_version = props.get("manifest.version")
-        if manifest_version != MANIFEST_VERSION:
-            raise BundleError(
-                f"manifest.csv: unknown manifest.version {manifest_version!r}; expected "
-                f"{MANIFEST_VERSION!r} (a OneRoster 1.1 or 1.2 bundle)",
-                file="manifest.csv",
-            )
-        version = props.get("oneroster.version", "")
-        if version not in VERSIONS:
-            raise BundleError(
-                f"manifest.csv: oneroster.version is {version!r}; rostersync reads OneRoster "
-                f"{' and '.join(VERSIONS)} bundles: set it to the version the files follow",
-                file="manifest.csv",
-            )
-        self.version = version
-        for key, value in props.items():
-            if key.startswith("file.") and value not in MODES:
-                raise BundleError(
-                    f"manifest.csv: {key} is {value!r}; it must be one of {', '.join(MODES)}",
-                    file="manifest.csv",
-                )
-        for name in sorted({*FILES[version], *(k[5:] for k in props if k.startswith("file."))}):
-            mode = props.get(f"file.{name}", "absent")
-            present = f"{name}.csv" in self._members
-            if mode != "absent" and not present:
-                raise BundleError(
-                    f"manifest.csv declares file.{name} as {mode}, but {name}.csv is not in "
-                    f"the zip (names are case-sensitive); add the file or set file.{name} to "
-                    "absent",
-                    file=f"{name}.csv",
-                )
-            if name in READ_ORDER[version]:
-                if present and mode == "absent":
-                    raise BundleError(
-                        f"{name}.csv is in the zip but manifest.csv declares file.{name} as "
-                        f"absent (or does not list it); set file.{name} to bulk or delta",
-                        file=f"{name}.csv",
-                    )
-                self.modes[name] = mode
-        known = {f"{n}.csv" for n in FILES[version]} | {"manifest.csv"}
-        for member in self._members:
-            if member not in known:
-                self.stats.notices.append(f"ignored {member!r}: not a OneRoster {version} file")
+        found = read_manifest(rows, self._members)
+        self.manifest, self.version, self.modes = found.properties, found.version, found.modes
+        self.stats.notices.extend(found.notices)
 
     # Reading -----------------------------------------------------------------------------------
     def member_size(self, name: str) -> int:
@@ -368,14 +257,14 @@ class Bundle:
         """
         if self._zip is None:
             self.open()
-        roles: _Roles | None = None
+        roles: Roles | None = None
         wanted = [
             name
             for name in READ_ORDER[self.version]
             if name not in skip and (only is None or name in only)
         ]
         if self.version == "1.2" and "users" in wanted:
-            roles = _Roles()
+            roles = Roles()
         for name in wanted:
             if self.modes.get(name, "absent") == "absent":
                 continue
@@ -385,7 +274,7 @@ class Bundle:
                 for row in self._data_rows(name):
                     roles.add(row)
                 continue
-            convert = _CONVERTERS[name]
+            convert = CONVERTERS[name]
             mapper = MAPPERS[name]
             for row in self._data_rows(name):
                 raw = convert(row)
@@ -393,7 +282,7 @@ class Bundle:
                     if roles is not None:
                         raw["roles"] = roles.of(raw["sourcedId"])
                     else:
-                        raw.update(_users_11(row))
+                        raw.update(users_11(row))
                 yield name, mapper(raw)
 
     def _data_rows(self, name: str) -> Iterator[dict[str, Any]]:
@@ -433,10 +322,11 @@ class Bundle:
         assert self._zip is not None
         info = self._members[filename]
         with self._zip.open(info) as raw:
-            lines = _Lines(raw, info, self)
+            lines = Lines(raw, info, self.limits, self._count)
             reader = csv.reader(lines, strict=True)
             try:
                 header = next(reader, None)
+                lines.row_done()
                 if header is None:
                     raise BundleError(
                         f"{filename} is empty; it needs at least its header row ({','.join(spec)})",
@@ -452,6 +342,7 @@ class Bundle:
                     self.stats.ignored_columns[filename] = ignored
                 width = len(header)
                 for row in reader:
+                    lines.row_done()
                     if not row:
                         continue  # a blank line carries no record
                     if len(row) != width:
@@ -480,48 +371,6 @@ class Bundle:
             raise BundleError(
                 f"the bundle's files inflate past the {_size(self.limits.max_total_bytes)} "
                 "total limit while being read; refused"
-            )
-
-
-def _file_size(path: str | Path) -> int:
-    try:
-        return Path(path).stat().st_size
-    except OSError as exc:
-        raise BundleError(
-            f"cannot read the bundle {Path(path).name}: {exc.strerror}; check the path",
-            file=Path(path).name,
-        ) from None
-
-
-def _check_path(name: str) -> None:
-    parts = name.split("/")
-    if (
-        name.startswith("/")
-        or "\\" in name
-        or _DRIVE.match(name)
-        or ".." in parts
-        or any(ord(ch) < 32 for ch in name)
-    ):
-        raise BundleError(
-            f"the bundle has an entry named {name!r}, which points outside the bundle "
-            "(absolute path, '..', backslash or drive letter); refused. Zip only the CSV files "
-            "and manifest.csv, at the root",
-            file=name,
-        )
-
-
-def _check_overlap(infos: list[zipfile.ZipInfo]) -> None:
-    # Overlapping entries let many names share one compressed stream (the "quoted overlap"
-    # bomb). Python 3.11.7's zipfile does not notice (gh-109858), so check the offsets here.
-    ordered = sorted(infos, key=lambda i: i.header_offset)
-    for first, second in itertools.pairwise(ordered):
-        name_bytes = len(first.orig_filename.encode("utf-8", errors="replace"))
-        # 30 bytes of fixed local header: a conservative lower bound on where the data ends.
-        if first.header_offset + 30 + name_bytes + first.compress_size > second.header_offset:
-            raise BundleError(
-                f"{first.filename} and {second.filename} overlap inside the zip, a zip bomb "
-                "trick; refused. Export the bundle again",
-                file=second.filename,
             )
 
 
@@ -556,310 +405,3 @@ def _check_header(
             )
         seen.add(col)
     return [(i, found[i]) for i in range(len(spec), len(found))]
-
-
-class _Lines:
-    """One member's text, line by line for `csv.reader`, decoded by the encoding rule while its
-    bytes are counted against the limits."""
-
-    def __init__(self, raw: IO[bytes], info: zipfile.ZipInfo, bundle: Bundle) -> None:
-        self._raw = raw
-        self._info = info
-        self._bundle = bundle
-        self._limits = bundle.limits
-        self._file = info.filename
-        self.encoding = "utf-8"
-        self._read = 0
-
-    def _chunk(self) -> bytes:
-        try:
-            chunk = self._raw.read(_CHUNK)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            raise BundleError(
-                f"{self._file} is damaged inside the zip ({exc}); export the bundle again",
-                file=self._file,
-            ) from None
-        n = len(chunk)
-        self._read += n
-        limits, info = self._limits, self._info
-        # Headers can lie about sizes: enforce the limits on what actually comes out.
-        if self._read > info.file_size or self._read > limits.max_member_bytes:
-            raise BundleError(
-                f"{self._file} inflates past its declared size or the "
-                f"{_size(limits.max_member_bytes)} limit while being read; refused",
-                file=self._file,
-            )
-        if self._read > limits.ratio_floor_bytes and self._read > limits.max_ratio * max(
-            info.compress_size, 1
-        ):
-            raise BundleError(
-                f"{self._file} expands past {limits.max_ratio:g}:1 while being read, the "
-                "signature of a zip bomb; refused",
-                file=self._file,
-            )
-        self._bundle._count(n)
-        return chunk
-
-    def _refuse(self, data: bytes, pos: int, offset: int, newlines: int, encoding: str) -> None:
-        line = newlines + data[:pos].count(b"\n") + 1
-        byte = data[pos] if pos < len(data) else 0
-        label = "UTF-8" if encoding == "utf-8" else "Windows-1252"
-        raise BundleError(
-            f"{_where(self._file, line)}: byte 0x{byte:02X} at offset {offset + pos} is not "
-            f"valid {label}; save the file as UTF-8 ({_EXCEL_FIX})",
-            file=self._file,
-            line=line,
-        )
-
-    def __iter__(self) -> Iterator[str]:
-        setting = self._limits.encoding
-        chunk = self._chunk()
-        offset = 0  # bytes of the file before the current chunk
-        declared_utf8 = setting == "utf-8"
-        if chunk.startswith(codecs.BOM_UTF8):
-            chunk, offset, declared_utf8, encoding = chunk[3:], 3, True, "utf-8"
-        elif chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            raise BundleError(
-                f'{self._file} is UTF-16 (Excel\'s "Unicode Text"); {_EXCEL_FIX} and bundle '
-                "it again",
-                file=self._file,
-                line=1,
-            )
-        else:
-            encoding = "cp1252" if setting == "cp1252" else "utf-8"
-        decoder = codecs.getincrementaldecoder(encoding)("strict")
-        newlines = 0
-        seen_non_ascii = False
-        carry = ""
-        while True:
-            final = not chunk
-            nul = chunk.find(b"\x00")
-            if nul >= 0:
-                line = newlines + chunk[:nul].count(b"\n") + 1
-                raise BundleError(
-                    f"{_where(self._file, line)}: contains a NUL byte, which a CSV file never "
-                    f"does; the file is binary or damaged ({_EXCEL_FIX})",
-                    file=self._file,
-                    line=line,
-                )
-            pending: bytes = decoder.getstate()[0] if encoding == "utf-8" else b""
-            try:
-                text = decoder.decode(chunk, final)
-            except UnicodeDecodeError as exc:
-                data = pending + chunk
-                good = data[: exc.start]
-                start = offset - len(pending)
-                # ASCII reads the same in both encodings, so nothing already read changes.
-                if (
-                    setting != "auto"
-                    or declared_utf8
-                    or encoding != "utf-8"
-                    or seen_non_ascii
-                    or not good.isascii()
-                ):
-                    self._refuse(data, exc.start, start, newlines, encoding)
-                encoding = "cp1252"
-                decoder = codecs.getincrementaldecoder(encoding)("strict")
-                try:
-                    text = good.decode("ascii") + decoder.decode(data[exc.start :], final)
-                except UnicodeDecodeError as exc2:
-                    self._refuse(data, exc.start + exc2.start, start, newlines, encoding)
-            self.encoding = encoding
-            if not seen_non_ascii and not text.isascii():
-                seen_non_ascii = True
-            newlines += chunk.count(b"\n")
-            offset += len(chunk)
-            pieces = (carry + text).split("\n")
-            carry = pieces.pop()
-            for piece in pieces:
-                yield piece + "\n"
-            if final:
-                break
-            chunk = self._chunk()
-        if carry:
-            yield carry
-
-
-class _Roles:
-    """1.2 roles.csv, compactly: userSourcedId → indices into a table of distinct
-    (roleType, role, orgSourcedId) triples. Most users hold one role, stored as a bare int."""
-
-    def __init__(self) -> None:
-        self._ids: dict[tuple[str, str, str], int] = {}
-        self._triples: list[tuple[str, str, str]] = []
-        self._by_user: dict[str, int | tuple[int, ...]] = {}
-
-    def add(self, row: dict[str, Any]) -> None:
-        if row["status"].strip().lower() in ("tobedeleted", "inactive"):
-            return  # a removed role no longer describes the user
-        triple = (row["roleType"], row["role"], row["orgSourcedId"])
-        index = self._ids.get(triple)
-        if index is None:
-            index = self._ids[triple] = len(self._triples)
-            self._triples.append(triple)
-        user = row["userSourcedId"]
-        held = self._by_user.get(user)
-        if held is None:
-            self._by_user[user] = index
-        elif isinstance(held, int):
-            self._by_user[user] = (held, index)
-        else:
-            self._by_user[user] = (*held, index)
-
-    def of(self, user: str) -> list[dict[str, Any]]:
-        held = self._by_user.get(user)
-        if held is None:
-            return []
-        indices = (held,) if isinstance(held, int) else held
-        return [
-            {
-                "roleType": role_type,
-                "role": role,
-                "org": {"sourcedId": org} if org else None,
-            }
-            for role_type, role, org in (self._triples[i] for i in indices)
-        ]
-
-
-# Rows → the OneRoster JSON shape `MAPPERS` read. GUIDRefs carry only a sourcedId: a bundle has
-# no hrefs, and the mapping never reads them.
-def _ref(cell: str) -> dict[str, str] | None:
-    cell = cell.strip()
-    return {"sourcedId": cell} if cell else None
-
-
-def _list(cell: str) -> list[str]:
-    return [part.strip() for part in cell.split(",") if part.strip()]
-
-
-def _refs(cell: str) -> list[dict[str, str]]:
-    return [{"sourcedId": sid} for sid in _list(cell)]
-
-
-def _user_ids(cell: str) -> list[dict[str, str]]:
-    # `{LDAP:12},{Fed:23}`; the braces make a comma inside an identifier safe.
-    items = _USER_ID.findall(cell) if "{" in cell else _list(cell)
-    pairs = (item.partition(":") for item in items)
-    return [{"type": t.strip(), "identifier": ident.strip()} for t, _sep, ident in pairs]
-
-
-def _common(c: dict[str, Any]) -> dict[str, Any]:
-    raw = {"sourcedId": c["sourcedId"], "status": c["status"]}
-    if c["dateLastModified"]:
-        raw["dateLastModified"] = c["dateLastModified"]
-    if "metadata" in c:
-        raw["metadata"] = c["metadata"]
-    return raw
-
-
-def _org(c: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **_common(c),
-        "name": c["name"],
-        "type": c["type"],
-        "identifier": c["identifier"],
-        "parent": _ref(c["parentSourcedId"]),
-    }
-
-
-def _session(c: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **_common(c),
-        "title": c["title"],
-        "type": c["type"],
-        "startDate": c["startDate"],
-        "endDate": c["endDate"],
-        "parent": _ref(c["parentSourcedId"]),
-        "schoolYear": c["schoolYear"],
-    }
-
-
-def _course(c: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **_common(c),
-        "schoolYear": _ref(c["schoolYearSourcedId"]),
-        "title": c["title"],
-        "courseCode": c["courseCode"],
-        "grades": _list(c["grades"]),
-        "org": _ref(c["orgSourcedId"]),
-        "subjects": _list(c["subjects"]),
-        "subjectCodes": _list(c["subjectCodes"]),
-    }
-
-
-def _class(c: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **_common(c),
-        "title": c["title"],
-        "grades": _list(c["grades"]),
-        "course": _ref(c["courseSourcedId"]),
-        "classCode": c["classCode"],
-        "classType": c["classType"],
-        "location": c["location"],
-        "school": _ref(c["schoolSourcedId"]),
-        "terms": _refs(c["termSourcedIds"]),
-        "subjects": _list(c["subjects"]),
-        "subjectCodes": _list(c["subjectCodes"]),
-        "periods": _list(c["periods"]),
-    }
-
-
-def _user(c: dict[str, Any]) -> dict[str, Any]:
-    raw = {
-        **_common(c),
-        "enabledUser": c["enabledUser"],
-        "username": c["username"],
-        "userIds": _user_ids(c["userIds"]),
-        "givenName": c["givenName"],
-        "familyName": c["familyName"],
-        "middleName": c["middleName"],
-        "identifier": c["identifier"],
-        "email": c["email"],
-        "sms": c["sms"],
-        "phone": c["phone"],
-        "agents": _refs(c["agentSourcedIds"]),
-        "grades": _list(c["grades"]),
-        "password": c["password"],
-    }
-    if "userMasterIdentifier" in c:
-        # 1.2: the CSV says preferredGiven/FamilyName where the JSON says preferredFirst/LastName.
-        raw.update(
-            userMasterIdentifier=c["userMasterIdentifier"],
-            preferredFirstName=c["preferredGivenName"],
-            preferredMiddleName=c["preferredMiddleName"],
-            preferredLastName=c["preferredFamilyName"],
-            primaryOrg=_ref(c["primaryOrgSourcedId"]),
-            pronouns=c["pronouns"],
-        )
-    return raw
-
-
-def _users_11(c: dict[str, Any]) -> dict[str, Any]:
-    return {"orgs": _refs(c["orgSourcedIds"]), "role": c["role"]}
-
-
-def _enrollment(c: dict[str, Any]) -> dict[str, Any]:
-    # A school's id repeats in all its rows: one interned string. Class and user ids are not
-    # interned: enrollments are spooled to disk a chunk at a time (`sync.enrollments`), and
-    # interning every class and user id of a million-student district would leave the
-    # interpreter's table of interned strings sized for over a million entries for good.
-    return {
-        **_common(c),
-        "class": _ref(c["classSourcedId"]),
-        "school": _ref(intern(c["schoolSourcedId"])),
-        "user": _ref(c["userSourcedId"]),
-        "role": intern(c["role"]),
-        "primary": c["primary"],
-        "beginDate": c["beginDate"],
-        "endDate": c["endDate"],
-    }
-
-
-_CONVERTERS = {
-    "orgs": _org,
-    "academicSessions": _session,
-    "courses": _course,
-    "classes": _class,
-    "users": _user,
-    "enrollments": _enrollment,
-}

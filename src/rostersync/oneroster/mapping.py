@@ -2,9 +2,11 @@
 
 The mapping is lenient and faithful: it reads what servers actually send (`"true"` or `true`,
 `inactive` for `tobedeleted`, GUIDRefs or bare ids, 1.2 `roles[]` on a 1.1 user) and keeps values as
-sent. It judges nothing: a missing required field becomes `""` or None, and validation reports it
-with the record's id. Only an item that is not a JSON object at all is an error, because there is
-no record to report on.
+sent, but for ids: a record's sourcedId and every reference to one lose surrounding whitespace
+alike (`sourced_id`), so a stray space never parts a person from their enrollments. It judges
+nothing: a missing required field becomes `""` or None, and validation reports it with the
+record's id. Only an item that is not a JSON object at all is an error, because there is no
+record to report on.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from rostersync.errors import FatalSourceError
 
 __all__ = [
     "MAPPERS",
+    "sourced_id",
     "to_academic_session",
     "to_class",
     "to_course",
@@ -96,12 +99,21 @@ def _status(raw: Mapping[str, Any]) -> str:
     return value
 
 
+def sourced_id(value: object) -> str:
+    """A sourcedId as rostersync keeps it: text without surrounding whitespace.
+
+    Every id is read through here, a record's own and every reference to one, whichever door it
+    came through (REST, proxy or CSV bundle), so `" 42 "` and `"42"` are one record.
+    """
+    return _text(value).strip()
+
+
 def _ref(value: object) -> str | None:
     # A GUIDRef's `href` points at the district host, not where we connect: read only sourcedId.
     if isinstance(value, Mapping):
         value = value.get("sourcedId")
     if isinstance(value, str | int) and not isinstance(value, bool):
-        return str(value) or None
+        return sourced_id(value) or None
     return None
 
 
@@ -147,7 +159,7 @@ def _metadata(value: object) -> dict[str, str]:
 def _common(raw: Mapping[str, Any]) -> dict[str, Any]:
     modified = _optional(raw, "dateLastModified")
     return {
-        "sourced_id": _str(raw, "sourcedId"),
+        "sourced_id": sourced_id(raw.get("sourcedId")),
         "status": _status(raw),
         # One shared string per stamp: a bulk SIS update stamps thousands of records alike.
         "date_last_modified": intern(modified) if modified else modified,

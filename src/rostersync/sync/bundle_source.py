@@ -14,13 +14,23 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from rostersync.config import Settings
 from rostersync.domain.records import EntityKind, Record
 from rostersync.oneroster.bundle import Bundle, BundleError, BundleLimits, BundleStats
 from rostersync.sync.enrollment_reader import ASIDE_BYTES, EnrollmentReader
 from rostersync.sync.enrollments import EnrollmentSpool, SpoolFilled
 from rostersync.sync.sources import COLLECTIONS, Progress, PullStats
 
-__all__ = ["BundleSource"]
+__all__ = ["BundleSource", "limits_for"]
+
+
+def limits_for(settings: Settings) -> BundleLimits:
+    """The bounds a bundle is read under: the `bundle_*` and `push_max_bundle_bytes` settings."""
+    return BundleLimits(
+        max_compressed_bytes=settings.push_max_bundle_bytes,
+        max_members=settings.bundle_max_members,
+        max_line_chars=settings.bundle_max_line_chars,
+    )
 
 
 class BundleSource:

@@ -4,7 +4,8 @@ Everything comes from `random.Random(seed)` (never the global generator), so one
 district on every machine. Shapes follow ClassLink's observed 1.1 output: booleans as the strings
 "true"/"false", empty strings rather than nulls for sms/phone/password/classCode, GUIDRefs whose
 `href` points at a district host that is not the simulator (clients must never follow hrefs; the
-`.invalid` TLD guarantees they cannot).
+`.invalid` TLD guarantees they cannot). Sessions are one school year, a fall and a spring term, and
+two grading periods (quarters) in each term, linked by `parent` and `children`.
 
 With `bad_records=True` a few documented problems are planted; see `rostersync.simulator.planting`.
 """
@@ -57,6 +58,15 @@ _SCHOOL_YEAR = "2027"
 _MODIFIED_FROM = 1780272000  # 2026-06-01T00:00:00Z
 _MODIFIED_SPAN = 90 * 86400
 _STAMP_POOL = 5003
+# The grading periods of the fall and spring terms: (quarter, first day, last day).
+_START = int(_SCHOOL_YEAR) - 1
+_QUARTERS = (
+    ((1, f"{_START}-08-17", f"{_START}-10-16"), (2, f"{_START}-10-19", f"{_START}-12-18")),
+    (
+        (3, f"{_SCHOOL_YEAR}-01-05", f"{_SCHOOL_YEAR}-03-19"),
+        (4, f"{_SCHOOL_YEAR}-03-22", f"{_SCHOOL_YEAR}-06-11"),
+    ),
+)
 
 
 def generate_district(
@@ -191,7 +201,36 @@ class _Builder:
             )
             terms.append(term)
         self.data.academicSessions.extend([year, *terms])
+        self.data.academicSessions.extend(self.grading_periods(terms))
         return year, terms
+
+    def grading_periods(self, terms: list[Record]) -> list[Record]:
+        """Two quarters per term: gradingPeriod sessions whose parent is the term.
+
+        They take their term's modification time rather than drawing one, so every value the
+        generator drew before they existed (names, timestamps, ids) stays what it was.
+        """
+        periods: list[Record] = []
+        for term, quarters in zip(terms, _QUARTERS, strict=True):
+            term_ref = self.ref("academicSessions", "academicSession", term["sourcedId"])
+            for number, begin, end in quarters:
+                period: Record = {
+                    "sourcedId": f"as-{_SCHOOL_YEAR}-q{number}",
+                    "status": "active",
+                    "dateLastModified": term["dateLastModified"],
+                    "title": f"Quarter {number} {int(_SCHOOL_YEAR) - 1}-{_SCHOOL_YEAR}",
+                    "type": "gradingPeriod",
+                    "startDate": begin,
+                    "endDate": end,
+                    "schoolYear": _SCHOOL_YEAR,
+                    "parent": dict(term_ref),
+                    "children": [],
+                }
+                term["children"].append(
+                    self.ref("academicSessions", "academicSession", period["sourcedId"])
+                )
+                periods.append(period)
+        return periods
 
     def school(self, index: int, kind: str, district: Record) -> Record:
         place = SCHOOL_PLACES[index % len(SCHOOL_PLACES)]

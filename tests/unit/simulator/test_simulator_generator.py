@@ -139,8 +139,10 @@ class TestCounts:
         assert counts["guardians"] == roles["parent"] + roles["guardian"] > 0
         assert counts["districts"] == 1
         assert counts["schools"] == len(clean.orgs) - 1
-        assert counts["academic_sessions"] == 3
+        # One school year, its two terms, and two grading periods in each term.
+        assert counts["academic_sessions"] == 7
         assert counts["terms"] == 2
+        assert sum(1 for s in clean.academicSessions if s["type"] == "gradingPeriod") == 4
         assert counts["courses"] == len(clean.courses)
         assert counts["classes"] == len(clean.classes)
         assert counts["enrollments"] == len(clean.enrollments)
@@ -223,6 +225,18 @@ class TestShapes:
         assert year["schoolYear"] == "2027"
         assert len(terms) == 2
         assert all(t["parent"]["sourcedId"] == year["sourcedId"] for t in terms)
+
+    def test_each_term_has_two_grading_periods_as_its_children(self, clean: DistrictData) -> None:
+        terms = {s["sourcedId"]: s for s in clean.academicSessions if s["type"] == "term"}
+        periods = [s for s in clean.academicSessions if s["type"] == "gradingPeriod"]
+        assert len(periods) == 2 * len(terms)
+        for period in periods:
+            term = terms[period["parent"]["sourcedId"]]
+            assert period["sourcedId"] in {c["sourcedId"] for c in term["children"]}
+            assert term["startDate"] <= period["startDate"] < period["endDate"] <= term["endDate"]
+            # Stamped like their term, so no draw of the generator shifts any other value.
+            assert period["dateLastModified"] == term["dateLastModified"]
+        assert all(len(t["children"]) == 2 for t in terms.values())
 
     def test_booleans_are_the_strings_true_and_false(self, clean: DistrictData) -> None:
         assert {u["enabledUser"] for u in clean.users} == {"true"}

@@ -1,26 +1,42 @@
-"""The open-issues CSV attached to a summary email, safe to open in a spreadsheet.
+"""The open-issues CSV, attached to a summary email and downloaded from the admin pages, safe to
+open in a spreadsheet.
 
-A cell that starts with = + - @ tab or carriage return would be read by Excel or Sheets as a
-formula (CSV injection, OWASP); such cells are prefixed with a single quote, which spreadsheets
-show as text. The data comes from the district's own source, but a hostile record must not run
-in its data manager's spreadsheet.
+A cell that starts with = + - @ (or their full-width forms), after any spaces, tabs, line breaks
+or invisible characters, or that starts with a tab or carriage return, would be read by Excel,
+Sheets or LibreOffice as a formula (CSV injection, OWASP): spreadsheets skip leading blanks
+before a formula. Such cells are prefixed with a single quote, which spreadsheets show as text.
+The data comes from the district's own source, but a hostile record must not run in its data
+manager's spreadsheet.
+
+The file is UTF-8 and starts with a byte-order mark (`issues_csv_file`): without it, Excel reads a
+CSV in the computer's legacy code page and turns accented names into mojibake. It is served and
+attached as `text/csv; charset=utf-8`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from typing import Any
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+# What a spreadsheet skips before it looks for a formula: blanks and characters that show nothing.
+_LEADING = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]*")
+BOM = "\ufeff"
+MEDIA_TYPE = "text/csv; charset=utf-8"
 
 COLUMNS = ("entity", "sourced_id", "field", "code", "severity", "message", "fix", "first_seen")
 
 
 def neutralise(cell: str) -> str:
     """The cell as text a spreadsheet will not evaluate."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+    if cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    start = _LEADING.match(cell)
+    rest = cell[start.end() :] if start is not None else cell
+    return "'" + cell if rest.startswith(FORMULA_STARTS) else cell
 
 
 def issue_row(issue: Any) -> list[str]:
@@ -45,3 +61,8 @@ def issues_csv(issues: Iterable[Any]) -> str:
     for issue in issues:
         writer.writerow([neutralise(cell) for cell in issue_row(issue)])
     return buffer.getvalue()
+
+
+def issues_csv_file(issues: Iterable[Any]) -> bytes:
+    """The CSV as a file to attach or download: UTF-8 with a byte-order mark."""
+    return (BOM + issues_csv(issues)).encode("utf-8")

@@ -18,7 +18,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from rostersync.domain.records import EntityKind
-from rostersync.notify.csvfile import issues_csv
+from rostersync.notify.csvfile import issues_csv_file
 
 # Per kind of record, the outcomes a summary shows, in this order.
 OUTCOMES = ("created", "updated", "matched", "deactivated", "restored", "unchanged", "held")
@@ -86,7 +86,12 @@ def compose(email: Email, *, mail_from: str) -> EmailMessage:
     message.add_alternative(email.html, subtype="html")
     for item in email.attachments:
         message.add_attachment(
-            item.content, maintype=item.maintype, subtype=item.subtype, filename=item.filename
+            item.content,
+            maintype=item.maintype,
+            subtype=item.subtype,
+            filename=item.filename,
+            # A text attachment says its encoding (the CSV is UTF-8, with a byte-order mark).
+            params={"charset": "utf-8"} if item.maintype == "text" else {},
         )
     return message
 
@@ -185,7 +190,7 @@ def summary_email(
         return email
     csv_file = Attachment(
         filename=f"{district.slug}-open-issues-{run.id[:8]}.csv",
-        content=issues_csv(open_issues).encode("utf-8"),
+        content=issues_csv_file(open_issues),
         maintype="text",
         subtype="csv",
     )

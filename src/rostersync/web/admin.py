@@ -39,7 +39,8 @@ from rostersync.errors import (
     SourceError,
     SyncInProgress,
 )
-from rostersync.notify.csvfile import issues_csv
+from rostersync.notify.csvfile import MEDIA_TYPE as CSV_TYPE
+from rostersync.notify.csvfile import issues_csv_file
 from rostersync.service import RosterSync
 from rostersync.sync.pipeline import PENDING
 from rostersync.web.paths import safe_next_path
@@ -542,10 +543,10 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         staff: Staff, found: District, code: Code = "", sourced_id: SourcedId = ""
     ) -> Response:
         district = found[0]
-        body = issues_csv(filtered(district.id, code, sourced_id.strip()))
+        body = issues_csv_file(filtered(district.id, code, sourced_id.strip()))
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type=CSV_TYPE,
             headers={
                 "Content-Disposition": f'attachment; filename="{district.slug}-open-issues.csv"'
             },

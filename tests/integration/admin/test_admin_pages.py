@@ -110,7 +110,9 @@ class TestOpenIssues:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/csv")
         assert "attachment" in response.headers["content-disposition"]
-        rows = list(csv.reader(io.StringIO(response.text)))
+        assert response.headers["content-type"] == "text/csv; charset=utf-8"
+        assert response.content.startswith(b"\xef\xbb\xbf")  # spreadsheets read it as UTF-8
+        rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
         header, body = rows[0], rows[1:]
         assert header[:2] == ["entity", "sourced_id"]
         open_issues = world.service.open_issues("springfield")

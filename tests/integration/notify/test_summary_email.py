@@ -136,8 +136,10 @@ class TestSummaryOverSmtp:
         attachments = list(message.iter_attachments())
         assert len(attachments) == 1
         assert attachments[0].get_content_type() == "text/csv"
+        assert attachments[0].get_content_charset() == "utf-8"
         raw = attachments[0].get_payload(decode=True)
-        rows = list(csv.reader(io.StringIO(raw.decode("utf-8"))))
+        assert raw.startswith(b"\xef\xbb\xbf")  # a byte-order mark: spreadsheets read UTF-8
+        rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
         assert tuple(rows[0]) == COLUMNS
         expected = [[neutralise(c) for c in issue_row(i)] for i in open_issues]
         assert rows[1:] == expected

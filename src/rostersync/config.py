@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     http_max_retries: int = 5
     # The most data rows one staff import spreadsheet may hold (rostersync.importing).
     import_max_rows: int = 5000
+    # The largest staff import file (CSV or XLSX) a page or API upload may send; bigger is a 413,
+    # refused while it streams (web/upload_stream.py). 5,000 rows of CSV are about 1 MB.
+    max_import_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     # The largest OneRoster bundle (the zip) a district may push; bigger ones get a 413.
     push_max_bundle_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
     # OneRoster bundles, pushed or synced from a file (decisions 0021 and 0022): the most entries

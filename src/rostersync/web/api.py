@@ -1,5 +1,6 @@
 """The admin JSON API under `/api/v1`, with its OpenAPI document at `/api/openapi.json` and
-Swagger UI at `/api/docs`.
+Swagger UI at `/api/docs` (its script and styles served from the `fastapi-offline` package by
+this app, under a policy that allows no other origin and no inline script).
 
 Authenticated by the staff session cookie (as the pages are); every write also needs the
 session's CSRF token in the `X-CSRF-Token` header (`GET /api/v1/session` returns it), so a
@@ -7,7 +8,10 @@ cross-site form cannot drive it. Scoped by the same `Scope` as the pages: a dist
 caller may not see is a 404, exactly like one that does not exist.
 
 Responses are their own pydantic models, built field by field: a column added to a table never
-reaches the API by accident, and credentials are never part of any model.
+reaches the API by accident, and credentials are never part of any model. Every status a route
+answers with is in the document, errors included, and a request that fails validation gets the
+field and the problem but never its own input echoed back. The district push endpoint
+(`web/push.py`, HTTP Basic with the district's push key) is served and documented here too.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
@@ -15,24 +19,77 @@ import hmac
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, File, Header, HTTPException, Query, Request, UploadFile
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import APIKeyCookie
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from rostersync.errors import NotFoundError, SpreadsheetRejected
 from rostersync.service import RosterSync
 from rostersync.sync.pipeline import PENDING
 from rostersync.web.admin import ACTION_ERRORS, Scope, session_cookie
+from rostersync.web.api_docs import DOCS_ASSETS, PUSH_SECURITY_SCHEME, docs_page
+from rostersync.web.push import create_push_router
 from rostersync.web.staff_auth import StaffViewer
-from rostersync.web.uploads import Outcome, describe_progress, read_upload, row_report
+from rostersync.web.upload_stream import UploadMalformed, UploadTooLarge, receive_file
+from rostersync.web.uploads import (
+    IMPORT_FORM,
+    Outcome,
+    describe_progress,
+    row_report,
+    too_large,
+    upload_name,
+)
 
 API_VERSION = "1"
-SWAGGER_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "frame-ancestors 'none'"
-)
+
+
+class ErrorOut(BaseModel):
+    """A refusal: what was wrong and what to do about it."""
+
+    detail: str
+
+
+class FieldErrorOut(BaseModel):
+    """One field of the request that failed validation (never the value that was sent)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationOut(BaseModel):
+    """The request's parameters or body failed validation."""
+
+    detail: list[FieldErrorOut]
+
+
+class TooLargeOut(BaseModel):
+    """An upload over the limit; `limit_bytes` is the limit."""
+
+    detail: str
+    limit_bytes: int
+
+
+def _error(description: str, model: Any = ErrorOut) -> dict[str, Any]:
+    return {"model": model, "description": description}
+
+
+# What the routes may answer besides success, for the OpenAPI document.
+SIGNED_IN: dict[int | str, dict[str, Any]] = {
+    401: _error("Not signed in as staff"),
+    422: _error("A parameter failed validation", ValidationOut),
+}
+SCOPED: dict[int | str, dict[str, Any]] = {
+    404: _error("No such district or run, or not one the caller may see")
+}
+WRITE: dict[int | str, dict[str, Any]] = {
+    403: _error("The session's CSRF token was not sent as X-CSRF-Token"),
+    409: _error("Not done now: a sync is running, the run is not pending, or the source failed"),
+}
 
 
 class SessionOut(BaseModel):
@@ -200,18 +257,42 @@ def create_api(service: RosterSync) -> FastAPI:
     """
     cookies = session_cookie(service)
     scope = Scope(service)
-    api = FastAPI(
+    # FastAPIOffline serves Swagger UI's script and styles from the package (no CDN); the page
+    # itself is ours (`docs_page`), so that no inline script is needed.
+    api = FastAPIOffline(
         title="Educator Portal admin API",
         version=API_VERSION,
         description="Districts, runs, previews, approvals and validation issues, scoped to "
-        "the signed-in staff member (vendor staff: every district; data manager: their own).",
+        "the signed-in staff member (vendor staff: every district; data manager: their own). "
+        "Districts push roster bundles to `/v1/districts/{slug}/bundles` with their push key.",
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        static_url=DOCS_ASSETS,
+        responses=SIGNED_IN,
+    )
+    staff_cookie = APIKeyCookie(
+        name=cookies.session,
+        scheme_name="staffSession",
+        description="The staff session, set by signing in at /staff/login.",
+        auto_error=False,
     )
 
-    def require_staff(request: Request) -> StaffViewer:
-        staff: StaffViewer | None = service.staff_viewer(request.cookies.get(cookies.session))
+    @api.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default body echoes what was sent (`input`); say where and what, not that.
+        fields = [
+            {
+                "loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": fields}, status_code=422)
+
+    def require_staff(session: Annotated[str | None, Depends(staff_cookie)]) -> StaffViewer:
+        staff: StaffViewer | None = service.staff_viewer(session)
         if staff is None:
             raise HTTPException(401, "sign in at /staff/login first")
         return staff
@@ -221,7 +302,7 @@ def create_api(service: RosterSync) -> FastAPI:
     def require_csrf(
         staff: Staff, x_csrf_token: Annotated[str, Header(max_length=200)] = ""
     ) -> StaffViewer:
-        if not hmac.compare_digest(x_csrf_token, staff.csrf_token):
+        if not hmac.compare_digest(x_csrf_token.encode(), staff.csrf_token.encode()):
             raise HTTPException(403, "send the session's csrf_token (GET /api/v1/session)")
         return staff
 
@@ -249,11 +330,8 @@ def create_api(service: RosterSync) -> FastAPI:
             raise HTTPException(409, str(exc)) from None
 
     @api.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        html = get_swagger_ui_html(openapi_url="/api/openapi.json", title=api.title)
-        # Swagger UI loads its script from a CDN; only this page allows it.
-        html.headers["Content-Security-Policy"] = SWAGGER_CSP
-        return html
+    def docs(request: Request) -> HTMLResponse:
+        return docs_page(request.scope.get("root_path", ""), api.title)
 
     @api.get("/v1/session", response_model=SessionOut)
     def session(staff: Staff) -> SessionOut:
@@ -269,7 +347,7 @@ def create_api(service: RosterSync) -> FastAPI:
         only = None if staff.is_vendor_staff else staff.district_id
         return [DistrictOut(**_district_out(o)) for o in service.district_overviews(only)]
 
-    @api.get("/v1/districts/{slug}", response_model=DistrictDetailOut)
+    @api.get("/v1/districts/{slug}", response_model=DistrictDetailOut, responses=SCOPED)
     def get_district(found: District) -> DistrictDetailOut:
         district, integration = found
         (overview,) = service.district_overviews(district.id)
@@ -281,11 +359,11 @@ def create_api(service: RosterSync) -> FastAPI:
             questionnaire=QuestionnaireOut(**answers),
         )
 
-    @api.get("/v1/districts/{slug}/runs", response_model=list[RunOut])
+    @api.get("/v1/districts/{slug}/runs", response_model=list[RunOut], responses=SCOPED)
     def list_runs(found: District, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[RunOut]:
         return [_run_out(r) for r in service.runs(found[0].id, limit=limit)]
 
-    @api.get("/v1/runs/{run_id}", response_model=RunOut)
+    @api.get("/v1/runs/{run_id}", response_model=RunOut, responses=SCOPED)
     def get_run(found: Run) -> RunOut:
         run = found[0]
         try:
@@ -294,26 +372,33 @@ def create_api(service: RosterSync) -> FastAPI:
             held = None
         return _run_out(run, held)
 
-    @api.post("/v1/districts/{slug}/preview", response_model=RunOut, status_code=201)
+    @api.post(
+        "/v1/districts/{slug}/preview",
+        response_model=RunOut,
+        status_code=201,
+        responses={**SCOPED, **WRITE},
+    )
     def preview(staff: Writer, found: District) -> RunOut:
         report = act(lambda: service.preview_sync(found[0].id))
         return _run_out(service.run(report.run_id))
 
-    @api.post("/v1/runs/{run_id}/approve", response_model=RunOut)
+    @api.post("/v1/runs/{run_id}/approve", response_model=RunOut, responses={**SCOPED, **WRITE})
     def approve(staff: Writer, found: Run) -> RunOut:
         report = act(lambda: service.approve_run(found[0].id, staff.actor))
         return _run_out(service.run(report.run_id))
 
-    @api.post("/v1/runs/{run_id}/discard", response_model=RunOut)
+    @api.post("/v1/runs/{run_id}/discard", response_model=RunOut, responses={**SCOPED, **WRITE})
     def discard(staff: Writer, found: Run) -> RunOut:
         return _run_out(act(lambda: service.discard_run(found[0].id, staff.actor)))
 
-    @api.post("/v1/districts/{slug}/revalidate", response_model=RunOut)
+    @api.post(
+        "/v1/districts/{slug}/revalidate", response_model=RunOut, responses={**SCOPED, **WRITE}
+    )
     def revalidate(staff: Writer, found: District) -> RunOut:
         report = act(lambda: service.revalidate(found[0].id))
         return _run_out(service.run(report.run_id))
 
-    @api.get("/v1/districts/{slug}/issues", response_model=list[IssueOut])
+    @api.get("/v1/districts/{slug}/issues", response_model=list[IssueOut], responses=SCOPED)
     def open_issues(
         found: District,
         code: Annotated[str, Query(max_length=64)] = "",
@@ -335,7 +420,7 @@ def create_api(service: RosterSync) -> FastAPI:
         ]
 
     # Run progress, runs started in the background, and the staff import (web/uploads.py).
-    @api.get("/v1/runs/{run_id}/progress", response_model=RunProgressOut)
+    @api.get("/v1/runs/{run_id}/progress", response_model=RunProgressOut, responses=SCOPED)
     def run_progress(found: Run) -> RunProgressOut:
         # The run afresh, then its progress: the progress is never older than the status.
         run = service.run(found[0].id)
@@ -353,7 +438,12 @@ def create_api(service: RosterSync) -> FastAPI:
             finished=run.status != "running",
         )
 
-    @api.post("/v1/districts/{slug}/runs", response_model=RunOut, status_code=202)
+    @api.post(
+        "/v1/districts/{slug}/runs",
+        response_model=RunOut,
+        status_code=202,
+        responses={**SCOPED, **WRITE},
+    )
     def start_run(
         staff: Writer, found: District, mode: Literal["preview", "apply"] = "preview"
     ) -> RunOut:
@@ -365,14 +455,37 @@ def create_api(service: RosterSync) -> FastAPI:
         "/v1/districts/{slug}/imports",
         response_model=ImportOut,
         status_code=201,
-        responses={422: {"model": ImportOut, "description": "Rows refused; nothing written"}},
+        responses={
+            **SCOPED,
+            **WRITE,
+            400: _error("Not a multipart/form-data form with a `file` field"),
+            413: _error("The file is over `max_import_bytes`; none of it was kept", TooLargeOut),
+            422: _error(
+                "Rows refused (the report), or the file refused whole (`detail`), or a "
+                "parameter failed validation; nothing written",
+                ImportOut | ErrorOut | ValidationOut,
+            ),
+        },
+        openapi_extra=IMPORT_FORM,
     )
-    def import_staff(staff: Writer, found: District, file: Annotated[UploadFile, File()]) -> Any:
-        """Import staff from a CSV or XLSX file (the template's columns): every row, or none."""
-        filename = (file.filename or "upload").rsplit("/", 1)[-1][:200]
+    async def import_staff(request: Request, staff: Writer, found: District) -> Any:
+        """Import staff from a CSV or XLSX file (the template's columns): every row, or none.
+
+        The session, the CSRF header and the district are checked before the body is read;
+        a file over `max_import_bytes` is refused with 413 as soon as it passes the limit.
+        """
+        limit = service.settings.max_import_bytes
         try:
-            data = read_upload(file.file, filename)
-            report, rows = service.import_staff_rows(found[0].id, filename, data, staff.actor)
+            received = await receive_file(request, limit=limit)
+        except UploadTooLarge:
+            return JSONResponse({"detail": too_large(limit), "limit_bytes": limit}, 413)
+        except UploadMalformed as exc:
+            return JSONResponse({"detail": str(exc)}, 400)
+        filename = upload_name(received.filename)
+        try:
+            report, rows = await run_in_threadpool(
+                service.import_staff_rows, found[0].id, filename, received.data, staff.actor
+            )
         except SpreadsheetRejected as exc:
             raise HTTPException(422, str(exc)) from None
         body = ImportOut(
@@ -401,6 +514,19 @@ def create_api(service: RosterSync) -> FastAPI:
             return JSONResponse(body.model_dump(mode="json"), status_code=422)
         return body
 
+    # Districts push bundles here with their push key (HTTP Basic), not a staff session.
+    api.include_router(create_push_router(service))
+
+    generate = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI's document, plus the push key's scheme (the push routes check it themselves).
+        document = generate()
+        schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes.update(PUSH_SECURITY_SCHEME)
+        return document
+
+    api.openapi = openapi  # type: ignore[method-assign]
     return api
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -28,9 +29,11 @@ from rostersync.service import RosterSync
 from rostersync.web.oidc import SignInRefused, protocol_failure
 from rostersync.web.paths import safe_next_path
 from rostersync.web.portal import Restart, Viewer
+from rostersync.web.refused_request import invalid_request_page
 
 HERE = Path(__file__).parent
 MAX_FILTER = 100
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 class _Cookies:
@@ -78,6 +81,11 @@ def create_app(service: RosterSync) -> FastAPI:
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
             "form-action 'self' " + settings.classlink_issuer + "; frame-ancestors 'none'",
         )
+        # Old browsers' twin of `frame-ancestors 'none'`: no page of ours is ever framed.
+        response.headers["X-Frame-Options"] = "DENY"
+        if settings.session_cookie_secure:
+            # Secure cookies mean the portal is served over https: browsers keep to it.
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         response.headers["X-Content-Type-Options"] = "nosniff"
         # The callback URL carries the code: never leak it (or any page) in a Referer.
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -92,6 +100,12 @@ def create_app(service: RosterSync) -> FastAPI:
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, context, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        # Every page a browser can land on: a refusal page naming the field, never the raw
+        # 422 JSON with the input echoed back (the API app answers JSON, web/api.py).
+        return invalid_request_page(templates, request, exc)
 
     def refused(request: Request, exc: SignInRefused) -> HTMLResponse:
         return page(request, "refused.html", 403, title=exc.title, message=str(exc), ref=exc.reason)
@@ -233,13 +247,11 @@ def create_app(service: RosterSync) -> FastAPI:
     from rostersync.web.admin import create_admin_router
     from rostersync.web.api import create_api
     from rostersync.web.onboarding import create_onboarding_router
-    from rostersync.web.push import create_push_router
     from rostersync.web.uploads import create_upload_router
 
     app.include_router(create_admin_router(service))
     app.include_router(create_onboarding_router(service))
     app.include_router(create_upload_router(service))
-    # Before the `/api` mount, which would otherwise take the push paths (web/push.py).
-    app.include_router(create_push_router(service))
+    # The JSON API, the district push endpoint (web/push.py) and their OpenAPI document.
     app.mount("/api", create_api(service))
     return app

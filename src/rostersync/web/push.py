@@ -1,5 +1,9 @@
 """Where a district pushes its OneRoster CSV bundles: `POST /api/v1/districts/{slug}/bundles`.
 
+Served by the admin API app (`web/api.py`) and described in its OpenAPI document: the bodies
+it takes (read here by hand, so they are declared for the document in `PUSH_BODY`), every status
+it answers with, and its HTTP Basic scheme (`pushKey`).
+
 For districts that cannot give us ClassLink credentials: their SIS or a script uploads a bundle
 (the zip, as `application/zip` or as the `file` field of a `multipart/form-data` form) with the
 push key and secret we issued them (`rostersync push-key issue <slug>`) as HTTP Basic. The
@@ -72,6 +76,54 @@ class PushedBundleOut(BaseModel):
     size: int
     error: str | None
     status_url: str
+
+
+class PushProblemOut(BaseModel):
+    """A refused push: what was wrong and how to fix it, with where (a bundle's file, line and
+    column), the waiting bundle's status URL (409, 503) or the limit (413) when they apply."""
+
+    detail: str
+    file: str | None = None
+    line: int | None = None
+    column: str | None = None
+    status_url: str | None = None
+    limit_bytes: int | None = None
+
+
+def _problem_doc(description: str) -> dict[str, Any]:
+    return {"model": PushProblemOut, "description": description}
+
+
+UNAUTHORIZED = _problem_doc(
+    "No push key and secret, a wrong one, one of another district, or no such district"
+)
+PUSH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_doc("A malformed multipart form, or the upload was interrupted"),
+    401: UNAUTHORIZED,
+    409: _problem_doc("The district's previous bundle is still queued or running"),
+    413: _problem_doc("The bundle is over `push_max_bundle_bytes`"),
+    415: _problem_doc("Neither application/zip nor multipart/form-data"),
+    422: _problem_doc("The bundle was refused (file, line and how to fix it); nothing kept"),
+    503: _problem_doc("The bundle could not be queued now; push it again later"),
+}
+_ZIP = {"schema": {"type": "string", "format": "binary"}}
+PUSH_BODY: dict[str, Any] = {
+    "security": [{"pushKey": []}],
+    "requestBody": {
+        "required": True,
+        "description": "The OneRoster CSV bundle (a zip), as the body or as the `file` field.",
+        "content": {
+            **{kind: _ZIP for kind in ZIP_TYPES},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    },
+}
 
 
 class _TooLarge(Exception):
@@ -193,7 +245,8 @@ def create_push_router(service: RosterSync) -> APIRouter:
     Args:
         service: The service API every route calls.
     """
-    router = APIRouter(prefix="/api/v1/districts/{slug}/bundles", tags=["push"])
+    # Under the API app's `/api` mount: /api/v1/districts/{slug}/bundles.
+    router = APIRouter(prefix="/v1/districts/{slug}/bundles", tags=["push"])
     limit = service.settings.push_max_bundle_bytes
 
     async def authenticated(request: Request, slug: str) -> tuple[Any, str] | None:
@@ -203,7 +256,13 @@ def create_push_router(service: RosterSync) -> APIRouter:
         district = await run_in_threadpool(service.check_push_credentials, slug, *creds)
         return None if district is None else (district, creds[0])
 
-    @router.post("", status_code=202, response_model=PushedBundleOut)
+    @router.post(
+        "",
+        status_code=202,
+        response_model=PushedBundleOut,
+        responses=PUSH_RESPONSES,
+        openapi_extra=PUSH_BODY,
+    )
     async def push_bundle(request: Request, slug: str) -> JSONResponse:
         found = await authenticated(request, slug)
         if found is None:
@@ -282,7 +341,12 @@ def create_push_router(service: RosterSync) -> APIRouter:
             out.model_dump(mode="json"), status_code=202, headers={"Location": out.status_url}
         )
 
-    @router.get("/{bundle_id}", response_model=PushedBundleOut)
+    @router.get(
+        "/{bundle_id}",
+        response_model=PushedBundleOut,
+        responses={401: UNAUTHORIZED, 404: _problem_doc("No such bundle in this district")},
+        openapi_extra={"security": [{"pushKey": []}]},
+    )
     async def bundle_status(request: Request, slug: str, bundle_id: str) -> Any:
         found = await authenticated(request, slug)
         if found is None:
@@ -297,4 +361,4 @@ def create_push_router(service: RosterSync) -> APIRouter:
     return router
 
 
-__all__ = ["PushedBundleOut", "create_push_router"]
+__all__ = ["PushProblemOut", "PushedBundleOut", "create_push_router"]

@@ -6,8 +6,11 @@
                                                         the report row by row
 
 The gates are the admin pages' (`Scope`, the staff session, the session's CSRF token), so a
-data manager reaches only their own district here too. A file whose structure is unusable
-(missing column, wrong sheet, bad encoding, too big) is refused whole with the reason; a file
+data manager reaches only their own district here too. They are passed before the file is read:
+the routes declare no body, and `web/upload_stream.py` streams the form only after the session
+and the district's scope are checked, checks the form's CSRF token as the file's part begins,
+and stops at `max_import_bytes` (413). A file whose structure is unusable
+(missing column, wrong sheet, bad encoding) is refused whole with the reason; a file
 with any bad row writes nothing and lists each problem by row and column with its fix
 (`RosterSync.import_staff`). The API twin, `POST /api/v1/districts/{slug}/imports`, lives in
 `web/api.py` and uses `row_report` from here, so page and API report the same rows.
@@ -16,21 +19,21 @@ with any bad row writes nothing and lists each problem by row and column with it
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
 import hmac
 from dataclasses import dataclass
-from typing import IO, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from rostersync.domain.staff_import import ImportReport, RowError, SheetRow
 from rostersync.errors import ConfigError, SpreadsheetRejected
 from rostersync.service import RosterSync
 from rostersync.web.admin import HERE, PageError, Scope, _page_route, not_found, session_cookie
 from rostersync.web.staff_auth import StaffViewer
+from rostersync.web.upload_stream import UploadMalformed, UploadTooLarge, receive_file
 
-# Far above the most rows one import takes (5,000 by default, about 1 MB of CSV).
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 TEMPLATE_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -92,21 +95,44 @@ def row_report(report: ImportReport, rows: list[SheetRow]) -> list[ImportRow]:
     return lines
 
 
-def read_upload(file: IO[bytes], filename: str) -> bytes:
-    """The uploaded file's bytes, refused whole if it is bigger than any import could be.
+def too_large(limit: int) -> str:
+    """What a refused oversize import says: the limit, the setting, and what to do."""
+    size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+    return (
+        f"the file is over the {size} limit for one import: split it into several files, or "
+        "save it as CSV without formatting (the vendor sets the limit with "
+        "ROSTERSYNC_MAX_IMPORT_BYTES)"
+    )
 
-    Raises:
-        SpreadsheetRejected: The file is over `MAX_UPLOAD_BYTES`.
-    """
-    data = file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise SpreadsheetRejected(
-            f"{filename}: the file is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB, far more than "
-            "one import takes: split it into several files, or save it as CSV without "
-            "formatting",
-            filename=filename,
-        )
-    return data
+
+def upload_name(filename: str) -> str:
+    """The uploaded file's name as shown back: its last path part, at most 200 characters."""
+    return filename.replace("\\", "/").rsplit("/", 1)[-1][:200] or "upload"
+
+
+# A page or API upload's form, documented for OpenAPI (the routes read it themselves).
+IMPORT_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The staff file, CSV or XLSX, in the template's "
+                            "columns; at most `max_import_bytes` (5 MiB unless the vendor "
+                            "changed it).",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 # The progress of a run, in words -------------------------------------------------------------
@@ -200,24 +226,33 @@ def create_upload_router(service: RosterSync) -> APIRouter:
         )
 
     @router.post("/admin/districts/{slug}/import", response_class=HTMLResponse)
-    def upload(
-        request: Request,
-        staff: Staff,
-        found: District,
-        file: Annotated[UploadFile, File()],
-        csrf: Annotated[str, Form(max_length=200)] = "",
-    ) -> Any:
-        if not hmac.compare_digest(csrf, staff.csrf_token):
-            raise PageError(
-                status=403,
-                title="Please try again",
-                message="This form expired. Go back, reload the page and upload the file again.",
-            )
+    async def upload(request: Request, staff: Staff, found: District) -> Any:
+        # No body parameters: the session and the district were checked before any of the body
+        # was read, and the CSRF field is checked as the file's part begins.
         district = found[0]
-        filename = (file.filename or "upload").rsplit("/", 1)[-1][:200]
+        limit = service.settings.max_import_bytes
+
+        def check_csrf(fields: dict[str, str]) -> None:
+            sent = fields.get("csrf", "").encode()
+            if not hmac.compare_digest(sent, staff.csrf_token.encode()):
+                raise PageError(
+                    status=403,
+                    title="Please try again",
+                    message="This form expired. Go back, reload the page and upload the file "
+                    "again.",
+                )
+
         try:
-            data = read_upload(file.file, filename)
-            report, rows = service.import_staff_rows(district.id, filename, data, staff.actor)
+            received = await receive_file(request, limit=limit, before_file=check_csrf)
+        except UploadTooLarge:
+            return import_page(request, staff, district, 413, refused=too_large(limit))
+        except UploadMalformed as exc:
+            return import_page(request, staff, district, 400, refused=f"{exc}.")
+        filename = upload_name(received.filename)
+        try:
+            report, rows = await run_in_threadpool(
+                service.import_staff_rows, district.id, filename, received.data, staff.actor
+            )
         except SpreadsheetRejected as exc:
             return import_page(request, staff, district, 422, refused=str(exc), filename=filename)
         return import_page(
@@ -234,11 +269,12 @@ def create_upload_router(service: RosterSync) -> APIRouter:
 
 
 __all__ = [
-    "MAX_UPLOAD_BYTES",
+    "IMPORT_FORM",
     "ImportRow",
     "Outcome",
     "create_upload_router",
     "describe_progress",
-    "read_upload",
     "row_report",
+    "too_large",
+    "upload_name",
 ]

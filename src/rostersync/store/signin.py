@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from rostersync.store.admin import normal_email
+from rostersync.store.admin_tables import staff_sign_in_failures
 from rostersync.store.signin_tables import (
     staff_audit,
     staff_invitations,
@@ -287,6 +288,41 @@ def use_totp_step(conn: Connection, staff_id: str, step: int) -> bool:
     return result.rowcount == 1
 
 
+# Lockout --------------------------------------------------------------------------------------
+def count_failure(
+    conn: Connection, staff_id: str, *, now: datetime, limit: int, lock_for: timedelta
+) -> int:
+    """Count a failed password or code; at `limit` consecutive failures the account locks until
+    `now + lock_for`. Returns the count.
+
+    A lock in force is never moved: a failure while it lasts is not counted (the count is
+    returned as it stands), so nobody can keep an account locked by trying during its lock. A
+    lock that has ended starts the count again. The update only matches a row without a lock
+    in force, so a lock set by a concurrent failure stays where it is.
+    """
+    t = staff_sign_in_failures
+    row = conn.execute(
+        select(t.c.failures, t.c.locked_until).where(t.c.staff_id == staff_id)
+    ).first()
+    if row is not None and row.locked_until is not None and row.locked_until > now:
+        return int(row.failures)
+    failures = 1 if row is None or row.locked_until is not None else row.failures + 1
+    values = {
+        "failures": failures,
+        "last_failure_at": now,
+        "locked_until": now + lock_for if failures >= limit else None,
+    }
+    if row is None:
+        conn.execute(insert(t).values(staff_id=staff_id, **values))
+        return failures
+    updated = conn.execute(
+        update(t)
+        .where(t.c.staff_id == staff_id, or_(t.c.locked_until.is_(None), t.c.locked_until <= now))
+        .values(**values)
+    )
+    return failures if updated.rowcount == 1 else limit
+
+
 # Sign-in halfway (password right, code asked) ------------------------------------------------
 def create_code_step(
     conn: Connection, *, token_hash: str, staff_id: str, next_path: str, expires_at: datetime
@@ -320,6 +356,7 @@ def end_code_steps_of(conn: Connection, staff_id: str) -> None:
 __all__ = [
     "Invitation",
     "code_step",
+    "count_failure",
     "create_code_step",
     "create_invitation",
     "data_manager_for_educator",

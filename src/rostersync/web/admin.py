@@ -287,10 +287,9 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         return signed_in_to(signed_in.session_token, target)
 
     @router.post("/staff/logout")
-    def staff_logout(request: Request, csrf: Csrf = "") -> Any:
-        staff = service.staff_viewer(request.cookies.get(cookies.session))
-        if staff is not None and hmac.compare_digest(csrf, staff.csrf_token):
-            service.sign_out(request.cookies.get(cookies.session))
+    def staff_logout(request: Request) -> Any:
+        # Cookie and server session end together, as on /logout (web/app.py).
+        service.sign_out(request.cookies.get(cookies.session))
         response = RedirectResponse("/staff/login", status_code=303)
         response.delete_cookie(cookies.session, path="/", secure=cookies.secure, httponly=True)
         return response

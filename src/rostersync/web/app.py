@@ -29,6 +29,7 @@ from rostersync.service import RosterSync
 from rostersync.web.oidc import SignInRefused, protocol_failure
 from rostersync.web.paths import safe_next_path
 from rostersync.web.portal import Restart, Viewer
+from rostersync.web.refusals import record_refusal
 from rostersync.web.refused_request import invalid_request_page
 
 HERE = Path(__file__).parent
@@ -72,6 +73,9 @@ def create_app(service: RosterSync) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     app = FastAPI(title="Educator Portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    from rostersync.web.ratelimit import install_rate_limits
+
+    install_rate_limits(app, lambda: service.staff_auth().limits)  # staff paths: 429 page
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -108,7 +112,11 @@ def create_app(service: RosterSync) -> FastAPI:
         return invalid_request_page(templates, request, exc)
 
     def refused(request: Request, exc: SignInRefused) -> HTMLResponse:
-        return page(request, "refused.html", 403, title=exc.title, message=str(exc), ref=exc.reason)
+        record_refusal(exc, settings)  # logged under the reference the page shows
+        return page(
+            request, "refused.html", 403, title=exc.title, message=str(exc), ref=exc.reason,
+            reference=exc.reference,
+        )  # fmt: skip
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request, who: SignedInViewer) -> Response:
@@ -199,10 +207,10 @@ def create_app(service: RosterSync) -> FastAPI:
         return response
 
     @app.post("/logout")
-    def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
-        who = viewer(request)
-        if who is not None and hmac.compare_digest(csrf, who.csrf_token):
-            service.sign_out(request.cookies.get(cookies.session))
+    def logout(request: Request) -> Response:
+        # The cookie and the server session always end together (SameSite=Lax keeps other
+        # sites' posts from carrying the cookie, so signing out needs no CSRF token).
+        service.sign_out(request.cookies.get(cookies.session))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(cookies.session, path="/", secure=cookies.secure, httponly=True)
         return response
@@ -252,6 +260,9 @@ def create_app(service: RosterSync) -> FastAPI:
     app.include_router(create_admin_router(service))
     app.include_router(create_onboarding_router(service))
     app.include_router(create_upload_router(service))
+    from rostersync.web.metrics import create_metrics_router
+
+    app.include_router(create_metrics_router(service))  # vendor staff or loopback only
     # The JSON API, the district push endpoint (web/push.py) and their OpenAPI document.
     app.mount("/api", create_api(service))
     return app

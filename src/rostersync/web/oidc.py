@@ -7,7 +7,9 @@ only, `aud` exactly our client, `azp` our client when present, `iat` not older t
 nonce that matches, one JWKS refetch on an unknown `kid` (rate-limited), and the ClassLink user's
 tenant and sourcedId from the token claims or `/v2/my/info`.
 
-Nothing is logged here: codes, tokens and the client secret never reach a log line.
+Nothing is logged here: codes, tokens and the client secret never reach a log line. Each refusal
+carries a reference of its own and, once a signed token names one, the ClassLink subject; the page
+shows the reference and `web/refusals.py` logs it (with a hash of the subject, never the subject).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
 from rostersync.errors import ConfigError, RosterSyncError
+from rostersync.web.refusals import new_reference
 
 ALGORITHMS = ["RS256"]  # ClassLink signs with RS256 only; the allow-list is ours, not the token's
 LEEWAY_SECONDS = 60
@@ -39,21 +42,44 @@ class SignInRefused(RosterSyncError):
     Attributes:
         reason: A short code for support and tests (no personal data), e.g. "tenant_mismatch".
         title: The heading of the page the person sees.
+        reference: This refusal's own reference, shown on the page and logged with it.
+        district_id: The district the sign-in was for, when known.
+        subject: The ClassLink subject of a token that was signed by ClassLink, when one was;
+            only ever logged as a keyed hash.
     """
 
-    def __init__(self, message: str, *, reason: str, title: str = "We couldn't sign you in"):
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        title: str = "We couldn't sign you in",
+        subject: str | None = None,
+    ):
         super().__init__(message)
         self.reason = reason
         self.title = title
+        self.reference = new_reference()
+        self.district_id: str | None = None
+        self.subject = subject
 
 
-def protocol_failure(reason: str) -> SignInRefused:
+class DiscoveryError(ConfigError):
+    """ClassLink's discovery document could not be read, or names another issuer."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def protocol_failure(reason: str, *, subject: str | None = None) -> SignInRefused:
     """The refusal for anything wrong between us and ClassLink: the person can only retry."""
     return SignInRefused(
         "ClassLink and the Educator Portal could not complete your sign-in. Go back to the "
         "login page and try again; if it keeps happening, tell your school's technology "
         "contact and quote the reference below.",
         reason=reason,
+        subject=subject,
     )
 
 
@@ -128,7 +154,8 @@ class RelyingParty:
         """The issuer's discovery document, fetched once and checked against the configuration.
 
         Raises:
-            ConfigError: The document names another issuer (mix-up), or cannot be fetched.
+            DiscoveryError: The document names another issuer (mix-up), or cannot be fetched;
+                `reason` is "discovery_issuer_mismatch" or "discovery_unreachable".
         """
         with self._lock:
             if self._metadata is not None:
@@ -139,15 +166,17 @@ class RelyingParty:
             response.raise_for_status()
             document = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise ConfigError(
+            raise DiscoveryError(
                 f"cannot read ClassLink's discovery document at {url} ({type(exc).__name__}); "
-                "check ROSTERSYNC_CLASSLINK_ISSUER and the network"
+                "check ROSTERSYNC_CLASSLINK_ISSUER and the network",
+                reason="discovery_unreachable",
             ) from None
         if not isinstance(document, dict) or document.get("issuer") != self.issuer:
-            raise ConfigError(
+            raise DiscoveryError(
                 f"the discovery document at {url} names issuer "
                 f"{document.get('issuer') if isinstance(document, dict) else None!r}, not "
-                f"{self.issuer!r}; ROSTERSYNC_CLASSLINK_ISSUER must be exactly the issuer"
+                f"{self.issuer!r}; ROSTERSYNC_CLASSLINK_ISSUER must be exactly the issuer",
+                reason="discovery_issuer_mismatch",
             )
         with self._lock:
             self._metadata = document
@@ -278,6 +307,8 @@ class RelyingParty:
         except JoseError:
             raise protocol_failure("id_token_signature") from None
         claims = decoded.claims
+        # Signed by ClassLink from here on: a refusal may name the subject (hashed in the log).
+        named = claims.get("sub") if isinstance(claims.get("sub"), str) else None
         now = self.clock()
         registry = jwt.JWTClaimsRegistry(
             now=int(now),
@@ -292,19 +323,19 @@ class RelyingParty:
         try:
             registry.validate(claims)
         except ExpiredTokenError:
-            raise protocol_failure("id_token_expired") from None
+            raise protocol_failure("id_token_expired", subject=named) from None
         except JoseError as exc:
             claim = str(getattr(exc, "claim", "") or exc.error).split(",")[0]
-            raise protocol_failure(f"id_token_claim_{claim}") from None
+            raise protocol_failure(f"id_token_claim_{claim}", subject=named) from None
         # joserfc accepts an `aud` list that merely contains us; trust no other audience.
         audiences = [claims["aud"]] if isinstance(claims["aud"], str) else claims["aud"]
         if audiences != [self.client_id]:
-            raise protocol_failure("id_token_claim_aud")
+            raise protocol_failure("id_token_claim_aud", subject=named)
         if "azp" in claims and claims["azp"] != self.client_id:
-            raise protocol_failure("id_token_claim_azp")
+            raise protocol_failure("id_token_claim_azp", subject=named)
         # ClassLink's exp is 24 h out, so freshness comes from iat against the login's start.
         if claims["iat"] < login_started_at - LEEWAY_SECONDS:
-            raise protocol_failure("id_token_claim_iat_stale")
+            raise protocol_failure("id_token_claim_iat_stale", subject=named)
         sub = claims["sub"]
         if not (isinstance(sub, str) and 0 < len(sub) <= 255 and sub.isascii()):
             raise protocol_failure("id_token_claim_sub")
@@ -318,18 +349,19 @@ class RelyingParty:
             info = self._my_info(access_token)
             # /v2/my/info must describe the person the token is about (userinfo-invalid-sub).
             if str(info.get("UserId")) != claims["sub"]:
-                raise protocol_failure("userinfo_subject")
+                raise protocol_failure("userinfo_subject", subject=claims["sub"])
             tenant = tenant or info.get("TenantId")
             sourced_id = sourced_id or info.get("SourcedId")
             role = role or str(info.get("Role") or "")
         if not tenant:
-            raise protocol_failure("no_tenant")
+            raise protocol_failure("no_tenant", subject=claims["sub"])
         if not sourced_id:
             raise SignInRefused(
                 "Your ClassLink account is not linked to your district's roster, so the Educator "
                 "Portal cannot tell which account is yours. Ask your school's technology contact "
                 "to check that your ClassLink account has a OneRoster sourcedId.",
                 reason="no_sourced_id",
+                subject=claims["sub"],
             )
         return ClassLinkUser(
             subject=claims["sub"], tenant_id=str(tenant), sourced_id=str(sourced_id), role=role

@@ -26,7 +26,7 @@ from rostersync.config import Settings
 from rostersync.errors import ConfigError, NotFoundError
 from rostersync.store import web as store
 from rostersync.store.db import for_writing
-from rostersync.web.oidc import RelyingParty, SignInRefused
+from rostersync.web.oidc import DiscoveryError, RelyingParty, SignInRefused, protocol_failure
 from rostersync.web.paths import safe_next_path
 from rostersync.web.staff_auth import grant_data_manager_rights
 
@@ -82,14 +82,22 @@ class Home:
     can_confirm_eligibility: bool
 
 
-def _refused_district() -> SignInRefused:
-    return SignInRefused(
+def _refused_district(district_id: str | None = None) -> SignInRefused:
+    refusal = SignInRefused(
         "Your district does not use the Educator Portal yet, or is not open for sign-in. Pick "
         "your district again from the list; if it is not there, ask your school's technology "
         "contact when your district goes live.",
         reason="district_not_live",
         title="Your district isn't open for sign-in",
     )
+    refusal.district_id = district_id
+    return refusal
+
+
+def _traced(exc: SignInRefused, district_id: str | None, subject: str | None = None) -> None:
+    """Note the district and ClassLink subject on a refusal, for its log line."""
+    exc.district_id = exc.district_id or district_id
+    exc.subject = exc.subject or subject
 
 
 class Portal:
@@ -158,7 +166,7 @@ class Portal:
             if district_id is not None:
                 district = store.sign_in_district(conn, district_id)
                 if district is None or district.status != "live":
-                    raise _refused_district()
+                    raise _refused_district(district.id if district else None)
             store.forget_stale(conn, now=now, keep_codes=CODE_MEMORY)
             store.save_login_state(
                 conn,
@@ -172,7 +180,12 @@ class Portal:
                 now=now,
                 lifetime=LOGIN_LIFETIME,
             )
-        return rp.authorization_url(state=state, nonce=nonce, code_verifier=verifier)
+        try:
+            return rp.authorization_url(state=state, nonce=nonce, code_verifier=verifier)
+        except DiscoveryError as exc:
+            refusal = protocol_failure(exc.reason)
+            _traced(refusal, district_id)
+            raise refusal from None
 
     def finish_sign_in(
         self,
@@ -211,25 +224,44 @@ class Portal:
             if login is None or not bound:
                 login = None
             elif not store.claim_code(conn, code, now=now):
-                raise SignInRefused(
+                replayed = SignInRefused(
                     "This sign-in link was already used. Go back to the login page and sign in "
                     "again.",
                     reason="code_replayed",
                 )
+                _traced(replayed, login.district_id)
+                raise replayed
         if login is None:
             # Unsolicited: restart with our own state, nonce and PKCE. ClassLink answers at once
             # for a signed-in user, so a LaunchPad launch lands signed in.
             _log.info("sign-in restarted", reason="unbound_callback")
             return Restart(self.begin_sign_in(district_id=None, binding=binding, next_path="/"))
-        user = rp.sign_in(
-            code,
-            code_verifier=login.code_verifier,
-            nonce=login.nonce,
-            login_started_at=login.created_at.timestamp(),
-        )
+        try:
+            user = rp.sign_in(
+                code,
+                code_verifier=login.code_verifier,
+                nonce=login.nonce,
+                login_started_at=login.created_at.timestamp(),
+            )
+        except SignInRefused as exc:
+            _traced(exc, login.district_id)
+            raise
+        except DiscoveryError as exc:
+            refusal = protocol_failure(exc.reason)
+            _traced(refusal, login.district_id)
+            raise refusal from None
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with self._writer.begin() as conn:
-            account = self._account(conn, login.district_id, user.tenant_id, user.sourced_id)
+            try:
+                account = self._account(conn, login.district_id, user.tenant_id, user.sourced_id)
+            except SignInRefused as exc:
+                by_tenant = (
+                    None if login.district_id else store.district_for_tenant(conn, user.tenant_id)
+                )
+                _traced(
+                    exc, login.district_id or (by_tenant.id if by_tenant else None), user.subject
+                )
+                raise
             if previous_session:
                 store.delete_session(conn, previous_session)
             store.create_session(

@@ -27,16 +27,11 @@ step after the password; a code is accepted once, and wrong codes count toward t
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
-import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import structlog
 from argon2 import PasswordHasher
@@ -50,17 +45,14 @@ from rostersync.store import districts as store_districts
 from rostersync.store import signin as store_signin
 from rostersync.store import web as store_web
 from rostersync.store.secrets import SecretBox
+from rostersync.web.ratelimit import RateLimits
+from rostersync.web.totp import hotp, matching_step, new_totp_secret, otpauth_uri, totp_code
 
-MAX_FAILURES = 5
-LOCK_FOR = timedelta(minutes=15)
+MAX_FAILURES = 5  # then the account locks for `staff_lockout_seconds` (15 minutes)
 MIN_PASSWORD = 12
 INVITATION_LIFETIME = timedelta(days=7)
 # How long the code step may follow a right password.
 CODE_STEP_LIFETIME = timedelta(minutes=5)
-TOTP_STEP_SECONDS = 30
-TOTP_DIGITS = 6
-TOTP_WINDOW = 1  # steps accepted either side of now: clocks drift, people type slowly
-TOTP_ISSUER = "Educator Portal"
 # Stored for accounts made through ClassLink: no argon2 hash has this form, so no password
 # signs in to them; such a person signs in through ClassLink.
 NO_PASSWORD = "!classlink-only"  # noqa: S105 - a marker that matches no password, not a secret
@@ -100,57 +92,6 @@ class InvitationRefused(RosterSyncError):
 
 class TotpRefused(RosterSyncError):
     """A TOTP enrolment that cannot be confirmed: wrong code, or nothing being enrolled."""
-
-
-# TOTP (RFC 6238 over RFC 4226), standard library only ------------------------------------------
-def new_totp_secret() -> str:
-    """A random 160-bit secret in base32 without padding, as authenticator apps expect."""
-    return base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=")
-
-
-def _secret_bytes(secret: str) -> bytes:
-    cleaned = secret.replace(" ", "").upper()
-    return base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
-
-
-def totp_step(at: float) -> int:
-    """The 30-second time step a Unix time falls in."""
-    return int(at // TOTP_STEP_SECONDS)
-
-
-def hotp(key: bytes, counter: int, *, digits: int = TOTP_DIGITS) -> str:
-    """RFC 4226 HOTP with HMAC-SHA1: dynamic truncation, then the low `digits` decimal digits."""
-    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = mac[-1] & 0x0F
-    number = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
-    return str(number % 10**digits).zfill(digits)
-
-
-def totp_code(secret: str, at: float, *, digits: int = TOTP_DIGITS) -> str:
-    """The code a base32 secret shows at Unix time `at`."""
-    return hotp(_secret_bytes(secret), totp_step(at), digits=digits)
-
-
-def matching_step(secret: str, code: str, at: float) -> int | None:
-    """The step (now, or one either side) whose code is `code`, compared in constant time."""
-    typed = "".join(code.split())
-    if not (typed.isascii() and typed.isdigit() and len(typed) == TOTP_DIGITS):
-        return None
-    key, now = _secret_bytes(secret), totp_step(at)
-    found = None
-    for step in range(now - TOTP_WINDOW, now + TOTP_WINDOW + 1):
-        if hmac.compare_digest(hotp(key, step), typed):
-            found = step
-    return found
-
-
-def otpauth_uri(secret: str, account: str) -> str:
-    """The `otpauth://` URI an authenticator app reads (the Key Uri Format)."""
-    label = quote(f"{TOTP_ISSUER}:{account}", safe="@:")
-    query = urlencode(
-        {"secret": secret, "issuer": TOTP_ISSUER, "algorithm": "SHA1", "digits": 6, "period": 30}
-    )
-    return f"otpauth://totp/{label}?{query}"
 
 
 def check_password(password: str, email: str) -> None:
@@ -262,6 +203,8 @@ class StaffAuth:
         self._box: SecretBox | None = None
         # Verified when the email is unknown, so that path costs as much as a wrong password.
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+        self.limits = RateLimits(settings)
+        self.lock_for = timedelta(seconds=settings.staff_lockout_seconds)
 
     def add_staff(
         self,
@@ -325,21 +268,23 @@ class StaffAuth:
 
         Raises:
             StaffSignInRefused: Unknown email, wrong password, turned off, or locked.
+            RateLimited: Too many failed tries for this email lately (nothing is checked).
         """
-        now = datetime.now(UTC)
+        now, account = datetime.now(UTC), store.normal_email(email)
+        self.limits.check("sign_in", "account", account)
         with self.engine.connect() as conn:
             staff = store.staff_by_email(conn, email)
             locked = staff is not None and store.locked_until(conn, staff.id, now=now) is not None
         ok = self._verify(staff.password_hash if staff else self._dummy_hash, password)
+        if not ok or staff is None or locked or not staff.active:
+            self.limits.failed("sign_in", "account", account)
         if staff is None:
             _log.info("staff.sign_in_refused", reason="unknown_email")
             raise StaffSignInRefused()
         if not ok or locked or not staff.active:
-            with self.engine.begin() as conn:
-                if not ok:
-                    store.record_failure(
-                        conn, staff.id, now=now, limit=MAX_FAILURES, lock_for=LOCK_FOR
-                    )
+            if not ok and not locked:  # a try during a lock never extends it
+                with self.engine.begin() as conn:
+                    self._count_failure(conn, staff.id, now)
             reason = "locked" if locked else ("inactive" if not staff.active else "bad_password")
             _log.info("staff.sign_in_refused", staff_id=staff.id, reason=reason)
             raise StaffSignInRefused()
@@ -397,6 +342,7 @@ class StaffAuth:
         Raises:
             StaffCodeRefused: No live code step, a wrong or reused code, or a locked account.
                 A wrong code counts toward the lockout like a wrong password.
+            RateLimited: Too many failed tries for this account lately.
         """
         now = datetime.now(UTC)
         if not step_token:
@@ -410,6 +356,7 @@ class StaffAuth:
         if found is None or staff is None or cipher is None or not staff.active or locked:
             _log.info("staff.code_refused", reason="no_step_or_locked")
             raise StaffCodeRefused()
+        self.limits.check("sign_in", "account", staff.email)
         step = matching_step(self.box.decrypt(cipher), code, self.clock())
         with self.engine.begin() as conn:
             accepted = step is not None and store_signin.use_totp_step(conn, staff.id, step)
@@ -417,12 +364,10 @@ class StaffAuth:
                 store_signin.end_code_step(conn, step_hash)
             else:
                 # Committed before refusing: a failure must count even though we raise.
-                count = store.record_failure(
-                    conn, staff.id, now=now, limit=MAX_FAILURES, lock_for=LOCK_FOR
-                )
-                if count >= MAX_FAILURES:
+                if self._count_failure(conn, staff.id, now) >= MAX_FAILURES:
                     store_signin.end_code_steps_of(conn, staff.id)
         if not accepted:
+            self.limits.failed("sign_in", "account", staff.email)
             reason = "bad_code" if step is None else "replayed_code"
             _log.info("staff.code_refused", staff_id=staff.id, reason=reason)
             raise StaffCodeRefused()
@@ -437,13 +382,13 @@ class StaffAuth:
         return self._box
 
     def begin_totp(self, viewer: StaffViewer) -> TotpEnrolment:
-        """Make a new secret for the signed-in person and keep it (encrypted) until confirmed.
+        """The secret being set up for the signed-in person: the one kept (encrypted) since the
+        page was first opened, so reloading it or a second tab shows the same one, or a new one.
 
         Raises:
             TotpRefused: TOTP is on already (reset it first), or the rights come from ClassLink.
         """
         self._own_account(viewer)
-        secret = new_totp_secret()
         with self.engine.begin() as conn:
             if store_signin.totp_ciphertext(conn, viewer.id) is not None:
                 raise TotpRefused(
@@ -451,7 +396,10 @@ class StaffAuth:
                     "staff to reset it (`rostersync staff reset-totp <email>`), then set it up "
                     "again"
                 )
-            store_signin.set_pending_totp(conn, viewer.id, self.box.encrypt(secret))
+            pending = store_signin.pending_totp(conn, viewer.id)
+            secret = self.box.decrypt(pending) if pending else new_totp_secret()
+            if pending is None:
+                store_signin.set_pending_totp(conn, viewer.id, self.box.encrypt(secret))
         return TotpEnrolment(secret, otpauth_uri(secret, viewer.email))
 
     def confirm_totp(self, viewer: StaffViewer, code: str) -> None:
@@ -459,14 +407,17 @@ class StaffAuth:
 
         Raises:
             TotpRefused: Nothing is being set up, or the code does not match.
+            RateLimited: Too many wrong codes for this account lately.
         """
         self._own_account(viewer)
+        self.limits.check("totp", "account", viewer.id)
         with self.engine.connect() as conn:
             pending = store_signin.pending_totp(conn, viewer.id)
         if pending is None:
             raise TotpRefused("start again: open the two-step sign-in page to get a new secret")
         step = matching_step(self.box.decrypt(pending), code, self.clock())
         if step is None:
+            self.limits.failed("totp", "account", viewer.id)
             raise TotpRefused(
                 "that code does not match the secret; check the phone's time is set "
                 "automatically and type the code your app shows now"
@@ -618,15 +569,21 @@ class StaffAuth:
         Raises:
             InvitationRefused: The link cannot be used (nothing is created).
             ConfigError: The passwords differ or are too weak, or no name (nothing is created).
+            RateLimited: Too many refused tries with this invitation lately.
         """
         now = datetime.now(UTC)
         with self.engine.connect() as conn:
             found = self._usable(conn, token, now)
-        if not display_name.strip():
-            raise ConfigError("give your name, as your colleagues know you")
-        if password != password_again:
-            raise ConfigError("the two passwords differ; type the same password twice")
-        check_password(password, found.email)
+        self.limits.check("invitation", "account", found.id)
+        try:
+            if not display_name.strip():
+                raise ConfigError("give your name, as your colleagues know you")
+            if password != password_again:
+                raise ConfigError("the two passwords differ; type the same password twice")
+            check_password(password, found.email)
+        except ConfigError:
+            self.limits.failed("invitation", "account", found.id)
+            raise
         password_hash = self.hasher.hash(password)
         with self.engine.begin() as conn:
             staff_id = store.create_staff(
@@ -672,6 +629,11 @@ class StaffAuth:
                 reason="expired",
             )
         return found
+
+    def _count_failure(self, conn: Any, staff_id: str, now: datetime) -> int:
+        return store_signin.count_failure(
+            conn, staff_id, now=now, limit=MAX_FAILURES, lock_for=self.lock_for
+        )
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:

@@ -178,13 +178,17 @@ def rows_table(name: str, rows: Iterable[Any], columns: Sequence[str]) -> Table:
 
 
 def progress_bar() -> Progress:
-    """The progress display of a sync: one line per collection, its name shown literally."""
+    """The progress display of a sync: one line per collection, its name shown literally.
+
+    Shown only on an interactive terminal: piped or captured output gets the answer alone.
+    """
     return Progress(
         TextColumn("Pulling {task.description}", markup=False),
         BarColumn(),
         TextColumn("{task.completed} records", markup=False),
         console=console,
         transient=True,
+        disable=not console.is_interactive,
     )
 
 

@@ -49,10 +49,9 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def one_error_line(out: str) -> str:
-    """The output is one line (after the progress display's blank line); returns it."""
-    lines = out.strip("\n").split("\n")
-    assert len(lines) == 1, out
-    return lines[0]
+    """The output is exactly one line; returns it."""
+    assert out.endswith("\n") and out.count("\n") == 1, out
+    return out[:-1]
 
 
 def test_a_markup_like_grade_and_name_sync_and_are_listed_literally(

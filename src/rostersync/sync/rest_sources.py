@@ -22,6 +22,7 @@ from rostersync.oneroster.client import OneRosterClient
 from rostersync.oneroster.mapping import MAPPERS
 from rostersync.oneroster.mapping_v1p2 import MAPPERS_V1P2
 from rostersync.oneroster.oauth2 import ROSTER_CORE_SCOPE, OAuth2ClientCredentials
+from rostersync.oneroster.outbound import guarded_transport
 from rostersync.oneroster.proxy import ProxyDirectory
 from rostersync.sync.sources import (
     COLLECTIONS,
@@ -195,6 +196,8 @@ def build_source(integration: Any, key: str, secret: str, settings: Settings) ->
         "page_size": settings.page_size,
         "timeout": settings.http_timeout_seconds,
         "max_retries": settings.http_max_retries,
+        # A district's source URL is typed by a person: connect only where the policy allows.
+        "transport": guarded_transport(settings.outbound_policy),
     }
     kind = integration.source_kind
     if kind == "oneroster-1.1":

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
 
+import httpx
+
 from rostersync.domain.records import EntityKind, Record
 from rostersync.oneroster.auth import OAuth1Auth
 from rostersync.oneroster.client import OneRosterClient
@@ -67,6 +69,7 @@ class OneRosterRestSource:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         filter: str | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._client = OneRosterClient(
             base_url,
@@ -76,6 +79,7 @@ class OneRosterRestSource:
             max_retries=max_retries,
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
+            transport=transport,
         )
         self.stats = PullStats()
         # A OneRoster filter sent with every collection (a delta's dateLastModified>'…').

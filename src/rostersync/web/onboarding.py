@@ -42,6 +42,7 @@ from rostersync.errors import (
     SourceAuthError,
     SourceError,
 )
+from rostersync.oneroster.outbound import OutboundRefused
 from rostersync.service import SYNC_FREQUENCIES, DistrictSetup, RosterSync
 from rostersync.sync.rest_sources import SOURCE_KINDS
 from rostersync.web.admin import PageError, Scope, _page_route, not_found, session_cookie
@@ -289,6 +290,12 @@ def parse_schedule(form: ScheduleForm) -> tuple[dict[str, Any], dict[str, str]]:
     }, errors
 
 
+UNREACHABLE = (
+    "No OneRoster server could be reached at this address: check the source URL (the district's "
+    "public https:// address, as ClassLink's console shows it) and that the server is up."
+)
+
+
 def explain_source_failure(exc: Exception) -> tuple[str, str]:
     """What a failed connection test means for the person, and the field they should check.
 
@@ -304,12 +311,12 @@ def explain_source_failure(exc: Exception) -> tuple[str, str]:
         else:
             field = ""
         return field, f"ClassLink refused the credentials: check the {exc.credential}. {exc}"
-    if isinstance(exc, RetriableSourceError):
-        if exc.status is None:
-            return "source_url", (
-                f"Nothing answered at this address: check the source URL (spelling, host and "
-                f"port) and that the server is up. {exc}"
-            )
+    if isinstance(exc, OutboundRefused) or (
+        isinstance(exc, RetriableSourceError) and exc.status is None
+    ):
+        # One sentence whatever happened (refused, not resolved, nothing listening, timed out):
+        # the form must not tell a person what the server's network holds.
+        return "source_url", UNREACHABLE
         return "", f"The source is busy or failing right now: test again in a few minutes. {exc}"
     if isinstance(exc, SourceError):
         return (
@@ -559,6 +566,11 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
             )
         elif urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
             errors["source_url"] = "Enter a full https:// URL, as ClassLink's console shows it."
+        elif service.settings.outbound_policy.require_https and urlsplit(url).scheme != "https":
+            errors["source_url"] = (
+                "Enter the https:// address: rostersync sends a district's credentials only "
+                "over https."
+            )
         for name, label in (("key", "key (client id)"), ("secret", "secret")):
             if kind != PROXY and not getattr(form, name).strip() and not stored:
                 errors[name] = f"Enter the ClassLink {label} from the district's OneRoster app."
@@ -589,7 +601,12 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
             outcome = service.test_onboarding_source(district.id)
         except (SourceError, ConfigError) as exc:
             field, message = explain_source_failure(exc)
-            _log.info("onboarding.source_test_failed", district_id=district.id, field=field)
+            _log.info(
+                "onboarding.source_test_failed",
+                district_id=district.id,
+                field=field,
+                reason=type(exc).__name__,
+            )
             errors = {field: message} if field else {}
             return source_page(
                 request, staff, district, errors=errors, error="" if field else message

@@ -15,7 +15,7 @@ import base64
 import httpx
 import pytest
 from sqlalchemy import update
-from tests.integration.web.listener import Listener, listening
+from tests.integration.listener import Listener, listening
 from tests.integration.web.test_onboarding import (  # noqa: F401
     accounts,
     create,

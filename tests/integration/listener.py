@@ -1,4 +1,5 @@
-"""A stranger's HTTP listener on loopback: records every request that reaches it, answers 401.
+"""A stranger's HTTP listener on loopback: records every request that reaches it, answers 401
+(or what it is told to).
 
 Stands in for "a listener of an attacker's choosing" in the tests that a stored secret never
 leaves for an address it was not entered for.
@@ -24,20 +25,18 @@ class _Handler(socketserver.StreamRequestHandler):
             head += chunk
         with server.lock:
             server.received.append(head)
-        self.wfile.write(
-            b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
-        )
+        self.wfile.write(server.reply)
 
 
 class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self) -> None:
+    def __init__(self, reply: bytes) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.lock = threading.Lock()
         self.received: list[bytes] = []
+        self.reply = reply
 
 
 class Listener:
@@ -58,9 +57,24 @@ class Listener:
         return any(text.encode() in request for request in self.requests)
 
 
+UNAUTHORIZED = (
+    b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+)
+
+
+def redirect_to(location: str) -> bytes:
+    """A reply that sends the client elsewhere."""
+    return (
+        f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+
+
 @contextmanager
-def listening() -> Iterator[Listener]:
-    server = _Server()
+def listening(reply: bytes = UNAUTHORIZED) -> Iterator[Listener]:
+    """A listener on a free loopback port that answers every request with `reply`."""
+    server = _Server(reply)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

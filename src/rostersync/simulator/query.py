@@ -1,4 +1,4 @@
-"""The OneRoster 1.1 collection query parameters: filter, sort/orderBy, fields, limit/offset.
+"""The OneRoster collection query parameters: filter, sort/orderBy, fields, limit/offset.
 
 Filter grammar (1.1): `<field><op>'<value>'`, ops `= != > >= < <= ~`, at most two predicates
 joined by one ` AND ` or ` OR `. A quote inside a value is written twice (`'O''Brien'`), the
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rostersync.oneroster.oauth1 import encode
+from rostersync.simulator.response import status_info
 
 Record = dict[str, Any]
 
@@ -184,6 +185,56 @@ def parse_fields(params: Mapping[str, str], fields: frozenset[str]) -> tuple[str
     wanted = [name.strip() for name in params.get("fields", "").split(",")]
     known = tuple(name for name in wanted if name in fields)
     return known or None
+
+
+def unknown_fields(params: Mapping[str, str], fields: frozenset[str]) -> tuple[str, ...]:
+    """The names in `fields=` that are not properties of the resource, once each, in order."""
+    if "fields" not in params:
+        return ()
+    wanted = (name.strip() for name in params["fields"].split(","))
+    return tuple(dict.fromkeys(name for name in wanted if name and name not in fields))
+
+
+def check_fields(
+    params: Mapping[str, str], fields: frozenset[str], *, strict: bool
+) -> dict[str, Any] | None:
+    """Judge the names in `fields=`: None when all are properties of the resource.
+
+    OneRoster 1.1 ignores an unknown selection field and reports it: the answer is a success
+    carrying a warning (`invalid_selection_field`, naming the field), and with no known field
+    left the whole record is returned (`parse_fields` gives None). OneRoster 1.2 refuses it:
+    its OpenAPI answers an invalid selection field with 400 failure/error, and a 1.2 success
+    payload never carries status information, so there is no warning to give.
+
+    Args:
+        params: The request's query parameters.
+        fields: The properties of the resource being selected from.
+        strict: Refuse unknown names (1.2) rather than warn (1.1).
+
+    Returns:
+        The 1.1 warning entry for `statusInfoSet`, or None.
+
+    Raises:
+        QueryError: `strict` and a name is unknown (codeMinor invalid_selection_field).
+    """
+    unknown = unknown_fields(params, fields)
+    if not unknown:
+        return None
+    named = ", ".join(repr(name[:64]) for name in unknown[:10])
+    known = ", ".join(sorted(fields))
+    if strict:
+        raise QueryError(
+            "invalid_selection_field",
+            f"unknown selection field {named} in fields=; this resource has {known}",
+        )
+    kept = parse_fields(params, fields)
+    outcome = "the whole record is returned" if kept is None else "it was ignored"
+    return status_info(
+        "invalid_selection_field",
+        f"unknown selection field {named} in fields=: {outcome}; this resource has {known}",
+        major="success",
+        severity="warning",
+    )
 
 
 def project(record: Record, fields: Sequence[str] | None) -> Record:

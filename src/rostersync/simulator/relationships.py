@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 from rostersync.simulator.endpoints import ENDPOINTS, FIELDS
 from rostersync.simulator.query import (
     QueryError,
+    check_fields,
     link_header,
     parse_fields,
     parse_paging,
@@ -22,7 +23,7 @@ from rostersync.simulator.query import (
     project,
 )
 from rostersync.simulator.quirks import dress_all, paging_headers
-from rostersync.simulator.response import Response, failure
+from rostersync.simulator.response import Response, failure, with_warning
 from rostersync.simulator.tenant import Tenant
 
 Record = dict[str, Any]
@@ -208,6 +209,7 @@ def answer_related(
     *,
     fields: Mapping[str, frozenset[str]] = FIELDS,
     quirks: bool = False,
+    strict_fields: bool = False,
 ) -> Response:
     """Answer a relationship request with paging, filter, sort and fields applied.
 
@@ -221,6 +223,7 @@ def answer_related(
         raw_query: The undecoded query string.
         fields: The properties per resource type (the 1.2 service passes its user fields).
         quirks: Answer the way ClassLink does (`rostersync.simulator.quirks`).
+        strict_fields: Refuse an unknown `fields=` name (1.2) instead of warning (1.1).
     """
     if not is_relationship(rest):
         return failure(404, "unknownobject", "unknown OneRoster endpoint")
@@ -237,6 +240,7 @@ def answer_related(
         paging = parse_paging(params)
         selection = parse_selection(params, known)
         chosen = parse_fields(params, known)
+        warning = check_fields(params, known, strict=strict_fields)
     except QueryError as exc:
         return failure(400, exc.code_minor, exc.description)
     selected = selection.apply(records)
@@ -244,11 +248,13 @@ def answer_related(
     served = [project(r, chosen) for r in page]
     if quirks:
         headers = paging_headers(len(selected), len(page))
-        return Response(200, {resource: dress_all(served, resource)}, headers)
+        return with_warning(
+            Response(200, {resource: dress_all(served, resource)}, headers), warning
+        )
     base = url.partition("?")[0]
     headers = [
         ("X-Total-Count", str(len(selected))),
         ("X-Count", str(len(page))),
         ("Link", link_header(base, pairs, paging, len(selected))),
     ]
-    return Response(200, {resource: served}, headers)
+    return with_warning(Response(200, {resource: served}, headers), warning)

@@ -1,7 +1,8 @@
-"""An HTTP response built before anything is written, and the OneRoster 1.1 error body."""
+"""An HTTP response built before anything is written, and the OneRoster 1.1 status bodies."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,25 +28,35 @@ class Response:
         return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def status_info(
+    code_minor: str, description: str, *, major: str = "failure", severity: str = "error"
+) -> dict[str, Any]:
+    """One 1.1 status entry (an element of `statusInfoSet`)."""
+    return {
+        "imsx_codeMajor": major,
+        "imsx_severity": severity,
+        "imsx_CodeMinor": {
+            "imsx_codeMinorField": [
+                {
+                    "imsx_codeMinorFieldName": "TargetEndSystem",
+                    "imsx_codeMinorFieldValue": code_minor,
+                }
+            ]
+        },
+        "imsx_description": description,
+    }
+
+
 def status_info_set(code_minor: str, description: str) -> dict[str, Any]:
     """The 1.1 `statusInfoSet` failure body for one codeMinor value."""
-    return {
-        "statusInfoSet": [
-            {
-                "imsx_codeMajor": "failure",
-                "imsx_severity": "error",
-                "imsx_CodeMinor": {
-                    "imsx_codeMinorField": [
-                        {
-                            "imsx_codeMinorFieldName": "TargetEndSystem",
-                            "imsx_codeMinorFieldValue": code_minor,
-                        }
-                    ]
-                },
-                "imsx_description": description,
-            }
-        ]
-    }
+    return {"statusInfoSet": [status_info(code_minor, description)]}
+
+
+def with_warning(response: Response, warning: dict[str, Any] | None) -> Response:
+    """A 1.1 success that also reports a warning entry in `statusInfoSet` (when there is one)."""
+    if warning is None:
+        return response
+    return dataclasses.replace(response, body={**response.body, "statusInfoSet": [warning]})
 
 
 def failure(

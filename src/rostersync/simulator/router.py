@@ -14,6 +14,7 @@ from rostersync.simulator import faults
 from rostersync.simulator.endpoints import ENDPOINTS, FIELDS, Endpoint
 from rostersync.simulator.query import (
     QueryError,
+    check_fields,
     link_header,
     parse_fields,
     parse_paging,
@@ -22,7 +23,7 @@ from rostersync.simulator.query import (
 )
 from rostersync.simulator.quirks import dress, dress_all, paging_headers
 from rostersync.simulator.relationships import answer_related, is_relationship
-from rostersync.simulator.response import Response, failure
+from rostersync.simulator.response import Response, failure, with_warning
 from rostersync.simulator.tenant import Tenant
 from rostersync.simulator.verifier import AuthFailure, OAuthVerifier
 
@@ -127,6 +128,7 @@ class Router:
         pairs: list[tuple[str, str]],
         *,
         served: Tenant | None = None,
+        strict_fields: bool = False,
     ) -> Response:
         """Answer a collection or singleton read, misbehaving as the tenant's faults say.
 
@@ -141,6 +143,7 @@ class Router:
             pairs: The query parameters as sent.
             served: Whose records to answer with, when not `tenant`'s own (the 1.2 route
                 serves a converted copy).
+            strict_fields: Refuse an unknown `fields=` name (1.2) instead of warning (1.1).
 
         Raises:
             QueryError: A bad filter, sort, fields or paging parameter.
@@ -152,11 +155,14 @@ class Router:
         refused = faults.refusal(firing)
         if refused is not None:
             return refused
+        warning = check_fields(params, endpoint.fields, strict=strict_fields)
         if len(rest) == 2:
             response = self._singleton(served, endpoint, rest[1], params, tenant.quirks)
         else:
             base = url.partition("?")[0]
             response = self._collection(served, endpoint, base, pairs, params, tenant.quirks)
+        if response.status == 200:
+            response = with_warning(response, warning)
         return faults.deliver(firing, response, tenant)
 
     def related(
@@ -168,6 +174,7 @@ class Router:
         *,
         served: Tenant | None = None,
         fields: Mapping[str, frozenset[str]] = FIELDS,
+        strict_fields: bool = False,
     ) -> Response:
         """Answer a relationship path (`/classes/{id}/students`, …) through faults and quirks.
 
@@ -181,7 +188,13 @@ class Router:
         if refused is not None:
             return refused
         response = answer_related(
-            served or tenant, rest, url, raw_query, fields=fields, quirks=tenant.quirks
+            served or tenant,
+            rest,
+            url,
+            raw_query,
+            fields=fields,
+            quirks=tenant.quirks,
+            strict_fields=strict_fields,
         )
         return faults.deliver(firing, response, tenant)
 

@@ -199,7 +199,7 @@ class V1p2Service:
         shadow = self._shadow(tenant)
         if len(rest) > 2:
             related = self._router.related(
-                tenant, rest, url, raw_query, served=shadow, fields=FIELDS_V1P2
+                tenant, rest, url, raw_query, served=shadow, fields=FIELDS_V1P2, strict_fields=True
             )
             return as_v1p2(related)
         endpoint = ENDPOINTS_V1P2.get(rest[0]) if rest else None
@@ -209,7 +209,9 @@ class V1p2Service:
         try:
             # The 1.1 router's own paging, headers, faults and quirks, so both versions page and
             # misbehave the same way; the records are the 1.2 copy.
-            answer = self._router.read(tenant, endpoint, rest, url, pairs, served=shadow)
+            answer = self._router.read(
+                tenant, endpoint, rest, url, pairs, served=shadow, strict_fields=True
+            )
         except QueryError as exc:
             return imsx_failure(400, exc.code_minor, exc.description)
         return as_v1p2(answer)

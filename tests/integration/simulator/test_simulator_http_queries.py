@@ -123,6 +123,57 @@ class TestSortAndFields:
         assert set(response.json()["user"]) == {"givenName"}
 
 
+def warning(body: dict[str, object]) -> tuple[str, str, str, str]:
+    """codeMajor, severity, codeMinor and description of the one status entry of a 1.1 body."""
+    (info,) = body["statusInfoSet"]  # type: ignore[misc]
+    field = info["imsx_CodeMinor"]["imsx_codeMinorField"][0]
+    return (
+        info["imsx_codeMajor"],
+        info["imsx_severity"],
+        field["imsx_codeMinorFieldValue"],
+        info["imsx_description"],
+    )
+
+
+class TestUnknownSelectionFields:
+    """1.1: a field the resource does not have is ignored, the answer says so in a warning
+    (success, warning, `invalid_selection_field`, naming the field), and with no known field
+    left the whole record is returned."""
+
+    def test_only_unknown_fields_give_whole_records_and_a_warning(
+        self, api, district: DistrictData
+    ) -> None:
+        response = api.get("/users", [("fields", "shoeSize"), ("limit", "5")])
+        assert response.status_code == 200
+        body = response.json()
+        assert body["users"] == district.users[:5]
+        major, severity, minor, description = warning(body)
+        assert (major, severity, minor) == ("success", "warning", "invalid_selection_field")
+        assert "shoeSize" in description
+
+    def test_unknown_fields_beside_known_ones_are_ignored_with_a_warning(self, api) -> None:
+        response = api.get("/users", [("fields", "sourcedId,shoeSize,hatSize"), ("limit", "5")])
+        body = response.json()
+        assert all(set(u) == {"sourcedId"} for u in body["users"])
+        description = warning(body)[3]
+        assert "shoeSize" in description and "hatSize" in description
+
+    def test_a_singleton_warns_too(self, api, district: DistrictData) -> None:
+        body = api.get("/users/stu-000001", [("fields", "shoeSize")]).json()
+        assert body["user"] == next(u for u in district.users if u["sourcedId"] == "stu-000001")
+        assert warning(body)[2] == "invalid_selection_field"
+
+    def test_a_relationship_warns_too(self, api, district: DistrictData) -> None:
+        klass = district.classes[0]["sourcedId"]
+        body = api.get(f"/classes/{klass}/students", [("fields", "givenName,shoeSize")]).json()
+        assert body["users"] and all(set(u) == {"givenName"} for u in body["users"])
+        assert warning(body)[2] == "invalid_selection_field"
+
+    def test_known_fields_answer_without_any_status(self, api) -> None:
+        body = api.get("/users", [("fields", "sourcedId,email"), ("limit", "5")]).json()
+        assert list(body) == ["users"]
+
+
 class TestNotFound:
     """Unknown objects and paths answer 404 with the 1.1 statusInfoSet body."""
 

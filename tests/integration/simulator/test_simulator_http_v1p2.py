@@ -134,3 +134,34 @@ class TestHrefs:
     def test_the_1_1_door_keeps_its_1_1_hrefs(self, api) -> None:
         found = hrefs(api.get("/classes", [("limit", "5")]).json())
         assert found and all("/ims/oneroster/v1p1/" in href for href in found)
+
+
+class TestSelectionFields:
+    """1.2: an invalid selection field is a 400 `invalid_selection_field` (failure/error)."""
+
+    @pytest.mark.parametrize("fields", ["shoeSize", "sourcedId,shoeSize", "role", "orgs"])
+    def test_unknown_user_fields_are_refused(self, v1p2: V1p2, fields: str) -> None:
+        response = v1p2.get("/users", fields=fields)
+        assert response.status_code == 400
+        body = response.json()
+        assert "statusInfoSet" not in body
+        assert (body["imsx_codeMajor"], body["imsx_severity"]) == ("failure", "error")
+        assert code_minor(body) == "invalid_selection_field"
+        unknown = [name for name in fields.split(",") if name != "sourcedId"]
+        assert all(name in body["imsx_description"] for name in unknown)
+
+    def test_singletons_and_relationships_refuse_them_too(
+        self, v1p2: V1p2, server: SimulatorServer
+    ) -> None:
+        klass = server.tenant(TENANT).data.classes[0]["sourcedId"]
+        for path in (f"/classes/{klass}", f"/classes/{klass}/students"):
+            response = v1p2.get(path, fields="shoeSize")
+            assert response.status_code == 400, path
+            assert code_minor(response.json()) == "invalid_selection_field"
+
+    def test_known_fields_select_with_no_status_in_the_payload(self, v1p2: V1p2) -> None:
+        response = v1p2.get("/users", fields="sourcedId,roles", limit=5)
+        assert response.status_code == 200
+        body = response.json()
+        assert list(body) == ["users"]
+        assert all(set(u) == {"sourcedId", "roles"} for u in body["users"])

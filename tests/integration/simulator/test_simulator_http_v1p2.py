@@ -17,7 +17,8 @@ import httpx
 import pytest
 from tests.integration.simulator.conftest import KEY, SECRET, TENANT
 
-from rostersync.simulator import SimulatorServer
+from rostersync.simulator import SimulatorServer, Tenant
+from rostersync.simulator.quirks import QUIRK_HOST
 
 PREFIX = "https://purl.imsglobal.org/spec/or/v1p2/scope/"
 ROSTER_CORE = PREFIX + "roster-core.readonly"
@@ -130,6 +131,23 @@ class TestHrefs:
         klass = v1p2.get("/classes", limit=1).json()["classes"][0]
         school = klass["school"]
         assert school["href"].endswith(f"{V1P2_PATH}orgs/{school['sourcedId']}")
+
+    def test_a_quirky_tenant_keeps_classlinks_host_with_the_1_2_path(
+        self, server: SimulatorServer, http: httpx.Client, district
+    ) -> None:
+        server.add_tenant(Tenant("quirky", district, KEY, SECRET, quirks=True))
+        token = http.post(
+            server.token_url("quirky"),
+            data={"grant_type": "client_credentials", "scope": ROSTER_CORE},
+            headers={"Authorization": basic()},
+        ).json()["access_token"]
+        response = http.get(
+            f"{server.v1p2_base_url('quirky')}/classes",
+            params={"limit": 5},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        found = hrefs(response.json())
+        assert found and all(h.startswith(QUIRK_HOST + V1P2_PATH) for h in found), found[:3]
 
     def test_the_1_1_door_keeps_its_1_1_hrefs(self, api) -> None:
         found = hrefs(api.get("/classes", [("limit", "5")]).json())

@@ -11,7 +11,7 @@ import re
 
 import pytest
 import typer
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from tests.unit.cli.cases import shown, values
 from typer.testing import CliRunner
 
@@ -75,6 +75,7 @@ def test_an_expected_error_is_one_line_or_json_and_exits_2(error: RosterSyncErro
     assert json.loads(out) == {"error": {"type": type(error).__name__, "message": str(error)}}
 
 
+@settings(deadline=None)
 @given(values)
 @example("[/b]")
 @example("[bold red]Error:[/] forged\nsecond line\x1b[2J")

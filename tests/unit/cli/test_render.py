@@ -15,7 +15,7 @@ import json
 import unicodedata
 from typing import Any
 
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rich.console import RenderableType
 from rich.progress import Progress
@@ -105,6 +105,7 @@ def report(value: str, status: str = "succeeded") -> SyncReport:
     )
 
 
+@settings(deadline=None)
 @given(values)
 @example("\x1b[2J")
 @example("\u202e")
@@ -124,6 +125,7 @@ def test_control_characters_are_shown_as_escapes() -> None:
     assert render.visible("[/b] \\ [bold]x[/] :smile: é 学") == "[/b] \\ [bold]x[/] :smile: é 学"
 
 
+@settings(deadline=None)
 @given(values, values)
 @example("[/b]", "[red]Ann")
 @example("[bold red]Error:[/] forged", ":smile:")
@@ -135,6 +137,7 @@ def test_text_and_line_and_say_show_values_literally(first: str, second: str) ->
     assert said(render.say, ("Error:", "bold red"), " ", first, second) == (f"Error: {expected}\n")
 
 
+@settings(deadline=None)
 @given(values)
 @example("[/b]")
 def test_json_renderers_round_trip_any_value(value: str) -> None:
@@ -147,6 +150,7 @@ def test_json_renderers_round_trip_any_value(value: str) -> None:
     assert render.report_json(report(value))["issues"][0]["sourced_id"] == value
 
 
+@settings(deadline=None, max_examples=50)
 @given(values)
 @example("[/b]")
 def test_counts_table_title(value: str) -> None:
@@ -155,6 +159,7 @@ def test_counts_table_title(value: str) -> None:
     assert "students" in out
 
 
+@settings(deadline=None)
 @given(values)
 @example("[/b]")
 @example("[link=https://attacker.example/]click[/link]")
@@ -166,6 +171,7 @@ def test_issues_table_cells(value: str) -> None:
     assert out.count(shown_value) >= 4
 
 
+@settings(deadline=None, max_examples=50)
 @given(values, st.sampled_from([None, 0, 1, 50]))
 @example("[/b]", 50)
 def test_print_report_of_a_run(value: str, limit: int | None) -> None:
@@ -185,6 +191,7 @@ def test_print_report_of_a_run(value: str, limit: int | None) -> None:
     assert reason == ("" if not value else f"Held: {shown_value}\n")
 
 
+@settings(deadline=None)
 @given(values, values)
 @example("[/b]", "[red]Ann")
 @example("Open issues of [bold]x[/]", "\\")
@@ -195,6 +202,7 @@ def test_rows_table_title_and_cells(title: str, value: str) -> None:
     assert f"│ {render.visible(value)}" in out
 
 
+@settings(deadline=None)
 @given(values)
 @example("[/b]")
 @example("{task.description}")

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any, Protocol
 
 from rostersync.config import Settings
@@ -80,11 +81,14 @@ class ClientSource:
                 for collection, _kinds in COLLECTIONS:
                     mapper = self._mappers[collection]
                     count = 0
-                    for raw in self._client.iter_collection(collection, filter=self.filter):
+                    # Progress comes from the pages as they arrive: a collection's records are
+                    # handed on only once it arrived whole (a restart starts from nothing).
+                    pages = None if progress is None else partial(progress, collection)
+                    for raw in self._client.iter_collection(
+                        collection, filter=self.filter, on_page=pages
+                    ):
                         yield mapper(raw)
                         count += 1
-                        if progress is not None and count % 500 == 0:
-                            progress(collection, count)
                     self.stats.records[collection] = count
                     if progress is not None:
                         progress(collection, count)

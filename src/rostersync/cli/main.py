@@ -76,7 +76,11 @@ def district_add(
     ] = "",
     key: Annotated[str, typer.Option(help="ClassLink key / client id (proxy: tenant id)")] = "",
     secret: Annotated[
-        str, typer.Option(help="ClassLink secret (asked if omitted; proxy: partner key)")
+        str,
+        typer.Option(
+            help="ClassLink secret (asked if omitted; none for the proxy, whose partner "
+            "key is the vendor's ROSTERSYNC_CLASSLINK_PARTNER_KEY)"
+        ),
     ] = "",
     source_kind: Annotated[
         str, typer.Option(help="oneroster-1.1, oneroster-1.2, classlink-proxy, or none")
@@ -105,7 +109,7 @@ def district_add(
     as_json: Json = False,
 ) -> None:
     """Onboard a district: its questionnaire answers and ClassLink credentials."""
-    if source_kind != "none" and not secret:
+    if source_kind not in ("none", "classlink-proxy") and not secret:
         # Asked rather than typed on the command line, so it stays out of shell history.
         secret = typer.prompt("ClassLink secret", hide_input=True)
     setup = DistrictSetup(

@@ -162,7 +162,7 @@ class Selection:
 
 
 def parse_selection(params: Mapping[str, str], fields: frozenset[str]) -> Selection:
-    """Read `filter`, `sort` and `orderBy`; an unknown sort field is ignored (1.1 says warn, 200).
+    """Read `filter`, `sort` and `orderBy`; an unknown sort field is ignored (`check_query` warns).
 
     Raises:
         QueryError: The filter is malformed or names an unknown field.
@@ -235,6 +235,35 @@ def check_fields(
         major="success",
         severity="warning",
     )
+
+
+def check_query(
+    params: Mapping[str, str], fields: frozenset[str], *, strict: bool, collection: bool
+) -> list[dict[str, Any]]:
+    """The 1.1 warnings a request's `fields=` and (for a collection) `sort=` earn.
+
+    A sort field the resource does not have leaves the default order; 1.1 reports it as a
+    success with an `invalid_sort_field` warning naming it. 1.2 has no such code and no status
+    in a success, so `strict` (1.2) ignores it silently, as `parse_selection` does.
+
+    Raises:
+        QueryError: `strict` and a `fields=` name is unknown (see `check_fields`).
+    """
+    warnings: list[dict[str, Any]] = []
+    selection = check_fields(params, fields, strict=strict)
+    if selection is not None:
+        warnings.append(selection)
+    sort = params.get("sort", "").strip()
+    if collection and not strict and sort and sort.partition(".")[0] not in fields:
+        warnings.append(
+            status_info(
+                "invalid_sort_field",
+                f"unknown sort field {sort[:64]!r}: the records are in the default order",
+                major="success",
+                severity="warning",
+            )
+        )
+    return warnings
 
 
 def project(record: Record, fields: Sequence[str] | None) -> Record:

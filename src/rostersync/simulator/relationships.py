@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 from rostersync.simulator.endpoints import ENDPOINTS, FIELDS
 from rostersync.simulator.query import (
     QueryError,
-    check_fields,
+    check_query,
     link_header,
     parse_fields,
     parse_paging,
@@ -23,7 +23,7 @@ from rostersync.simulator.query import (
     project,
 )
 from rostersync.simulator.quirks import dress_all, paging_headers
-from rostersync.simulator.response import Response, failure, with_warning
+from rostersync.simulator.response import Response, failure, with_warnings
 from rostersync.simulator.tenant import Tenant
 
 Record = dict[str, Any]
@@ -223,7 +223,8 @@ def answer_related(
         raw_query: The undecoded query string.
         fields: The properties per resource type (the 1.2 service passes its user fields).
         quirks: Answer the way ClassLink does (`rostersync.simulator.quirks`).
-        strict_fields: Refuse an unknown `fields=` name (1.2) instead of warning (1.1).
+        strict_fields: Refuse an unknown `fields=` name (1.2) instead of warning (1.1),
+            and ignore an unknown sort field silently (1.2) rather than warn.
     """
     if not is_relationship(rest):
         return failure(404, "unknownobject", "unknown OneRoster endpoint")
@@ -240,7 +241,7 @@ def answer_related(
         paging = parse_paging(params)
         selection = parse_selection(params, known)
         chosen = parse_fields(params, known)
-        warning = check_fields(params, known, strict=strict_fields)
+        warnings = check_query(params, known, strict=strict_fields, collection=True)
     except QueryError as exc:
         return failure(400, exc.code_minor, exc.description)
     selected = selection.apply(records)
@@ -248,8 +249,8 @@ def answer_related(
     served = [project(r, chosen) for r in page]
     if quirks:
         headers = paging_headers(len(selected), len(page))
-        return with_warning(
-            Response(200, {resource: dress_all(served, resource)}, headers), warning
+        return with_warnings(
+            Response(200, {resource: dress_all(served, resource)}, headers), warnings
         )
     base = url.partition("?")[0]
     headers = [
@@ -257,4 +258,4 @@ def answer_related(
         ("X-Count", str(len(page))),
         ("Link", link_header(base, pairs, paging, len(selected))),
     ]
-    return with_warning(Response(200, {resource: served}, headers), warning)
+    return with_warnings(Response(200, {resource: served}, headers), warnings)

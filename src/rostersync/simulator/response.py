@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,11 +53,11 @@ def status_info_set(code_minor: str, description: str) -> dict[str, Any]:
     return {"statusInfoSet": [status_info(code_minor, description)]}
 
 
-def with_warning(response: Response, warning: dict[str, Any] | None) -> Response:
-    """A 1.1 success that also reports a warning entry in `statusInfoSet` (when there is one)."""
-    if warning is None:
+def with_warnings(response: Response, warnings: Sequence[dict[str, Any]]) -> Response:
+    """A 1.1 success that also reports warning entries in `statusInfoSet` (when there are any)."""
+    if not warnings:
         return response
-    return dataclasses.replace(response, body={**response.body, "statusInfoSet": [warning]})
+    return dataclasses.replace(response, body={**response.body, "statusInfoSet": list(warnings)})
 
 
 def failure(

@@ -14,7 +14,7 @@ from rostersync.simulator import faults
 from rostersync.simulator.endpoints import ENDPOINTS, FIELDS, Endpoint
 from rostersync.simulator.query import (
     QueryError,
-    check_fields,
+    check_query,
     link_header,
     parse_fields,
     parse_paging,
@@ -23,7 +23,7 @@ from rostersync.simulator.query import (
 )
 from rostersync.simulator.quirks import dress, dress_all, paging_headers
 from rostersync.simulator.relationships import answer_related, is_relationship
-from rostersync.simulator.response import Response, failure, with_warning
+from rostersync.simulator.response import Response, failure, with_warnings
 from rostersync.simulator.tenant import Tenant
 from rostersync.simulator.verifier import AuthFailure, OAuthVerifier
 
@@ -143,7 +143,8 @@ class Router:
             pairs: The query parameters as sent.
             served: Whose records to answer with, when not `tenant`'s own (the 1.2 route
                 serves a converted copy).
-            strict_fields: Refuse an unknown `fields=` name (1.2) instead of warning (1.1).
+            strict_fields: Refuse an unknown `fields=` name (1.2) instead of warning (1.1),
+                and ignore an unknown sort field silently (1.2) rather than warn.
 
         Raises:
             QueryError: A bad filter, sort, fields or paging parameter.
@@ -155,14 +156,16 @@ class Router:
         refused = faults.refusal(firing)
         if refused is not None:
             return refused
-        warning = check_fields(params, endpoint.fields, strict=strict_fields)
+        warnings = check_query(
+            params, endpoint.fields, strict=strict_fields, collection=len(rest) == 1
+        )
         if len(rest) == 2:
             response = self._singleton(served, endpoint, rest[1], params, tenant.quirks)
         else:
             base = url.partition("?")[0]
             response = self._collection(served, endpoint, base, pairs, params, tenant.quirks)
         if response.status == 200:
-            response = with_warning(response, warning)
+            response = with_warnings(response, warnings)
         return faults.deliver(firing, response, tenant)
 
     def related(

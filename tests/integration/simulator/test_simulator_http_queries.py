@@ -174,6 +174,30 @@ class TestUnknownSelectionFields:
         assert list(body) == ["users"]
 
 
+class TestUnknownSortField:
+    """1.1: a sort field the resource does not have leaves the default order, with a warning
+    (success, warning, `invalid_sort_field`, naming the field)."""
+
+    def test_unknown_sort_field_warns(self, api, district: DistrictData) -> None:
+        body = api.get("/users", [("sort", "shoeSize"), ("limit", "30")]).json()
+        assert ids(body["users"]) == ids(district.users[:30])
+        major, severity, minor, description = warning(body)
+        assert (major, severity, minor) == ("success", "warning", "invalid_sort_field")
+        assert "shoeSize" in description
+
+    def test_unknown_sort_and_selection_fields_are_both_reported(self, api) -> None:
+        body = api.get("/users", [("sort", "shoeSize"), ("fields", "hatSize")]).json()
+        minors = [
+            info["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"]
+            for info in body["statusInfoSet"]
+        ]
+        assert sorted(minors) == ["invalid_selection_field", "invalid_sort_field"]
+
+    def test_a_known_sort_field_answers_without_any_status(self, api) -> None:
+        body = api.get("/users", [("sort", "familyName"), ("limit", "5")]).json()
+        assert list(body) == ["users"]
+
+
 class TestNotFound:
     """Unknown objects and paths answer 404 with the 1.1 statusInfoSet body."""
 

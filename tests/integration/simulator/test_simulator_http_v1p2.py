@@ -183,3 +183,13 @@ class TestSelectionFields:
         body = response.json()
         assert list(body) == ["users"]
         assert all(set(u) == {"sourcedId", "roles"} for u in body["users"])
+
+
+class TestSortField:
+    """1.2 has no `invalid_sort_field` and no status in a success: an unknown sort is ignored."""
+
+    def test_unknown_sort_field_keeps_the_default_order_silently(self, v1p2: V1p2) -> None:
+        plain = v1p2.get("/orgs").json()
+        sorted_by_nothing = v1p2.get("/orgs", sort="shoeSize")
+        assert sorted_by_nothing.status_code == 200
+        assert sorted_by_nothing.json() == plain

@@ -12,6 +12,7 @@ RosterSyncError                 root; every message says how to fix the problem
 │   └── IncompleteSourceError   a collection did not arrive whole: nothing is deactivated
 ├── NotFoundError               a district, run or record that does not exist
 ├── SyncInProgress              another sync of the same district holds the lock
+├── DatabaseUnavailable         the portal database went away mid-run: nothing written, retry
 ├── SyncHeld                    a safeguard held the run: approve or discard it
 ├── SpreadsheetRejected         an import file's structure is unusable: fix the file, upload again
 └── AccountRejected             a hand-made account's details are invalid: correct them
@@ -65,6 +66,10 @@ class IncompleteSourceError(SourceError):
 
 class SyncInProgress(RosterSyncError):
     """Another sync of this district is running; wait for it to finish."""
+
+
+class DatabaseUnavailable(RosterSyncError):
+    """The portal database stopped answering mid-run; nothing was written: check it, then retry."""
 
 
 class SyncHeld(RosterSyncError):

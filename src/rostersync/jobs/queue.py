@@ -29,6 +29,8 @@ SYNC_TASK = "rostersync.sync_district"
 TICK_TASK = "rostersync.tick"
 # A district pushed a OneRoster bundle (rostersync.web.push): sync from it.
 PUSH_TASK = "rostersync.sync_pushed_bundle"
+# A slot that met another sync's lock looks again this often (seconds).
+LOCK_RETRY_SECONDS = 5
 
 
 def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
@@ -135,6 +137,11 @@ class JobQueue:
             self.sync_district.schedule(
                 args=(district_id, due_slot, trigger),
                 delay=max(1, self.settings.job_lease_seconds // 3),
+            )
+        if result.outcome is SlotOutcome.WAITING_FOR_LOCK:
+            # A lock follows its holder's life (store.locks): look again soon.
+            self.sync_district.schedule(
+                args=(district_id, due_slot, trigger), delay=LOCK_RETRY_SECONDS
             )
         return result.outcome.value
 

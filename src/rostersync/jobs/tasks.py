@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 import structlog
 
 from rostersync.domain.schedule import Frequency, Schedule
-from rostersync.errors import RetriableSourceError, SyncInProgress
+from rostersync.errors import DatabaseUnavailable, RetriableSourceError, SyncInProgress
 from rostersync.jobs.observe import ObservedSource
 from rostersync.notify.notifier import Notifier
 from rostersync.store import jobs as store_jobs
+from rostersync.store import locks as store_locks
 
 if TYPE_CHECKING:
     from rostersync.service import RosterSync
@@ -36,7 +37,9 @@ class SlotOutcome(StrEnum):
     RETRY = "retry"  # a retriable failure: put back to queued, retry after a backoff
     BUSY = "busy"  # another slot of the district is running: try again later
     DUPLICATE = "duplicate"  # claimed or finished elsewhere: drop this message
-    ALREADY_RUNNING = "already_running"  # another sync of the district holds its lock
+    # Another sync of the district holds its lock: the slot is queued again, marked
+    # `waiting_for_lock`, and retried once the lock is free (that sync may predate the slot).
+    WAITING_FOR_LOCK = "waiting_for_lock"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,10 +146,19 @@ def run_slot(
         try:
             report = service.run_sync(district_id, trigger=trigger, source=source)
         except SyncInProgress:
-            # Someone else is syncing the district right now; that sync serves this slot.
-            _finish(service, district_id, due_slot, worker, None, "already_running")
-            bound.info("job.already_running")
-            return SlotResult(outcome=SlotOutcome.ALREADY_RUNNING)
+            # Someone else is syncing the district right now, perhaps with an older roster or
+            # only a preview: this slot runs again once their lock is free, never silently not.
+            _requeue(service, district_id, due_slot, worker, SlotOutcome.WAITING_FOR_LOCK)
+            bound.info("job.waiting_for_lock")
+            return SlotResult(outcome=SlotOutcome.WAITING_FOR_LOCK)
+        except DatabaseUnavailable:
+            # The run is recorded failed once the database answers; the slot is tried again.
+            if final_attempt:
+                _finish(service, district_id, due_slot, worker, None, "failed")
+                raise
+            _requeue(service, district_id, due_slot, worker, "database_unavailable")
+            bound.warning("job.retry_database")
+            return SlotResult(outcome=SlotOutcome.RETRY)
         except BaseException:
             _finish(service, district_id, due_slot, worker, None, "crashed")
             raise
@@ -229,6 +241,26 @@ def _finish(
             outcome=outcome,
             now=datetime.now(UTC),
         )
+
+
+def _requeue(
+    service: RosterSync, district_id: str, due_slot: datetime, worker: str, why: str
+) -> None:
+    """Put a claimed slot back to queued with why it waits (shown in `rostersync slots`)."""
+
+    def put_back() -> None:
+        with service.engine.begin() as conn:
+            store_jobs.release_slot(
+                conn,
+                district_id=district_id,
+                due_slot=due_slot,
+                worker=worker,
+                run_id=None,
+                now=datetime.now(UTC),
+                outcome=why,
+            )
+
+    store_locks.retry_for(store_locks.RECORD_FOR_SECONDS, "put a slot back", put_back)
 
 
 def _attempts(service: RosterSync, district_id: str, due_slot: datetime) -> int:

@@ -17,6 +17,9 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# How long a sync's write transaction waits its turn for SQLite's one writer (another
+# district's first sync may hold it for minutes); see `for_writing` and docs/decisions/0020.
+SYNC_WRITER_WAIT_SECONDS = 30 * 60.0
 
 
 def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
@@ -73,22 +76,37 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         # A transaction that will write takes the write lock at BEGIN (`for_writing`): a
         # deferred one that reads first cannot become a writer once another commit moved the
         # WAL on, and fails with "database is locked" at once instead of waiting its turn.
-        immediate = conn.get_execution_options().get(WRITES, False)
+        options = conn.get_execution_options()
+        immediate = options.get(WRITES, False)
+        # The wait is the connection's, so it is set on every transaction: a pooled connection
+        # keeps no longer wait than its transaction asked for.
+        wait_ms = int(options.get(WAIT_MS, SQLITE_BUSY_TIMEOUT_MS))
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
 
 WRITES = "rostersync_writes"
+WAIT_MS = "rostersync_wait_ms"
 
 
-def for_writing(engine: Engine) -> Engine:
+def for_writing(engine: Engine, *, wait_seconds: float | None = None) -> Engine:
     """The same engine, whose transactions announce up front that they will write.
 
     On SQLite they BEGIN IMMEDIATE, so concurrent read-then-write transactions (sign-in under
-    load) queue on the busy timeout instead of failing; on PostgreSQL nothing changes.
+    load, two districts' syncs) queue on the busy timeout instead of failing; on PostgreSQL
+    nothing changes.
+
+    Args:
+        engine: The portal database.
+        wait_seconds: How long to wait for SQLite's writer (the busy timeout, 10 s by default).
+            A sync waits `SYNC_WRITER_WAIT_SECONDS`: longer than any other run's write.
     """
-    return engine.execution_options(**{WRITES: True})
+    options: dict[str, object] = {WRITES: True}
+    if wait_seconds is not None:
+        options[WAIT_MS] = int(wait_seconds * 1000)
+    return engine.execution_options(**options)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -5,7 +5,8 @@ inserts it (the primary key makes that exactly-once, however many schedulers tic
 when a worker claims it (an UPDATE only one worker can win; the partial unique index refuses a
 second running slot of the same district), `finished` with the run's outcome. A worker renews
 its lease while the sync runs; a slot whose lease ran out was left by a dead worker and is put
-back to `queued` by the reaper, its orphaned run marked `abandoned`.
+back to `queued` by the reaper, its orphaned run marked `abandoned` (as `store.locks` does when
+the next sync takes a dead run's district lock over).
 
 Every function takes a `Connection` whose transaction the caller owns; nothing here commits.
 """
@@ -21,11 +22,12 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from rostersync.store import locks as store_locks
 from rostersync.store import workflow as store_workflow
 from rostersync.store.jobs_tables import district_jobs, sync_slots
 from rostersync.store.tables import districts, integrations, sync_runs
 
-ABANDONED = "abandoned"
+ABANDONED = store_locks.ABANDONED
 
 
 class Claim(StrEnum):
@@ -187,8 +189,12 @@ def release_slot(
     worker: str,
     run_id: str | None,
     now: datetime,
+    outcome: str | None = None,
 ) -> bool:
-    """Put a claimed slot back to queued, for a retry; False when the claim was lost."""
+    """Put a claimed slot back to queued, for a retry; False when the claim was lost.
+
+    `outcome` says why it waits (`waiting_for_lock`, …) until an attempt finishes it.
+    """
     result = conn.execute(
         update(sync_slots)
         .where(
@@ -197,7 +203,14 @@ def release_slot(
             sync_slots.c.status == "running",
             sync_slots.c.worker == worker,
         )
-        .values(status="queued", run_id=run_id, worker=None, lease_expires_at=None, enqueued_at=now)
+        .values(
+            status="queued",
+            run_id=run_id,
+            outcome=outcome,
+            worker=None,
+            lease_expires_at=None,
+            enqueued_at=now,
+        )
     )
     return result.rowcount == 1
 
@@ -277,19 +290,9 @@ def reap_expired(conn: Connection, *, now: datetime) -> list[SlotRecord]:
             )
         ]
         for run_id in orphans:
-            conn.execute(
-                update(sync_runs)
-                .where(sync_runs.c.id == run_id, sync_runs.c.status == "running")
-                .values(
-                    status=ABANDONED,
-                    finished_at=now,
-                    error=(
-                        "the worker running this sync stopped before it finished; nothing it "
-                        "pulled was written, and the sync was queued again"
-                    ),
-                )
-            )
-            # The dead run's district lock would otherwise hold for its whole TTL (hours).
+            # Named with the phase it reached, as when the next sync takes its lock over.
+            store_locks.abandon_run(conn, run_id, now=now)
+            # Its lock dies with it anyway (store.locks); this frees it before the next sync.
             store_workflow.release_lock(conn, district_id=slot.district_id, run_id=run_id)
         reaped.append(slot)
     return reaped

@@ -36,6 +36,8 @@ from rostersync.store.workflow_tables import sync_locks
 Progress = Callable[[str, int], None]
 # Progress is written at most this often (seconds), and at once when the phase changes.
 INTERVAL = 1.0
+# Phases the pipeline reaches outside its write transaction: recorded by the run's own thread.
+SYNC_WRITES = ("validating", "planning")
 
 _log = structlog.get_logger(__name__)
 
@@ -140,6 +142,7 @@ class ProgressRecorder:
         self._state = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._writing = threading.Lock()
         self._thread: threading.Thread | None = None
 
     # Called by the pipeline's thread -----------------------------------------------------------
@@ -176,6 +179,10 @@ class ProgressRecorder:
             self._phase = phase
             self._collection = None
             self._dirty = True
+        if phase in SYNC_WRITES:
+            # Recorded before the run goes on: it is about to take SQLite's one writer, which a
+            # progress write would then wait for (and a killed run names its phase from here).
+            self._write()
         self._wake.set()
 
     @property
@@ -203,6 +210,10 @@ class ProgressRecorder:
                 self._write()
 
     def _write(self) -> None:
+        with self._writing:
+            self._write_now()
+
+    def _write_now(self) -> None:
         with self._state:
             if not self._dirty or self.run_id is None:
                 return

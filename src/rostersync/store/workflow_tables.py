@@ -8,7 +8,7 @@ pause window. The validation-issue lifecycle adds two columns to `validation_iss
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Date, ForeignKey, Index, String, Table, Text
+from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, Table, Text
 
 from rostersync.store.tables import ID, UtcDateTime, metadata, validation_issues
 
@@ -21,6 +21,10 @@ sync_locks = Table(
     Column("holder", String(255), nullable=False),
     Column("acquired_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
+    # Who holds it and when it last showed it was alive (`store.locks`; empty on older rows).
+    Column("host", String(255), nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("heartbeat_at", UtcDateTime, nullable=True),
 )
 
 run_plans = Table(

@@ -6,9 +6,9 @@ arrive, enrollments go to a spool on disk and are planned and written a chunk at
 and been validated, and then the plan is applied in one transaction together with the run's
 issues and audit rows. A failed pull leaves the portal exactly as it was.
 
-Only one run per district runs at a time (a lock row in the database). A run in `preview` mode
-stores its plan and writes no roster row; a plan over the district's safeguards is `held` the
-same way. Approving either re-pulls and applies only if the plan's fingerprint is unchanged.
+One run per district at a time, under a lock that dies with its holder (`store.locks`). A run
+in `preview` mode stores its plan and writes no roster row; a plan over the safeguards is `held`
+the same way. Approving either re-pulls and applies only if the plan's fingerprint is unchanged.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -43,21 +43,23 @@ from rostersync.errors import (
 )
 from rostersync.store import apply as store_apply
 from rostersync.store import delta as store_delta
+from rostersync.store import locks as store_locks
 from rostersync.store import roster as store_roster
 from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
+from rostersync.store.db import SYNC_WRITER_WAIT_SECONDS, for_writing
+from rostersync.sync import run_end
 from rostersync.sync.enrollments import (
     EnrollmentSpool,
     StoredEnrollments,
     plan_enrollments,
 )
 from rostersync.sync.enrollments import writes as enrollment_writes
+from rostersync.sync.pausepoints import pause_point
 from rostersync.sync.sources import Progress, RosterSource
 
 log = structlog.get_logger(__name__)
 
-# A lock outlives a crashed run by this much at most; a live run extends it before writing.
-LOCK_TTL = timedelta(hours=6)
 # sourcedIds listed per kind and outcome in a stored plan summary; the counts are always whole.
 SUMMARY_CAP = 200
 # Above this many planned changes, a plan stores only its fingerprint, not one digest per change.
@@ -190,32 +192,25 @@ def execute_sync(
             apply advances the district's delta watermark (see `store.delta`).
 
     Raises:
-        SyncInProgress: Another run of the district holds the lock; no run is recorded.
+        SyncInProgress: A live run of the district holds the lock; no run is recorded.
+        DatabaseUnavailable: The database went away mid-run; nothing was written.
         SourceChanged: With `approval`, the plan differs from the approved one; nothing written.
         RunNotPending: With `approval`, the run was decided by someone else meanwhile.
     """
     started = time.monotonic()
-    with engine.begin() as conn:
-        run_id = store_runs.create_run(conn, district_id=district_id, trigger=trigger, mode=mode)
-        # In the same transaction: a refused lock rolls the run record back with it.
-        store_workflow.acquire_lock(
-            conn,
-            district_id=district_id,
-            run_id=run_id,
-            holder=holder,
-            now=datetime.now(UTC),
-            ttl=LOCK_TTL,
-        )
+    lock = store_locks.DistrictLock(engine, district_id)
+    run_id = run_end.on_database(lambda: lock.acquire(trigger=trigger, mode=mode))
     bound = log.bind(district_id=district_id, run_id=run_id)
     report = SyncReport(run_id=run_id, district_id=district_id, status="running", mode=mode)
     try:
         with _no_cyclic_gc(), EnrollmentSpool() as spool:
             _run(
                 engine,
+                lock,
                 report,
                 rules,
                 source,
-                progress,
+                run_end.pausing(progress),
                 mode,
                 safeguards or Safeguards(),
                 approval,
@@ -230,13 +225,17 @@ def execute_sync(
         _fail(engine, report, exc, source, started)
         bound.warning("sync.refused", error_type=type(exc).__name__)
         raise
+    except store_locks.UNAVAILABLE as exc:
+        # The database went away mid-run: the one write transaction rolled back.
+        _fail(engine, report, run_end.unavailable(exc), source, started)
+        bound.error("sync.database_lost", error_type=type(exc).__name__)
+        raise run_end.unavailable(exc) from exc
     except BaseException as exc:
         _fail(engine, report, exc, source, started)
         bound.error("sync.crashed", error_type=type(exc).__name__)
         raise
     finally:
-        with engine.begin() as conn:
-            store_workflow.release_lock(conn, district_id=district_id, run_id=run_id)
+        lock.release()
     report.seconds = time.monotonic() - started
     bound.info(
         "sync.finished",
@@ -272,6 +271,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 def _run(
     engine: Engine,
+    lock: store_locks.DistrictLock,
     report: SyncReport,
     rules: DistrictRules,
     source: RosterSource,
@@ -284,6 +284,7 @@ def _run(
 ) -> None:
     district_id, run_id = report.district_id, report.run_id
     roster = collect_streamed(source, spool, rules, progress)
+    pause_point("validating")
     report.records_pulled = dict(source.stats.records)
     # What the end of the run needs from the pull is taken now, so the pull's dicts (one entry
     # per record) can go as soon as validation has read them.
@@ -301,11 +302,13 @@ def _run(
     present = {kind for kind in EntityKind if validated.valid[kind] or validated.held[kind]}
     context = validated.enrollments
     assert context is not None  # validate_roster always sets it
-    with engine.begin() as conn:
+    # Asked once, before the write transaction: the kinds whose collection arrived whole.
+    complete = source.complete_kinds()
+    pause_point("planning")
+    # On SQLite it queues for the one writer, which another district's sync may hold for long.
+    with for_writing(engine, wait_seconds=SYNC_WRITER_WAIT_SECONDS).begin() as conn:
         now = datetime.now(UTC)
-        store_workflow.confirm_lock(
-            conn, district_id=district_id, run_id=run_id, now=now, ttl=LOCK_TTL
-        )
+        lock.confirm(conn, now=now)
         # Enrollments are planned while streaming (below), without loading their index.
         stored: dict[EntityKind, Mapping[str, StoredRecord]] = {
             kind: store_roster.load_index(conn, district_id, kind)
@@ -315,8 +318,6 @@ def _run(
         accounts = {kind: store_workflow.load_accounts(conn, district_id, kind) for kind in PEOPLE}
         matched = match_accounts(validated, stored, accounts)
         del validated, stored
-        # Asked once: the kinds whose collection arrived whole, as a full snapshot.
-        complete = source.complete_kinds()
         plan = plan_sync(
             matched.roster,
             matched.stored,
@@ -363,6 +364,7 @@ def _run(
         report.fingerprint = fingerprint
         report.plan = plan_summary(plan, matched)
         report.plan["total_changes"] = digest.count
+        pause_point("writing")
 
         if approval is not None and fingerprint != approval.fingerprint:
             n = differences(approval.items, approval.total, items, digest.count)
@@ -634,12 +636,6 @@ def _fail(
     report.retries = source.stats.retries
     report.records_pulled = dict(source.stats.records)
     report.seconds = time.monotonic() - started
-    with engine.begin() as conn:
-        store_runs.finish_run(
-            conn,
-            report.run_id,
-            status="failed",
-            counts=report.as_counts_json(),
-            error=report.error,
-            now=datetime.now(UTC),
-        )
+    run_end.record_failure(
+        engine, report.run_id, counts=report.as_counts_json(), error=report.error
+    )

@@ -1,0 +1,89 @@
+"""How a run ends when something outside it fails: the database going away, a pause point.
+
+A failure is recorded on the run even while the portal database is briefly away (retried with
+backoff for `store.locks.RECORD_FOR_SECONDS`); a database that went away mid-run becomes one
+`DatabaseUnavailable` line for the person, never a traceback or the statement that failed (its
+values may be pupils' names). See docs/decisions/0020.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import structlog
+from sqlalchemy.engine import Engine
+
+from rostersync.errors import DatabaseUnavailable
+from rostersync.store import locks as store_locks
+from rostersync.store import runs as store_runs
+from rostersync.store.db import SYNC_WRITER_WAIT_SECONDS, for_writing
+from rostersync.sync.pausepoints import pause_point
+from rostersync.sync.sources import Progress
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+
+def record_failure(
+    engine: Engine,
+    run_id: str,
+    *,
+    counts: dict[str, object],
+    error: str | None,
+    record_for: float = store_locks.RECORD_FOR_SECONDS,
+) -> bool:
+    """Mark a run failed, retrying while the database is away. Never raises.
+
+    Returns:
+        False when the database stayed away for `record_for` seconds: the run is left
+        `running`, and the next sync of the district, finding its holder gone, marks it
+        abandoned.
+    """
+    writer = for_writing(engine, wait_seconds=SYNC_WRITER_WAIT_SECONDS)
+
+    def record() -> None:
+        with writer.begin() as conn:
+            store_runs.finish_run(
+                conn, run_id, status="failed", counts=counts, error=error, now=datetime.now(UTC)
+            )
+
+    try:
+        store_locks.retry_for(record_for, "record a failed run", record)
+    except store_locks.UNAVAILABLE as exc:
+        log.error("sync.failure_not_recorded", run_id=run_id, error_type=type(exc).__name__)
+        return False
+    return True
+
+
+def unavailable(exc: Exception) -> DatabaseUnavailable:
+    """The one-line error for a database that went away; never the statement or its values."""
+    return DatabaseUnavailable(
+        f"the portal database stopped answering during the sync ({type(exc).__name__}); "
+        "nothing was written. Check that the database is up, then sync again"
+    )
+
+
+def on_database(action: Callable[[], T]) -> T:
+    """Run `action`; a database that does not answer becomes `DatabaseUnavailable`."""
+    try:
+        return action()
+    except store_locks.UNAVAILABLE as exc:
+        raise unavailable(exc) from exc
+
+
+def pausing(progress: Progress | None) -> Progress:
+    """The pipeline's progress callback, passing the `pulling` pause point once records arrive."""
+    paused = False
+
+    def call(collection: str, records: int) -> None:
+        nonlocal paused
+        if progress is not None:
+            progress(collection, records)
+        if not paused:
+            paused = True
+            pause_point("pulling")
+
+    return call

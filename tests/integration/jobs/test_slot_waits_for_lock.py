@@ -1,0 +1,75 @@
+"""A scheduled slot that meets another sync's live lock waits for it, says so, and then runs.
+
+Before decision 0020 it ended `already_running` with no run and no retry, so that day's
+scheduled sync silently did not happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from rostersync.jobs.tasks import SlotOutcome, run_slot
+from rostersync.notify.notifier import Notifier
+from rostersync.notify.senders import MemorySender
+from rostersync.service import DistrictSetup, RosterSync
+from rostersync.simulator import SimulatorServer, Tenant, generate_district
+from rostersync.store import jobs as store_jobs
+from rostersync.store.locks import DistrictLock
+
+KEY, SECRET = "provo-key", "provo-secret-33k"
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[SimulatorServer]:
+    data = generate_district(students=15, seed=19)
+    with SimulatorServer([Tenant(name="provo", data=data, key=KEY, secret=SECRET)]) as server:
+        yield server
+
+
+def test_a_slot_that_meets_a_live_lock_is_queued_again_and_runs_once_the_lock_is_free(
+    portal: RosterSync, simulator: SimulatorServer
+) -> None:
+    district = portal.add_district(
+        DistrictSetup(
+            slug="provo",
+            name="Provo School District",
+            display_name="Provo SD – Provo, UT",
+            city="Provo",
+            state="UT",
+            source_url=simulator.base_url("provo"),
+            key=KEY,
+            secret=SECRET,
+            data_manager_emails=["dm@provo.example"],
+            sync_frequency="daily",
+            sync_time="05:00",
+            time_zone="America/Denver",
+        )
+    )
+    slot_at = datetime.now(UTC).replace(microsecond=0)
+    with portal.engine.begin() as conn:
+        store_jobs.enqueue_slot(
+            conn, district_id=district.id, due_slot=slot_at, trigger="scheduled", now=slot_at
+        )
+    notifier = Notifier(portal.engine, portal.settings, MemorySender())
+    # A manual sync (another live process, or this one) holds the district.
+    manual = DistrictLock(portal.engine, district.id)
+    manual_run = manual.acquire(trigger="manual", mode="apply")
+    try:
+        met = run_slot(portal, notifier, district_id=district.id, due_slot=slot_at)
+        assert met.outcome is SlotOutcome.WAITING_FOR_LOCK
+        with portal.engine.connect() as conn:
+            slot = store_jobs.get_slot(conn, district.id, slot_at)
+        assert slot is not None
+        assert (slot.status, slot.outcome) == ("queued", "waiting_for_lock")
+        assert [r.id for r in portal.runs(district.id)] == [manual_run]
+    finally:
+        manual.release()
+    again = run_slot(portal, notifier, district_id=district.id, due_slot=slot_at)
+    assert (again.outcome, again.status) == (SlotOutcome.DONE, "succeeded")
+    with portal.engine.connect() as conn:
+        slot = store_jobs.get_slot(conn, district.id, slot_at)
+    assert slot is not None
+    assert (slot.status, slot.outcome, slot.run_id) == ("finished", "succeeded", again.run_id)

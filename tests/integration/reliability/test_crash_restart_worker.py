@@ -1,0 +1,105 @@
+"""Crash-restart through the job queue: a worker killed mid-sync loses neither slot nor district.
+
+A real `python -m rostersync.jobs.worker` process (the embedded SQLite queue) takes a scheduled
+slot and is killed with SIGKILL in a phase; a second worker is started at once. Within 30
+seconds the slot is back (its lease ran out), the killed run is `abandoned` with the phase it
+reached, and the retried slot ends as a clean sync would. SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.integration.conftest import DatabaseMaker
+from tests.integration.reliability.processes import (
+    KEY,
+    PHASES,
+    RESTART_WITHIN_SECONDS,
+    SECRET,
+    CrashWorld,
+    Snapshot,
+    closing,
+    kill,
+    make_world,
+    snapshot,
+    wait_for,
+)
+
+from rostersync.config import Settings
+from rostersync.jobs.queue import JobQueue
+from rostersync.jobs.scheduler import tick
+from rostersync.simulator import SimulatorServer, Tenant, generate_district
+from rostersync.store import jobs as store_jobs
+
+TENANT = "south"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SimulatorServer]:
+    data = generate_district(students=25, seed=43)
+    with SimulatorServer([Tenant(name=TENANT, data=data, key=KEY, secret=SECRET)]) as srv:
+        yield srv
+
+
+@pytest.fixture
+def world(
+    fresh_db_url: DatabaseMaker, tmp_path: Path, server: SimulatorServer
+) -> Iterator[CrashWorld]:
+    yield from closing(make_world(fresh_db_url(), tmp_path / "portal", server, TENANT))
+
+
+@pytest.fixture(scope="module")
+def clean(
+    databases: Any, tmp_path_factory: pytest.TempPathFactory, server: SimulatorServer
+) -> Snapshot:
+    """What one clean sync of the same roster leaves in the portal (once per backend)."""
+    reference = make_world(databases.new(), tmp_path_factory.mktemp("clean"), server, TENANT)
+    try:
+        assert reference.portal.run_sync(TENANT).status == "succeeded"
+        return snapshot(reference.portal, reference.district_id)
+    finally:
+        reference.portal.close()
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_a_worker_killed_in_any_phase_loses_no_slot_and_the_retry_ends_as_a_clean_sync(
+    world: CrashWorld, clean: Snapshot, phase: str
+) -> None:
+    queue = JobQueue(Settings(**world.values), service=world.portal, periodic=False)
+    # A week ahead: a weekday 06:00 Chicago slot has passed since onboarding.
+    now = datetime.now(UTC) + timedelta(days=7)
+    assert len(tick(world.portal, now, enqueue=queue.enqueue_sync)) == 1
+    victim = world.start(["worker", "--no-periodic"], pause=phase, name="worker-a")
+    world.paused(victim, phase)
+    recorded = world.recorded_phase()
+    kill(victim)
+    started = time.monotonic()
+    world.start(["worker", "--no-periodic"], name="worker-b")
+
+    def next_run_started() -> bool:
+        # The tick's reaper puts the slot back once the dead worker's lease has run out.
+        tick(world.portal, now, enqueue=queue.enqueue_sync)
+        return len(world.runs()) == 2
+
+    wait_for(next_run_started, seconds=RESTART_WITHIN_SECONDS, what="the slot's next sync")
+    assert time.monotonic() - started < RESTART_WITHIN_SECONDS
+
+    def slot_finished() -> bool:
+        with world.engine.connect() as conn:
+            (slot,) = store_jobs.list_slots(conn, world.district_id)
+        return slot.status == "finished"
+
+    wait_for(slot_finished, seconds=60, what="the retried slot to finish")
+    (_, killed_status, error), (run_id, status, _) = world.runs()
+    assert (killed_status, status) == ("abandoned", "succeeded")
+    assert error is not None and f"while {recorded}" in error
+    with world.engine.connect() as conn:
+        (slot,) = store_jobs.list_slots(conn, world.district_id)
+    assert (slot.outcome, slot.run_id) == ("succeeded", run_id)
+    assert world.lock_row() is None
+    assert world.snapshot() == clean

@@ -45,7 +45,13 @@ from rostersync.oneroster.bundle_manifest import MODES, read_manifest
 from rostersync.oneroster.bundle_rows import CONVERTERS, Roles, users_11
 from rostersync.oneroster.bundle_schema import READ_ORDER, columns_for
 from rostersync.oneroster.bundle_text import Lines
-from rostersync.oneroster.bundle_zip import check_directory, check_overlap, check_path, file_size
+from rostersync.oneroster.bundle_zip import (
+    check_directory,
+    check_overlap,
+    check_path,
+    file_size,
+    open_member,
+)
 from rostersync.oneroster.mapping import MAPPERS
 
 __all__ = ["MB", "MODES", "Bundle", "BundleError", "BundleLimits", "BundleStats"]
@@ -321,7 +327,7 @@ class Bundle:
         (index, name) of columns after the spec ones before the first row is yielded."""
         assert self._zip is not None
         info = self._members[filename]
-        with self._zip.open(info) as raw:
+        with open_member(self._zip, info) as raw:
             lines = Lines(raw, info, self.limits, self._count)
             reader = csv.reader(lines, strict=True)
             try:

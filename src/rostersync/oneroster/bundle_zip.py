@@ -18,7 +18,7 @@ from typing import IO
 
 from rostersync.oneroster.bundle_limits import BundleError
 
-__all__ = ["check_directory", "check_overlap", "check_path", "file_size"]
+__all__ = ["check_directory", "check_overlap", "check_path", "file_size", "open_member"]
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 # A directory entry is 46 bytes and its name, extra field and comment: a OneRoster bundle's
@@ -117,3 +117,21 @@ def check_overlap(infos: list[zipfile.ZipInfo]) -> None:
                 "trick; refused. Export the bundle again",
                 file=second.filename,
             )
+
+
+def open_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+    """Open one member for reading, refusing a damaged local header as the reads refuse damage.
+
+    The central directory can be intact while a member's own header is not (a flipped byte, a
+    cut-and-joined file); `zipfile` then raises on opening, before any read.
+
+    Raises:
+        BundleError: The member cannot be opened; names the file.
+    """
+    try:
+        return zf.open(info)
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise BundleError(
+            f"{info.filename} is damaged inside the zip ({exc}); export the bundle again",
+            file=info.filename,
+        ) from None

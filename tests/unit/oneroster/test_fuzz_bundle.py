@@ -1,0 +1,40 @@
+"""Fuzzing the CSV bundle reader in CI: it reads a bundle or refuses it with a located
+`BundleError`, whatever bytes arrive (`bench.fuzz.targets`; the long run is `python -m
+bench.fuzz`)."""
+
+from __future__ import annotations
+
+import pytest
+from bench.fuzz.targets import bundles, check_bundle, valid_bundle
+from hypothesis import HealthCheck, given, settings
+
+from rostersync.oneroster.bundle import Bundle, BundleError
+
+
+def test_the_unmutated_bundles_are_read_whole() -> None:
+    """The mutations start from bundles the reader accepts, so a refusal is the mutation's."""
+    assert check_bundle(valid_bundle("1.1")) == "read"
+    assert check_bundle(valid_bundle("1.2")) == "read"
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=bundles())
+def test_any_bundle_is_read_or_refused_with_its_file_named(data: bytes) -> None:
+    check_bundle(data)
+
+
+def test_a_member_whose_own_header_is_damaged_is_refused_naming_it() -> None:
+    """Found by the fuzzer: the directory is intact but a member's local header is not, and
+    `zipfile` raised `BadZipFile` on opening it instead of a refusal."""
+    data = bytearray(valid_bundle("1.1"))
+    assert data[:4] == b"PK\x03\x04"  # the first member's local header (manifest.csv)
+    data[0] = 0
+    with pytest.raises(BundleError) as refused, Bundle(bytes(data)) as bundle:
+        list(bundle.records())
+    assert refused.value.file == "manifest.csv"
+    assert "damaged inside the zip" in str(refused.value)

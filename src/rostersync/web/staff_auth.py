@@ -198,7 +198,7 @@ class StaffAuth:
         self.engine = engine
         self.settings = settings
         self.hasher = hasher or PasswordHasher()
-        # Unix seconds; TOTP tests move it.
+        # Unix seconds: TOTP codes, and the time sign-in and its lockout go by; tests move it.
         self.clock = clock or (lambda: datetime.now(UTC).timestamp())
         self._box: SecretBox | None = None
         # Verified when the email is unknown, so that path costs as much as a wrong password.
@@ -270,7 +270,7 @@ class StaffAuth:
             StaffSignInRefused: Unknown email, wrong password, turned off, or locked.
             RateLimited: Too many failed tries for this email lately (nothing is checked).
         """
-        now, account = datetime.now(UTC), store.normal_email(email)
+        now, account = self._now(), store.normal_email(email)
         self.limits.check("sign_in", "account", account)
         with self.engine.connect() as conn:
             staff = store.staff_by_email(conn, email)
@@ -329,9 +329,7 @@ class StaffAuth:
         if not step_token:
             return None
         with self.engine.begin() as conn:
-            found = store_signin.code_step(
-                conn, store_web.digest(step_token), now=datetime.now(UTC)
-            )
+            found = store_signin.code_step(conn, store_web.digest(step_token), now=self._now())
         return None if found is None else found[1]
 
     def sign_in_code(
@@ -344,7 +342,7 @@ class StaffAuth:
                 A wrong code counts toward the lockout like a wrong password.
             RateLimited: Too many failed tries for this account lately.
         """
-        now = datetime.now(UTC)
+        now = self._now()
         if not step_token:
             raise StaffCodeRefused()
         step_hash = store_web.digest(step_token)
@@ -629,6 +627,9 @@ class StaffAuth:
                 reason="expired",
             )
         return found
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
 
     def _count_failure(self, conn: Any, staff_id: str, now: datetime) -> int:
         return store_signin.count_failure(

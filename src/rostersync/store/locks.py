@@ -47,8 +47,8 @@ HEARTBEAT_SECONDS = 2.0
 # A holder on another host whose heartbeat is older than this is dead.
 STALE_AFTER = timedelta(seconds=10)
 # On the holder's own host a live pid keeps its lock even while its heartbeat waits behind
-# another district's long write; a heartbeat this old means the pid now belongs to another
-# process (pids are reused).
+# another district's long write, unless that pid's process started after the lock was taken
+# (pids are reused). Where a process's start is unknown, a heartbeat this old means reuse.
 PID_REUSED_AFTER = timedelta(minutes=10)
 # Kept on every row for older releases, which judge a lock by its expiry alone.
 LEGACY_TTL = timedelta(hours=6)
@@ -97,6 +97,21 @@ def pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def process_started(pid: int) -> datetime | None:
+    """When the process with this pid started (Linux `/proc`), or None where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        ticks = int(fields[19])  # field 22, starttime: clock ticks after boot
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+    return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), UTC)
+
+
 def holder_dead(row: Any, *, now: datetime, here: Holder) -> bool:
     """Whether the holder of a `sync_locks` row (on SQLite) is gone, so the lock may be taken.
 
@@ -107,7 +122,15 @@ def holder_dead(row: Any, *, now: datetime, here: Holder) -> bool:
         return expired
     age: timedelta = now - row.heartbeat_at
     if row.host == here.host:
-        return not pid_alive(row.pid) or age > PID_REUSED_AFTER
+        if not pid_alive(row.pid):
+            return True
+        started = process_started(row.pid)
+        if started is None:
+            return age > PID_REUSED_AFTER
+        # Another process has the pid now: it started after the lock was taken (a second's
+        # slack for the clocks' rounding).
+        reused: bool = started > row.acquired_at + timedelta(seconds=1)
+        return reused
     return age > STALE_AFTER
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from rostersync.store.locks import (
-    PID_REUSED_AFTER,
     STALE_AFTER,
     Holder,
     advisory_key,
     holder_dead,
     pid_alive,
+    process_started,
 )
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -29,6 +29,7 @@ def _row(**values: object) -> SimpleNamespace:
         "host": HERE.host,
         "pid": os.getpid(),
         "heartbeat_at": NOW,
+        "acquired_at": datetime.now(UTC),  # after this process started
         "expires_at": NOW + timedelta(hours=6),
     }
     return SimpleNamespace(**{**base, **values})
@@ -67,9 +68,14 @@ class TestHolderDead:
     def test_a_dead_pid_on_this_host_has_let_go_at_once(self) -> None:
         assert holder_dead(_row(pid=_reaped_pid()), now=NOW, here=HERE)
 
-    def test_a_heartbeat_older_than_pid_reuse_means_the_pid_is_someone_else(self) -> None:
-        old = NOW - PID_REUSED_AFTER - timedelta(seconds=1)
-        assert holder_dead(_row(heartbeat_at=old), now=NOW, here=HERE)
+    def test_a_live_pid_whose_process_started_after_the_lock_was_taken_is_someone_else(
+        self,
+    ) -> None:
+        started = process_started(os.getpid())
+        assert started is not None and started <= datetime.now(UTC)
+        before = started - timedelta(minutes=1)
+        assert holder_dead(_row(acquired_at=before), now=NOW, here=HERE)
+        assert not holder_dead(_row(acquired_at=started), now=NOW, here=HERE)
 
     def test_on_another_host_only_the_heartbeat_counts(self) -> None:
         fresh = _row(host="portal-2", pid=1, heartbeat_at=NOW - STALE_AFTER / 2)

@@ -44,6 +44,7 @@ __all__ = [
     "check_callback",
     "check_mapping",
     "mapper_inputs",
+    "start_sign_in",
 ]
 
 # Bundle ------------------------------------------------------------------------------------
@@ -314,6 +315,16 @@ def check_callback(client: httpx.Client, params: list[tuple[str, str]]) -> str:
     assert kind.startswith("text/html"), f"{status} {kind}: {response.text[:300]}"
     assert 400 <= status < 500, f"{status} is neither a redirect nor a refusal"
     return "refused"
+
+
+def start_sign_in(client: httpx.Client, district_id: str) -> str:
+    """Choose a district on the login page as `client`; returns the state sent to ClassLink
+    (the client's jar now holds the login cookie it is bound to)."""
+    start = client.get("/login/start", params={"district": district_id})
+    assert start.status_code == 303, start.text
+    state = httpx.URL(start.headers["location"]).params.get("state")
+    assert state, start.headers["location"]
+    return state
 
 
 def describe(value: Any, limit: int = 300) -> str:

@@ -144,10 +144,12 @@ class Settings(BaseSettings):
 def _development_key(data_dir: Path) -> str:
     from cryptography.fernet import Fernet
 
+    from rostersync.store.private_files import private_dir
+
     path = data_dir / "secret.key"
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     key = Fernet.generate_key().decode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -1548,6 +1548,7 @@ class RosterSync:
         from rostersync.errors import BundlePushRefused
         from rostersync.oneroster.bundle import Bundle
         from rostersync.store import push as store_push
+        from rostersync.store import push_files
 
         try:
             with self.engine.connect() as conn:
@@ -1566,8 +1567,9 @@ class RosterSync:
                     pass
             bundle_id = store_push.new_bundle_id()
             size = upload.stat().st_size
-            final = self.pushed_bundle_dir(district.id) / f"{bundle_id}.zip"
-            os.replace(upload, final)
+            # Kept encrypted with the key ring (store.push_files, decision 0022).
+            folder = self.pushed_bundle_dir(district.id)
+            final = push_files.keep(self.box, upload, folder, bundle_id)
         finally:
             upload.unlink(missing_ok=True)
         now = datetime.now(UTC)
@@ -1641,9 +1643,9 @@ class RosterSync:
 
     def pushed_bundle_dir(self, district_id: str) -> Path:
         """Where a district's pushed bundles are kept (made on first use, owner-only)."""
-        folder = self.settings.data_dir / "pushed" / district_id
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return folder
+        from rostersync.store.push_files import district_folder
+
+        return district_folder(self.settings.data_dir, district_id)
 
     def sync_pushed_bundle(self, bundle_id: str) -> Any:
         """Sync a district from a bundle it pushed (the queue's task); at most once per bundle.
@@ -1660,14 +1662,16 @@ class RosterSync:
         """
         from rostersync.errors import SyncInProgress
         from rostersync.store import push as store_push
+        from rostersync.store import push_files
         from rostersync.sync.bundle_source import BundleSource
 
         with self.engine.begin() as conn:
             bundle = store_push.get_bundle(conn, bundle_id)
             if not store_push.claim(conn, bundle_id):
                 return bundle
-        path = self.pushed_bundle_dir(bundle.district_id) / f"{bundle.id}.zip"
-        source = BundleSource(path, limits=self._bundle_limits())
+        folder = self.pushed_bundle_dir(bundle.district_id)
+        stored = push_files.stored(self.box, folder, bundle.id)
+        source = BundleSource(stored, limits=self._bundle_limits())
         try:
             report = self.run_sync(bundle.district_id, trigger="push", source=source)
         except SyncInProgress:
@@ -1684,6 +1688,8 @@ class RosterSync:
                     error=f"the sync stopped unexpectedly ({type(exc).__name__})",
                 )
             raise
+        finally:
+            source.close()  # the clear copy of the sealed bundle goes as soon as the run ends
         status = report.status if report.status in ("succeeded", "held") else "failed"
         with self.engine.begin() as conn:
             store_push.set_status(
@@ -1701,22 +1707,36 @@ class RosterSync:
     ) -> RosterSource:
         """A push district's roster: the newest bundle it pushed (for `_resolve`)."""
         from rostersync.store import push as store_push
+        from rostersync.store import push_files
         from rostersync.sync.bundle_source import BundleSource
 
         newest = store_push.newest_bundle(conn, district.id)
         folder = self.settings.data_dir / "pushed" / district.id
-        path = folder / f"{newest.id}.zip" if newest is not None else folder / "-"
-        if not path.is_file():
+        if newest is None or not push_files.has_bundle(folder, newest.id):
             raise ConfigError(
-                f"{district.display_name} pushes its roster, and no bundle has been pushed yet; "
+                f"{district.display_name} pushes its roster, and no bundle has been pushed yet "
+                "(or its newest was deleted after the retention period); "
                 f"push one to POST /api/v1/districts/{district.slug}/bundles"
             )
-        return BundleSource(path, limits=self._bundle_limits())
+        stored = push_files.stored(self.box, folder, newest.id)
+        return BundleSource(stored, limits=self._bundle_limits())
 
     def _bundle_limits(self) -> Any:
         from rostersync.sync.bundle_source import limits_for
 
         return limits_for(self.settings)
+
+    def expire_pushed_bundles(self, *, now: datetime | None = None) -> Any:
+        """Delete pushed bundles past `pushed_bundle_retention_days` (`store.push_files`)."""
+        from rostersync.store import push_files
+
+        return push_files.expire(
+            self.engine,
+            self.box,
+            self.settings.data_dir,
+            retention_days=self.settings.pushed_bundle_retention_days,
+            now=now or datetime.now(UTC),
+        )
 
     def _push_jobs(self) -> Any:
         queue = getattr(self, "_push_queue", None)

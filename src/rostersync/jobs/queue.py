@@ -19,6 +19,8 @@ from rostersync.errors import RetriableSourceError
 from rostersync.jobs.tasks import SlotOutcome, run_slot
 from rostersync.notify.notifier import Notifier
 from rostersync.notify.senders import Sender
+from rostersync.store.db import private_database
+from rostersync.store.private_files import private_dir
 
 if TYPE_CHECKING:
     from rostersync.service import RosterSync
@@ -29,6 +31,8 @@ SYNC_TASK = "rostersync.sync_district"
 TICK_TASK = "rostersync.tick"
 # A district pushed a OneRoster bundle (rostersync.web.push): sync from it.
 PUSH_TASK = "rostersync.sync_pushed_bundle"
+# Hourly: delete pushed bundles past their retention period (store.push_files).
+RETENTION_TASK = "rostersync.expire_pushed_bundles"
 # A slot that met another sync's lock looks again this often (seconds).
 LOCK_RETRY_SECONDS = 5
 
@@ -48,8 +52,10 @@ def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
             immediate=immediate,
             results=False,
         )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The queue's file holds district ids and bundle ids: owner-only, like the portal's.
+    private_dir(settings.data_dir)
     path = settings.data_dir / f"{settings.queue_name}-queue.db"
+    private_database(path)
     return SqliteHuey(
         settings.queue_name, filename=str(path), utc=True, immediate=immediate, results=False
     )
@@ -92,6 +98,13 @@ class JobQueue:
         self.sync_pushed_bundle = self.huey.task(name=PUSH_TASK)(self._sync_pushed_bundle)
         self.tick = (
             self.huey.periodic_task(crontab(minute="*"), name=TICK_TASK)(self._tick)
+            if periodic
+            else None
+        )
+        self.expire_bundles = (
+            self.huey.periodic_task(crontab(minute="17"), name=RETENTION_TASK)(
+                self._expire_bundles
+            )
             if periodic
             else None
         )
@@ -149,6 +162,10 @@ class JobQueue:
         from rostersync.jobs.scheduler import tick
 
         return len(tick(self.service(), enqueue=self.enqueue_sync))
+
+    def _expire_bundles(self) -> int:
+        expired = self.service().expire_pushed_bundles()
+        return int(expired.count)
 
     def enqueue_bundle(self, bundle_id: str) -> None:
         """Send a pushed bundle's sync to the queue (any worker may take it)."""

@@ -19,6 +19,7 @@ from typing import Protocol
 import structlog
 
 from rostersync.config import Settings
+from rostersync.store.private_files import create_private, private_dir
 
 log = structlog.get_logger(__name__)
 
@@ -91,12 +92,12 @@ class OutboxSender:
         self.directory = directory
 
     def send(self, message: EmailMessage) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self.directory / f"{stamp}-{uuid.uuid4().hex[:12]}.eml"
         partial = path.with_suffix(".part")
-        partial.write_bytes(message.as_bytes())
-        partial.chmod(0o600)
+        with create_private(partial) as handle:
+            handle.write(message.as_bytes())
         partial.replace(path)
         self.last_path = path
 

@@ -29,7 +29,11 @@ class Manifest:
     notices: list[str] = field(default_factory=list)
 
 
-def _refuse(message: str, line: int | None) -> BundleError:
+def _refuse(message: str, line: int | None, *, data_file: str | None = None) -> BundleError:
+    # A setting at odds with a data file is refused as that file's problem (`file`, with no
+    # line of its own); the message still names the manifest line that says otherwise.
+    if data_file is not None:
+        return BundleError(f"{where(_FILE, line)}: {message}", file=data_file)
     return BundleError(f"{where(_FILE, line)}: {message}", file=_FILE, line=line)
 
 
@@ -80,6 +84,7 @@ def read_manifest(rows: Iterable[tuple[int, list[str]]], members: Collection[str
                 "(names are case-sensitive); "
                 f"add the file or set {key} to absent",
                 lines[key],
+                data_file=f"{name}.csv",
             )
         if name in READ_ORDER[version]:
             if present and mode == "absent":
@@ -88,6 +93,7 @@ def read_manifest(rows: Iterable[tuple[int, list[str]]], members: Collection[str
                     + ("" if key in props else " (it does not list it)")
                     + f"; set {key} to bulk or delta",
                     lines.get(key),
+                    data_file=f"{name}.csv",
                 )
             modes[name] = mode
     known = {f"{n}.csv" for n in FILES[version]} | {_FILE}

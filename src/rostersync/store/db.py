@@ -6,7 +6,6 @@ the same Alembic migrations, found next to this module so they work from an inst
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from rostersync.store.private_files import FILE_MODE, private_file
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -49,11 +50,7 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
         path = Path(database).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Create the file ourselves so it never exists with the umask's looser mode.
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
-        path.chmod(0o600)
+        private_database(path)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -107,6 +104,18 @@ def for_writing(engine: Engine, *, wait_seconds: float | None = None) -> Engine:
     if wait_seconds is not None:
         options[WAIT_MS] = int(wait_seconds * 1000)
     return engine.execution_options(**options)
+
+
+def private_database(path: Path) -> None:
+    """Create a SQLite database file (and missing folders) readable by its owner only.
+
+    The file is made 0600 before SQLite opens it, whatever the umask; SQLite gives the `-wal`
+    and `-shm` files the database file's mode, and any left from before are tightened too.
+    """
+    private_file(path)
+    for extra in (path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        if extra.exists():
+            extra.chmod(FILE_MODE)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

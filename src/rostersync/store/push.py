@@ -270,3 +270,20 @@ def release(conn: Connection, bundle_id: str) -> None:
         .where(pushed_bundles.c.id == bundle_id, pushed_bundles.c.status == "running")
         .values(status="queued")
     )
+
+
+def bundles_received_before(conn: Connection, before: datetime) -> list[PushedBundle]:
+    """Every bundle received before `before` that is no longer queued or running."""
+    rows = conn.execute(
+        select(*_BUNDLE_COLUMNS).where(
+            pushed_bundles.c.received_at < before,
+            pushed_bundles.c.status.not_in(UNFINISHED),
+        )
+    )
+    return [PushedBundle(**row._mapping) for row in rows]
+
+
+def unfinished_ids(conn: Connection) -> set[str]:
+    """The ids of every bundle still queued or running (its file must stay)."""
+    rows = conn.execute(select(pushed_bundles.c.id).where(pushed_bundles.c.status.in_(UNFINISHED)))
+    return {str(row.id) for row in rows}

@@ -66,6 +66,21 @@ class SecretBox:
         except (InvalidToken, UnicodeEncodeError):
             raise ConfigError(WRONG_KEY) from None
 
+    def encrypt_bytes(self, plaintext: bytes) -> bytes:
+        """Encrypt bytes with the newest key; returns a Fernet token (ASCII bytes)."""
+        return self._fernet.encrypt(plaintext)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        """Decrypt a token from `encrypt_bytes` made with any of the keys.
+
+        Raises:
+            ConfigError: None of the keys can decrypt it (or it was altered).
+        """
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken:
+            raise ConfigError(WRONG_KEY) from None
+
     def rotate(self, token: str) -> str:
         """Re-encrypt a token with the newest key (for key rotation).
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from rostersync.config import Settings
 from rostersync.domain.records import EntityKind, Record
 from rostersync.oneroster.bundle import Bundle, BundleError, BundleLimits, BundleStats
+from rostersync.store.bundle_vault import Unsealed
 from rostersync.sync.enrollment_reader import ASIDE_BYTES, EnrollmentReader
 from rostersync.sync.enrollments import EnrollmentSpool, SpoolFilled
 from rostersync.sync.sources import COLLECTIONS, Progress, PullStats
@@ -34,7 +35,8 @@ def limits_for(settings: Settings) -> BundleLimits:
 
 
 class BundleSource:
-    """A `RosterSource` reading a OneRoster 1.1 or 1.2 CSV bundle (a path or the zip's bytes).
+    """A `RosterSource` reading a OneRoster 1.1 or 1.2 CSV bundle (a path, the zip's bytes, or a
+    sealed pushed bundle, decrypted to a private file on first use and deleted by `close`).
 
     Nothing is opened until `records` is iterated, so a refused bundle fails the run (with its
     `BundleError` message) rather than the caller, and nothing is written.
@@ -42,7 +44,7 @@ class BundleSource:
 
     def __init__(
         self,
-        bundle: str | Path | bytes,
+        bundle: str | Path | bytes | Unsealed,
         *,
         limits: BundleLimits | None = None,
         aside_bytes: int = ASIDE_BYTES,
@@ -59,13 +61,22 @@ class BundleSource:
         self.version: str | None = None
         self._modes: dict[str, str] = {}
 
+    def _opened(self) -> str | Path | bytes:
+        source = self._source
+        return source.path() if isinstance(source, Unsealed) else source
+
+    def close(self) -> None:
+        """Delete the clear copy of a sealed bundle, if one was made (idempotent)."""
+        if isinstance(self._source, Unsealed):
+            self._source.close()
+
     def records(self, progress: Progress | None = None) -> Iterator[Record]:
         """Yield every record of the bundle, collection by collection in dependency order.
 
         Raises:
             BundleError: The bundle is refused; the message names the file, line and column.
         """
-        with Bundle(self._source, limits=self.limits) as bundle:
+        with Bundle(self._opened(), limits=self.limits) as bundle:
             self.bundle_stats = bundle.stats
             self.version = bundle.version
             self._modes = dict(bundle.modes)
@@ -98,15 +109,17 @@ class BundleSource:
             return False
         if os.name != "posix" or not sys.executable:
             return False  # the helper inherits descriptors (`pass_fds`): POSIX only
+        path = self._opened()
+        assert not isinstance(path, bytes)
         try:
-            with Bundle(self._source, limits=self.limits) as bundle:
+            with Bundle(path, limits=self.limits) as bundle:
                 if bundle.modes.get("enrollments", "absent") == "absent":
                     return False
                 if bundle.member_size("enrollments") < self.aside_bytes:
                     return False
         except BundleError:
             return False  # `records` refuses it, with the same message, where the run expects
-        reader = EnrollmentReader(Path(self._source), self.limits, spool)
+        reader = EnrollmentReader(Path(path), self.limits, spool)
         spool.attach(_Aside(self, reader, progress, spool.chunk))
         self.enrollments_aside = True
         return True

@@ -22,6 +22,7 @@ from rostersync.jobs.queue import JobQueue, make_huey
 from rostersync.jobs.scheduler import tick
 from rostersync.service import PENDING_SOURCE_KIND, DistrictSetup
 from rostersync.simulator import DistrictData
+from rostersync.store.bundle_vault import Unsealed
 from rostersync.store.push_tables import pushed_bundles
 from rostersync.store.tables import audit_log, sync_runs
 
@@ -69,8 +70,12 @@ class TestGoodPush:
         assert counts["students"]["active"] == students_in(ogden_data)
         assert world.service.counts("provo")["students"]["active"] == 0
         folder = world.service.settings.data_dir / "pushed" / world.ids["ogden"]
-        assert [p.name for p in folder.iterdir()] == [f"{body['id']}.zip"]
-        assert (folder / f"{body['id']}.zip").read_bytes() == ogden_bundle
+        # Kept sealed with the key ring, never in clear (decision 0022), and it reads back whole.
+        sealed = folder / f"{body['id']}.zip.sealed"
+        assert [p.name for p in folder.iterdir()] == [sealed.name]
+        assert ogden_bundle[:64] not in sealed.read_bytes()
+        with Unsealed(sealed, world.service.box, label=body["id"]) as opened:
+            assert opened.path().read_bytes() == ogden_bundle
         with world.service.engine.connect() as conn:
             actions = conn.execute(
                 select(audit_log.c.action, audit_log.c.actor).where(

@@ -189,12 +189,6 @@ class TestManifestRefusalsNameTheLine:
             ("manifest.version,1.0\r\noneroster.version,1.0", 3, "oneroster.version is '1.0'"),
             ("manifest.version,1.0\r\noneroster.version,1.2\r\nfile.users,full", 4, "'full'"),
             (
-                "manifest.version,1.0\r\noneroster.version,1.2\r\nfile.orgs,absent\r\n"
-                "file.users,bulk",
-                5,
-                "not in the zip",
-            ),
-            (
                 "manifest.version,1.0\r\noneroster.version,1.2\r\nfile.orgs,bulk\r\nfile.orgs,bulk",
                 5,
                 "listed twice (first on line 4)",
@@ -219,5 +213,13 @@ class TestManifestRefusalsNameTheLine:
     def test_a_present_file_declared_absent_names_the_setting_line(self) -> None:
         body = manifest("1.2", users="absent")
         error = refusal(make_zip({"manifest.csv": body, "users.csv": USERS_11.encode()}))
-        assert (error.file, error.line) == ("manifest.csv", 4)
+        assert error.file == "users.csv"  # the file at odds with the manifest
+        assert str(error).startswith("manifest.csv line 4: ")
         assert "declares file.users as absent" in str(error)
+
+    def test_a_declared_file_missing_from_the_zip_names_the_setting_line(self) -> None:
+        body = manifest("1.2", orgs="absent", users="bulk")
+        error = refusal(make_zip({"manifest.csv": body}))
+        assert error.file == "users.csv"
+        assert str(error).startswith("manifest.csv line 5: ")
+        assert "declares file.users as bulk, but users.csv is not in the zip" in str(error)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Iterator
+from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
@@ -49,6 +50,7 @@ def onboard(portal: RosterSync, server: SimulatorServer) -> None:
             secret=SECRET,
             eligibility_source="metadata",
             eligibility_field="eligibility",
+            data_manager_emails=["data.manager@springfield.example"],
         )
     )
 
@@ -101,6 +103,13 @@ class TestEmptyCollectionWarns:
         assert set(empty_warnings(synced.issues(report.run_id))) == set(by_kind)
         assert set(empty_warnings(synced.open_issues("springfield"))) == set(by_kind)
         assert active_counts(synced) == before
+        # The data manager's summary email says so too.
+        assert synced.notify_run(report.run_id) == ["summary"]
+        (sent,) = synced.settings.resolved_outbox_dir.glob("*.eml")
+        body = message_from_bytes(sent.read_bytes(), policy=policy.default)
+        text = body.get_body(preferencelist=("plain",))
+        assert text is not None
+        assert "[empty_collection, warning]: 3 records" in text.get_content()
 
     def test_the_warning_closes_when_a_full_pull_brings_the_kind_back(
         self, synced: RosterSync, server: SimulatorServer, district_data: DistrictData

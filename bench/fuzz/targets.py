@@ -305,7 +305,7 @@ def check_callback(client: httpx.Client, params: list[tuple[str, str]]) -> str:
         AssertionError: A server error, or an answer that is neither a redirect nor an HTML
             refusal page (FastAPI's 422 JSON included).
     """
-    response = client.get("/oauth/callback", params=params)
+    response = client.get("/oauth/callback", params=tuple(params))
     status = response.status_code
     assert status < 500, f"{status} for a callback: {response.text[:300]}"
     if status in (302, 303, 307):
@@ -323,7 +323,7 @@ def start_sign_in(client: httpx.Client, district_id: str) -> str:
     start = client.get("/login/start", params={"district": district_id})
     assert start.status_code == 303, start.text
     state = httpx.URL(start.headers["location"]).params.get("state")
-    assert state, start.headers["location"]
+    assert isinstance(state, str) and state, start.headers["location"]
     return state
 
 

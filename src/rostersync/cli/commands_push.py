@@ -31,6 +31,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(push_app, name="push-key")
     push_app.command("issue")(push_key_issue)
     push_app.command("rotate")(push_key_rotate)
+    bundles_app = typer.Typer(
+        help="Bundles districts pushed: kept sealed, deleted after the retention period.",
+        no_args_is_help=True,
+    )
+    app.add_typer(bundles_app, name="pushed-bundles")
+    bundles_app.command("expire")(pushed_bundles_expire)
 
 
 def push_key_issue(district: Slug, actor: Actor = None, as_json: Json = False) -> None:
@@ -41,6 +47,31 @@ def push_key_issue(district: Slug, actor: Actor = None, as_json: Json = False) -
 def push_key_rotate(district: Slug, actor: Actor = None, as_json: Json = False) -> None:
     """Replace a district's push key and secret; the old secret stops working at once."""
     _change(district, actor, as_json, rotate=True)
+
+
+def pushed_bundles_expire(as_json: Json = False) -> None:
+    """Delete pushed bundles past ROSTERSYNC_PUSHED_BUNDLE_RETENTION_DAYS (the worker does it
+    hourly); bundles still queued or running are kept."""
+    service = _service()
+    try:
+        expired = service.expire_pushed_bundles()
+    finally:
+        service.close()
+    days = service.settings.pushed_bundle_retention_days
+    if as_json:
+        render.print_json(
+            {
+                "deleted": expired.count,
+                "sealed": expired.sealed,
+                "leftovers": expired.leftovers,
+                "retention_days": days,
+            }
+        )
+        return
+    render.say(
+        f"Deleted {expired.count} pushed bundle(s) older than {days} days, sealed "
+        f"{expired.sealed} kept in clear, removed {expired.leftovers} leftover working file(s)."
+    )
 
 
 def _change(district: str, actor: str | None, as_json: bool, *, rotate: bool) -> None:

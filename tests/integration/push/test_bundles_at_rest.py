@@ -271,3 +271,38 @@ def test_the_push_endpoint_keeps_nothing_in_clear_after_a_refusal(
     folder = world.service.settings.data_dir / "pushed" / world.ids["ogden"]
     assert list(folder.iterdir()) == []
     assert isinstance(response, httpx.Response)
+
+
+def test_the_cli_expires_bundles_past_the_retention_setting(
+    world: PushWorld, ogden_bundle: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from rostersync.cli.main import app
+    from rostersync.config import get_settings
+
+    bundle_id = push(world, "ogden", ogden_bundle)
+    with world.service.engine.begin() as conn:
+        conn.execute(
+            update(pushed_bundles)
+            .where(pushed_bundles.c.id == bundle_id)
+            .values(received_at=datetime.now(UTC) - timedelta(days=3))
+        )
+    settings = world.service.settings
+    for name, value in {
+        "ROSTERSYNC_DATA_DIR": str(settings.data_dir),
+        "ROSTERSYNC_DATABASE_URL": settings.database_url,
+        "ROSTERSYNC_SECRET_KEYS": settings.secret_keys,
+        "ROSTERSYNC_LOG_FORMAT": "json",
+        "ROSTERSYNC_PUSHED_BUNDLE_RETENTION_DAYS": "2",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["pushed-bundles", "expire", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.stdout
+    assert '"deleted": 1' in result.stdout and '"retention_days": 2' in result.stdout
+    folder = settings.data_dir / "pushed" / world.ids["ogden"]
+    assert list(folder.iterdir()) == []

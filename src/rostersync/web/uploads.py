@@ -95,12 +95,18 @@ def row_report(report: ImportReport, rows: list[SheetRow]) -> list[ImportRow]:
     return lines
 
 
+def size_text(limit: int) -> str:
+    """A byte limit as people read it: "5 MB", "256 KB"."""
+    if limit >= 1024 * 1024:
+        return f"{limit / (1024 * 1024):g} MB"
+    return f"{limit / 1024:g} KB" if limit >= 1024 else f"{limit:,} bytes"
+
+
 def too_large(limit: int) -> str:
     """What a refused oversize import says: the limit, the setting, and what to do."""
-    size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
     return (
-        f"the file is over the {size} limit for one import: split it into several files, or "
-        "save it as CSV without formatting (the vendor sets the limit with "
+        f"the file is over the {size_text(limit)} limit for one import: split it into several "
+        "files, or save it as CSV without formatting (the vendor sets the limit with "
         "ROSTERSYNC_MAX_IMPORT_BYTES)"
     )
 
@@ -203,6 +209,7 @@ def create_upload_router(service: RosterSync) -> APIRouter:
             "refused": "",
             "report": None,
             "max_rows": service.settings.import_max_rows,
+            "max_size": size_text(service.settings.max_import_bytes),
             **result,
         }
         return templates.TemplateResponse(request, "admin_import.html", context, status_code=status)
@@ -275,6 +282,7 @@ __all__ = [
     "create_upload_router",
     "describe_progress",
     "row_report",
+    "size_text",
     "too_large",
     "upload_name",
 ]

@@ -279,7 +279,10 @@ class TestTheCap:
         assert answer.status == 413
         page = answer.body.decode()
         assert "The file was refused" in page
-        assert "limit for one import" in page and "ROSTERSYNC_MAX_IMPORT_BYTES" in page
+        assert "over the 256 KB limit for one import" in page
+        assert "ROSTERSYNC_MAX_IMPORT_BYTES" in page
+        # The form says the limit before anyone uploads.
+        assert "Up to 5,000 staff and 256 KB per file." in page
 
     def test_a_file_under_the_limit_is_still_read_and_judged(self, gates: GateWorld) -> None:
         with httpx.Client(base_url=gates.url, timeout=30) as client:

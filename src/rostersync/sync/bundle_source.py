@@ -129,6 +129,20 @@ class BundleSource:
         if progress is not None:
             progress(collection, count)
 
+    def unprovided_kinds(self) -> set[EntityKind]:
+        """Kinds whose file the manifest marks absent: the bundle says nothing about them, so
+        a reference to one cannot be checked against it (decision 0021: a class whose course
+        was not provided is provisioned with a warning, not held). Empty until `records` has
+        opened the bundle."""
+        if not self.version:
+            return set()
+        return {
+            kind
+            for collection, kinds in COLLECTIONS
+            if self._modes.get(collection, "absent") == "absent"
+            for kind in kinds
+        }
+
     def complete_kinds(self) -> set[EntityKind]:
         """Kinds whose file was a bulk snapshot with at least one row (see the module docstring)."""
         complete: set[EntityKind] = set()

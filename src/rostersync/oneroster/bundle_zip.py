@@ -86,7 +86,14 @@ def file_size(path: str | Path) -> int:
 
 
 def check_path(name: str) -> None:
-    """Refuse an entry name that points outside the bundle."""
+    """Refuse an entry name that points outside the bundle, or that is empty."""
+    if not name:
+        # `zipfile` cannot even ask whether it is a folder (`ZipInfo.is_dir` indexes name[-1]).
+        raise BundleError(
+            "the bundle has an entry with no name; refused. Zip only the CSV files and "
+            "manifest.csv, at the root",
+            file="(an entry with no name)",
+        )
     parts = name.split("/")
     if (
         name.startswith("/")

@@ -4,9 +4,13 @@ bench.fuzz`)."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 from bench.fuzz.targets import bundles, check_bundle, valid_bundle
 from hypothesis import HealthCheck, given, settings
+from tests.unit.oneroster.bundle_helpers import members
 
 from rostersync.oneroster.bundle import Bundle, BundleError
 
@@ -38,3 +42,17 @@ def test_a_member_whose_own_header_is_damaged_is_refused_naming_it() -> None:
         list(bundle.records())
     assert refused.value.file == "manifest.csv"
     assert "damaged inside the zip" in str(refused.value)
+
+
+def test_an_entry_with_no_name_is_refused() -> None:
+    """Found by the fuzzer: `zipfile` raised IndexError asking whether an unnamed entry is a
+    folder."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members(valid_bundle("1.1")).items():
+            zf.writestr(name, data)
+        zf.writestr(zipfile.ZipInfo(""), b"x")
+    with pytest.raises(BundleError) as refused, Bundle(buf.getvalue()) as bundle:
+        list(bundle.records())
+    assert refused.value.file == "(an entry with no name)"
+    assert "no name" in str(refused.value)

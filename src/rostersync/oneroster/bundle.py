@@ -131,7 +131,14 @@ class Bundle:
                 with Path(self._source).open("rb") as handle:
                     check_directory(handle, max_members=self.limits.max_members)
             self._zip = zipfile.ZipFile(stream)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        # A damaged directory can also ask for a zip version nobody writes (NotImplementedError).
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            OSError,
+            EOFError,
+            NotImplementedError,
+        ) as exc:
             raise BundleError(
                 f"{name} is not a readable zip file ({exc}); export the OneRoster CSV bundle "
                 "again as a .zip",

@@ -137,7 +137,8 @@ def open_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
     """
     try:
         return zf.open(info)
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+    # ValueError: a directory whose offsets do not add up points before the file's start.
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
         raise BundleError(
             f"{info.filename} is damaged inside the zip ({exc}); export the bundle again",
             file=info.filename,

@@ -5,6 +5,7 @@ bench.fuzz`)."""
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 
 import pytest
@@ -56,3 +57,30 @@ def test_an_entry_with_no_name_is_refused() -> None:
         list(bundle.records())
     assert refused.value.file == "(an entry with no name)"
     assert "no name" in str(refused.value)
+
+
+def _refusal(data: bytes) -> BundleError:
+    with pytest.raises(BundleError) as refused, Bundle(data) as bundle:
+        list(bundle.records())
+    return refused.value
+
+
+def test_a_directory_asking_for_an_unknown_zip_version_is_refused() -> None:
+    """Found by the fuzzer: `zipfile` raised NotImplementedError ("zip file version 6.4")."""
+    data = bytearray(valid_bundle("1.1"))
+    entry = data.find(b"PK\x01\x02")  # the first central directory entry
+    data[entry + 6] = 64  # version needed to extract: 6.4
+    refused = _refusal(bytes(data))
+    assert refused.file == "the bundle"
+    assert "not a readable zip file" in str(refused)
+
+
+def test_a_directory_whose_offsets_point_before_the_file_is_refused() -> None:
+    """Found by the fuzzer: opening a member raised ValueError ("negative seek value")."""
+    data = bytearray(valid_bundle("1.1"))
+    end = data.rfind(b"PK\x05\x06")  # the end of central directory record
+    (offset,) = struct.unpack_from("<L", data, end + 16)
+    struct.pack_into("<L", data, end + 16, offset + 0x7C000000)
+    refused = _refusal(bytes(data))
+    assert refused.file == "manifest.csv"
+    assert "damaged inside the zip" in str(refused)

@@ -59,6 +59,7 @@ class Tally:
                 key,
                 {
                     "count": 0,
+                    "where": key,
                     "error": f"{type(exc).__name__}: {str(exc)[:300]}",
                     "input": targets.describe(case),
                 },
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         for crash in summary["distinct_crashes"]:
-            print(f"  {crash['count']}× {crash['error']}\n    input: {crash['input']}")
+            print(f"  {crash['count']}× {crash['where']} {crash['error']}")
+            print(f"    input: {crash['input']}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"fuzz-{results['started']}.json"
     path.write_text(json.dumps(results, indent=2, sort_keys=True))

@@ -58,8 +58,23 @@ def record_failure(
     return True
 
 
+# What SQLite says (never a value of the roster) → what the person checks.
+_SQLITE_CAUSES = {
+    "database is locked": "its file stayed locked by another writer",
+    "readonly database": "its file cannot be written (read-only, or a full disk)",
+    "disk i/o error": "its file cannot be read or written (disk error)",
+}
+
+
 def unavailable(exc: Exception) -> DatabaseUnavailable:
     """The one-line error for a database that went away; never the statement or its values."""
+    said = str(getattr(exc, "orig", "") or "").lower()
+    why = next((cause for known, cause in _SQLITE_CAUSES.items() if known in said), None)
+    if why is not None:
+        return DatabaseUnavailable(
+            f"the portal database could not be written during the sync: {why}; nothing was "
+            "written. Fix that, then sync again"
+        )
     return DatabaseUnavailable(
         f"the portal database stopped answering during the sync ({type(exc).__name__}); "
         "nothing was written. Check that the database is up, then sync again"

@@ -148,7 +148,9 @@ def run_slot(
         except SyncInProgress:
             # Someone else is syncing the district right now, perhaps with an older roster or
             # only a preview: this slot runs again once their lock is free, never silently not.
-            _requeue(service, district_id, due_slot, worker, SlotOutcome.WAITING_FOR_LOCK)
+            _requeue(
+                service, district_id, due_slot, worker, SlotOutcome.WAITING_FOR_LOCK, counted=False
+            )
             bound.info("job.waiting_for_lock")
             return SlotResult(outcome=SlotOutcome.WAITING_FOR_LOCK)
         except DatabaseUnavailable:
@@ -244,7 +246,13 @@ def _finish(
 
 
 def _requeue(
-    service: RosterSync, district_id: str, due_slot: datetime, worker: str, why: str
+    service: RosterSync,
+    district_id: str,
+    due_slot: datetime,
+    worker: str,
+    why: str,
+    *,
+    counted: bool = True,
 ) -> None:
     """Put a claimed slot back to queued with why it waits (shown in `rostersync slots`)."""
 
@@ -258,6 +266,7 @@ def _requeue(
                 run_id=None,
                 now=datetime.now(UTC),
                 outcome=why,
+                counted=counted,
             )
 
     store_locks.retry_for(store_locks.RECORD_FOR_SECONDS, "put a slot back", put_back)

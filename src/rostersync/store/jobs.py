@@ -190,10 +190,12 @@ def release_slot(
     run_id: str | None,
     now: datetime,
     outcome: str | None = None,
+    counted: bool = True,
 ) -> bool:
     """Put a claimed slot back to queued, for a retry; False when the claim was lost.
 
-    `outcome` says why it waits (`waiting_for_lock`, …) until an attempt finishes it.
+    `outcome` says why it waits (`waiting_for_lock`, …) until an attempt finishes it; with
+    `counted` False the claim is not counted as an attempt (it did not try to sync).
     """
     result = conn.execute(
         update(sync_slots)
@@ -207,6 +209,7 @@ def release_slot(
             status="queued",
             run_id=run_id,
             outcome=outcome,
+            attempts=sync_slots.c.attempts - (0 if counted else 1),
             worker=None,
             lease_expires_at=None,
             enqueued_at=now,

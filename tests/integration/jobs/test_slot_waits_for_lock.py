@@ -64,6 +64,7 @@ def test_a_slot_that_meets_a_live_lock_is_queued_again_and_runs_once_the_lock_is
             slot = store_jobs.get_slot(conn, district.id, slot_at)
         assert slot is not None
         assert (slot.status, slot.outcome) == ("queued", "waiting_for_lock")
+        assert slot.attempts == 0  # waiting is not an attempt at the sync
         assert [r.id for r in portal.runs(district.id)] == [manual_run]
     finally:
         manual.release()
@@ -73,3 +74,4 @@ def test_a_slot_that_meets_a_live_lock_is_queued_again_and_runs_once_the_lock_is
         slot = store_jobs.get_slot(conn, district.id, slot_at)
     assert slot is not None
     assert (slot.status, slot.outcome, slot.run_id) == ("finished", "succeeded", again.run_id)
+    assert slot.attempts == 1

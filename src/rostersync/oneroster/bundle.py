@@ -183,7 +183,7 @@ class Bundle:
                 raise BundleError(
                     f"{name} is a symbolic link; put the real file in the zip", file=name
                 )
-            if info.flag_bits & 0x1:
+            if info.flag_bits & 0x41:  # bit 0 encrypted, bit 6 strong encryption
                 raise BundleError(
                     f"{name} is encrypted; export the bundle without a password", file=name
                 )

@@ -137,8 +137,9 @@ def open_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
     """
     try:
         return zf.open(info)
-    # ValueError: a directory whose offsets do not add up points before the file's start.
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+    # ValueError: a directory whose offsets do not add up points before the file's start;
+    # NotImplementedError: a local header claiming strong encryption or patch data.
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
         raise BundleError(
             f"{info.filename} is damaged inside the zip ({exc}); export the bundle again",
             file=info.filename,

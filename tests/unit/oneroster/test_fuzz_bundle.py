@@ -84,3 +84,24 @@ def test_a_directory_whose_offsets_point_before_the_file_is_refused() -> None:
     refused = _refusal(bytes(data))
     assert refused.file == "manifest.csv"
     assert "damaged inside the zip" in str(refused)
+
+
+def test_a_member_flagged_for_strong_encryption_is_refused_as_encrypted() -> None:
+    """Found by the fuzzer: a directory entry flagged "strong encryption" (bit 6) passed the
+    encryption check (bit 0 only) and `zipfile` raised NotImplementedError on opening it."""
+    data = bytearray(valid_bundle("1.1"))
+    entry = data.find(b"PK\x01\x02")  # the first central directory entry (manifest.csv)
+    data[entry + 8] |= 0x40  # its general purpose flags: bit 6
+    refused = _refusal(bytes(data))
+    assert refused.file == "manifest.csv"
+    assert "is encrypted" in str(refused)
+
+
+def test_a_member_flagged_as_patch_data_is_refused() -> None:
+    """The same, for "compressed patched data" (bit 5), which nothing in a bundle uses."""
+    data = bytearray(valid_bundle("1.1"))
+    entry = data.find(b"PK\x01\x02")
+    data[entry + 8] |= 0x20
+    refused = _refusal(bytes(data))
+    assert refused.file == "manifest.csv"
+    assert "damaged inside the zip" in str(refused)

@@ -6,11 +6,18 @@ scheduled sync silently did not happen.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from tests.integration.reliability.processes import KEY as RKEY
+from tests.integration.reliability.processes import SECRET as RSECRET
+from tests.integration.reliability.processes import make_world, wait_for
 
+from rostersync.config import Settings
+from rostersync.jobs.queue import JobQueue
+from rostersync.jobs.scheduler import tick
 from rostersync.jobs.tasks import SlotOutcome, run_slot
 from rostersync.notify.notifier import Notifier
 from rostersync.notify.senders import MemorySender
@@ -75,3 +82,43 @@ def test_a_slot_that_meets_a_live_lock_is_queued_again_and_runs_once_the_lock_is
     assert slot is not None
     assert (slot.status, slot.outcome, slot.run_id) == ("finished", "succeeded", again.run_id)
     assert slot.attempts == 1
+
+
+@pytest.mark.parametrize("databases", ["sqlite"], indirect=True)  # the queue is the same on both
+def test_through_a_worker_the_waiting_slot_runs_as_soon_as_the_lock_is_free(
+    fresh_db_url: Callable[[], str], tmp_path: Path
+) -> None:
+    data = generate_district(students=15, seed=21)
+    with SimulatorServer([Tenant(name="orem", data=data, key=RKEY, secret=RSECRET)]) as server:
+        world = make_world(fresh_db_url(), tmp_path, server, "orem")
+        try:
+            queue = JobQueue(Settings(**world.values), service=world.portal, periodic=False)
+            manual = DistrictLock(world.engine, world.district_id)
+            manual.acquire(trigger="manual", mode="apply")
+            try:
+                # A week ahead: a weekday 06:00 Chicago slot has passed since onboarding.
+                now = datetime.now(UTC) + timedelta(days=7)
+                assert len(tick(world.portal, now, enqueue=queue.enqueue_sync)) == 1
+                world.start(["worker", "--no-periodic"], name="worker")
+
+                def waiting() -> bool:
+                    with world.engine.connect() as conn:
+                        (slot,) = store_jobs.list_slots(conn, world.district_id)
+                    return slot.outcome == "waiting_for_lock"
+
+                wait_for(waiting, seconds=60, what="the slot to meet the lock")
+            finally:
+                manual.release()
+
+            def finished() -> bool:
+                with world.engine.connect() as conn:
+                    (slot,) = store_jobs.list_slots(conn, world.district_id)
+                return slot.status == "finished"
+
+            wait_for(finished, seconds=60, what="the slot to run once the lock is free")
+            with world.engine.connect() as conn:
+                (slot,) = store_jobs.list_slots(conn, world.district_id)
+            assert slot.outcome == "succeeded"
+        finally:
+            world.stop_all()
+            world.portal.close()

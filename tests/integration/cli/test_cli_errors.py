@@ -21,7 +21,13 @@ __all__ = ["env"]  # the fixture, shared with test_cli
 # What a command needs besides its arguments and required options to reach the service.
 EXTRA = {"district add": ["--secret", "not-asked-for"]}
 # Commands whose missing district or run is not an error (they create or list).
-NOTHING_TO_FIND = {"district add", "district list", "privacy disposals", "tick"}
+NOTHING_TO_FIND = {
+    "district add",
+    "district list",
+    "privacy disposals",
+    "pushed-bundles expire",
+    "tick",
+}
 
 
 def json_commands() -> Iterator[tuple[str, list[str]]]:

@@ -102,9 +102,7 @@ class JobQueue:
             else None
         )
         self.expire_bundles = (
-            self.huey.periodic_task(crontab(minute="17"), name=RETENTION_TASK)(
-                self._expire_bundles
-            )
+            self.huey.periodic_task(crontab(minute="17"), name=RETENTION_TASK)(self._expire_bundles)
             if periodic
             else None
         )

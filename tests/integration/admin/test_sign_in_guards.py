@@ -132,6 +132,7 @@ def assert_too_many(response: httpx.Response, events: list[dict[str, Any]], *sec
     assert response.status_code == 429, response.text
     assert "Try again after" in response.text and "UTC" in response.text
     assert 1 <= int(response.headers["Retry-After"]) <= 61
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     found = re.search(r"Reference: <code>([0-9A-Z]{5}-[0-9A-Z]{5})</code>", response.text)
     assert found, response.text
     logged = [e for e in events if e["event"] == "rate_limit.refused"]

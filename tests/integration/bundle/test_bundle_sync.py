@@ -73,10 +73,16 @@ class TestSameAsRest:
         tenant = Tenant(name="springfield", data=data, key=KEY, secret=SECRET)
         with SimulatorServer([tenant]) as server:
             rest = make_portal(fresh_db_url(), tmp_path / "rest")
-            with rest.engine.begin() as conn:
-                conn.execute(
-                    tables.integrations.update().values(source_url=server.base_url("springfield"))
-                )
+            # Pointed at the simulator with its secret typed again, as a person would: a stored
+            # secret is only sent to the source it was entered for.
+            rest.set_onboarding_source(
+                "springfield",
+                "test",
+                source_kind="oneroster-1.1",
+                source_url=server.base_url("springfield"),
+                key=KEY,
+                secret=SECRET,
+            )
             report = rest.run_sync("springfield")
             assert report.status == "succeeded", report.error
             results["rest"] = contents(rest)

@@ -93,6 +93,30 @@ class Settings(BaseSettings):
     mail_send_attempts: int = Field(default=3, ge=1)
     mail_retry_delay_seconds: float = Field(default=2.0, ge=0)
     stale_after_days: int = Field(default=14, ge=1)
+    # Staff sign-in guards (docs/decisions/0023-rate-limits-and-refusal-references.md): failed
+    # tries allowed per client address and per account, for each of sign-in, invitations and
+    # two-step codes ("N per M minutes"); where the counts live (empty: Redis when the queue is
+    # on Redis, else memory); how long five wrong passwords lock an account (tries during a lock
+    # never extend it); whether /metrics answers requests from this machine as well as vendor staff.
+    rate_limit_per_address: str = "30 per 10 minutes"
+    rate_limit_per_account: str = "10 per 1 hour"
+    rate_limit_storage_url: str = Field(default="", repr=False)
+    staff_lockout_seconds: int = Field(default=15 * 60, ge=1)
+    metrics_from_loopback: bool = True
+
+    @field_validator("rate_limit_per_address", "rate_limit_per_account")
+    @classmethod
+    def _rate_limit_readable(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate limit; write it as tries per period, for example "
+                "'30 per 10 minutes' or '10 per 1 hour'"
+            ) from None
+        return value
 
     @property
     def outbound_policy(self) -> OutboundPolicy:

@@ -26,6 +26,7 @@ from rich.text import Text
 
 from rostersync.domain.issues import ValidationIssue
 from rostersync.domain.records import EntityKind
+from rostersync.domain.references import split_skipped
 from rostersync.sync.pipeline import SyncReport
 
 # markup/emoji/highlight off: even a string handed to `console.print` by mistake is shown as is.
@@ -143,7 +144,8 @@ def print_report(report: SyncReport, *, title: str, issue_limit: int | None = 50
         say(("Sync failed", "bold red"), f" (run {report.run_id}): {report.error}")
         return
     console.print(counts_table(report, title))
-    skipped = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(report.skipped.items()))
+    on_purpose, waiting = split_skipped(report.skipped)
+    skipped = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in on_purpose.items())
     say(
         f"Run {report.run_id}: {report.status} in {report.seconds:.1f}s, "
         f"{report.requests} requests ({report.retries} retried); "
@@ -151,6 +153,8 @@ def print_report(report: SyncReport, *, title: str, issue_limit: int | None = 50
     )
     if skipped:
         say(f"Skipped on purpose: {skipped}")
+    for sentence in waiting:  # held for another record's error, not skipped on purpose
+        say(f"Waiting for another record's fix: {sentence}")
     if report.issues and issue_limit == 0:
         say(f"{len(report.issues)} validation issues still open: rostersync issues {report.run_id}")
     elif report.issues:

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from rostersync.domain.emails import normal_email as normal_email
 from rostersync.domain.issues import ValidationIssue
 from rostersync.domain.records import (
     ACTIVE,
@@ -25,6 +26,7 @@ from rostersync.domain.records import (
     StoredRecord,
     Student,
 )
+from rostersync.domain.references import describe, waiting_key
 from rostersync.domain.validate import WAITING, ValidatedRoster
 
 PEOPLE = (EntityKind.STUDENT, EntityKind.EDUCATOR)
@@ -73,15 +75,12 @@ class MatchResult:
     matches: dict[EntityKind, list[Match]] = field(default_factory=dict)
     # People held by a matching conflict: their enrollments wait on the fix.
     blocked: frozenset[str] = frozenset()
+    # The same people as a person knows them (`references.describe`), by sourcedId.
+    blocked_names: Mapping[str, str] = field(default_factory=dict)
 
     def count(self, kind: EntityKind) -> int:
         """How many records of `kind` were matched."""
         return len(self.matches.get(kind, ()))
-
-
-def normal_email(email: str) -> str:
-    """An email as matching compares it: trimmed and lower-cased."""
-    return email.strip().lower()
 
 
 def match_accounts(
@@ -106,10 +105,13 @@ def match_accounts(
     valid = dict(roster.valid)
     held = {kind: set(sids) for kind, sids in roster.held.items()}
     issues = list(roster.issues)
+    # What waits for which record is counted among the run's skipped records from here on.
     skipped = Counter(roster.skipped)
+    skipped.update(roster.waiting)
     new_stored: dict[EntityKind, Mapping[str, StoredRecord]] = dict(stored)
     matches: dict[EntityKind, list[Match]] = {}
     blocked: set[str] = set()
+    blocked_names: dict[str, str] = {}
 
     for kind in PEOPLE:
         records = [r for r in valid.get(kind, []) if r.status == ACTIVE]
@@ -123,6 +125,9 @@ def match_accounts(
         for sid, issue in conflicts.items():
             issues.append(issue)
             blocked.add(sid)
+        blocked_names.update(
+            (r.sourced_id, describe(r)) for r in records if r.sourced_id in conflicts
+        )
         if conflicts or kind not in valid:
             valid[kind] = [r for r in valid.get(kind, []) if r.sourced_id not in conflicts]
         held.setdefault(kind, set()).update(conflicts)
@@ -134,6 +139,8 @@ def match_accounts(
             if isinstance(record, Enrollment) and record.user_sourced_id in blocked:
                 held.setdefault(EntityKind.ENROLLMENT, set()).add(record.sourced_id)
                 skipped[f"{EntityKind.ENROLLMENT.value}_{WAITING}"] += 1
+                target = blocked_names[record.user_sourced_id]
+                skipped[waiting_key(EntityKind.ENROLLMENT.value, target)] += 1
             else:
                 keep.append(record)
         valid[EntityKind.ENROLLMENT] = keep
@@ -143,6 +150,7 @@ def match_accounts(
         stored=new_stored,
         matches=matches,
         blocked=frozenset(blocked),
+        blocked_names=blocked_names,
     )
 
 

@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from rostersync.domain.emails import normal_email as normal_email
+
 NOT_ROSTERED = "none"
 
 REQUIRED_COLUMNS = ("first_name", "last_name", "email", "role", "school_identifier_or_sourced_id")
@@ -51,11 +53,6 @@ def is_rostered(source_kind: str) -> bool:
 def normal_header(cell: str) -> str:
     """A header cell as a column name: trimmed, lower-case, spaces and dashes as underscores."""
     return re.sub(r"[\s\-]+", "_", cell.strip().lstrip("\ufeff").strip().lower())
-
-
-def normal_email(email: str) -> str:
-    """The form emails are compared in: trimmed and lower-case."""
-    return email.strip().lower()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,6 +15,7 @@ from collections.abc import Container, Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
+from rostersync.domain.emails import email_problems, normal_email
 from rostersync.domain.issues import Severity, ValidationIssue
 from rostersync.domain.records import (
     ACTIVE,
@@ -34,12 +35,15 @@ from rostersync.domain.records import (
     Student,
     shared,
 )
+from rostersync.domain.references import DELETED, Refused, describe, reference, waiting_key
+from rostersync.domain.references import POINTS_AT_DELETED as POINTS_AT_DELETED
+from rostersync.domain.references import WAITING as WAITING
+from rostersync.domain.references import issue as _issue
 from rostersync.domain.rules import DistrictRules, EligibilitySource
 
 ORG_TYPES = frozenset({"department", "school", "district", "local", "state", "national"})
 SESSION_TYPES = frozenset({"gradingPeriod", "semester", "schoolYear", "term"})
 ENROLLMENT_ROLES = frozenset({"administrator", "proctor", "student", "teacher", "aide"})
-WAITING = "waiting_on_failed_record"
 
 
 @dataclass(slots=True)
@@ -135,26 +139,9 @@ class ValidatedRoster:
     skipped: dict[str, int]
     # What an enrollment is judged against, for enrollments validated after the rest (streamed).
     enrollments: EnrollmentContext | None = None
-
-
-def _issue(
-    entity: str,
-    sid: str,
-    field_name: str,
-    code: str,
-    message: str,
-    fix: str,
-    severity: Severity = Severity.ERROR,
-) -> ValidationIssue:
-    return ValidationIssue(
-        entity=entity,
-        sourced_id=sid,
-        field=field_name,
-        code=code,
-        message=message,
-        fix=fix,
-        severity=severity,
-    )
+    # Records waiting, per record they wait for (`references.waiting_key`): `skipped` says how
+    # many wait, this says for what. Planning counts them among the run's `skipped`.
+    waiting: dict[str, int] = field(default_factory=dict)
 
 
 def student_id_of(person: Person, rules: DistrictRules) -> str:
@@ -260,10 +247,6 @@ def _admit_person(
     accounts.append(account)
 
 
-def _normal_email(email: str) -> str:
-    return email.strip().lower()
-
-
 def validate_roster(
     roster: SourceRoster,
     rules: DistrictRules,
@@ -285,6 +268,9 @@ def validate_roster(
     """
     issues = list(roster.issues)
     skipped: dict[str, int] = defaultdict(int)
+    # Per record waited for (`references.waiting_key`), and how people know each held record.
+    waiting: dict[str, int] = defaultdict(int)
+    names: dict[EntityKind, dict[str, str]] = {kind: {} for kind in EntityKind}
     valid: dict[EntityKind, list[Record]] = {kind: [] for kind in EntityKind}
     held: dict[EntityKind, set[str]] = {kind: set() for kind in EntityKind}
 
@@ -295,9 +281,12 @@ def validate_roster(
         # neither removed nor held.
         ok = {r.sourced_id for r in valid[kind] if r.status == ACTIVE}
         if known:
-            removed = {r.sourced_id for r in valid[kind] if r.status != ACTIVE}
-            ok |= set(known.get(kind, ())) - removed - held[kind]
+            ok |= set(known.get(kind, ())) - deleted(kind) - held[kind]
         return ok
+
+    def deleted(kind: EntityKind) -> set[str]:
+        # Records this pull marks `tobedeleted`: what points at them is told so, not "share it".
+        return {r.sourced_id for r in valid[kind] if r.status != ACTIVE}
 
     def removal(kind: EntityKind, record: Record) -> bool:
         # A `tobedeleted` record is a removal: its content is not validated, only acted on.
@@ -308,16 +297,21 @@ def validate_roster(
 
     def settle(kind: EntityKind, record: Record, problems: list[ValidationIssue | None]) -> None:
         real = [p for p in problems if p is not None and p.code != WAITING]
-        if any(p is not None and p.code == WAITING for p in problems) and not any(
-            p.severity is Severity.ERROR for p in real
-        ):
+        if any(p.code.startswith(DELETED) for p in real):
+            skipped[f"{kind.value}_{POINTS_AT_DELETED}"] += 1
+        waits = [p.message for p in problems if p is not None and p.code == WAITING]
+        if waits and not any(p.severity is Severity.ERROR for p in real):
             held[kind].add(record.sourced_id)
+            names[kind][record.sourced_id] = describe(record)
             skipped[f"{kind.value}_{WAITING}"] += 1
+            for target in waits:
+                waiting[waiting_key(kind.value, target)] += 1
             issues.extend(real)
             return
         issues.extend(real)
         if any(p.severity is Severity.ERROR for p in real):
             held[kind].add(record.sourced_id)
+            names[kind][record.sourced_id] = describe(record)
         else:
             valid[kind].append(record)
 
@@ -351,7 +345,7 @@ def validate_roster(
             )
         settle(EntityKind.ORG, org, problems)
     orgs_ok = resolvable(EntityKind.ORG)
-    orgs_held = held[EntityKind.ORG]
+    orgs_held = Refused(held[EntityKind.ORG], deleted(EntityKind.ORG), names[EntityKind.ORG])
 
     # Academic sessions ----------------------------------------------------------------------
     for session in roster.sessions.values():
@@ -387,9 +381,11 @@ def validate_roster(
             )
         settle(EntityKind.ACADEMIC_SESSION, session, problems)
     sessions_ok = resolvable(EntityKind.ACADEMIC_SESSION)
-    sessions_held = held[EntityKind.ACADEMIC_SESSION]
-
-    reference = _reference
+    sessions_held = Refused(
+        held[EntityKind.ACADEMIC_SESSION],
+        deleted(EntityKind.ACADEMIC_SESSION),
+        names[EntityKind.ACADEMIC_SESSION],
+    )
 
     # Courses --------------------------------------------------------------------------------
     for course in roster.courses.values():
@@ -420,7 +416,9 @@ def validate_roster(
         )
         settle(EntityKind.COURSE, course, problems)
     courses_ok = resolvable(EntityKind.COURSE)
-    courses_held = held[EntityKind.COURSE]
+    courses_held = Refused(
+        held[EntityKind.COURSE], deleted(EntityKind.COURSE), names[EntityKind.COURSE]
+    )
 
     # Classes --------------------------------------------------------------------------------
     for klass in roster.classes.values():
@@ -465,6 +463,7 @@ def validate_roster(
         settle(EntityKind.CLASS, klass, problems)
     classes_ok = resolvable(EntityKind.CLASS)
     classes_held = held[EntityKind.CLASS]
+    classes_deleted = deleted(EntityKind.CLASS)
 
     # People ---------------------------------------------------------------------------------
     # (Already done while collecting when the roster was given the rules.)
@@ -481,7 +480,7 @@ def validate_roster(
         if account.status != ACTIVE:
             continue
         if account.email:
-            email_owners.add(_normal_email(account.email), account.sourced_id)
+            email_owners.add(normal_email(account.email), account.sourced_id)
         if isinstance(account, Student) and account.student_id:
             student_id_owners.add(account.student_id, account.sourced_id)
 
@@ -522,7 +521,7 @@ def validate_roster(
             )
         for school in account.school_sourced_ids:
             problems.append(reference(label, sid, "orgs", "school", school, orgs_ok, orgs_held))
-        problems.extend(_email_problems(label, account, rules, email_owners))
+        problems.extend(email_problems(label, account, rules, email_owners))
         if isinstance(account, Student):
             problems.extend(_student_problems(account, rules, student_id_owners))
             if not rules.grades_provided and account.grade and account.grade not in GRADE_CODES:
@@ -548,6 +547,7 @@ def validate_roster(
         if sid not in held[kind]:
             people_known.add(sid)
     people_held = held[EntityKind.STUDENT] | held[EntityKind.EDUCATOR]
+    people_deleted = deleted(EntityKind.STUDENT) | deleted(EntityKind.EDUCATOR)
     del email_owners, student_id_owners
     if known:
         people_known |= (
@@ -560,6 +560,10 @@ def validate_roster(
         classes_held=classes_held,
         people_known=people_known,
         people_held=people_held,
+        classes_deleted=classes_deleted,
+        people_deleted=people_deleted,
+        class_names=names[EntityKind.CLASS],
+        people_names=names[EntityKind.STUDENT] | names[EntityKind.EDUCATOR],
     )
     for enrollment in roster.enrollments.values():
         verdict, found = judge_enrollment(enrollment, context)
@@ -568,11 +572,15 @@ def validate_roster(
             valid[EntityKind.ENROLLMENT].append(enrollment)
             continue
         held[EntityKind.ENROLLMENT].add(enrollment.sourced_id)
-        if verdict is Verdict.WAITING:
-            skipped[f"{EntityKind.ENROLLMENT.value}_{WAITING}"] += 1
+        count_held(skipped, (verdict, found), enrollment, context, details=waiting)
 
     return ValidatedRoster(
-        valid=valid, held=held, issues=issues, skipped=dict(skipped), enrollments=context
+        valid=valid,
+        held=held,
+        issues=issues,
+        skipped=dict(skipped),
+        enrollments=context,
+        waiting=dict(waiting),
     )
 
 
@@ -596,17 +604,61 @@ class EnrollmentContext:
     classes_held: Set[str]
     people_known: Set[str]
     people_held: Set[str]
+    # Marked `tobedeleted` by this pull: an enrollment in one is told so, not "share it".
+    classes_deleted: Set[str] = frozenset()
+    people_deleted: Set[str] = frozenset()
+    # Held classes and people as people know them (`references.describe`), by sourcedId.
+    class_names: Mapping[str, str] = field(default_factory=dict)
+    people_names: Mapping[str, str] = field(default_factory=dict)
 
-    def without_people(self, blocked: Set[str]) -> EnrollmentContext:
+    def without_people(
+        self, blocked: Set[str], names: Mapping[str, str] | None = None
+    ) -> EnrollmentContext:
         """The same, with some people held after validation (a matching conflict)."""
         if not blocked:
             return self
-        return EnrollmentContext(
-            classes_ok=self.classes_ok,
-            classes_held=self.classes_held,
+        return replace(
+            self,
             people_known=set(self.people_known) - blocked,
             people_held=set(self.people_held) | blocked,
+            people_names={**self.people_names, **(names or {})},
         )
+
+    def waits_for(self, enrollment: Enrollment) -> list[str]:
+        """The held records an enrollment waits for, as people know them (`describe`)."""
+        found = []
+        if (sid := enrollment.class_sourced_id) and sid in self.classes_held:
+            found.append(self.class_names.get(sid) or f"class {sid}")
+        if (sid := enrollment.user_sourced_id) and sid in self.people_held:
+            found.append(self.people_names.get(sid) or f"user {sid}")
+        return found
+
+
+def count_held(
+    skipped: dict[str, int],
+    judged: tuple[Verdict, list[ValidationIssue]],
+    enrollment: Enrollment,
+    context: EnrollmentContext,
+    *,
+    details: dict[str, int] | None = None,
+) -> None:
+    """Count a held enrollment in `skipped`: one that waits (under `enrollment_WAITING`, and in
+    `details`, `skipped` itself when None, under each record it waits for), or one that points
+    at a record the district marked for deletion."""
+    verdict, issues = judged
+    kind = EntityKind.ENROLLMENT.value
+    keys = (
+        [f"{kind}_{POINTS_AT_DELETED}"] if any(i.code.startswith(DELETED) for i in issues) else []
+    )
+    if verdict is Verdict.WAITING:
+        keys.append(f"{kind}_{WAITING}")
+    for key in keys:
+        skipped[key] = skipped.get(key, 0) + 1
+    if verdict is Verdict.WAITING:
+        into = skipped if details is None else details
+        for target in context.waits_for(enrollment):
+            key = waiting_key(kind, target)
+            into[key] = into.get(key, 0) + 1
 
 
 def judge_enrollment(
@@ -631,23 +683,23 @@ def judge_enrollment(
         return Verdict.REMOVAL, []
     sid = enrollment.sourced_id
     problems = [
-        _reference(
+        reference(
             "enrollment",
             sid,
             "class",
             "class",
             enrollment.class_sourced_id,
             context.classes_ok,
-            context.classes_held,
+            Refused(context.classes_held, context.classes_deleted),
         ),
-        _reference(
+        reference(
             "enrollment",
             sid,
             "user",
             "user",
             enrollment.user_sourced_id,
             context.people_known,
-            context.people_held,
+            Refused(context.people_held, context.people_deleted),
         ),
     ]
     if enrollment.role not in ENROLLMENT_ROLES:
@@ -668,89 +720,6 @@ def judge_enrollment(
     if any(p.severity is Severity.ERROR for p in real):
         return Verdict.HELD, real
     return Verdict.VALID, real
-
-
-def _reference(
-    entity: str,
-    sid: str,
-    field_name: str,
-    target_label: str,
-    target: str | None,
-    ok: Set[str],
-    failed: Set[str],
-) -> ValidationIssue | None:
-    """None when the reference resolves; WAITING marker or an unknown-reference issue if not."""
-    if target and target in ok:
-        return None
-    if target and target in failed:
-        return _issue(entity, sid, field_name, WAITING, "", "")
-    if not target:
-        return _issue(
-            entity,
-            sid,
-            field_name,
-            f"missing_{target_label}",
-            f"{entity.capitalize()} {sid!r} does not name its {target_label}.",
-            f"Assign the {entity} to a {target_label} in the SIS.",
-        )
-    return _issue(
-        entity,
-        sid,
-        field_name,
-        f"unknown_{target_label}",
-        f"{entity.capitalize()} {sid!r} points at {target_label} {target!r}, which is not in "
-        "the roster ClassLink shared.",
-        f"Share {target_label} {target!r} with this application in ClassLink, or correct the "
-        f"{entity}'s {field_name} in the SIS.",
-    )
-
-
-def _email_problems(
-    label: str,
-    account: Student | Educator,
-    rules: DistrictRules,
-    owners: Owners,
-) -> Iterable[ValidationIssue]:
-    sid = account.sourced_id
-    severity = Severity.ERROR if rules.unique_emails else Severity.WARNING
-    consequence = "" if rules.unique_emails else " It was added without an email."
-    if not account.email:
-        if rules.unique_emails:
-            yield _issue(
-                label,
-                sid,
-                "email",
-                "missing_email",
-                f"{label.capitalize()} {sid!r} has no email address, and your district said "
-                "every account has a unique email.",
-                f"Add the {label}'s email in the SIS, or tell us emails are not provided.",
-            )
-        return
-    if "@" not in account.email.strip("@"):
-        yield _issue(
-            label,
-            sid,
-            "email",
-            "invalid_email",
-            f"{label.capitalize()} {sid!r} has email {account.email!r}, which is not an email "
-            f"address.{consequence}",
-            f"Correct the {label}'s email in the SIS.",
-            severity,
-        )
-        return
-    sharing = owners.others(_normal_email(account.email), sid)
-    if sharing:
-        others = ", ".join(repr(o) for o in sharing[:3])
-        yield _issue(
-            label,
-            sid,
-            "email",
-            "duplicate_email",
-            f"{label.capitalize()} {sid!r} has email {account.email!r}, which is also used by "
-            f"{others}.{consequence}",
-            "Each person needs their own email; correct the duplicate in the SIS.",
-            severity,
-        )
 
 
 def _student_problems(

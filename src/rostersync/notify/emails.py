@@ -18,6 +18,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from rostersync.domain.records import EntityKind
+from rostersync.domain.references import split_skipped
 from rostersync.notify.csvfile import issues_csv_file
 
 # Per kind of record, the outcomes a summary shows, in this order.
@@ -176,11 +177,14 @@ def summary_email(
 ) -> Email:
     """What a finished sync did and which records need fixing, with every open issue as CSV."""
     counts = run.counts or {}
+    # Records held for another record's error wait for it; they were not skipped by design.
+    skipped, waiting = split_skipped(counts.get("skipped") or {})
     context = {
         **_common(district, run, portal_base_url),
         "outcomes": outcome_rows(counts),
         "outcome_names": OUTCOMES,
-        "skipped": dict(counts.get("skipped") or {}),
+        "skipped": skipped,
+        "waiting": waiting,
         "groups": group_issues(open_issues),
         "open_issue_count": len(open_issues),
         "examples_per_code": EXAMPLES_PER_CODE,

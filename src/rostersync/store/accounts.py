@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
 
+from rostersync.domain.emails import normal_email
 from rostersync.domain.records import EntityKind
 from rostersync.domain.staff_import import NewEducator
 from rostersync.store.tables import audit_log, educators, orgs, students
@@ -47,18 +48,35 @@ def schools(conn: Connection, district_id: str) -> list[tuple[str, str, str]]:
 
 
 def emails_in_use(conn: Connection, district_id: str, emails: Collection[str]) -> set[str]:
-    """Which of the given lower-case emails an educator or student of the district already has.
+    """Which of the given normalised emails (`normal_email`) the district's people already have.
 
-    One query per table per 1,000 emails, using the `lower(email)` indexes.
+    One query per table per 1,000 emails, using the `lower(email)` indexes. SQLite's `lower`
+    folds only ASCII letters, so an email with other letters (`JOSÉ@…`) is looked for by a
+    pattern in which each of them matches any one character, and the candidates are compared
+    in Python: one address is one address, whatever its case.
     """
     wanted = sorted({e for e in emails if e})
+    plain = [e for e in wanted if e.isascii()]
     found: set[str] = set()
     for table in (educators, students):
         lowered = func.lower(table.c.email)
-        for chunk in _chunks(wanted):
+        for chunk in _chunks(plain):
             stmt = select(lowered).where(table.c.district_id == district_id, lowered.in_(chunk))
             found.update(conn.execute(stmt).scalars())
+        for email in (e for e in wanted if not e.isascii()):
+            stmt = select(table.c.email).where(
+                table.c.district_id == district_id,
+                lowered.like(_any_letter_pattern(email), escape="\\"),
+            )
+            if any(normal_email(e) == email for e in conn.execute(stmt).scalars()):
+                found.add(email)
     return found
+
+
+def _any_letter_pattern(email: str) -> str:
+    """A LIKE pattern for `email` in which every non-ASCII character matches any one."""
+    escaped = email.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return "".join(c if c.isascii() else "_" for c in escaped)
 
 
 def insert_educators(

@@ -49,9 +49,9 @@ from rostersync.domain.plan import EntityPlan, PlanDigest, PlannedWrite, Streame
 from rostersync.domain.records import ACTIVE, Enrollment, EntityKind, StoredRecord, digest_of
 from rostersync.domain.validate import (
     ENROLLMENT_ROLES,
-    WAITING,
     EnrollmentContext,
     Verdict,
+    count_held,
     duplicate_issue,
     judge_enrollment,
     missing_sourced_id_issue,
@@ -417,7 +417,8 @@ def _plan(
             ):
                 verdict = Verdict.VALID
             else:
-                verdict, issues = judge_enrollment(enrollment_of(row), context)
+                judged = enrollment_of(row)
+                verdict, issues = judge_enrollment(judged, context)
                 result.issues.extend(issues)
             if verdict is Verdict.REMOVAL:
                 if found is not None and found.active:
@@ -427,9 +428,8 @@ def _plan(
             elif verdict is not Verdict.VALID:
                 held.add(sid)
                 plan.held += 1
-                if verdict is Verdict.WAITING:
-                    key = f"{KIND.value}_{WAITING}"
-                    result.skipped[key] = result.skipped.get(key, 0) + 1
+                # Counted with the record it waits for, or as pointing at a deleted one.
+                count_held(result.skipped, (verdict, issues), judged, context)
             elif found is _UNCHANGED:
                 plan.unchanged += 1
             else:

@@ -330,7 +330,7 @@ def _run(
         digest = PlanDigest(ITEMS_CAP)
         enrollments = plan_enrollments(
             spool,
-            context.without_people(matched.blocked),
+            context.without_people(matched.blocked, matched.blocked_names),
             StoredEnrollments(
                 counts=store_roster.count_stored(conn, district_id, EntityKind.ENROLLMENT),
                 lookup=partial(store_roster.lookup_index, conn, district_id, EntityKind.ENROLLMENT),

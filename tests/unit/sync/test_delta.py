@@ -106,7 +106,9 @@ class TestValidationAgainstThePortal:
         known = {EntityKind.CLASS: {"cls-1"}, EntityKind.STUDENT: {"stu-1"}}
         roster = delta_of(f.student("stu-1", status="tobedeleted"), f.enrollment("enr-9", "stu-1"))
         result = validate_roster(roster, RULES, known=known)
-        assert {i.code for i in result.issues} == {"unknown_user"}
+        # Told as what it is: the district marked the student for deletion (not "share it").
+        assert {i.code for i in result.issues} == {"deleted_user"}
+        assert "marked for deletion" in result.issues[0].message
         assert result.held[EntityKind.ENROLLMENT] == {"enr-9"}
 
     def test_a_known_record_this_delta_holds_makes_its_dependents_wait(self) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import structlog
@@ -39,8 +40,14 @@ def pseudonym(value: str, settings: Settings) -> str:
     """A keyed hash of a personal value (an email, an address, a ClassLink subject) for log lines
     and rate-limit keys: the same value gives the same pseudonym under the same keys, and without
     the key it cannot be guessed back from a list of likely values."""
-    key = hashlib.sha256(b"rostersync pseudonym\0" + settings.encryption_keys()[0].encode())
-    return hmac.new(key.digest(), value.encode(), hashlib.sha256).hexdigest()[:16]
+    key = _pseudonym_key(settings.encryption_keys()[0])
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+@lru_cache(maxsize=4)
+def _pseudonym_key(secret_key: str) -> bytes:
+    """A key of its own for pseudonyms, derived from the newest secret key."""
+    return hashlib.sha256(b"rostersync pseudonym\0" + secret_key.encode()).digest()
 
 
 def record_refusal(exc: SignInRefused, settings: Settings) -> None:

@@ -486,7 +486,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     # Always ----------------------------------------------------------------------------------
     @invariant()
-    def accounts_stay_and_eligibility_follows_the_model(self) -> None:
+    def accounts_stay_counts_agree_and_eligibility_follows_the_model(self) -> None:
         now = self.snapshot()
         # No account is ever deleted, and a sourcedId keeps its account (a returning person
         # gets the same one back).
@@ -497,6 +497,14 @@ class SyncMachine(RuleBasedStateMachine):
                 )
         for (kind, sid), account in self.accounts.items():
             assert sid in now[kind] and now[kind][sid][0] == account, f"{kind} {sid} is gone"
+        # The counts the CLI and the portal show agree with the rows, kind by kind.
+        counts = self.portal.counts(self.slug)
+        for kind, table in (*KINDS.items(), ("enrollment", tables.enrollments)):
+            rows = now[kind].values()
+            assert counts[table.name] == {
+                "active": sum(1 for r in rows if r[1]),
+                "inactive": sum(1 for r in rows if not r[1]),
+            }, f"{table.name} counts disagree with the rows"
         # Eligibility moves only with an applied pull of the student's valid record.
         ids = {sid: row[0] for sid, row in now["student"].items()}
         actual = {sid: now["eligibility"].get(i, (None, None, ""))[:2] for sid, i in ids.items()}

@@ -317,6 +317,7 @@ def explain_source_failure(exc: Exception) -> tuple[str, str]:
         # One sentence whatever happened (refused, not resolved, nothing listening, timed out):
         # the form must not tell a person what the server's network holds.
         return "source_url", UNREACHABLE
+    if isinstance(exc, RetriableSourceError):
         return "", f"The source is busy or failing right now: test again in a few minutes. {exc}"
     if isinstance(exc, SourceError):
         return (

@@ -241,56 +241,10 @@ class DistrictLock:
             "pid": self.holder.pid,
             "heartbeat_at": now,
         }
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(sync_locks).values(district_id=self.district_id, **values))
-            return
-        except IntegrityError:
-            pass
-        row = conn.execute(
-            select(sync_locks, sync_runs.c.status)
-            .outerjoin(sync_runs, sync_runs.c.id == sync_locks.c.run_id)
-            .where(sync_locks.c.district_id == self.district_id)
-        ).first()
-        if row is None or not self._holder_gone(row, now):
-            raise SyncInProgress(self._busy_message(conn))
-        taken = conn.execute(
-            update(sync_locks)
-            .where(sync_locks.c.district_id == self.district_id, sync_locks.c.run_id == row.run_id)
-            .values(**values)
-        )
-        if taken.rowcount != 1:
-            raise SyncInProgress(self._busy_message(conn))
-        abandon_run(conn, row.run_id, now=now)
-        log.warning(
-            "lock.taken_over",
-            district_id=self.district_id,
-            run_id=run_id,
-            abandoned_run_id=row.run_id,
-        )
-
-    def _holder_gone(self, row: Any, now: datetime) -> bool:
-        if row.status is not None and row.status != "running":
-            return True  # the run ended; only its release was lost
-        if self.postgres and row.pid is not None:
-            return True  # we hold the advisory lock, so the row's holder has let go
-        return holder_dead(row, now=now, here=self.holder)
+        _claim_row(conn, self.district_id, values, now=now, here=self.holder)
 
     def _busy_message(self, conn: Connection) -> str:
-        row = conn.execute(
-            select(sync_locks.c.run_id, sync_locks.c.acquired_at, districts.c.slug)
-            .join(districts, districts.c.id == sync_locks.c.district_id)
-            .where(sync_locks.c.district_id == self.district_id)
-        ).first()
-        if row is None:
-            return (
-                f"a sync of district {self.district_id} is starting or has just finished; "
-                "try again in a moment"
-            )
-        return (
-            f"a sync of {row.slug} is already running (run {row.run_id}, started "
-            f"{row.acquired_at:%Y-%m-%d %H:%M} UTC); wait for it to finish"
-        )
+        return _busy_message(conn, self.district_id)
 
     # Holding -----------------------------------------------------------------------------------
     def confirm(self, conn: Connection, *, now: datetime) -> None:
@@ -408,3 +362,100 @@ def abandon_run(conn: Connection, run_id: str, *, now: datetime) -> bool:
         )
     )
     return result.rowcount == 1
+
+
+def take_for_transaction(
+    conn: Connection,
+    *,
+    district_id: str,
+    run_id: str,
+    holder: str,
+    now: datetime,
+    ttl: timedelta,
+) -> None:
+    """Hold the district's lock for the rest of `conn`'s transaction (a district purge).
+
+    On PostgreSQL a transaction-level advisory lock (`pg_try_advisory_xact_lock`) keeps syncs
+    out until the transaction ends; on both, the lock row is taken as a sync takes it, so a dead
+    sync's lock never stands in the way.
+
+    Raises:
+        SyncInProgress: A live sync holds the district.
+    """
+    if conn.dialect.name == "postgresql":
+        key = advisory_key(district_id)
+        got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key})
+        if not got.scalar_one():
+            raise SyncInProgress(_busy_message(conn, district_id))
+    values = {
+        "run_id": run_id,
+        "holder": holder,
+        "acquired_at": now,
+        "expires_at": now + ttl,
+    }
+    _claim_row(conn, district_id, values, now=now, here=Holder.this_process())
+
+
+def _claim_row(
+    conn: Connection, district_id: str, values: dict[str, Any], *, now: datetime, here: Holder
+) -> None:
+    """Insert the district's lock row, or take over one whose holder is gone.
+
+    The caller holds the PostgreSQL advisory lock already, so there a row naming a process is
+    a dead holder's.
+
+    Raises:
+        SyncInProgress: A live holder has the lock.
+    """
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(sync_locks).values(district_id=district_id, **values))
+        return
+    except IntegrityError:
+        pass
+    row = conn.execute(
+        select(sync_locks, sync_runs.c.status)
+        .outerjoin(sync_runs, sync_runs.c.id == sync_locks.c.run_id)
+        .where(sync_locks.c.district_id == district_id)
+    ).first()
+    if row is None or not _holder_gone(conn, row, now=now, here=here):
+        raise SyncInProgress(_busy_message(conn, district_id))
+    taken = conn.execute(
+        update(sync_locks)
+        .where(sync_locks.c.district_id == district_id, sync_locks.c.run_id == row.run_id)
+        .values(**values)
+    )
+    if taken.rowcount != 1:
+        raise SyncInProgress(_busy_message(conn, district_id))
+    abandon_run(conn, row.run_id, now=now)
+    log.warning(
+        "lock.taken_over",
+        district_id=district_id,
+        run_id=values["run_id"],
+        abandoned_run_id=row.run_id,
+    )
+
+
+def _holder_gone(conn: Connection, row: Any, *, now: datetime, here: Holder) -> bool:
+    if row.status is not None and row.status != "running":
+        return True  # the run ended; only its release was lost
+    if conn.dialect.name == "postgresql" and row.pid is not None:
+        return True  # the caller holds the advisory lock, so the row's holder has let go
+    return holder_dead(row, now=now, here=here)
+
+
+def _busy_message(conn: Connection, district_id: str) -> str:
+    row = conn.execute(
+        select(sync_locks.c.run_id, sync_locks.c.acquired_at, districts.c.slug)
+        .join(districts, districts.c.id == sync_locks.c.district_id)
+        .where(sync_locks.c.district_id == district_id)
+    ).first()
+    if row is None:
+        return (
+            f"a sync of district {district_id} is starting or has just finished; "
+            "try again in a moment"
+        )
+    return (
+        f"a sync of {row.slug} is already running (run {row.run_id}, started "
+        f"{row.acquired_at:%Y-%m-%d %H:%M} UTC); wait for it to finish"
+    )

@@ -119,3 +119,21 @@ def test_on_sqlite_a_live_holder_keeps_its_lock_while_its_heartbeat_waits(
             DistrictLock(portal.engine, district_id).acquire(trigger="manual", mode="apply")
     finally:
         holder.release()
+
+
+def test_a_purge_is_refused_by_a_live_sync_and_takes_a_dead_syncs_lock_at_once(
+    portal: RosterSync, district_id: str
+) -> None:
+    sync = DistrictLock(portal.engine, district_id)
+    sync.acquire(trigger="manual", mode="apply")
+    slug = DISTRICT_ANSWERS["slug"]
+    with pytest.raises(SyncInProgress, match="already running"):
+        portal.purge_district(slug, confirm=slug, actor="staff:1", reason="contract ended")
+    # The sync dies (as in the test above): before 0020 the purge was refused for six hours.
+    sync._stop.set()
+    if sync._session is not None:
+        sync._session.invalidate()
+    with portal.engine.begin() as conn:
+        conn.execute(update(sync_locks).values(pid=_dead_pid()))
+    disposal = portal.purge_district(slug, confirm=slug, actor="staff:1", reason="contract ended")
+    assert disposal.rows["sync_locks"] == 1

@@ -42,7 +42,7 @@ from rostersync.store.secrets import SecretBox
 from rostersync.sync.delta import execute_delta
 from rostersync.sync.pipeline import PENDING, Approval, SyncReport, execute_sync, record_skip
 from rostersync.sync.rest_sources import SOURCE_KINDS, build_source
-from rostersync.sync.sources import Progress, RosterSource
+from rostersync.sync.sources import Progress, RosterSource, first_record
 
 SYNC_FREQUENCIES = ("daily", "weekdays", "weekly", "every_n_days")
 # The district pushes OneRoster CSV bundles to us with the key and secret we issue it.
@@ -1264,11 +1264,7 @@ class RosterSync:
             }
         )
         source = build_source(integration, key, secret, settings)
-        records = source.records()
-        try:
-            first = next(records, None)
-        finally:
-            records.close()  # type: ignore[attr-defined]
+        first = first_record(source)  # one request: the page is not held back
         host = urlsplit(integration.source_url).netloc
         _log.info("onboarding.source_tested", district_id=district.id, ok=True)
         if first is None:
@@ -1965,7 +1961,7 @@ class RosterSync:
         import shutil
         from datetime import timedelta
 
-        from rostersync.store import locks, privacy
+        from rostersync.store import privacy
 
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
@@ -1975,9 +1971,8 @@ class RosterSync:
                     f"to purge {district.display_name}, confirm with its slug {district.slug!r}; "
                     "nothing was removed"
                 )
-            # Holding the district's sync lock keeps a sync from writing while its rows go; a
-            # dead sync's lock is taken over (store.locks).
-            locks.take_for_transaction(
+            # Holding the district's sync lock keeps a sync from writing while its rows go.
+            store_workflow.acquire_lock(
                 conn,
                 district_id=district.id,
                 run_id=f"purge-{now:%Y%m%dT%H%M%S}",

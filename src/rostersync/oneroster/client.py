@@ -442,6 +442,7 @@ class OneRosterClient(PooledHttp):
         *,
         filter: str | None = None,
         on_page: Callable[[int], None] | None = None,
+        held: bool = True,
     ) -> Iterator[dict[str, Any]]:
         """Every record of a collection, pages sorted by `sourcedId` so offsets stay stable.
 
@@ -456,6 +457,8 @@ class OneRosterClient(PooledHttp):
             filter: A OneRoster filter expression, e.g. `dateLastModified>'2024-01-01T00:00:00Z'`.
             on_page: Called after each page with the records received so far in this pass
                 (from 0 again after a restart): progress while pages are held.
+            held: False yields each page as it arrives, without restarts, for a caller that
+                reads only the start (Test connection): one page costs one request.
 
         Raises:
             ValueError: The collection is not one of the above.
@@ -470,7 +473,7 @@ class OneRosterClient(PooledHttp):
             known = ", ".join(sorted(ENVELOPES))
             raise ValueError(f"unknown OneRoster collection {collection!r}; use one of {known}")
         # Checked here, eagerly; the pages are fetched by the generator, lazily.
-        return self._records(collection, keys, filter, on_page)
+        return self._records(collection, keys, filter, on_page, held and self._max_restarts)
 
     def _records(
         self,
@@ -478,6 +481,7 @@ class OneRosterClient(PooledHttp):
         keys: tuple[str, ...],
         filter: str | None,
         on_page: Callable[[int], None] | None,
+        restarts: int,
     ) -> Iterator[dict[str, Any]]:
         stats = self.stats[collection]
 
@@ -489,10 +493,7 @@ class OneRosterClient(PooledHttp):
             log.info("oneroster.restart", collection=collection, restart=restart)
 
         # Without restarts, pages go on as they arrive; with them, once the collection is whole.
-        if self._max_restarts:
-            pages = whole_pages(walk, collection, self._max_restarts, restarted)
-        else:
-            pages = walk()
+        pages = whole_pages(walk, collection, restarts, restarted) if restarts else walk()
         for page in pages:
             stats.records += len(page)
             yield from page

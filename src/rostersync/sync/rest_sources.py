@@ -74,8 +74,12 @@ class ClientSource:
         self._closing = closing
         self.filter = filter
 
-    def records(self, progress: Progress | None = None) -> Iterator[Record]:
-        """Yield every record, collection by collection in dependency order."""
+    # `sources.first_record` may read it without holding its collections back.
+    peekable = True
+
+    def records(self, progress: Progress | None = None, *, held: bool = True) -> Iterator[Record]:
+        """Yield every record, collection by collection in dependency order; with `held=False`
+        each page is handed on as it arrives (see `sources.first_record`)."""
         try:
             with self._client:
                 for collection, _kinds in COLLECTIONS:
@@ -85,7 +89,7 @@ class ClientSource:
                     # handed on only once it arrived whole (a restart starts from nothing).
                     pages = None if progress is None else partial(progress, collection)
                     for raw in self._client.iter_collection(
-                        collection, filter=self.filter, on_page=pages
+                        collection, filter=self.filter, on_page=pages, held=held
                     ):
                         yield mapper(raw)
                         count += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import httpx
 
@@ -85,7 +85,12 @@ class OneRosterRestSource:
         # A OneRoster filter sent with every collection (a delta's dateLastModified>'…').
         self.filter = filter
 
-    def records(self, progress: Progress | None = None) -> Iterator[Record]:
+    # `first_record` may read it without holding its collections back.
+    peekable = True
+
+    def records(self, progress: Progress | None = None, *, held: bool = True) -> Iterator[Record]:
+        """Every record (see `RosterSource.records`); with `held=False`, each page is handed on as
+        it arrives and never pulled again, for a caller that reads only the start."""
         try:
             with self._client:
                 for collection, _kinds in COLLECTIONS:
@@ -95,7 +100,7 @@ class OneRosterRestSource:
                     # handed on only once it arrived whole (a restart starts from nothing).
                     pages = None if progress is None else partial(progress, collection)
                     for raw in self._client.iter_collection(
-                        collection, filter=self.filter, on_page=pages
+                        collection, filter=self.filter, on_page=pages, held=held
                     ):
                         yield mapper(raw)
                         count += 1
@@ -116,3 +121,29 @@ class OneRosterRestSource:
             if self.stats.records.get(collection, 0) > 0
             for kind in kinds
         }
+
+
+def first_record(source: RosterSource) -> Record | None:
+    """The first record a source shares (a REST source's first org), for Test connection.
+
+    A REST source reads it in one request: its collection is not held back until whole, as a
+    sync's pull is (`OneRosterClient.iter_collection`), since nothing here is kept.
+    """
+    records = source.records(held=False) if isinstance(source, Peekable) else source.records()
+    try:
+        return next(records, None)
+    finally:
+        close = getattr(records, "close", None)
+        if close is not None:
+            close()
+
+
+@runtime_checkable
+class Peekable(Protocol):
+    """A source whose records may be read without holding its collections back."""
+
+    peekable: bool
+
+    def records(self, progress: Progress | None = None, *, held: bool = True) -> Iterator[Record]:
+        """As `RosterSource.records`; `held=False` hands each page on as it arrives."""
+        ...

@@ -1961,7 +1961,7 @@ class RosterSync:
         import shutil
         from datetime import timedelta
 
-        from rostersync.store import privacy
+        from rostersync.store import locks, privacy
 
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
@@ -1971,8 +1971,9 @@ class RosterSync:
                     f"to purge {district.display_name}, confirm with its slug {district.slug!r}; "
                     "nothing was removed"
                 )
-            # Holding the district's sync lock keeps a sync from writing while its rows go.
-            store_workflow.acquire_lock(
+            # Holding the district's sync lock keeps a sync from writing while its rows go; a
+            # dead sync's lock is taken over (store.locks).
+            locks.take_for_transaction(
                 conn,
                 district_id=district.id,
                 run_id=f"purge-{now:%Y%m%dT%H%M%S}",

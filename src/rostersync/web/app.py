@@ -225,7 +225,8 @@ def create_app(service: RosterSync) -> FastAPI:
     ) -> Response:
         if who is None:
             return RedirectResponse("/login", status_code=303)
-        if not hmac.compare_digest(csrf, who.csrf_token):
+        # As bytes: a form may send any character, and str comparison takes ASCII only.
+        if not hmac.compare_digest(csrf.encode(), who.csrf_token.encode()):
             return page(
                 request,
                 "refused.html",

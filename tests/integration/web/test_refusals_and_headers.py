@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.integration.admin.conftest import PASSWORD, form_csrf
+from tests.integration.web.conftest import person_of, sign_in
 
 from rostersync.service import RosterSync
 from rostersync.web.app import create_app
@@ -120,6 +121,23 @@ class TestRefusalPages:
             headers={"X-CSRF-Token": "é".encode("latin-1")},
         )
         assert response.status_code == 403
+
+
+class TestCsrfTokensOfAnyCharacter:
+    """A form's CSRF field may hold any character: a wrong one is refused, never a crash."""
+
+    def test_a_non_ascii_token_on_the_eligibility_form_is_a_403(
+        self, browser: httpx.Client, world: Sandbox
+    ) -> None:
+        teacher = person_of(world, "1001", "Teacher")
+        sign_in(browser, world, "springfield", "1001", teacher.sourced_id)
+        found = re.search(r'action="/students/([^/]+)/eligibility"', browser.get("/").text)
+        assert found
+        response = browser.post(
+            f"/students/{found.group(1)}/eligibility", data={"status": "eligible", "csrf": "é"}
+        )
+        assert response.status_code == 403
+        assert "This form expired" in response.text
 
 
 class TestSecurityHeaders:

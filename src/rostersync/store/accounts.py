@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.engine import Connection
 
 from rostersync.domain.emails import normal_email
@@ -65,18 +65,26 @@ def emails_in_use(conn: Connection, district_id: str, emails: Collection[str]) -
             found.update(conn.execute(stmt).scalars())
         for email in (e for e in wanted if not e.isascii()):
             stmt = select(table.c.email).where(
-                table.c.district_id == district_id,
-                lowered.like(_any_letter_pattern(email), escape="\\"),
+                table.c.district_id == district_id, email_candidates(table.c.email, email)
             )
             if any(normal_email(e) == email for e in conn.execute(stmt).scalars()):
                 found.add(email)
     return found
 
 
-def _any_letter_pattern(email: str) -> str:
-    """A LIKE pattern for `email` in which every non-ASCII character matches any one."""
+def email_candidates(column: ColumnElement[str], email: str) -> ColumnElement[bool]:
+    """Rows whose `column` may hold `email` (normalised, `normal_email`) in any case.
+
+    An ASCII email is matched exactly on `lower(column)` (its index). SQLite's `lower` folds
+    only ASCII letters, so for any other email each non-ASCII letter matches any one character
+    (`LIKE`): the caller keeps the rows whose `normal_email` is `email`.
+    """
+    lowered = func.lower(column)
+    if email.isascii():
+        return lowered == email
     escaped = email.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return "".join(c if c.isascii() else "_" for c in escaped)
+    pattern = "".join(c if c.isascii() else "_" for c in escaped)
+    return lowered.like(pattern, escape="\\")
 
 
 def insert_educators(

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from rostersync.store.accounts import email_candidates
 from rostersync.store.admin import normal_email
 from rostersync.store.admin_tables import staff_sign_in_failures
 from rostersync.store.signin_tables import (
@@ -168,13 +169,15 @@ def data_manager_for_educator(
     email = normal_email(email or "")
     if "@" not in email:
         return None, None
-    holders = conn.execute(
-        select(func.count()).where(
+    # Counted in Python over the candidates: SQLite's `lower` folds only ASCII letters.
+    candidates = conn.execute(
+        select(educators.c.email).where(
             educators.c.district_id == district_id,
             educators.c.active.is_(True),
-            func.lower(educators.c.email) == email,
+            email_candidates(educators.c.email, email),
         )
-    ).scalar_one()
+    ).scalars()
+    holders = sum(1 for found in candidates if normal_email(found) == email)
     if holders != 1:
         return None, None  # an address shared by two people proves nobody's identity
     staff = conn.execute(

@@ -18,7 +18,6 @@ a data manager a one-time link to /staff/invitation/{token}, where they set a pa
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
-import hmac
 import secrets
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -43,6 +42,7 @@ from rostersync.notify.csvfile import MEDIA_TYPE as CSV_TYPE
 from rostersync.notify.csvfile import issues_csv_file
 from rostersync.service import RosterSync
 from rostersync.sync.pipeline import PENDING
+from rostersync.web.gates import tokens_match
 from rostersync.web.paths import safe_next_path
 from rostersync.web.staff_auth import (
     CodeNeeded,
@@ -186,7 +186,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     Csrf = Annotated[str, Form(max_length=200)]
 
     def check_csrf(staff: StaffViewer, csrf: str) -> None:
-        if not hmac.compare_digest(csrf, staff.csrf_token):
+        if not tokens_match(csrf, staff.csrf_token):
             raise PageError(
                 status=403,
                 title="Please try again",
@@ -231,7 +231,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         next: Annotated[str, Form(max_length=2000)] = HOME,
     ) -> Any:
         expected = request.cookies.get(login_cookie) or ""
-        if not (expected and hmac.compare_digest(csrf, expected)):
+        if not tokens_match(csrf, expected):
             return login_page(
                 request, next_path=next, email=email, error="This form expired: sign in again."
             )
@@ -405,7 +405,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         except InvitationRefused as exc:
             raise refused_invitation(exc) from None
         expected = request.cookies.get(login_cookie) or ""
-        if not (expected and hmac.compare_digest(csrf, expected)):
+        if not tokens_match(csrf, expected):
             return accept_page(request, token, details, "This form expired: fill it in again.")
         try:
             signed_in = service.accept_staff_invitation(

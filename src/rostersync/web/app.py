@@ -13,7 +13,6 @@ redirect back is a cross-site top-level navigation that must carry the login coo
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime, and
 # the `SignedInViewer` alias is local to `create_app`.
-import hmac
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +25,7 @@ from fastapi.templating import Jinja2Templates
 
 from rostersync.errors import ConfigError, NotFoundError, RosterSyncError
 from rostersync.service import RosterSync
+from rostersync.web.gates import tokens_match
 from rostersync.web.oidc import SignInRefused, protocol_failure
 from rostersync.web.paths import safe_next_path
 from rostersync.web.portal import Restart, Viewer
@@ -225,8 +225,7 @@ def create_app(service: RosterSync) -> FastAPI:
     ) -> Response:
         if who is None:
             return RedirectResponse("/login", status_code=303)
-        # As bytes: a form may send any character, and str comparison takes ASCII only.
-        if not hmac.compare_digest(csrf.encode(), who.csrf_token.encode()):
+        if not tokens_match(csrf, who.csrf_token):
             return page(
                 request,
                 "refused.html",

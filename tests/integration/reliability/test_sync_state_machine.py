@@ -3,8 +3,9 @@
 Hypothesis drives the real service (`RosterSync`) on a real database (SQLite and PostgreSQL)
 from the ClassLink simulator over real HTTP. Each example onboards a fresh small district (16
 students) and then, step by step, changes what the source serves (adds a student or a teacher,
-drops someone, brings them back, renames, changes eligibility, breaks a record, fixes it) and
-runs it (sync, revalidate, preview, approve, discard, delta, a pull cut short by an outage).
+drops someone, brings them back, marks someone `tobedeleted` or takes it back, renames, changes
+eligibility, breaks a record, fixes it) and runs it (sync, revalidate, preview, approve, discard,
+delta, a pull cut short by an outage).
 
 After every step the portal must agree with what the model derives from the source:
 
@@ -12,8 +13,10 @@ After every step the portal must agree with what the model derives from the sour
   gets the same account (and, with unchanged eligibility metadata, the same eligibility);
 - a failed, held, previewed or discarded pull changes nothing in the roster;
 - after an applied full pull the active students, educators and enrollments are exactly the valid
-  ones in the source plus the held ones that were already active, with the run's counts to match;
-  after a delta only the records changed since the watermark moved, and nobody was deactivated;
+  ones in the source (not marked `tobedeleted`) plus the held ones that were already active,
+  with the run's counts to match;
+  after a delta only the records changed since the watermark moved, and nobody was deactivated
+  but those marked `tobedeleted`;
 - a preview or held plan is applied by approval when neither the source nor the portal changed
   since; otherwise approval either applies it or refuses it whole (`SourceChanged`).
 
@@ -73,6 +76,11 @@ def kind_of(user: Mapping[str, Any]) -> str | None:
     if role == "student":
         return "student"
     return "educator" if role in EDUCATOR_ROLES else None
+
+
+def leaving(record: Mapping[str, Any]) -> bool:
+    """Marked for removal (`tobedeleted`): deactivated by any pull that brings it."""
+    return record.get("status") == "tobedeleted"
 
 
 def valid(user: Mapping[str, Any]) -> bool:
@@ -185,6 +193,7 @@ class SyncMachine(RuleBasedStateMachine):
         sid, at = f"tch-model-{self.teachers_added:03d}", self.stamp()
         teacher = copy.deepcopy(model)
         teacher.update(
+            status="active",
             sourcedId=sid,
             dateLastModified=at,
             username=f"model.teacher{self.teachers_added}",
@@ -193,7 +202,12 @@ class SyncMachine(RuleBasedStateMachine):
             userIds=[],
         )
         enrollments = [
-            {**copy.deepcopy(e), "sourcedId": f"enr-{sid}-{n}", "dateLastModified": at}
+            {
+                **copy.deepcopy(e),
+                "sourcedId": f"enr-{sid}-{n}",
+                "status": "active",
+                "dateLastModified": at,
+            }
             for n, e in enumerate(self.data.enrollments)
             if e["user"]["sourcedId"] == model["sourcedId"]
         ]
@@ -253,6 +267,21 @@ class SyncMachine(RuleBasedStateMachine):
             sid = data.draw(st.sampled_from(people))
             self.edit(sid, givenName=self.given_names[sid])
 
+    @rule(data=st.data(), back=st.booleans())
+    def mark_leaving(self, data: st.DataObject, back: bool) -> None:
+        """The SIS marks someone and their enrollments `tobedeleted`, or takes that back."""
+        people = [u["sourcedId"] for u in self.data.users if kind_of(u) and leaving(u) is back]
+        if not people:
+            return
+        sid = data.draw(st.sampled_from(sorted(people)))
+        status, at = ("active" if back else "tobedeleted"), self.stamp()
+        enrollments = [
+            {**e, "status": status, "dateLastModified": at} if e["user"]["sourcedId"] == sid else e
+            for e in self.data.enrollments
+        ]
+        self.publish(dataclasses.replace(self.data, enrollments=enrollments))
+        self.edit(sid, status=status)
+
     # The portal ------------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         """Every roster row of the district by kind and sourcedId, and each eligibility."""
@@ -305,7 +334,7 @@ class SyncMachine(RuleBasedStateMachine):
 
         A full pull leaves active exactly the valid records it brought and the held ones that
         were active already (a kind it brought none of stays as it was). A delta adds the valid
-        records changed since `since` and deactivates nobody.
+        records changed since `since` and deactivates none but those marked `tobedeleted`.
         """
         after = self.snapshot()
         users = {u["sourcedId"]: u for u in self.data.users if kind_of(u)}
@@ -323,10 +352,17 @@ class SyncMachine(RuleBasedStateMachine):
         for kind in KINDS:
             mine = {sid: u for sid, u in users.items() if kind_of(u) == kind}
             if since is None and mine:
-                expected = {sid for sid, u in mine.items() if valid(u) or was_active(kind, sid)}
+                expected = {
+                    sid
+                    for sid, u in mine.items()
+                    if not leaving(u) and (valid(u) or was_active(kind, sid))
+                }
             else:
                 expected = {sid for sid in before[kind] if was_active(kind, sid)}
-                expected |= {sid for sid, u in mine.items() if pulled(u) and valid(u)}
+                expected -= {sid for sid, u in mine.items() if pulled(u) and leaving(u)}
+                expected |= {
+                    sid for sid, u in mine.items() if pulled(u) and valid(u) and not leaving(u)
+                }
             active = {sid for sid, r in after[kind].items() if r[1]}
             assert active == expected, f"{kind}: {sorted(active ^ expected)} differ from the model"
 
@@ -334,7 +370,7 @@ class SyncMachine(RuleBasedStateMachine):
             """The enrollment's person is provisioned by this pull or already in the portal."""
             user = users.get(sid)
             if user is not None and pulled(user):
-                return valid(user)
+                return valid(user) and not leaving(user)
             return since is not None and any(was_active(k, sid) for k in KINDS)
 
         enrollments = {e["sourcedId"]: e for e in self.data.enrollments}
@@ -342,14 +378,16 @@ class SyncMachine(RuleBasedStateMachine):
             expected = {
                 sid
                 for sid, e in enrollments.items()
-                if person_ok(e["user"]["sourcedId"]) or was_active("enrollment", sid)
+                if not leaving(e)
+                and (person_ok(e["user"]["sourcedId"]) or was_active("enrollment", sid))
             }
         else:
             expected = {sid for sid in before["enrollment"] if was_active("enrollment", sid)}
+            expected -= {sid for sid, e in enrollments.items() if pulled(e) and leaving(e)}
             expected |= {
                 sid
                 for sid, e in enrollments.items()
-                if pulled(e) and person_ok(e["user"]["sourcedId"])
+                if pulled(e) and not leaving(e) and person_ok(e["user"]["sourcedId"])
             }
         active = {sid for sid, r in after["enrollment"].items() if r[1]}
         assert active == expected, f"enrollments {sorted(active ^ expected)} differ"
@@ -358,7 +396,7 @@ class SyncMachine(RuleBasedStateMachine):
             {
                 sid: u
                 for sid, u in users.items()
-                if u["role"] == "student" and valid(u) and pulled(u)
+                if u["role"] == "student" and valid(u) and pulled(u) and not leaving(u)
             }
         )
         if report.change_count:

@@ -1558,7 +1558,7 @@ class RosterSync:
                     bundle_id=waiting.id,
                     busy=True,
                 )
-            with Bundle(upload, limits=self._bundle_limits()) as bundle:
+            with Bundle(upload, limits=self._bundle_limits(), name="the bundle") as bundle:
                 for _record in bundle.records():
                     pass
             bundle_id = store_push.new_bundle_id()

@@ -87,8 +87,17 @@ class Bundle:
                 ...
     """
 
-    def __init__(self, source: str | Path | bytes, *, limits: BundleLimits | None = None) -> None:
+    def __init__(
+        self,
+        source: str | Path | bytes,
+        *,
+        limits: BundleLimits | None = None,
+        name: str | None = None,
+    ) -> None:
+        """`name` is what messages call the whole bundle (default: its file's name); a working
+        copy under a name of our own making is called what the person knows it as."""
         self._source = source
+        self._name = name
         self.limits = limits or BundleLimits()
         self.stats = BundleStats()
         self.version = ""
@@ -113,7 +122,9 @@ class Bundle:
         Raises:
             BundleError: The zip or its manifest is refused; the message says why and how to fix it.
         """
-        name = "the bundle" if isinstance(self._source, bytes) else Path(self._source).name
+        name = self._name or (
+            "the bundle" if isinstance(self._source, bytes) else Path(self._source).name
+        )
         size = len(self._source) if isinstance(self._source, bytes) else file_size(self._source)
         if size > self.limits.max_compressed_bytes:
             raise BundleError(

@@ -61,6 +61,11 @@ class BundleSource:
         self.version: str | None = None
         self._modes: dict[str, str] = {}
 
+    @property
+    def _display_name(self) -> str | None:
+        """What messages call the bundle: a pushed one by what it is, not its working copy."""
+        return "the pushed bundle" if isinstance(self._source, Unsealed) else None
+
     def _opened(self) -> str | Path | bytes:
         source = self._source
         return source.path() if isinstance(source, Unsealed) else source
@@ -76,7 +81,7 @@ class BundleSource:
         Raises:
             BundleError: The bundle is refused; the message names the file, line and column.
         """
-        with Bundle(self._opened(), limits=self.limits) as bundle:
+        with Bundle(self._opened(), limits=self.limits, name=self._display_name) as bundle:
             self.bundle_stats = bundle.stats
             self.version = bundle.version
             self._modes = dict(bundle.modes)
@@ -112,7 +117,7 @@ class BundleSource:
         path = self._opened()
         assert not isinstance(path, bytes)
         try:
-            with Bundle(path, limits=self.limits) as bundle:
+            with Bundle(path, limits=self.limits, name=self._display_name) as bundle:
                 if bundle.modes.get("enrollments", "absent") == "absent":
                     return False
                 if bundle.member_size("enrollments") < self.aside_bytes:

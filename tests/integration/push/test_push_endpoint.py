@@ -294,6 +294,9 @@ class TestRefusals:
             )
         assert broken_form.status_code == 400 and "malformed" in broken_form.json()["detail"]
         assert garbage.status_code == 422 and "not a readable zip" in garbage.json()["detail"]
+        # The refusal speaks of the bundle the district sent, not of our working file's name.
+        assert garbage.json()["detail"].startswith("the bundle is not a readable zip")
+        assert ".incoming-" not in garbage.text and ".part" not in garbage.text
         assert empty.status_code == 422
         assert csv.status_code == 415 and "application/zip" in csv.json()["detail"]
         assert no_file.status_code == 422 and "`file` field" in no_file.json()["detail"]

@@ -40,6 +40,7 @@ from rostersync.domain.references import POINTS_AT_DELETED as POINTS_AT_DELETED
 from rostersync.domain.references import WAITING as WAITING
 from rostersync.domain.references import issue as _issue
 from rostersync.domain.rules import DistrictRules, EligibilitySource
+from rostersync.domain.unprovided import course_reference
 
 ORG_TYPES = frozenset({"department", "school", "district", "local", "state", "national"})
 SESSION_TYPES = frozenset({"gradingPeriod", "semester", "schoolYear", "term"})
@@ -252,6 +253,7 @@ def validate_roster(
     rules: DistrictRules,
     *,
     known: Mapping[EntityKind, Set[str]] | None = None,
+    unprovided: Set[EntityKind] = frozenset(),
 ) -> ValidatedRoster:
     """Validate a whole pull against the district's rules.
 
@@ -261,6 +263,8 @@ def validate_roster(
         known: For a delta pull, the sourcedIds of active records the portal already holds, per
             kind: a reference to one of them resolves even though the pull did not resend it.
             A known record this pull marks removed or holds does not count. None for a full pull.
+        unprovided: Kinds the source did not provide (a bundle's files marked absent): a class
+            whose course is not in the pull is then added with a warning (`domain.unprovided`).
 
     Returns:
         Valid records per kind (in dependency order), the sourcedIds held back per kind, every
@@ -437,11 +441,7 @@ def validate_roster(
                     "Give the class a title in the SIS; teachers see it.",
                 )
             )
-        problems.append(
-            reference(
-                "class", sid, "course", "course", klass.course_sourced_id, courses_ok, courses_held
-            )
-        )
+        problems.append(course_reference(klass, courses_ok, courses_held, unprovided))
         problems.append(
             reference("class", sid, "school", "school", klass.school_sourced_id, orgs_ok, orgs_held)
         )

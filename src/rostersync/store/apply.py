@@ -32,6 +32,7 @@ from rostersync.domain.records import (
     Student,
 )
 from rostersync.errors import RosterSyncError
+from rostersync.store.course_links import link_classes
 from rostersync.store.planner import unindexed
 from rostersync.store.roster import STREAM_ROWS
 from rostersync.store.tables import ROSTER_TABLES, audit_log, districts, eligibility
@@ -146,6 +147,11 @@ class _Writer:
             del rows
             self._audit("create", kind, (w.id for w in creates))
             self.flush_audit(when_full=True)
+        if kind is EntityKind.COURSE and plan.creates:
+            # Classes a bundle without courses left unlinked (decision 0021) get their course.
+            sids = [w.record.sourced_id for w in plan.creates]
+            for class_id in link_classes(self.conn, self.district_id, sids, now=self.now):
+                self.audit.append(_linked(class_id))
 
         changed = [*plan.updates, *plan.restores]
         if changed:
@@ -467,6 +473,11 @@ class _References:
                 table.c.district_id == self._district_id, table.c.sourced_id.in_(chunk)
             )
             found.update((row.sourced_id, row.id) for row in self._conn.execute(stmt))
+
+
+def _linked(class_id: str) -> Row:
+    changes = {"fields": ["course_id"]}
+    return {"action": "update", "entity_type": "class", "entity_id": class_id, "changes": changes}
 
 
 def _first(values: Sequence[str]) -> str | None:

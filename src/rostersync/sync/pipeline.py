@@ -48,7 +48,7 @@ from rostersync.store import roster as store_roster
 from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
 from rostersync.store.db import SYNC_WRITER_WAIT_SECONDS, for_writing
-from rostersync.sync import run_end
+from rostersync.sync import run_end, unprovided
 from rostersync.sync.enrollments import (
     EnrollmentSpool,
     StoredEnrollments,
@@ -297,7 +297,7 @@ def _run(
         # A delta's records point at classes, schools and people it did not resend.
         with engine.connect() as conn:
             known = store_delta.active_sourced_ids(conn, district_id)
-    validated = validate_roster(roster, rules, known=known)
+    validated = validate_roster(roster, rules, known=known, unprovided=unprovided.kinds_of(source))
     del roster, known
     present = {kind for kind in EntityKind if validated.valid[kind] or validated.held[kind]}
     context = validated.enrollments

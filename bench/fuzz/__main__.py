@@ -169,7 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name in chosen:
         if name == "bundle":
-            tally = _run(targets.bundles(), targets.check_bundle, args.cases)
+            tally = _run(
+                st.tuples(targets.bundles(), targets.LIMITS),
+                lambda c: targets.check_bundle(*c),
+                args.cases,
+            )
         elif name == "mapping":
             tally = _run(targets.mapper_inputs(), lambda c: targets.check_mapping(*c), args.cases)
         else:

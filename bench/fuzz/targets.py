@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from rostersync.domain.records import Record
 from rostersync.errors import FatalSourceError
-from rostersync.oneroster.bundle import Bundle, BundleError
+from rostersync.oneroster.bundle import Bundle, BundleError, BundleLimits
 from rostersync.oneroster.mapping import MAPPERS
 from rostersync.oneroster.mapping_v1p2 import MAPPERS_V1P2
 from rostersync.simulator import generate_district
@@ -198,14 +198,32 @@ def bundles(draw: st.DrawFn) -> bytes:
     return _zip(members)
 
 
-def check_bundle(data: bytes) -> str:
-    """Read the whole bundle. Returns "read" or "refused"; anything else raised is a crash.
+# Limits small enough for a small bundle to meet each of them, or the defaults.
+LIMITS = st.one_of(
+    st.none(),
+    st.builds(
+        BundleLimits,
+        max_compressed_bytes=st.integers(100, 20_000),
+        max_member_bytes=st.integers(1, 6_000),
+        max_total_bytes=st.integers(1, 30_000),
+        max_ratio=st.floats(1.0, 20.0),
+        ratio_floor_bytes=st.integers(0, 2_000),
+        max_members=st.integers(1, 12),
+        max_line_chars=st.integers(1, 600),
+        encoding=st.sampled_from(["auto", "utf-8", "cp1252"]),
+    ),
+)
+
+
+def check_bundle(data: bytes, limits: BundleLimits | None = None) -> str:
+    """Read the whole bundle under `limits` (the defaults when None). Returns "read" or
+    "refused"; anything else raised is a crash.
 
     Raises:
         AssertionError: A refusal that names no file or says nothing.
     """
     try:
-        with Bundle(data) as bundle:
+        with Bundle(data, limits=limits) as bundle:
             for _collection, _record in bundle.records():
                 pass
     except BundleError as exc:

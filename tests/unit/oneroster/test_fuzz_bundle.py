@@ -9,11 +9,11 @@ import struct
 import zipfile
 
 import pytest
-from bench.fuzz.targets import bundles, check_bundle, valid_bundle
+from bench.fuzz.targets import LIMITS, bundles, check_bundle, valid_bundle
 from hypothesis import HealthCheck, given, settings
 from tests.unit.oneroster.bundle_helpers import members
 
-from rostersync.oneroster.bundle import Bundle, BundleError
+from rostersync.oneroster.bundle import Bundle, BundleError, BundleLimits
 
 
 def test_the_unmutated_bundles_are_read_whole() -> None:
@@ -28,9 +28,11 @@ def test_the_unmutated_bundles_are_read_whole() -> None:
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(data=bundles())
-def test_any_bundle_is_read_or_refused_with_its_file_named(data: bytes) -> None:
-    check_bundle(data)
+@given(data=bundles(), limits=LIMITS)
+def test_any_bundle_is_read_or_refused_with_its_file_named(
+    data: bytes, limits: BundleLimits | None
+) -> None:
+    check_bundle(data, limits)
 
 
 def test_a_member_whose_own_header_is_damaged_is_refused_naming_it() -> None:

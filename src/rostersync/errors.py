@@ -1,21 +1,40 @@
 """The one exception tree of rostersync. Each name says what the caller does next.
 
-RosterSyncError                 root; every message says how to fix the problem
-├── ConfigError                 settings or district configuration is wrong: fix it and retry
-│   ├── ManualRosteringDisabled the district is rostered from ClassLink: add people there instead
-│   ├── CredentialNotForSource  a stored secret was entered for another source: type it again
-│   └── FullSyncRequired        a delta has nothing to build on: run a full sync first
-├── SourceError                 talking to the roster source (ClassLink, OneRoster, a bundle)
-│   ├── SourceAuthError         credentials refused: `.credential` names what to check
-│   ├── RetriableSourceError    429/5xx/timeouts: try again later (already retried with backoff)
-│   ├── FatalSourceError        the source answered something we cannot use: fix the source
-│   └── IncompleteSourceError   a collection did not arrive whole: nothing is deactivated
-├── NotFoundError               a district, run or record that does not exist
-├── SyncInProgress              another sync of the same district holds the lock
-├── DatabaseUnavailable         the portal database went away mid-run: nothing written, retry
-├── SyncHeld                    a safeguard held the run: approve or discard it
-├── SpreadsheetRejected         an import file's structure is unusable: fix the file, upload again
-└── AccountRejected             a hand-made account's details are invalid: correct them
+RosterSyncError                  root; every message says how to fix the problem
+├── ConfigError                  settings or district configuration is wrong: fix it and retry
+│   ├── ManualRosteringDisabled  the district is rostered from ClassLink: add people there instead
+│   ├── CredentialNotForSource   a stored secret was entered for another source: type it again
+│   ├── FullSyncRequired         a delta has nothing to build on: run a full sync first
+│   ├── DiscoveryError*          ClassLink's discovery document is unreadable or names another
+│   │                            issuer (web.oidc)
+│   └── SealedBundleError*       a sealed pushed bundle cannot be read back (store.bundle_vault)
+├── SourceError                  talking to the roster source (ClassLink, OneRoster, a bundle)
+│   ├── SourceAuthError          credentials refused: `.credential` names what to check
+│   ├── RetriableSourceError     429/5xx/timeouts: try again later (already retried with backoff)
+│   ├── FatalSourceError         the source answered something we cannot use: fix the source
+│   │   ├── BundleError*         a bundle refused; `.file`, `.line`, `.column` locate it
+│   │   │                        (oneroster.bundle_limits)
+│   │   └── OutboundRefused*     the outbound policy refuses that address or scheme
+│   │                            (oneroster.outbound)
+│   └── IncompleteSourceError    a collection did not arrive whole: nothing is deactivated
+│       └── CountMismatch*       its count changed mid-pull or disagrees (oneroster.paging)
+├── NotFoundError                a district, run or record that does not exist
+├── SyncInProgress               another sync of the same district holds the lock
+├── DatabaseUnavailable          the portal database went away mid-run: nothing written, retry
+├── SourceChanged                the roster changed since the preview: preview again
+├── RunNotPending                the run is not waiting for a decision (or was decided already)
+├── BundlePushRefused            a pushed bundle cannot be taken now: push again later
+├── SpreadsheetRejected          an import file's structure is unusable: fix the file, upload again
+├── AccountRejected              a hand-made account's details are invalid: correct them
+├── SignInRefused*               a ClassLink sign-in that must not complete (web.oidc)
+├── StaffSignInRefused*          a staff sign-in refused, one message for every cause
+│   │                            (web.staff_auth)
+│   └── StaffCodeRefused*        the two-step code was wrong, used already or expired
+├── InvitationRefused*           an invitation link that cannot be used (web.staff_auth)
+├── TotpRefused*                 a two-step enrolment that cannot be confirmed (web.staff_auth)
+└── RateLimited*                 too many failed tries: refused until `.retry_at` (web.ratelimit)
+
+* defined beside the code that raises it, in the module named; every other class is below.
 """
 
 from __future__ import annotations
@@ -70,10 +89,6 @@ class SyncInProgress(RosterSyncError):
 
 class DatabaseUnavailable(RosterSyncError):
     """The portal database stopped answering mid-run; nothing was written: check it, then retry."""
-
-
-class SyncHeld(RosterSyncError):
-    """A safeguard held the run; a person must approve or discard it."""
 
 
 class ManualRosteringDisabled(ConfigError):

@@ -121,31 +121,6 @@ def locked_until(conn: Connection, staff_id: str, *, now: datetime) -> datetime 
     return until if until is not None and until > now else None
 
 
-def record_failure(
-    conn: Connection, staff_id: str, *, now: datetime, limit: int, lock_for: timedelta
-) -> int:
-    """Count a failed sign-in; at `limit` consecutive failures the account locks. Returns the
-    count. A lock that has ended starts the count again."""
-    t = staff_sign_in_failures
-    row = conn.execute(
-        select(t.c.failures, t.c.locked_until).where(t.c.staff_id == staff_id)
-    ).first()
-    if row is None:
-        conn.execute(insert(t).values(staff_id=staff_id, failures=1, last_failure_at=now))
-        failures = 1
-    else:
-        expired = row.locked_until is not None and row.locked_until <= now
-        failures = 1 if expired else row.failures + 1
-        conn.execute(
-            update(t)
-            .where(t.c.staff_id == staff_id)
-            .values(failures=failures, last_failure_at=now, locked_until=None)
-        )
-    if failures >= limit:
-        conn.execute(update(t).where(t.c.staff_id == staff_id).values(locked_until=now + lock_for))
-    return failures
-
-
 def clear_failures(conn: Connection, staff_id: str) -> None:
     conn.execute(
         delete(staff_sign_in_failures).where(staff_sign_in_failures.c.staff_id == staff_id)
@@ -232,7 +207,6 @@ __all__ = [
     "locked_until",
     "normal_email",
     "open_issue_counts",
-    "record_failure",
     "set_password_hash",
     "staff_by_email",
     "staff_by_id",

@@ -27,7 +27,6 @@ from rostersync.store import workflow as store_workflow
 from rostersync.store.jobs_tables import district_jobs, sync_slots
 from rostersync.store.tables import districts, integrations, sync_runs
 
-ABANDONED = store_locks.ABANDONED
 
 
 class Claim(StrEnum):
@@ -299,18 +298,6 @@ def reap_expired(conn: Connection, *, now: datetime) -> list[SlotRecord]:
             store_workflow.release_lock(conn, district_id=slot.district_id, run_id=run_id)
         reaped.append(slot)
     return reaped
-
-
-def abandoned_runs(conn: Connection, district_id: str, since: datetime) -> list[str]:
-    """Ids of a district's runs marked abandoned at or after `since`."""
-    rows = conn.execute(
-        select(sync_runs.c.id).where(
-            sync_runs.c.district_id == district_id,
-            sync_runs.c.status == ABANDONED,
-            sync_runs.c.finished_at >= since,
-        )
-    )
-    return [row.id for row in rows]
 
 
 def lost_queued(conn: Connection, *, older_than: datetime, now: datetime) -> list[SlotRecord]:

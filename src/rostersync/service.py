@@ -30,6 +30,7 @@ from rostersync.errors import (
     ManualRosteringDisabled,
     RunNotPending,
 )
+from rostersync.providers import PROVIDERS, classlink_proxy, none, oneroster_v1p1, push
 from rostersync.store import accounts as store_accounts
 from rostersync.store import delta as store_delta
 from rostersync.store import districts as store_districts
@@ -41,19 +42,13 @@ from rostersync.store.db import create_engine_for, migrate
 from rostersync.store.secrets import SecretBox
 from rostersync.sync.delta import execute_delta
 from rostersync.sync.pipeline import PENDING, Approval, SyncReport, execute_sync, record_skip
-from rostersync.sync.rest_sources import SOURCE_KINDS, build_source
-from rostersync.sync.sources import Progress, RosterSource, first_record
+from rostersync.sync.sources import Progress, RosterSource
 
 SYNC_FREQUENCIES = ("daily", "weekdays", "weekly", "every_n_days")
-# The district pushes OneRoster CSV bundles to us with the key and secret we issue it.
-PUSH_SOURCE_KIND = "oneroster-push"
-# Rostered from ClassLink, but the onboarding wizard has not yet been given the credentials.
-PENDING_SOURCE_KIND = "pending"
-# Read through the vendor's ClassLink proxy: the district gives only its tenant id (the key);
-# the proxy's address and the partner key are vendor settings (decision 0018).
-PROXY_SOURCE_KIND = "classlink-proxy"
-# Kinds that need no source URL, key or secret when the district is created.
-_NO_CREDENTIALS = ("none", PUSH_SOURCE_KIND, PENDING_SOURCE_KIND)
+# Source kinds are the providers' (`rostersync.providers`); these names are kept for callers.
+PUSH_SOURCE_KIND = push.KIND
+PENDING_SOURCE_KIND = none.PENDING_KIND
+PROXY_SOURCE_KIND = classlink_proxy.KIND
 
 _log = structlog.get_logger(__name__)
 
@@ -71,7 +66,7 @@ class DistrictSetup:
     source_url: str = ""
     key: str = field(default="", repr=False)
     secret: str = field(default="", repr=False)
-    source_kind: str = "oneroster-1.1"
+    source_kind: str = oneroster_v1p1.KIND
     time_zone: str = "America/Chicago"
     tenant_id: str | None = None
     data_manager_emails: list[str] = field(default_factory=list)
@@ -88,28 +83,8 @@ class DistrictSetup:
 
     def check(self) -> None:
         """Refuse answers that cannot work, with what to change."""
-        kinds = (*SOURCE_KINDS, *_NO_CREDENTIALS)
-        if self.source_kind not in kinds:
-            raise ConfigError(f"source kind {self.source_kind!r} is not one of {', '.join(kinds)}")
-        if self.source_kind == PROXY_SOURCE_KIND:
-            if self.secret:
-                raise ConfigError(
-                    "the ClassLink partner key is the vendor's, never a district's: set "
-                    "ROSTERSYNC_CLASSLINK_PARTNER_KEY in the vendor's settings and give the "
-                    "district only its ClassLink tenant id as the key"
-                )
-            if not self.key:
-                raise ConfigError(
-                    "a district read through the ClassLink proxy needs its ClassLink tenant id "
-                    "as the key"
-                )
-        elif self.source_kind not in _NO_CREDENTIALS and not (
-            self.source_url and self.key and self.secret
-        ):
-            raise ConfigError(
-                "a district rostered from ClassLink needs its source URL, key and secret; use "
-                "source kind 'none' for a district whose accounts are added by hand"
-            )
+        # The source's part is its provider's: a known kind, and the credentials it needs.
+        PROVIDERS.get(self.source_kind).check(self)
         if self.sync_frequency not in SYNC_FREQUENCIES:
             raise ConfigError(
                 f"sync frequency {self.sync_frequency!r} is not one of "
@@ -166,8 +141,8 @@ class RosterSync:
     # Districts ---------------------------------------------------------------------------------
     def add_district(self, setup: DistrictSetup) -> store_districts.DistrictRecord:
         setup.check()
-        if setup.source_kind == PROXY_SOURCE_KIND:
-            setup.source_url = ""  # the proxy's address is the vendor's setting
+        if not PROVIDERS.get(setup.source_kind).needs_url:
+            setup.source_url = ""  # e.g. the proxy's address is the vendor's setting
         with self.engine.begin() as conn:
             return store_districts.create_district(
                 conn,
@@ -451,21 +426,14 @@ class RosterSync:
             integration = store_districts.get_integration(conn, district.id)
             rules = store_districts.rules_for(integration)
             if source is None:
-                if integration.source_kind == "none":
-                    raise ConfigError(
-                        f"{district.display_name} is not rostered from ClassLink, so there is "
-                        "nothing to sync; its accounts are added by hand or by spreadsheet import"
-                    )
                 if integration.source_kind == PUSH_SOURCE_KIND:
                     return district, rules, self._newest_pushed_source(conn, district)
-                if integration.source_kind == PENDING_SOURCE_KIND:
-                    raise ConfigError(
-                        f"{district.display_name} has no ClassLink credentials yet; enter its key "
-                        "and secret in the onboarding wizard's credentials step, then sync"
-                    )
+                provider = PROVIDERS.get(integration.source_kind)
+                if not provider.pulls:
+                    raise ConfigError(provider.not_pulled.format(district=district.display_name))
                 key, secret = store_districts.get_credentials(conn, self.box, district.id)
-                # One place picks the door: OneRoster 1.1 or 1.2 REST, or the ClassLink proxy.
-                source = build_source(integration, key, secret, self.settings)
+                # One place picks the door: the district's provider (`rostersync.providers`).
+                source = provider.build_source(integration, key, secret, self.settings)
         return district, rules, source
 
     def _pipeline(
@@ -1152,22 +1120,25 @@ class RosterSync:
             ConfigError: Not a ClassLink source kind, or a URL, key or secret is missing.
             NotFoundError: No such district.
         """
-        if source_kind not in SOURCE_KINDS:
+        kinds = PROVIDERS.pulling_kinds()
+        if source_kind not in kinds:
             raise ConfigError(
-                f"source kind {source_kind!r} is not one of {', '.join(SOURCE_KINDS)}; a district "
-                "that pushes OneRoster files chooses that option instead"
+                f"source kind {source_kind!r} is not one of {', '.join(kinds)}; a district that "
+                "pushes OneRoster files chooses that option instead"
             )
+        provider = PROVIDERS.pulling(source_kind)
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             setup = self._current_setup(conn, slug_or_id, credentials=True)
             stored = SourceIdentity.of(setup.source_kind, setup.source_url)
-            if source_kind == PROXY_SOURCE_KIND:
-                source_url = ""  # the proxy's address is the vendor's setting
+            if not provider.needs_url:
+                source_url = ""  # e.g. the proxy's address is the vendor's setting
+            if not provider.asks_secret:
+                # No secret is the district's (the proxy's partner key is the vendor's), and a
+                # key stored for another kind means nothing here: a new kind needs its key.
                 setup.secret = ""
-                if stored.kind != PROXY_SOURCE_KIND and not key.strip():
-                    raise ConfigError(
-                        "enter the district's ClassLink tenant id as the key for the proxy"
-                    )
+                if stored.kind != source_kind and not key.strip():
+                    raise ConfigError(provider.new_key_needed)
             elif stored != SourceIdentity.of(source_kind, source_url) and not secret.strip():
                 raise CredentialNotForSource(
                     f"the source changed ({stored.describe()} before); type the secret again: a "
@@ -1245,35 +1216,19 @@ class RosterSync:
             SourceAuthError: The source refused the credentials (`.credential` says which).
             SourceError: The source could not be reached or answered something unusable.
         """
-        from urllib.parse import urlsplit
-
         with self.engine.connect() as conn:
             district = store_districts.get_district(conn, slug_or_id)
             integration = store_districts.get_integration(conn, district.id)
-            if integration.source_kind not in SOURCE_KINDS:
+            if integration.source_kind not in PROVIDERS.pulling_kinds():
                 raise ConfigError(
                     f"{district.display_name} has no ClassLink source to test yet: choose the "
                     "source and enter its URL, key and secret first"
                 )
             key, secret = store_districts.get_credentials(conn, self.box, district.id)
-        settings = self.settings.model_copy(
-            update={
-                "page_size": 1,
-                "http_max_retries": 0,
-                "http_timeout_seconds": min(self.settings.http_timeout_seconds, 10.0),
-            }
-        )
-        source = build_source(integration, key, secret, settings)
-        first = first_record(source)  # one request: the page is not held back
-        host = urlsplit(integration.source_url).netloc
+        provider = PROVIDERS.pulling(integration.source_kind)
+        outcome = provider.test_connection(integration, key, secret, self.settings)
         _log.info("onboarding.source_tested", district_id=district.id, ok=True)
-        if first is None:
-            return (
-                f"Connected to {host}: the credentials work, but the district shares no records "
-                "yet."
-            )
-        name = getattr(first, "name", "") or getattr(first, "title", "")
-        return f"Connected to {host}: the credentials work and the first organisation is {name}."
+        return outcome
 
     def use_push_source(self, slug_or_id: str, actor: str) -> tuple[str, str] | None:
         """Make a district push OneRoster files to us instead of our pulling from ClassLink.

@@ -25,6 +25,7 @@ from rostersync.cli import (
 )
 from rostersync.cli.common import service as _service
 from rostersync.cli.failures import CommandGroup, Debug, Json
+from rostersync.providers import PROVIDERS, oneroster_v1p1
 from rostersync.service import DistrictSetup
 
 app = typer.Typer(
@@ -83,8 +84,8 @@ def district_add(
         ),
     ] = "",
     source_kind: Annotated[
-        str, typer.Option(help="oneroster-1.1, oneroster-1.2, classlink-proxy, or none")
-    ] = "oneroster-1.1",
+        str, typer.Option(help=f"{', '.join(PROVIDERS.pulling_kinds())}, or none")
+    ] = oneroster_v1p1.KIND,
     data_manager: Annotated[
         list[str], typer.Option(help="Data manager email for sync summaries (repeatable)")
     ] = [],  # noqa: B006 - Typer reads the default, it is never mutated
@@ -109,7 +110,8 @@ def district_add(
     as_json: Json = False,
 ) -> None:
     """Onboard a district: its questionnaire answers and ClassLink credentials."""
-    if source_kind not in ("none", "classlink-proxy") and not secret:
+    asks_secret = source_kind not in PROVIDERS or PROVIDERS.get(source_kind).asks_secret
+    if asks_secret and not secret:
         # Asked rather than typed on the command line, so it stays out of shell history.
         secret = typer.prompt("ClassLink secret", hide_input=True)
     setup = DistrictSetup(

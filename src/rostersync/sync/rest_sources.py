@@ -1,13 +1,7 @@
-"""Roster sources for every REST door: OneRoster 1.1 (OAuth 1), 1.2 (OAuth 2), ClassLink proxy.
+"""Roster sources for the REST doors: OneRoster 1.2 (OAuth 2) and the ClassLink proxy.
 
-`build_source` picks one from a district's `source_kind`:
-
-    oneroster-1.1     source_url = the 1.1 base URL; key, secret = OAuth 1.0a consumer key/secret
-    oneroster-1.2     source_url = the 1.2 rostering base URL (…/ims/oneroster/rostering/v1p2);
-                      key, secret = OAuth 2 client id/secret; the token endpoint is `/token` beside
-                      the `/ims/…` root (ClassLink's host-root `/token`)
-    classlink-proxy   source_url = the proxy origin (https://oneroster-proxy.classlink.io);
-                      key = the district's ClassLink tenant id, secret = our partner key
+These are constructors; which one a district uses is its provider's choice
+(`rostersync.providers`, one module per source kind, `providers.build_source`).
 """
 
 from __future__ import annotations
@@ -16,33 +10,22 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, Protocol
 
-from rostersync.config import Settings
 from rostersync.domain.records import EntityKind, Record
 from rostersync.errors import ConfigError
 from rostersync.oneroster.client import OneRosterClient
 from rostersync.oneroster.mapping import MAPPERS
 from rostersync.oneroster.mapping_v1p2 import MAPPERS_V1P2
 from rostersync.oneroster.oauth2 import ROSTER_CORE_SCOPE, OAuth2ClientCredentials
-from rostersync.oneroster.outbound import guarded_transport
 from rostersync.oneroster.proxy import ProxyDirectory
-from rostersync.sync.sources import (
-    COLLECTIONS,
-    OneRosterRestSource,
-    Progress,
-    PullStats,
-    RosterSource,
-)
+from rostersync.sync.sources import COLLECTIONS, Progress, PullStats
 
 __all__ = [
-    "SOURCE_KINDS",
     "ClientSource",
-    "build_source",
     "oneroster_v1p2_source",
     "proxy_source",
     "token_url_for",
 ]
 
-SOURCE_KINDS = ("oneroster-1.1", "oneroster-1.2", "classlink-proxy")
 _V1P2_ROOT = "/ims/oneroster/rostering/v1p2"
 
 
@@ -184,46 +167,3 @@ def proxy_source(
         directory.close()
         raise
     return ClientSource(client, MAPPERS, closing=(directory,))
-
-
-def build_source(integration: Any, key: str, secret: str, settings: Settings) -> RosterSource:
-    """The roster source a district's integration names by `source_kind`.
-
-    Args:
-        integration: The district's `IntegrationRecord` (`source_kind`, `source_url`).
-        key: The decrypted key: consumer key, client id, or (proxy) the ClassLink tenant id.
-        secret: The decrypted secret: consumer secret or client secret ("" for the proxy, whose
-            partner key and address are vendor settings).
-        settings: Page size, timeout and retries.
-
-    Raises:
-        ConfigError: The source kind is unknown or its URL unusable.
-        SourceAuthError: (proxy) the partner key is refused or the tenant does not share.
-    """
-    options: dict[str, Any] = {
-        "page_size": settings.page_size,
-        "timeout": settings.http_timeout_seconds,
-        "max_retries": settings.http_max_retries,
-        # A district's source URL is typed by a person: connect only where the policy allows.
-        "transport": guarded_transport(settings.outbound_policy),
-    }
-    kind = integration.source_kind
-    if kind == "oneroster-1.1":
-        return OneRosterRestSource(integration.source_url, key, secret, **options)
-    if kind == "oneroster-1.2":
-        return oneroster_v1p2_source(integration.source_url, key, secret, **options)
-    if kind == "classlink-proxy":
-        # The proxy and its partner key are the vendor's, never a district's (decision 0018).
-        if not settings.classlink_partner_key:
-            raise ConfigError(
-                "this district is read through the ClassLink proxy, but the vendor's partner key "
-                "is not set: set ROSTERSYNC_CLASSLINK_PARTNER_KEY (from ClassLink's developer "
-                "console)"
-            )
-        return proxy_source(
-            settings.classlink_proxy_url, settings.classlink_partner_key, key, **options
-        )
-    raise ConfigError(
-        f"source kind {kind!r} is not one of {', '.join(SOURCE_KINDS)}; fix the district's "
-        "integration settings"
-    )

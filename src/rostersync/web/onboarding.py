@@ -43,8 +43,8 @@ from rostersync.errors import (
     SourceError,
 )
 from rostersync.oneroster.outbound import OutboundRefused
+from rostersync.providers import PROVIDERS, Provider, push
 from rostersync.service import SYNC_FREQUENCIES, DistrictSetup, RosterSync
-from rostersync.sync.rest_sources import SOURCE_KINDS
 from rostersync.web.admin import PageError, Scope, _page_route, not_found, session_cookie
 from rostersync.web.staff_auth import StaffViewer
 
@@ -56,18 +56,10 @@ STEPS = (
     ("preview", "Preview and approve"),
     ("go-live", "Go live"),
 )
-PUSH = "push"
-PROXY = "classlink-proxy"
 GO_LIVE_MESSAGES = {
     "live": "The district is live: its people can sign in now.",
     "scheduled": "Saved: the district goes live on its go-live date.",
 }
-SOURCE_CHOICES = (
-    ("oneroster-1.1", "ClassLink Roster Server, OneRoster 1.1 (OAuth 1.0a key and secret)"),
-    ("oneroster-1.2", "OneRoster 1.2 (OAuth 2 client id and secret)"),
-    (PROXY, "ClassLink OneRoster proxy (the district's tenant id; vendor staff only)"),
-    (PUSH, "The district pushes OneRoster files to us (we issue it a key and secret)"),
-)
 STUDENT_ID_CHOICES = (
     ("identifier", "identifier (the user's identifier field)"),
     ("sourcedId", "sourcedId"),
@@ -296,6 +288,26 @@ UNREACHABLE = (
 )
 
 
+def source_errors(form: SourceForm, provider: Provider | None, stored_kind: str) -> dict[str, str]:
+    """The key and secret the chosen provider asks for and the form left empty, by field.
+
+    An empty field keeps the stored value. A provider with a secret leaves it to the service to
+    refuse a changed source without its secret typed again; a provider without one (the proxy)
+    keeps a stored key only for its own kind.
+    """
+    errors: dict[str, str] = {}
+    if provider is None:
+        return errors
+    if provider.asks_secret:
+        kept = stored_kind in PROVIDERS.pulling_kinds()
+    else:
+        kept = stored_kind == provider.kind
+    for field in provider.fields:
+        if field.name != "source_url" and not getattr(form, field.name).strip() and not kept:
+            errors[field.name] = field.missing
+    return errors
+
+
 def explain_source_failure(exc: Exception) -> tuple[str, str]:
     """What a failed connection test means for the person, and the field they should check.
 
@@ -522,10 +534,10 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
             staff,
             district,
             "source",
-            choices=SOURCE_CHOICES,
+            choices=PROVIDERS.wizard_choices(),
             kind=kind,
             url=url,
-            stored=integration.source_kind in SOURCE_KINDS,
+            stored=integration.source_kind in PROVIDERS.pulling_kinds(),
             **context,
         )
 
@@ -539,27 +551,20 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
     ) -> Any:
         check_csrf(staff, form.csrf)
         kind, url = form.source_kind, form.source_url.strip()
-        if kind == PUSH:
+        provider = PROVIDERS.by_choice(kind)
+        if provider is not None and provider.kind == push.KIND:
             return push_page(
                 request, staff, district, service.use_push_source(district.id, staff.actor)
             )
         errors: dict[str, str] = {}
-        stored_kind = service.district(district.id)[1].source_kind
-        stored = stored_kind in SOURCE_KINDS
-        if kind not in SOURCE_KINDS:
+        if provider is None or not provider.pulls:
             errors["source_kind"] = "Choose where the district's roster comes from."
-        elif kind == PROXY and not staff.is_vendor_staff:
-            # The proxy reads with the vendor's partner key: only the vendor points it at a
+        elif provider.vendor_only and not staff.is_vendor_staff:
+            # e.g. the proxy reads with the vendor's partner key: only the vendor points it at a
             # tenant (decision 0018).
-            errors["source_kind"] = (
-                "Only the vendor connects a district through the ClassLink proxy, because it "
-                "reads with the vendor's partner key: ask your vendor contact, or choose your "
-                "district's own OneRoster server."
-            )
-        if kind == PROXY:
+            errors["source_kind"] = provider.vendor_only
+        if provider is not None and not provider.needs_url:
             url = ""
-            if not form.key.strip() and stored_kind != PROXY:
-                errors["key"] = "Enter the district's ClassLink tenant id."
         elif not url:
             errors["source_url"] = (
                 "Enter the source URL, e.g. "
@@ -572,19 +577,18 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
                 "Enter the https:// address: rostersync sends a district's credentials only "
                 "over https."
             )
-        for name, label in (("key", "key (client id)"), ("secret", "secret")):
-            if kind != PROXY and not getattr(form, name).strip() and not stored:
-                errors[name] = f"Enter the ClassLink {label} from the district's OneRoster app."
+        stored_kind = service.district(district.id)[1].source_kind
+        errors.update(source_errors(form, provider, stored_kind))
         if errors:
             return source_page(request, staff, district, kind=kind, url=url, errors=errors)
         try:
             service.set_onboarding_source(
                 district.id,
                 staff.actor,
-                source_kind=kind,
+                source_kind=provider.kind if provider is not None else kind,
                 source_url=url,
                 key=form.key,
-                secret="" if kind == PROXY else form.secret,
+                secret=form.secret if provider is not None and provider.asks_secret else "",
             )
         except CredentialNotForSource:
             errors = {
@@ -697,7 +701,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
             district,
             "preview",
             runs=service.runs(district.id, limit=10),
-            pulls=integration.source_kind in SOURCE_KINDS,
+            pulls=integration.source_kind in PROVIDERS.pulling_kinds(),
         )
 
     # Go-live --------------------------------------------------------------------------------

@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from tests.integration.protocols.conftest import KEY, SECRET, TENANT, TENANT_ID, PortalMaker
 
+from rostersync.providers import build_source
 from rostersync.service import DistrictSetup, RosterSync
 from rostersync.simulator import SimulatorServer
 from rostersync.store import districts as store_districts
 from rostersync.store import tables
-from rostersync.sync.rest_sources import build_source
 
 COMPARED = {
     "orgs": tables.orgs,

@@ -535,6 +535,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
             district,
             "source",
             choices=PROVIDERS.wizard_choices(),
+            providers=[p for p in PROVIDERS if p.in_wizard],
             kind=kind,
             url=url,
             stored=integration.source_kind in PROVIDERS.pulling_kinds(),

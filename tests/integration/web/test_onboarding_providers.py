@@ -112,3 +112,13 @@ def test_without_its_registration_the_wizard_does_not_offer_or_accept_it(
     response = source(vendor, world, "cap-no-gateway", source_kind=KIND)
     assert response.status_code == 400
     assert "Choose where" in field_error(response.text, "source_kind")
+
+
+def test_the_source_step_lists_what_each_offered_provider_needs(
+    gateway: Provider, vendor: httpx.Client, world: Sandbox
+) -> None:
+    create(vendor, "cap-needs")
+    page = vendor.get("/admin/onboarding/cap-needs/source").text
+    needs = page[page.index('id="source-needs"') :].split("</ul>")[0]
+    assert f"{LABEL}: Gateway URL, Gateway id, Gateway secret." in needs
+    assert "ClassLink tenant id (the ClassLink proxy URL and ClassLink partner key" in needs

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from rostersync.config import Settings
+from rostersync.domain import staff_import
 from rostersync.errors import ConfigError
 from rostersync.jobs.scheduler import UNSCHEDULED_SOURCE_KINDS
 from rostersync.oneroster.outbound import OutboundRefused
@@ -20,6 +21,7 @@ from rostersync.providers import (
     SourceConfig,
     build_source,
     classlink_proxy,
+    none,
     oneroster_v1p1,
 )
 from rostersync.sync.sources import OneRosterRestSource, RosterSource
@@ -73,6 +75,12 @@ def test_every_kind_is_registered_once_in_the_order_of_the_messages() -> None:
 
 def test_the_scheduler_skips_exactly_the_kinds_the_registry_calls_unscheduled() -> None:
     assert set(PROVIDERS.unscheduled_kinds()) == set(UNSCHEDULED_SOURCE_KINDS)
+
+
+def test_the_domain_calls_not_rostered_the_kind_the_none_provider_registers() -> None:
+    # The pure domain may not import the registry, so its one kind name is checked here.
+    assert staff_import.NOT_ROSTERED == none.KIND
+    assert not PROVIDERS.get(staff_import.NOT_ROSTERED).pulls
 
 
 def test_the_wizard_offers_the_rest_doors_the_proxy_and_push_under_their_posted_values() -> None:

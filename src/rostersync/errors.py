@@ -6,7 +6,7 @@ RosterSyncError                  root; every message says how to fix the problem
 │   ├── CredentialNotForSource   a stored secret was entered for another source: type it again
 │   ├── FullSyncRequired         a delta has nothing to build on: run a full sync first
 │   ├── DiscoveryError*          ClassLink's discovery document is unreadable or names another
-│   │                            issuer (web.oidc)
+│   │                            issuer (signin.oidc)
 │   └── SealedBundleError*       a sealed pushed bundle cannot be read back (store.bundle_vault)
 ├── SourceError                  talking to the roster source (ClassLink, OneRoster, a bundle)
 │   ├── SourceAuthError          credentials refused: `.credential` names what to check
@@ -26,13 +26,13 @@ RosterSyncError                  root; every message says how to fix the problem
 ├── BundlePushRefused            a pushed bundle cannot be taken now: push again later
 ├── SpreadsheetRejected          an import file's structure is unusable: fix the file, upload again
 ├── AccountRejected              a hand-made account's details are invalid: correct them
-├── SignInRefused*               a ClassLink sign-in that must not complete (web.oidc)
+├── SignInRefused*               a ClassLink sign-in that must not complete (signin.oidc)
 ├── StaffSignInRefused*          a staff sign-in refused, one message for every cause
-│   │                            (web.staff_auth)
+│   │                            (staff.errors)
 │   └── StaffCodeRefused*        the two-step code was wrong, used already or expired
-├── InvitationRefused*           an invitation link that cannot be used (web.staff_auth)
-├── TotpRefused*                 a two-step enrolment that cannot be confirmed (web.staff_auth)
-└── RateLimited*                 too many failed tries: refused until `.retry_at` (web.ratelimit)
+├── InvitationRefused*           an invitation link that cannot be used (staff.errors)
+├── TotpRefused*                 a two-step enrolment that cannot be confirmed (staff.errors)
+└── RateLimited*                 too many failed tries: refused until `.retry_at` (staff.limits)
 
 * defined beside the code that raises it, in the module named; every other class is below.
 """

@@ -854,11 +854,11 @@ class RosterSync:
             return store_delta.get_watermark(conn, district.id)
 
     # --- admin: staff sign-in, admin pages, JSON API, push endpoint (features add below) ---
-    # Staff accounts live in rostersync.web.staff_auth (imported lazily, like the web section);
-    # who may see which district is decided by `StaffViewer.can_see`, in the web layer.
+    # Staff accounts live in rostersync.staff (imported lazily, like the sign-in section);
+    # who may see which district is decided by `StaffViewer.can_see` (rostersync.staff.models).
     def staff_auth(self) -> Any:
-        """Staff accounts and sign-in (`rostersync.web.staff_auth.StaffAuth`), made once."""
-        from rostersync.web.staff_auth import StaffAuth
+        """Staff accounts and sign-in (`rostersync.staff.accounts.StaffAuth`), made once."""
+        from rostersync.staff.accounts import StaffAuth
 
         auth = getattr(self, "_staff_auth", None)
         if auth is None:
@@ -928,16 +928,16 @@ class RosterSync:
             return list(store_runs.audit_entries(conn, district.id, limit))
 
     # --- web: sign-in and portal reads (features add below) ---
-    # Each method delegates to rostersync.web.portal (imported here so the CLI and the job queue
-    # never load the web feature); the web app calls only these.
+    # Each method delegates to rostersync.signin.portal (imported here so the CLI and the job
+    # queue load it only when used); the web app calls only these.
     def web_portal(self, relying_party: Any = None) -> Any:
-        """The sign-in and home-page operations (`rostersync.web.portal.Portal`), made once.
+        """The sign-in and home-page operations (`rostersync.signin.portal.Portal`), made once.
 
         Args:
             relying_party: A `RelyingParty` to use instead of one built from the settings
                 (tests and the demo, which point at the ClassLink simulator).
         """
-        from rostersync.web.portal import Portal
+        from rostersync.signin.portal import Portal
 
         portal = getattr(self, "_web_portal", None)
         if portal is None or relying_party is not None:
@@ -1795,7 +1795,7 @@ class RosterSync:
         return report, sheet.rows
 
     # --- sign-in for data managers: ClassLink role, invitations, TOTP (features add below) ---
-    # The rules live in rostersync.web.staff_auth (`StaffAuth`, made once by `staff_auth()`).
+    # The rules live in rostersync.staff.accounts (`StaffAuth`, made once by `staff_auth()`).
     def staff_password_step(
         self, email: str, password: str, *, previous_session: str | None, next_path: str
     ) -> Any:

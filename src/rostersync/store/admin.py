@@ -1,7 +1,7 @@
 """What the admin feature keeps and reads: staff accounts, failed sign-ins, district overviews.
 
 Every function takes a `Connection` whose transaction the caller owns; nothing here commits.
-Password hashes are produced and checked by `rostersync.web.staff_auth`; this module only stores
+Password hashes are produced and checked by `rostersync.staff.accounts`; this module only stores
 them.
 """
 

@@ -144,7 +144,7 @@ def data_manager_for_educator(
 ) -> tuple[str | None, str | None]:
     """Which data-manager rights a ClassLink-signed-in educator has in their own district.
 
-    The rule (docs in `rostersync.web.staff_auth`): the district must have said its emails are
+    The rule (docs in `rostersync.staff.accounts`): the district must have said its emails are
     unique, the educator's rostered email must belong to exactly one active educator of the
     district, and it must be either the email of an active
     `data_manager` staff account of this same district, or listed in the district's onboarding

@@ -12,7 +12,7 @@ The JSON API (`web/api.py`) uses the same `Scope`, so pages and API cannot drift
 POST carries the session's CSRF token; the sign-in form, which has no session yet, carries a
 double-submit token bound to a cookie (login CSRF).
 
-Getting in (rules in `web/staff_auth.py`): /staff/login, then /staff/login/code when the account
+Getting in (rules in `staff/accounts.py`): /staff/login, then /staff/login/code when the account
 uses TOTP; /staff/totp to turn TOTP on; /admin/districts/{slug}/invite (vendor staff only) emails
 a data manager a one-time link to /staff/invitation/{token}, where they set a password.
 """
@@ -41,16 +41,11 @@ from rostersync.errors import (
 from rostersync.notify.csvfile import MEDIA_TYPE as CSV_TYPE
 from rostersync.notify.csvfile import issues_csv_file
 from rostersync.service import RosterSync
+from rostersync.signin.paths import safe_next_path
+from rostersync.staff.errors import InvitationRefused, StaffSignInRefused, TotpRefused
+from rostersync.staff.models import CodeNeeded, StaffViewer
 from rostersync.sync.pipeline import PENDING
 from rostersync.web.gates import tokens_match
-from rostersync.web.paths import safe_next_path
-from rostersync.web.staff_auth import (
-    CodeNeeded,
-    InvitationRefused,
-    StaffSignInRefused,
-    StaffViewer,
-    TotpRefused,
-)
 
 HERE = Path(__file__).parent
 HOME = "/admin/districts"

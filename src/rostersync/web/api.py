@@ -29,11 +29,11 @@ from starlette.concurrency import run_in_threadpool
 
 from rostersync.errors import NotFoundError, SpreadsheetRejected
 from rostersync.service import RosterSync
+from rostersync.staff.models import StaffViewer
 from rostersync.sync.pipeline import PENDING
 from rostersync.web.admin import ACTION_ERRORS, Scope, session_cookie
 from rostersync.web.api_docs import DOCS_ASSETS, PUSH_SECURITY_SCHEME, docs_page
 from rostersync.web.push import create_push_router
-from rostersync.web.staff_auth import StaffViewer
 from rostersync.web.upload_stream import UploadMalformed, UploadTooLarge, receive_file
 from rostersync.web.uploads import (
     IMPORT_FORM,

@@ -24,12 +24,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from rostersync.errors import ConfigError, NotFoundError, RosterSyncError
+from rostersync.refusals import record_refusal
 from rostersync.service import RosterSync
+from rostersync.signin.oidc import SignInRefused, protocol_failure
+from rostersync.signin.paths import safe_next_path
+from rostersync.signin.portal import Restart, Viewer
 from rostersync.web.gates import tokens_match
-from rostersync.web.oidc import SignInRefused, protocol_failure
-from rostersync.web.paths import safe_next_path
-from rostersync.web.portal import Restart, Viewer
-from rostersync.web.refusals import record_refusal
 from rostersync.web.refused_request import invalid_request_page
 
 HERE = Path(__file__).parent

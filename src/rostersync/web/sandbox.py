@@ -16,11 +16,11 @@ from sqlalchemy import update
 
 from rostersync.config import Settings
 from rostersync.service import DistrictSetup, RosterSync
+from rostersync.signin.oidc import RelyingParty
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant
 from rostersync.simulator.sso import SsoClient, SsoServer, SsoTenant
 from rostersync.store.tables import districts
 from rostersync.web.app import create_app
-from rostersync.web.oidc import RelyingParty
 from rostersync.web.server import PortalServer
 
 CLIENT_ID = "educator-portal"

@@ -30,8 +30,8 @@ from starlette.concurrency import run_in_threadpool
 from rostersync.domain.staff_import import ImportReport, RowError, SheetRow
 from rostersync.errors import ConfigError, SpreadsheetRejected
 from rostersync.service import RosterSync
+from rostersync.staff.models import StaffViewer
 from rostersync.web.admin import HERE, PageError, Scope, _page_route, not_found, session_cookie
-from rostersync.web.staff_auth import StaffViewer
 from rostersync.web.upload_stream import UploadMalformed, UploadTooLarge, receive_file
 
 TEMPLATE_TYPES = {

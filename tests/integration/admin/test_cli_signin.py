@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 from rostersync.cli.main import app
 from rostersync.config import get_settings
 from rostersync.service import DistrictSetup, RosterSync
+from rostersync.staff.models import CodeNeeded, StaffSignedIn
+from rostersync.staff.totp import totp_code
 from rostersync.store.signin import staff_changes
-from rostersync.web.staff_auth import CodeNeeded, StaffSignedIn, totp_code
 
 PASSWORD = "a sufficiently long passphrase"
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from rostersync.cli.main import app
 from rostersync.config import get_settings
 from rostersync.service import RosterSync
-from rostersync.web.staff_auth import StaffSignInRefused
+from rostersync.staff.errors import StaffSignInRefused
 
 PASSWORD = "a sufficiently long passphrase"
 

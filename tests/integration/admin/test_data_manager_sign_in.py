@@ -24,11 +24,12 @@ from tests.integration.admin.conftest import (
 from tests.integration.web.conftest import person_of, sign_in
 
 from rostersync.errors import ConfigError
+from rostersync.staff.policy import MAX_FAILURES
+from rostersync.staff.totp import totp_code
 from rostersync.store.signin import staff_changes
 from rostersync.store.signin_tables import staff_invitations, staff_session_grants
 from rostersync.store.tables import audit_log, educators, integrations
 from rostersync.store.web_tables import staff_accounts
-from rostersync.web.staff_auth import MAX_FAILURES, totp_code
 
 LINK = re.compile(r"(http://[^\s\"<>]+/staff/invitation/[A-Za-z0-9_-]+)")
 

@@ -12,9 +12,9 @@ from tests.integration.admin.conftest import (
 )
 from tests.integration.web.conftest import person_of, sign_in
 
+from rostersync.staff.policy import MAX_FAILURES
 from rostersync.store.web import digest
 from rostersync.store.web_tables import staff_accounts, web_sessions
-from rostersync.web.staff_auth import MAX_FAILURES
 
 
 class TestStaffSignIn:

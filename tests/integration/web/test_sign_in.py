@@ -23,10 +23,10 @@ from tests.integration.web.conftest import (
 )
 
 from rostersync.errors import ConfigError
+from rostersync.signin.oidc import RelyingParty, SignInRefused
 from rostersync.simulator.sso import SsoFault
 from rostersync.store.tables import students
 from rostersync.store.web_tables import login_states, web_sessions
-from rostersync.web.oidc import RelyingParty, SignInRefused
 from rostersync.web.sandbox import Sandbox
 
 

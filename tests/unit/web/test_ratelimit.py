@@ -9,8 +9,9 @@ from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from rostersync.config import Settings
-from rostersync.web.ratelimit import RateLimited, RateLimits, action_for
-from rostersync.web.refusals import new_reference, pseudonym
+from rostersync.refusals import new_reference, pseudonym
+from rostersync.staff.limits import RateLimited, RateLimits
+from rostersync.web.ratelimit import action_for
 
 
 @pytest.mark.parametrize(

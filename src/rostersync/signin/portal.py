@@ -24,11 +24,11 @@ from sqlalchemy.engine import Engine
 
 from rostersync.config import Settings
 from rostersync.errors import ConfigError, NotFoundError
+from rostersync.signin.oidc import DiscoveryError, RelyingParty, SignInRefused, protocol_failure
+from rostersync.signin.paths import safe_next_path
+from rostersync.staff.classlink import grant_data_manager_rights
 from rostersync.store import web as store
 from rostersync.store.db import for_writing
-from rostersync.web.oidc import DiscoveryError, RelyingParty, SignInRefused, protocol_failure
-from rostersync.web.paths import safe_next_path
-from rostersync.web.staff_auth import grant_data_manager_rights
 
 LOGIN_LIFETIME = timedelta(minutes=10)  # the code itself lives 5 minutes at ClassLink
 CODE_MEMORY = timedelta(minutes=15)
@@ -274,7 +274,7 @@ class Portal:
             )
             if account.kind == "educator":
                 # A district's data manager signing in as its educator also gets /admin for
-                # that district (the rule is in web/staff_auth.py); never vendor staff rights.
+                # that district (the rule is in staff/accounts.py); never vendor staff rights.
                 grant_data_manager_rights(
                     conn,
                     session_token=token,

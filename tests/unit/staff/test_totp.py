@@ -8,14 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from rostersync.errors import ConfigError
-from rostersync.web.staff_auth import (
-    check_password,
-    hotp,
-    matching_step,
-    new_totp_secret,
-    otpauth_uri,
-    totp_code,
-)
+from rostersync.staff.policy import check_password
+from rostersync.staff.totp import hotp, matching_step, new_totp_secret, otpauth_uri, totp_code
 
 # RFC 6238 Appendix B: the SHA1 seed is the ASCII string "12345678901234567890", 8 digits.
 RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from starlette.responses import Response
 
+from rostersync.signin.paths import safe_next_path
 from rostersync.web.app import _Cookies
-from rostersync.web.paths import safe_next_path
 
 REFUSED = [
     "//evil.test",

@@ -9,7 +9,8 @@ tenant and sourcedId from the token claims or `/v2/my/info`.
 
 Nothing is logged here: codes, tokens and the client secret never reach a log line. Each refusal
 carries a reference of its own and, once a signed token names one, the ClassLink subject; the page
-shows the reference and `web/refusals.py` logs it (with a hash of the subject, never the subject).
+shows the reference and `rostersync.refusals` logs it (with a hash of the subject, never the
+subject).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
 from rostersync.errors import ConfigError, RosterSyncError
-from rostersync.web.refusals import new_reference
+from rostersync.refusals import new_reference
 
 ALGORITHMS = ["RS256"]  # ClassLink signs with RS256 only; the allow-list is ours, not the token's
 LEEWAY_SECONDS = 60

@@ -1,7 +1,7 @@
 """TOTP (RFC 6238 over RFC 4226: HMAC-SHA1, 30-second steps, 6 digits), standard library only.
 
-The two-step sign-in of staff accounts (`rostersync.web.staff_auth`) uses these; the RFC's test
-vectors are in tests/unit/web/test_totp.py.
+The two-step sign-in of staff accounts (`rostersync.staff.accounts`) uses these; the RFC's test
+vectors are in tests/unit/staff/test_totp.py.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ issuer, a person from another district, …) shows the refusal page with a refer
 one refusal; `record_refusal` logs the same reference with the reason code, the district id when
 known, and a keyed hash of the ClassLink subject when the token got far enough to name one, and
 counts the refusal by reason (`rostersync_sign_in_refusals_total` at /metrics). Names, emails,
-sourcedIds, codes and tokens never reach the line. The rate limits (web/ratelimit.py) use the same
+sourcedIds, codes and tokens never reach the line. The rate limits (staff/limits.py) use the same
 references and hashes.
 """
 
@@ -15,19 +15,25 @@ import hashlib
 import hmac
 import secrets
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import structlog
 
 from rostersync import metrics
 from rostersync.config import Settings
 
-if TYPE_CHECKING:
-    from rostersync.web.oidc import SignInRefused
-
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32: no I, L, O, U
 
 _log = structlog.get_logger(__name__)
+
+
+class Refusal(Protocol):
+    """What a logged refusal carries (`signin.oidc.SignInRefused` has these)."""
+
+    reference: str
+    reason: str
+    district_id: str | None
+    subject: str | None
 
 
 def new_reference() -> str:
@@ -50,7 +56,7 @@ def _pseudonym_key(secret_key: str) -> bytes:
     return hashlib.sha256(b"rostersync pseudonym\0" + secret_key.encode()).digest()
 
 
-def record_refusal(exc: SignInRefused, settings: Settings) -> None:
+def record_refusal(exc: Refusal, settings: Settings) -> None:
     """Log a refused sign-in under its reference, and count it by reason."""
     _log.warning(
         "sign_in.refused",
@@ -62,4 +68,4 @@ def record_refusal(exc: SignInRefused, settings: Settings) -> None:
     metrics.SIGN_IN_REFUSALS.labels(reason=exc.reason).inc()
 
 
-__all__ = ["new_reference", "pseudonym", "record_refusal"]
+__all__ = ["Refusal", "new_reference", "pseudonym", "record_refusal"]

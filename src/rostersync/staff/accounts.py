@@ -28,9 +28,7 @@ step after the password; a code is accepted once, and wrong codes count toward t
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 import structlog
@@ -39,146 +37,23 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
 
 from rostersync.config import Settings
-from rostersync.errors import ConfigError, RosterSyncError
+from rostersync.errors import ConfigError
+from rostersync.staff.errors import StaffCodeRefused, StaffSignInRefused, TotpRefused
+from rostersync.staff.invitations import Invitations
+from rostersync.staff.limits import RateLimits
+from rostersync.staff.models import CodeNeeded, StaffSignedIn, StaffViewer, TotpEnrolment
+from rostersync.staff.policy import CODE_STEP_LIFETIME, MAX_FAILURES, MIN_PASSWORD
+from rostersync.staff.totp import matching_step, new_totp_secret, otpauth_uri
 from rostersync.store import admin as store
 from rostersync.store import districts as store_districts
 from rostersync.store import signin as store_signin
 from rostersync.store import web as store_web
 from rostersync.store.secrets import SecretBox
-from rostersync.web.ratelimit import RateLimits
-from rostersync.web.totp import hotp, matching_step, new_totp_secret, otpauth_uri, totp_code
-
-MAX_FAILURES = 5  # then the account locks for `staff_lockout_seconds` (15 minutes)
-MIN_PASSWORD = 12
-INVITATION_LIFETIME = timedelta(days=7)
-# How long the code step may follow a right password.
-CODE_STEP_LIFETIME = timedelta(minutes=5)
-# Stored for accounts made through ClassLink: no argon2 hash has this form, so no password
-# signs in to them; such a person signs in through ClassLink.
-NO_PASSWORD = "!classlink-only"  # noqa: S105 - a marker that matches no password, not a secret
 
 _log = structlog.get_logger(__name__)
 
 
-class StaffSignInRefused(RosterSyncError):
-    """The email and password did not sign anyone in (one message for every cause)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "That email and password did not match an active staff account. Check them and try "
-            "again; after several failed attempts an account is locked for 15 minutes."
-        )
-
-
-class StaffCodeRefused(StaffSignInRefused):
-    """The TOTP code was wrong, used already, or the code step expired."""
-
-    def __init__(self) -> None:
-        RosterSyncError.__init__(
-            self,
-            "That code did not sign you in. Type the 6-digit code your authenticator app shows "
-            "now (each code works once); after several failed attempts the account is locked "
-            "for 15 minutes.",
-        )
-
-
-class InvitationRefused(RosterSyncError):
-    """An invitation link that cannot be used: unknown or altered, expired, or used already."""
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class TotpRefused(RosterSyncError):
-    """A TOTP enrolment that cannot be confirmed: wrong code, or nothing being enrolled."""
-
-
-def check_password(password: str, email: str) -> None:
-    """The strength rule for a new password: at least 12 characters, at least 5 different ones,
-    and not containing the email's name part.
-
-    Raises:
-        ConfigError: What is wrong with the password and what to choose instead.
-    """
-    if len(password) < MIN_PASSWORD:
-        raise ConfigError(
-            f"the password must have at least {MIN_PASSWORD} characters; a few unrelated words "
-            "make a long one that is easy to remember"
-        )
-    if len(set(password)) < 5:
-        raise ConfigError("the password repeats too few characters; use at least 5 different ones")
-    name = email.partition("@")[0].strip().lower()
-    if len(name) >= 3 and name in password.lower():
-        raise ConfigError("the password must not contain your email address; choose another one")
-
-
-@dataclass(frozen=True, slots=True)
-class CodeNeeded:
-    """The password was right and the account uses TOTP: ask for a code next.
-
-    `token` goes in a short-lived cookie and identifies this halfway sign-in.
-    """
-
-    token: str = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class TotpEnrolment:
-    """A TOTP secret shown once, as text and as an otpauth:// URI, waiting for a code."""
-
-    secret: str = field(repr=False)
-    uri: str = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class InvitationDetails:
-    """What the accept page shows about a usable invitation."""
-
-    email: str
-    district_name: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class StaffViewer:
-    """The staff member a session belongs to."""
-
-    id: str
-    email: str
-    display_name: str
-    role: str
-    district_id: str | None
-    csrf_token: str = field(repr=False)
-    totp_on: bool = False
-    # True when the rights come with a ClassLink sign-in rather than a staff password.
-    through_classlink: bool = False
-
-    @property
-    def is_vendor_staff(self) -> bool:
-        return self.role == "vendor_staff"
-
-    def can_see(self, district_id: str) -> bool:
-        """The one scoping rule: vendor staff see every district, a data manager their own."""
-        return self.is_vendor_staff or (
-            self.district_id is not None and secrets.compare_digest(self.district_id, district_id)
-        )
-
-    @property
-    def actor(self) -> str:
-        """How this person appears in the audit log (an id, never a name or email)."""
-        return f"staff:{self.id}"
-
-
-@dataclass(frozen=True, slots=True)
-class StaffSignedIn:
-    """A completed staff sign-in: the new session's cookie token."""
-
-    session_token: str = field(repr=False)
-    viewer: StaffViewer
-
-
-class StaffAuth:
+class StaffAuth(Invitations):
     """Staff accounts and sign-in over one database.
 
     Args:
@@ -473,161 +348,6 @@ class StaffAuth:
                 "sign-in is for staff accounts with a password"
             )
 
-    # Invitations -----------------------------------------------------------------------------
-    def invite(
-        self, *, district: str, email: str, actor: str, sender: Any = None
-    ) -> tuple[str, bool]:
-        """Invite a data manager for a district: store the link's hash, email the link.
-
-        Args:
-            district: Slug or id.
-            email: Where the link goes; it becomes the account's sign-in email.
-            actor: Who invites (vendor staff), for the audit log.
-            sender: A notify sender; the configured one (outbox or SMTP) by default.
-
-        Returns:
-            (invitation id, whether the email was sent).
-
-        Raises:
-            ConfigError: Not an email address, or the email has a staff account already.
-            NotFoundError: No such district.
-        """
-        from rostersync.notify.emails import compose, render
-        from rostersync.notify.senders import deliver, sender_for
-
-        address = store.normal_email(email)
-        if "@" not in address or " " in address or len(address) > 320:
-            raise ConfigError(f"{email!r} is not an email address; give the person's work email")
-        token, now = secrets.token_urlsafe(32), datetime.now(UTC)
-        with self.engine.begin() as conn:
-            found = store_districts.get_district(conn, district)
-            if store.staff_by_email(conn, address) is not None:
-                raise ConfigError(
-                    "this email has a staff account already; they can sign in at /staff/login "
-                    "(reset a lost second step with `rostersync staff reset-totp`)"
-                )
-            invitation_id = store_signin.create_invitation(
-                conn,
-                token_hash=store_web.digest(token),
-                district_id=found.id,
-                email=address,
-                invited_by=actor,
-                now=now,
-                lifetime=INVITATION_LIFETIME,
-            )
-            store_signin.record_staff_change(
-                conn,
-                staff_id=invitation_id,
-                district_id=found.id,
-                actor=actor,
-                action="staff_invited",
-                now=now,
-                entity_type="staff_invitation",
-                changes={"role": "data_manager", "invitation": invitation_id},
-            )
-        link = f"{self.settings.portal_base_url.rstrip('/')}/staff/invitation/{token}"
-        context = {
-            "district": {"name": found.display_name or found.name},
-            "link": link,
-            "expires": (now + INVITATION_LIFETIME).strftime("%Y-%m-%d %H:%M UTC"),
-        }
-        message: EmailMessage = compose(
-            render("staff_invitation", context, to=[address]), mail_from=self.settings.mail_from
-        )
-        sent = deliver(sender or sender_for(self.settings), message, attempts=2, delay=0.5)
-        _log.info("staff.invited", invitation=invitation_id, district=found.id, sent=sent)
-        return invitation_id, sent
-
-    def invitation(self, token: str) -> InvitationDetails:
-        """The invitation behind a link, if it can still be used.
-
-        Raises:
-            InvitationRefused: Unknown or altered, expired, or used already.
-        """
-        with self.engine.connect() as conn:
-            found = self._usable(conn, token, datetime.now(UTC))
-            district = store_districts.get_district(conn, found.district_id)
-        return InvitationDetails(
-            email=found.email,
-            district_name=district.display_name or district.name,
-            expires_at=found.expires_at,
-        )
-
-    def accept_invitation(
-        self,
-        token: str,
-        *,
-        display_name: str,
-        password: str,
-        password_again: str,
-        previous_session: str | None = None,
-    ) -> StaffSignedIn:
-        """Use an invitation: check the password, make the data-manager account, sign in.
-
-        Raises:
-            InvitationRefused: The link cannot be used (nothing is created).
-            ConfigError: The passwords differ or are too weak, or no name (nothing is created).
-            RateLimited: Too many refused tries with this invitation lately.
-        """
-        now = datetime.now(UTC)
-        with self.engine.connect() as conn:
-            found = self._usable(conn, token, now)
-        self.limits.check("invitation", "account", found.id)
-        try:
-            if not display_name.strip():
-                raise ConfigError("give your name, as your colleagues know you")
-            if password != password_again:
-                raise ConfigError("the two passwords differ; type the same password twice")
-            check_password(password, found.email)
-        except ConfigError:
-            self.limits.failed("invitation", "account", found.id)
-            raise
-        password_hash = self.hasher.hash(password)
-        with self.engine.begin() as conn:
-            staff_id = store.create_staff(
-                conn,
-                email=found.email,
-                display_name=display_name[:255],
-                role="data_manager",
-                district_id=found.district_id,
-                password_hash=password_hash,
-                now=now,
-            )
-            if not store_signin.use_invitation(conn, found.id, staff_id=staff_id, now=now):
-                raise _used()  # the transaction rolls back: no account from a used link
-            store_signin.record_staff_change(
-                conn,
-                staff_id=staff_id,
-                district_id=found.district_id,
-                actor=f"invitation:{found.id}",
-                action="staff_created",
-                now=now,
-                changes={"role": "data_manager", "via": "invitation"},
-            )
-            staff = store.staff_by_id(conn, staff_id)
-        assert staff is not None
-        _log.info("staff.invitation_accepted", staff_id=staff_id, district=found.district_id)
-        return self._start_session(staff, previous_session, now=now)
-
-    @staticmethod
-    def _usable(conn: Any, token: str, now: datetime) -> store_signin.Invitation:
-        found = store_signin.invitation_by_token(conn, store_web.digest(token)) if token else None
-        if found is None:
-            raise InvitationRefused(
-                "This invitation link is not valid. Check that you opened the whole link from "
-                "the email; if it still fails, ask the person who invited you to send a new one.",
-                reason="unknown",
-            )
-        if found.accepted_at is not None:
-            raise _used()
-        if found.expires_at <= now:
-            raise InvitationRefused(
-                "This invitation link has expired (links work for 7 days). Ask the person who "
-                "invited you to send a new one.",
-                reason="expired",
-            )
-        return found
-
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
@@ -690,84 +410,4 @@ class StaffAuth:
         )
 
 
-def _used() -> InvitationRefused:
-    return InvitationRefused(
-        "This invitation link was used already. If that was you, sign in at the staff sign-in "
-        "page; if not, tell the person who invited you at once.",
-        reason="used",
-    )
-
-
-def grant_data_manager_rights(
-    conn: Any, *, session_token: str, district_id: str, educator_id: str, now: datetime
-) -> str | None:
-    """Give a fresh ClassLink educator session its data-manager rights, when the rule in this
-    module's docstring allows; audited. Runs in the sign-in's own transaction.
-
-    Returns:
-        The staff account id whose rights the session has, or None.
-    """
-    staff_id, listed = store_signin.data_manager_for_educator(
-        conn, district_id=district_id, educator_id=educator_id
-    )
-    actor = f"educator:{educator_id}"
-    if staff_id is None and listed is not None:
-        name = store_web.person(conn, "educator", educator_id)
-        display = f"{name.given_name} {name.family_name}".strip() if name else ""
-        staff_id = store.create_staff(
-            conn,
-            email=listed,
-            display_name=display or "Data manager",
-            role="data_manager",
-            district_id=district_id,
-            password_hash=NO_PASSWORD,
-            now=now,
-        )
-        store_signin.record_staff_change(
-            conn,
-            staff_id=staff_id,
-            district_id=district_id,
-            actor=actor,
-            action="staff_created",
-            now=now,
-            changes={"role": "data_manager", "via": "classlink"},
-        )
-    if staff_id is None:
-        return None
-    store_signin.grant_session(
-        conn,
-        token_hash=store_web.digest(session_token),
-        staff_id=staff_id,
-        district_id=district_id,
-        now=now,
-    )
-    store_signin.record_staff_change(
-        conn,
-        staff_id=staff_id,
-        district_id=district_id,
-        actor=actor,
-        action="staff_signed_in",
-        now=now,
-        changes={"via": "classlink"},
-    )
-    return staff_id
-
-
-__all__ = [
-    "CodeNeeded",
-    "InvitationDetails",
-    "InvitationRefused",
-    "StaffAuth",
-    "StaffCodeRefused",
-    "StaffSignInRefused",
-    "StaffSignedIn",
-    "StaffViewer",
-    "TotpEnrolment",
-    "TotpRefused",
-    "check_password",
-    "grant_data_manager_rights",
-    "hotp",
-    "matching_step",
-    "otpauth_uri",
-    "totp_code",
-]
+__all__ = ["StaffAuth"]

@@ -20,33 +20,36 @@ or the audit log. The one exception is a push key and secret, shown once when is
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
 import hmac
-import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, Field
 
-from rostersync.domain.rules import DistrictRules, EligibilitySource
 from rostersync.domain.schedule import DAY_NAMES, MAX_INTERVAL_DAYS
-from rostersync.errors import (
-    ConfigError,
-    CredentialNotForSource,
-    RetriableSourceError,
-    SourceAuthError,
-    SourceError,
-)
-from rostersync.oneroster.outbound import OutboundRefused
-from rostersync.providers import PROVIDERS, Provider, push
-from rostersync.service import SYNC_FREQUENCIES, DistrictSetup, RosterSync
+from rostersync.errors import ConfigError, CredentialNotForSource, SourceError
+from rostersync.providers import PROVIDERS, push
+from rostersync.service import DistrictSetup, RosterSync
 from rostersync.staff.models import StaffViewer
 from rostersync.web.admin import PageError, Scope, _page_route, not_found, session_cookie
+from rostersync.web.onboarding_forms import (
+    FREQUENCIES,
+    STUDENT_ID_CHOICES,
+    TIME_ZONES,
+    UNREACHABLE,
+    AnswersForm,
+    GoLiveForm,
+    ScheduleForm,
+    SourceForm,
+    explain_source_failure,
+    parse_answers,
+    parse_schedule,
+    source_errors,
+)
 
 HERE = Path(__file__).parent
 STEPS = (
@@ -60,283 +63,7 @@ GO_LIVE_MESSAGES = {
     "live": "The district is live: its people can sign in now.",
     "scheduled": "Saved: the district goes live on its go-live date.",
 }
-STUDENT_ID_CHOICES = (
-    ("identifier", "identifier (the user's identifier field)"),
-    ("sourcedId", "sourcedId"),
-    ("userIds", "a userIds entry of a type (e.g. StateID)"),
-    ("metadata", "a metadata field (e.g. studentNumber)"),
-)
-FREQUENCIES = (
-    ("daily", "Every day"),
-    ("weekdays", "Weekdays (Monday to Friday)"),
-    ("weekly", "Weekly, on the days below"),
-    ("every_n_days", "Every N days"),
-)
-TIME_ZONES = (
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Phoenix",
-    "America/Los_Angeles",
-    "America/Anchorage",
-    "Pacific/Honolulu",
-)
-EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
-SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
-
 _log = structlog.get_logger(__name__)
-
-Text = Annotated[str, Field(max_length=300)]
-Secret = Annotated[str, Field(max_length=2000, repr=False)]
-
-
-class AnswersForm(BaseModel):
-    """The questionnaire as posted: every field text, parsed by `parse_answers`."""
-
-    csrf: Text = ""
-    slug: Text = ""
-    name: Text = ""
-    display_name: Text = ""
-    city: Text = ""
-    state: Text = ""
-    tenant_id: Text = ""
-    data_manager_emails: Annotated[str, Field(max_length=3000)] = ""
-    grades_provided: Text = ""
-    unique_emails_provided: Text = ""
-    student_id_field: Text = ""
-    student_id_detail: Text = ""
-    eligibility_source: Text = ""
-    eligibility_field: Text = ""
-
-
-class SourceForm(BaseModel):
-    """The source step as posted; `action` is "test" or "save"."""
-
-    csrf: Text = ""
-    source_kind: Text = ""
-    source_url: Annotated[str, Field(max_length=2000)] = ""
-    key: Secret = ""
-    secret: Secret = ""
-    action: Text = "save"
-
-
-class ScheduleForm(BaseModel):
-    """The schedule step as posted."""
-
-    csrf: Text = ""
-    sync_frequency: Text = ""
-    sync_days: list[Text] = Field(default_factory=list, max_length=7)
-    sync_interval_days: Text = ""
-    sync_time: Text = ""
-    time_zone: Text = ""
-
-
-class GoLiveForm(BaseModel):
-    """The go-live step as posted; `action` is "date" or "now"."""
-
-    csrf: Text = ""
-    go_live_date: Text = ""
-    action: Text = "date"
-
-
-def parse_answers(form: AnswersForm, *, creating: bool) -> tuple[dict[str, Any], dict[str, str]]:
-    """The questionnaire's answers as `DistrictSetup` fields, and a message per bad field.
-
-    Args:
-        form: What was posted.
-        creating: The slug is asked for (a new district); it is fixed afterwards.
-
-    Returns:
-        (answers, errors): errors maps a form field's name to what is wrong and how to fix it.
-    """
-    errors: dict[str, str] = {}
-    answers: dict[str, Any] = {}
-    if creating:
-        slug = form.slug.strip()
-        if not SLUG.fullmatch(slug):
-            errors["slug"] = (
-                "Enter a short name of lower-case letters, digits and hyphens, such as "
-                "springfield-il (at most 64 characters)."
-            )
-        answers["slug"] = slug
-    required = (
-        ("name", "the district's official name, e.g. Springfield Unified School District"),
-        ("display_name", "the name on the login drop-down, e.g. Springfield USD – Springfield, IL"),
-        ("city", "the city, e.g. Springfield"),
-        ("state", "the state's two-letter code, e.g. IL"),
-    )
-    for name, example in required:
-        value = getattr(form, name).strip()
-        if not value:
-            errors[name] = f"Enter {example}."
-        answers[name] = value
-    state = answers["state"].upper()
-    if state and not re.fullmatch(r"[A-Z]{2}", state):
-        errors["state"] = "Enter the state's two-letter code, e.g. IL."
-    answers["state"] = state
-    answers["tenant_id"] = form.tenant_id.strip() or None
-    emails = [e for e in re.split(r"[\s,;]+", form.data_manager_emails.strip()) if e]
-    bad = [e for e in emails if not EMAIL.fullmatch(e)]
-    if not emails:
-        errors["data_manager_emails"] = (
-            "Enter the email of at least one data manager who gets the sync summaries."
-        )
-    elif bad:
-        errors["data_manager_emails"] = (
-            f"{len(bad)} of these is not an email address; write one per line, like "
-            "name@district.org."
-        )
-    answers["data_manager_emails"] = emails
-    for name, what in (
-        ("grades_provided", "whether the district provides grade levels"),
-        ("unique_emails_provided", "whether every person has a unique email"),
-    ):
-        value = getattr(form, name)
-        if value not in ("yes", "no"):
-            errors[name] = f"Choose yes or no: {what}."
-        answers[name] = value == "yes"
-    answers["student_id_field"] = _student_id_field(form, errors)
-    eligibility = form.eligibility_source
-    field = form.eligibility_field.strip()
-    if eligibility not in (EligibilitySource.PORTAL, EligibilitySource.METADATA):
-        errors["eligibility_source"] = (
-            "Choose where eligibility comes from: a ClassLink metadata field, or set later in "
-            "the portal."
-        )
-    elif eligibility == EligibilitySource.METADATA and not field:
-        errors["eligibility_field"] = (
-            "Enter the ClassLink metadata field that holds eligibility, e.g. eligibility."
-        )
-    answers["eligibility_source"] = eligibility or EligibilitySource.PORTAL.value
-    answers["eligibility_field"] = field if eligibility == EligibilitySource.METADATA else None
-    return answers, errors
-
-
-def _student_id_field(form: AnswersForm, errors: dict[str, str]) -> str:
-    choice, detail = form.student_id_field, form.student_id_detail.strip()
-    if choice in ("identifier", "sourcedId"):
-        return choice
-    if choice in ("userIds", "metadata") and not detail:
-        errors["student_id_detail"] = (
-            "Enter the userIds type (e.g. StateID)"
-            if choice == "userIds"
-            else "Enter the metadata field's name (e.g. studentNumber)"
-        ) + " that holds the unique student ID."
-        return "identifier"
-    if choice == "userIds":
-        value = f"userIds:{detail}"
-    elif choice == "metadata":
-        value = f"metadata.{detail}"
-    else:
-        errors["student_id_field"] = "Choose which field holds the unique student ID."
-        return "identifier"
-    try:
-        DistrictRules(student_id_field=value)
-    except ValueError as exc:
-        errors["student_id_detail"] = f"{exc}."
-    return value
-
-
-def parse_schedule(form: ScheduleForm) -> tuple[dict[str, Any], dict[str, str]]:
-    """The schedule step's answers as `DistrictSetup` fields, and a message per bad field.
-
-    The rules are `DistrictSetup.check`'s and the scheduler's (syncs less than 30 days apart).
-    """
-    errors: dict[str, str] = {}
-    frequency = form.sync_frequency
-    if frequency not in SYNC_FREQUENCIES:
-        errors["sync_frequency"] = "Choose how often to sync."
-    days = [d for d in form.sync_days if d]
-    if frequency == "weekly":
-        if not days:
-            errors["sync_days"] = "Choose at least one day for a weekly sync."
-        elif any(d not in DAY_NAMES for d in days):
-            errors["sync_days"] = "Choose days from the list."
-    interval: int | None = None
-    if frequency == "every_n_days":
-        text = form.sync_interval_days.strip()
-        interval = int(text) if text.isdigit() else None
-        if interval is None or not 1 <= interval <= MAX_INTERVAL_DAYS:
-            errors["sync_interval_days"] = (
-                f"Enter a whole number of days from 1 to {MAX_INTERVAL_DAYS}: syncs must run "
-                "less than 30 days apart."
-            )
-    hh, _, mm = form.sync_time.strip().partition(":")
-    if not (len(hh) == 2 and len(mm) == 2 and hh.isdigit() and mm.isdigit() and int(hh) < 24) or (
-        mm.isdigit() and int(mm) >= 60
-    ):
-        errors["sync_time"] = "Enter the time of day as HH:MM in 24-hour time, e.g. 05:30."
-    zone = form.time_zone.strip()
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors["time_zone"] = (
-            "Enter the district's time zone as an IANA name, e.g. America/Chicago."
-        )
-    return {
-        "sync_frequency": frequency,
-        "sync_days": days if frequency == "weekly" else [],
-        "sync_interval_days": interval,
-        "sync_time": form.sync_time.strip(),
-        "time_zone": zone,
-    }, errors
-
-
-UNREACHABLE = (
-    "No OneRoster server could be reached at this address: check the source URL (the district's "
-    "public https:// address, as ClassLink's console shows it) and that the server is up."
-)
-
-
-def source_errors(form: SourceForm, provider: Provider | None, stored_kind: str) -> dict[str, str]:
-    """The key and secret the chosen provider asks for and the form left empty, by field.
-
-    An empty field keeps the stored value. A provider with a secret leaves it to the service to
-    refuse a changed source without its secret typed again; a provider without one (the proxy)
-    keeps a stored key only for its own kind.
-    """
-    errors: dict[str, str] = {}
-    if provider is None:
-        return errors
-    if provider.asks_secret:
-        kept = stored_kind in PROVIDERS.pulling_kinds()
-    else:
-        kept = stored_kind == provider.kind
-    for field in provider.fields:
-        if field.name != "source_url" and not getattr(form, field.name).strip() and not kept:
-            errors[field.name] = field.missing
-    return errors
-
-
-def explain_source_failure(exc: Exception) -> tuple[str, str]:
-    """What a failed connection test means for the person, and the field they should check.
-
-    Returns:
-        (field, message): field is "source_url", "key", "secret" or "" (the form as a whole).
-    """
-    if isinstance(exc, SourceAuthError):
-        credential = exc.credential.lower()
-        if "secret" in credential or "partner" in credential:
-            field = "secret"
-        elif "key" in credential or "client id" in credential or "tenant" in credential:
-            field = "key"
-        else:
-            field = ""
-        return field, f"ClassLink refused the credentials: check the {exc.credential}. {exc}"
-    if isinstance(exc, OutboundRefused) or (
-        isinstance(exc, RetriableSourceError) and exc.status is None
-    ):
-        # One sentence whatever happened (refused, not resolved, nothing listening, timed out):
-        # the form must not tell a person what the server's network holds.
-        return "source_url", UNREACHABLE
-    if isinstance(exc, RetriableSourceError):
-        return "", f"The source is busy or failing right now: test again in a few minutes. {exc}"
-    if isinstance(exc, SourceError):
-        return (
-            "source_url",
-            f"The source answered, but not as a OneRoster API: check the URL. {exc}",
-        )
-    return "source_url", f"Check the source URL: {exc}"
 
 
 def create_onboarding_router(service: RosterSync) -> APIRouter:
@@ -535,6 +262,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
             district,
             "source",
             choices=PROVIDERS.wizard_choices(),
+            providers=[p for p in PROVIDERS if p.in_wizard],
             kind=kind,
             url=url,
             stored=integration.source_kind in PROVIDERS.pulling_kinds(),
@@ -755,6 +483,9 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
 
 
 __all__ = [
+    "UNREACHABLE",
+    "AnswersForm",
+    "ScheduleForm",
     "create_onboarding_router",
     "explain_source_failure",
     "parse_answers",

@@ -739,13 +739,13 @@ class RosterSync:
         return self._resolve(slug_or_id, None)[2]
 
     def schedule_info(self, slug_or_id: str) -> Any:
-        """A district's schedule in words and its next run (a `jobs.scheduler.ScheduleInfo`).
+        """A district's schedule in words and its next run (a `scheduling.ScheduleInfo`).
 
         Raises:
             NotFoundError: No such district.
             ConfigError: Its answers describe no usable schedule.
         """
-        from rostersync.jobs.scheduler import schedule_info
+        from rostersync.scheduling import schedule_info
         from rostersync.store import jobs as store_jobs
 
         with self.engine.connect() as conn:
@@ -765,7 +765,7 @@ class RosterSync:
         """Every district's schedule with one of `statuses`, by district id, read in one pass
         (four queries whatever the number of districts). A district whose answers describe no
         usable schedule, or that is never scheduled (push, pending), is left out."""
-        from rostersync.jobs.scheduler import schedule_info, unscheduled_districts
+        from rostersync.scheduling import schedule_info, unscheduled_districts
         from rostersync.store import jobs as store_jobs
 
         with self.engine.connect() as conn:
@@ -1461,8 +1461,14 @@ class RosterSync:
 
     def use_push_queue(self, queue: Any) -> None:
         """Send pushed bundles to this `jobs.queue.JobQueue` (tests and the demo pass one in
-        immediate mode) instead of one built from the settings on first use."""
+        immediate mode) instead of one built on first use by `build_push_queue_with`."""
         self._push_queue = queue
+
+    def build_push_queue_with(self, factory: Callable[[], Any]) -> None:
+        """Build the queue for pushed bundles with `factory` on first use. The composition
+        point passes one (`cli.common.service`, the demo), so the service never imports the job
+        queue itself."""
+        self._push_queue_factory = factory
 
     def accept_pushed_bundle(
         self, slug_or_id: str, upload: Path, *, sha256: str, actor: str
@@ -1692,9 +1698,13 @@ class RosterSync:
     def _push_jobs(self) -> Any:
         queue = getattr(self, "_push_queue", None)
         if queue is None:
-            from rostersync.jobs.queue import JobQueue
-
-            queue = JobQueue(self.settings, service=self, periodic=False)
+            factory: Callable[[], Any] | None = getattr(self, "_push_queue_factory", None)
+            if factory is None:
+                raise ConfigError(
+                    "this process has no job queue for pushed bundles: serve the portal with "
+                    "`rostersync serve`, which connects the queue the settings name"
+                )
+            queue = factory()
             self._push_queue = queue
         return queue
 

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import getpass
+from typing import TYPE_CHECKING
 
 from rostersync.config import Settings, get_settings
 from rostersync.logs import configure_logging
 from rostersync.service import RosterSync
 
+if TYPE_CHECKING:
+    from rostersync.jobs.queue import JobQueue
+
 
 def service(settings: Settings | None = None) -> RosterSync:
-    """The service API, with logging configured from the same settings."""
+    """The service API, with logging configured from the same settings, and the job queue its
+    pushed bundles go to (built on first use: only the portal takes pushed bundles)."""
     settings = settings or get_settings()
     configure_logging(settings)
-    return RosterSync(settings)
+    built = RosterSync(settings)
+    built.build_push_queue_with(lambda: push_queue(built))
+    return built
+
+
+def push_queue(service: RosterSync) -> JobQueue:
+    """The job queue the settings name, sending pushed bundles' syncs to the workers."""
+    from rostersync.jobs.queue import JobQueue
+
+    return JobQueue(service.settings, service=service, periodic=False)
 
 
 def actor_name(actor: str | None) -> str:

@@ -10,7 +10,8 @@ Run it every minute (the worker's periodic task does) or by hand (`rostersync ti
    exactly-once however many ticks run at the same time;
 3. sends a queue message for each slot recorded or recovered, after the records are committed.
 
-A quarantined district is scheduled daily at its usual time until a sync succeeds.
+A quarantined district is scheduled daily at its usual time until a sync succeeds. The rules of a
+schedule (which districts, when next, in words) are in `rostersync.scheduling`.
 """
 
 from __future__ import annotations
@@ -21,31 +22,23 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
 
-from rostersync.domain.schedule import (
-    Schedule,
-    due,
-    last_run_at_or_before,
-    next_run_after,
-    schedule_from_answers,
-)
+from rostersync.domain.schedule import due, last_run_at_or_before
 from rostersync.errors import ConfigError
-from rostersync.jobs.tasks import quarantine_schedule
+from rostersync.scheduling import (
+    SCHEDULED_STATUSES,
+    UNSCHEDULED_SOURCE_KINDS,
+    quarantine_schedule,
+    schedule_of,
+    unscheduled_districts,
+)
 from rostersync.store import jobs as store_jobs
-from rostersync.store.tables import integrations
 
 if TYPE_CHECKING:
     from rostersync.service import RosterSync
 
 log = structlog.get_logger(__name__)
 
-SCHEDULED_STATUSES = ("onboarding", "live")
-# Districts with these source kinds are never scheduled: a push district syncs when a bundle
-# arrives (rostersync.web.push), a pending one once onboarding gives it credentials. The same
-# names as `service.PUSH_SOURCE_KIND` and `service.PENDING_SOURCE_KIND`.
-UNSCHEDULED_SOURCE_KINDS = ("oneroster-push", "pending")
 # A queued slot older than this may have lost its message (a worker died holding it): resend.
 LOST_AFTER = timedelta(minutes=30)
 
@@ -61,18 +54,6 @@ class Enqueued:
     due_slot: datetime
     trigger: str
     reason: str  # "due", "reaped" (its worker died) or "resent" (its message may be lost)
-
-
-def schedule_of(row: store_jobs.ScheduledDistrict) -> Schedule:
-    """A district's schedule from its answers; every-N-days cycles count from go-live."""
-    return schedule_from_answers(
-        frequency=row.sync_frequency,
-        days=row.sync_days,
-        interval_days=row.sync_interval_days,
-        time_of_day=row.sync_time,
-        time_zone=row.time_zone,
-        anchor=row.go_live_date or row.created_at.date(),
-    )
 
 
 def tick(
@@ -157,53 +138,9 @@ def _enqueued(slot: store_jobs.SlotRecord, slugs: dict[str, str], reason: str) -
     )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ScheduleInfo:
-    """A district's schedule as people read it: in words, and the next run in its own zone."""
-
-    district_id: str
-    slug: str
-    status: str
-    schedule: Schedule
-    description: str
-    quarantined: str | None
-    next_run_utc: datetime | None
-    next_run_local: datetime | None
-
-
-def schedule_info(
-    row: store_jobs.ScheduledDistrict,
-    *,
-    last_slot: datetime | None,
-    quarantine_reason: str | None,
-) -> ScheduleInfo:
-    """The schedule of one district and when it runs next (None while paused)."""
-    schedule = schedule_of(row)
-    effective = quarantine_schedule(schedule) if quarantine_reason is not None else schedule
-    next_utc = None
-    if row.status in SCHEDULED_STATUSES:
-        # A slot already due but not yet enqueued runs at the next tick: that is the next run.
-        next_utc = next_run_after(effective, last_slot or row.created_at)
-    description = effective.describe()
-    if quarantine_reason is not None:
-        description += f" (quarantined; normally {schedule.describe()})"
-    return ScheduleInfo(
-        district_id=row.id,
-        slug=row.slug,
-        status=row.status,
-        schedule=schedule,
-        description=description,
-        quarantined=quarantine_reason,
-        next_run_utc=next_utc,
-        next_run_local=next_utc.astimezone(schedule.zone) if next_utc else None,
-    )
-
-
-def unscheduled_districts(conn: Connection) -> set[str]:
-    """Ids of the districts whose source kind is never scheduled (`UNSCHEDULED_SOURCE_KINDS`)."""
-    rows = conn.execute(
-        select(integrations.c.district_id).where(
-            integrations.c.source_kind.in_(UNSCHEDULED_SOURCE_KINDS)
-        )
-    )
-    return {district_id for (district_id,) in rows}
+__all__ = [
+    "SCHEDULED_STATUSES",
+    "UNSCHEDULED_SOURCE_KINDS",
+    "Enqueued",
+    "tick",
+]

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from rostersync.domain.schedule import Frequency, Schedule
 from rostersync.errors import DatabaseUnavailable, RetriableSourceError, SyncInProgress
 from rostersync.jobs.observe import ObservedSource
 from rostersync.notify.notifier import Notifier
+from rostersync.scheduling import quarantine_schedule
 from rostersync.store import jobs as store_jobs
 from rostersync.store import locks as store_locks
 
@@ -184,11 +184,6 @@ def run_slot(
     notifier.after_run(report.run_id, attempts=attempts, newest_source_change=source.newest_change)
     bound.info("job.finished", run_id=report.run_id, status=report.status, attempts=attempts)
     return SlotResult(outcome=SlotOutcome.DONE, run_id=report.run_id, status=report.status)
-
-
-def quarantine_schedule(schedule: Schedule) -> Schedule:
-    """A quarantined district's schedule: once a day at its usual time, whatever it asked for."""
-    return Schedule(frequency=Frequency.DAILY, at=schedule.at, time_zone=schedule.time_zone)
 
 
 def _after_finish(

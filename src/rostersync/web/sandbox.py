@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
@@ -22,6 +22,9 @@ from rostersync.simulator.sso import SsoClient, SsoServer, SsoTenant
 from rostersync.store.tables import districts
 from rostersync.web.app import create_app
 from rostersync.web.server import PortalServer
+
+if TYPE_CHECKING:
+    from rostersync.jobs.queue import JobQueue
 
 CLIENT_ID = "educator-portal"
 
@@ -91,6 +94,7 @@ class Sandbox:
             SsoClient(CLIENT_ID, self.client_secret, f"{self.portal.url}/oauth/callback")
         )
         self.service = RosterSync(settings)
+        self.service.build_push_queue_with(lambda: _push_queue(settings, self.service))
         self.service.init_db()
         for district in self.districts:
             self._onboard(district)
@@ -169,3 +173,10 @@ class Sandbox:
             self.service.close()
         self.sso.stop()
         self.roster.stop()
+
+
+def _push_queue(settings: Settings, service: RosterSync | None) -> JobQueue:
+    """The queue the sandbox portal sends pushed bundles to, as `rostersync serve` does."""
+    from rostersync.jobs.queue import JobQueue
+
+    return JobQueue(settings, service=service, periodic=False)

@@ -1,0 +1,103 @@
+"""A district's schedule as people read it, and which districts are scheduled at all.
+
+The service shows schedules (`schedule_info`) and the job queue's tick enqueues them
+(`jobs.scheduler`); both read the rules here, so the service never imports the job queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from rostersync.domain.schedule import Frequency, Schedule, next_run_after, schedule_from_answers
+from rostersync.store import jobs as store_jobs
+from rostersync.store.tables import integrations
+
+SCHEDULED_STATUSES = ("onboarding", "live")
+# Districts with these source kinds are never scheduled: a push district syncs when a bundle
+# arrives (rostersync.web.push), a pending one once onboarding gives it credentials. The same
+# names as `service.PUSH_SOURCE_KIND` and `service.PENDING_SOURCE_KIND`.
+UNSCHEDULED_SOURCE_KINDS = ("oneroster-push", "pending")
+
+
+def schedule_of(row: store_jobs.ScheduledDistrict) -> Schedule:
+    """A district's schedule from its answers; every-N-days cycles count from go-live."""
+    return schedule_from_answers(
+        frequency=row.sync_frequency,
+        days=row.sync_days,
+        interval_days=row.sync_interval_days,
+        time_of_day=row.sync_time,
+        time_zone=row.time_zone,
+        anchor=row.go_live_date or row.created_at.date(),
+    )
+
+
+def quarantine_schedule(schedule: Schedule) -> Schedule:
+    """A quarantined district's schedule: once a day at its usual time, whatever it asked for."""
+    return Schedule(frequency=Frequency.DAILY, at=schedule.at, time_zone=schedule.time_zone)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleInfo:
+    """A district's schedule as people read it: in words, and the next run in its own zone."""
+
+    district_id: str
+    slug: str
+    status: str
+    schedule: Schedule
+    description: str
+    quarantined: str | None
+    next_run_utc: datetime | None
+    next_run_local: datetime | None
+
+
+def schedule_info(
+    row: store_jobs.ScheduledDistrict,
+    *,
+    last_slot: datetime | None,
+    quarantine_reason: str | None,
+) -> ScheduleInfo:
+    """The schedule of one district and when it runs next (None while paused)."""
+    schedule = schedule_of(row)
+    effective = quarantine_schedule(schedule) if quarantine_reason is not None else schedule
+    next_utc = None
+    if row.status in SCHEDULED_STATUSES:
+        # A slot already due but not yet enqueued runs at the next tick: that is the next run.
+        next_utc = next_run_after(effective, last_slot or row.created_at)
+    description = effective.describe()
+    if quarantine_reason is not None:
+        description += f" (quarantined; normally {schedule.describe()})"
+    return ScheduleInfo(
+        district_id=row.id,
+        slug=row.slug,
+        status=row.status,
+        schedule=schedule,
+        description=description,
+        quarantined=quarantine_reason,
+        next_run_utc=next_utc,
+        next_run_local=next_utc.astimezone(schedule.zone) if next_utc else None,
+    )
+
+
+def unscheduled_districts(conn: Connection) -> set[str]:
+    """Ids of the districts whose source kind is never scheduled (`UNSCHEDULED_SOURCE_KINDS`)."""
+    rows = conn.execute(
+        select(integrations.c.district_id).where(
+            integrations.c.source_kind.in_(UNSCHEDULED_SOURCE_KINDS)
+        )
+    )
+    return {district_id for (district_id,) in rows}
+
+
+__all__ = [
+    "SCHEDULED_STATUSES",
+    "UNSCHEDULED_SOURCE_KINDS",
+    "ScheduleInfo",
+    "quarantine_schedule",
+    "schedule_info",
+    "schedule_of",
+    "unscheduled_districts",
+]

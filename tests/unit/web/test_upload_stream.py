@@ -7,6 +7,7 @@ small chunks, and records how much of it was handed out: the gates must stop the
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -58,7 +59,10 @@ def request(body: Body, *, content_type: str | None = None, length: int | None =
 
 
 def receive(req: Request, **kwargs: Any) -> Any:
-    return asyncio.run(receive_file(req, **kwargs))
+    # A loop of its own on a thread of its own: a browser test's Playwright may still be running
+    # one on this thread when the unit tests run after it.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, receive_file(req, **kwargs)).result()
 
 
 class TestReceiving:

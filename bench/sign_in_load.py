@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.sign_in_load                          # 2,000 logins, 16 threads
     .venv/bin/python -m bench.sign_in_load --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-The sandbox (`rostersync.web.sandbox`) runs the ClassLink SSO simulator and the portal on
+The sandbox (`rostersync.demo.sandbox`) runs the ClassLink SSO simulator and the portal on
 loopback, with districts generated, synced and live. Each worker thread is one browser with its own
 cookie jar and follows the real redirects: the portal's /login/start, the simulator's authorize
 form (POSTed as the person), the callback to the portal, then the home page. Halfway through, the
@@ -40,10 +40,10 @@ from cryptography.fernet import Fernet
 from markupsafe import escape
 
 from rostersync.config import Settings
+from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 from rostersync.store import web as store_web
 from rostersync.store.tables import educators, students
-from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
 
 @dataclass(frozen=True, slots=True)

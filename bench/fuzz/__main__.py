@@ -112,8 +112,8 @@ def _portal() -> Iterator[Any]:
     from cryptography.fernet import Fernet
 
     from rostersync.config import Settings
+    from rostersync.demo.sandbox import Sandbox, SandboxDistrict
     from rostersync.simulator import generate_district
-    from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(

@@ -15,8 +15,8 @@ from cryptography.fernet import Fernet
 from tests.browser.conftest import SCREENSHOTS
 
 from rostersync.config import Settings
+from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
-from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
 VENDOR = "vendor@portal.example"
 PASSWORD = "correct horse battery staple"

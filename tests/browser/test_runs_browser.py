@@ -19,10 +19,10 @@ from cryptography.fernet import Fernet
 from tests.browser.conftest import SCREENSHOTS
 
 from rostersync.config import Settings
+from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 from rostersync.simulator.faults import slow
 from rostersync.store.accounts import schools
-from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
 EMAIL, PASSWORD = "vendor@portal.example", "correct horse battery staple"
 # Every ClassLink answer is held back this long; with pages of ten the pull takes dozens of

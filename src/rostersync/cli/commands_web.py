@@ -47,8 +47,8 @@ def serve_sign_in_sandbox(
 
     from rostersync.cli import render
     from rostersync.config import Settings
+    from rostersync.demo.sandbox import Sandbox, SandboxDistrict
     from rostersync.simulator import generate_district
-    from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
     shutil.rmtree(data_dir, ignore_errors=True)
     settings = Settings(

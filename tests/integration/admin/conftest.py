@@ -17,8 +17,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from rostersync.config import Settings
+from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
-from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
 PASSWORD = "correct horse battery staple"
 

@@ -34,11 +34,11 @@ from tests.integration.admin.conftest import (
 )
 
 from rostersync.config import Settings
+from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 from rostersync.staff.policy import MAX_FAILURES
 from rostersync.staff.totp import totp_code
 from rostersync.store.admin_tables import staff_sign_in_failures
-from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
 PER_ADDRESS = 6
 PER_ACCOUNT = 10

@@ -22,8 +22,8 @@ from cryptography.fernet import Fernet
 from tests.integration.admin.conftest import PASSWORD, staff_sign_in
 
 from rostersync.config import Settings
+from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
-from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 BUDGET = 4

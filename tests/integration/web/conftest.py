@@ -20,9 +20,9 @@ import pytest
 from cryptography.fernet import Fernet
 
 from rostersync.config import Settings
+from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 from rostersync.simulator.sso import SsoFault
-from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
 NEWCOMER = {
     "sourcedId": "stu-new-0001",

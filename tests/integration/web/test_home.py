@@ -8,8 +8,8 @@ import httpx
 from sqlalchemy import select
 from tests.integration.web.conftest import person_of, sign_in
 
+from rostersync.demo.sandbox import Sandbox
 from rostersync.store.tables import audit_log, eligibility, students
-from rostersync.web.sandbox import Sandbox
 
 
 def first_confirm_form(page: str) -> tuple[str, str]:

@@ -21,9 +21,9 @@ from openpyxl import Workbook, load_workbook
 from tests.integration.admin.conftest import PASSWORD, form_csrf
 
 from rostersync.config import Settings
+from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 from rostersync.store.accounts import schools
-from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
 HEADER = ["first_name", "last_name", "email", "role", "school_identifier_or_sourced_id"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -24,10 +24,10 @@ from tests.integration.admin.conftest import PASSWORD, form_csrf, staff_sign_in
 from tests.integration.web.conftest import callback_of
 
 from rostersync.config import Settings
+from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 from rostersync.store.districts import get_credentials
 from rostersync.store.tables import audit_log, integrations
-from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
 CAPITAL_TENANT = "1004"
 

@@ -24,6 +24,7 @@ from tests.integration.web.test_onboarding import (  # noqa: F401
 )
 
 from rostersync.config import Settings
+from rostersync.demo.sandbox import Sandbox
 from rostersync.providers import (
     PROVIDERS,
     ClientOptions,
@@ -34,7 +35,6 @@ from rostersync.providers import (
 )
 from rostersync.store.districts import get_credentials
 from rostersync.sync.sources import OneRosterRestSource, RosterSource
-from rostersync.web.sandbox import Sandbox
 
 KIND = "test-gateway"
 LABEL = "Test gateway in front of a OneRoster 1.1 server"

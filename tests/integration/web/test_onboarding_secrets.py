@@ -27,9 +27,9 @@ from tests.integration.web.test_onboarding import (  # noqa: F401
     world,
 )
 
+from rostersync.demo.sandbox import Sandbox
 from rostersync.errors import CredentialNotForSource
 from rostersync.store.tables import integrations
-from rostersync.web.sandbox import Sandbox
 
 
 @pytest.fixture

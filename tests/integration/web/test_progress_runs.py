@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from tests.integration.admin.conftest import PASSWORD, form_csrf
 
 from rostersync.config import Settings
+from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 from rostersync.simulator.faults import slow
 from rostersync.store import progress as store_progress
@@ -28,7 +29,6 @@ from rostersync.store.progress import ProgressRecorder, RecordedSource
 from rostersync.store.progress_tables import PHASES
 from rostersync.store.runs import create_run
 from rostersync.sync.pipeline import execute_sync
-from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
 # Every answer of a slowed tenant is held back this long; with pages of ten, a pull of
 # Springfield takes dozens of requests, well past the admin page's wait for a quick run.

@@ -26,9 +26,9 @@ from tests.integration.web.conftest import (
 )
 
 from rostersync.config import Settings
+from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 from rostersync.simulator.sso import SsoFault
-from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
 OUTSIDE = {"X-Forwarded-For": "203.0.113.9"}  # as a proxy on this machine forwards a visitor
 

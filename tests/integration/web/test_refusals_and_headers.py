@@ -20,9 +20,9 @@ import pytest
 from tests.integration.admin.conftest import PASSWORD, form_csrf
 from tests.integration.web.conftest import person_of, sign_in
 
+from rostersync.demo.sandbox import Sandbox
 from rostersync.service import RosterSync
 from rostersync.web.app import create_app
-from rostersync.web.sandbox import Sandbox
 from rostersync.web.server import PortalServer
 
 # A value nobody would type, so finding it in a response means it was echoed.

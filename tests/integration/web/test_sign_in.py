@@ -22,12 +22,12 @@ from tests.integration.web.conftest import (
     sign_in,
 )
 
+from rostersync.demo.sandbox import Sandbox
 from rostersync.errors import ConfigError
 from rostersync.signin.oidc import RelyingParty, SignInRefused
 from rostersync.simulator.sso import SsoFault
 from rostersync.store.tables import students
 from rostersync.store.web_tables import login_states, web_sessions
-from rostersync.web.sandbox import Sandbox
 
 
 def query_of(url: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from bench.sign_in_load import people_of, run_load, sandbox_districts
 from cryptography.fernet import Fernet
 
 from rostersync.config import Settings
-from rostersync.web.sandbox import Sandbox
+from rostersync.demo.sandbox import Sandbox
 
 LOGINS = 300
 THREADS = 8

@@ -23,8 +23,8 @@ from cryptography.fernet import Fernet
 from tests.integration.admin.conftest import PASSWORD, form_csrf
 
 from rostersync.config import Settings
+from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
-from rostersync.web.sandbox import Sandbox, SandboxDistrict
 
 LIMIT = 256 * 1024  # max_import_bytes in this world
 HUGE = 200 * 1024 * 1024

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from rostersync.domain.schedule import Frequency, Schedule, next_run_after, schedule_from_answers
+from rostersync.errors import ConfigError
 from rostersync.store import jobs as store_jobs
 from rostersync.store.tables import integrations
 
@@ -82,6 +83,42 @@ def schedule_info(
     )
 
 
+def district_schedule(conn: Connection, district_id: str, status: str) -> ScheduleInfo:
+    """One district's schedule and when it runs next.
+
+    Raises:
+        ConfigError: Its answers describe no usable schedule.
+    """
+    row = next(r for r in store_jobs.scheduled_districts(conn, (status,)) if r.id == district_id)
+    return schedule_info(
+        row,
+        last_slot=store_jobs.last_slots(conn).get(district_id),
+        quarantine_reason=store_jobs.quarantined(conn).get(district_id),
+    )
+
+
+def district_schedules(conn: Connection, statuses: tuple[str, ...]) -> dict[str, ScheduleInfo]:
+    """Every district's schedule with one of `statuses`, by district id, read in one pass
+    (four queries whatever the number of districts). A district whose answers describe no
+    usable schedule, or that is never scheduled (push, pending), is left out."""
+    rows = store_jobs.scheduled_districts(conn, statuses)
+    last = store_jobs.last_slots(conn)
+    quarantined = store_jobs.quarantined(conn)
+    # Push and pending districts are never scheduled: they have no next sync to show.
+    unscheduled = unscheduled_districts(conn)
+    infos: dict[str, ScheduleInfo] = {}
+    for row in rows:
+        if row.id in unscheduled:
+            continue
+        try:
+            infos[row.id] = schedule_info(
+                row, last_slot=last.get(row.id), quarantine_reason=quarantined.get(row.id)
+            )
+        except (ConfigError, StopIteration):
+            continue
+    return infos
+
+
 def unscheduled_districts(conn: Connection) -> set[str]:
     """Ids of the districts whose source kind is never scheduled (`UNSCHEDULED_SOURCE_KINDS`)."""
     rows = conn.execute(
@@ -96,6 +133,8 @@ __all__ = [
     "SCHEDULED_STATUSES",
     "UNSCHEDULED_SOURCE_KINDS",
     "ScheduleInfo",
+    "district_schedule",
+    "district_schedules",
     "quarantine_schedule",
     "schedule_info",
     "schedule_of",

@@ -745,46 +745,20 @@ class RosterSync:
             NotFoundError: No such district.
             ConfigError: Its answers describe no usable schedule.
         """
-        from rostersync.scheduling import schedule_info
-        from rostersync.store import jobs as store_jobs
+        from rostersync.scheduling import district_schedule
 
         with self.engine.connect() as conn:
             district = store_districts.get_district(conn, slug_or_id)
-            row = next(
-                r
-                for r in store_jobs.scheduled_districts(conn, (district.status,))
-                if r.id == district.id
-            )
-            return schedule_info(
-                row,
-                last_slot=store_jobs.last_slots(conn).get(district.id),
-                quarantine_reason=store_jobs.quarantined(conn).get(district.id),
-            )
+            return district_schedule(conn, district.id, district.status)
 
     def schedule_infos(self, statuses: tuple[str, ...]) -> dict[str, Any]:
         """Every district's schedule with one of `statuses`, by district id, read in one pass
         (four queries whatever the number of districts). A district whose answers describe no
         usable schedule, or that is never scheduled (push, pending), is left out."""
-        from rostersync.scheduling import schedule_info, unscheduled_districts
-        from rostersync.store import jobs as store_jobs
+        from rostersync.scheduling import district_schedules
 
         with self.engine.connect() as conn:
-            rows = store_jobs.scheduled_districts(conn, statuses)
-            last = store_jobs.last_slots(conn)
-            quarantined = store_jobs.quarantined(conn)
-            # Push and pending districts are never scheduled: they have no next sync to show.
-            unscheduled = unscheduled_districts(conn)
-        infos: dict[str, Any] = {}
-        for row in rows:
-            if row.id in unscheduled:
-                continue
-            try:
-                infos[row.id] = schedule_info(
-                    row, last_slot=last.get(row.id), quarantine_reason=quarantined.get(row.id)
-                )
-            except (ConfigError, StopIteration):
-                continue
-        return infos
+            return dict(district_schedules(conn, statuses))
 
     def notify_run(self, run_id: str, *, sender: Any = None) -> list[str]:
         """Email the district's data managers how a run ended (summary, held or failed).

@@ -28,7 +28,6 @@ from rostersync.store.jobs_tables import district_jobs, sync_slots
 from rostersync.store.tables import districts, integrations, sync_runs
 
 
-
 class Claim(StrEnum):
     """What a worker's attempt to claim a slot came to."""
 

@@ -8,6 +8,8 @@ through its `invoke`, so no command catches errors itself:
   traceback, even with `--debug`;
 - settings that do not validate (`ROSTERSYNC_…` variables, `.env`) are expected too: the same
   line, naming each variable at fault and never echoing its value;
+- a portal database that cannot be reached, or has no tables yet, is expected too: the same line
+  as `DatabaseUnavailable`, saying what to check, never the statement or its values;
 - anything else is a bug: one line naming the exception's type and a reference id, exit code 70;
   the reference is logged with the type and the command (never the exception's message, which
   may hold personal data), and the traceback is printed to standard error only with `--debug`
@@ -30,11 +32,12 @@ from typing import Annotated, Any, Final
 import structlog
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from typer.core import TyperGroup
 
 from rostersync.cli import render
 from rostersync.config import Settings, get_settings
-from rostersync.errors import ConfigError, RosterSyncError
+from rostersync.errors import ConfigError, DatabaseUnavailable, RosterSyncError
 from rostersync.logs import configure_logging
 
 EXIT_REFUSED: Final = 2  # rostersync refused or could not do what was asked; the message says why
@@ -95,6 +98,9 @@ def answer(exc: Exception, *, as_json: bool, debug: bool, command: str) -> int:
     if isinstance(exc, RosterSyncError):
         show_error(type(exc).__name__, str(exc), as_json=as_json)
         return EXIT_REFUSED
+    if isinstance(exc, DBAPIError) and isinstance(exc, OperationalError | InterfaceError):
+        show_error(DatabaseUnavailable.__name__, database_problem(exc), as_json=as_json)
+        return EXIT_REFUSED
     if isinstance(exc, ValidationError) and exc.title == Settings.__name__:
         show_error(ConfigError.__name__, settings_problem(exc), as_json=as_json)
         return EXIT_REFUSED
@@ -109,6 +115,20 @@ def show_error(kind: str, message: str, *, as_json: bool) -> None:
         _print_json_error(kind, message)
     else:
         render.say(("Error:", "bold red"), " ", message)
+
+
+def database_problem(exc: DBAPIError) -> str:
+    """What to check when the portal database cannot be used (never the statement or values)."""
+    said = str(exc.orig or "").lower()
+    if "no such table" in said or ("relation" in said and "does not exist" in said):
+        return (
+            "the portal database has no tables yet: run `rostersync db init` (it creates or "
+            "upgrades them), then run this again"
+        )
+    return (
+        f"the portal database cannot be reached ({type(exc.orig or exc).__name__}): check "
+        f"{_ENV_PREFIX}DATABASE_URL and that the database is up, then run this again"
+    )
 
 
 def settings_problem(exc: ValidationError) -> str:

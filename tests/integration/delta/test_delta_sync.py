@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from tests.integration import springfield
 
 from rostersync.domain.safeguards import Safeguards, Threshold
 from rostersync.errors import FullSyncRequired
-from rostersync.service import DistrictSetup, RosterSync
-from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district, mutations
+from rostersync.service import RosterSync
+from rostersync.simulator import DistrictData, SimulatorServer, generate_district, mutations
 from rostersync.simulator.district import COLLECTIONS
 from rostersync.simulator.faults import server_error
 from rostersync.store import tables
@@ -38,24 +39,19 @@ def district_data() -> DistrictData:
 @pytest.fixture
 def server(district_data: DistrictData) -> Iterator[SimulatorServer]:
     data = copy.deepcopy(district_data)
-    with SimulatorServer([Tenant(name="springfield", data=data, key=KEY, secret=SECRET)]) as srv:
+    with springfield.serve(data, KEY, SECRET) as srv:
         yield srv
 
 
 def onboard(portal: RosterSync, server: SimulatorServer) -> None:
-    portal.add_district(
-        DistrictSetup(
-            slug="springfield",
-            name="Springfield Unified School District",
-            display_name="Springfield USD – Springfield, IL",
-            city="Springfield",
-            state="IL",
-            source_url=server.base_url("springfield"),
-            key=KEY,
-            secret=SECRET,
-            eligibility_source="metadata",
-            eligibility_field="eligibility",
-        )
+    springfield.onboard(
+        portal,
+        server,
+        key=KEY,
+        secret=SECRET,
+        display_name="Springfield USD – Springfield, IL",
+        eligibility_source="metadata",
+        eligibility_field="eligibility",
     )
 
 

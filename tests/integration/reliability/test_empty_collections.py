@@ -16,10 +16,11 @@ from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
+from tests.integration import springfield
 
 from rostersync.domain.issues import Severity
-from rostersync.service import DistrictSetup, RosterSync
-from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district, mutations
+from rostersync.service import RosterSync
+from rostersync.simulator import DistrictData, SimulatorServer, generate_district, mutations
 
 KEY, SECRET = "empty-key", "empty-secret-7Rw"
 AT = "2026-09-01T12:00:00Z"
@@ -33,25 +34,20 @@ def district_data() -> DistrictData:
 @pytest.fixture
 def server(district_data: DistrictData) -> Iterator[SimulatorServer]:
     data = copy.deepcopy(district_data)
-    with SimulatorServer([Tenant(name="springfield", data=data, key=KEY, secret=SECRET)]) as srv:
+    with springfield.serve(data, KEY, SECRET) as srv:
         yield srv
 
 
 def onboard(portal: RosterSync, server: SimulatorServer) -> None:
-    portal.add_district(
-        DistrictSetup(
-            slug="springfield",
-            name="Springfield Unified School District",
-            display_name="Springfield USD – Springfield, IL",
-            city="Springfield",
-            state="IL",
-            source_url=server.base_url("springfield"),
-            key=KEY,
-            secret=SECRET,
-            eligibility_source="metadata",
-            eligibility_field="eligibility",
-            data_manager_emails=["data.manager@springfield.example"],
-        )
+    springfield.onboard(
+        portal,
+        server,
+        key=KEY,
+        secret=SECRET,
+        display_name="Springfield USD – Springfield, IL",
+        eligibility_source="metadata",
+        eligibility_field="eligibility",
+        data_manager_emails=["data.manager@springfield.example"],
     )
 
 

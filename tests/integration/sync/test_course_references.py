@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import copy
 
+from tests.integration import springfield
+
 from rostersync.domain.issues import Severity
 from rostersync.domain.references import waiting_key
 from rostersync.domain.unprovided import COURSE_NOT_PROVIDED
-from rostersync.service import DistrictSetup, RosterSync
-from rostersync.simulator import SimulatorServer, Tenant, generate_district
+from rostersync.service import RosterSync
+from rostersync.simulator import generate_district
 from rostersync.sync import unprovided
 from rostersync.sync.sources import OneRosterRestSource
 
@@ -27,19 +29,8 @@ def test_a_rest_pull_holds_a_class_whose_course_is_missing(portal: RosterSync) -
     lost["course"] = {**lost["course"], "sourcedId": "crs-gone"}
     waiting = [e for e in data.enrollments if e["class"]["sourcedId"] == lost["sourcedId"]]
     assert waiting
-    with SimulatorServer([Tenant("springfield", data, KEY, SECRET)]) as server:
-        portal.add_district(
-            DistrictSetup(
-                slug="springfield",
-                name="Springfield Unified School District",
-                display_name="Springfield USD",
-                city="Springfield",
-                state="IL",
-                source_url=server.base_url("springfield"),
-                key=KEY,
-                secret=SECRET,
-            )
-        )
+    with springfield.serve(data, KEY, SECRET) as server:
+        springfield.onboard(portal, server, key=KEY, secret=SECRET)
         source = OneRosterRestSource(server.base_url("springfield"), KEY, SECRET, page_size=50)
         report = portal.run_sync("springfield", source=source)
     assert report.status == "succeeded", report.error

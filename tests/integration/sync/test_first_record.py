@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from tests.integration import springfield
 
-from rostersync.service import DistrictSetup, RosterSync
-from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district
+from rostersync.service import RosterSync
+from rostersync.simulator import DistrictData, SimulatorServer, generate_district
 from rostersync.sync.sources import OneRosterRestSource, first_record
 
 KEY, SECRET = "probe-key", "probe-secret-5Vw"
@@ -21,7 +22,7 @@ def district() -> DistrictData:
 
 @pytest.fixture
 def server(district: DistrictData) -> Iterator[SimulatorServer]:
-    with SimulatorServer([Tenant("springfield", district, KEY, SECRET)]) as running:
+    with springfield.serve(district, KEY, SECRET) as running:
         yield running
 
 
@@ -29,18 +30,7 @@ def test_test_connection_sends_one_request(
     portal: RosterSync, server: SimulatorServer, district: DistrictData
 ) -> None:
     assert len(district.orgs) > 1
-    portal.add_district(
-        DistrictSetup(
-            slug="springfield",
-            name="Springfield Unified School District",
-            display_name="Springfield USD",
-            city="Springfield",
-            state="IL",
-            source_url=server.base_url("springfield"),
-            key=KEY,
-            secret=SECRET,
-        )
-    )
+    springfield.onboard(portal, server, key=KEY, secret=SECRET)
     said = portal.test_onboarding_source("springfield")
     first = min(district.orgs, key=lambda o: o["sourcedId"])
     assert said.endswith(f"the first organisation is {first['name']}.")

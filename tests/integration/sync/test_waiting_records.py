@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from tests.integration import springfield
 
 from rostersync.cli import render
 from rostersync.domain.references import waiting_key
 from rostersync.domain.validate import POINTS_AT_DELETED, WAITING
-from rostersync.service import DistrictSetup, RosterSync
-from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district, mutations
+from rostersync.service import RosterSync
+from rostersync.simulator import DistrictData, SimulatorServer, generate_district, mutations
 from rostersync.sync.sources import OneRosterRestSource
 
 KEY, SECRET = "waiting-key", "waiting-secret-7Rt"
@@ -28,25 +29,14 @@ def district() -> DistrictData:
 
 @pytest.fixture
 def server(district: DistrictData) -> Iterator[SimulatorServer]:
-    with SimulatorServer([Tenant("springfield", district, KEY, SECRET)]) as running:
+    with springfield.serve(district, KEY, SECRET) as running:
         yield running
 
 
 def test_held_records_name_what_they_wait_for_and_deleted_targets_are_told(
     portal: RosterSync, server: SimulatorServer, district: DistrictData
 ) -> None:
-    portal.add_district(
-        DistrictSetup(
-            slug="springfield",
-            name="Springfield Unified School District",
-            display_name="Springfield USD",
-            city="Springfield",
-            state="IL",
-            source_url=server.base_url("springfield"),
-            key=KEY,
-            secret=SECRET,
-        )
-    )
+    springfield.onboard(portal, server, key=KEY, secret=SECRET)
     source = OneRosterRestSource(server.base_url("springfield"), KEY, SECRET, page_size=50)
     report = portal.run_sync("springfield", source=source)
     assert report.status == "succeeded", report.error

@@ -1,0 +1,40 @@
+"""The simulated Springfield district: one simulator tenant and its onboarding.
+
+The tests that sync a generated district over real HTTP (delta, sync, reliability) build the
+same world: a `SimulatorServer` serving the tenant `springfield`, onboarded into the test's
+portal under that slug. `serve` and `onboard` are that world; each test keeps its own
+credentials and data, and passes the onboarding answers it cares about.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rostersync.service import DistrictSetup, RosterSync
+from rostersync.simulator import DistrictData, SimulatorServer, Tenant
+
+SLUG = "springfield"
+
+
+def serve(data: DistrictData, key: str, secret: str) -> SimulatorServer:
+    """A simulator (use it as a context manager) serving `data` as the tenant `springfield`."""
+    return SimulatorServer([Tenant(name=SLUG, data=data, key=key, secret=secret)])
+
+
+def onboard(
+    portal: RosterSync, server: SimulatorServer, *, key: str, secret: str, **answers: Any
+) -> None:
+    """Onboard the simulator's `springfield` into `portal`; `answers` add to or override the
+    district's onboarding answers."""
+    setup: dict[str, Any] = {
+        "slug": SLUG,
+        "name": "Springfield Unified School District",
+        "display_name": "Springfield USD",
+        "city": "Springfield",
+        "state": "IL",
+        "source_url": server.base_url(SLUG),
+        "key": key,
+        "secret": secret,
+        **answers,
+    }
+    portal.add_district(DistrictSetup(**setup))

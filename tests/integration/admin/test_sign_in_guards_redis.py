@@ -17,34 +17,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from cryptography.fernet import Fernet
 from tests.integration.admin.conftest import PASSWORD, staff_sign_in
+from tests.integration.redis_queue import REDIS_URL, redis_or_skip
 
 from rostersync.config import Settings
 from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 BUDGET = 4
-
-
-def _redis_or_skip() -> redis.Redis:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        reason = f"Redis is not reachable at {REDIS_URL}: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: the Redis tests must run, not skip)")
-        pytest.skip(reason)
-    return client
 
 
 @pytest.fixture(scope="module")
 def portals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(this process's portal URL, the other process's portal URL)."""
-    client = _redis_or_skip()
+    client = redis_or_skip()
     queue_name = f"rostersync-guards-test-{secrets.token_hex(6)}"
     tmp: Path = tmp_path_factory.mktemp("guards-redis")
     settings = Settings(

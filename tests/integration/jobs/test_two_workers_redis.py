@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -21,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from cryptography.fernet import Fernet
 from sqlalchemy import select
+from tests.integration.redis_queue import REDIS_URL, own_queue
 
 from rostersync.config import Settings
 from rostersync.jobs.queue import JobQueue
@@ -34,34 +33,16 @@ from rostersync.simulator.faults import slow
 from rostersync.store import jobs as store_jobs
 from rostersync.store.tables import sync_runs
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 DISTRICTS = 50
 SLOW = "d07"
 LEASE_SECONDS = 3
 DEADLINE_SECONDS = 75
 
 
-def _redis_or_skip() -> redis.Redis:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        reason = f"Redis is not reachable at {REDIS_URL}: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: the Redis tests must run, not skip)")
-        pytest.skip(reason)
-    return client
-
-
 @pytest.fixture
 def queue_name() -> Iterator[str]:
     """A queue of this test's own on the shared Redis, removed afterwards."""
-    client = _redis_or_skip()
-    name = f"rostersync-test-{secrets.token_hex(6)}"
-    yield name
-    for key in client.scan_iter(match=f"*{name}*"):
-        client.delete(key)
-    client.close()
+    yield from own_queue("rostersync-test")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -11,36 +10,17 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import redis
 from tests.integration.push.conftest import PushWorld
+from tests.integration.redis_queue import REDIS_URL, own_queue
 
 from rostersync.jobs.queue import JobQueue
 from rostersync.simulator import DistrictData
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _redis_or_skip() -> redis.Redis:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        reason = f"Redis is not reachable at {REDIS_URL}: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: the Redis tests must run, not skip)")
-        pytest.skip(reason)
-    return client
 
 
 @pytest.fixture
 def queue_name() -> Iterator[str]:
     """A queue of this test's own on the shared Redis, removed afterwards."""
-    client = _redis_or_skip()
-    name = f"rostersync-push-test-{secrets.token_hex(6)}"
-    yield name
-    for key in client.scan_iter(match=f"*{name}*"):
-        client.delete(key)
-    client.close()
+    yield from own_queue("rostersync-push-test")
 
 
 class TestPushThroughRedis:

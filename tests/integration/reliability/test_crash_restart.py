@@ -10,55 +10,19 @@ Nothing the killed run pulled is ever written. SQLite and PostgreSQL; see docs/d
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-from tests.integration.conftest import DatabaseMaker
 from tests.integration.reliability.processes import (
-    KEY,
     PHASES,
     RESTART_WITHIN_SECONDS,
-    SECRET,
     CrashWorld,
     Snapshot,
-    closing,
     kill,
-    make_world,
     wait_for,
 )
 
-from rostersync.simulator import SimulatorServer, Tenant, generate_district
-
 TENANT = "north"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SimulatorServer]:
-    data = generate_district(students=25, seed=41)
-    with SimulatorServer([Tenant(name=TENANT, data=data, key=KEY, secret=SECRET)]) as srv:
-        yield srv
-
-
-@pytest.fixture
-def world(
-    fresh_db_url: DatabaseMaker, tmp_path: Path, server: SimulatorServer
-) -> Iterator[CrashWorld]:
-    yield from closing(make_world(fresh_db_url(), tmp_path / "portal", server, TENANT))
-
-
-@pytest.fixture(scope="module")
-def clean(
-    databases: Any, tmp_path_factory: pytest.TempPathFactory, server: SimulatorServer
-) -> Snapshot:
-    """What one clean sync of the same roster leaves in the portal (once per backend)."""
-    reference = make_world(databases.new(), tmp_path_factory.mktemp("clean"), server, TENANT)
-    try:
-        assert reference.portal.run_sync(TENANT).status == "succeeded"
-        return reference.snapshot()
-    finally:
-        reference.portal.close()
+SEED = 41
 
 
 def _empty(snapshot: Snapshot) -> bool:

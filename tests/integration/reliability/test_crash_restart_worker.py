@@ -9,61 +9,25 @@ reached, and the retried slot ends as a clean sync would. SQLite and PostgreSQL.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
-from tests.integration.conftest import DatabaseMaker
 from tests.integration.reliability.processes import (
-    KEY,
     PHASES,
     RESTART_WITHIN_SECONDS,
-    SECRET,
     CrashWorld,
     Snapshot,
-    closing,
     kill,
-    make_world,
-    snapshot,
     wait_for,
 )
 
 from rostersync.config import Settings
 from rostersync.jobs.queue import JobQueue
 from rostersync.jobs.scheduler import tick
-from rostersync.simulator import SimulatorServer, Tenant, generate_district
 from rostersync.store import jobs as store_jobs
 
 TENANT = "south"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SimulatorServer]:
-    data = generate_district(students=25, seed=43)
-    with SimulatorServer([Tenant(name=TENANT, data=data, key=KEY, secret=SECRET)]) as srv:
-        yield srv
-
-
-@pytest.fixture
-def world(
-    fresh_db_url: DatabaseMaker, tmp_path: Path, server: SimulatorServer
-) -> Iterator[CrashWorld]:
-    yield from closing(make_world(fresh_db_url(), tmp_path / "portal", server, TENANT))
-
-
-@pytest.fixture(scope="module")
-def clean(
-    databases: Any, tmp_path_factory: pytest.TempPathFactory, server: SimulatorServer
-) -> Snapshot:
-    """What one clean sync of the same roster leaves in the portal (once per backend)."""
-    reference = make_world(databases.new(), tmp_path_factory.mktemp("clean"), server, TENANT)
-    try:
-        assert reference.portal.run_sync(TENANT).status == "succeeded"
-        return snapshot(reference.portal, reference.district_id)
-    finally:
-        reference.portal.close()
+SEED = 43
 
 
 @pytest.mark.parametrize("phase", PHASES)

@@ -12,44 +12,23 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from tests.integration.conftest import DatabaseMaker
 from tests.integration.reliability.processes import (
-    KEY,
-    SECRET,
     CrashWorld,
-    closing,
-    make_world,
     wait_for,
 )
 from tests.integration.reliability.tcp_proxy import TcpProxy
 
-from rostersync.simulator import SimulatorServer, Tenant, generate_district
 from rostersync.store.locks import advisory_key
 
 TENANT = "lakeside"
+SEED = 61
 LOST = "the portal database stopped answering during the sync"
 
 pytestmark = pytest.mark.parametrize("databases", ["postgresql"], indirect=True)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SimulatorServer]:
-    data = generate_district(students=25, seed=61)
-    with SimulatorServer([Tenant(name=TENANT, data=data, key=KEY, secret=SECRET)]) as srv:
-        yield srv
-
-
-@pytest.fixture
-def world(
-    fresh_db_url: DatabaseMaker, tmp_path: Path, server: SimulatorServer
-) -> Iterator[CrashWorld]:
-    yield from closing(make_world(fresh_db_url(), tmp_path / "portal", server, TENANT))
 
 
 def _url(world: CrashWorld, **query: str) -> str:

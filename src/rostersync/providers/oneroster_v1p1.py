@@ -6,9 +6,8 @@ and secret from the district's OneRoster app in ClassLink's console.
 
 from __future__ import annotations
 
-from rostersync.config import Settings
-from rostersync.providers.registry import ClientOptions, CredentialField, Provider, SourceConfig
-from rostersync.sync.sources import OneRosterRestSource, RosterSource
+from rostersync.providers.registry import CredentialField, RestProvider
+from rostersync.sync.sources import OneRosterRestSource
 
 KIND = "oneroster-1.1"
 
@@ -37,25 +36,11 @@ def rest_fields(key_label: str) -> tuple[CredentialField, ...]:
     )
 
 
-class OneRosterV1p1(Provider):
-    """OneRoster 1.1 over REST with OAuth 1.0a."""
-
-    def open(
-        self,
-        integration: SourceConfig,
-        key: str,
-        secret: str,
-        settings: Settings,
-        options: ClientOptions,
-    ) -> RosterSource:
-        return OneRosterRestSource(integration.source_url, key, secret, **options)
-
-
-PROVIDER = OneRosterV1p1(
+# OneRoster 1.1 over REST with OAuth 1.0a.
+PROVIDER = RestProvider(
     kind=KIND,
     label="ClassLink Roster Server, OneRoster 1.1 (OAuth 1.0a key and secret)",
     fields=rest_fields("key (client id)"),
-    pulls=True,
-    in_wizard=True,
     incomplete=INCOMPLETE,
+    connect=OneRosterRestSource,
 )

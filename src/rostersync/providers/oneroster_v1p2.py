@@ -7,34 +7,17 @@ OAuth 2 client id and secret; the token endpoint is `/token` beside the `/ims/â€
 
 from __future__ import annotations
 
-from rostersync.config import Settings
 from rostersync.providers.oneroster_v1p1 import INCOMPLETE, rest_fields
-from rostersync.providers.registry import ClientOptions, Provider, SourceConfig
+from rostersync.providers.registry import RestProvider
 from rostersync.sync.rest_sources import oneroster_v1p2_source
-from rostersync.sync.sources import RosterSource
 
 KIND = "oneroster-1.2"
 
-
-class OneRosterV1p2(Provider):
-    """OneRoster 1.2 over REST with OAuth 2 client credentials."""
-
-    def open(
-        self,
-        integration: SourceConfig,
-        key: str,
-        secret: str,
-        settings: Settings,
-        options: ClientOptions,
-    ) -> RosterSource:
-        return oneroster_v1p2_source(integration.source_url, key, secret, **options)
-
-
-PROVIDER = OneRosterV1p2(
+# OneRoster 1.2 over REST with OAuth 2 client credentials.
+PROVIDER = RestProvider(
     kind=KIND,
     label="OneRoster 1.2 (OAuth 2 client id and secret)",
     fields=rest_fields("key (client id)"),
-    pulls=True,
-    in_wizard=True,
     incomplete=INCOMPLETE,
+    connect=oneroster_v1p2_source,
 )

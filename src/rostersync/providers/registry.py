@@ -12,6 +12,9 @@ declares, in one object, everything the rest of rostersync asks about that kind:
 - how it builds its `RosterSource` (`build_source`), tests a connection (`test_connection`) and
   checks a district's answers (`check`).
 
+A REST door read at the district's own source URL with its key and secret is a `RestProvider`
+given the function that opens it (`connect`); it needs no class of its own.
+
 Every pulling provider gets its HTTP options from `client_options`, which always carries the
 outbound guard (`guarded_transport(settings.outbound_policy)`, decision 0019): a provider opens
 its source in `open` with the options it is handed and never builds a transport of its own.
@@ -40,6 +43,8 @@ __all__ = [
     "CredentialField",
     "Provider",
     "Registry",
+    "RestConnect",
+    "RestProvider",
     "SourceAnswers",
     "SourceConfig",
     "VendorSetting",
@@ -250,6 +255,42 @@ class Provider:
             )
         name = getattr(first, "name", "") or getattr(first, "title", "")
         return f"Connected to {host}: the credentials work and the first organisation is {name}."
+
+
+class RestConnect(Protocol):
+    """Opens a REST roster source at a base URL with a key and secret, and the client options."""
+
+    def __call__(
+        self,
+        base_url: str,
+        key: str,
+        secret: str,
+        /,
+        *,
+        page_size: int,
+        timeout: float,
+        max_retries: int,
+        transport: httpx.BaseTransport,
+    ) -> RosterSource: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestProvider(Provider):
+    """A REST door read at the district's own source URL with its key and secret."""
+
+    connect: RestConnect
+    pulls: bool = True
+    in_wizard: bool = True
+
+    def open(
+        self,
+        integration: SourceConfig,
+        key: str,
+        secret: str,
+        settings: Settings,
+        options: ClientOptions,
+    ) -> RosterSource:
+        return self.connect(integration.source_url, key, secret, **options)
 
 
 class Registry:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.integration.jobs.conftest import onboard_daily, serve
 from tests.integration.reliability.processes import KEY as RKEY
 from tests.integration.reliability.processes import SECRET as RSECRET
 from tests.integration.reliability.processes import make_world, wait_for
@@ -21,7 +22,7 @@ from rostersync.jobs.scheduler import tick
 from rostersync.jobs.tasks import SlotOutcome, run_slot
 from rostersync.notify.notifier import Notifier
 from rostersync.notify.senders import MemorySender
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.service import RosterSync
 from rostersync.simulator import SimulatorServer, Tenant, generate_district
 from rostersync.store import jobs as store_jobs
 from rostersync.store.locks import DistrictLock
@@ -31,30 +32,14 @@ KEY, SECRET = "provo-key", "provo-secret-33k"
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    data = generate_district(students=15, seed=19)
-    with SimulatorServer([Tenant(name="provo", data=data, key=KEY, secret=SECRET)]) as server:
+    with serve("provo", seed=19, key=KEY, secret=SECRET) as server:
         yield server
 
 
 def test_a_slot_that_meets_a_live_lock_is_queued_again_and_runs_once_the_lock_is_free(
     portal: RosterSync, simulator: SimulatorServer
 ) -> None:
-    district = portal.add_district(
-        DistrictSetup(
-            slug="provo",
-            name="Provo School District",
-            display_name="Provo SD – Provo, UT",
-            city="Provo",
-            state="UT",
-            source_url=simulator.base_url("provo"),
-            key=KEY,
-            secret=SECRET,
-            data_manager_emails=["dm@provo.example"],
-            sync_frequency="daily",
-            sync_time="05:00",
-            time_zone="America/Denver",
-        )
-    )
+    district = onboard_daily(portal, simulator, "provo", key=KEY, secret=SECRET)
     slot_at = datetime.now(UTC).replace(microsecond=0)
     with portal.engine.begin() as conn:
         store_jobs.enqueue_slot(

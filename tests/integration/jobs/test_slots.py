@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import update
+from tests.integration.jobs.conftest import onboard_daily, serve
 
 from rostersync.config import Settings
 from rostersync.jobs.scheduler import Enqueued, tick
 from rostersync.jobs.tasks import SlotOutcome, run_slot
 from rostersync.notify.notifier import Notifier
 from rostersync.notify.senders import MemorySender
-from rostersync.service import DistrictSetup, RosterSync
-from rostersync.simulator import SimulatorServer, Tenant, generate_district
+from rostersync.service import RosterSync
+from rostersync.simulator import SimulatorServer
 from rostersync.simulator.faults import server_error
 from rostersync.store import jobs as store_jobs
 from rostersync.store import runs as store_runs
@@ -48,30 +49,14 @@ def portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[RosterSy
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    data = generate_district(students=15, seed=9)
-    with SimulatorServer([Tenant(name="ogden", data=data, key=KEY, secret=SECRET)]) as server:
+    with serve("ogden", seed=9, key=KEY, secret=SECRET) as server:
         yield server
 
 
 @pytest.fixture
 def district_id(portal: RosterSync, simulator: SimulatorServer) -> Iterator[str]:
     simulator.set_faults("ogden")
-    district = portal.add_district(
-        DistrictSetup(
-            slug="ogden",
-            name="Ogden School District",
-            display_name="Ogden SD – Ogden, UT",
-            city="Ogden",
-            state="UT",
-            source_url=simulator.base_url("ogden"),
-            key=KEY,
-            secret=SECRET,
-            data_manager_emails=["dm@ogden.example"],
-            sync_frequency="daily",
-            sync_time="05:00",
-            time_zone="America/Denver",
-        )
-    )
+    district = onboard_daily(portal, simulator, "ogden", key=KEY, secret=SECRET)
     yield district.id
     simulator.set_faults("ogden")
 

@@ -8,17 +8,26 @@ credentials and data, and passes the onboarding answers it cares about.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from rostersync.service import DistrictSetup, RosterSync
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant
 
 SLUG = "springfield"
+# The onboarding answers of a district listed with its city, whose eligibility comes from
+# ClassLink's metadata (`onboard(..., **LISTED_WITH_METADATA)`).
+LISTED_WITH_METADATA: dict[str, str] = {
+    "display_name": "Springfield USD – Springfield, IL",
+    "eligibility_source": "metadata",
+    "eligibility_field": "eligibility",
+}
 
 
 def serve(data: DistrictData, key: str, secret: str) -> SimulatorServer:
-    """A simulator (use it as a context manager) serving `data` as the tenant `springfield`."""
-    return SimulatorServer([Tenant(name=SLUG, data=data, key=key, secret=secret)])
+    """A simulator (use it as a context manager) serving a copy of `data` as the tenant
+    `springfield`: the test's `data` stays as it was whatever the simulator's tenant is given."""
+    return SimulatorServer([Tenant(name=SLUG, data=copy.deepcopy(data), key=key, secret=secret)])
 
 
 def onboard(

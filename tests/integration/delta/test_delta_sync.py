@@ -7,7 +7,6 @@ its only changes are the removals a delta may not infer.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,8 +37,7 @@ def district_data() -> DistrictData:
 
 @pytest.fixture
 def server(district_data: DistrictData) -> Iterator[SimulatorServer]:
-    data = copy.deepcopy(district_data)
-    with springfield.serve(data, KEY, SECRET) as srv:
+    with springfield.serve(district_data, KEY, SECRET) as srv:
         yield srv
 
 
@@ -49,9 +47,7 @@ def onboard(portal: RosterSync, server: SimulatorServer) -> None:
         server,
         key=KEY,
         secret=SECRET,
-        display_name="Springfield USD – Springfield, IL",
-        eligibility_source="metadata",
-        eligibility_field="eligibility",
+        **springfield.LISTED_WITH_METADATA,
     )
 
 

@@ -33,8 +33,7 @@ def district_data() -> DistrictData:
 
 @pytest.fixture
 def server(district_data: DistrictData) -> Iterator[SimulatorServer]:
-    data = copy.deepcopy(district_data)
-    with springfield.serve(data, KEY, SECRET) as srv:
+    with springfield.serve(district_data, KEY, SECRET) as srv:
         yield srv
 
 
@@ -44,9 +43,7 @@ def onboard(portal: RosterSync, server: SimulatorServer) -> None:
         server,
         key=KEY,
         secret=SECRET,
-        display_name="Springfield USD – Springfield, IL",
-        eligibility_source="metadata",
-        eligibility_field="eligibility",
+        **springfield.LISTED_WITH_METADATA,
         data_manager_emails=["data.manager@springfield.example"],
     )
 

@@ -11,7 +11,7 @@ from rostersync.sync.sources import OneRosterRestSource
 
 KIND = "oneroster-1.1"
 
-# What every OneRoster REST door asks of a district (1.2 shares them).
+# What every OneRoster REST door asks of a district (1.2 shares them, see oneroster_v1p2).
 INCOMPLETE = (
     "a district rostered from ClassLink needs its source URL, key and secret; use source kind "
     "'none' for a district whose accounts are added by hand"

@@ -7,17 +7,17 @@ OAuth 2 client id and secret; the token endpoint is `/token` beside the `/ims/â€
 
 from __future__ import annotations
 
-from rostersync.providers.oneroster_v1p1 import INCOMPLETE, rest_fields
-from rostersync.providers.registry import RestProvider
+from dataclasses import replace
+
+from rostersync.providers import oneroster_v1p1
 from rostersync.sync.rest_sources import oneroster_v1p2_source
 
 KIND = "oneroster-1.2"
 
-# OneRoster 1.2 over REST with OAuth 2 client credentials.
-PROVIDER = RestProvider(
+# OneRoster 1.2 over REST with OAuth 2 client credentials: the 1.1 door's fields and messages.
+PROVIDER = replace(
+    oneroster_v1p1.PROVIDER,
     kind=KIND,
     label="OneRoster 1.2 (OAuth 2 client id and secret)",
-    fields=rest_fields("key (client id)"),
-    incomplete=INCOMPLETE,
     connect=oneroster_v1p2_source,
 )

@@ -13,29 +13,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from cryptography.fernet import Fernet
 from tests.browser.conftest import SCREENSHOTS
+from tests.integration import sandboxes
 
-from rostersync.config import Settings
-from rostersync.demo.sandbox import Sandbox, SandboxDistrict
-from rostersync.simulator import generate_district
+from rostersync.demo.sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     tmp = tmp_path_factory.mktemp("docs-browser")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=f"sqlite:///{tmp / 'portal.db'}",
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
-    )
-    district = SandboxDistrict(
-        slug="springfield",
-        tenant_id="1001",
-        display_name="Springfield USD – Springfield, IL",
-        data=generate_district(students=5, seed=3, tenant="springfield"),
-    )
+    settings = sandboxes.portal_settings(tmp)
+    district = sandboxes.springfield(5)
     with Sandbox(settings, [district]) as sandbox:
         yield sandbox
 

@@ -11,12 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from tests.browser.conftest import SCREENSHOTS
+from tests.integration import sandboxes
 
-from rostersync.config import Settings
-from rostersync.demo.sandbox import Sandbox, SandboxDistrict
-from rostersync.simulator import generate_district
+from rostersync.demo.sandbox import Sandbox
 
 VENDOR = "vendor@portal.example"
 PASSWORD = "correct horse battery staple"
@@ -26,25 +24,12 @@ LIMIT = 256 * 1024
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     tmp = tmp_path_factory.mktemp("import-limit-browser")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=f"sqlite:///{tmp / 'portal.db'}",
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
-        max_import_bytes=LIMIT,
-    )
-    district = SandboxDistrict(
-        slug="springfield",
-        tenant_id="1001",
-        display_name="Springfield USD – Springfield, IL",
-        data=generate_district(students=5, seed=3, tenant="springfield"),
-    )
+    settings = sandboxes.portal_settings(tmp, max_import_bytes=LIMIT)
+    district = sandboxes.springfield(5)
     with Sandbox(settings, [district]) as sandbox:
-        assert sandbox.service is not None
-        sandbox.service.add_staff(
-            email=VENDOR, display_name="Vera Vendor", role="vendor_staff", password=PASSWORD,
-            district=None,
-        )  # fmt: skip
+        sandboxes.add_staff(
+            sandbox, VENDOR, "vendor_staff", password=PASSWORD, display_name="Vera Vendor"
+        )
         yield sandbox
 
 

@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from tests.browser.conftest import SCREENSHOTS
+from tests.integration import sandboxes
 
-from rostersync.config import Settings
 from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 
@@ -26,12 +25,7 @@ TENANT = "1004"
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     tmp = tmp_path_factory.mktemp("onboarding-browser")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=f"sqlite:///{tmp / 'portal.db'}",
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
-    )
+    settings = sandboxes.portal_settings(tmp)
     districts = [
         SandboxDistrict(
             slug="capital",
@@ -42,11 +36,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         ),
     ]
     with Sandbox(settings, districts) as sandbox:
-        assert sandbox.service is not None
-        sandbox.service.add_staff(
-            email=VENDOR, display_name="Val Vendor", role="vendor_staff", password=PASSWORD,
-            district=None,
-        )  # fmt: skip
+        sandboxes.add_staff(
+            sandbox, VENDOR, "vendor_staff", password=PASSWORD, display_name="Val Vendor"
+        )
         yield sandbox
 
 

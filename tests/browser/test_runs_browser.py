@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from tests.browser.conftest import SCREENSHOTS
+from tests.integration import sandboxes
 
-from rostersync.config import Settings
-from rostersync.demo.sandbox import Sandbox, SandboxDistrict
-from rostersync.simulator import generate_district
+from rostersync.demo.sandbox import Sandbox
 from rostersync.simulator.faults import slow
 from rostersync.store.accounts import schools
 
@@ -35,27 +33,14 @@ PATIENCE = 240.0
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     tmp = tmp_path_factory.mktemp("runs-browser")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=f"sqlite:///{tmp / 'portal.db'}",
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
-        page_size=10,
-    )
+    settings = sandboxes.portal_settings(tmp, page_size=10)
     districts = [
-        SandboxDistrict(
-            slug="springfield",
-            tenant_id="1001",
-            display_name="Springfield USD – Springfield, IL",
-            data=generate_district(students=40, seed=3, tenant="springfield"),
-        ),
+        sandboxes.springfield(40),
     ]
     with Sandbox(settings, districts) as sandbox:
-        assert sandbox.service is not None
-        sandbox.service.add_staff(
-            email=EMAIL, display_name="Pat Staff", role="vendor_staff", password=PASSWORD,
-            district=None,
-        )  # fmt: skip
+        sandboxes.add_staff(
+            sandbox, EMAIL, "vendor_staff", password=PASSWORD, display_name="Pat Staff"
+        )
         yield sandbox
         sandbox.roster.set_faults("springfield")
 

@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from tests.browser.conftest import SCREENSHOTS
+from tests.integration import sandboxes
 
-from rostersync.config import Settings
 from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 
@@ -20,19 +19,9 @@ from rostersync.simulator import generate_district
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     tmp = tmp_path_factory.mktemp("browser")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=f"sqlite:///{tmp / 'portal.db'}",
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
-    )
+    settings = sandboxes.portal_settings(tmp)
     districts = [
-        SandboxDistrict(
-            slug="springfield",
-            tenant_id="1001",
-            display_name="Springfield USD – Springfield, IL",
-            data=generate_district(students=60, seed=3, tenant="springfield"),
-        ),
+        sandboxes.springfield(60),
         SandboxDistrict(
             slug="shelbyville",
             tenant_id="1002",

@@ -14,9 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
+from tests.integration import sandboxes
 
-from rostersync.config import Settings
 from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 
@@ -50,23 +49,23 @@ class AdminWorld:
         return self.sandbox.url
 
 
+def add_staff(sandbox: Sandbox, email: str, role: str, district: str | None) -> Staff:
+    """A staff account on the sandbox's portal ("Pat Staff", signing in with PASSWORD)."""
+    return Staff(
+        email, sandboxes.add_staff(sandbox, email, role, password=PASSWORD, district=district)
+    )
+
+
 @pytest.fixture(scope="module")
 def world(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminWorld]:
     tmp: Path = tmp_path_factory.mktemp("admin")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=databases.new(),
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
+    settings = sandboxes.portal_settings(
+        tmp,
+        databases.new(),
         sso_timeout_seconds=2.0,
     )
     districts = [
-        SandboxDistrict(
-            slug="springfield",
-            tenant_id="1001",
-            display_name="Springfield USD – Springfield, IL",
-            data=generate_district(students=40, seed=3, bad_records=True, tenant="springfield"),
-        ),
+        sandboxes.springfield(40, bad_records=True),
         SandboxDistrict(
             slug="shelbyville",
             tenant_id="1002",
@@ -75,21 +74,15 @@ def world(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         ),
     ]
     with Sandbox(settings, districts) as sandbox:
-        service = sandbox.service
-        assert service is not None
-
-        def add(email: str, role: str, district: str | None) -> Staff:
-            staff_id = service.add_staff(
-                email=email, display_name="Pat Staff", role=role, password=PASSWORD,
-                district=district,
-            )  # fmt: skip
-            return Staff(email, staff_id)
-
         yield AdminWorld(
             sandbox=sandbox,
-            vendor=add("vendor@portal.example", "vendor_staff", None),
-            dm_springfield=add("dm@springfield.example", "data_manager", "springfield"),
-            dm_shelbyville=add("dm@shelbyville.example", "data_manager", "shelbyville"),
+            vendor=add_staff(sandbox, "vendor@portal.example", "vendor_staff", None),
+            dm_springfield=add_staff(
+                sandbox, "dm@springfield.example", "data_manager", "springfield"
+            ),
+            dm_shelbyville=add_staff(
+                sandbox, "dm@shelbyville.example", "data_manager", "shelbyville"
+            ),
         )
 
 

@@ -22,20 +22,18 @@ from typing import Any
 import httpx
 import pytest
 import structlog
-from cryptography.fernet import Fernet
 from sqlalchemy import select
+from tests.integration import sandboxes
 from tests.integration.admin.conftest import (
     PASSWORD,
     AdminWorld,
-    Staff,
+    add_staff,
     form_csrf,
     session_cookie,
     staff_sign_in,
 )
 
-from rostersync.config import Settings
-from rostersync.demo.sandbox import Sandbox, SandboxDistrict
-from rostersync.simulator import generate_district
+from rostersync.demo.sandbox import Sandbox
 from rostersync.staff.policy import MAX_FAILURES
 from rostersync.staff.totp import totp_code
 from rostersync.store.admin_tables import staff_sign_in_failures
@@ -48,35 +46,18 @@ _addresses = (f"198.51.100.{n}" for n in itertools.count(1))
 @pytest.fixture(scope="module")
 def world(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminWorld]:
     tmp: Path = tmp_path_factory.mktemp("guards")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=databases.new(),
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
+    settings = sandboxes.portal_settings(
+        tmp,
+        databases.new(),
         rate_limit_per_address=f"{PER_ADDRESS} per 1 minute",
         rate_limit_per_account=f"{PER_ACCOUNT} per 1 minute",
     )
-    district = SandboxDistrict(
-        slug="springfield",
-        tenant_id="1001",
-        display_name="Springfield USD – Springfield, IL",
-        data=generate_district(students=5, seed=3, tenant="springfield"),
-    )
+    district = sandboxes.springfield(5)
     with Sandbox(settings, [district]) as sandbox:
-        service = sandbox.service
-        assert service is not None
-
-        def add(address: str, role: str, district: str | None) -> Staff:
-            staff_id = service.add_staff(
-                email=address, display_name="Pat Staff", role=role, password=PASSWORD,
-                district=district,
-            )  # fmt: skip
-            return Staff(address, staff_id)
-
-        manager = add("dm@springfield.example", "data_manager", "springfield")
+        manager = add_staff(sandbox, "dm@springfield.example", "data_manager", "springfield")
         yield AdminWorld(
             sandbox=sandbox,
-            vendor=add("vendor@portal.example", "vendor_staff", None),
+            vendor=add_staff(sandbox, "vendor@portal.example", "vendor_staff", None),
             dm_springfield=manager,
             dm_shelbyville=manager,  # this world has one district
         )

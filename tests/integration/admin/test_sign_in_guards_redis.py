@@ -17,13 +17,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
+from tests.integration import sandboxes
 from tests.integration.admin.conftest import PASSWORD, staff_sign_in
 from tests.integration.redis_queue import REDIS_URL, redis_or_skip
 
-from rostersync.config import Settings
-from rostersync.demo.sandbox import Sandbox, SandboxDistrict
-from rostersync.simulator import generate_district
+from rostersync.demo.sandbox import Sandbox
 
 BUDGET = 4
 
@@ -34,23 +32,15 @@ def portals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     client = redis_or_skip()
     queue_name = f"rostersync-guards-test-{secrets.token_hex(6)}"
     tmp: Path = tmp_path_factory.mktemp("guards-redis")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=f"sqlite:///{tmp / 'portal.db'}",
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
+    settings = sandboxes.portal_settings(
+        tmp,
         queue_backend="redis",
         redis_url=REDIS_URL,
         queue_name=queue_name,
         rate_limit_per_address=f"{BUDGET} per 1 minute",
         rate_limit_per_account=f"{BUDGET} per 1 minute",
     )
-    district = SandboxDistrict(
-        slug="springfield",
-        tenant_id="1001",
-        display_name="Springfield USD – Springfield, IL",
-        data=generate_district(students=5, seed=3, tenant="springfield"),
-    )
+    district = sandboxes.springfield(5)
     with Sandbox(settings, [district]) as sandbox:
         assert sandbox.service is not None
         sandbox.service.add_staff(

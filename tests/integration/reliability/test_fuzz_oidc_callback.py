@@ -11,31 +11,18 @@ from pathlib import Path
 import httpx
 import pytest
 from bench.fuzz.targets import callback_queries, check_callback, start_sign_in
-from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.integration import sandboxes
 
-from rostersync.config import Settings
-from rostersync.demo.sandbox import Sandbox, SandboxDistrict
-from rostersync.simulator import generate_district
+from rostersync.demo.sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     tmp: Path = tmp_path_factory.mktemp("fuzz-callback")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=f"sqlite:///{tmp / 'portal.db'}",
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
-        sso_timeout_seconds=2.0,
-    )
-    district = SandboxDistrict(
-        slug="springfield",
-        tenant_id="1001",
-        display_name="Springfield USD – Springfield, IL",
-        data=generate_district(students=10, seed=3, tenant="springfield"),
-    )
+    settings = sandboxes.portal_settings(tmp, sso_timeout_seconds=2.0)
+    district = sandboxes.springfield(10)
     with Sandbox(settings, [district]) as sandbox:
         yield sandbox
 

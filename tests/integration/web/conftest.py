@@ -17,9 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
+from tests.integration import sandboxes
 
-from rostersync.config import Settings
 from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 from rostersync.simulator.sso import SsoFault
@@ -38,21 +37,13 @@ NEWCOMER = {
 @pytest.fixture(scope="module")
 def world(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     tmp: Path = tmp_path_factory.mktemp("web")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=databases.new(),
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
+    settings = sandboxes.portal_settings(
+        tmp,
+        databases.new(),
         sso_timeout_seconds=2.0,
     )
     districts = [
-        SandboxDistrict(
-            slug="springfield",
-            tenant_id="1001",
-            display_name="Springfield USD – Springfield, IL",
-            data=generate_district(students=60, seed=3, tenant="springfield"),
-            sso_only_users=[NEWCOMER],
-        ),
+        sandboxes.springfield(60, sso_only_users=[NEWCOMER]),
         SandboxDistrict(
             slug="shelbyville",
             tenant_id="1002",

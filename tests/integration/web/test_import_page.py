@@ -16,13 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from openpyxl import Workbook, load_workbook
+from tests.integration import sandboxes
 from tests.integration.admin.conftest import PASSWORD, form_csrf
 
-from rostersync.config import Settings
-from rostersync.demo.sandbox import Sandbox, SandboxDistrict
-from rostersync.simulator import generate_district
+from rostersync.demo.sandbox import Sandbox
 from rostersync.store.accounts import schools
 
 HEADER = ["first_name", "last_name", "email", "role", "school_identifier_or_sourced_id"]
@@ -33,22 +31,12 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def world(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """Springfield and Shelbyville, synced, with a vendor and a data manager for each."""
     tmp: Path = tmp_path_factory.mktemp("imports")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=databases.new(),
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
+    settings = sandboxes.portal_settings(
+        tmp,
+        databases.new(),
         sso_timeout_seconds=2.0,
     )
-    districts = [
-        SandboxDistrict(
-            slug=slug,
-            tenant_id=tenant,
-            display_name=f"{slug.title()} SD – {slug.title()}, IL",
-            data=generate_district(students=10, seed=seed, tenant=slug),
-        )
-        for slug, tenant, seed in (("springfield", "1001", 3), ("shelbyville", "1002", 4))
-    ]
+    districts = sandboxes.springfield_and_shelbyville(10)
     with Sandbox(settings, districts) as sandbox:
         service = sandbox.service
         assert service is not None

@@ -18,12 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select
+from tests.integration import sandboxes
 from tests.integration.admin.conftest import PASSWORD, form_csrf, staff_sign_in
 from tests.integration.web.conftest import callback_of
 
-from rostersync.config import Settings
 from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 from rostersync.store.districts import get_credentials
@@ -43,20 +42,13 @@ class Accounts:
 @pytest.fixture(scope="module")
 def world(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     tmp: Path = tmp_path_factory.mktemp("onboarding")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=databases.new(),
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
+    settings = sandboxes.portal_settings(
+        tmp,
+        databases.new(),
         sso_timeout_seconds=2.0,
     )
     districts = [
-        SandboxDistrict(
-            slug="springfield",
-            tenant_id="1001",
-            display_name="Springfield USD – Springfield, IL",
-            data=generate_district(students=20, seed=3, tenant="springfield"),
-        ),
+        sandboxes.springfield(20),
         SandboxDistrict(
             slug="capital",
             tenant_id=CAPITAL_TENANT,

@@ -15,11 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy.engine import Connection
+from tests.integration import sandboxes
 from tests.integration.admin.conftest import PASSWORD, form_csrf
 
-from rostersync.config import Settings
 from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
 from rostersync.simulator.faults import slow
@@ -42,21 +41,14 @@ PATIENCE = 240.0
 def world(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """Springfield and Shelbyville, synced, with a vendor and a data manager for each."""
     tmp: Path = tmp_path_factory.mktemp("progress")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=databases.new(),
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
+    settings = sandboxes.portal_settings(
+        tmp,
+        databases.new(),
         sso_timeout_seconds=2.0,
         page_size=PAGE_SIZE,
     )
     districts = [
-        SandboxDistrict(
-            slug="springfield",
-            tenant_id="1001",
-            display_name="Springfield USD – Springfield, IL",
-            data=generate_district(students=40, seed=3, tenant="springfield"),
-        ),
+        sandboxes.springfield(40),
         SandboxDistrict(
             slug="shelbyville",
             tenant_id="1002",

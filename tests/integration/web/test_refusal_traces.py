@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import structlog
-from cryptography.fernet import Fernet
+from tests.integration import sandboxes
 from tests.integration.admin.conftest import staff_sign_in
 from tests.integration.web.conftest import (
     person_of,
@@ -25,9 +25,7 @@ from tests.integration.web.conftest import (
     sign_in,
 )
 
-from rostersync.config import Settings
-from rostersync.demo.sandbox import Sandbox, SandboxDistrict
-from rostersync.simulator import generate_district
+from rostersync.demo.sandbox import Sandbox
 from rostersync.simulator.sso import SsoFault
 
 OUTSIDE = {"X-Forwarded-For": "203.0.113.9"}  # as a proxy on this machine forwards a visitor
@@ -36,19 +34,12 @@ OUTSIDE = {"X-Forwarded-For": "203.0.113.9"}  # as a proxy on this machine forwa
 @pytest.fixture(scope="module")
 def world(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     tmp: Path = tmp_path_factory.mktemp("traces")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=databases.new(),
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
+    settings = sandboxes.portal_settings(
+        tmp,
+        databases.new(),
         sso_timeout_seconds=2.0,
     )
-    district = SandboxDistrict(
-        slug="springfield",
-        tenant_id="1001",
-        display_name="Springfield USD – Springfield, IL",
-        data=generate_district(students=5, seed=3, tenant="springfield"),
-    )
+    district = sandboxes.springfield(5)
     with Sandbox(settings, [district]) as sandbox:
         yield sandbox
 

@@ -19,12 +19,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
+from tests.integration import sandboxes
 from tests.integration.admin.conftest import PASSWORD, form_csrf
 
-from rostersync.config import Settings
-from rostersync.demo.sandbox import Sandbox, SandboxDistrict
-from rostersync.simulator import generate_district
+from rostersync.demo.sandbox import Sandbox
 
 LIMIT = 256 * 1024  # max_import_bytes in this world
 HUGE = 200 * 1024 * 1024
@@ -61,23 +59,13 @@ DM_SHELBYVILLE = "dm@shelbyville.example"
 def world(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """Springfield and Shelbyville, synced, with max_import_bytes at 256 KiB."""
     tmp: Path = tmp_path_factory.mktemp("gates")
-    settings = Settings(
-        data_dir=tmp,
-        database_url=databases.new(),
-        secret_keys=Fernet.generate_key().decode(),
-        log_format="json",
+    settings = sandboxes.portal_settings(
+        tmp,
+        databases.new(),
         sso_timeout_seconds=2.0,
         max_import_bytes=LIMIT,
     )
-    districts = [
-        SandboxDistrict(
-            slug=slug,
-            tenant_id=tenant,
-            display_name=f"{slug.title()} SD – {slug.title()}, IL",
-            data=generate_district(students=5, seed=seed, tenant=slug),
-        )
-        for slug, tenant, seed in (("springfield", "1001", 3), ("shelbyville", "1002", 4))
-    ]
+    districts = sandboxes.springfield_and_shelbyville(5)
     with Sandbox(settings, districts) as sandbox:
         yield sandbox
 

@@ -110,10 +110,12 @@ class TestTwoWorkersOnRedis:
         tmp_path: Path,
         queue_name: str,
         simulator: SimulatorServer,
+        request: pytest.FixtureRequest,
     ) -> None:
         values = _settings(fresh_db_url(), tmp_path, queue_name)
         settings = Settings(**values)
         portal = RosterSync(settings)
+        request.addfinalizer(portal.close)  # closed however the test ends
         portal.init_db()
         slugs = [f"d{i:02d}" for i in range(DISTRICTS)]
         for i, slug in enumerate(slugs):
@@ -174,7 +176,11 @@ class TestTwoWorkersOnRedis:
                 tick(portal, now, enqueue=queue.enqueue_sync)
                 with portal.engine.connect() as conn:
                     slots = store_jobs.list_slots(conn)
-                return len(slots) == DISTRICTS and all(s.status == "finished" for s in slots)
+                finished = len(slots) == DISTRICTS and all(s.status == "finished" for s in slots)
+                # A worker sends a slot's email after finishing it: wait for the emails too
+                # before stopping the workers, or the last one may be stopped mid-send.
+                emails = len(list((tmp_path / "outbox").glob("*.eml")))
+                return finished and emails >= DISTRICTS
 
             _wait(all_finished, seconds=DEADLINE_SECONDS, what="every slot to finish")
         finally:
@@ -224,4 +230,3 @@ class TestTwoWorkersOnRedis:
         assert portal.counts(SLOW)["students"]["active"] == student["created"]
         # Each district's data manager heard once about its scheduled sync.
         assert len(list((tmp_path / "outbox").glob("*.eml"))) == DISTRICTS
-        portal.close()

@@ -98,8 +98,8 @@ def compose(email: Email, *, mail_from: str) -> EmailMessage:
 
 
 def run_link(portal_base_url: str, run_id: str) -> str:
-    """The run's page in the portal."""
-    return f"{portal_base_url.rstrip('/')}/runs/{run_id}"
+    """The run's page in the portal (the admin page a data manager signs in to see)."""
+    return f"{portal_base_url.rstrip('/')}/admin/runs/{run_id}"
 
 
 def _common(district: Any, run: Any, portal_base_url: str) -> dict[str, Any]:

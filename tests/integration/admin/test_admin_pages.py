@@ -11,6 +11,7 @@ import pytest
 from tests.integration.admin.conftest import AdminWorld, form_csrf, staff_sign_in
 
 from rostersync.domain.issues import Severity, ValidationIssue
+from rostersync.notify.emails import run_link
 from rostersync.store import runs as store_runs
 from rostersync.store.districts import get_credentials
 
@@ -28,6 +29,17 @@ def preview(browser: httpx.Client, slug: str = "springfield") -> str:
     found = re.match(r"/admin/runs/([^?]+)\?done=previewed", response.headers["location"])
     assert found, response.headers["location"]
     return found.group(1)
+
+
+class TestEmailLinks:
+    def test_the_run_link_an_email_sends_opens_the_run_page(
+        self, browser: httpx.Client, world: AdminWorld
+    ) -> None:
+        run_id = preview(browser)
+        link = run_link(str(browser.base_url), run_id)
+        page = browser.get(link)
+        assert page.status_code == 200, link
+        assert run_id in page.text
 
 
 class TestRunDecisions:

@@ -124,8 +124,8 @@ class TestSummaryOverSmtp:
 
         text = message.get_body(("plain",)).get_content()
         html = message.get_body(("html",)).get_content()
-        assert f"https://portal.example/runs/{run_id}" in text
-        assert f"https://portal.example/runs/{run_id}" in html
+        assert f"https://portal.example/admin/runs/{run_id}" in text
+        assert f"https://portal.example/admin/runs/{run_id}" in html
         for code in {i.code for i in open_issues}:
             count = sum(1 for i in open_issues if i.code == code)
             assert f"[{code}, " in text

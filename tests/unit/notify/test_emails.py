@@ -107,7 +107,7 @@ class TestSummaryTemplate:
         )
         assert "<script>" not in email.html and "&lt;script&gt;" in email.html
         assert "<script>alert(1)</script>" in email.text and "O'Brien & co" in email.text
-        assert f"https://portal.example/runs/{run.id}" in email.text
+        assert f"https://portal.example/admin/runs/{run.id}" in email.text
         assert "students: created 4, updated 0, matched 0" in email.text
         assert "\n" not in email.subject
         message = compose(email, mail_from="rostersync@vendor.example")

@@ -15,7 +15,6 @@ field and the problem but never its own input echoed back. The district push end
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
-import hmac
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -33,6 +32,7 @@ from rostersync.staff.models import StaffViewer
 from rostersync.sync.pipeline import PENDING
 from rostersync.web.admin import ACTION_ERRORS, Scope, session_cookie
 from rostersync.web.api_docs import DOCS_ASSETS, PUSH_SECURITY_SCHEME, docs_page
+from rostersync.web.gates import tokens_match
 from rostersync.web.push import create_push_router
 from rostersync.web.upload_stream import UploadMalformed, UploadTooLarge, receive_file
 from rostersync.web.uploads import (
@@ -302,7 +302,7 @@ def create_api(service: RosterSync) -> FastAPI:
     def require_csrf(
         staff: Staff, x_csrf_token: Annotated[str, Header(max_length=200)] = ""
     ) -> StaffViewer:
-        if not hmac.compare_digest(x_csrf_token.encode(), staff.csrf_token.encode()):
+        if not tokens_match(x_csrf_token, staff.csrf_token):
             raise HTTPException(403, "send the session's csrf_token (GET /api/v1/session)")
         return staff
 

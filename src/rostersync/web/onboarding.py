@@ -19,7 +19,6 @@ or the audit log. The one exception is a push key and secret, shown once when is
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
-import hmac
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,6 +35,7 @@ from rostersync.providers import PROVIDERS, push
 from rostersync.service import DistrictSetup, RosterSync
 from rostersync.staff.models import StaffViewer
 from rostersync.web.admin import PageError, Scope, _page_route, not_found, session_cookie
+from rostersync.web.gates import tokens_match
 from rostersync.web.onboarding_forms import (
     FREQUENCIES,
     STUDENT_ID_CHOICES,
@@ -109,7 +109,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
     District = Annotated[Any, Depends(require_district_access)]
 
     def check_csrf(staff: StaffViewer, csrf: str) -> None:
-        if not hmac.compare_digest(csrf, staff.csrf_token):
+        if not tokens_match(csrf, staff.csrf_token):
             raise PageError(
                 status=403,
                 title="Please try again",

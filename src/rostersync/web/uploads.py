@@ -17,7 +17,6 @@ with any bad row writes nothing and lists each problem by row and column with it
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
-import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -32,6 +31,7 @@ from rostersync.errors import ConfigError, SpreadsheetRejected
 from rostersync.service import RosterSync
 from rostersync.staff.models import StaffViewer
 from rostersync.web.admin import HERE, PageError, Scope, _page_route, not_found, session_cookie
+from rostersync.web.gates import tokens_match
 from rostersync.web.upload_stream import UploadMalformed, UploadTooLarge, receive_file
 
 TEMPLATE_TYPES = {
@@ -240,8 +240,7 @@ def create_upload_router(service: RosterSync) -> APIRouter:
         limit = service.settings.max_import_bytes
 
         def check_csrf(fields: dict[str, str]) -> None:
-            sent = fields.get("csrf", "").encode()
-            if not hmac.compare_digest(sent, staff.csrf_token.encode()):
+            if not tokens_match(fields.get("csrf", ""), staff.csrf_token):
                 raise PageError(
                     status=403,
                     title="Please try again",

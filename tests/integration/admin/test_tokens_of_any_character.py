@@ -43,3 +43,13 @@ def test_tokens_match_compares_any_text_and_never_an_empty_expectation() -> None
     assert not tokens_match("é", "abc")
     assert not tokens_match("", "")
     assert tokens_match("ü", "ü")
+
+
+@pytest.mark.parametrize("token", ODD)
+def test_an_onboarding_form_refuses_an_odd_token_with_403(
+    browser: httpx.Client, world: AdminWorld, token: str
+) -> None:
+    assert staff_sign_in(browser, world.vendor.email).status_code == 303
+    response = browser.post("/admin/onboarding/springfield/schedule", data={"csrf": token})
+    assert response.status_code == 403
+    assert "This form expired" in response.text

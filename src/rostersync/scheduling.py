@@ -2,6 +2,7 @@
 
 The service shows schedules (`schedule_info`) and the job queue's tick enqueues them
 (`jobs.scheduler`); both read the rules here, so the service never imports the job queue.
+Which source kinds are never scheduled is each provider's own `scheduled` (`rostersync.providers`).
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from sqlalchemy.engine import Connection
 
 from rostersync.domain.schedule import Frequency, Schedule, next_run_after, schedule_from_answers
 from rostersync.errors import ConfigError
+from rostersync.providers import PROVIDERS
 from rostersync.store import jobs as store_jobs
 from rostersync.store.tables import integrations
 
 SCHEDULED_STATUSES = ("onboarding", "live")
-# Districts with these source kinds are never scheduled: a push district syncs when a bundle
-# arrives (rostersync.web.push), a pending one once onboarding gives it credentials. The same
-# names as `service.PUSH_SOURCE_KIND` and `service.PENDING_SOURCE_KIND`.
-UNSCHEDULED_SOURCE_KINDS = ("oneroster-push", "pending")
+# The built-in source kinds whose providers are never scheduled (`Provider.scheduled`): a push
+# district syncs when a bundle arrives (rostersync.web.push), a pending one once onboarding gives
+# it credentials. `unscheduled_districts` asks the registry itself at each call.
+UNSCHEDULED_SOURCE_KINDS = PROVIDERS.unscheduled_kinds()
 
 
 def schedule_of(row: store_jobs.ScheduledDistrict) -> Schedule:
@@ -120,10 +122,10 @@ def district_schedules(conn: Connection, statuses: tuple[str, ...]) -> dict[str,
 
 
 def unscheduled_districts(conn: Connection) -> set[str]:
-    """Ids of the districts whose source kind is never scheduled (`UNSCHEDULED_SOURCE_KINDS`)."""
+    """Ids of the districts whose provider is never scheduled (`Provider.scheduled`)."""
     rows = conn.execute(
         select(integrations.c.district_id).where(
-            integrations.c.source_kind.in_(UNSCHEDULED_SOURCE_KINDS)
+            integrations.c.source_kind.in_(PROVIDERS.unscheduled_kinds())
         )
     )
     return {district_id for (district_id,) in rows}

@@ -299,6 +299,10 @@ validation_issues = Table(
     Column("status", String(16), nullable=False, server_default="open"),
     Column("created_at", UtcDateTime, nullable=False),
     Column("closed_at", UtcDateTime, nullable=True),
+    # The issue lifecycle (`store.workflow`, migration 0002): the run that last saw an open
+    # issue, and the run that closed it.
+    Column("last_seen_run", String(ID), ForeignKey("sync_runs.id"), nullable=True),
+    Column("closed_by_run", String(ID), ForeignKey("sync_runs.id"), nullable=True),
     CheckConstraint("status IN ('open', 'closed')", name="status"),
     Index(None, "run_id"),
     Index(None, "district_id", "status"),

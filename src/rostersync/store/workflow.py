@@ -22,13 +22,14 @@ from rostersync.domain.records import EntityKind
 from rostersync.domain.safeguards import PauseWindow, Safeguards
 from rostersync.errors import NotFoundError, SyncInProgress
 from rostersync.store.runs import IssueRecord
-from rostersync.store.tables import ROSTER_TABLES, audit_log, districts, sync_runs
-from rostersync.store.workflow_tables import (
-    run_plans,
-    sync_locks,
+from rostersync.store.tables import (
+    ROSTER_TABLES,
+    audit_log,
+    districts,
+    sync_runs,
     validation_issues,
-    workflow_settings,
 )
+from rostersync.store.workflow_tables import run_plans, sync_locks, workflow_settings
 
 # Ids per `IN (…)` list, as in store/apply.py.
 CHUNK = 1000

@@ -3,14 +3,15 @@
 `sync_locks` makes one sync per district a database fact, so it holds across processes and
 machines. `run_plans` keeps what a previewed, held or applied run intended, with the fingerprint
 an approval is checked against. `workflow_settings` holds a district's safeguard thresholds and
-pause window. The validation-issue lifecycle adds two columns to `validation_issues`.
+pause window. The validation-issue lifecycle's columns (`last_seen_run`, `closed_by_run`) are
+defined with `validation_issues` itself, in `rostersync.store.tables`.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, Table, Text
 
-from rostersync.store.tables import ID, UtcDateTime, metadata, validation_issues
+from rostersync.store.tables import ID, UtcDateTime, metadata
 
 sync_locks = Table(
     "sync_locks",
@@ -55,12 +56,4 @@ workflow_settings = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
-# The issue lifecycle: the run that last saw an open issue, and the run that closed it.
-validation_issues.append_column(
-    Column("last_seen_run", String(ID), ForeignKey("sync_runs.id"), nullable=True)
-)
-validation_issues.append_column(
-    Column("closed_by_run", String(ID), ForeignKey("sync_runs.id"), nullable=True)
-)
-
-__all__ = ["metadata", "run_plans", "sync_locks", "validation_issues", "workflow_settings"]
+__all__ = ["metadata", "run_plans", "sync_locks", "workflow_settings"]

@@ -1,12 +1,20 @@
-"""The table metadata: UTC timestamps, stable names, and a table for every kind of record."""
+"""The table metadata: UTC timestamps, stable names, a table for every kind of record, and each
+table defined whole by the one module that defines it."""
 
 from __future__ import annotations
 
+import ast
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, create_engine
+from tests.unit.store.table_ddl import table_ddl
 
+import rostersync.store
 from rostersync.domain.records import EntityKind
 from rostersync.store.schema import metadata
 from rostersync.store.tables import ROSTER_TABLES, UtcDateTime
@@ -73,3 +81,30 @@ class TestMetadata:
                 if isinstance(c, UniqueConstraint | PrimaryKeyConstraint)
             }
             assert "district_id" in leading, table.name
+
+
+class TestTableModules:
+    """No module changes a table another module defines: each table is whole where it is made."""
+
+    def test_no_store_module_adds_to_a_table_after_it_is_made(self) -> None:
+        store = Path(rostersync.store.__file__).parent
+        for path in sorted(store.glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Attribute):
+                    assert node.attr not in {"append_column", "append_constraint"}, path.name
+
+    def test_the_core_tables_are_the_same_without_the_feature_modules(self) -> None:
+        # `store.tables` alone, in an interpreter that imports no feature tables module.
+        script = (
+            "import json, sys\n"
+            "from tests.unit.store.table_ddl import table_ddl\n"
+            "from rostersync.store import tables\n"
+            "assert 'rostersync.store.workflow_tables' not in sys.modules\n"
+            "print(json.dumps(table_ddl(tables.metadata)))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        )
+        alone: dict[str, list[str]] = json.loads(done.stdout)
+        assert "validation_issues" in alone
+        assert table_ddl(metadata, alone) == alone

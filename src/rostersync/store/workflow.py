@@ -1,5 +1,5 @@
-"""Repositories of the workflow: the per-district sync lock, run plans, decisions, the issue
-lifecycle, workflow settings and go-live.
+"""Repositories of the workflow: releasing a run's sync lock (`store.locks` takes and holds it),
+run plans, decisions, the issue lifecycle, workflow settings and go-live.
 
 Every function takes a `Connection` whose transaction the caller owns; nothing here commits.
 """
@@ -9,18 +9,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from rostersync.domain.issues import ValidationIssue
 from rostersync.domain.match import Account, Match, normal_email
 from rostersync.domain.records import EntityKind
 from rostersync.domain.safeguards import PauseWindow, Safeguards
-from rostersync.errors import NotFoundError, SyncInProgress
+from rostersync.errors import NotFoundError
 from rostersync.store.runs import IssueRecord
 from rostersync.store.tables import (
     ROSTER_TABLES,
@@ -36,82 +35,8 @@ CHUNK = 1000
 
 
 # Lock ----------------------------------------------------------------------------------------
-def acquire_lock(
-    conn: Connection,
-    *,
-    district_id: str,
-    run_id: str,
-    holder: str,
-    now: datetime,
-    ttl: timedelta,
-) -> None:
-    """Take the district's sync lock for `run_id`, or take over one that has expired.
-
-    The INSERT is the lock: the primary key lets only one row per district exist, on SQLite and
-    PostgreSQL alike, whichever process or machine asks. It runs in a SAVEPOINT so a refusal
-    leaves the caller's transaction usable.
-
-    Raises:
-        SyncInProgress: Another run holds an unexpired lock on the district.
-    """
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(sync_locks).values(
-                    district_id=district_id,
-                    run_id=run_id,
-                    holder=holder,
-                    acquired_at=now,
-                    expires_at=now + ttl,
-                )
-            )
-        return
-    except IntegrityError:
-        pass
-    # A crashed run leaves its lock behind; once expired, exactly one taker wins this UPDATE.
-    taken = conn.execute(
-        update(sync_locks)
-        .where(sync_locks.c.district_id == district_id, sync_locks.c.expires_at < now)
-        .values(run_id=run_id, holder=holder, acquired_at=now, expires_at=now + ttl)
-    )
-    if taken.rowcount == 1:
-        return
-    row = conn.execute(
-        select(sync_locks.c.run_id, sync_locks.c.acquired_at, districts.c.slug)
-        .join(districts, districts.c.id == sync_locks.c.district_id)
-        .where(sync_locks.c.district_id == district_id)
-    ).first()
-    if row is None:  # released between our INSERT and our look: a rare race, still busy now
-        raise SyncInProgress(
-            f"a sync of district {district_id} has just finished; try again in a moment"
-        )
-    raise SyncInProgress(
-        f"a sync of {row.slug} is already running (run {row.run_id}, started "
-        f"{row.acquired_at:%Y-%m-%d %H:%M} UTC); wait for it to finish"
-    )
-
-
-def confirm_lock(
-    conn: Connection, *, district_id: str, run_id: str, now: datetime, ttl: timedelta
-) -> None:
-    """Check the run still holds its lock and extend it, just before writing.
-
-    Raises:
-        SyncInProgress: The lock expired and another run took it over; nothing may be written.
-    """
-    result = conn.execute(
-        update(sync_locks)
-        .where(sync_locks.c.district_id == district_id, sync_locks.c.run_id == run_id)
-        .values(expires_at=now + ttl)
-    )
-    if result.rowcount != 1:
-        raise SyncInProgress(
-            f"run {run_id} outlived its lock and another sync took over; nothing was written"
-        )
-
-
 def release_lock(conn: Connection, *, district_id: str, run_id: str) -> None:
-    """Release the lock if this run still holds it."""
+    """Release the lock if this run still holds it (`store.locks` takes and holds it)."""
     conn.execute(
         sync_locks.delete().where(
             sync_locks.c.district_id == district_id, sync_locks.c.run_id == run_id

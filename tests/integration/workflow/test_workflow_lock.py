@@ -15,10 +15,11 @@ from rostersync.domain.records import Record
 from rostersync.errors import SyncInProgress
 from rostersync.service import RosterSync
 from rostersync.simulator import SimulatorServer
-from rostersync.store import tables
+from rostersync.store import locks, tables
 from rostersync.store import workflow as store_workflow
 from rostersync.store.districts import DistrictRecord
 from rostersync.store.runs import create_run
+from rostersync.store.workflow_tables import sync_locks
 from rostersync.sync.sources import OneRosterRestSource, Progress, PullStats
 
 NOW = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
@@ -52,15 +53,15 @@ class TestLockRows:
         self, conn: Connection, district: DistrictRecord, run_id: str
     ) -> None:
         other = create_run(conn, district_id=district.id, trigger="manual", mode="apply")
-        store_workflow.acquire_lock(
+        locks.take_for_transaction(
             conn, district_id=district.id, run_id=run_id, holder="a", now=NOW, ttl=TTL
         )
         with pytest.raises(SyncInProgress, match=rf"springfield is already running \(run {run_id}"):
-            store_workflow.acquire_lock(
+            locks.take_for_transaction(
                 conn, district_id=district.id, run_id=other, holder="b", now=NOW, ttl=TTL
             )
         store_workflow.release_lock(conn, district_id=district.id, run_id=run_id)
-        store_workflow.acquire_lock(
+        locks.take_for_transaction(
             conn, district_id=district.id, run_id=other, holder="b", now=NOW, ttl=TTL
         )
 
@@ -68,17 +69,22 @@ class TestLockRows:
         self, conn: Connection, district: DistrictRecord, run_id: str
     ) -> None:
         other = create_run(conn, district_id=district.id, trigger="manual", mode="apply")
-        store_workflow.acquire_lock(
+        locks.take_for_transaction(
             conn, district_id=district.id, run_id=run_id, holder="a", now=NOW, ttl=TTL
         )
         later = NOW + TTL + timedelta(seconds=1)
-        store_workflow.acquire_lock(
+        locks.take_for_transaction(
             conn, district_id=district.id, run_id=other, holder="b", now=later, ttl=TTL
         )
-        with pytest.raises(SyncInProgress, match="outlived its lock"):
-            store_workflow.confirm_lock(
-                conn, district_id=district.id, run_id=run_id, now=later, ttl=TTL
-            )
+        status = select(tables.sync_runs.c.status).where(tables.sync_runs.c.id == run_id)
+        assert conn.execute(status).scalar_one() == locks.ABANDONED
+        # The old holder's lock, checked as a run checks it just before writing.
+        old = locks.DistrictLock(conn.engine, district.id)
+        old.run_id = run_id
+        with pytest.raises(
+            SyncInProgress, match=rf"run {run_id} lost its lock.*nothing was written"
+        ):
+            old.confirm(conn, now=later)
 
 
 class TestConcurrentSyncs:
@@ -109,7 +115,7 @@ class TestConcurrentSyncs:
         assert report.status == "succeeded"  # type: ignore[attr-defined]
         assert [r.id for r in portal.runs("springfield")] == [report.run_id]  # type: ignore[attr-defined]
         with portal.engine.connect() as conn:
-            locks = conn.execute(select(func.count()).select_from(store_workflow.sync_locks))
+            locks = conn.execute(select(func.count()).select_from(sync_locks))
             assert locks.scalar() == 0
             students = conn.execute(select(func.count()).select_from(tables.students)).scalar()
         assert students == report.counts["student"]["created"]  # type: ignore[attr-defined]

@@ -6,23 +6,23 @@ field, what is wrong and how to fix it. Records that merely point at a held reco
 a class that failed) are held too but are not issues of their own: the fix is the other record's,
 and repeating it for every enrollment would bury the real problem. They are counted, never dropped
 silently.
+
+The rules per kind of record live beside it: users and the accounts they become in
+`validate_people`, enrollments (judged one at a time, also when streamed) in
+`validate_enrollments`; their names are importable from here too.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Container, Iterable, Mapping, Set
+from collections.abc import Container, Mapping, Set
 from dataclasses import dataclass, field, replace
-from enum import Enum
 
 from rostersync.domain.emails import email_problems, normal_email
 from rostersync.domain.issues import Severity, ValidationIssue
 from rostersync.domain.records import (
     ACTIVE,
-    EDUCATOR_ROLES,
     GRADE_CODES,
-    SKIPPED_ROLES,
-    STUDENT_ROLES,
     AcademicSession,
     Course,
     Educator,
@@ -33,18 +33,25 @@ from rostersync.domain.records import (
     Record,
     SchoolClass,
     Student,
-    shared,
 )
 from rostersync.domain.references import DELETED, Refused, describe, reference, waiting_key
 from rostersync.domain.references import POINTS_AT_DELETED as POINTS_AT_DELETED
 from rostersync.domain.references import WAITING as WAITING
 from rostersync.domain.references import issue as _issue
-from rostersync.domain.rules import DistrictRules, EligibilitySource
+from rostersync.domain.rules import DistrictRules
 from rostersync.domain.unprovided import course_reference
+from rostersync.domain.validate_enrollments import ENROLLMENT_ROLES as ENROLLMENT_ROLES
+from rostersync.domain.validate_enrollments import EnrollmentContext as EnrollmentContext
+from rostersync.domain.validate_enrollments import Verdict as Verdict
+from rostersync.domain.validate_enrollments import count_held as count_held
+from rostersync.domain.validate_enrollments import judge_enrollment as judge_enrollment
+from rostersync.domain.validate_people import Owners as Owners
+from rostersync.domain.validate_people import admit_person, student_problems
+from rostersync.domain.validate_people import project_person as project_person
+from rostersync.domain.validate_people import student_id_of as student_id_of
 
 ORG_TYPES = frozenset({"department", "school", "district", "local", "state", "national"})
 SESSION_TYPES = frozenset({"gradingPeriod", "semester", "schoolYear", "term"})
-ENROLLMENT_ROLES = frozenset({"administrator", "proctor", "student", "teacher", "aide"})
 
 
 @dataclass(slots=True)
@@ -90,7 +97,7 @@ class SourceRoster:
             self.people_seen.add(sid)
             if record.date_last_modified:
                 self.people_stamps.add(record.date_last_modified)
-            _admit_person(record, self.rules, self.accounts, self.issues, self.people_skipped)
+            admit_person(record, self.rules, self.accounts, self.issues, self.people_skipped)
             return
         getattr(self, attribute)[sid] = record
 
@@ -143,109 +150,6 @@ class ValidatedRoster:
     # Records waiting, per record they wait for (`references.waiting_key`): `skipped` says how
     # many wait, this says for what. Planning counts them among the run's `skipped`.
     waiting: dict[str, int] = field(default_factory=dict)
-
-
-def student_id_of(person: Person, rules: DistrictRules) -> str:
-    """Read the unique student ID from the field the district named in its questionnaire."""
-    where = rules.student_id_field
-    if where == "identifier":
-        return person.identifier.strip()
-    if where == "sourcedId":
-        return person.sourced_id
-    if where.startswith("userIds:"):
-        wanted = where.split(":", 1)[1].lower()
-        for id_type, value in person.user_ids:
-            if id_type.lower() == wanted:
-                return value.strip()
-        return ""
-    return person.metadata.get(where.split(".", 1)[1], "").strip()
-
-
-def project_person(person: Person, rules: DistrictRules) -> Student | Educator | None:
-    """Turn a source user into the portal account it becomes, or None for family members."""
-    # Accounts are what a run keeps of its users: values many people repeat (names, school
-    # lists, stamps, grades, eligibility) are `shared`; the unique ones are kept as they came.
-    common = {
-        "sourced_id": person.sourced_id,
-        "status": shared(person.status),
-        "date_last_modified": shared(person.date_last_modified),
-        "username": person.username.strip(),
-        "given_name": shared(person.given_name.strip()),
-        "family_name": shared(person.family_name.strip()),
-        "email": person.email.strip(),
-        "school_sourced_ids": shared(person.org_sourced_ids),
-        "enabled": person.enabled,
-    }
-    if person.role in STUDENT_ROLES:
-        eligibility_value = None
-        if rules.eligibility_source is EligibilitySource.METADATA and rules.eligibility_field:
-            eligibility_value = person.metadata.get(rules.eligibility_field)
-        return Student(
-            **common,  # type: ignore[arg-type]
-            student_id=student_id_of(person, rules),
-            grade=shared(person.grades[0].strip()) if person.grades else "",
-            eligibility_value=shared(eligibility_value),
-        )
-    if person.role in EDUCATOR_ROLES:
-        return Educator(**common, role=person.role)  # type: ignore[arg-type]
-    return None
-
-
-class Owners:
-    """Which records use each value (an email, a student ID), to find values used twice.
-
-    A big district has a million values used once each: those cost one dict entry pointing at
-    the record's own sourcedId; only values used more than once get a list.
-    """
-
-    __slots__ = ("_first", "_more")
-
-    def __init__(self) -> None:
-        self._first: dict[str, str] = {}
-        self._more: dict[str, list[str]] = {}
-
-    def add(self, value: str, sid: str) -> None:
-        first = self._first.setdefault(value, sid)
-        if first is not sid:
-            self._more.setdefault(value, [first]).append(sid)
-
-    def others(self, value: str, sid: str) -> list[str]:
-        """The records other than `sid` that use `value`, in the order they were added."""
-        owners = self._more.get(value)
-        if owners is None:
-            first = self._first.get(value)
-            owners = [first] if first is not None else []
-        return [o for o in owners if o != sid]
-
-
-def _admit_person(
-    person: Person,
-    rules: DistrictRules,
-    accounts: list[Student | Educator],
-    issues: list[ValidationIssue],
-    skipped: dict[str, int],
-) -> None:
-    """Project one user: its account joins `accounts`; a family member is counted as skipped;
-    an unknown role is an issue."""
-    if person.role in SKIPPED_ROLES:
-        skipped[person.role] = skipped.get(person.role, 0) + 1
-        return
-    account = project_person(person, rules)
-    if account is None:
-        issues.append(
-            _issue(
-                "user",
-                person.sourced_id,
-                "role",
-                "unknown_role",
-                f"User {person.sourced_id!r} has role {person.role!r}, which is neither a "
-                "student nor a staff role.",
-                "Set the user's role to student, teacher, administrator, aide or another "
-                "OneRoster staff role.",
-            )
-        )
-        return
-    accounts.append(account)
 
 
 def validate_roster(
@@ -471,7 +375,7 @@ def validate_roster(
     for role, count in roster.people_skipped.items():
         skipped[role] += count
     for person in roster.people.values():
-        _admit_person(person, rules, accounts, issues, skipped)
+        admit_person(person, rules, accounts, issues, skipped)
 
     # Uniqueness is judged over every active account in the pull, before any is accepted, so
     # both records of a duplicate pair are held: we cannot know which one is right.
@@ -523,7 +427,7 @@ def validate_roster(
             problems.append(reference(label, sid, "orgs", "school", school, orgs_ok, orgs_held))
         problems.extend(email_problems(label, account, rules, email_owners))
         if isinstance(account, Student):
-            problems.extend(_student_problems(account, rules, student_id_owners))
+            problems.extend(student_problems(account, rules, student_id_owners))
             if not rules.grades_provided and account.grade and account.grade not in GRADE_CODES:
                 problems.append(
                     _issue(
@@ -582,192 +486,3 @@ def validate_roster(
         enrollments=context,
         waiting=dict(waiting),
     )
-
-
-class Verdict(Enum):
-    """What validation decided about one enrollment."""
-
-    VALID = "valid"
-    # `tobedeleted`: not validated, only acted on.
-    REMOVAL = "removal"
-    # Failed with an issue of its own.
-    HELD = "held"
-    # Points at a record that failed: held, counted, but the issue is the other record's.
-    WAITING = "waiting"
-
-
-@dataclass(frozen=True, slots=True)
-class EnrollmentContext:
-    """The classes and people an enrollment may point at, from the rest of the same pull."""
-
-    classes_ok: Set[str]
-    classes_held: Set[str]
-    people_known: Set[str]
-    people_held: Set[str]
-    # Marked `tobedeleted` by this pull: an enrollment in one is told so, not "share it".
-    classes_deleted: Set[str] = frozenset()
-    people_deleted: Set[str] = frozenset()
-    # Held classes and people as people know them (`references.describe`), by sourcedId.
-    class_names: Mapping[str, str] = field(default_factory=dict)
-    people_names: Mapping[str, str] = field(default_factory=dict)
-
-    def without_people(
-        self, blocked: Set[str], names: Mapping[str, str] | None = None
-    ) -> EnrollmentContext:
-        """The same, with some people held after validation (a matching conflict)."""
-        if not blocked:
-            return self
-        return replace(
-            self,
-            people_known=set(self.people_known) - blocked,
-            people_held=set(self.people_held) | blocked,
-            people_names={**self.people_names, **(names or {})},
-        )
-
-    def waits_for(self, enrollment: Enrollment) -> list[str]:
-        """The held records an enrollment waits for, as people know them (`describe`)."""
-        found = []
-        if (sid := enrollment.class_sourced_id) and sid in self.classes_held:
-            found.append(self.class_names.get(sid) or f"class {sid}")
-        if (sid := enrollment.user_sourced_id) and sid in self.people_held:
-            found.append(self.people_names.get(sid) or f"user {sid}")
-        return found
-
-
-def count_held(
-    skipped: dict[str, int],
-    judged: tuple[Verdict, list[ValidationIssue]],
-    enrollment: Enrollment,
-    context: EnrollmentContext,
-    *,
-    details: dict[str, int] | None = None,
-) -> None:
-    """Count a held enrollment in `skipped`: one that waits (under `enrollment_WAITING`, and in
-    `details`, `skipped` itself when None, under each record it waits for), or one that points
-    at a record the district marked for deletion."""
-    verdict, issues = judged
-    kind = EntityKind.ENROLLMENT.value
-    keys = (
-        [f"{kind}_{POINTS_AT_DELETED}"] if any(i.code.startswith(DELETED) for i in issues) else []
-    )
-    if verdict is Verdict.WAITING:
-        keys.append(f"{kind}_{WAITING}")
-    for key in keys:
-        skipped[key] = skipped.get(key, 0) + 1
-    if verdict is Verdict.WAITING:
-        into = skipped if details is None else details
-        for target in context.waits_for(enrollment):
-            key = waiting_key(kind, target)
-            into[key] = into.get(key, 0) + 1
-
-
-def judge_enrollment(
-    enrollment: Enrollment, context: EnrollmentContext
-) -> tuple[Verdict, list[ValidationIssue]]:
-    """Judge one enrollment against the pull's classes and people.
-
-    Used for every enrollment of every pull, also streamed ones (see `sync.enrollments`), so a
-    big district's enrollments never have to be held in memory to be validated.
-    """
-    # Most enrollments are fine; those are accepted without building a list of problems.
-    if (
-        enrollment.status == ACTIVE
-        and enrollment.class_sourced_id
-        and enrollment.user_sourced_id
-        and enrollment.class_sourced_id in context.classes_ok
-        and enrollment.user_sourced_id in context.people_known
-        and enrollment.role in ENROLLMENT_ROLES
-    ):
-        return Verdict.VALID, []
-    if enrollment.status != ACTIVE:
-        return Verdict.REMOVAL, []
-    sid = enrollment.sourced_id
-    problems = [
-        reference(
-            "enrollment",
-            sid,
-            "class",
-            "class",
-            enrollment.class_sourced_id,
-            context.classes_ok,
-            Refused(context.classes_held, context.classes_deleted),
-        ),
-        reference(
-            "enrollment",
-            sid,
-            "user",
-            "user",
-            enrollment.user_sourced_id,
-            context.people_known,
-            Refused(context.people_held, context.people_deleted),
-        ),
-    ]
-    if enrollment.role not in ENROLLMENT_ROLES:
-        problems.append(
-            _issue(
-                "enrollment",
-                sid,
-                "role",
-                "invalid_enrollment_role",
-                f"Enrollment {sid!r} has role {enrollment.role!r}.",
-                "Use student, teacher, administrator or proctor.",
-            )
-        )
-    real = [p for p in problems if p is not None and p.code != WAITING]
-    waiting = any(p is not None and p.code == WAITING for p in problems)
-    if waiting and not any(p.severity is Severity.ERROR for p in real):
-        return Verdict.WAITING, real
-    if any(p.severity is Severity.ERROR for p in real):
-        return Verdict.HELD, real
-    return Verdict.VALID, real
-
-
-def _student_problems(
-    student: Student, rules: DistrictRules, owners: Owners
-) -> Iterable[ValidationIssue]:
-    sid = student.sourced_id
-    if rules.grades_provided:
-        if not student.grade:
-            yield _issue(
-                "student",
-                sid,
-                "grades",
-                "missing_grade",
-                f"Student {sid!r} has no grade level, and your district said grade levels are "
-                "provided.",
-                "Set the student's grade in the SIS (a CEDS code such as KG or 05); it is picked "
-                "up on the next sync.",
-            )
-        elif student.grade not in GRADE_CODES:
-            yield _issue(
-                "student",
-                sid,
-                "grades",
-                "invalid_grade",
-                f"Student {sid!r} has grade {student.grade!r}, which is not a CEDS grade code.",
-                "Use a CEDS grade code: KG, 01–12, PK, TK, IT, PR, PS, UG or Other.",
-            )
-    where = rules.student_id_field
-    if not student.student_id:
-        yield _issue(
-            "student",
-            sid,
-            where,
-            "missing_student_id",
-            f"Student {sid!r} has no student ID in {where}, the field your district chose for "
-            "unique student IDs.",
-            f"Fill in {where} for the student in the SIS.",
-        )
-        return
-    sharing = owners.others(student.student_id, sid)
-    if sharing:
-        others = ", ".join(repr(o) for o in sharing[:3])
-        yield _issue(
-            "student",
-            sid,
-            where,
-            "duplicate_student_id",
-            f"Student {sid!r} has student ID {student.student_id!r}, which is also used by "
-            f"{others}.",
-            "Student IDs must be unique within the district; correct the duplicate in the SIS.",
-        )

@@ -3,7 +3,8 @@
     OneRosterClient.iter_collection("users", filter=…)
       └── per page: build URL (oauth1.build_url) → auth.headers_for(URL) → _send → parse envelope
                     → Paginator.advance → yield records
-          _send: classify_response sorts every answer, retries the retriable ones with backoff
+          _send: through `transport.RetryTransport`, which retries what `classify_response`
+                 calls retriable; a refused token is renewed once (`RefreshableAuth`)
 
 Failures become the errors in `rostersync.errors`, named for what the caller does next:
 
@@ -31,8 +32,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,6 +51,12 @@ from rostersync.oneroster.auth import RefreshableAuth, SourceAuth
 from rostersync.oneroster.held_pages import whole_pages
 from rostersync.oneroster.http import PooledHttp, open_http
 from rostersync.oneroster.paging import DEFAULT_MAX_PAGES, Paginator
+from rostersync.oneroster.transport import (
+    ATTEMPT_HEADERS,
+    RetryPolicy,
+    RetryTransport,
+    parse_retry_after,
+)
 
 __all__ = [
     "ENVELOPES",
@@ -82,11 +88,7 @@ ENVELOPES: dict[str, tuple[str, ...]] = {
 
 MAX_PAGE_SIZE = 10_000  # ClassLink's documented ceiling for `limit`
 _MAX_DESCRIPTION = 300  # server descriptions can echo a filter; keep messages short
-_RETRIABLE_TRANSPORT_ERRORS = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-)
+_BODY = "rostersync.json"  # the response extension holding the body the judge decoded
 
 log = structlog.get_logger(__name__)
 
@@ -293,34 +295,6 @@ def classify_response(response: httpx.Response) -> SourceError | None:
     )
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` value: delay-seconds or an HTTP date.
-
-    Args:
-        value: The header value, or None when absent.
-        now: The current time for HTTP dates (defaults to the system clock).
-
-    Returns:
-        Seconds (never negative), or None when absent or unreadable.
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return seconds if seconds >= 0 else None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 def _decode(response: httpx.Response, host: str) -> tuple[object, SourceError | None]:
     """The JSON body of a 2xx answer; a body cut short in transit is a retriable failure."""
     try:
@@ -422,16 +396,14 @@ class OneRosterClient(PooledHttp):
         self.page_size = page_size
         self.stats = ClientStats()
         self._auth = auth
-        self._max_retries = max_retries
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
-        self._max_retry_after = max_retry_after
         self._max_pages = max_pages
         self._max_restarts = max(0, max_restarts)
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+        policy = RetryPolicy(
+            max_retries, backoff_base, backoff_cap, max_retry_after, sleep, rng or random.Random()
+        )
+        self._retry = RetryTransport(transport or httpx.HTTPTransport(), policy, self._judge)
         _quiet_library_loggers()
-        self._http = open_http(timeout=timeout, transport=transport)
+        self._http = open_http(timeout=timeout, transport=self._retry)
 
     def __repr__(self) -> str:
         return f"OneRosterClient({self.base_url!r}, auth={self._auth!r})"
@@ -538,80 +510,47 @@ class OneRosterClient(PooledHttp):
 
     def _send(self, url: str, *, collection: str) -> tuple[httpx.Response, object]:
         stats = self.stats[collection]
-        path = urlsplit(url).path
-        attempt = 0
-        refreshed = False
-        while True:
-            # Signed afresh per attempt: a resent nonce would be rejected as a replay.
-            headers = self._auth.headers_for("GET", url)
-            stats.requests += 1
-            response: httpx.Response | None = None
-            cause: BaseException | None = None
-            failure: SourceError
-            try:
-                response = self._http.get(url, headers=headers)
-            except _RETRIABLE_TRANSPORT_ERRORS as exc:
-                cause = exc
-                failure = RetriableSourceError(
-                    f"{self.host} did not answer GET {path} ({type(exc).__name__})", url=path
-                )
-            except httpx.HTTPError as exc:
-                raise FatalSourceError(
-                    f"GET {path} on {self.host} could not be sent ({type(exc).__name__}); check "
-                    "the district's OneRoster base URL",
-                    url=path,
-                ) from exc
-            else:
-                verdict = classify_response(response)
-                if verdict is None:
-                    body, verdict = _decode(response, self.host)
-                    if verdict is None:
-                        return response, body
-                failure = verdict
-            if isinstance(failure, SourceAuthError) and isinstance(self._auth, RefreshableAuth):
-                if failure.status == 401 and not refreshed:
-                    # An expired token or a rotated bearer: get a fresh one once, then resend.
-                    refreshed = True
-                    stats.retries += 1
-                    log.info("oneroster.auth_refresh", collection=collection)
-                    self._auth.refresh()
-                    continue
-                failure = self._auth.explain(failure)
-            if not isinstance(failure, RetriableSourceError):
-                raise failure
-            if attempt >= self._max_retries:
-                raise RetriableSourceError(
-                    f"{failure}; still failing after {attempt} retries. The source may be busy "
-                    "or down: the sync can be retried later",
-                    url=path,
-                    status=failure.status,
-                ) from cause
-            delay = self._delay(attempt, response)
-            if delay > self._max_retry_after:
-                raise RetriableSourceError(
-                    f"{failure}; it asked us to wait {delay:.0f} s, longer than a sync waits "
-                    f"({self._max_retry_after:.0f} s). The sync can be retried after that",
-                    url=path,
-                    status=failure.status,
-                ) from cause
-            attempt += 1
-            stats.retries += 1
-            log.info(
-                "oneroster.retry",
-                collection=collection,
-                status=failure.status,
-                attempt=attempt,
-                delay=round(delay, 3),
-            )
-            self._sleep(delay)
+        auth = self._auth if isinstance(self._auth, RefreshableAuth) else None
+        try:
+            return self._get(url, stats)
+        except SourceAuthError as failure:
+            if auth is None:
+                raise
+            if failure.status != 401:
+                raise auth.explain(failure) from None
+        # An expired token or a rotated bearer: get a fresh one once, then resend.
+        stats.retries += 1
+        log.info("oneroster.auth_refresh", collection=collection)
+        auth.refresh()
+        try:
+            return self._get(url, stats)
+        except SourceAuthError as failure:
+            raise auth.explain(failure) from None
 
-    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
-        if response is not None:
-            asked = parse_retry_after(response.headers.get("Retry-After"))
-            if asked is not None:
-                return asked
-        ceiling = min(self._backoff_cap, self._backoff_base * 2**attempt)
-        return self._rng.uniform(0.0, ceiling)
+    def _get(self, url: str, stats: CollectionStats) -> tuple[httpx.Response, object]:
+        """One GET through the retry transport, signed afresh per attempt (a resent nonce would
+        be rejected as a replay); its attempts are counted in `stats`."""
+        sent, retried = self._retry.requests, self._retry.retries
+        sign = partial(self._auth.headers_for, "GET", url)
+        try:
+            response = self._http.get(url, extensions={ATTEMPT_HEADERS: sign})
+        except httpx.HTTPError as exc:
+            raise FatalSourceError(
+                f"GET {urlsplit(url).path} on {self.host} could not be sent "
+                f"({type(exc).__name__}); check the district's OneRoster base URL",
+                url=urlsplit(url).path,
+            ) from exc
+        finally:
+            stats.requests += self._retry.requests - sent
+            stats.retries += self._retry.retries - retried
+        return response, response.extensions[_BODY]
+
+    def _judge(self, response: httpx.Response) -> SourceError | None:
+        """`classify_response`, then a 2xx body decoded (kept in the response's extensions)."""
+        verdict = classify_response(response)
+        if verdict is None:
+            response.extensions[_BODY], verdict = _decode(response, self.host)
+        return verdict
 
     def _page_items(
         self,

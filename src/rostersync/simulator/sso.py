@@ -18,6 +18,7 @@ request is answered at once without the form, as LaunchPad does for a signed-in 
 shows the form anyway. Set `fault` to make it misbehave in one of the ways `SsoFault` lists.
 
 Nothing is logged per request: codes, tokens and client secrets only ever travel on the wire.
+What it says about people (discovery, ID token claims, my/info) is `simulator.sso_claims`.
 """
 
 from __future__ import annotations
@@ -36,14 +37,21 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from rostersync.simulator.district import EDUCATOR_ROLES, DistrictData
+from rostersync.simulator.district import DistrictData
 from rostersync.simulator.loopback import LoopbackServer, TrackingHTTPServer
+from rostersync.simulator.sso_claims import (
+    TOKEN_LIFETIME,
+    SsoPerson,
+    discovery,
+    id_token_claims,
+    my_info,
+    tenant_people,
+)
 from rostersync.simulator.sso_keys import SigningKeys, SsoFault
 
-__all__ = ["SsoClient", "SsoFault", "SsoServer", "SsoTenant"]
+__all__ = ["SsoClient", "SsoFault", "SsoPerson", "SsoServer", "SsoTenant"]
 
 CODE_LIFETIME = 300  # ClassLink: "the code expires after 5 minutes"
-TOKEN_LIFETIME = 86400  # ClassLink's sample id_token: exp - iat = 24 h
 SESSION_COOKIE = "classlink_sim_session"
 
 
@@ -63,23 +71,6 @@ class SsoTenant:
     tenant_id: str
     name: str
     data: DistrictData
-
-
-@dataclass(frozen=True, slots=True)
-class SsoPerson:
-    """One person who can sign in, as ClassLink describes them."""
-
-    tenant_id: str
-    user_id: int
-    sourced_id: str
-    given_name: str
-    family_name: str
-    email: str
-    role: str  # ClassLink's capitalised role: "Student", "Teacher", "Tenant Administrator"
-
-    @property
-    def display_name(self) -> str:
-        return f"{self.given_name} {self.family_name}"
 
 
 @dataclass(slots=True)
@@ -119,9 +110,6 @@ def _page(status: int, title: str, body: str) -> _Reply:
         f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
     )
     return _Reply(status, doc.encode(), "text/html; charset=utf-8")
-
-
-_ROLES = {"student": ("Student", 4), "administrator": ("Tenant Administrator", 2)}
 
 
 class SsoServer(LoopbackServer):
@@ -219,23 +207,7 @@ class SsoServer(LoopbackServer):
             cached = self._people.get(tenant_id)
             if cached is not None:
                 return cached
-            tenant = self._tenants[tenant_id]
-            people: dict[str, SsoPerson] = {}
-            for position, user in enumerate(tenant.data.users):
-                role = user.get("role")
-                if role != "student" and role not in EDUCATOR_ROLES:
-                    continue
-                label = _ROLES.get(role, ("Teacher", 3))[0]
-                people[user["sourcedId"]] = SsoPerson(
-                    tenant_id=tenant_id,
-                    # ClassLink's own numeric id: deliberately not the sourcedId.
-                    user_id=int(tenant_id) * 1_000_000 + position + 1,
-                    sourced_id=user["sourcedId"],
-                    given_name=user.get("givenName", ""),
-                    family_name=user.get("familyName", ""),
-                    email=user.get("email", ""),
-                    role=label,
-                )
+            people = tenant_people(tenant_id, self._tenants[tenant_id].data)
             self._people[tenant_id] = people
             return people
 
@@ -269,44 +241,7 @@ class SsoServer(LoopbackServer):
         return _json(404, {"error": "not_found"})
 
     def _discovery(self) -> _Reply:
-        base = self.url
-        issuer = base + "/" if self.fault is SsoFault.DISCOVERY_ISSUER_MISMATCH else base
-        return _json(
-            200,
-            {
-                "issuer": issuer,
-                "authorization_endpoint": f"{base}/oauth2/v2/auth",
-                "token_endpoint": f"{base}/oauth2/v2/token",
-                "jwks_uri": f"{base}/oauth2/v2/jwks",
-                "userinfo_endpoint": f"{base}/v2/my/info",
-                "response_types_supported": ["code"],
-                "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": ["RS256"],
-                "token_endpoint_auth_methods_supported": [
-                    "client_secret_post",
-                    "client_secret_basic",
-                ],
-                "scopes_supported": ["openid", "profile", "email", "oneroster", "full"],
-                "claims_supported": [
-                    "iss",
-                    "sub",
-                    "aud",
-                    "azp",
-                    "nonce",
-                    "exp",
-                    "iat",
-                    "auth_time",
-                    "email",
-                    "name",
-                    "given_name",
-                    "family_name",
-                    "profile",
-                    "classLink_tenant_id",
-                    "classLink_role",
-                    "classLink_sourcedId",
-                ],
-            },
-        )
+        return _json(200, discovery(self.url, self.fault))
 
     def _check_request(self, params: dict[str, str]) -> tuple[SsoClient | None, str | None]:
         client = self._clients.get(params.get("client_id", ""))
@@ -476,54 +411,15 @@ class SsoServer(LoopbackServer):
             [("Cache-Control", "no-store")],
         )
 
-    def _claims(self, client: SsoClient, grant: _Grant, now: float) -> dict[str, Any]:
-        person, fault = grant.person, self.fault
-        iat = int(now)
-        claims: dict[str, Any] = {
-            "iss": self.issuer,
-            "sub": str(person.user_id),
-            "aud": client.client_id,
-            "azp": client.client_id,
-            "exp": iat + TOKEN_LIFETIME,
-            "iat": iat,
-            "auth_time": iat,
-            "email": person.email,
-            "email_verified": True,
-            "name": person.display_name,
-            "given_name": person.given_name,
-            "family_name": person.family_name,
-            "profile": person.role,
-            "classLink_role": person.role,
-            "classLink_tenant_id": person.tenant_id,
-            "classLink_sourcedId": person.sourced_id,
-        }
-        if grant.nonce is not None:
-            claims["nonce"] = grant.nonce
-        edits: dict[SsoFault, dict[str, Any]] = {
-            SsoFault.WRONG_ISSUER: {"iss": self.issuer + "/"},
-            SsoFault.OTHER_ISSUER: {"iss": "https://launchpad.classlink.example"},
-            SsoFault.WRONG_AUDIENCE: {"aud": "another-app", "azp": "another-app"},
-            SsoFault.EXTRA_AUDIENCE: {"aud": [client.client_id, "unknown-app"]},
-            SsoFault.WRONG_AZP: {"azp": "another-app"},
-            SsoFault.EXPIRED: {"exp": iat - 600, "iat": iat - TOKEN_LIFETIME - 600},
-            SsoFault.FUTURE_IAT: {"iat": iat + 3600},
-            SsoFault.STALE_IAT: {"iat": iat - 3600, "auth_time": iat - 3600},
-            SsoFault.WRONG_NONCE: {"nonce": secrets.token_urlsafe(16)},
-            SsoFault.TENANT_MISMATCH: {"classLink_tenant_id": str(int(person.tenant_id) + 1)},
-        }
-        claims.update(edits.get(fault, {}))
-        removals: dict[SsoFault, tuple[str, ...]] = {
-            SsoFault.MISSING_AUDIENCE: ("aud", "azp"),
-            SsoFault.MISSING_IAT: ("iat",),
-            SsoFault.MISSING_SUB: ("sub",),
-            SsoFault.MISSING_NONCE: ("nonce",),
-            SsoFault.MISSING_SOURCED_ID: ("classLink_sourcedId",),
-            SsoFault.USERINFO_ONLY: ("classLink_sourcedId", "classLink_tenant_id"),
-            SsoFault.USERINFO_OTHER_USER: ("classLink_sourcedId", "classLink_tenant_id"),
-        }
-        for name in removals.get(fault, ()):
-            claims.pop(name, None)
-        return claims
+    def _claims(self, client: SsoClient, grant: _Grant, now: float) -> dict[str, object]:
+        return id_token_claims(
+            issuer=self.issuer,
+            client_id=client.client_id,
+            person=grant.person,
+            nonce=grant.nonce,
+            now=now,
+            fault=self.fault,
+        )
 
     def _my_info(self, headers: dict[str, str]) -> _Reply:
         with self._lock:
@@ -534,39 +430,7 @@ class SsoServer(LoopbackServer):
             person = self._access.get(token)
         if person is None:
             return _json(401, {"error": "invalid_token"})
-        user_id = (
-            person.user_id + 7 if self.fault is SsoFault.USERINFO_OTHER_USER else person.user_id
-        )
-        tenant = self._tenants[person.tenant_id]
-        return _json(
-            200,
-            {
-                "UserId": user_id,
-                "TenantId": int(person.tenant_id),
-                "StateId": 14,
-                "StateName": "Illinois",
-                "BuildingId": 0,
-                "AuthenticationType": 2,
-                "DisplayName": person.display_name,
-                "FirstName": person.given_name,
-                "LastName": person.family_name,
-                "Email": person.email,
-                "LoginId": person.email.partition("@")[0],
-                "ImagePath": "",
-                "LanguageId": 1,
-                "Language": "English",
-                "DefaultTimeFormat": 0,
-                "Profile": person.role,
-                "ProfileId": 0,
-                "Tenant": tenant.name,
-                "Building": "",
-                "Role": person.role,
-                "Role_Level": 4 if person.role == "Student" else 3,
-                "LastAccessTime": "",
-                "OrgId": "",
-                "SourcedId": "" if self.fault is SsoFault.MISSING_SOURCED_ID else person.sourced_id,
-            },
-        )
+        return _json(200, my_info(person, self._tenants[person.tenant_id].name, self.fault))
 
 
 class _HTTPServer(TrackingHTTPServer):

@@ -22,16 +22,13 @@ them, so the two give different districts for one seed. The stream plants no bad
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from rostersync.simulator.district import COLLECTIONS, DistrictData, Record
 from rostersync.simulator.generator import (
-    _BANDS,
     _CORE,
     _MODIFIED_FROM,
     _MODIFIED_SPAN,
@@ -50,77 +47,25 @@ from rostersync.simulator.names import (
     SCHOOL_PLACES,
     SCHOOL_PREFIXES,
 )
+from rostersync.simulator.stream_layout import (
+    CLASS_SIZE,
+    GAMMA,
+    GUARDIAN_ROLES,
+    M64,
+    STAFF_ROLES,
+    STUDENTS_PER_SCHOOL,
+    STUDENTS_PER_TEACHER,
+    School,
+    Section,
+    class_sid,
+    course_sid,
+    guardian_number,
+    mix,
+    salt_for,
+    student_sid,
+)
 
 __all__ = ["StreamingDistrict", "iter_district"]
-
-_STUDENTS_PER_SCHOOL = 400
-_STUDENTS_PER_TEACHER = 20
-_CLASS_SIZE = 25
-_STAFF_ROLES = ("administrator", "aide", "aide", "proctor")
-_GUARDIAN_ROLES = ("parent", "guardian")
-_M64 = (1 << 64) - 1
-_GAMMA = 0x9E3779B97F4A7C15
-
-
-def _mix(x: int) -> int:
-    """SplitMix64's finaliser: a cheap, well-spread 64-bit hash of `x`.
-
-    A `random.Random` per record would cost ~10 µs each (its seeding hashes the seed); six million
-    enrollments need something closer to one microsecond.
-    """
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
-    return x ^ (x >> 31)
-
-
-def _salt(seed: int, kind: str) -> int:
-    digest = hashlib.blake2b(f"{seed}:{kind}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
-
-
-@dataclass(frozen=True, slots=True)
-class _School:
-    """One school's place in the district: everything else about it is arithmetic on this."""
-
-    index: int
-    kind: str
-    first_student: int  # 0-based number of its first student in the district
-    students: int
-    first_teacher: int  # 0-based number of its first teacher in the district
-    teachers: int
-
-    @property
-    def sourced_id(self) -> str:
-        return f"org-{101 + self.index}"
-
-    @property
-    def grades(self) -> tuple[str, ...]:
-        return _BANDS[self.kind]
-
-    def grade_block(self, position: int) -> tuple[int, int]:
-        """Local [start, end) of the students in the school's `position`-th grade."""
-        count = len(self.grades)
-        return position * self.students // count, (position + 1) * self.students // count
-
-
-@dataclass(frozen=True, slots=True)
-class _Section:
-    """One class of a school, as positions: no records, so it is cheap to recompute."""
-
-    number: int  # 1-based, district-wide
-    grade: str
-    grade_start: int  # local index of the grade block's first student
-    grade_size: int
-    period: int  # position of the subject in _SUBJECTS
-    section: int
-    sections: int
-    teacher: int  # 0-based, district-wide
-
-    def members(self) -> range:
-        """Local indices of the students in this class: every `sections`-th of the grade."""
-        return range(
-            self.grade_start + self.section, self.grade_start + self.grade_size, self.sections
-        )
 
 
 class StreamingDistrict:
@@ -165,7 +110,7 @@ class StreamingDistrict:
         self.students = students
         self.seed = seed
         self.tenant = tenant
-        self.schools = max(2, round(students / _STUDENTS_PER_SCHOOL))
+        self.schools = max(2, round(students / STUDENTS_PER_SCHOOL))
         self._href = f"https://{tenant}-sim-v2.rosterserver.invalid/ims/oneroster/v1p1"
         self._staff_domain = f"{_ascii(tenant)}.example.org"
         self._student_domain = f"students.{self._staff_domain}"
@@ -183,45 +128,45 @@ class StreamingDistrict:
             return self._bands[index]
         return ("Elementary School", "Middle School", "High School")[index % 3]
 
-    def _iter_schools(self) -> Iterator[_School]:
+    def _iter_schools(self) -> Iterator[School]:
         teachers_before = 0
         for index in range(self.schools):
             first = index * self.students // self.schools
             size = (index + 1) * self.students // self.schools - first
-            teachers = max(1, math.ceil(size / _STUDENTS_PER_TEACHER))
-            yield _School(index, self._kind(index), first, size, teachers_before, teachers)
+            teachers = max(1, math.ceil(size / STUDENTS_PER_TEACHER))
+            yield School(index, self._kind(index), first, size, teachers_before, teachers)
             teachers_before += teachers
 
     @staticmethod
-    def _sections(school: _School, first_number: int) -> Iterator[_Section]:
+    def _sections(school: School, first_number: int) -> Iterator[Section]:
         # Teachers take classes in turn across the school, as generate_district assigns them.
         number, turn = first_number, 0
         for position, grade in enumerate(school.grades):
             start, end = school.grade_block(position)
             size = end - start
-            sections = math.ceil(size / _CLASS_SIZE)
+            sections = math.ceil(size / CLASS_SIZE)
             for period in range(len(_SUBJECTS)):
                 for section in range(sections):
                     teacher = school.first_teacher + turn % school.teachers
-                    yield _Section(number, grade, start, size, period, section, sections, teacher)
+                    yield Section(number, grade, start, size, period, section, sections, teacher)
                     number += 1
                     turn += 1
 
     @staticmethod
-    def _class_count(school: _School) -> int:
+    def _class_count(school: School) -> int:
         return sum(
-            len(_SUBJECTS) * math.ceil((end - start) / _CLASS_SIZE)
+            len(_SUBJECTS) * math.ceil((end - start) / CLASS_SIZE)
             for start, end in map(school.grade_block, range(len(school.grades)))
         )
 
-    def _guardian_children(self, school: _School) -> tuple[int, ...]:
+    def _guardian_children(self, school: School) -> tuple[int, ...]:
         """Local index of the child of each of the school's guardians (none without students)."""
         if not school.students:
             return ()
-        salt = _salt(self.seed, "guardian-child")
+        salt = salt_for(self.seed, "guardian-child")
         return tuple(
-            _mix((salt + (2 * school.index + k) * _GAMMA) & _M64) % school.students
-            for k in range(len(_GUARDIAN_ROLES))
+            mix((salt + (2 * school.index + k) * GAMMA) & M64) % school.students
+            for k in range(len(GUARDIAN_ROLES))
         )
 
     # Counts ------------------------------------------------------------------------------------
@@ -251,8 +196,8 @@ class StreamingDistrict:
         """
         educators, guardians, courses, classes = 1, 0, 0, 0
         for school in self._iter_schools():
-            educators += len(_STAFF_ROLES) + school.teachers
-            guardians += len(_GUARDIAN_ROLES) if school.students else 0
+            educators += len(STAFF_ROLES) + school.teachers
+            guardians += len(GUARDIAN_ROLES) if school.students else 0
             courses += len(school.grades) * len(_SUBJECTS)
             classes += self._class_count(school)
         return {
@@ -300,11 +245,11 @@ class StreamingDistrict:
 
     def orgs(self) -> Iterator[Record]:
         """The district org, then its schools."""
-        salt = _salt(self.seed, "orgs")
+        salt = salt_for(self.seed, "orgs")
         yield {
             "sourcedId": "org-1",
             "status": "active",
-            "dateLastModified": self._stamp(_mix(salt)),
+            "dateLastModified": self._stamp(mix(salt)),
             "name": f"{self.tenant.replace('-', ' ').title()} Unified School District",
             "type": "district",
             "identifier": "D-0001",
@@ -318,7 +263,7 @@ class StreamingDistrict:
             yield {
                 "sourcedId": school.sourced_id,
                 "status": "active",
-                "dateLastModified": self._stamp(_mix((salt + (index + 1) * _GAMMA) & _M64)),
+                "dateLastModified": self._stamp(mix((salt + (index + 1) * GAMMA) & M64)),
                 "name": f"{prefix}{place} {school.kind}" + (f" {cycle + 1}" if cycle else ""),
                 "type": "school",
                 "identifier": f"{101 + index:04d}",
@@ -328,7 +273,7 @@ class StreamingDistrict:
 
     def academic_sessions(self) -> Iterator[Record]:
         """The school year, then its fall and spring terms."""
-        salt = _salt(self.seed, "academicSessions")
+        salt = salt_for(self.seed, "academicSessions")
         start = int(_SCHOOL_YEAR) - 1
         spans = (
             ("fall", f"Fall {start}", f"{start}-08-17", f"{start}-12-18"),
@@ -338,7 +283,7 @@ class StreamingDistrict:
         yield {
             "sourcedId": year_id,
             "status": "active",
-            "dateLastModified": self._stamp(_mix(salt)),
+            "dateLastModified": self._stamp(mix(salt)),
             "title": f"{start}-{_SCHOOL_YEAR} School Year",
             "type": "schoolYear",
             "startDate": f"{start}-08-17",
@@ -353,7 +298,7 @@ class StreamingDistrict:
             yield {
                 "sourcedId": f"{year_id}-{slug}",
                 "status": "active",
-                "dateLastModified": self._stamp(_mix((salt + n * _GAMMA) & _M64)),
+                "dateLastModified": self._stamp(mix((salt + n * GAMMA) & M64)),
                 "title": title,
                 "type": "term",
                 "startDate": begin,
@@ -365,7 +310,7 @@ class StreamingDistrict:
 
     def courses(self) -> Iterator[Record]:
         """Six courses (one per subject) for every grade each school teaches."""
-        salt = _salt(self.seed, "courses")
+        salt = salt_for(self.seed, "courses")
         year_ref = self._ref("academicSessions", "academicSession", f"as-{_SCHOOL_YEAR}")
         n = 0
         for school in self._iter_schools():
@@ -374,9 +319,9 @@ class StreamingDistrict:
                 for code, subject in _SUBJECTS:
                     n += 1
                     yield {
-                        "sourcedId": _course_id(school, code, grade),
+                        "sourcedId": course_sid(school, code, grade),
                         "status": "active",
-                        "dateLastModified": self._stamp(_mix((salt + n * _GAMMA) & _M64)),
+                        "dateLastModified": self._stamp(mix((salt + n * GAMMA) & M64)),
                         "title": f"{subject} {_grade_title(grade)}",
                         "schoolYear": dict(year_ref),
                         "courseCode": f"{code}-{grade}",
@@ -389,7 +334,7 @@ class StreamingDistrict:
 
     def classes(self) -> Iterator[Record]:
         """Sections of at most 25 students per course; core subjects span both terms."""
-        salt = _salt(self.seed, "classes")
+        salt = salt_for(self.seed, "classes")
         terms = [
             self._ref("academicSessions", "academicSession", f"as-{_SCHOOL_YEAR}-{slug}")
             for slug in ("fall", "spring")
@@ -399,16 +344,16 @@ class StreamingDistrict:
             school_ref = self._ref("orgs", "org", school.sourced_id)
             for s in self._sections(school, number):
                 code, subject = _SUBJECTS[s.period]
-                course_id = _course_id(school, code, s.grade)
+                course_id = course_sid(school, code, s.grade)
                 # Electives alternate semesters by subject and grade, as generate_district does.
                 if code in _CORE:
                     class_terms = terms
                 else:
                     class_terms = [terms[(s.period + int(s.grade.replace("KG", "0"))) % 2]]
                 yield {
-                    "sourcedId": _class_id(s.number),
+                    "sourcedId": class_sid(s.number),
                     "status": "active",
-                    "dateLastModified": self._stamp(_mix((salt + s.number * _GAMMA) & _M64)),
+                    "dateLastModified": self._stamp(mix((salt + s.number * GAMMA) & M64)),
                     "title": f"{subject} {_grade_title(s.grade)} - Section {s.section + 1}",
                     "classCode": f"{code}-{s.grade}-{s.section + 1:02d}",
                     "classType": "scheduled",
@@ -426,17 +371,17 @@ class StreamingDistrict:
 
     def users(self) -> Iterator[Record]:
         """The district administrator, then per school: staff, teachers, students, guardians."""
-        salt = _salt(self.seed, "users")
+        salt = salt_for(self.seed, "users")
         yield self._person("administrator", "stf", 1, "org-1", salt)
         for school in self._iter_schools():
             org_id = school.sourced_id
-            for k, role in enumerate(_STAFF_ROLES):
-                number = 2 + school.index * len(_STAFF_ROLES) + k
+            for k, role in enumerate(STAFF_ROLES):
+                number = 2 + school.index * len(STAFF_ROLES) + k
                 yield self._person(role, "stf", number, org_id, salt)
             for t in range(school.first_teacher, school.first_teacher + school.teachers):
                 yield self._person("teacher", "tch", t + 1, org_id, salt)
             children = self._guardian_children(school)
-            guardian_of = {child: _guardian_number(school, k) for k, child in enumerate(children)}
+            guardian_of = {child: guardian_number(school, k) for k, child in enumerate(children)}
             org_ref = self._ref("orgs", "org", org_id)
             for position, grade in enumerate(school.grades):
                 start, end = school.grade_block(position)
@@ -449,18 +394,18 @@ class StreamingDistrict:
                     yield student
             for k, child in enumerate(children):
                 guardian = self._person(
-                    _GUARDIAN_ROLES[k], "gdn", _guardian_number(school, k), org_id, salt
+                    GUARDIAN_ROLES[k], "gdn", guardian_number(school, k), org_id, salt
                 )
                 guardian["email"] = f"{guardian['username']}@example.net"
                 guardian["userIds"] = []
-                child_id = _student_id(school.first_student + child + 1)
+                child_id = student_sid(school.first_student + child + 1)
                 guardian["agents"] = [self._ref("users", "user", child_id)]
                 yield guardian
 
     def _person(self, role: str, prefix: str, number: int, org_id: str, salt: int) -> Record:
         # Staff, teachers and guardians draw from separate lanes of the hash by their prefix.
         lane = {"stf": 1, "tch": 2, "gdn": 3}[prefix]
-        h = _mix((salt + (number * 4 + lane) * _GAMMA) & _M64)
+        h = mix((salt + (number * 4 + lane) * GAMMA) & M64)
         given = GIVEN_NAMES[h % len(GIVEN_NAMES)]
         family = FAMILY_NAMES[(h >> 8) % len(FAMILY_NAMES)]
         handle = f"{_ascii(given)}.{_ascii(family)}.{prefix}{number}"
@@ -486,11 +431,11 @@ class StreamingDistrict:
         }
 
     def _student(self, number: int, grade: str, org_ref: Record, salt: int) -> Record:
-        h = _mix((salt + number * 4 * _GAMMA) & _M64)
+        h = mix((salt + number * 4 * GAMMA) & M64)
         given = GIVEN_NAMES[h % len(GIVEN_NAMES)]
         family = FAMILY_NAMES[(h >> 8) % len(FAMILY_NAMES)]
         user: Record = {
-            "sourcedId": _student_id(number),
+            "sourcedId": student_sid(number),
             "status": "active",
             "dateLastModified": self._stamp(h >> 16),
             "username": f"{_ascii(given)[:1]}{_ascii(family)}{number}",
@@ -519,24 +464,24 @@ class StreamingDistrict:
 
     def enrollments(self) -> Iterator[Record]:
         """Per class: its teacher (primary), then its students."""
-        salt = _salt(self.seed, "enrollments")
+        salt = salt_for(self.seed, "enrollments")
         stamps = self._stamps
         number, n = 1, 0
         for school in self._iter_schools():
             school_ref = self._ref("orgs", "org", school.sourced_id)
             for s in self._sections(school, number):
-                class_ref = self._ref("classes", "class", _class_id(s.number))
+                class_ref = self._ref("classes", "class", class_sid(s.number))
                 people = [(f"tch-{s.teacher + 1:05d}", "teacher", "true")]
                 people.extend(
-                    (_student_id(school.first_student + local + 1), "student", "false")
+                    (student_sid(school.first_student + local + 1), "student", "false")
                     for local in s.members()
                 )
                 # The hottest loop (six rows per student): inline the hash and the ref.
                 for user_id, role, primary in people:
                     n += 1
-                    x = (salt + n * _GAMMA) & _M64
-                    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-                    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+                    x = (salt + n * GAMMA) & M64
+                    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+                    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
                     yield {
                         "sourcedId": f"enr-{n:08d}",
                         "status": "active",
@@ -582,19 +527,3 @@ def iter_district(
     for name in COLLECTIONS:
         for record in district.collection(name):
             yield name, record
-
-
-def _student_id(number: int) -> str:
-    return f"stu-{number:07d}"
-
-
-def _class_id(number: int) -> str:
-    return f"cls-{number:07d}"
-
-
-def _course_id(school: _School, code: str, grade: str) -> str:
-    return f"{101 + school.index}_{code}-{grade}"
-
-
-def _guardian_number(school: _School, k: int) -> int:
-    return 2 * school.index + k + 1

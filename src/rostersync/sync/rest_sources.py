@@ -1,23 +1,20 @@
 """Roster sources for the REST doors: OneRoster 1.2 (OAuth 2) and the ClassLink proxy.
 
-These are constructors; which one a district uses is its provider's choice
-(`rostersync.providers`, one module per source kind, `providers.build_source`).
+These are constructors of the one REST pull, `sources.ClientSource`; which one a district uses is
+its provider's choice (`rostersync.providers`, one module per source kind, `build_source`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
-from rostersync.domain.records import EntityKind, Record
 from rostersync.errors import ConfigError
 from rostersync.oneroster.client import OneRosterClient
 from rostersync.oneroster.mapping import MAPPERS
 from rostersync.oneroster.mapping_v1p2 import MAPPERS_V1P2
 from rostersync.oneroster.oauth2 import ROSTER_CORE_SCOPE, OAuth2ClientCredentials
 from rostersync.oneroster.proxy import ProxyDirectory
-from rostersync.sync.sources import COLLECTIONS, Progress, PullStats
+from rostersync.sync.sources import ClientSource
 
 __all__ = [
     "ClientSource",
@@ -27,75 +24,6 @@ __all__ = [
 ]
 
 _V1P2_ROOT = "/ims/oneroster/rostering/v1p2"
-
-
-class _Closeable(Protocol):
-    def close(self) -> None: ...
-
-
-class ClientSource:
-    """Any `OneRosterClient` as a roster source, with the wire mapping of its OneRoster version.
-
-    Args:
-        client: The client to pull with; closed when the pull ends.
-        mappers: Wire-to-record functions by collection (`MAPPERS` or `MAPPERS_V1P2`).
-        closing: More things to close with the client (a token client, a proxy directory).
-        filter: A OneRoster filter sent with every collection (a delta's `dateLastModified>'…'`).
-    """
-
-    def __init__(
-        self,
-        client: OneRosterClient,
-        mappers: dict[str, Callable[[object], Record]],
-        *,
-        closing: tuple[_Closeable, ...] = (),
-        filter: str | None = None,
-    ) -> None:
-        self.stats = PullStats()
-        self._client = client
-        self._mappers = mappers
-        self._closing = closing
-        self.filter = filter
-
-    # `sources.first_record` may read it without holding its collections back.
-    peekable = True
-
-    def records(self, progress: Progress | None = None, *, held: bool = True) -> Iterator[Record]:
-        """Yield every record, collection by collection in dependency order; with `held=False`
-        each page is handed on as it arrives (see `sources.first_record`)."""
-        try:
-            with self._client:
-                for collection, _kinds in COLLECTIONS:
-                    mapper = self._mappers[collection]
-                    count = 0
-                    # Progress comes from the pages as they arrive: a collection's records are
-                    # handed on only once it arrived whole (a restart starts from nothing).
-                    pages = None if progress is None else partial(progress, collection)
-                    for raw in self._client.iter_collection(
-                        collection, filter=self.filter, on_page=pages, held=held
-                    ):
-                        yield mapper(raw)
-                        count += 1
-                    self.stats.records[collection] = count
-                    if progress is not None:
-                        progress(collection, count)
-        finally:
-            # Reported even when the pull fails, so a run's record shows how far it got.
-            self.stats.requests = self._client.stats.requests
-            self.stats.retries = self._client.stats.retries
-            for other in self._closing:
-                other.close()
-
-    def complete_kinds(self) -> set[EntityKind]:
-        """The kinds whose collection arrived whole and non-empty."""
-        # The client raised if a page was missing, so a finished collection is whole; an empty
-        # one is still never taken to mean that everyone left.
-        return {
-            kind
-            for collection, kinds in COLLECTIONS
-            if self.stats.records.get(collection, 0) > 0
-            for kind in kinds
-        }
 
 
 def token_url_for(base_url: str) -> str:

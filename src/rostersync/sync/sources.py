@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol, runtime_checkable
@@ -36,6 +36,10 @@ class PullStats:
     retries: int = 0
 
 
+class _Closeable(Protocol):
+    def close(self) -> None: ...
+
+
 class RosterSource(Protocol):
     """A full snapshot of a district's roster, streamed record by record."""
 
@@ -54,35 +58,31 @@ class RosterSource(Protocol):
         ...
 
 
-class OneRosterRestSource:
-    """A OneRoster 1.1 REST server (a ClassLink Roster Server) signed with OAuth 1.0a."""
+class ClientSource:
+    """Any `OneRosterClient` as a roster source, with the wire mapping of its OneRoster version.
+
+    The one pull loop of every REST door: collections in dependency order, each paged by the
+    client (held back until whole while a restart is possible) and mapped record by record.
+
+    Args:
+        client: The client to pull with; closed when the pull ends.
+        mappers: Wire-to-record functions by collection (`MAPPERS` or `MAPPERS_V1P2`).
+        closing: More things to close with the client (a token client, a proxy directory).
+        filter: A OneRoster filter sent with every collection (a delta's `dateLastModified>'…'`).
+    """
 
     def __init__(
         self,
-        base_url: str,
-        key: str,
-        secret: str,
+        client: OneRosterClient,
+        mappers: Mapping[str, Callable[[object], Record]] = MAPPERS,
         *,
-        page_size: int = 1000,
-        timeout: float = 30.0,
-        max_retries: int = 5,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
+        closing: tuple[_Closeable, ...] = (),
         filter: str | None = None,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._client = OneRosterClient(
-            base_url,
-            OAuth1Auth(key, secret),
-            page_size=page_size,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-            transport=transport,
-        )
         self.stats = PullStats()
-        # A OneRoster filter sent with every collection (a delta's dateLastModified>'…').
+        self._client = client
+        self._mappers = mappers
+        self._closing = closing
         self.filter = filter
 
     # `first_record` may read it without holding its collections back.
@@ -94,7 +94,7 @@ class OneRosterRestSource:
         try:
             with self._client:
                 for collection, _kinds in COLLECTIONS:
-                    mapper = MAPPERS[collection]
+                    mapper = self._mappers[collection]
                     count = 0
                     # Progress comes from the pages as they arrive: a collection's records are
                     # handed on only once it arrived whole (a restart starts from nothing).
@@ -111,8 +111,11 @@ class OneRosterRestSource:
             # Reported even when the pull fails, so a run's record shows how far it got.
             self.stats.requests = self._client.stats.requests
             self.stats.retries = self._client.stats.retries
+            for other in self._closing:
+                other.close()
 
     def complete_kinds(self) -> set[EntityKind]:
+        """The kinds whose collection arrived whole and non-empty."""
         # The client raised if any page was missing, so a finished collection is whole; an empty
         # one is still never taken to mean that everyone left.
         return {
@@ -121,6 +124,36 @@ class OneRosterRestSource:
             if self.stats.records.get(collection, 0) > 0
             for kind in kinds
         }
+
+
+class OneRosterRestSource(ClientSource):
+    """A OneRoster 1.1 REST server (a ClassLink Roster Server) signed with OAuth 1.0a."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: str,
+        secret: str,
+        *,
+        page_size: int = 1000,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        filter: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        client = OneRosterClient(
+            base_url,
+            OAuth1Auth(key, secret),
+            page_size=page_size,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            transport=transport,
+        )
+        super().__init__(client, MAPPERS, filter=filter)
 
 
 def first_record(source: RosterSource) -> Record | None:

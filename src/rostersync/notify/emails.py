@@ -14,6 +14,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -97,9 +98,25 @@ def compose(email: Email, *, mail_from: str) -> EmailMessage:
     return message
 
 
+def _base(portal_base_url: str) -> str:
+    return portal_base_url.rstrip("/")
+
+
 def run_link(portal_base_url: str, run_id: str) -> str:
-    """The run's page in the portal (the admin page a data manager signs in to see)."""
-    return f"{portal_base_url.rstrip('/')}/admin/runs/{run_id}"
+    """The run's page in the portal (the admin page a data manager signs in to see); a held or
+    previewed run is approved or discarded there."""
+    return f"{_base(portal_base_url)}/admin/runs/{quote(run_id, safe='')}"
+
+
+def district_link(portal_base_url: str, slug: str) -> str:
+    """The district's page in the portal: its runs and questionnaire answers."""
+    return f"{_base(portal_base_url)}/admin/districts/{quote(slug, safe='')}"
+
+
+def issues_link(portal_base_url: str, slug: str, *, code: str = "", sourced_id: str = "") -> str:
+    """The district's open issues in the portal, only those of `code` or of one record if given."""
+    query = urlencode({k: v for k, v in (("code", code), ("sourced_id", sourced_id)) if v})
+    return f"{district_link(portal_base_url, slug)}/issues" + (f"?{query}" if query else "")
 
 
 def _common(district: Any, run: Any, portal_base_url: str) -> dict[str, Any]:
@@ -114,6 +131,8 @@ def _common(district: Any, run: Any, portal_base_url: str) -> dict[str, Any]:
             "error": run.error,
         },
         "run_url": run_link(portal_base_url, run.id),
+        "district_url": district_link(portal_base_url, district.slug),
+        "issues_url": issues_link(portal_base_url, district.slug),
     }
 
 
@@ -167,6 +186,15 @@ def group_issues(
     return sorted(groups.values(), key=lambda g: (g["severity"] != "error", -g["count"], g["code"]))
 
 
+def _linked(groups: list[dict[str, Any]], portal_base_url: str, slug: str) -> list[dict[str, Any]]:
+    """Each group with the link to its issues in the portal, each example with its record's."""
+    for group in groups:
+        group["url"] = issues_link(portal_base_url, slug, code=group["code"])
+        for example in group["examples"]:
+            example["url"] = issues_link(portal_base_url, slug, sourced_id=example["sourced_id"])
+    return groups
+
+
 def summary_email(
     *,
     district: Any,
@@ -185,7 +213,7 @@ def summary_email(
         "outcome_names": OUTCOMES,
         "skipped": skipped,
         "waiting": waiting,
-        "groups": group_issues(open_issues),
+        "groups": _linked(group_issues(open_issues), portal_base_url, district.slug),
         "open_issue_count": len(open_issues),
         "examples_per_code": EXAMPLES_PER_CODE,
     }
@@ -210,7 +238,8 @@ def summary_email(
 def held_email(
     *, district: Any, run: Any, held_reason: str | None, portal_base_url: str, to: Sequence[str]
 ) -> Email:
-    """A run held by a safeguard: what tripped it, and how to approve or discard it."""
+    """A run held by a safeguard: what tripped it, and the run's page where it is approved or
+    discarded (a data manager gets no command to type)."""
     context = {
         **_common(district, run, portal_base_url),
         "held_reason": held_reason or "the planned changes exceeded the district's safeguards",
@@ -245,6 +274,7 @@ def quarantined_email(
         "reason": reason,
         "schedule": schedule,
         "run_url": run_link(portal_base_url, run.id) if run is not None else None,
+        "district_url": district_link(portal_base_url, district.slug),
     }
     return render("quarantined", context, to=to)
 

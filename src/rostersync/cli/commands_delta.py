@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from rostersync.cli import render
+from rostersync.cli import outcome, render
 from rostersync.cli.common import service as _service
 from rostersync.cli.failures import Json
 
@@ -28,5 +28,6 @@ def register(app: typer.Typer) -> None:
         else:
             render.print_report(report, title=f"Delta sync of {district}")
             render.print_status_reason(report)
-        if report.status == "failed":
-            raise typer.Exit(1)
+            if report.status == "held":
+                outcome.next_commands(report)
+        outcome.finish(report)

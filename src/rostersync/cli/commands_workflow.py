@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rostersync.cli import render
+from rostersync.cli import listing, outcome, render
 from rostersync.cli.common import service as _service
 from rostersync.cli.failures import Json
 from rostersync.sync.pipeline import SyncReport
@@ -24,8 +24,7 @@ def _show(report: SyncReport, title: str, as_json: bool) -> None:
     else:
         render.print_report(report, title=title)
         _print_plan(report)
-    if report.status == "failed":
-        raise typer.Exit(1)
+    outcome.finish(report)
 
 
 def _print_plan(report: SyncReport) -> None:
@@ -40,7 +39,9 @@ def _print_plan(report: SyncReport) -> None:
         render.console.print(
             render.rows_table("Existing accounts matched", rows, ["kind", "sourced_id", "key"])
         )
-    if report.status in ("previewed", "held"):
+    if report.status == "held":
+        outcome.next_commands(report)
+    elif report.status == "previewed":
         render.say(
             f"Approve with `rostersync approve {report.run_id}` or discard with "
             f"`rostersync discard {report.run_id}`."
@@ -81,6 +82,8 @@ def register(app: typer.Typer) -> None:
     def open_issues(
         district: str,
         kind: Annotated[str | None, typer.Option(help="student, educator, class, …")] = None,
+        limit: listing.Limit = 50,
+        every: listing.All = False,
         as_json: Json = False,
     ) -> None:
         """List a district's open validation issues: the record, the problem and the fix."""
@@ -91,10 +94,13 @@ def register(app: typer.Typer) -> None:
         render.console.print(
             render.rows_table(
                 f"Open issues of {district}",
-                rows,
+                rows[:limit],
                 ["entity", "sourced_id", "field", "severity", "message", "fix", "created_at"],
             )
         )
+        footer = listing.showing(len(rows[:limit]), len(rows))
+        if footer:
+            render.say(footer)
 
     @app.command("go-live")
     def go_live(district: str, actor: Actor = DEFAULT_ACTOR, as_json: Json = False) -> None:

@@ -40,7 +40,9 @@ from rostersync.config import Settings, get_settings
 from rostersync.errors import ConfigError, DatabaseUnavailable, RosterSyncError
 from rostersync.logs import configure_logging
 
+EXIT_FAILED: Final = 1  # a sync ran and failed; its report says why
 EXIT_REFUSED: Final = 2  # rostersync refused or could not do what was asked; the message says why
+EXIT_HELD: Final = 3  # a sync was held by a safeguard: nothing written until approved or discarded
 EXIT_BUG: Final = 70  # EX_SOFTWARE: an unexpected error inside rostersync
 DEBUG_ENV: Final = "ROSTERSYNC_DEBUG"
 

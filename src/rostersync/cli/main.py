@@ -21,6 +21,8 @@ from rostersync.cli import (
     commands_push,
     commands_web,
     commands_workflow,
+    listing,
+    outcome,
     render,
 )
 from rostersync.cli.common import service as _service
@@ -146,7 +148,9 @@ def district_add(
 
 
 @district_app.command("list")
-def district_list(as_json: Json = False) -> None:
+def district_list(
+    limit: listing.Limit = 50, every: listing.All = False, as_json: Json = False
+) -> None:
     """List districts with their status."""
     districts = _service().list_districts()
     if as_json:
@@ -154,9 +158,12 @@ def district_list(as_json: Json = False) -> None:
         return
     render.console.print(
         render.rows_table(
-            "Districts", districts, ["slug", "display_name", "status", "go_live_date", "time_zone"]
+            "Districts",
+            districts[:limit],
+            ["slug", "display_name", "status", "go_live_date", "time_zone"],
         )
     )
+    _say_showing(len(districts[:limit]), len(districts))
 
 
 @district_app.command("show")
@@ -197,16 +204,19 @@ def sync(
         render.print_json(render.report_json(report))
     else:
         render.print_report(report, title=f"Sync of {district}")
-    if report.status == "failed":
-        raise typer.Exit(1)
+        if report.status == "held":
+            outcome.held_reason(report)
+            outcome.next_commands(report)
+    outcome.finish(report)
 
 
 @app.command("people")
 def people(
     district: str,
     educators: Annotated[bool, typer.Option("--educators", help="Educators, not students")] = False,
-    limit: Annotated[int, typer.Option()] = 50,
-    offset: Annotated[int, typer.Option()] = 0,
+    limit: listing.Limit = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    every: listing.All = False,
     as_json: Json = False,
 ) -> None:
     """List a district's students (or educators)."""
@@ -221,10 +231,15 @@ def people(
         else ["sourced_id", "student_id", "grade", "given_name", "family_name", "email", "active"]
     )
     render.console.print(render.rows_table(kind.capitalize(), rows, columns))
+    if offset or len(rows) >= limit:
+        stored = _service().counts(district)[kind]
+        _say_showing(len(rows), stored["active"] + stored["inactive"], offset=offset)
 
 
 @app.command("runs")
-def runs(district: str, limit: int = 20, as_json: Json = False) -> None:
+def runs(
+    district: str, limit: listing.Limit = 20, every: listing.All = False, as_json: Json = False
+) -> None:
     """List a district's recent sync runs."""
     rows = _service().runs(district, limit=limit)
     if as_json:
@@ -235,10 +250,14 @@ def runs(district: str, limit: int = 20, as_json: Json = False) -> None:
             "Sync runs", rows, ["id", "trigger", "status", "started_at", "finished_at", "error"]
         )
     )
+    if len(rows) >= limit:
+        _say_showing(len(rows), _run_total(district))
 
 
 @app.command("issues")
-def issues(run_id: str, as_json: Json = False) -> None:
+def issues(
+    run_id: str, limit: listing.Limit = 50, every: listing.All = False, as_json: Json = False
+) -> None:
     """Show a run's validation issues: the record, the field, the problem and the fix."""
     rows = _service().issues(run_id)
     if as_json:
@@ -247,10 +266,23 @@ def issues(run_id: str, as_json: Json = False) -> None:
     render.console.print(
         render.rows_table(
             f"Validation issues of run {run_id}",
-            rows,
+            rows[:limit],
             ["entity", "sourced_id", "field", "severity", "message", "fix"],
         )
     )
+    _say_showing(len(rows[:limit]), len(rows))
+
+
+def _say_showing(shown: int, total: int, *, offset: int = 0) -> None:
+    """Under a table: how many rows it shows of how many, when it left some out."""
+    footer = listing.showing(shown, total, offset=offset)
+    if footer:
+        render.say(footer)
+
+
+def _run_total(district: str) -> int:
+    """How many runs a district has had."""
+    return len(_service().runs(district, limit=listing.EVERY))
 
 
 @app.command("simulate")

@@ -458,24 +458,27 @@ class RosterSync:
         reason = skip_reason(trigger, settings.pause, _today_in(district.time_zone))
         if reason is not None:
             return record_skip(self.engine, district_id=district.id, trigger=trigger, reason=reason)
-        from rostersync.store.progress import ProgressRecorder, RecordedSource
+        from rostersync.sync import events
+        from rostersync.sync.recorder import ProgressRecorder
 
-        recorder = ProgressRecorder(self.engine, district.id, on_run=on_run, progress=progress)
-        try:
-            return execute_sync(
-                self.engine,
-                district_id=district.id,
-                rules=rules,
-                source=RecordedSource(source, recorder),
-                trigger=trigger,
-                progress=recorder.pulled,
-                mode=mode,
-                safeguards=settings.safeguards,
-                approval=approval,
-                holder=f"{socket.gethostname()} pid {os.getpid()}",
-            )
-        finally:
-            recorder.finish()
+        # The run page's recorder first: `on_run` hears a run whose progress is recorded.
+        observers: list[events.Observer] = [ProgressRecorder(self.engine, district.id)]
+        if on_run is not None:
+            observers.append(events.starting(on_run))
+        if progress is not None:
+            observers.append(events.counting(progress))
+        return execute_sync(
+            self.engine,
+            district_id=district.id,
+            rules=rules,
+            source=source,
+            trigger=trigger,
+            observers=observers,
+            mode=events.Mode(mode),
+            safeguards=settings.safeguards,
+            approval=approval,
+            holder=f"{socket.gethostname()} pid {os.getpid()}",
+        )
 
     # --- import: roster spreadsheets and hand-made accounts (features add below) ---
 
@@ -800,26 +803,25 @@ class RosterSync:
                 filter.
             SyncInProgress: Another sync of the district is running.
         """
-        from rostersync.store.progress import ProgressRecorder, RecordedSource
+        from rostersync.sync import events
+        from rostersync.sync.recorder import ProgressRecorder
 
         district, rules, source = self._resolve(slug_or_id, source)
         with self.engine.connect() as conn:
             settings = store_workflow.get_settings(conn, district.id)
         # Recorded for the run page like every other run.
-        recorder = ProgressRecorder(self.engine, district.id, progress=progress)
-        try:
-            return execute_delta(
-                self.engine,
-                district_id=district.id,
-                rules=rules,
-                source=source,
-                progress=recorder.pulled,
-                safeguards=settings.safeguards,
-                holder=f"{socket.gethostname()} pid {os.getpid()}",
-                observe=lambda filtered: RecordedSource(filtered, recorder),
-            )
-        finally:
-            recorder.finish()
+        observers: list[events.Observer] = [ProgressRecorder(self.engine, district.id)]
+        if progress is not None:
+            observers.append(events.counting(progress))
+        return execute_delta(
+            self.engine,
+            district_id=district.id,
+            rules=rules,
+            source=source,
+            observers=observers,
+            safeguards=settings.safeguards,
+            holder=f"{socket.gethostname()} pid {os.getpid()}",
+        )
 
     def delta_watermark(self, slug_or_id: str) -> store_delta.Watermark | None:
         """The district's delta watermark, or None before its first successful sync."""

@@ -192,14 +192,15 @@ def sync(
 ) -> None:
     """Pull a district's roster from ClassLink, validate it and provision what passes."""
     from rostersync.sync.bundle_source import BundleSource
+    from rostersync.sync.events import observing
 
     service = _service()
     source = BundleSource(from_bundle) if from_bundle else None
     if as_json:
         report = service.run_sync(district, source=source)
     else:
-        with render.sync_progress() as callback:
-            report = service.run_sync(district, progress=callback, source=source)
+        with render.sync_progress() as bar, observing(bar):
+            report = service.run_sync(district, source=source)
     if as_json:
         render.print_json(render.report_json(report))
     else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
@@ -27,6 +27,7 @@ from rich.text import Text
 from rostersync.domain.issues import ValidationIssue
 from rostersync.domain.records import EntityKind
 from rostersync.domain.references import split_skipped
+from rostersync.sync.events import CollectionPulled, Event, Observer
 from rostersync.sync.pipeline import SyncReport
 
 # markup/emoji/highlight off: even a string handed to `console.print` by mistake is shown as is.
@@ -197,14 +198,16 @@ def progress_bar() -> Progress:
 
 
 @contextmanager
-def sync_progress(bar: Progress | None = None) -> Iterator[Callable[[str, int], None]]:
-    """A progress display (`progress_bar` unless given) fed by the pipeline's callback."""
+def sync_progress(bar: Progress | None = None) -> Iterator[Observer]:
+    """A progress display (`progress_bar` unless given): an observer of the run's pull."""
     tasks: dict[str, TaskID] = {}
     with bar or progress_bar() as shown:
 
-        def callback(collection: str, count: int) -> None:
-            if collection not in tasks:
-                tasks[collection] = shown.add_task(visible(collection), total=None)
-            shown.update(tasks[collection], completed=count)
+        def observer(event: Event) -> None:
+            if not isinstance(event, CollectionPulled):
+                return
+            if event.collection not in tasks:
+                tasks[event.collection] = shown.add_task(visible(event.collection), total=None)
+            shown.update(tasks[event.collection], completed=event.records)
 
-        yield callback
+        yield observer

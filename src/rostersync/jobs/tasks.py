@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from rostersync.errors import DatabaseUnavailable, RetriableSourceError, SyncInProgress
-from rostersync.jobs.observe import ObservedSource
+from rostersync.errors import DatabaseUnavailable, SyncInProgress
+from rostersync.jobs.observe import RunOutcome
 from rostersync.notify.notifier import Notifier
 from rostersync.scheduling import quarantine_schedule
 from rostersync.store import jobs as store_jobs
 from rostersync.store import locks as store_locks
+from rostersync.sync.events import observing
 
 if TYPE_CHECKING:
     from rostersync.service import RosterSync
@@ -141,10 +142,12 @@ def run_slot(
         return SlotResult(outcome=SlotOutcome.DUPLICATE)
     if claim is store_jobs.Claim.BUSY:
         return SlotResult(outcome=SlotOutcome.BUSY)
-    source = ObservedSource(service.configured_source(district_id))
+    source = service.configured_source(district_id)
+    outcome = RunOutcome()
     with Heartbeat(service, district_id=district_id, due_slot=due_slot, worker=worker):
         try:
-            report = service.run_sync(district_id, trigger=trigger, source=source)
+            with observing(outcome):
+                report = service.run_sync(district_id, trigger=trigger, source=source)
         except SyncInProgress:
             # Someone else is syncing the district right now, perhaps with an older roster or
             # only a preview: this slot runs again once their lock is free, never silently not.
@@ -164,7 +167,7 @@ def run_slot(
         except BaseException:
             _finish(service, district_id, due_slot, worker, None, "crashed")
             raise
-    retriable = report.status == "failed" and isinstance(source.failure, RetriableSourceError)
+    retriable = report.status == "failed" and outcome.retriable
     if retriable and not final_attempt and not quarantined:
         with service.engine.begin() as conn:
             store_jobs.release_slot(
@@ -181,7 +184,7 @@ def run_slot(
         bound.warning("job.claim_lost", run_id=report.run_id)
     attempts = _attempts(service, district_id, due_slot)
     _after_finish(service, notifier, district_id, report.run_id, report.status, report.error)
-    notifier.after_run(report.run_id, attempts=attempts, newest_source_change=source.newest_change)
+    notifier.after_run(report.run_id, attempts=attempts, newest_source_change=outcome.newest_change)
     bound.info("job.finished", run_id=report.run_id, status=report.status, attempts=attempts)
     return SlotResult(outcome=SlotOutcome.DONE, run_id=report.run_id, status=report.status)
 

@@ -12,7 +12,7 @@ only thing that notices records that vanished. See docs/decisions/0009-delta-syn
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
@@ -22,8 +22,9 @@ from rostersync.domain.rules import DistrictRules
 from rostersync.domain.safeguards import Safeguards
 from rostersync.errors import ConfigError, FullSyncRequired
 from rostersync.store import delta as store_delta
+from rostersync.sync.events import Mode, Observer
 from rostersync.sync.pipeline import SyncReport, execute_sync
-from rostersync.sync.sources import Progress, RosterSource
+from rostersync.sync.sources import RosterSource
 
 __all__ = ["OVERLAP", "FilterableSource", "execute_delta", "since_filter"]
 
@@ -63,11 +64,10 @@ def execute_delta(
     rules: DistrictRules,
     source: RosterSource,
     trigger: str = "delta",
-    progress: Progress | None = None,
+    observers: Sequence[Observer] = (),
     safeguards: Safeguards | None = None,
     holder: str = "rostersync",
     overlap: timedelta = OVERLAP,
-    observe: Callable[[RosterSource], RosterSource] | None = None,
 ) -> SyncReport:
     """Run one delta sync of a district: filter the source from its watermark, then apply.
 
@@ -81,12 +81,10 @@ def execute_delta(
         rules: The district's questionnaire answers.
         source: A REST source of the district's roster.
         trigger: Kept on the run (`delta` unless a caller says otherwise).
-        progress: Called with (collection, records so far) while pulling.
+        observers: Hear the run's events (`sync.events`).
         safeguards: The district's thresholds (defaults when None).
         holder: Who takes the district's lock.
         overlap: How far behind the watermark the filter starts.
-        observe: Wraps the filtered source before the pipeline pulls from it (the service's
-            progress recorder watches the run's phases through it).
 
     Returns:
         The run's report; `failed` and `held` runs leave the watermark where it was.
@@ -114,10 +112,10 @@ def execute_delta(
         engine,
         district_id=district_id,
         rules=rules,
-        source=observe(source) if observe is not None else source,
+        source=source,
         trigger=trigger,
-        progress=progress,
-        mode="apply",
+        observers=observers,
+        mode=Mode.APPLY,
         safeguards=safeguards,
         holder=holder,
         delta=True,

@@ -1,4 +1,4 @@
-"""How a run ends when something outside it fails: the database going away, a pause point.
+"""How a run ends: its failure recorded (even while the database is away), its observers told.
 
 A failure is recorded on the run even while the portal database is briefly away (retried with
 backoff for `store.locks.RECORD_FOR_SECONDS`); a database that went away mid-run becomes one
@@ -8,6 +8,7 @@ values may be pupils' names). See docs/decisions/0020.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -15,12 +16,21 @@ from typing import TypeVar
 import structlog
 from sqlalchemy.engine import Engine
 
-from rostersync.errors import DatabaseUnavailable
+from rostersync.errors import DatabaseUnavailable, RosterSyncError
 from rostersync.store import locks as store_locks
 from rostersync.store import runs as store_runs
 from rostersync.store.db import SYNC_WRITER_WAIT_SECONDS, for_writing
-from rostersync.sync.pausepoints import pause_point
-from rostersync.sync.sources import Progress
+from rostersync.sync.events import (
+    Observer,
+    Phase,
+    PhaseChanged,
+    RunFailed,
+    RunFinished,
+    RunStatus,
+    failure_kind,
+)
+from rostersync.sync.report import SyncReport
+from rostersync.sync.sources import RosterSource
 
 log = structlog.get_logger(__name__)
 
@@ -89,16 +99,44 @@ def on_database(action: Callable[[], T]) -> T:
         raise unavailable(exc) from exc
 
 
-def pausing(progress: Progress | None) -> Progress:
-    """The pipeline's progress callback, passing the `pulling` pause point once records arrive."""
-    paused = False
+class Ending:
+    """The end of one run: records how it failed, and tells its observers that it ended."""
 
-    def call(collection: str, records: int) -> None:
-        nonlocal paused
-        if progress is not None:
-            progress(collection, records)
-        if not paused:
-            paused = True
-            pause_point("pulling")
+    def __init__(
+        self,
+        engine: Engine,
+        report: SyncReport,
+        source: RosterSource,
+        started: float,
+        tell: Observer,
+    ) -> None:
+        self.engine = engine
+        self.report = report
+        self.source = source
+        self.started = started
+        self.tell = tell
 
-    return call
+    def failed(self, exc: BaseException) -> None:
+        """Mark the run failed with what `exc` says (a programming error as an internal one)."""
+        report, stats = self.report, self.source.stats
+        report.status = RunStatus.FAILED
+        if isinstance(exc, RosterSyncError):
+            report.error = str(exc)
+        else:
+            report.error = f"internal error: {exc!r}"
+        report.requests = stats.requests
+        report.retries = stats.retries
+        report.records_pulled = dict(stats.records)
+        report.seconds = time.monotonic() - self.started
+        record_failure(
+            self.engine, report.run_id, counts=report.as_counts_json(), error=report.error
+        )
+        self.tell(RunFailed(report.run_id, failure_kind(exc), report.error))
+
+    def finished(self) -> None:
+        """The lock is released: tell the observers the run is done."""
+        report = self.report
+        if report.status != RunStatus.FAILED:
+            report.seconds = time.monotonic() - self.started
+        self.tell(PhaseChanged(report.run_id, Phase.DONE))
+        self.tell(RunFinished(report.run_id, RunStatus(report.status), report.seconds))

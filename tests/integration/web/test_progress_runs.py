@@ -1,14 +1,17 @@
 """Runs started from the admin pages and the API run in the background and report live progress.
 
-The OneRoster simulator serves Springfield in pages of ten with every answer held back a
-little, so a pull takes many requests and its progress can be watched over HTTP while it runs.
+The OneRoster simulator serves Springfield in pages of ten, so a pull takes many requests. A
+test that looks at a run while it runs holds it at one of its events (`Gate`: the run page's
+recorder has heard the event, the run waits until the test lets it go), so nothing is timed.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,17 +24,15 @@ from tests.integration.admin.conftest import PASSWORD, form_csrf
 
 from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
-from rostersync.simulator.faults import slow
 from rostersync.store import progress as store_progress
 from rostersync.store.districts import rules_for
-from rostersync.store.progress import ProgressRecorder, RecordedSource
 from rostersync.store.progress_tables import PHASES
 from rostersync.store.runs import create_run
+from rostersync.sync.events import CollectionPulled, Event, Mode, PhaseChanged, RunStarted
 from rostersync.sync.pipeline import execute_sync
+from rostersync.sync.recorder import ProgressRecorder
 
-# Every answer of a slowed tenant is held back this long; with pages of ten, a pull of
-# Springfield takes dozens of requests, well past the admin page's wait for a quick run.
-DELAY = 0.15
+# With pages of ten, a pull of Springfield takes dozens of requests.
 PAGE_SIZE = 10
 # A loop that waits for a run gives up (and fails) after this long, instead of hanging.
 PATIENCE = 240.0
@@ -126,25 +127,135 @@ def watch(client: httpx.Client, run_id: str) -> list[dict[str, Any]]:
     return seen
 
 
-def start_slow_preview(world: Sandbox, client: httpx.Client) -> str:
-    """Start a preview of a slowed Springfield through the API; returns its run id."""
-    world.roster.set_faults("springfield", slow(DELAY, times=100_000))
+@dataclass(eq=False)
+class Hold:
+    """One place a run is held: the first event `stop` picks."""
+
+    stop: Callable[[Event], bool]
+    held: threading.Event = field(default_factory=threading.Event)
+    go: threading.Event = field(default_factory=threading.Event)
+    # Records pulled by the run when it was held, in all.
+    total: int = 0
+
+    def wait(self) -> int:
+        """Wait until the run is held here; the records it had pulled by then."""
+        assert self.held.wait(PATIENCE), "the run never reached the held event"
+        return self.total
+
+    def release(self) -> None:
+        self.go.set()
+
+
+class Gate:
+    """Holds the portal's runs at chosen events, right after the run page's recorder heard them.
+
+    Holds are taken in the order they were asked for; each holds one run once.
+    """
+
+    def __init__(self) -> None:
+        self.holds: list[Hold] = []
+        self.pending: list[Hold] = []
+        self.records: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def hold_at(self, stop: Callable[[Event], bool]) -> Hold:
+        hold = Hold(stop)
+        with self._lock:
+            self.holds.append(hold)
+            self.pending.append(hold)
+        return hold
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.records.clear()
+        if isinstance(event, CollectionPulled):
+            self.records[event.collection] = event.records
+        with self._lock:
+            hold = self.pending[0] if self.pending and self.pending[0].stop(event) else None
+            if hold is not None:
+                self.pending.pop(0)
+        if hold is not None:
+            hold.total = sum(self.records.values())
+            hold.held.set()
+            hold.go.wait(PATIENCE)
+
+    def release_all(self) -> None:
+        with self._lock:
+            self.pending.clear()
+        for hold in self.holds:
+            hold.release()
+
+
+def first_page_of(collection: str) -> Callable[[Event], bool]:
+    """Picks the moment the first page of `collection` has arrived."""
+    return lambda event: isinstance(event, CollectionPulled) and event.collection == collection
+
+
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
+    """A gate every run of the portal passes, just after its progress recorder."""
+    gate = Gate()
+    heard = ProgressRecorder.__call__
+
+    def hear(recorder: ProgressRecorder, event: Event) -> None:
+        heard(recorder, event)
+        gate(event)
+
+    monkeypatch.setattr(ProgressRecorder, "__call__", hear)
+    yield gate
+    gate.release_all()
+
+
+def progress_until(
+    client: httpx.Client, run_id: str, shown: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    """Poll a (held) run's progress until `shown` holds for it; every answer, in order."""
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + PATIENCE
+    while not (seen and shown(seen[-1])):
+        assert time.monotonic() < deadline, f"run {run_id} never showed it: {seen[-1:]}"
+        response = client.get(f"/api/v1/runs/{run_id}/progress")
+        assert response.status_code == 200, response.text
+        seen.append(response.json())
+        if not shown(seen[-1]):
+            time.sleep(0.1)
+    return seen
+
+
+def start_held_preview(client: httpx.Client, gate: Gate) -> tuple[str, Hold]:
+    """Start a preview of Springfield through the API, held once its first orgs arrived;
+    returns its run id and where it is held."""
+    hold = gate.hold_at(first_page_of("orgs"))
     response = client.post(
         "/api/v1/districts/springfield/runs", params={"mode": "preview"}, headers=api_csrf(client)
     )
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "running"
-    return str(response.json()["id"])
+    hold.wait()
+    return str(response.json()["id"]), hold
 
 
 class TestLiveProgress:
     """A run's progress is recorded while it runs, and read over HTTP before it ends."""
 
     def test_progress_rises_while_the_run_pulls_and_ends_done(
-        self, world: Sandbox, vendor: httpx.Client
+        self, world: Sandbox, vendor: httpx.Client, gate: Gate
     ) -> None:
-        run_id = start_slow_preview(world, vendor)
-        seen = watch(vendor, run_id)
+        run_id, hold = start_held_preview(vendor, gate)
+        seen: list[dict[str, Any]] = []
+        # Held three times while it pulls: each time the page shows the records pulled so far.
+        for after in ("courses", "users", None):
+            total = hold.total
+            seen += progress_until(
+                vendor, run_id, lambda s, n=total: s["phase"] == "pulling" and s["total"] == n
+            )
+            held = hold
+            if after is not None:
+                hold = gate.hold_at(first_page_of(after))
+            held.release()
+            if after is not None:
+                hold.wait()
+        seen += watch(vendor, run_id)
 
         running = [s for s in seen if not s["finished"]]
         pulling = [s["total"] for s in running if s["phase"] == "pulling"]
@@ -161,30 +272,31 @@ class TestLiveProgress:
         assert last["total"] == sum(counts["records_pulled"].values()) >= max(pulling)
 
     def test_the_run_page_shows_the_last_progress_and_a_refresh_link_without_javascript(
-        self, world: Sandbox, vendor: httpx.Client
+        self, world: Sandbox, vendor: httpx.Client, gate: Gate
     ) -> None:
-        run_id = start_slow_preview(world, vendor)
-        while vendor.get(f"/api/v1/runs/{run_id}/progress").json()["total"] == 0:
-            time.sleep(0.2)
+        run_id, hold = start_held_preview(vendor, gate)
+        progress_until(vendor, run_id, lambda s: s["total"] != 0)
         page = vendor.get(f"/admin/runs/{run_id}")
         assert page.status_code == 200
         assert 'role="status" aria-live="polite"' in page.text
         assert "records so far" in page.text or "Pulled" in page.text
         assert f'<a href="/admin/runs/{run_id}" id="run-refresh">Refresh</a>' in page.text
         assert "run_progress.js" in page.text
+        hold.release()
         watch(vendor, run_id)
         done = vendor.get(f"/admin/runs/{run_id}").text
         assert "run-refresh" not in done and "run_progress.js" not in done
         assert "Approve" in done and "records_pulled" in done
 
     def test_a_second_run_of_the_district_is_refused_while_one_runs(
-        self, world: Sandbox, vendor: httpx.Client
+        self, world: Sandbox, vendor: httpx.Client, gate: Gate
     ) -> None:
-        run_id = start_slow_preview(world, vendor)
+        run_id, hold = start_held_preview(vendor, gate)
         again = vendor.post(
             "/api/v1/districts/springfield/runs", params={"mode": "apply"}, headers=api_csrf(vendor)
         )
         assert again.status_code == 409 and "already running" in again.json()["detail"]
+        hold.release()
         watch(vendor, run_id)
 
 
@@ -192,9 +304,9 @@ class TestPageButtons:
     """Preview and Sync now start the run in the background and send the person to watch it."""
 
     def test_preview_of_a_long_pull_returns_before_the_pull_ends(
-        self, world: Sandbox, vendor: httpx.Client
+        self, world: Sandbox, vendor: httpx.Client, gate: Gate
     ) -> None:
-        world.roster.set_faults("springfield", slow(DELAY, times=100_000))
+        hold = gate.hold_at(first_page_of("orgs"))
         csrf = form_csrf(vendor.get("/admin/districts/springfield").text)
         response = vendor.post("/admin/districts/springfield/preview", data={"csrf": csrf})
         assert response.status_code == 303
@@ -203,6 +315,7 @@ class TestPageButtons:
         run_id = location.split("/")[-1].split("?")[0]
         assert world.service is not None and world.service.run(run_id).status == "running"
         assert "this page follows the run" in vendor.get(location).text
+        hold.release()
         assert watch(vendor, run_id)[-1]["status"] == "previewed"
 
     def test_sync_now_applies_and_its_page_shows_the_counts(
@@ -233,9 +346,9 @@ class TestScoping:
     """Progress is scoped like every other page and API call."""
 
     def test_another_districts_data_manager_cannot_see_the_progress(
-        self, world: Sandbox, vendor: httpx.Client
+        self, world: Sandbox, vendor: httpx.Client, gate: Gate
     ) -> None:
-        run_id = start_slow_preview(world, vendor)
+        run_id, hold = start_held_preview(vendor, gate)
         with signed_in(world, "dm@shelbyville.example") as other:
             assert other.get(f"/api/v1/runs/{run_id}/progress").status_code == 404
             assert other.get(f"/admin/runs/{run_id}").status_code == 404
@@ -249,19 +362,8 @@ class TestScoping:
             assert own.get(f"/api/v1/runs/{run_id}/progress").status_code == 200
         with httpx.Client(base_url=world.url) as anonymous:
             assert anonymous.get(f"/api/v1/runs/{run_id}/progress").status_code == 401
+        hold.release()
         watch(vendor, run_id)
-
-
-class PhaseLog(ProgressRecorder):
-    """A recorder that also keeps every phase it was told of, in order."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.phases: list[str] = []
-
-    def reached(self, phase: str) -> None:
-        self.phases.append(phase)
-        super().reached(phase)
 
 
 class TestPhases:
@@ -271,21 +373,24 @@ class TestPhases:
         service = world.service
         assert service is not None
         district, integration = service.district("springfield")
-        recorder = PhaseLog(service.engine, district.id)
-        try:
-            report = execute_sync(
-                service.engine,
-                district_id=district.id,
-                rules=rules_for(integration),
-                source=RecordedSource(service.configured_source("springfield"), recorder),
-                trigger="manual",
-                progress=recorder.pulled,
-                mode="preview",
-            )
-        finally:
-            recorder.finish()
+        recorder = ProgressRecorder(service.engine, district.id)
+        phases: list[str] = []
+
+        def log_phase(event: Event) -> None:
+            if isinstance(event, PhaseChanged):
+                phases.append(event.phase)
+
+        report = execute_sync(
+            service.engine,
+            district_id=district.id,
+            rules=rules_for(integration),
+            source=service.configured_source("springfield"),
+            trigger="manual",
+            observers=[recorder, log_phase],
+            mode=Mode.PREVIEW,
+        )
         assert recorder.run_id == report.run_id
-        assert recorder.phases == ["validating", "planning", "writing"]
+        assert phases == ["pulling", "validating", "planning", "writing", "done"]
         progress = service.run_progress(report.run_id)
         assert progress is not None and progress.phase == "done"
         assert progress.records == report.records_pulled

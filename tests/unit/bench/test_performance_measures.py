@@ -20,7 +20,8 @@ from rostersync.domain.records import (
     Student,
     _digest,
 )
-from rostersync.sync.pipeline import _first_sorted, _no_cyclic_gc
+from rostersync.sync.pipeline import _no_cyclic_gc
+from rostersync.sync.report import first_sorted as _first_sorted
 
 
 def field_by_field_hash(record: Record) -> str:

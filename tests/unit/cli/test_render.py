@@ -24,6 +24,7 @@ from tests.unit.cli.cases import TRICKY, shown, values, wide_console
 
 from rostersync.cli import render
 from rostersync.domain.issues import Severity, ValidationIssue
+from rostersync.sync.events import CollectionPulled
 from rostersync.sync.pipeline import SyncReport
 
 # Every public function of render.py, each with its test below. A new renderer fails
@@ -208,9 +209,9 @@ def test_rows_table_title_and_cells(title: str, value: str) -> None:
 @example("{task.description}")
 def test_progress_lines_show_the_collection(collection: str) -> None:
     bar = render.progress_bar()
-    with render.sync_progress(bar) as callback:
-        callback(collection, 7)
-        callback(collection, 12)
+    with render.sync_progress(bar) as observer:
+        observer(CollectionPulled("run", collection, 7))
+        observer(CollectionPulled("run", collection, 12))
     (task,) = bar.tasks
     assert printed(bar.make_tasks_table([task])).startswith(
         f"Pulling {render.visible(collection)} "

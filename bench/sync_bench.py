@@ -31,6 +31,13 @@ less (though they leave out the PostgreSQL server's share). The helper's CPU sec
 apart (`helper_cpu_seconds`): a sync may use both cores, the read_parse bound uses one.
 Results go to `bench/results/<timestamp>.json` (git-ignored) and a Markdown table to stdout.
 PostgreSQL work happens in a schema of its own, dropped at the end.
+
+Beside these bounds, the physical ones of `bench.physical`, measured in the same run on the same
+bundle and written without any of the sync's code: `parse` (the C csv reader, nothing mapped),
+`parse_hash` (plus a content hash per row), `load` (those rows bulk-loaded into a scratch table,
+keys built after) and `rest_decode_hash` (the same district's records decoded from OneRoster JSON
+pages and hashed). Ratios against them: first_sync / (parse_hash + load), noop_resync / parse_hash,
+and delta_1pct / noop_resync, each with the issue's target marked met or not met.
 """
 
 from __future__ import annotations
@@ -50,7 +57,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.report import markdown, ratios
+from bench import physical
+from bench.report import markdown, physical_ratios, ratios
 
 KEY, SECRET = "bench-key", "bench-secret"
 SLUG = "springfield"
@@ -128,6 +136,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from rostersync.simulator.stream import StreamingDistrict
 
+    started = time.monotonic()
     keys = Fernet.generate_key().decode()
     results: dict[str, Any] = {
         "students": args.students,
@@ -149,8 +158,12 @@ def _run(args: argparse.Namespace) -> int:
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
             with _Databases(backend, tmp, args) as dbs:
                 results["backends"][backend] = _measure_backend(backend, base, renamed, dbs, keys)
+                _measure_physical(results["backends"][backend], backend, base, dbs, args)
             # Written after each backend, so a long run that stops later keeps what it measured.
             path = _save(results)
+    results["wall_seconds"] = time.monotonic() - started
+    results["cpu_seconds"] = _cpu_seconds()
+    path = _save(results)
     print()
     print(markdown(results))
     print(f"\nresults: {path}")
@@ -191,6 +204,32 @@ def _measure_backend(
     _onboard(load_url, keys)
     measure("bulk_load", "load", load_url, base)
     return {"timings": timings, "peak_rss_mb": rss, "ratios": ratios(timings), "detail": details}
+
+
+def _measure_physical(
+    data: dict[str, Any], backend: str, bundle: Path, dbs: _Databases, args: argparse.Namespace
+) -> None:
+    """Add the physical bounds, each in a fresh child, and the ratios against them to `data`."""
+    timings: dict[str, float] = {}
+    rss: dict[str, float] = {}
+    details: dict[str, Any] = {}
+    for bound in physical.TASKS:
+        url = dbs.new() if bound == "load" else ""
+        out = physical.measure(bound, bundle, db_url=url, students=args.students, seed=args.seed)
+        timings[bound], rss[bound] = out["seconds"], out["max_rss_kb"] / 1024
+        details[bound] = {**out.get("detail", {}), "cpu_seconds": out["cpu_seconds"]}
+        print(f"{backend:>10} {bound:<16} {out['seconds']:8.2f}s  {rss[bound]:7.0f} MB", flush=True)
+    data["physical"] = {"timings": timings, "peak_rss_mb": rss, "detail": details}
+    data["physical_ratios"] = physical_ratios(data["timings"], timings)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and every child it waited for (not the PostgreSQL server's)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _onboard(db_url: str, keys: str) -> None:

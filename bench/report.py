@@ -154,3 +154,50 @@ def _physical_lines(results: Mapping[str, Any]) -> list[str]:
             "own processes (the PostgreSQL server's share not included).",
         ]
     return lines
+
+
+def summary(results: Mapping[str, Any]) -> str:
+    """One row per backend: each sync figure against the physical bound, target met or not."""
+    lines = [
+        "| backend | first sync s | ÷ parse_hash+load (≤ 4×) | no-op s | ÷ parse_hash (≤ 2×) | "
+        "1% change ÷ no-op (≤ 1.2×) | parse / parse_hash / load / REST decode s | "
+        "first sync, no-op ÷ own bounds (≤ 3×, ≤ 1.5×) | peak MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def judged(row: Mapping[str, Any]) -> str:
+        return f"{row['ratio']:.2f}× {'met' if row['met'] else 'not met'}"
+
+    for backend, data in results["backends"].items():
+        if "physical_ratios" not in data:
+            continue
+        phys, own, bounds = data["physical_ratios"], data["ratios"], data["physical"]["timings"]
+        peak = max((data["peak_rss_mb"].get(f, 0.0) for f in SYNC_FIGURES), default=0.0)
+        lines.append(
+            f"| {backend} | {phys['first_sync']['seconds']:.2f} | {judged(phys['first_sync'])} | "
+            f"{phys['noop_resync']['seconds']:.2f} | {judged(phys['noop_resync'])} | "
+            f"{judged(phys['delta_1pct'])} | "
+            + " / ".join(f"{bounds[b]:.2f}" for b in ("parse", "parse_hash", "load"))
+            + f" / {bounds['rest_decode_hash']:.2f} | "
+            f"{own['first_sync']['ratio']:.2f}×, {own['noop_resync']['ratio']:.2f}× | {peak:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the tables of a results file: `python -m bench.report bench/results/X.json`."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=main.__doc__)
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--summary", action="store_true", help="one row per backend only")
+    args = parser.parse_args(argv)
+    results = json.loads(args.results.read_text())
+    print(summary(results) if args.summary else markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

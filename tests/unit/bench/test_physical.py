@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import pytest
 from bench import physical
-from bench.report import markdown, physical_ratios, ratios
+from bench.report import markdown, physical_ratios, ratios, summary
 
 from rostersync.simulator.bundle_writer import write_bundle
 from rostersync.simulator.stream import StreamingDistrict
@@ -144,17 +144,28 @@ class TestPhysicalRatios:
         assert result["delta_1pct"]["ratio"] == pytest.approx(1.1)
         assert result["delta_1pct"]["met"] is True
 
-    def test_the_table_marks_each_target(self) -> None:
+    def backend(self) -> dict[str, object]:
         timings = {**self.TIMINGS, "read_parse": 2.0, "bulk_load": 2.0}
-        data = {
+        return {
             "timings": timings,
             "ratios": ratios(timings),
             "peak_rss_mb": {"first_sync": 300.0},
             "physical": {"timings": self.PHYSICAL, "peak_rss_mb": {}, "detail": {}},
             "physical_ratios": physical_ratios(timings, self.PHYSICAL),
         }
+
+    def test_the_table_marks_each_target(self) -> None:
+        data = self.backend()
         table = markdown({"students": 10_000, "machine": "x86_64", "backends": {"sqlite": data}})
         assert "| sqlite | first_sync ≤ 4.0× parse_hash+load | 12.00 |" in table
         assert "| 4.00× | met |" in table
         assert "| 3.00× | not met |" in table
         assert "| sqlite | bundle peak memory < 1024 MB | | | | 300 MB | met |" in table
+
+    def test_the_summary_has_one_row_per_backend(self) -> None:
+        data = self.backend()
+        rows = summary({"backends": {"sqlite": data}}).splitlines()[2:]
+        assert rows == [
+            "| sqlite | 12.00 | 4.00× met | 3.00 | 3.00× not met | 1.10× met | "
+            "0.50 / 1.00 / 2.00 / 1.50 | 3.00×, 1.50× | 300 |"
+        ]

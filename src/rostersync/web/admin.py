@@ -1,16 +1,11 @@
 """Staff sign-in and the admin pages: districts, runs (approve/discard), open issues, audit log.
 
-Every admin page goes through two gates, both here:
-
-    require_staff            a staff session, else the staff sign-in page (students and
-                             educators have no staff session, so they never get further)
-    require_district_access  the district (or the run's district) exists AND the staff member
-                             may see it (`StaffViewer.can_see`); otherwise the same 404 page, so
-                             a data manager cannot even learn that another district's slug exists
-
-The JSON API (`web/api.py`) uses the same `Scope`, so pages and API cannot drift apart. Every
-POST carries the session's CSRF token; the sign-in form, which has no session yet, carries a
-double-submit token bound to a cookie (login CSRF).
+Every admin page names its gates (`web/gates.py`): `Staff` (a staff session, else the staff
+sign-in page), then `DistrictInScope` or `RunInScope` (the district, or the run's district, exists
+AND the staff member may see it, else the same 404 page, so a data manager cannot even learn that
+another district's slug exists), then, on a POST, `FormCsrf` (the session's CSRF token). The JSON
+API (`web/api.py`) scopes with the same lookups, so pages and API cannot drift apart. The sign-in
+form, which has no session yet, carries a double-submit token bound to a cookie (login CSRF).
 
 Getting in (rules in `staff/accounts.py`): /staff/login, then /staff/login/code when the account
 uses TOTP; /staff/totp to turn TOTP on; /admin/districts/{slug}/invite (vendor staff only) emails
@@ -22,9 +17,8 @@ import secrets
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -43,9 +37,19 @@ from rostersync.notify.csvfile import issues_csv_file
 from rostersync.service import RosterSync
 from rostersync.signin.paths import safe_next_path
 from rostersync.staff.errors import InvitationRefused, StaffSignInRefused, TotpRefused
-from rostersync.staff.models import CodeNeeded, StaffViewer
+from rostersync.staff.models import CodeNeeded
 from rostersync.sync.pipeline import PENDING
-from rostersync.web.gates import tokens_match
+from rostersync.web.cookies import Cookies
+from rostersync.web.gates import (
+    DistrictInScope,
+    FormCsrf,
+    LoginFormFresh,
+    PageError,
+    RunInScope,
+    Staff,
+    VendorDistrict,
+    not_found,
+)
 
 HERE = Path(__file__).parent
 HOME = "/admin/districts"
@@ -64,53 +68,24 @@ FOREGROUND_SECONDS = 5.0
 ACTION_ERRORS = (RunNotPending, SourceChanged, SyncInProgress, SourceError, ConfigError)
 
 
-class PageError(Exception):
-    """Stop a page with a redirect (`location`) or a friendly error page (`status`)."""
-
-    def __init__(
-        self, *, status: int = 404, title: str = "", message: str = "", location: str = ""
-    ) -> None:
-        super().__init__(title or location)
-        self.status, self.title, self.message, self.location = status, title, message, location
-
-
-def not_found() -> PageError:
-    return PageError(
-        title="Not found",
-        message="There is no such page, or it is not in your district. Go back to your districts.",
-    )
-
-
-class Scope:
-    """Looks districts and runs up for one staff member: None when missing *or* not theirs."""
-
-    def __init__(self, service: RosterSync) -> None:
-        self.service = service
-
-    def district(self, staff: StaffViewer, slug: str) -> Any:
-        try:
-            district, integration = self.service.district(slug)
-        except NotFoundError:
-            return None
-        return (district, integration) if staff.can_see(district.id) else None
-
-    def run(self, staff: StaffViewer, run_id: str) -> Any:
-        try:
-            run = self.service.run(run_id)
-        except NotFoundError:
-            return None
-        if not staff.can_see(run.district_id):
-            return None
-        return run, self.service.district(run.district_id)[0]
-
-
-def session_cookie(service: RosterSync) -> Any:
+def session_cookie(service: RosterSync) -> Cookies:
     """The portal's cookie names (one session store for ClassLink and staff sign-in)."""
-    # Imported here: app.py mounts this router, so a module-level import would be circular.
-    from rostersync.web.app import _Cookies
+    return Cookies.of(service.settings)
 
-    settings = service.settings
-    return _Cookies(settings.session_cookie_secure, settings.session_max_age_seconds)
+
+def page_error_response(templates: Jinja2Templates, request: Request, exc: PageError) -> Response:
+    """A `PageError` as its redirect, its sign-in refusal page (with a `ref`) or its error page."""
+    if exc.location:
+        return RedirectResponse(exc.location, status_code=303)
+    if exc.ref:
+        context = {"title": exc.title, "message": exc.message, "ref": exc.ref}
+        return templates.TemplateResponse(request, "refused.html", context, status_code=exc.status)
+    return templates.TemplateResponse(
+        request,
+        "admin_error.html",
+        {"title": exc.title, "message": exc.message, "staff": None},
+        status_code=exc.status,
+    )
 
 
 def _page_route(templates: Jinja2Templates) -> type[APIRoute]:
@@ -124,14 +99,7 @@ def _page_route(templates: Jinja2Templates) -> type[APIRoute]:
                 try:
                     return await handler(request)
                 except PageError as exc:
-                    if exc.location:
-                        return RedirectResponse(exc.location, status_code=303)
-                    return templates.TemplateResponse(
-                        request,
-                        "admin_error.html",
-                        {"title": exc.title, "message": exc.message, "staff": None},
-                        status_code=exc.status,
-                    )
+                    return page_error_response(templates, request, exc)
 
             return run
 
@@ -148,45 +116,11 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         A router to include in the portal's app.
     """
     cookies = session_cookie(service)
-    login_cookie = cookies.session.replace("session", "staff_login")
+    login_cookie = cookies.staff_login
     # The halfway sign-in (password right, TOTP code next): its random token, kept 5 minutes.
-    code_cookie = cookies.session.replace("session", "staff_code")
+    code_cookie = cookies.staff_code
     templates = Jinja2Templates(directory=HERE / "templates")
-    scope = Scope(service)
     router = APIRouter(route_class=_page_route(templates))
-
-    def require_staff(request: Request) -> StaffViewer:
-        staff: StaffViewer | None = service.staff_viewer(request.cookies.get(cookies.session))
-        if staff is None:
-            target = quote(request.url.path, safe="/")
-            raise PageError(location=f"/staff/login?next={target}")
-        return staff
-
-    Staff = Annotated[StaffViewer, Depends(require_staff)]
-
-    def require_district_access(slug: str, staff: Staff) -> Any:
-        found = scope.district(staff, slug)
-        if found is None:
-            raise not_found()
-        return found
-
-    def require_run_access(run_id: str, staff: Staff) -> Any:
-        found = scope.run(staff, run_id)
-        if found is None:
-            raise not_found()
-        return found
-
-    District = Annotated[Any, Depends(require_district_access)]
-    Run = Annotated[Any, Depends(require_run_access)]
-    Csrf = Annotated[str, Form(max_length=200)]
-
-    def check_csrf(staff: StaffViewer, csrf: str) -> None:
-        if not tokens_match(csrf, staff.csrf_token):
-            raise PageError(
-                status=403,
-                title="Please try again",
-                message="This form expired. Go back, reload the page and submit it again.",
-            )
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, context, status_code=status)
@@ -222,11 +156,10 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         request: Request,
         email: Annotated[str, Form(max_length=320)],
         password: Annotated[str, Form(max_length=1000)],
-        csrf: Csrf = "",
+        fresh: LoginFormFresh,
         next: Annotated[str, Form(max_length=2000)] = HOME,
     ) -> Any:
-        expected = request.cookies.get(login_cookie) or ""
-        if not tokens_match(csrf, expected):
+        if not fresh:
             return login_page(
                 request, next_path=next, email=email, error="This form expired: sign in again."
             )
@@ -299,12 +232,8 @@ def create_admin_router(service: RosterSync) -> APIRouter:
 
     @router.post("/staff/totp")
     def totp_confirm(
-        request: Request,
-        staff: Staff,
-        code: Annotated[str, Form(max_length=20)] = "",
-        csrf: Csrf = "",
+        request: Request, staff: FormCsrf, code: Annotated[str, Form(max_length=20)] = ""
     ) -> Any:
-        check_csrf(staff, csrf)
         try:
             service.confirm_totp(staff, code)
         except TotpRefused as exc:
@@ -314,13 +243,6 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         return RedirectResponse("/staff/totp", status_code=303)
 
     # Invitations: vendor staff invite a district's data manager --------------------------------
-    def require_vendor_staff(staff: Staff, found: District) -> Any:
-        if not staff.is_vendor_staff:
-            raise not_found()
-        return found
-
-    VendorDistrict = Annotated[Any, Depends(require_vendor_staff)]
-
     @router.get("/admin/districts/{slug}/invite", response_class=HTMLResponse)
     def invite_page(request: Request, staff: Staff, found: VendorDistrict, sent: str = "") -> Any:
         return page(
@@ -330,12 +252,10 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     @router.post("/admin/districts/{slug}/invite")
     def invite(
         request: Request,
-        staff: Staff,
         found: VendorDistrict,
+        staff: FormCsrf,
         email: Annotated[str, Form(max_length=320)] = "",
-        csrf: Csrf = "",
     ) -> Any:
-        check_csrf(staff, csrf)
         district = found[0]
         try:
             _, delivered = service.invite_data_manager(district.id, email, actor=staff.actor)
@@ -390,17 +310,16 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     def invitation_accept(
         request: Request,
         token: Token,
+        fresh: LoginFormFresh,
         name: Annotated[str, Form(max_length=255)] = "",
         password: Annotated[str, Form(max_length=1000)] = "",
         password_again: Annotated[str, Form(max_length=1000)] = "",
-        csrf: Csrf = "",
     ) -> Any:
         try:
             details = service.staff_invitation(token)
         except InvitationRefused as exc:
             raise refused_invitation(exc) from None
-        expected = request.cookies.get(login_cookie) or ""
-        if not tokens_match(csrf, expected):
+        if not fresh:
             return accept_page(request, token, details, "This form expired: fill it in again.")
         try:
             signed_in = service.accept_staff_invitation(
@@ -427,7 +346,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         return page(request, "admin_districts.html", overviews=overviews, staff=staff)
 
     @router.get("/admin/districts/{slug}", response_class=HTMLResponse)
-    def district(request: Request, staff: Staff, found: District, done: str = "") -> Any:
+    def district(request: Request, staff: Staff, found: DistrictInScope, done: str = "") -> Any:
         district, integration = found
         return page(
             request,
@@ -440,13 +359,11 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         )
 
     @router.post("/admin/districts/{slug}/preview")
-    def preview(staff: Staff, found: District, csrf: Csrf = "") -> Any:
-        check_csrf(staff, csrf)
+    def preview(found: DistrictInScope, staff: FormCsrf) -> Any:
         return start(found[0], "preview")
 
     @router.post("/admin/districts/{slug}/sync")
-    def sync_now(staff: Staff, found: District, csrf: Csrf = "") -> Any:
-        check_csrf(staff, csrf)
+    def sync_now(found: DistrictInScope, staff: FormCsrf) -> Any:
         return start(found[0], "apply")
 
     def start(district: Any, mode: str) -> Any:
@@ -460,7 +377,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
 
     # Runs ------------------------------------------------------------------------------------
     @router.get("/admin/runs/{run_id}", response_class=HTMLResponse)
-    def run_page(request: Request, staff: Staff, found: Run, done: str = "") -> Any:
+    def run_page(request: Request, staff: Staff, found: RunInScope, done: str = "") -> Any:
         # Imported here: web/uploads.py builds on this module.
         from rostersync.web.uploads import describe_progress
 
@@ -487,14 +404,12 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         )
 
     @router.post("/admin/runs/{run_id}/approve")
-    def approve(staff: Staff, found: Run, csrf: Csrf = "") -> Any:
-        check_csrf(staff, csrf)
+    def approve(found: RunInScope, staff: FormCsrf) -> Any:
         report = act(lambda: service.approve_run(found[0].id, staff.actor))
         return RedirectResponse(f"/admin/runs/{report.run_id}?done=approved", status_code=303)
 
     @router.post("/admin/runs/{run_id}/discard")
-    def discard(staff: Staff, found: Run, csrf: Csrf = "") -> Any:
-        check_csrf(staff, csrf)
+    def discard(found: RunInScope, staff: FormCsrf) -> Any:
         act(lambda: service.discard_run(found[0].id, staff.actor))
         return RedirectResponse(f"/admin/runs/{found[0].id}?done=discarded", status_code=303)
 
@@ -513,7 +428,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     def issues(
         request: Request,
         staff: Staff,
-        found: District,
+        found: DistrictInScope,
         code: Code = "",
         sourced_id: SourcedId = "",
         done: str = "",
@@ -534,7 +449,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
 
     @router.get("/admin/districts/{slug}/issues.csv")
     def issues_download(
-        staff: Staff, found: District, code: Code = "", sourced_id: SourcedId = ""
+        staff: Staff, found: DistrictInScope, code: Code = "", sourced_id: SourcedId = ""
     ) -> Response:
         district = found[0]
         body = issues_csv_file(filtered(district.id, code, sourced_id.strip()))
@@ -547,8 +462,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         )
 
     @router.post("/admin/districts/{slug}/revalidate")
-    def revalidate(staff: Staff, found: District, csrf: Csrf = "") -> Any:
-        check_csrf(staff, csrf)
+    def revalidate(found: DistrictInScope, staff: FormCsrf) -> Any:
         district = found[0]
         act(lambda: service.revalidate(district.id))
         return RedirectResponse(
@@ -556,7 +470,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         )
 
     @router.get("/admin/districts/{slug}/audit", response_class=HTMLResponse)
-    def audit(request: Request, staff: Staff, found: District) -> Any:
+    def audit(request: Request, staff: Staff, found: DistrictInScope) -> Any:
         district = found[0]
         entries = service.audit_entries(district.id)
         return page(request, "admin_audit.html", district=district, entries=entries, staff=staff)
@@ -564,4 +478,4 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     return router
 
 
-__all__ = ["PageError", "Scope", "create_admin_router", "not_found", "session_cookie"]
+__all__ = ["PageError", "create_admin_router", "not_found", "page_error_response", "session_cookie"]

@@ -4,8 +4,9 @@ this app, under a policy that allows no other origin and no inline script).
 
 Authenticated by the staff session cookie (as the pages are); every write also needs the
 session's CSRF token in the `X-CSRF-Token` header (`GET /api/v1/session` returns it), so a
-cross-site form cannot drive it. Scoped by the same `Scope` as the pages: a district or run the
-caller may not see is a 404, exactly like one that does not exist.
+cross-site form cannot drive it. The gates are in `web/gates.py` (`ApiStaff`, `HeaderCsrf`,
+`ApiDistrictInScope`, `ApiRunInScope`), scoped by the same lookups as the pages: a district or run
+the caller may not see is a 404, exactly like one that does not exist.
 
 Responses are their own pydantic models, built field by field: a column added to a table never
 reaches the API by accident, and credentials are never part of any model. Every status a route
@@ -18,21 +19,25 @@ field and the problem but never its own input echoed back. The district push end
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.security import APIKeyCookie
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from rostersync.errors import NotFoundError, SpreadsheetRejected
 from rostersync.service import RosterSync
-from rostersync.staff.models import StaffViewer
 from rostersync.sync.pipeline import PENDING
-from rostersync.web.admin import ACTION_ERRORS, Scope, session_cookie
+from rostersync.web.admin import ACTION_ERRORS, session_cookie
 from rostersync.web.api_docs import DOCS_ASSETS, PUSH_SECURITY_SCHEME, docs_page
-from rostersync.web.gates import tokens_match
+from rostersync.web.gates import (
+    ApiDistrictInScope,
+    ApiRunInScope,
+    ApiStaff,
+    HeaderCsrf,
+    serve,
+)
 from rostersync.web.push import create_push_router
 from rostersync.web.upload_stream import UploadMalformed, UploadTooLarge, receive_file
 from rostersync.web.uploads import (
@@ -256,7 +261,6 @@ def create_api(service: RosterSync) -> FastAPI:
         The ASGI app; its OpenAPI document is at `/openapi.json` and Swagger UI at `/docs`.
     """
     cookies = session_cookie(service)
-    scope = Scope(service)
     # FastAPIOffline serves Swagger UI's script and styles from the package (no CDN); the page
     # itself is ours (`docs_page`), so that no inline script is needed.
     api = FastAPIOffline(
@@ -271,12 +275,7 @@ def create_api(service: RosterSync) -> FastAPI:
         static_url=DOCS_ASSETS,
         responses=SIGNED_IN,
     )
-    staff_cookie = APIKeyCookie(
-        name=cookies.session,
-        scheme_name="staffSession",
-        description="The staff session, set by signing in at /staff/login.",
-        auto_error=False,
-    )
+    serve(api, service)  # a mounted app: its routes' gates find the service on it
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -291,38 +290,6 @@ def create_api(service: RosterSync) -> FastAPI:
         ]
         return JSONResponse({"detail": fields}, status_code=422)
 
-    def require_staff(session: Annotated[str | None, Depends(staff_cookie)]) -> StaffViewer:
-        staff: StaffViewer | None = service.staff_viewer(session)
-        if staff is None:
-            raise HTTPException(401, "sign in at /staff/login first")
-        return staff
-
-    Staff = Annotated[StaffViewer, Depends(require_staff)]
-
-    def require_csrf(
-        staff: Staff, x_csrf_token: Annotated[str, Header(max_length=200)] = ""
-    ) -> StaffViewer:
-        if not tokens_match(x_csrf_token, staff.csrf_token):
-            raise HTTPException(403, "send the session's csrf_token (GET /api/v1/session)")
-        return staff
-
-    Writer = Annotated[StaffViewer, Depends(require_csrf)]
-
-    def require_district_access(slug: str, staff: Staff) -> Any:
-        found = scope.district(staff, slug)
-        if found is None:
-            raise HTTPException(404, "no such district")
-        return found
-
-    def require_run_access(run_id: str, staff: Staff) -> Any:
-        found = scope.run(staff, run_id)
-        if found is None:
-            raise HTTPException(404, "no such run")
-        return found
-
-    District = Annotated[Any, Depends(require_district_access)]
-    Run = Annotated[Any, Depends(require_run_access)]
-
     def act(action: Any) -> Any:
         try:
             return action()
@@ -334,7 +301,7 @@ def create_api(service: RosterSync) -> FastAPI:
         return docs_page(request.scope.get("root_path", ""), api.title)
 
     @api.get("/v1/session", response_model=SessionOut)
-    def session(staff: Staff) -> SessionOut:
+    def session(staff: ApiStaff) -> SessionOut:
         return SessionOut(
             display_name=staff.display_name,
             role=staff.role,
@@ -343,12 +310,12 @@ def create_api(service: RosterSync) -> FastAPI:
         )
 
     @api.get("/v1/districts", response_model=list[DistrictOut])
-    def list_districts(staff: Staff) -> list[DistrictOut]:
+    def list_districts(staff: ApiStaff) -> list[DistrictOut]:
         only = None if staff.is_vendor_staff else staff.district_id
         return [DistrictOut(**_district_out(o)) for o in service.district_overviews(only)]
 
     @api.get("/v1/districts/{slug}", response_model=DistrictDetailOut, responses=SCOPED)
-    def get_district(found: District) -> DistrictDetailOut:
+    def get_district(found: ApiDistrictInScope) -> DistrictDetailOut:
         district, integration = found
         (overview,) = service.district_overviews(district.id)
         answers = {name: getattr(integration, name) for name in QuestionnaireOut.model_fields}
@@ -360,11 +327,13 @@ def create_api(service: RosterSync) -> FastAPI:
         )
 
     @api.get("/v1/districts/{slug}/runs", response_model=list[RunOut], responses=SCOPED)
-    def list_runs(found: District, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[RunOut]:
+    def list_runs(
+        found: ApiDistrictInScope, limit: Annotated[int, Query(ge=1, le=200)] = 20
+    ) -> list[RunOut]:
         return [_run_out(r) for r in service.runs(found[0].id, limit=limit)]
 
     @api.get("/v1/runs/{run_id}", response_model=RunOut, responses=SCOPED)
-    def get_run(found: Run) -> RunOut:
+    def get_run(found: ApiRunInScope) -> RunOut:
         run = found[0]
         try:
             held = service.run_plan(run.id).held_reason
@@ -378,29 +347,29 @@ def create_api(service: RosterSync) -> FastAPI:
         status_code=201,
         responses={**SCOPED, **WRITE},
     )
-    def preview(staff: Writer, found: District) -> RunOut:
+    def preview(staff: HeaderCsrf, found: ApiDistrictInScope) -> RunOut:
         report = act(lambda: service.preview_sync(found[0].id))
         return _run_out(service.run(report.run_id))
 
     @api.post("/v1/runs/{run_id}/approve", response_model=RunOut, responses={**SCOPED, **WRITE})
-    def approve(staff: Writer, found: Run) -> RunOut:
+    def approve(staff: HeaderCsrf, found: ApiRunInScope) -> RunOut:
         report = act(lambda: service.approve_run(found[0].id, staff.actor))
         return _run_out(service.run(report.run_id))
 
     @api.post("/v1/runs/{run_id}/discard", response_model=RunOut, responses={**SCOPED, **WRITE})
-    def discard(staff: Writer, found: Run) -> RunOut:
+    def discard(staff: HeaderCsrf, found: ApiRunInScope) -> RunOut:
         return _run_out(act(lambda: service.discard_run(found[0].id, staff.actor)))
 
     @api.post(
         "/v1/districts/{slug}/revalidate", response_model=RunOut, responses={**SCOPED, **WRITE}
     )
-    def revalidate(staff: Writer, found: District) -> RunOut:
+    def revalidate(staff: HeaderCsrf, found: ApiDistrictInScope) -> RunOut:
         report = act(lambda: service.revalidate(found[0].id))
         return _run_out(service.run(report.run_id))
 
     @api.get("/v1/districts/{slug}/issues", response_model=list[IssueOut], responses=SCOPED)
     def open_issues(
-        found: District,
+        found: ApiDistrictInScope,
         code: Annotated[str, Query(max_length=64)] = "",
         sourced_id: Annotated[str, Query(max_length=255)] = "",
     ) -> list[IssueOut]:
@@ -421,7 +390,7 @@ def create_api(service: RosterSync) -> FastAPI:
 
     # Run progress, runs started in the background, and the staff import (web/uploads.py).
     @api.get("/v1/runs/{run_id}/progress", response_model=RunProgressOut, responses=SCOPED)
-    def run_progress(found: Run) -> RunProgressOut:
+    def run_progress(found: ApiRunInScope) -> RunProgressOut:
         # The run afresh, then its progress: the progress is never older than the status.
         run = service.run(found[0].id)
         progress = service.run_progress(run.id)
@@ -445,7 +414,7 @@ def create_api(service: RosterSync) -> FastAPI:
         responses={**SCOPED, **WRITE},
     )
     def start_run(
-        staff: Writer, found: District, mode: Literal["preview", "apply"] = "preview"
+        staff: HeaderCsrf, found: ApiDistrictInScope, mode: Literal["preview", "apply"] = "preview"
     ) -> RunOut:
         """Start a preview or a sync in the background; follow it at /v1/runs/{id}/progress."""
         run_id = act(lambda: service.start_run(found[0].id, mode=mode))
@@ -468,7 +437,7 @@ def create_api(service: RosterSync) -> FastAPI:
         },
         openapi_extra=IMPORT_FORM,
     )
-    async def import_staff(request: Request, staff: Writer, found: District) -> Any:
+    async def import_staff(request: Request, staff: HeaderCsrf, found: ApiDistrictInScope) -> Any:
         """Import staff from a CSV or XLSX file (the template's columns): every row, or none.
 
         The session, the CSRF header and the district are checked before the body is read;
@@ -520,10 +489,13 @@ def create_api(service: RosterSync) -> FastAPI:
     generate = api.openapi
 
     def openapi() -> dict[str, Any]:
-        # FastAPI's document, plus the push key's scheme (the push routes check it themselves).
+        # FastAPI's document, plus the push key's scheme (the push routes check it themselves),
+        # and the session cookie's name under this portal's settings.
         document = generate()
         schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
         schemes.update(PUSH_SECURITY_SCHEME)
+        if "staffSession" in schemes:
+            schemes["staffSession"]["name"] = cookies.session
         return document
 
     api.openapi = openapi  # type: ignore[method-assign]

@@ -11,13 +11,12 @@ loopback tests and the demo), `Secure` with the `__Host-` prefix. `Lax`, not `St
 redirect back is a cross-site top-level navigation that must carry the login cookie.
 """
 
-# No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime, and
-# the `SignedInViewer` alias is local to `create_app`.
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi import FastAPI, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -28,35 +27,15 @@ from rostersync.refusals import record_refusal
 from rostersync.service import RosterSync
 from rostersync.signin.oidc import SignInRefused, protocol_failure
 from rostersync.signin.paths import safe_next_path
-from rostersync.signin.portal import Restart, Viewer
-from rostersync.web.gates import tokens_match
+from rostersync.signin.portal import Restart
+from rostersync.web.admin import page_error_response
+from rostersync.web.cookies import Cookies as _Cookies
+from rostersync.web.gates import PageError, SignedInViewer, ViewerFormCsrf, serve
 from rostersync.web.refused_request import invalid_request_page
 
 HERE = Path(__file__).parent
 MAX_FILTER = 100
 HSTS = "max-age=31536000; includeSubDomains"
-
-
-class _Cookies:
-    """The names and attributes of the portal's cookies under one configuration."""
-
-    def __init__(self, secure: bool, max_age: int) -> None:
-        prefix = "__Host-" if secure else ""
-        self.session = f"{prefix}rostersync_session"
-        self.login = f"{prefix}rostersync_login"
-        self.secure = secure
-        self.max_age = max_age
-
-    def set(self, response: Response, name: str, value: str, max_age: int) -> None:
-        response.set_cookie(
-            name,
-            value,
-            max_age=max_age,
-            path="/",
-            secure=self.secure,
-            httponly=True,
-            samesite="lax",
-        )
 
 
 def create_app(service: RosterSync) -> FastAPI:
@@ -72,6 +51,7 @@ def create_app(service: RosterSync) -> FastAPI:
     cookies = _Cookies(settings.session_cookie_secure, settings.session_max_age_seconds)
     templates = Jinja2Templates(directory=HERE / "templates")
     app = FastAPI(title="Educator Portal", docs_url=None, redoc_url=None, openapi_url=None)
+    serve(app, service)  # the gates of every route (web/gates.py) find the service on the app
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     from rostersync.web.ratelimit import install_rate_limits
 
@@ -96,12 +76,6 @@ def create_app(service: RosterSync) -> FastAPI:
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    def viewer(request: Request) -> Viewer | None:
-        found: Viewer | None = service.web_viewer(request.cookies.get(cookies.session))
-        return found
-
-    SignedInViewer = Annotated[Viewer | None, Depends(viewer)]
-
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, context, status_code=status)
 
@@ -110,6 +84,11 @@ def create_app(service: RosterSync) -> FastAPI:
         # Every page a browser can land on: a refusal page naming the field, never the raw
         # 422 JSON with the input echoed back (the API app answers JSON, web/api.py).
         return invalid_request_page(templates, request, exc)
+
+    @app.exception_handler(PageError)
+    async def gate_refused(request: Request, exc: PageError) -> Response:
+        # A gate's refusal on this app's own routes (the admin routers render theirs).
+        return page_error_response(templates, request, exc)
 
     def refused(request: Request, exc: SignInRefused) -> HTMLResponse:
         record_refusal(exc, settings)  # logged under the reference the page shows
@@ -219,21 +198,9 @@ def create_app(service: RosterSync) -> FastAPI:
     def confirm(
         request: Request,
         student_id: str,
-        who: SignedInViewer,
+        who: ViewerFormCsrf,
         status: Annotated[str, Form(max_length=32)],
-        csrf: Annotated[str, Form(max_length=200)] = "",
     ) -> Response:
-        if who is None:
-            return RedirectResponse("/login", status_code=303)
-        if not tokens_match(csrf, who.csrf_token):
-            return page(
-                request,
-                "refused.html",
-                403,
-                title="Please try again",
-                message="This form expired. Go back to your home page and submit it again.",
-                ref="csrf",
-            )
         try:
             service.confirm_eligibility(who, student_id, status)
         except NotFoundError:

@@ -8,42 +8,26 @@ reverse proxy on the same machine, the proxy must forward the client's address (
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
-import ipaddress
-
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 
 from rostersync import metrics
 from rostersync.service import RosterSync
-
-
-def from_loopback(request: Request) -> bool:
-    """Whether the request comes from this machine."""
-    host = request.client.host if request.client else ""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from rostersync.web.gates import MetricsReader, from_loopback
 
 
 def create_metrics_router(service: RosterSync) -> APIRouter:
     """The `/metrics` route over one service (its settings and staff sessions)."""
-    from rostersync.web.admin import session_cookie
-
-    cookie = session_cookie(service).session
     router = APIRouter()
 
     @router.get("/metrics", include_in_schema=False)
-    def read_metrics(request: Request) -> Response:
-        local = service.settings.metrics_from_loopback and from_loopback(request)
-        if not local:
-            staff = service.staff_viewer(request.cookies.get(cookie))
-            if staff is None or not staff.is_vendor_staff:
-                return PlainTextResponse(
-                    "Metrics are for vendor staff: sign in at /staff/login with a vendor staff "
-                    "account, or scrape from the portal's own machine.",
-                    status_code=403,
-                )
+    def read_metrics(allowed: MetricsReader) -> Response:
+        if not allowed:
+            return PlainTextResponse(
+                "Metrics are for vendor staff: sign in at /staff/login with a vendor staff "
+                "account, or scrape from the portal's own machine.",
+                status_code=403,
+            )
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 

@@ -9,12 +9,13 @@
     /admin/onboarding/{slug}/preview      preview the first sync, then approve it on its run page
     /admin/onboarding/{slug}/go-live      a go-live date, or go live now
 
-The gates are the admin pages' (`web/admin.py`): a staff session, then `Scope`, so a data manager
-reaches only their own district's steps and gets the same 404 as for a district that does not
-exist. Every POST carries the session's CSRF token. Forms are parsed here into typed answers with
-one message per field (shown next to the field, tied to it with `aria-describedby`); the service
-then checks the whole with `DistrictSetup.check`, so the wizard cannot save what the CLI would
-refuse. Keys and secrets go in, encrypted, and never come back out: not into a page, a log line
+The gates are the admin pages' (`web/gates.py`): `Staff`, then `ScopedDistrict`, so a data
+manager reaches only their own district's steps and gets the same 404 as for a district that does
+not exist; a new district needs `VendorStaff`. Every POST passes `FormCsrf` (the session's CSRF
+token). Forms are parsed here into typed answers with one message per field (shown next to the
+field, tied to it with `aria-describedby`); the service then checks the whole with
+`DistrictSetup.check`, so the wizard cannot save what the CLI would refuse. Keys and secrets go
+in, encrypted, and never come back out: not into a page, a log line
 or the audit log. The one exception is a push key and secret, shown once when issued.
 """
 
@@ -22,10 +23,10 @@ or the audit log. The one exception is a push key and secret, shown once when is
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import structlog
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
@@ -34,8 +35,8 @@ from rostersync.errors import ConfigError, CredentialNotForSource, SourceError
 from rostersync.providers import PROVIDERS, push
 from rostersync.service import DistrictSetup, RosterSync
 from rostersync.staff.models import StaffViewer
-from rostersync.web.admin import PageError, Scope, _page_route, not_found, session_cookie
-from rostersync.web.gates import tokens_match
+from rostersync.web.admin import _page_route
+from rostersync.web.gates import FormCsrf, ScopedDistrict, Staff, VendorStaff
 from rostersync.web.onboarding_forms import (
     FREQUENCIES,
     STUDENT_ID_CHOICES,
@@ -75,46 +76,8 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
     Returns:
         A router to include in the portal's app.
     """
-    cookies = session_cookie(service)
     templates = Jinja2Templates(directory=HERE / "templates")
-    scope = Scope(service)
     router = APIRouter(route_class=_page_route(templates))
-
-    def require_staff(request: Request) -> StaffViewer:
-        staff: StaffViewer | None = service.staff_viewer(request.cookies.get(cookies.session))
-        if staff is None:
-            target = quote(request.url.path, safe="/")
-            raise PageError(location=f"/staff/login?next={target}")
-        return staff
-
-    Staff = Annotated[StaffViewer, Depends(require_staff)]
-
-    def require_vendor_staff(staff: Staff) -> StaffViewer:
-        if not staff.is_vendor_staff:
-            raise PageError(
-                status=403,
-                title="Vendor staff only",
-                message="Only vendor staff create districts. Your own district's onboarding "
-                "steps are on its page: go back to your districts.",
-            )
-        return staff
-
-    def require_district_access(slug: str, staff: Staff) -> Any:
-        found = scope.district(staff, slug)
-        if found is None:
-            raise not_found()
-        return found[0]
-
-    VendorStaff = Annotated[StaffViewer, Depends(require_vendor_staff)]
-    District = Annotated[Any, Depends(require_district_access)]
-
-    def check_csrf(staff: StaffViewer, csrf: str) -> None:
-        if not tokens_match(csrf, staff.csrf_token):
-            raise PageError(
-                status=403,
-                title="Please try again",
-                message="This form expired. Go back, reload the page and submit it again.",
-            )
 
     def page(
         request: Request, name: str, staff: StaffViewer, district: Any, step: str, **context: Any
@@ -173,9 +136,11 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
 
     @router.post("/admin/onboarding")
     def create_district(
-        request: Request, staff: VendorStaff, form: Annotated[AnswersForm, Form()]
+        request: Request,
+        vendor: VendorStaff,
+        staff: FormCsrf,
+        form: Annotated[AnswersForm, Form()],
     ) -> Any:
-        check_csrf(staff, form.csrf)
         answers, errors = parse_answers(form, creating=True)
         values = form.model_dump(exclude={"csrf"})
         if not errors:
@@ -208,7 +173,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
         )
 
     @router.get("/admin/onboarding/{slug}", response_class=HTMLResponse)
-    def resume(staff: Staff, district: District) -> Any:
+    def resume(staff: Staff, district: ScopedDistrict) -> Any:
         progress = service.onboarding_progress(district.id)
         for step, done in (
             ("source", progress["source"]),
@@ -220,15 +185,17 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
         return to_step(district, "go-live")
 
     @router.get("/admin/onboarding/{slug}/answers", response_class=HTMLResponse)
-    def answers_page(request: Request, staff: Staff, district: District) -> Any:
+    def answers_page(request: Request, staff: Staff, district: ScopedDistrict) -> Any:
         values = answers_values(service.onboarding_answers(district.id))
         return page(request, "onboarding_answers.html", staff, district, "answers", values=values)
 
     @router.post("/admin/onboarding/{slug}/answers")
     def save_answers(
-        request: Request, staff: Staff, district: District, form: Annotated[AnswersForm, Form()]
+        request: Request,
+        district: ScopedDistrict,
+        staff: FormCsrf,
+        form: Annotated[AnswersForm, Form()],
     ) -> Any:
-        check_csrf(staff, form.csrf)
         answers, errors = parse_answers(form, creating=False)
         error = ""
         if not errors:
@@ -270,14 +237,16 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
         )
 
     @router.get("/admin/onboarding/{slug}/source", response_class=HTMLResponse)
-    def source(request: Request, staff: Staff, district: District) -> Any:
+    def source(request: Request, staff: Staff, district: ScopedDistrict) -> Any:
         return source_page(request, staff, district)
 
     @router.post("/admin/onboarding/{slug}/source")
     def save_source(
-        request: Request, staff: Staff, district: District, form: Annotated[SourceForm, Form()]
+        request: Request,
+        district: ScopedDistrict,
+        staff: FormCsrf,
+        form: Annotated[SourceForm, Form()],
     ) -> Any:
-        check_csrf(staff, form.csrf)
         kind, url = form.source_kind, form.source_url.strip()
         provider = PROVIDERS.by_choice(kind)
         if provider is not None and provider.kind == push.KIND:
@@ -366,10 +335,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
         )
 
     @router.post("/admin/onboarding/{slug}/push/rotate")
-    def rotate_push(
-        request: Request, staff: Staff, district: District, csrf: Annotated[str, Form()] = ""
-    ) -> Any:
-        check_csrf(staff, csrf)
+    def rotate_push(request: Request, district: ScopedDistrict, staff: FormCsrf) -> Any:
         try:
             issued = service.rotate_onboarding_push(district.id, staff.actor)
         except ConfigError as exc:
@@ -378,7 +344,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
 
     # The schedule ---------------------------------------------------------------------------
     @router.get("/admin/onboarding/{slug}/schedule", response_class=HTMLResponse)
-    def schedule(request: Request, staff: Staff, district: District) -> Any:
+    def schedule(request: Request, staff: Staff, district: ScopedDistrict) -> Any:
         setup = service.onboarding_answers(district.id)
         values = {
             "sync_frequency": setup.sync_frequency,
@@ -405,9 +371,11 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
 
     @router.post("/admin/onboarding/{slug}/schedule")
     def save_schedule(
-        request: Request, staff: Staff, district: District, form: Annotated[ScheduleForm, Form()]
+        request: Request,
+        district: ScopedDistrict,
+        staff: FormCsrf,
+        form: Annotated[ScheduleForm, Form()],
     ) -> Any:
-        check_csrf(staff, form.csrf)
         answers, errors = parse_schedule(form)
         values = form.model_dump(exclude={"csrf"})
         if errors:
@@ -420,7 +388,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
 
     # Preview and approve --------------------------------------------------------------------
     @router.get("/admin/onboarding/{slug}/preview", response_class=HTMLResponse)
-    def preview(request: Request, staff: Staff, district: District) -> Any:
+    def preview(request: Request, staff: Staff, district: ScopedDistrict) -> Any:
         integration = service.district(district.id)[1]
         return page(
             request,
@@ -434,7 +402,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
 
     # Go-live --------------------------------------------------------------------------------
     @router.get("/admin/onboarding/{slug}/go-live", response_class=HTMLResponse)
-    def go_live(request: Request, staff: Staff, district: District, done: str = "") -> Any:
+    def go_live(request: Request, staff: Staff, district: ScopedDistrict, done: str = "") -> Any:
         return page(
             request,
             "onboarding_go_live.html",
@@ -447,9 +415,11 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
 
     @router.post("/admin/onboarding/{slug}/go-live")
     def save_go_live(
-        request: Request, staff: Staff, district: District, form: Annotated[GoLiveForm, Form()]
+        request: Request,
+        district: ScopedDistrict,
+        staff: FormCsrf,
+        form: Annotated[GoLiveForm, Form()],
     ) -> Any:
-        check_csrf(staff, form.csrf)
         if form.action == "now":
             service.set_live(district.id, staff.actor)
             return to_step(district, "go-live?done=live")

@@ -14,9 +14,10 @@ or discarded when they discard it.
 
 The order of the checks is the point:
 
-1. Credentials first, before a byte of the body is read: a missing or wrong key or secret, a key
-   of another district, a rotated-away secret and an unknown district are all the same 401 with
-   `WWW-Authenticate`, so nothing tells a caller which part was wrong or which slugs exist.
+1. Credentials first (the `PushKey` gate of `web/gates.py`), before a byte of the body is read: a
+   missing or wrong key or secret, a key of another district, a rotated-away secret and an
+   unknown district are all the same 401 with `WWW-Authenticate`, so nothing tells a caller
+   which part was wrong or which slugs exist.
 2. Size: a `Content-Length` over `push_max_bundle_bytes` is a 413 at once; a body that grows
    past it while streaming is cut off with the same 413. The body goes straight to a private
    file in the district's push folder, never into memory whole.
@@ -32,8 +33,6 @@ cannot pile up syncs, and the district sees at once that its previous push has n
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
-import base64
-import binascii
 import hashlib
 import os
 import uuid
@@ -54,10 +53,13 @@ from starlette.requests import ClientDisconnect
 from rostersync.errors import BundlePushRefused, NotFoundError
 from rostersync.oneroster.bundle import BundleError
 from rostersync.service import RosterSync
+from rostersync.web.gates import PushKey, basic_credentials
+
+# The HTTP Basic parsing, under the name its unit tests import.
+_basic = basic_credentials
 
 log = structlog.get_logger(__name__)
 
-REALM = 'Basic realm="rostersync push", charset="UTF-8"'
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed", "application/octet-stream")
 # Room for a multipart form's boundaries and part headers around the zip itself.
 FORM_OVERHEAD = 64 * 1024
@@ -131,23 +133,10 @@ class _TooLarge(Exception):
 
 
 def _problem(status: int, detail: str, **extra: Any) -> JSONResponse:
-    headers = {"WWW-Authenticate": REALM} if status == 401 else {}
+    headers: dict[str, str] = {}
     if status in (409, 503):
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
-
-
-def _basic(request: Request) -> tuple[str, str] | None:
-    """The (key id, secret) of an HTTP Basic `Authorization` header, or None."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic" or not value or len(value) > 1024:
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    key_id, colon, secret = decoded.partition(":")
-    return (key_id, secret) if colon and key_id and secret else None
 
 
 def _status_url(slug: str, bundle_id: str) -> str:
@@ -249,13 +238,6 @@ def create_push_router(service: RosterSync) -> APIRouter:
     router = APIRouter(prefix="/v1/districts/{slug}/bundles", tags=["push"])
     limit = service.settings.push_max_bundle_bytes
 
-    async def authenticated(request: Request, slug: str) -> tuple[Any, str] | None:
-        creds = _basic(request)
-        if creds is None:
-            return None
-        district = await run_in_threadpool(service.check_push_credentials, slug, *creds)
-        return None if district is None else (district, creds[0])
-
     @router.post(
         "",
         status_code=202,
@@ -263,11 +245,8 @@ def create_push_router(service: RosterSync) -> APIRouter:
         responses=PUSH_RESPONSES,
         openapi_extra=PUSH_BODY,
     )
-    async def push_bundle(request: Request, slug: str) -> JSONResponse:
-        found = await authenticated(request, slug)
-        if found is None:
-            return _problem(401, "send the district's push key and secret as HTTP Basic")
-        district, key_id = found
+    async def push_bundle(request: Request, caller: PushKey) -> JSONResponse:
+        district, key_id = caller
         media, options = parse_options_header(request.headers.get("content-type", ""))
         form = media == b"multipart/form-data"
         if not form and media.decode("latin-1") not in ZIP_TYPES:
@@ -347,11 +326,8 @@ def create_push_router(service: RosterSync) -> APIRouter:
         responses={401: UNAUTHORIZED, 404: _problem_doc("No such bundle in this district")},
         openapi_extra={"security": [{"pushKey": []}]},
     )
-    async def bundle_status(request: Request, slug: str, bundle_id: str) -> Any:
-        found = await authenticated(request, slug)
-        if found is None:
-            return _problem(401, "send the district's push key and secret as HTTP Basic")
-        district, _key_id = found
+    async def bundle_status(caller: PushKey, bundle_id: str) -> Any:
+        district = caller.district
         try:
             bundle = await run_in_threadpool(service.pushed_bundle, district.id, bundle_id)
         except NotFoundError as exc:

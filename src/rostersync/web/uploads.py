@@ -5,23 +5,22 @@
     POST /admin/districts/{slug}/import                 upload: every row imported, or none, and
                                                         the report row by row
 
-The gates are the admin pages' (`Scope`, the staff session, the session's CSRF token), so a
-data manager reaches only their own district here too. They are passed before the file is read:
-the routes declare no body, and `web/upload_stream.py` streams the form only after the session
-and the district's scope are checked, checks the form's CSRF token as the file's part begins,
-and stops at `max_import_bytes` (413). A file whose structure is unusable
-(missing column, wrong sheet, bad encoding) is refused whole with the reason; a file
-with any bad row writes nothing and lists each problem by row and column with its fix
-(`RosterSync.import_staff`). The API twin, `POST /api/v1/districts/{slug}/imports`, lives in
+The gates are the admin pages' (`web/gates.py`: `Staff`, `DistrictInScope`, and `UploadCsrf`
+for the session's CSRF token), so a data manager reaches only their own district here too. They
+are passed before the file is read: the routes declare no body, and `web/upload_stream.py`
+streams the form only after the session and the district's scope are checked, checks the form's
+CSRF token as the file's part begins, and stops at `max_import_bytes` (413). A file whose
+structure is unusable (missing column, wrong sheet, bad encoding) is refused whole with the
+reason; a file with any bad row writes nothing and lists each problem by row and column with its
+fix (`RosterSync.import_staff`). The API twin, `POST /api/v1/districts/{slug}/imports`, lives in
 `web/api.py` and uses `row_report` from here, so page and API report the same rows.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -30,8 +29,8 @@ from rostersync.domain.staff_import import ImportReport, RowError, SheetRow
 from rostersync.errors import ConfigError, SpreadsheetRejected
 from rostersync.service import RosterSync
 from rostersync.staff.models import StaffViewer
-from rostersync.web.admin import HERE, PageError, Scope, _page_route, not_found, session_cookie
-from rostersync.web.gates import tokens_match
+from rostersync.web.admin import HERE, _page_route
+from rostersync.web.gates import DistrictInScope, Staff, UploadCsrf, not_found
 from rostersync.web.upload_stream import UploadMalformed, UploadTooLarge, receive_file
 
 TEMPLATE_TYPES = {
@@ -179,26 +178,8 @@ def create_upload_router(service: RosterSync) -> APIRouter:
     Returns:
         A router to include in the portal's app.
     """
-    cookies = session_cookie(service)
     templates = Jinja2Templates(directory=HERE / "templates")
-    scope = Scope(service)
     router = APIRouter(route_class=_page_route(templates))
-
-    def require_staff(request: Request) -> StaffViewer:
-        staff: StaffViewer | None = service.staff_viewer(request.cookies.get(cookies.session))
-        if staff is None:
-            raise PageError(location=f"/staff/login?next={quote(request.url.path, safe='/')}")
-        return staff
-
-    Staff = Annotated[StaffViewer, Depends(require_staff)]
-
-    def require_district_access(slug: str, staff: Staff) -> Any:
-        found = scope.district(staff, slug)
-        if found is None:
-            raise not_found()
-        return found
-
-    District = Annotated[Any, Depends(require_district_access)]
 
     def import_page(
         request: Request, staff: StaffViewer, district: Any, status: int = 200, **result: Any
@@ -215,11 +196,11 @@ def create_upload_router(service: RosterSync) -> APIRouter:
         return templates.TemplateResponse(request, "admin_import.html", context, status_code=status)
 
     @router.get("/admin/districts/{slug}/import", response_class=HTMLResponse)
-    def import_form(request: Request, staff: Staff, found: District) -> Any:
+    def import_form(request: Request, staff: Staff, found: DistrictInScope) -> Any:
         return import_page(request, staff, found[0])
 
     @router.get("/admin/districts/{slug}/import/template.{fmt}")
-    def template(staff: Staff, found: District, fmt: str) -> Response:
+    def template(staff: Staff, found: DistrictInScope, fmt: str) -> Response:
         if fmt not in TEMPLATE_TYPES:
             raise not_found()
         try:
@@ -233,21 +214,13 @@ def create_upload_router(service: RosterSync) -> APIRouter:
         )
 
     @router.post("/admin/districts/{slug}/import", response_class=HTMLResponse)
-    async def upload(request: Request, staff: Staff, found: District) -> Any:
+    async def upload(
+        request: Request, staff: Staff, found: DistrictInScope, check_csrf: UploadCsrf
+    ) -> Any:
         # No body parameters: the session and the district were checked before any of the body
         # was read, and the CSRF field is checked as the file's part begins.
         district = found[0]
         limit = service.settings.max_import_bytes
-
-        def check_csrf(fields: dict[str, str]) -> None:
-            if not tokens_match(fields.get("csrf", ""), staff.csrf_token):
-                raise PageError(
-                    status=403,
-                    title="Please try again",
-                    message="This form expired. Go back, reload the page and upload the file "
-                    "again.",
-                )
-
         try:
             received = await receive_file(request, limit=limit, before_file=check_csrf)
         except UploadTooLarge:

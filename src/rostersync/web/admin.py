@@ -119,7 +119,10 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     login_cookie = cookies.staff_login
     # The halfway sign-in (password right, TOTP code next): its random token, kept 5 minutes.
     code_cookie = cookies.staff_code
-    templates = Jinja2Templates(directory=HERE / "templates")
+    # The admin templates, with the run page's filters and globals (web/presentation.py).
+    from rostersync.web.presentation import admin_templates
+
+    templates = admin_templates()
     router = APIRouter(route_class=_page_route(templates))
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -189,6 +189,13 @@ def sync(
         str | None,
         typer.Option("--from", help="Read a OneRoster 1.1/1.2 CSV bundle (.zip) instead"),
     ] = None,
+    email: Annotated[
+        bool,
+        typer.Option(
+            "--email/--no-email",
+            help="Email the district's data managers how the run ended, as a scheduled sync does.",
+        ),
+    ] = True,
 ) -> None:
     """Pull a district's roster from ClassLink, validate it and provision what passes."""
     from rostersync.sync.bundle_source import BundleSource
@@ -205,9 +212,13 @@ def sync(
         render.print_json(render.report_json(report))
     else:
         render.print_report(report, title=f"Sync of {district}")
-        if report.status == "held":
-            outcome.held_reason(report)
-            outcome.next_commands(report)
+    if email:
+        sent = service.notify_run(report.run_id)
+        if not as_json:
+            outcome.emailed(sent)
+    if report.status == "held" and not as_json:
+        outcome.held_reason(report)
+        outcome.next_commands(report)
     outcome.finish(report)
 
 

@@ -33,3 +33,14 @@ def finish(report: SyncReport) -> None:
         raise typer.Exit(EXIT_FAILED)
     if report.status == "held":
         raise typer.Exit(EXIT_HELD)
+
+
+def emailed(sent: list[str]) -> None:
+    """Which emails about the run went to the district's data managers."""
+    if sent:
+        render.say(f"Emailed the district's data managers: {', '.join(sent)}.")
+    else:
+        render.say(
+            "No email sent: the district has no data manager address "
+            "(district add --data-manager), or the mail server refused it (see the log)."
+        )

@@ -1,4 +1,5 @@
-"""A held sync says why and what to run next, and exits 3; a list says what it left out.
+"""A held sync says why and what to run next, and exits 3; a manual sync emails the district's
+data managers unless told not to; a list says what it left out.
 
 Driven as a person would, against the simulator and SQLite (`tests/integration/cli/test_cli.py`
 has the same world).
@@ -55,7 +56,7 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.stdout
 
 
-def onboard_and_sync(server: SimulatorServer) -> None:
+def onboard_and_sync(server: SimulatorServer, *options: str) -> None:
     assert invoke("db", "init")[0] == 0
     code, out = invoke(
         "district", "add", "springfield",
@@ -63,7 +64,7 @@ def onboard_and_sync(server: SimulatorServer) -> None:
         "--display-name", "Springfield USD – Springfield, IL",
         "--city", "Springfield", "--state", "IL",
         "--source-url", server.base_url("springfield"),
-        "--key", KEY, "--secret", SECRET,
+        "--key", KEY, "--secret", SECRET, *options,
     )  # fmt: skip
     assert code == 0, out
     code, out = invoke("sync", "springfield")
@@ -117,6 +118,34 @@ class TestHeldSync:
         code, out = invoke("sync", "springfield")
         assert code == 1, out
         assert "Sync failed" in out
+
+
+class TestManualSyncEmails:
+    def test_a_manual_sync_emails_the_data_managers_unless_told_not_to(
+        self, env: None, server: SimulatorServer, data: DistrictData, tmp_path: Path
+    ) -> None:
+        outbox = tmp_path / "outbox"
+        onboard_and_sync(server, "--data-manager", "dm@springfield.example")
+        (summary,) = outbox.glob("*.eml")
+        assert "To: dm@springfield.example" in summary.read_text()
+
+        code, out = invoke("sync", "springfield", "--no-email")
+        assert code == 0 and "Emailed" not in out
+        assert len(list(outbox.glob("*.eml"))) == 1
+
+        forty_percent_leave(server, data)
+        code, out = invoke("sync", "springfield")
+        assert code == EXIT_HELD, out
+        assert "Emailed the district's data managers: held." in out.splitlines()
+        assert len(list(outbox.glob("*.eml"))) == 2
+
+    def test_without_a_data_manager_the_sync_says_no_email_was_sent(
+        self, env: None, server: SimulatorServer
+    ) -> None:
+        onboard_and_sync(server)
+        code, out = invoke("sync", "springfield")
+        assert code == 0, out
+        assert out.splitlines()[-1].startswith("No email sent: the district has no data manager")
 
 
 class TestListsSayWhatTheyLeftOut:

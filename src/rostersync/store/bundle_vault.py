@@ -42,7 +42,6 @@ __all__ = [
     "SEALED_SUFFIX",
     "SealedBundleError",
     "Unsealed",
-    "is_sealed",
     "seal",
     "sweep_folder",
     "unseal_to",
@@ -62,15 +61,6 @@ _MAX_TOKEN = 2 * CHUNK
 
 class SealedBundleError(ConfigError):
     """A sealed bundle that cannot be read back: wrong keys, or a damaged or altered file."""
-
-
-def is_sealed(path: Path) -> bool:
-    """Whether the file at `path` starts like a sealed bundle."""
-    try:
-        with path.open("rb") as handle:
-            return handle.read(len(MAGIC)) == MAGIC
-    except OSError:
-        return False
 
 
 def _prefix(label: str, index: int, last: bool) -> bytes:

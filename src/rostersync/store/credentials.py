@@ -111,11 +111,3 @@ def open_credential(box: SecretBox, token: str, source: SourceIdentity) -> str:
             "for: type the key and secret again for the new source"
         )
     return str(envelope["value"])
-
-
-def sealed_for(box: SecretBox, token: str) -> SourceIdentity | None:
-    """The source a stored credential was sealed for (None for one stored before sealing)."""
-    plaintext = box.decrypt(token)
-    if not plaintext.startswith(_SEAL):
-        return None
-    return SourceIdentity(**json.loads(plaintext[len(_SEAL) :])["source"])

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from rostersync.domain.records import EntityKind, Record
+from rostersync.domain.records import EntityKind
 from rostersync.store.delta_tables import delta_watermarks
 from rostersync.store.roster import select_active
 from rostersync.store.tables import ROSTER_TABLES
@@ -26,7 +26,6 @@ __all__ = [
     "advance_watermark",
     "format_modified",
     "get_watermark",
-    "newest_modified",
     "parse_modified",
 ]
 
@@ -79,11 +78,6 @@ def format_modified(moment: datetime) -> str:
     return text + "Z"
 
 
-def newest_modified(records: Iterable[Record]) -> str | None:
-    """The newest `dateLastModified` among records (normalised), or None when none carries one."""
-    return newest_of({r.date_last_modified for r in records if r.date_last_modified})
-
-
 def newest_of(stamps: Iterable[str | None]) -> str | None:
     """The newest of some `dateLastModified` stamps (normalised), or None when there are none."""
     # Parsing each distinct stamp once: real pulls repeat stamps heavily (bulk SIS updates).
@@ -123,7 +117,7 @@ def advance_watermark(
     Args:
         conn: A connection in the transaction that applied the run.
         district_id: The district.
-        seen: The newest `dateLastModified` of the pull (`newest_modified`), None if none.
+        seen: The newest `dateLastModified` of the pull (`newest_of`), None if none.
         full: True for a full sync: it also records `last_full_sync_at`.
         now: The apply's timestamp.
 

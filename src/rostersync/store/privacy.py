@@ -232,11 +232,6 @@ def export_student(conn: Connection, *, district_id: str, student: str) -> dict[
     return {"student_id": pk, "tables": found}
 
 
-def student_reference_tables() -> list[str]:
-    """The tables that refer to a student (what an export must cover), by name."""
-    return sorted(table.name for table, _ in _student_references("-"))
-
-
 def _student_references(pk: str) -> list[tuple[Table, ColumnElement[bool]]]:
     references: list[tuple[Table, ColumnElement[bool]]] = []
     for table in schema.metadata.sorted_tables:

@@ -1,7 +1,8 @@
 """Reading the roster the portal holds: the planning index, eligibility, and pages of people.
 
-The planning reads (`load_index`, `load_eligibility`) are one streamed SELECT each, whatever the
-district's size: a server-side cursor on PostgreSQL, SQLite's own lazy cursor on SQLite.
+The planning read `load_index` is one streamed SELECT, whatever the district's size: a
+server-side cursor on PostgreSQL, SQLite's own lazy cursor on SQLite. The lookups
+(`lookup_index`, `lookup_eligibility`) read only the ids they are given, a chunk at a time.
 """
 
 from __future__ import annotations
@@ -104,19 +105,6 @@ def load_index(conn: Connection, district_id: str, kind: EntityKind) -> StoredIn
     for id_, sourced_id, content_hash, active, manual in conn.execute(stmt):
         add(id_, sourced_id, content_hash or "", bool(active), bool(manual))
     return index
-
-
-def load_eligibility(conn: Connection, district_id: str) -> dict[str, Eligibility]:
-    """Every student's current eligibility in a district, keyed by portal student id."""
-    stmt = (
-        select(eligibility.c.student_id, eligibility.c.status, eligibility.c.category)
-        .where(eligibility.c.district_id == district_id)
-        .execution_options(yield_per=STREAM_ROWS)
-    )
-    return {
-        row.student_id: eligibility_of(EligibilityStatus(row.status), row.category)
-        for row in conn.execute(stmt)
-    }
 
 
 def list_students(
@@ -240,8 +228,8 @@ def lookup_index(
 def lookup_eligibility(
     conn: Connection, district_id: str, student_ids: Sequence[str]
 ) -> dict[str, Eligibility]:
-    """`load_eligibility` for just the given portal student ids (one query per LOOKUP_CHUNK),
-    so a resync of a big district never holds every student's eligibility at once."""
+    """The current eligibility of the given portal student ids that have one (one query per
+    LOOKUP_CHUNK), so a resync of a big district never holds every student's eligibility at once."""
     stmt, bind = _by_ids(
         conn,
         # Each student's row found by its key; the district only checked (see `store.planner`).

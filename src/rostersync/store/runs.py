@@ -6,7 +6,6 @@ Every function takes a `Connection` whose transaction the caller owns; nothing h
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,9 +13,7 @@ from typing import Any
 from sqlalchemy import case, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from rostersync.domain.issues import ValidationIssue
 from rostersync.errors import NotFoundError
-from rostersync.store import workflow_tables  # noqa: F401 - adds last_seen_run
 from rostersync.store.tables import audit_log, sync_runs, validation_issues
 
 
@@ -137,40 +134,6 @@ def finish_run(
     )
     if result.rowcount == 0:
         raise NotFoundError(f"no sync run {run_id!r}; `rostersync runs <district>` lists them")
-
-
-def save_issues(
-    conn: Connection,
-    *,
-    run_id: str,
-    district_id: str,
-    issues: Sequence[ValidationIssue],
-    now: datetime | None = None,
-) -> None:
-    """Store a run's validation issues, open, in one bulk insert."""
-    if not issues:
-        return
-    created = now or datetime.now(UTC)
-    conn.execute(
-        insert(validation_issues),
-        [
-            {
-                "id": str(uuid.uuid4()),
-                "run_id": run_id,
-                "district_id": district_id,
-                "entity": issue.entity,
-                "sourced_id": issue.sourced_id,
-                "field": issue.field,
-                "code": issue.code,
-                "severity": issue.severity.value,
-                "message": issue.message,
-                "fix": issue.fix,
-                "status": "open",
-                "created_at": created,
-            }
-            for issue in issues
-        ],
-    )
 
 
 def list_runs(conn: Connection, district_id: str, limit: int = 20) -> list[SyncRunRecord]:

@@ -68,16 +68,6 @@ def record_staff_change(
         )
 
 
-def staff_changes(conn: Connection, staff_id: str) -> list[tuple[str, str]]:
-    """(action, actor) of every audited change to one staff account, oldest first."""
-    rows = conn.execute(
-        select(staff_audit.c.action, staff_audit.c.actor)
-        .where(staff_audit.c.staff_id == staff_id)
-        .order_by(staff_audit.c.id)
-    )
-    return [(r.action, r.actor) for r in rows]
-
-
 # Invitations ---------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Invitation:
@@ -371,7 +361,6 @@ __all__ = [
     "pending_totp",
     "record_staff_change",
     "set_pending_totp",
-    "staff_changes",
     "totp_ciphertext",
     "turn_off_totp",
     "turn_on_totp",

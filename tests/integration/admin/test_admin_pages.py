@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from tests.integration.admin.conftest import AdminWorld, form_csrf, staff_sign_i
 
 from rostersync.domain.issues import Severity, ValidationIssue
 from rostersync.notify.emails import run_link
-from rostersync.store import runs as store_runs
+from rostersync.store import workflow as store_workflow
 from rostersync.store.districts import get_credentials
 
 
@@ -97,7 +98,8 @@ class TestOpenIssues:
         district_id = world.sandbox.district_ids["springfield"]
         run_id = world.service.runs("springfield", limit=1)[0].id
         with world.service.engine.begin() as conn:
-            store_runs.save_issues(
+            # As a delta run that found it: the district's other open issues stay open.
+            store_workflow.reconcile_issues(
                 conn,
                 run_id=run_id,
                 district_id=district_id,
@@ -112,6 +114,8 @@ class TestOpenIssues:
                         fix="@SUM(A1) too",
                     )
                 ],
+                now=datetime.now(UTC),
+                scope={sourced_id},
             )
         return sourced_id
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from typer.testing import CliRunner
 
 from rostersync.cli.main import app
@@ -18,9 +20,19 @@ from rostersync.config import get_settings
 from rostersync.service import DistrictSetup, RosterSync
 from rostersync.staff.models import CodeNeeded, StaffSignedIn
 from rostersync.staff.totp import totp_code
-from rostersync.store.signin import staff_changes
+from rostersync.store.signin_tables import staff_audit
 
 PASSWORD = "a sufficiently long passphrase"
+
+
+def staff_changes(conn: Connection, staff_id: str) -> list[tuple[str, str]]:
+    """(action, actor) of every `staff_audit` row of one staff account, oldest first."""
+    rows = conn.execute(
+        select(staff_audit.c.action, staff_audit.c.actor)
+        .where(staff_audit.c.staff_id == staff_id)
+        .order_by(staff_audit.c.id)
+    )
+    return [(r.action, r.actor) for r in rows]
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
 from tests.integration.admin.conftest import (
     PASSWORD,
     AdminWorld,
@@ -26,12 +27,21 @@ from tests.integration.web.conftest import person_of, sign_in
 from rostersync.errors import ConfigError
 from rostersync.staff.policy import MAX_FAILURES
 from rostersync.staff.totp import totp_code
-from rostersync.store.signin import staff_changes
-from rostersync.store.signin_tables import staff_invitations, staff_session_grants
+from rostersync.store.signin_tables import staff_audit, staff_invitations, staff_session_grants
 from rostersync.store.tables import audit_log, educators, integrations
 from rostersync.store.web_tables import staff_accounts
 
 LINK = re.compile(r"(http://[^\s\"<>]+/staff/invitation/[A-Za-z0-9_-]+)")
+
+
+def staff_changes(conn: Connection, staff_id: str) -> list[tuple[str, str]]:
+    """(action, actor) of every `staff_audit` row of one staff account, oldest first."""
+    rows = conn.execute(
+        select(staff_audit.c.action, staff_audit.c.actor)
+        .where(staff_audit.c.staff_id == staff_id)
+        .order_by(staff_audit.c.id)
+    )
+    return [(r.action, r.actor) for r in rows]
 
 
 def outbox(world: AdminWorld) -> Path:

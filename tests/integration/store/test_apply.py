@@ -33,7 +33,6 @@ from rostersync.store import roster as roster_store
 from rostersync.store.apply import apply_plan
 from rostersync.store.districts import DistrictRecord
 from rostersync.store.roster import (
-    load_eligibility,
     load_index,
     lookup_eligibility,
     lookup_index,
@@ -156,8 +155,10 @@ def sync(
         kind: plan_entity(kind, records, load_index(conn, district.id, kind), complete=True)
         for kind, records in roster.items()
     }
-    current = load_eligibility(conn, district.id)
     students_plan = entities.get(EntityKind.STUDENT)
+    # As a sync reads it: only the planned students' eligibility.
+    planned = list(students_plan.ids.values()) if students_plan else []
+    current = lookup_eligibility(conn, district.id, planned)
     changes = []
     for record in roster.get(EntityKind.STUDENT, []):
         if students_plan and isinstance(record, Student) and record.status == "active":
@@ -176,6 +177,19 @@ def sync(
 
 def ids(conn: Connection, district: DistrictRecord, kind: EntityKind) -> dict[str, str]:
     return {sid: s.id for sid, s in load_index(conn, district.id, kind).items()}
+
+
+def stored_eligibility(conn: Connection, district: DistrictRecord) -> dict[str, Eligibility]:
+    """Every eligibility row of the district, by portal student id."""
+    rows = conn.execute(
+        select(eligibility.c.student_id, eligibility.c.status, eligibility.c.category).where(
+            eligibility.c.district_id == district.id
+        )
+    )
+    return {
+        r.student_id: Eligibility(status=EligibilityStatus(r.status), category=r.category)
+        for r in rows
+    }
 
 
 def audit_of(conn: Connection, run_id: str) -> set[tuple[str, str, str, str]]:
@@ -310,7 +324,7 @@ class TestFirstSync:
     ) -> None:
         _, run_id = sync(conn, district, springfield(), now=FIRST)
         student_ids = ids(conn, district, EntityKind.STUDENT)
-        assert load_eligibility(conn, district.id) == {
+        assert stored_eligibility(conn, district) == {
             student_ids["stu-1"]: Eligibility(status=EligibilityStatus.ELIGIBLE, category="RD"),
             student_ids["stu-2"]: Eligibility(status=EligibilityStatus.UNCONFIRMED),
             student_ids["stu-3"]: Eligibility(status=EligibilityStatus.NOT_ELIGIBLE),
@@ -436,7 +450,7 @@ class TestLaterSync:
         ]
         _, run_id = sync(conn, district, later, now=SECOND)
         sid = ids(conn, district, EntityKind.STUDENT)
-        assert load_eligibility(conn, district.id)[sid["stu-1"]] == Eligibility(
+        assert stored_eligibility(conn, district)[sid["stu-1"]] == Eligibility(
             status=EligibilityStatus.ELIGIBLE, category="BVI"
         )
         assert audit_of(conn, run_id) == {
@@ -598,10 +612,10 @@ class TestLoadIndex:
             wanted = [*whole, "nobody", 'it\'s "quoted"']
             # Nothing here was rostered by hand, the one thing a lookup does not read.
             assert lookup_index(conn, district.id, kind, wanted) == whole
-        current = load_eligibility(conn, district.id)
+        current = stored_eligibility(conn, district)
         assert len(current) == 3
         asked = [*current, "no-such-student"]
         assert lookup_eligibility(conn, district.id, asked) == current
         # Another district's ids are never found through this one.
-        theirs = load_eligibility(conn, other.id)
+        theirs = stored_eligibility(conn, other)
         assert lookup_eligibility(conn, district.id, list(theirs)) == {}

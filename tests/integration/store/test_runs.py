@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from rostersync.domain.eligibility import Eligibility, EligibilityStatus
@@ -16,7 +16,6 @@ from rostersync.store.roster import (
     count_entities,
     list_educators,
     list_students,
-    load_eligibility,
 )
 from rostersync.store.runs import (
     audit_entries,
@@ -25,9 +24,9 @@ from rostersync.store.runs import (
     get_run,
     list_issues,
     list_runs,
-    save_issues,
 )
 from rostersync.store.tables import audit_log, educators, eligibility, orgs, students
+from rostersync.store.workflow import reconcile_issues
 
 T0 = datetime(2026, 9, 1, 10, 0, tzinfo=UTC)
 
@@ -106,7 +105,7 @@ class TestIssues:
     def test_issues_round_trip_errors_first(
         self, conn: Connection, district: DistrictRecord, run_id: str
     ) -> None:
-        save_issues(
+        reconcile_issues(
             conn,
             run_id=run_id,
             district_id=district.id,
@@ -140,7 +139,7 @@ class TestIssues:
     def test_no_issues_writes_nothing(
         self, conn: Connection, district: DistrictRecord, run_id: str
     ) -> None:
-        save_issues(conn, run_id=run_id, district_id=district.id, issues=[])
+        reconcile_issues(conn, run_id=run_id, district_id=district.id, issues=[], now=T0)
         assert list_issues(conn, run_id) == []
 
 
@@ -242,9 +241,15 @@ class TestRosterReads:
             ("Zoe", "Adams", "eligible", True),
         ]
         assert [s.id for s in list_students(conn, district.id, limit=2, offset=2)] == ["s2"]
-        assert load_eligibility(conn, district.id) == {
-            "s1": Eligibility(status=EligibilityStatus.ELIGIBLE, category="OPD")
-        }
+        stored = conn.execute(
+            select(eligibility.c.student_id, eligibility.c.status, eligibility.c.category).where(
+                eligibility.c.district_id == district.id
+            )
+        )
+        assert {
+            r.student_id: Eligibility(status=EligibilityStatus(r.status), category=r.category)
+            for r in stored
+        } == {"s1": Eligibility(status=EligibilityStatus.ELIGIBLE, category="OPD")}
 
     def test_educators_keep_their_role(self, conn: Connection, district: DistrictRecord) -> None:
         self._people(conn, district)

@@ -12,10 +12,20 @@ from rostersync.store import signin
 from rostersync.store import web as store_web
 from rostersync.store.districts import DistrictRecord
 from rostersync.store.runs import audit_entries
-from rostersync.store.signin_tables import staff_session_grants
+from rostersync.store.signin_tables import staff_audit, staff_session_grants
 from rostersync.store.web_tables import web_sessions
 
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+def staff_changes(conn: Connection, staff_id: str) -> list[tuple[str, str]]:
+    """(action, actor) of every `staff_audit` row of one staff account, oldest first."""
+    rows = conn.execute(
+        select(staff_audit.c.action, staff_audit.c.actor)
+        .where(staff_audit.c.staff_id == staff_id)
+        .order_by(staff_audit.c.id)
+    )
+    return [(r.action, r.actor) for r in rows]
 
 
 def data_manager(conn: Connection, district: DistrictRecord, email: str = "dm@x.example") -> str:
@@ -106,8 +116,8 @@ class TestStaffAudit:
             conn, staff_id="vendor-1", district_id=None, actor="cli:vendor_staff",
             action="totp_reset", now=NOW,
         )  # fmt: skip
-        assert signin.staff_changes(conn, staff_id) == [("totp_on", "staff:v")]
-        assert signin.staff_changes(conn, "vendor-1") == [("totp_reset", "cli:vendor_staff")]
+        assert staff_changes(conn, staff_id) == [("totp_on", "staff:v")]
+        assert staff_changes(conn, "vendor-1") == [("totp_reset", "cli:vendor_staff")]
         (entry,) = audit_entries(conn, district.id)
         assert (entry.action, entry.entity_type, entry.entity_id) == (
             "totp_on",

@@ -3,6 +3,8 @@ source (kind, scheme, host, port, path, query) does not."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cryptography.fernet import Fernet
 
@@ -11,7 +13,6 @@ from rostersync.store.credentials import (
     SourceIdentity,
     open_credential,
     seal_credential,
-    sealed_for,
 )
 from rostersync.store.secrets import SecretBox
 
@@ -56,10 +57,15 @@ def test_a_sealed_secret_opens_only_for_its_own_source(
 def test_the_seal_is_inside_the_encryption(box: SecretBox) -> None:
     token = seal_credential(box, "s3cret", SourceIdentity.of("oneroster-1.1", URL))
     assert "s3cret" not in token and "rosterserver" not in token
-    assert sealed_for(box, token) == SourceIdentity.of("oneroster-1.1", URL)
+    seal, envelope = box.decrypt(token).split("\n", 1)
+    assert seal == "rostersync-sealed:1"
+    assert SourceIdentity(**json.loads(envelope)["source"]) == SourceIdentity.of(
+        "oneroster-1.1", URL
+    )
 
 
 def test_a_credential_stored_before_sealing_is_still_read(box: SecretBox) -> None:
     legacy = box.encrypt("old-secret")
     assert open_credential(box, legacy, SourceIdentity.of("oneroster-1.1", URL)) == "old-secret"
-    assert sealed_for(box, legacy) is None
+    # It carries no source, so no source refuses it.
+    assert open_credential(box, legacy, SourceIdentity.of("oneroster-1.2", "")) == "old-secret"

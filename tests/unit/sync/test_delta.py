@@ -11,7 +11,7 @@ from tests import factories as f
 from rostersync.domain.records import EntityKind
 from rostersync.domain.rules import DistrictRules
 from rostersync.domain.validate import SourceRoster, validate_roster
-from rostersync.store.delta import format_modified, newest_modified, parse_modified
+from rostersync.store.delta import format_modified, newest_of, parse_modified
 from rostersync.sync.bundle_source import BundleSource
 from rostersync.sync.delta import FilterableSource, since_filter
 from rostersync.sync.sources import OneRosterRestSource
@@ -58,8 +58,8 @@ class TestTimestamps:
             f.student("b", 2, date_last_modified="2026-09-01T12:00:00Z"),
             f.student("c", 3, date_last_modified=None),
         ]
-        assert newest_modified(records) == "2026-09-01T12:00:00Z"
-        assert newest_modified([f.student("d", date_last_modified=None)]) is None
+        assert newest_of(r.date_last_modified for r in records) == "2026-09-01T12:00:00Z"
+        assert newest_of([f.student("d", date_last_modified=None).date_last_modified]) is None
 
 
 class TestFilter:

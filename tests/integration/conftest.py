@@ -1,14 +1,19 @@
 """Database fixtures: every store test runs on SQLite and on PostgreSQL.
 
-The PostgreSQL database is shared with other test runs, so each session works in a schema of its
-own (`rs_<random>`, reached through `search_path`) and drops it at the end. A missing PostgreSQL
-skips those tests on a laptop but fails them under `CI=true`, where skipping would hide a gap.
+Each test database is a database of its own: on PostgreSQL one created on the shared server
+(`rs_<xdist worker>_<random>`, so neither parallel workers nor other test runs ever meet), on
+SQLite a file under the session's directory; all are dropped at the end. Most tests get a
+copy of a template migrated once per session (`CREATE DATABASE … TEMPLATE`, a file copy), which
+their `init_db` finds already at the newest revision; tests marked `empty_database` (the
+migration tests) get empty ones. A missing PostgreSQL skips those tests on a laptop but fails
+them under `CI=true`, where skipping would hide a gap.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -17,24 +22,30 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 
 from rostersync.config import Settings
 from rostersync.service import RosterSync
 from rostersync.store.db import create_engine_for, migrate
 from rostersync.store.districts import DistrictRecord, create_district
+from rostersync.store.private_files import FILE_MODE
 from rostersync.store.runs import create_run
 from rostersync.store.secrets import SecretBox
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# The xdist worker running this session ("gw0", "gw1", …), or "main" without xdist.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 DatabaseMaker = Callable[[], str]
 
 
 def _postgres_or_skip() -> Engine:
-    """An engine on the shared PostgreSQL database, or skip (fail under CI) when it is down."""
-    admin = create_engine_for(POSTGRES_URL, connect_args={"connect_timeout": 5})
+    """An autocommit engine on the shared PostgreSQL server (to create and drop databases), or
+    skip (fail under CI) when it is down."""
+    admin = create_engine_for(
+        POSTGRES_URL, connect_args={"connect_timeout": 5}, isolation_level="AUTOCOMMIT"
+    )
     try:
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -48,31 +59,57 @@ def _postgres_or_skip() -> Engine:
 
 
 class _Databases:
-    """Makes fresh, empty databases of one backend, and removes them at the end."""
+    """Makes fresh databases of one backend, empty or migrated, and removes them at the end."""
 
     def __init__(self, backend: str, directory: Path) -> None:
         self.backend = backend
         self.directory = directory
-        self.schemas: list[str] = []
+        self.names: list[str] = []
         self.admin = _postgres_or_skip() if backend == "postgresql" else None
+        self._template: str | None = None
+
+    def _name(self) -> str:
+        return f"rs_{WORKER}_{secrets.token_hex(6)}"
+
+    def _create(self, template: str | None = None) -> str:
+        """A new database (a copy of `template` when given); its URL."""
+        name = self._name()
+        if self.admin is None:
+            path = self.directory / f"portal-{name}.db"
+            if template is not None:
+                shutil.copyfile(template, path)
+                path.chmod(FILE_MODE)
+            return f"sqlite:///{path}"
+        source = f' TEMPLATE "{template}"' if template is not None else ""
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"{source}'))
+        self.names.append(name)
+        return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+    def empty(self) -> str:
+        """The URL of a new, empty database."""
+        return self._create()
 
     def new(self) -> str:
-        if self.admin is None:
-            return f"sqlite:///{self.directory / f'portal-{secrets.token_hex(4)}.db'}"
-        schema = f"rs_{secrets.token_hex(6)}"
-        with self.admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        self.schemas.append(schema)
-        return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        """The URL of a new database migrated to the newest revision (a copy of the template)."""
+        if self._template is None:
+            url = self._create()
+            engine = create_engine_for(url)
+            try:
+                migrate(engine)
+            finally:
+                engine.dispose()  # a template takes no copies while anyone is connected to it
+            database = make_url(url).database
+            assert database is not None
+            self._template = database
+        return self._create(self._template)
 
     def close(self) -> None:
         if self.admin is None:
             return
-        # One transaction per schema: dropping dozens of schemas' tables at once exhausts
-        # PostgreSQL's lock table ("out of shared memory").
-        for schema in self.schemas:
-            with self.admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        for name in self.names:
+            with self.admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         self.admin.dispose()
 
 
@@ -91,12 +128,15 @@ def databases(
 @pytest.fixture(scope="session")
 def db_url(databases: _Databases) -> str:
     """The URL of this session's database (one per backend), not yet migrated."""
-    return databases.new()
+    return databases.empty()
 
 
 @pytest.fixture
-def fresh_db_url(databases: _Databases) -> DatabaseMaker:
-    """Makes another empty database of the same backend, for tests that need a clean slate."""
+def fresh_db_url(databases: _Databases, request: pytest.FixtureRequest) -> DatabaseMaker:
+    """Makes another database of the same backend, for tests that need a clean slate: migrated
+    to the newest revision, or empty for a test marked `empty_database`."""
+    if request.node.get_closest_marker("empty_database") is not None:
+        return databases.empty
     return databases.new
 
 

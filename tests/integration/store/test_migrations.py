@@ -25,6 +25,9 @@ from rostersync.store.db import (
 )
 from rostersync.store.schema import metadata
 
+# `fresh_db_url` makes these tests empty databases, which they migrate themselves.
+pytestmark = pytest.mark.empty_database
+
 EXPRESSION_INDEXES = {"ix_educators_district_id_lower_email", "ix_students_district_id_lower_email"}
 
 

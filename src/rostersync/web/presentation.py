@@ -110,13 +110,30 @@ def in_words(value: object) -> str:
     return "—" if value is None else str(value)
 
 
-def count_facts(counts: Mapping[str, object] | None) -> list[tuple[str, str, str]]:
-    """The run's other counts (requests, retries, records pulled, …) as (key, label, words)."""
-    return [
-        (key, _FACT_LABELS.get(key, key.replace("_", " ").capitalize()), in_words(value))
-        for key, value in ((str(k), v) for k, v in (counts or {}).items())
-        if key not in _SAID_ELSEWHERE
-    ]
+@dataclass(frozen=True, slots=True)
+class CountFact:
+    """One of a run's other counts: its stored key, a label, and its value as words or items."""
+
+    key: str
+    label: str
+    words: str
+    # A counted mapping, one (name, words) pair per entry, for a list rather than one long line.
+    items: tuple[tuple[str, str], ...] = ()
+
+
+def count_facts(counts: Mapping[str, object] | None) -> list[CountFact]:
+    """The run's other counts (requests, retries, records pulled, …), in the order stored."""
+    facts = []
+    for k, value in (counts or {}).items():
+        key = str(k)
+        if key in _SAID_ELSEWHERE:
+            continue
+        items: tuple[tuple[str, str], ...] = ()
+        if isinstance(value, Mapping):
+            items = tuple((str(n).replace("_", " "), in_words(v)) for n, v in value.items())
+        label = _FACT_LABELS.get(key, key.replace("_", " ").capitalize())
+        facts.append(CountFact(key=key, label=label, words=in_words(value), items=items))
+    return facts
 
 
 def status_words(status: str, errors: int = 0) -> str:
@@ -182,6 +199,7 @@ def admin_templates(directory: Path = TEMPLATES) -> Jinja2Templates:
 
 __all__ = [
     "OUTCOMES",
+    "CountFact",
     "CountsMatrix",
     "actor_words",
     "admin_templates",

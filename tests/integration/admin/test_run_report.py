@@ -140,3 +140,15 @@ class TestStatusBadges:
         assert {"status-live", "status-approved", "status-succeeded-with-issues"} <= shown
         listed = browser.get("/admin/districts").text
         assert "status-live" in listed
+
+
+class TestTheAuditLog:
+    def test_who_is_said_in_words_first_with_the_actor_id_second(
+        self, browser: httpx.Client, world: AdminWorld, runs: dict[str, str]
+    ) -> None:
+        sign_in(browser, world.vendor.email)
+        audit = browser.get("/admin/districts/springfield/audit").text
+        assert (
+            f'<td>Pat Staff <span class="hint"><code>staff:{world.vendor.id}</code></span></td>'
+            in audit
+        )

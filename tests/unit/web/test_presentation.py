@@ -80,7 +80,7 @@ class TestCountsMatrix:
 
 class TestWords:
     def test_the_other_counts_are_words_never_a_python_repr(self) -> None:
-        facts = {key: words for key, _, words in count_facts(COUNTS)}
+        facts = {fact.key: fact.words for fact in count_facts(COUNTS)}
         assert set(facts) == {
             "skipped",
             "eligibility_changes",
@@ -91,6 +91,12 @@ class TestWords:
         assert facts["records_pulled"] == "orgs 3 · users 1,200"
         for words in facts.values():
             assert not re.search(r"[{}\[\]']", words), words
+
+    def test_counted_mappings_are_items_for_a_list(self) -> None:
+        facts = {fact.key: fact for fact in count_facts(COUNTS)}
+        assert facts["records_pulled"].items == (("orgs", "3"), ("users", "1,200"))
+        assert facts["requests"].items == ()
+        assert facts["records_pulled"].label == "Records pulled"
 
     def test_nested_values_read_as_words(self) -> None:
         assert in_words({"a_b": [1, 2], "c": {}}) == "a b 1, 2 · c none"

@@ -226,14 +226,6 @@ def get_slot(conn: Connection, district_id: str, due_slot: datetime) -> SlotReco
     return SlotRecord(**row._mapping) if row is not None else None
 
 
-def list_slots(conn: Connection, district_id: str | None = None) -> list[SlotRecord]:
-    """Slots, oldest first, of one district or all."""
-    stmt = select(*_SLOT_COLUMNS).order_by(sync_slots.c.due_slot, sync_slots.c.district_id)
-    if district_id is not None:
-        stmt = stmt.where(sync_slots.c.district_id == district_id)
-    return [SlotRecord(**row._mapping) for row in conn.execute(stmt)]
-
-
 def last_slots(conn: Connection) -> dict[str, datetime]:
     """Each district's latest scheduled slot, in one query."""
     rows = conn.execute(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from tests.integration.jobs.conftest import onboard_daily, serve
 from tests.integration.reliability.processes import KEY as RKEY
 from tests.integration.reliability.processes import SECRET as RSECRET
@@ -25,6 +26,7 @@ from rostersync.notify.senders import MemorySender
 from rostersync.service import RosterSync
 from rostersync.simulator import SimulatorServer, Tenant, generate_district
 from rostersync.store import jobs as store_jobs
+from rostersync.store.jobs_tables import sync_slots
 from rostersync.store.locks import DistrictLock
 
 KEY, SECRET = "provo-key", "provo-secret-33k"
@@ -88,7 +90,9 @@ def test_through_a_worker_the_waiting_slot_runs_as_soon_as_the_lock_is_free(
 
                 def waiting() -> bool:
                     with world.engine.connect() as conn:
-                        (slot,) = store_jobs.list_slots(conn, world.district_id)
+                        (slot,) = conn.execute(
+                            select(sync_slots).where(sync_slots.c.district_id == world.district_id)
+                        ).all()
                     return slot.outcome == "waiting_for_lock"
 
                 wait_for(waiting, seconds=60, what="the slot to meet the lock")
@@ -97,12 +101,16 @@ def test_through_a_worker_the_waiting_slot_runs_as_soon_as_the_lock_is_free(
 
             def finished() -> bool:
                 with world.engine.connect() as conn:
-                    (slot,) = store_jobs.list_slots(conn, world.district_id)
+                    (slot,) = conn.execute(
+                        select(sync_slots).where(sync_slots.c.district_id == world.district_id)
+                    ).all()
                 return slot.status == "finished"
 
             wait_for(finished, seconds=60, what="the slot to run once the lock is free")
             with world.engine.connect() as conn:
-                (slot,) = store_jobs.list_slots(conn, world.district_id)
+                (slot,) = conn.execute(
+                    select(sync_slots).where(sync_slots.c.district_id == world.district_id)
+                ).all()
             assert slot.outcome == "succeeded"
         finally:
             world.stop_all()

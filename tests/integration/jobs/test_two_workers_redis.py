@@ -30,7 +30,7 @@ from rostersync.jobs.scheduler import tick
 from rostersync.service import DistrictSetup, RosterSync
 from rostersync.simulator import SimulatorServer, Tenant, generate_district
 from rostersync.simulator.faults import slow
-from rostersync.store import jobs as store_jobs
+from rostersync.store.jobs_tables import sync_slots
 from rostersync.store.tables import sync_runs
 
 DISTRICTS = 50
@@ -154,7 +154,9 @@ class TestTwoWorkersOnRedis:
 
             def slow_run_in_flight() -> bool:
                 with portal.engine.connect() as conn:
-                    slot = store_jobs.list_slots(conn, ids[SLOW])[0]
+                    slot = conn.execute(
+                        select(sync_slots).where(sync_slots.c.district_id == ids[SLOW])
+                    ).one()
                     running = conn.execute(
                         select(sync_runs.c.id).where(
                             sync_runs.c.district_id == ids[SLOW], sync_runs.c.status == "running"
@@ -164,7 +166,10 @@ class TestTwoWorkersOnRedis:
 
             _wait(slow_run_in_flight, seconds=30, what="the slow district's sync to start")
             with portal.engine.connect() as conn:
-                holder = store_jobs.list_slots(conn, ids[SLOW])[0].worker
+                slot = conn.execute(
+                    select(sync_slots).where(sync_slots.c.district_id == ids[SLOW])
+                ).one()
+            holder = slot.worker
             assert holder is not None
             victim_pid = int(holder.split(":")[1])
             victim = next(w for w in workers if w.pid == victim_pid)
@@ -175,7 +180,7 @@ class TestTwoWorkersOnRedis:
                 # The tick's reaper recovers the killed worker's slots once their lease ends.
                 tick(portal, now, enqueue=queue.enqueue_sync)
                 with portal.engine.connect() as conn:
-                    slots = store_jobs.list_slots(conn)
+                    slots = conn.execute(select(sync_slots)).all()
                 finished = len(slots) == DISTRICTS and all(s.status == "finished" for s in slots)
                 # A worker sends a slot's email after finishing it: wait for the emails too
                 # before stopping the workers, or the last one may be stopped mid-send.
@@ -195,7 +200,7 @@ class TestTwoWorkersOnRedis:
                     worker.wait()
 
         with portal.engine.connect() as conn:
-            slots = store_jobs.list_slots(conn)
+            slots = conn.execute(select(sync_slots)).all()
             runs = conn.execute(
                 select(
                     sync_runs.c.district_id,

@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from tests.integration.reliability.processes import (
     PHASES,
     RESTART_WITHIN_SECONDS,
@@ -24,7 +25,7 @@ from tests.integration.reliability.processes import (
 from rostersync.config import Settings
 from rostersync.jobs.queue import JobQueue
 from rostersync.jobs.scheduler import tick
-from rostersync.store import jobs as store_jobs
+from rostersync.store.jobs_tables import sync_slots
 
 TENANT = "south"
 SEED = 43
@@ -55,7 +56,9 @@ def test_a_worker_killed_in_any_phase_loses_no_slot_and_the_retry_ends_as_a_clea
 
     def slot_finished() -> bool:
         with world.engine.connect() as conn:
-            (slot,) = store_jobs.list_slots(conn, world.district_id)
+            (slot,) = conn.execute(
+                select(sync_slots).where(sync_slots.c.district_id == world.district_id)
+            ).all()
         return slot.status == "finished"
 
     wait_for(slot_finished, seconds=60, what="the retried slot to finish")
@@ -63,7 +66,9 @@ def test_a_worker_killed_in_any_phase_loses_no_slot_and_the_retry_ends_as_a_clea
     assert (killed_status, status) == ("abandoned", "succeeded")
     assert error is not None and f"while {recorded}" in error
     with world.engine.connect() as conn:
-        (slot,) = store_jobs.list_slots(conn, world.district_id)
+        (slot,) = conn.execute(
+            select(sync_slots).where(sync_slots.c.district_id == world.district_id)
+        ).all()
     assert (slot.outcome, slot.run_id) == ("succeeded", run_id)
     assert world.lock_row() is None
     assert world.snapshot() == clean

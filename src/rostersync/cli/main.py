@@ -178,7 +178,7 @@ def district_show(slug: str, as_json: Json = False) -> None:
         render.print_json(data)
         return
     for section, values in data.items():
-        render.console.print(render.rows_table(section.capitalize(), [values], list(values)))
+        render.console.print(render.facts_table(section.capitalize(), values))
 
 
 @app.command("sync")

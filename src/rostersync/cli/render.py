@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
@@ -180,6 +180,30 @@ def rows_table(name: str, rows: Iterable[Any], columns: Sequence[str]) -> Table:
         data = to_jsonable(row) if not isinstance(row, dict) else row
         table.add_row(*(text("" if data.get(c) is None else data.get(c)) for c in columns))
     return table
+
+
+def facts_table(name: str, values: Mapping[str, Any]) -> Table:
+    """One record as a page: a line per field, its label then its value, readable at 80 columns
+    however many fields it has (a one-row table with a column per field is not)."""
+    table = Table(title=table_title(name), title_justify="left", show_header=False)
+    table.add_column("Field", style="bold", no_wrap=True)
+    table.add_column("Value", overflow="fold")
+    for field, value in values.items():
+        table.add_row(text(field.replace("_", " ").capitalize()), text(_fact(value)))
+    return table
+
+
+def _fact(value: Any) -> str:
+    data = to_jsonable(value)
+    if data is None or data == [] or data == {}:
+        return "—"
+    if isinstance(data, bool):
+        return "yes" if data else "no"
+    if isinstance(data, list):
+        return ", ".join(str(item) for item in data)
+    if isinstance(data, dict):
+        return ", ".join(f"{key}: {item}" for key, item in data.items())
+    return str(data)
 
 
 def progress_bar() -> Progress:

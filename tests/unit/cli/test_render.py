@@ -43,6 +43,7 @@ TESTED = {
     "print_report": "test_print_report_of_a_run",
     "print_status_reason": "test_print_report_of_a_run",
     "rows_table": "test_rows_table_title_and_cells",
+    "facts_table": "test_facts_table_shows_each_field_on_its_own_line",
     "progress_bar": "test_progress_lines_show_the_collection",
     "sync_progress": "test_progress_lines_show_the_collection",
 }
@@ -201,6 +202,24 @@ def test_rows_table_title_and_cells(title: str, value: str) -> None:
     out = printed(render.rows_table(title, rows, ["grade", "given_name", "email", "fix"]))
     assert_title(out, title)
     assert f"│ {render.visible(value)}" in out
+
+
+@settings(deadline=None)
+@given(values, values)
+@example("[/b]", "[red]Ann")
+@example("District springfield", "\x1b[31mred\x1b[0m")
+def test_facts_table_shows_each_field_on_its_own_line(title: str, value: str) -> None:
+    facts = {
+        "display_name": value,
+        "data_manager_emails": [value, "b@x.example"],
+        "tenant_id": None,
+    }
+    out = printed(render.facts_table(title, facts))
+    assert_title(out, title)
+    lines = out.splitlines()
+    assert any(line.startswith("│ Display name ") for line in lines)
+    assert f"{render.visible(value)}, b@x.example" in out
+    assert any(line.split() == ["│", "Tenant", "id", "│", "—", "│"] for line in lines)
 
 
 @settings(deadline=None)

@@ -92,11 +92,7 @@ def register(app: typer.Typer) -> None:
             render.print_json(rows)
             return
         render.console.print(
-            render.rows_table(
-                f"Open issues of {district}",
-                rows[:limit],
-                ["entity", "sourced_id", "field", "severity", "message", "fix", "created_at"],
-            )
+            render.issues_table(rows, limit=limit, title=f"Open issues of {district}")
         )
         footer = listing.showing(len(rows[:limit]), len(rows))
         if footer:

@@ -276,11 +276,7 @@ def issues(
         render.print_json(rows)
         return
     render.console.print(
-        render.rows_table(
-            f"Validation issues of run {run_id}",
-            rows[:limit],
-            ["entity", "sourced_id", "field", "severity", "message", "fix"],
-        )
+        render.issues_table(rows, limit=limit, title=f"Validation issues of run {run_id}")
     )
     _say_showing(len(rows[:limit]), len(rows))
 

@@ -17,14 +17,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from rostersync.domain.issues import ValidationIssue
 from rostersync.domain.records import EntityKind
 from rostersync.domain.references import split_skipped
 from rostersync.sync.events import CollectionPulled, Event, Observer
@@ -128,14 +127,35 @@ def counts_table(report: SyncReport, name: str) -> Table:
     return table
 
 
-def issues_table(issues: Sequence[ValidationIssue], *, limit: int | None = None) -> Table:
-    table = Table(
-        title=table_title("Records that need the district's attention"), title_justify="left"
-    )
+class _Issue(Protocol):
+    """A validation issue, as a run found it (`ValidationIssue`) or as it is stored."""
+
+    @property
+    def entity(self) -> str: ...
+    @property
+    def sourced_id(self) -> str: ...
+    @property
+    def field(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def fix(self) -> str: ...
+
+
+def issues_table(
+    issues: Sequence[_Issue],
+    *,
+    limit: int | None = None,
+    title: str = "Records that need the district's attention",
+) -> Table:
+    """Issues in four columns (record, field, problem, fix), readable at 80 columns."""
+    table = Table(title=table_title(title), title_justify="left")
     for column in ("Record", "Field", "Problem", "How to fix"):
         table.add_column(column, overflow="fold")
     for issue in issues[:limit] if limit else issues:
-        record = line(f"{issue.entity} {issue.sourced_id}", " ", f"({issue.severity.value})")
+        record = line(f"{issue.entity} {issue.sourced_id}", " ", f"({issue.severity})")
         table.add_row(record, text(issue.field), text(issue.message), text(issue.fix))
     return table
 

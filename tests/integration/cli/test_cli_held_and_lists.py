@@ -186,6 +186,9 @@ class TestListsSayWhatTheyLeftOut:
         code, out = invoke("open-issues", "springfield", "--limit", "1")
         assert code == 0, out
         assert out.splitlines()[-1] == f"showing 1 of {len(open_issues)} (--limit, --all)"
+        # Four columns (record, field, problem, fix) that fit a terminal of 80 columns.
+        assert max(len(line) for line in out.splitlines()) <= 80
+        assert "Record" in out and "How to fix" in out
         assert "showing" not in invoke("open-issues", "springfield", "--all")[1]
 
         run_id = newest_run("succeeded")

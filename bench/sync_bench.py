@@ -14,7 +14,7 @@ parent: the child's own `resource.getrusage(RUSAGE_SELF).ru_maxrss`, plus the pe
 process a big bundle's enrollments are read by (`RUSAGE_CHILDREN`; the two run at the same time,
 so their sum is an upper bound on what they held together). Measured, per backend:
 
-- first_sync: `RosterSync.run_sync` from the bundle (`BundleSource`) into an empty database;
+- first_sync: `Services.runs.sync` from the bundle (`BundleSource`) into an empty database;
 - noop_resync: the same again, nothing changed;
 - delta_1pct: from the second bundle, in which 1% of students changed family name;
 - read_parse (lower bound): stream the same bundle, parse its CSV and map every row to a domain
@@ -234,13 +234,13 @@ def _cpu_seconds() -> float:
 
 def _onboard(db_url: str, keys: str) -> None:
     from rostersync.config import Settings
-    from rostersync.service import DistrictSetup, RosterSync
+    from rostersync.services import Questionnaire, Services
 
-    service = RosterSync(Settings(database_url=db_url, secret_keys=keys))
+    service = Services(Settings(database_url=db_url, secret_keys=keys))
     try:
         service.init_db()
-        service.add_district(
-            DistrictSetup(
+        service.districts.add(
+            Questionnaire(
                 slug=SLUG,
                 name="Springfield Unified School District",
                 display_name="Springfield USD – Springfield, IL",
@@ -335,13 +335,13 @@ def _worker(args: argparse.Namespace) -> None:
 
 def _task_sync(args: argparse.Namespace) -> tuple[float, dict[str, Any]]:
     from rostersync.config import Settings
-    from rostersync.service import RosterSync
+    from rostersync.services import Services
     from rostersync.sync.bundle_source import BundleSource
 
-    service = RosterSync(Settings(database_url=args.db_url, secret_keys=args.secret_keys))
+    service = Services(Settings(database_url=args.db_url, secret_keys=args.secret_keys))
     try:
         started, cpu = time.perf_counter(), time.process_time()
-        report = service.run_sync(SLUG, source=BundleSource(args.bundle))
+        report = service.runs.sync(SLUG, source=BundleSource(args.bundle))
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         service.close()

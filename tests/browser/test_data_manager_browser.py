@@ -69,7 +69,7 @@ def invitation_link(world: Sandbox, to: str) -> str:
 def shelbyville_paths(world: Sandbox) -> list[str]:
     """Every admin page of the district the data manager must not reach, a run id included."""
     assert world.service is not None
-    run_id = world.service.runs("shelbyville", limit=1)[0].id
+    run_id = world.service.runs.recent("shelbyville", limit=1)[0].id
     return [
         "/admin/districts/shelbyville",
         "/admin/districts/shelbyville/issues",
@@ -136,7 +136,7 @@ class TestDataManagerInBrowser:
     ) -> None:
         assert world.service is not None
         teacher = next(p for p in world.sso.people("1001") if p.sourced_id.startswith("tch-"))
-        world.service.add_staff(
+        world.service.staff.add_staff(
             email=teacher.email, display_name=teacher.display_name, role="data_manager",
             password=PASSWORD, district="springfield",
         )  # fmt: skip

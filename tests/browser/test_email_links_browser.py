@@ -76,7 +76,7 @@ def inbox(world: Sandbox) -> dict[str, EmailMessage]:
 
     tenant = world.roster.tenant("springfield")
     secret, tenant.secret = tenant.secret, "not-the-secret"
-    failed = service.run_sync("springfield")
+    failed = service.runs.sync("springfield")
     tenant.secret = secret
     assert failed.status == "failed"
     assert notifier.after_run(failed.run_id, attempts=3) == ["failed"]
@@ -88,11 +88,11 @@ def inbox(world: Sandbox) -> dict[str, EmailMessage]:
     data = tenant.data
     students = [u["sourcedId"] for u in data.users if u["role"] == "student"]
     tenant.data = without_users(data, set(students[: len(students) // 2]))
-    held = service.run_sync("springfield")
+    held = service.runs.sync("springfield")
     assert held.status == "held"
     assert notifier.after_run(held.run_id) == ["held"]
 
-    service.invite_data_manager("springfield", INVITED, actor="vendor", sender=sender)
+    service.staff.invite(district="springfield", email=INVITED, actor="vendor", sender=sender)
     names = ["summary", "stale", "failed", "quarantined", "held", "staff_invitation"]
     assert len(sender.messages) == len(names)
     return dict(zip(names, sender.messages, strict=True))

@@ -26,7 +26,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 
 from rostersync.config import Settings
-from rostersync.service import RosterSync
+from rostersync.domain.questionnaire import Questionnaire
+from rostersync.services import Services
 from rostersync.store.db import create_engine_for, migrate
 from rostersync.store.districts import DistrictRecord, create_district
 from rostersync.store.private_files import FILE_MODE
@@ -208,7 +209,7 @@ def make_district(conn: Connection, box: SecretBox) -> DistrictMaker:
     """Onboards a district with Springfield's answers, any of them overridden."""
 
     def make(**overrides: Any) -> DistrictRecord:
-        return create_district(conn, box, **{**DISTRICT_ANSWERS, **overrides})
+        return create_district(conn, box, Questionnaire(**{**DISTRICT_ANSWERS, **overrides}))
 
     return make
 
@@ -224,7 +225,7 @@ def run_id(conn: Connection, district: DistrictRecord) -> str:
 
 
 @pytest.fixture
-def portal(fresh_db_url: DatabaseMaker, tmp_path: Path) -> Iterator[RosterSync]:
+def portal(fresh_db_url: DatabaseMaker, tmp_path: Path) -> Iterator[Services]:
     """A migrated, empty portal on a fresh database of this backend, through the service API."""
     settings = Settings(
         data_dir=tmp_path,
@@ -232,7 +233,7 @@ def portal(fresh_db_url: DatabaseMaker, tmp_path: Path) -> Iterator[RosterSync]:
         secret_keys=Fernet.generate_key().decode(),
         log_format="json",
     )
-    service = RosterSync(settings)
+    service = Services(settings)
     service.init_db()
     yield service
     service.close()

@@ -70,6 +70,6 @@ def add_staff(
     """Add a staff account (signing in with `password`) to the sandbox's portal; its id."""
     service = sandbox.service
     assert service is not None
-    return service.add_staff(
+    return service.staff.add_staff(
         email=email, display_name=display_name, role=role, password=password, district=district
     )

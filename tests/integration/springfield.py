@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant
 
 SLUG = "springfield"
@@ -31,7 +31,7 @@ def serve(data: DistrictData, key: str, secret: str) -> SimulatorServer:
 
 
 def onboard(
-    portal: RosterSync, server: SimulatorServer, *, key: str, secret: str, **answers: Any
+    portal: Services, server: SimulatorServer, *, key: str, secret: str, **answers: Any
 ) -> None:
     """Onboard the simulator's `springfield` into `portal`; `answers` add to or override the
     district's onboarding answers."""
@@ -46,4 +46,4 @@ def onboard(
         "secret": secret,
         **answers,
     }
-    portal.add_district(DistrictSetup(**setup))
+    portal.districts.add(Questionnaire(**setup))

@@ -1,6 +1,6 @@
 """CLI commands for staff accounts: `rostersync staff add`, `invite`, `reset-totp`.
 
-Each command parses, calls one `RosterSync` method, and renders; nothing else happens here. The
+Each command parses, calls one `Services` method, and renders; nothing else happens here. The
 password is asked for twice, hidden, and never accepted as an option (it would land in the shell
 history and the process list).
 """
@@ -43,7 +43,7 @@ def staff_add(
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     service = _service()
     try:
-        staff_id = service.add_staff(
+        staff_id = service.staff.add_staff(
             email=email, display_name=name, role=role, password=password, district=district
         )
     finally:
@@ -58,7 +58,7 @@ def staff_invite(
     """Email a data manager a one-time link (7 days) to set up their account."""
     service = _service()
     try:
-        invitation_id, sent = service.invite_data_manager(district, email, actor=CLI_ACTOR)
+        invitation_id, sent = service.staff.invite(district=district, email=email, actor=CLI_ACTOR)
         where = (
             f"the outbox ({service.settings.resolved_outbox_dir})"
             if service.settings.mail_backend == "outbox"
@@ -82,7 +82,7 @@ def staff_reset_totp(
     """Turn off two-step sign-in for a locked-out person and unlock their account."""
     service = _service()
     try:
-        staff_id = service.reset_totp(email, actor=CLI_ACTOR)
+        staff_id = service.staff.reset_totp(email, actor=CLI_ACTOR)
     finally:
         service.close()
     render.say(

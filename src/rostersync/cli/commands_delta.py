@@ -1,6 +1,6 @@
 """CLI command for delta syncs: `rostersync delta <district> [--json]`.
 
-Parse, call `RosterSync.delta_sync`, render; nothing else happens here.
+Parse, call `Services.runs.delta`, render; nothing else happens here.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         Records marked tobedeleted are deactivated; nobody is deactivated for being absent
         (the scheduled full sync notices those).
         """
-        report = _service().delta_sync(district)
+        report = _service().runs.delta(district)
         if as_json:
             render.print_json(render.report_json(report))
         else:

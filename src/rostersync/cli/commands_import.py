@@ -36,7 +36,7 @@ def import_staff(
     as_json: Json = False,
 ) -> None:
     """Import non-teaching staff (librarians, aides, coaches…) from a spreadsheet: all or none."""
-    report = _service().import_staff(
+    report = _service().imports.import_staff(
         district, file.name, _read(file), _actor(actor), dry_run=dry_run
     )
     if as_json:
@@ -51,7 +51,7 @@ def staff_template(
     file: Annotated[Path, typer.Argument(help="Where to write it: a .csv or .xlsx name")],
 ) -> None:
     """Write the staff import template (CSV, or XLSX with an Instructions sheet)."""
-    data = _service().staff_import_template(file.suffix)
+    data = _service().imports.template(file.suffix)
     file.write_bytes(data)
     render.say(f"Template written to {file}.")
 
@@ -66,7 +66,7 @@ def add_educator(
     actor: Actor = None,
 ) -> None:
     """Add one educator by hand (only in a district that is not rostered from ClassLink)."""
-    portal_id = _service().add_educator(
+    portal_id = _service().imports.add_educator(
         district,
         given_name=first_name,
         family_name=last_name,
@@ -89,7 +89,7 @@ def add_student(
     actor: Actor = None,
 ) -> None:
     """Add one student by hand (only in a district that is not rostered from ClassLink)."""
-    portal_id = _service().add_student(
+    portal_id = _service().imports.add_student(
         district,
         given_name=first_name,
         family_name=last_name,

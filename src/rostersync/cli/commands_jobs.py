@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
     @app.command("schedule")
     def schedule(district: str, as_json: Json = False) -> None:
         """Show a district's sync schedule and its next run in the district's time zone."""
-        info = _service().schedule_info(district)
+        info = _service().districts.schedule(district)
         data = {
             "district": info.slug,
             "status": info.status,

@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         actor: Actor = "cli",
     ) -> None:
         """Everything held about one student, as JSON, for a parent's or district's request."""
-        export = _service().export_student(district, student, actor=actor)
+        export = _service().privacy.export_student(district, student, actor=actor)
         text = json.dumps(export, indent=2, sort_keys=True)
         if out is None:
             typer.echo(text)
@@ -56,7 +56,9 @@ def register(app: typer.Typer) -> None:
         as_json: Json = False,
     ) -> None:
         """Remove every row and file of a district, keeping only a disposal record."""
-        disposal = _service().purge_district(district, confirm=confirm, actor=actor, reason=reason)
+        disposal = _service().privacy.purge_district(
+            district, confirm=confirm, actor=actor, reason=reason
+        )
         summary = {
             "id": disposal.id,
             "district": disposal.district_slug,
@@ -76,7 +78,7 @@ def register(app: typer.Typer) -> None:
     @privacy.command("disposals")
     def disposals(as_json: Json = False) -> None:
         """Every district purge ever made, newest first."""
-        found = _service().disposals()
+        found = _service().privacy.disposals()
         rows = [
             {
                 "id": d.id,

@@ -1,6 +1,6 @@
 """CLI commands for districts that push OneRoster bundles: `rostersync push-key issue|rotate`.
 
-Each command parses, calls one `RosterSync` method, and renders. The secret is printed exactly
+Each command parses, calls one `Services` method, and renders. The secret is printed exactly
 once, to the terminal that asked for it: rostersync keeps it only encrypted and can never show
 it again, so a lost secret means rotating to a new one.
 """
@@ -54,7 +54,7 @@ def pushed_bundles_expire(as_json: Json = False) -> None:
     hourly); bundles still queued or running are kept."""
     service = _service()
     try:
-        expired = service.expire_pushed_bundles()
+        expired = service.push.expire()
     finally:
         service.close()
     days = service.settings.pushed_bundle_retention_days
@@ -77,7 +77,7 @@ def pushed_bundles_expire(as_json: Json = False) -> None:
 def _change(district: str, actor: str | None, as_json: bool, *, rotate: bool) -> None:
     service = _service()
     try:
-        change = service.rotate_push_credentials if rotate else service.issue_push_credentials
+        change = service.push.rotate_credentials if rotate else service.push.issue_credentials
         key_id, secret = change(district, _actor(actor))
     finally:
         service.close()

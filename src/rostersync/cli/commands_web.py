@@ -92,7 +92,7 @@ def serve_sign_in_sandbox(
         render.say("Admin pages: ", (f"{sandbox.url}/staff/login", "bold"))
         for email, name, role, slug in logins:
             password = secrets.token_urlsafe(12)
-            sandbox.service.add_staff(
+            sandbox.service.staff.add_staff(
                 email=email, display_name=name, role=role, password=password, district=slug
             )
             render.say(f"  {email} / {password} ({role.replace('_', ' ')})")

@@ -1,6 +1,6 @@
 """CLI commands for preview, approve, discard, revalidate, open issues and go-live.
 
-Each command parses, calls one `RosterSync` method, and renders; nothing else happens here.
+Each command parses, calls one `Services` method, and renders; nothing else happens here.
 """
 
 from __future__ import annotations
@@ -54,19 +54,19 @@ def register(app: typer.Typer) -> None:
     @app.command("preview")
     def preview(district: str, as_json: Json = False) -> None:
         """Compute what a sync would change, without writing, and keep it for approval."""
-        report = _service().preview_sync(district)
+        report = _service().runs.preview(district)
         _show(report, f"Preview of {district}", as_json)
 
     @app.command("approve")
     def approve(run_id: str, actor: Actor = DEFAULT_ACTOR, as_json: Json = False) -> None:
         """Apply a previewed or held run, if the roster has not changed since."""
-        report = _service().approve_run(run_id, actor)
+        report = _service().runs.approve(run_id, actor)
         _show(report, f"Approved run {run_id}", as_json)
 
     @app.command("discard")
     def discard(run_id: str, actor: Actor = DEFAULT_ACTOR, as_json: Json = False) -> None:
         """Discard a previewed or held run; the portal stays as it is."""
-        run = _service().discard_run(run_id, actor)
+        run = _service().runs.discard(run_id, actor)
         if as_json:
             render.print_json(run)
         else:
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
     @app.command("revalidate")
     def revalidate(district: str, as_json: Json = False) -> None:
         """Re-check a district after it fixed its data: provision what passes, close issues."""
-        report = _service().revalidate(district)
+        report = _service().runs.revalidate(district)
         _show(report, f"Revalidation of {district}", as_json)
 
     @app.command("open-issues")
@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         as_json: Json = False,
     ) -> None:
         """List a district's open validation issues: the record, the problem and the fix."""
-        rows = _service().open_issues(district, kind)
+        rows = _service().runs.open_issues(district, kind)
         if as_json:
             render.print_json(rows)
             return
@@ -101,7 +101,7 @@ def register(app: typer.Typer) -> None:
     @app.command("go-live")
     def go_live(district: str, actor: Actor = DEFAULT_ACTOR, as_json: Json = False) -> None:
         """Let the district's people sign in from now on."""
-        record = _service().set_live(district, actor)
+        record = _service().districts.set_live(district, actor)
         if as_json:
             render.print_json(record)
         else:

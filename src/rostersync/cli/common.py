@@ -7,23 +7,23 @@ from typing import TYPE_CHECKING
 
 from rostersync.config import Settings, get_settings
 from rostersync.logs import configure_logging
-from rostersync.service import RosterSync
+from rostersync.services import Services
 
 if TYPE_CHECKING:
     from rostersync.jobs.queue import JobQueue
 
 
-def service(settings: Settings | None = None) -> RosterSync:
+def service(settings: Settings | None = None) -> Services:
     """The service API, with logging configured from the same settings, and the job queue its
     pushed bundles go to (built on first use: only the portal takes pushed bundles)."""
     settings = settings or get_settings()
     configure_logging(settings)
-    built = RosterSync(settings)
-    built.build_push_queue_with(lambda: push_queue(built))
+    built = Services(settings)
+    built.push.build_queue_with(lambda: push_queue(built))
     return built
 
 
-def push_queue(service: RosterSync) -> JobQueue:
+def push_queue(service: Services) -> JobQueue:
     """The job queue the settings name, sending pushed bundles' syncs to the workers."""
     from rostersync.jobs.queue import JobQueue
 

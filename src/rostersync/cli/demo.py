@@ -16,7 +16,7 @@ from rostersync.cli.render import say
 from rostersync.config import Settings
 from rostersync.domain.records import EntityKind
 from rostersync.logs import configure_logging
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.simulator import SimulatorServer, Tenant, generate_district
 from rostersync.sync.pipeline import SyncReport
 
@@ -49,10 +49,10 @@ def run_demo(*, students: int, seed: int, data_dir: Path = Path("var/demo")) -> 
         server.add_tenant(Tenant(name="springfield", data=data, key=key, secret=secret))
         base_url = server.base_url("springfield")
         say(f"ClassLink simulator serving OneRoster 1.1 at {base_url}")
-        service = RosterSync(settings)
+        service = Services(settings)
         service.init_db()
-        service.add_district(
-            DistrictSetup(
+        service.districts.add(
+            Questionnaire(
                 slug="springfield",
                 name="Springfield Unified School District",
                 display_name="Springfield USD – Springfield, IL",
@@ -69,11 +69,11 @@ def run_demo(*, students: int, seed: int, data_dir: Path = Path("var/demo")) -> 
         say(f"Portal database: {settings.resolved_database_url}")
         say()
 
-        first = service.run_sync("springfield", trigger="demo")
+        first = service.runs.sync("springfield", trigger="demo")
         render.print_report(first, title="First sync of Springfield USD", issue_limit=None)
         ok &= _check_counts(first, data.counts())
         ok &= _check_planted(first, data.planted)
-        sent = service.notify_run(first.run_id)
+        sent = service.runs.notify(first.run_id)
         outbox = settings.resolved_outbox_dir
         emails = sorted(outbox.glob("*.eml")) if outbox.exists() else []
         say()
@@ -84,7 +84,7 @@ def run_demo(*, students: int, seed: int, data_dir: Path = Path("var/demo")) -> 
         )
         ok &= bool(emails)
 
-        second = service.run_sync("springfield", trigger="demo")
+        second = service.runs.sync("springfield", trigger="demo")
         render.print_report(second, title="Second sync (same roster)", issue_limit=0)
         changes = second.change_count
         say(

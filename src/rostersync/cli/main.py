@@ -28,7 +28,7 @@ from rostersync.cli import (
 from rostersync.cli.common import service as _service
 from rostersync.cli.failures import CommandGroup, Debug, Json
 from rostersync.providers import PROVIDERS, oneroster_v1p1
-from rostersync.service import DistrictSetup
+from rostersync.services import Questionnaire
 
 app = typer.Typer(
     cls=CommandGroup,
@@ -116,7 +116,7 @@ def district_add(
     if asks_secret and not secret:
         # Asked rather than typed on the command line, so it stays out of shell history.
         secret = typer.prompt("ClassLink secret", hide_input=True)
-    setup = DistrictSetup(
+    setup = Questionnaire(
         slug=slug,
         name=name,
         display_name=display_name,
@@ -140,7 +140,7 @@ def district_add(
         tenant_id=tenant_id,
         go_live_date=date.fromisoformat(go_live) if go_live else None,
     )
-    district = _service().add_district(setup)
+    district = _service().districts.add(setup)
     if as_json:
         render.print_json(district)
     else:
@@ -152,7 +152,7 @@ def district_list(
     limit: listing.Limit = 50, every: listing.All = False, as_json: Json = False
 ) -> None:
     """List districts with their status."""
-    districts = _service().list_districts()
+    districts = _service().districts.list_all()
     if as_json:
         render.print_json(districts)
         return
@@ -169,7 +169,7 @@ def district_list(
 @district_app.command("show")
 def district_show(slug: str, as_json: Json = False) -> None:
     """Show a district's questionnaire answers (credentials are never shown)."""
-    district, integration = _service().district(slug)
+    district, integration = _service().districts.get(slug)
     data = {
         "district": render.to_jsonable(district),
         "integration": render.to_jsonable(integration),
@@ -204,16 +204,16 @@ def sync(
     service = _service()
     source = BundleSource(from_bundle) if from_bundle else None
     if as_json:
-        report = service.run_sync(district, source=source)
+        report = service.runs.sync(district, source=source)
     else:
         with render.sync_progress() as bar, observing(bar):
-            report = service.run_sync(district, source=source)
+            report = service.runs.sync(district, source=source)
     if as_json:
         render.print_json(render.report_json(report))
     else:
         render.print_report(report, title=f"Sync of {district}")
     if email:
-        sent = service.notify_run(report.run_id)
+        sent = service.runs.notify(report.run_id)
         if not as_json:
             outcome.emailed(sent)
     if report.status == "held" and not as_json:
@@ -233,7 +233,7 @@ def people(
 ) -> None:
     """List a district's students (or educators)."""
     kind = "educators" if educators else "students"
-    rows = _service().people(district, kind=kind, limit=limit, offset=offset)
+    rows = _service().districts.people(district, kind=kind, limit=limit, offset=offset)
     if as_json:
         render.print_json(rows)
         return
@@ -244,7 +244,7 @@ def people(
     )
     render.console.print(render.rows_table(kind.capitalize(), rows, columns))
     if offset or len(rows) >= limit:
-        stored = _service().counts(district)[kind]
+        stored = _service().districts.counts(district)[kind]
         _say_showing(len(rows), stored["active"] + stored["inactive"], offset=offset)
 
 
@@ -253,7 +253,7 @@ def runs(
     district: str, limit: listing.Limit = 20, every: listing.All = False, as_json: Json = False
 ) -> None:
     """List a district's recent sync runs."""
-    rows = _service().runs(district, limit=limit)
+    rows = _service().runs.recent(district, limit=limit)
     if as_json:
         render.print_json(rows)
         return
@@ -271,7 +271,7 @@ def issues(
     run_id: str, limit: listing.Limit = 50, every: listing.All = False, as_json: Json = False
 ) -> None:
     """Show a run's validation issues: the record, the field, the problem and the fix."""
-    rows = _service().issues(run_id)
+    rows = _service().runs.issues(run_id)
     if as_json:
         render.print_json(rows)
         return
@@ -290,7 +290,7 @@ def _say_showing(shown: int, total: int, *, offset: int = 0) -> None:
 
 def _run_total(district: str) -> int:
     """How many runs a district has had."""
-    return len(_service().runs(district, limit=listing.EVERY))
+    return len(_service().runs.recent(district, limit=listing.EVERY))
 
 
 @app.command("simulate")

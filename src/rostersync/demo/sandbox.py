@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 
 from rostersync.config import Settings
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.signin.oidc import RelyingParty
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant
 from rostersync.simulator.sso import SsoClient, SsoServer, SsoTenant
@@ -64,7 +64,7 @@ class Sandbox:
         self.roster = SimulatorServer()
         self.sso = SsoServer()
         self.portal: PortalServer | None = None
-        self.service: RosterSync | None = None
+        self.service: Services | None = None
         self.district_ids: dict[str, str] = {}
         # (OneRoster 1.1 base URL, key, secret) of every simulated district, onboarded or not.
         self.roster_credentials: dict[str, tuple[str, str, str]] = {}
@@ -93,8 +93,8 @@ class Sandbox:
         self.sso.add_client(
             SsoClient(CLIENT_ID, self.client_secret, f"{self.portal.url}/oauth/callback")
         )
-        self.service = RosterSync(settings)
-        self.service.build_push_queue_with(lambda: _push_queue(settings, self.service))
+        self.service = Services(settings)
+        self.service.push.build_queue_with(lambda: _push_queue(settings, self.service))
         self.service.init_db()
         for district in self.districts:
             self._onboard(district)
@@ -113,8 +113,8 @@ class Sandbox:
         self.roster_credentials[district.slug] = (self.roster.base_url(district.slug), key, secret)
         if not district.onboarded:
             return
-        record = self.service.add_district(
-            DistrictSetup(
+        record = self.service.districts.add(
+            Questionnaire(
                 slug=district.slug,
                 name=district.display_name.split(" – ")[0],
                 display_name=district.display_name,
@@ -131,7 +131,7 @@ class Sandbox:
             )
         )
         self.district_ids[district.slug] = record.id
-        report = self.service.run_sync(district.slug, trigger="sandbox")
+        report = self.service.runs.sync(district.slug, trigger="sandbox")
         if report.status != "succeeded":
             raise RuntimeError(f"the sandbox sync of {district.slug} failed: {report.error}")
         if district.live:
@@ -155,8 +155,7 @@ class Sandbox:
         }
         options.update(overrides)
         rp = RelyingParty(**options)
-        self.service.web_portal().close()
-        self.service.web_portal(relying_party=rp)
+        self.service.use_relying_party(rp)
         return rp
 
     @property
@@ -169,13 +168,13 @@ class Sandbox:
         if self.portal is not None:
             self.portal.stop()
         if self.service is not None:
-            self.service.web_portal().close()
+            self.service.signin.close()
             self.service.close()
         self.sso.stop()
         self.roster.stop()
 
 
-def _push_queue(settings: Settings, service: RosterSync | None) -> JobQueue:
+def _push_queue(settings: Settings, service: Services | None) -> JobQueue:
     """The queue the sandbox portal sends pushed bundles to, as `rostersync serve` does."""
     from rostersync.jobs.queue import JobQueue
 

@@ -23,7 +23,7 @@ from rostersync.store.db import private_database
 from rostersync.store.private_files import private_dir
 
 if TYPE_CHECKING:
-    from rostersync.service import RosterSync
+    from rostersync.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +77,7 @@ class JobQueue:
         settings: Settings,
         *,
         huey: Huey | None = None,
-        service: RosterSync | None = None,
+        service: Services | None = None,
         sender: Sender | None = None,
         periodic: bool = True,
     ) -> None:
@@ -107,13 +107,13 @@ class JobQueue:
             else None
         )
 
-    def service(self) -> RosterSync:
+    def service(self) -> Services:
         """This process's service API, made on first use and shared by its worker threads."""
         with self._lock:
             if self._service is None:
-                from rostersync.service import RosterSync
+                from rostersync.services import Services
 
-                self._service = RosterSync(self.settings)
+                self._service = Services(self.settings)
             if self._notifier is None:
                 self._notifier = Notifier(self._service.engine, self.settings, self._sender)
             return self._service
@@ -162,7 +162,7 @@ class JobQueue:
         return len(tick(self.service(), enqueue=self.enqueue_sync))
 
     def _expire_bundles(self) -> int:
-        expired = self.service().expire_pushed_bundles()
+        expired = self.service().push.expire()
         return int(expired.count)
 
     def enqueue_bundle(self, bundle_id: str) -> None:
@@ -173,7 +173,7 @@ class JobQueue:
         from rostersync.errors import SyncInProgress
 
         try:
-            bundle = self.service().sync_pushed_bundle(bundle_id)
+            bundle = self.service().push.sync_bundle(bundle_id)
         except SyncInProgress:
             # The district's scheduled or manual sync is running: the bundle waits its turn.
             self.sync_pushed_bundle.schedule(

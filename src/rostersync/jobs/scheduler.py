@@ -35,7 +35,7 @@ from rostersync.scheduling import (
 from rostersync.store import jobs as store_jobs
 
 if TYPE_CHECKING:
-    from rostersync.service import RosterSync
+    from rostersync.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +57,7 @@ class Enqueued:
 
 
 def tick(
-    service: RosterSync, now: datetime | None = None, *, enqueue: Enqueue | None = None
+    service: Services, now: datetime | None = None, *, enqueue: Enqueue | None = None
 ) -> list[Enqueued]:
     """Enqueue the syncs that are due at `now`, and recover slots left by dead workers.
 

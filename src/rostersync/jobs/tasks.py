@@ -26,7 +26,7 @@ from rostersync.store import locks as store_locks
 from rostersync.sync.events import observing
 
 if TYPE_CHECKING:
-    from rostersync.service import RosterSync
+    from rostersync.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +59,7 @@ class Heartbeat:
     """Renews a claim's lease every third of its length until stopped."""
 
     def __init__(
-        self, service: RosterSync, *, district_id: str, due_slot: datetime, worker: str
+        self, service: Services, *, district_id: str, due_slot: datetime, worker: str
     ) -> None:
         self.service = service
         self.district_id = district_id
@@ -101,7 +101,7 @@ class Heartbeat:
 
 
 def run_slot(
-    service: RosterSync,
+    service: Services,
     notifier: Notifier,
     *,
     district_id: str,
@@ -142,12 +142,12 @@ def run_slot(
         return SlotResult(outcome=SlotOutcome.DUPLICATE)
     if claim is store_jobs.Claim.BUSY:
         return SlotResult(outcome=SlotOutcome.BUSY)
-    source = service.configured_source(district_id)
+    source = service.runs.configured_source(district_id)
     outcome = RunOutcome()
     with Heartbeat(service, district_id=district_id, due_slot=due_slot, worker=worker):
         try:
             with observing(outcome):
-                report = service.run_sync(district_id, trigger=trigger, source=source)
+                report = service.runs.sync(district_id, trigger=trigger, source=source)
         except SyncInProgress:
             # Someone else is syncing the district right now, perhaps with an older roster or
             # only a preview: this slot runs again once their lock is free, never silently not.
@@ -190,7 +190,7 @@ def run_slot(
 
 
 def _after_finish(
-    service: RosterSync,
+    service: Services,
     notifier: Notifier,
     district_id: str,
     run_id: str,
@@ -213,7 +213,7 @@ def _after_finish(
         changed = store_jobs.set_quarantine(conn, district_id=district_id, reason=reason, now=now)
     if changed:
         log.warning("job.quarantined", district_id=district_id, failures=threshold)
-        info = service.schedule_info(district_id)
+        info = service.districts.schedule(district_id)
         notifier.district_quarantined(
             district_id,
             failures=threshold,
@@ -224,7 +224,7 @@ def _after_finish(
 
 
 def _finish(
-    service: RosterSync,
+    service: Services,
     district_id: str,
     due_slot: datetime,
     worker: str,
@@ -244,7 +244,7 @@ def _finish(
 
 
 def _requeue(
-    service: RosterSync,
+    service: Services,
     district_id: str,
     due_slot: datetime,
     worker: str,
@@ -270,7 +270,7 @@ def _requeue(
     store_locks.retry_for(store_locks.RECORD_FOR_SECONDS, "put a slot back", put_back)
 
 
-def _attempts(service: RosterSync, district_id: str, due_slot: datetime) -> int:
+def _attempts(service: Services, district_id: str, due_slot: datetime) -> int:
     with service.engine.connect() as conn:
         slot = store_jobs.get_slot(conn, district_id, due_slot)
     return slot.attempts if slot is not None else 1

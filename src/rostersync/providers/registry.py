@@ -98,7 +98,7 @@ class SourceConfig(Protocol):
 
 
 class SourceAnswers(Protocol):
-    """A district's source answers as a person gave them (a `DistrictSetup`)."""
+    """A district's source answers as a person gave them (a `Questionnaire`)."""
 
     @property
     def source_kind(self) -> str: ...

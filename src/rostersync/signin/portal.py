@@ -1,6 +1,6 @@
 """Signing in with ClassLink and what a signed-in student or educator sees, over one database.
 
-`RosterSync` (the one service API) delegates its web methods here; the FastAPI routes only call the
+`Services` (the one service API) delegates its web methods here; the FastAPI routes only call the
 service. The flow, and why each step is there, is in docs/decisions/0008-sign-in.md:
 
     begin_sign_in   live district chosen → state (single use, kept server-side with the district,

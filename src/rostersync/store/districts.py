@@ -6,7 +6,6 @@ Every function takes a `Connection` whose transaction the caller owns; nothing h
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from sqlalchemy import Row, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from rostersync.domain.questionnaire import Questionnaire
 from rostersync.domain.rules import DistrictRules, EligibilitySource
 from rostersync.errors import ConfigError, NotFoundError
 from rostersync.store.credentials import SourceIdentity, open_credential, seal_credential
@@ -70,29 +70,8 @@ _INTEGRATION_COLUMNS = [integrations.c[name] for name in IntegrationRecord.__dat
 def create_district(
     conn: Connection,
     box: SecretBox,
+    answers: Questionnaire,
     *,
-    slug: str,
-    name: str,
-    display_name: str,
-    city: str,
-    state: str,
-    time_zone: str,
-    tenant_id: str | None,
-    source_kind: str,
-    source_url: str,
-    key: str,
-    secret: str,
-    data_manager_emails: Sequence[str],
-    grades_provided: bool,
-    unique_emails_provided: bool,
-    student_id_field: str,
-    eligibility_source: str,
-    eligibility_field: str | None,
-    sync_frequency: str,
-    sync_days: Sequence[str],
-    sync_interval_days: int | None,
-    sync_time: str,
-    go_live_date: date | None,
     now: datetime | None = None,
 ) -> DistrictRecord:
     """Onboard a district: its record and its integration, credentials encrypted with `box`.
@@ -100,9 +79,9 @@ def create_district(
     Args:
         conn: A connection; the caller commits.
         box: Encrypts the source key and secret.
-        slug: Short unique name used on the command line (e.g. "springfield").
+        answers: The district's onboarding answers, stored as given (checked by the caller;
+            the sync rules are checked again here).
         now: When the district was created (defaults to the current time).
-        Other arguments: the district's onboarding answers, stored as given.
 
     Returns:
         The new district, status "onboarding".
@@ -110,60 +89,97 @@ def create_district(
     Raises:
         ConfigError: The slug is taken, or the answers cannot make valid sync rules.
     """
-    existing = conn.execute(select(districts.c.id).where(districts.c.slug == slug)).first()
+    existing = conn.execute(select(districts.c.id).where(districts.c.slug == answers.slug)).first()
     if existing is not None:
         raise ConfigError(
-            f"a district with slug {slug!r} already exists; choose another slug, or see it with "
-            f"`rostersync district show {slug}`"
+            f"a district with slug {answers.slug!r} already exists; choose another slug, or see "
+            f"it with `rostersync district show {answers.slug}`"
         )
     # Refuse answers the sync could not follow now, not at the first scheduled sync.
     _rules(
-        grades_provided,
-        unique_emails_provided,
-        student_id_field,
-        eligibility_source,
-        eligibility_field,
+        answers.grades_provided,
+        answers.unique_emails_provided,
+        answers.student_id_field,
+        answers.eligibility_source,
+        answers.eligibility_field,
     )
     now = now or datetime.now(UTC)
     district_id = str(uuid.uuid4())
-    source = SourceIdentity.of(source_kind, source_url)
+    source = SourceIdentity.of(answers.source_kind, answers.source_url)
     conn.execute(
         insert(districts).values(
             id=district_id,
-            slug=slug,
-            name=name,
-            display_name=display_name,
-            city=city,
-            state=state,
-            classlink_tenant_id=tenant_id,
+            slug=answers.slug,
+            name=answers.name,
+            display_name=answers.display_name,
+            city=answers.city,
+            state=answers.state,
+            classlink_tenant_id=answers.tenant_id,
             status="onboarding",
-            go_live_date=go_live_date,
-            time_zone=time_zone,
+            go_live_date=answers.go_live_date,
+            time_zone=answers.time_zone,
             created_at=now,
         )
     )
     conn.execute(
         insert(integrations).values(
             district_id=district_id,
-            source_kind=source_kind,
-            source_url=source_url,
-            key_ciphertext=seal_credential(box, key, source),
-            secret_ciphertext=seal_credential(box, secret, source),
-            data_manager_emails=list(data_manager_emails),
-            grades_provided=grades_provided,
-            unique_emails_provided=unique_emails_provided,
-            student_id_field=student_id_field,
-            eligibility_source=eligibility_source,
-            eligibility_field=eligibility_field,
-            sync_frequency=sync_frequency,
-            sync_days=list(sync_days),
-            sync_interval_days=sync_interval_days,
-            sync_time=sync_time,
-            go_live_date=go_live_date,
+            source_kind=answers.source_kind,
+            source_url=answers.source_url,
+            key_ciphertext=seal_credential(box, answers.key, source),
+            secret_ciphertext=seal_credential(box, answers.secret, source),
+            data_manager_emails=list(answers.data_manager_emails),
+            grades_provided=answers.grades_provided,
+            unique_emails_provided=answers.unique_emails_provided,
+            student_id_field=answers.student_id_field,
+            eligibility_source=answers.eligibility_source,
+            eligibility_field=answers.eligibility_field,
+            sync_frequency=answers.sync_frequency,
+            sync_days=list(answers.sync_days),
+            sync_interval_days=answers.sync_interval_days,
+            sync_time=answers.sync_time,
+            go_live_date=answers.go_live_date,
             updated_at=now,
         )
     )
     return get_district(conn, district_id)
+
+
+def get_questionnaire(
+    conn: Connection, slug_or_id: str, box: SecretBox | None = None
+) -> Questionnaire:
+    """A district's answers as they are stored; its key and secret only when `box` is given.
+
+    Raises:
+        NotFoundError: No such district.
+    """
+    district = get_district(conn, slug_or_id)
+    integration = get_integration(conn, district.id)
+    key, secret = get_credentials(conn, box, district.id) if box is not None else ("", "")
+    return Questionnaire(
+        slug=district.slug,
+        name=district.name,
+        display_name=district.display_name,
+        city=district.city,
+        state=district.state,
+        source_url=integration.source_url,
+        key=key,
+        secret=secret,
+        source_kind=integration.source_kind,
+        time_zone=district.time_zone,
+        tenant_id=district.classlink_tenant_id,
+        data_manager_emails=list(integration.data_manager_emails),
+        grades_provided=integration.grades_provided,
+        unique_emails_provided=integration.unique_emails_provided,
+        student_id_field=integration.student_id_field,
+        eligibility_source=integration.eligibility_source,
+        eligibility_field=integration.eligibility_field,
+        sync_frequency=integration.sync_frequency,
+        sync_days=list(integration.sync_days),
+        sync_interval_days=integration.sync_interval_days,
+        sync_time=integration.sync_time,
+        go_live_date=district.go_live_date,
+    )
 
 
 def get_district(conn: Connection, slug_or_id: str) -> DistrictRecord:

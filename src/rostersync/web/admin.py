@@ -34,7 +34,7 @@ from rostersync.errors import (
 )
 from rostersync.notify.csvfile import MEDIA_TYPE as CSV_TYPE
 from rostersync.notify.csvfile import issues_csv_file
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.signin.paths import safe_next_path
 from rostersync.staff.errors import InvitationRefused, StaffSignInRefused, TotpRefused
 from rostersync.staff.models import CodeNeeded
@@ -68,7 +68,7 @@ FOREGROUND_SECONDS = 5.0
 ACTION_ERRORS = (RunNotPending, SourceChanged, SyncInProgress, SourceError, ConfigError)
 
 
-def session_cookie(service: RosterSync) -> Cookies:
+def session_cookie(service: Services) -> Cookies:
     """The portal's cookie names (one session store for ClassLink and staff sign-in)."""
     return Cookies.of(service.settings)
 
@@ -106,7 +106,7 @@ def _page_route(templates: Jinja2Templates) -> type[APIRoute]:
     return AdminRoute
 
 
-def create_admin_router(service: RosterSync) -> APIRouter:
+def create_admin_router(service: Services) -> APIRouter:
     """The staff sign-in and admin pages over one service.
 
     Args:
@@ -168,7 +168,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
             )
         target = safe_next_path(next)
         try:
-            signed_in = service.staff_password_step(
+            signed_in = service.staff.sign_in(
                 email,
                 password,
                 previous_session=request.cookies.get(cookies.session),
@@ -196,7 +196,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
 
     @router.get("/staff/login/code", response_class=HTMLResponse)
     def staff_login_code(request: Request) -> Any:
-        if service.staff_code_step(request.cookies.get(code_cookie)) is None:
+        if service.staff.code_step_next(request.cookies.get(code_cookie)) is None:
             raise PageError(location="/staff/login")
         return code_page(request)
 
@@ -205,13 +205,13 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         request: Request, code: Annotated[str, Form(max_length=20)] = ""
     ) -> Any:
         try:
-            signed_in, target = service.staff_sign_in_code(
+            signed_in, target = service.staff.sign_in_code(
                 request.cookies.get(code_cookie),
                 code,
                 previous_session=request.cookies.get(cookies.session),
             )
         except StaffSignInRefused as exc:
-            if service.staff_code_step(request.cookies.get(code_cookie)) is None:
+            if service.staff.code_step_next(request.cookies.get(code_cookie)) is None:
                 # Locked, or the step expired: back to the password.
                 return login_page(request, next_path=HOME, error=str(exc))
             return code_page(request, str(exc))
@@ -220,7 +220,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     @router.post("/staff/logout")
     def staff_logout(request: Request) -> Any:
         # Cookie and server session end together, as on /logout (web/app.py).
-        service.sign_out(request.cookies.get(cookies.session))
+        service.signin.sign_out(request.cookies.get(cookies.session))
         response = RedirectResponse("/staff/login", status_code=303)
         response.delete_cookie(cookies.session, path="/", secure=cookies.secure, httponly=True)
         return response
@@ -230,7 +230,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     def totp_page(request: Request, staff: Staff) -> Any:
         if staff.totp_on or staff.through_classlink:
             return page(request, "admin_totp.html", staff=staff, enrolment=None, error="")
-        enrolment = service.begin_totp(staff)
+        enrolment = service.staff.begin_totp(staff)
         return page(request, "admin_totp.html", staff=staff, enrolment=enrolment, error="")
 
     @router.post("/staff/totp")
@@ -238,7 +238,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         request: Request, staff: FormCsrf, code: Annotated[str, Form(max_length=20)] = ""
     ) -> Any:
         try:
-            service.confirm_totp(staff, code)
+            service.staff.confirm_totp(staff, code)
         except TotpRefused as exc:
             raise PageError(
                 status=400, title="Two-step sign-in is not on yet", message=f"{exc}."
@@ -261,7 +261,9 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     ) -> Any:
         district = found[0]
         try:
-            _, delivered = service.invite_data_manager(district.id, email, actor=staff.actor)
+            _, delivered = service.staff.invite(
+                district=district.id, email=email, actor=staff.actor
+            )
         except ConfigError as exc:
             return page(
                 request,
@@ -286,7 +288,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     @router.get("/staff/invitation/{token}", response_class=HTMLResponse)
     def invitation_page(request: Request, token: Token) -> Any:
         try:
-            details = service.staff_invitation(token)
+            details = service.staff.invitation(token)
         except InvitationRefused as exc:
             raise refused_invitation(exc) from None
         return accept_page(request, token, details)
@@ -319,13 +321,13 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         password_again: Annotated[str, Form(max_length=1000)] = "",
     ) -> Any:
         try:
-            details = service.staff_invitation(token)
+            details = service.staff.invitation(token)
         except InvitationRefused as exc:
             raise refused_invitation(exc) from None
         if not fresh:
             return accept_page(request, token, details, "This form expired: fill it in again.")
         try:
-            signed_in = service.accept_staff_invitation(
+            signed_in = service.staff.accept_invitation(
                 token,
                 display_name=name,
                 password=password,
@@ -345,7 +347,9 @@ def create_admin_router(service: RosterSync) -> APIRouter:
 
     @router.get("/admin/districts", response_class=HTMLResponse)
     def districts(request: Request, staff: Staff) -> Any:
-        overviews = service.district_overviews(None if staff.is_vendor_staff else staff.district_id)
+        overviews = service.districts.overviews(
+            None if staff.is_vendor_staff else staff.district_id
+        )
         return page(request, "admin_districts.html", overviews=overviews, staff=staff)
 
     @router.get("/admin/districts/{slug}", response_class=HTMLResponse)
@@ -356,7 +360,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
             "admin_district.html",
             district=district,
             integration=integration,
-            runs=service.runs(district.id, limit=50),
+            runs=service.runs.recent(district.id, limit=50),
             message=MESSAGES.get(done, ""),
             staff=staff,
         )
@@ -372,9 +376,11 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     def start(district: Any, mode: str) -> Any:
         """Start the run in the background and send the person to its page to watch it."""
         run_id = act(
-            lambda: service.start_run(district.id, mode=mode, wait_seconds=FOREGROUND_SECONDS)
+            lambda: service.runs.start_in_background(
+                district.id, mode=mode, wait_seconds=FOREGROUND_SECONDS
+            )
         )
-        status = service.run(run_id).status
+        status = service.runs.get(run_id).status
         done = {"running": "started", "previewed": "previewed"}.get(status, "ended")
         return RedirectResponse(f"/admin/runs/{run_id}?done={done}", status_code=303)
 
@@ -385,9 +391,9 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         from rostersync.web.uploads import describe_progress
 
         run, district = found
-        progress = service.run_progress(run.id)
+        progress = service.runs.progress(run.id)
         try:
-            plan = service.run_plan(run.id)
+            plan = service.runs.plan(run.id)
         except NotFoundError:
             plan = None  # a failed or skipped run has no plan
         return page(
@@ -408,19 +414,19 @@ def create_admin_router(service: RosterSync) -> APIRouter:
 
     @router.post("/admin/runs/{run_id}/approve")
     def approve(found: RunInScope, staff: FormCsrf) -> Any:
-        report = act(lambda: service.approve_run(found[0].id, staff.actor))
+        report = act(lambda: service.runs.approve(found[0].id, staff.actor))
         return RedirectResponse(f"/admin/runs/{report.run_id}?done=approved", status_code=303)
 
     @router.post("/admin/runs/{run_id}/discard")
     def discard(found: RunInScope, staff: FormCsrf) -> Any:
-        act(lambda: service.discard_run(found[0].id, staff.actor))
+        act(lambda: service.runs.discard(found[0].id, staff.actor))
         return RedirectResponse(f"/admin/runs/{found[0].id}?done=discarded", status_code=303)
 
     # Issues and audit ------------------------------------------------------------------------
     def filtered(district_id: str, code: str, sourced_id: str) -> list[Any]:
         return [
             i
-            for i in service.open_issues(district_id)
+            for i in service.runs.open_issues(district_id)
             if (not code or i.code == code) and (not sourced_id or i.sourced_id == sourced_id)
         ]
 
@@ -437,7 +443,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
         done: str = "",
     ) -> Any:
         district = found[0]
-        every = service.open_issues(district.id)
+        every = service.runs.open_issues(district.id)
         return page(
             request,
             "admin_issues.html",
@@ -467,7 +473,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     @router.post("/admin/districts/{slug}/revalidate")
     def revalidate(found: DistrictInScope, staff: FormCsrf) -> Any:
         district = found[0]
-        act(lambda: service.revalidate(district.id))
+        act(lambda: service.runs.revalidate(district.id))
         return RedirectResponse(
             f"/admin/districts/{district.slug}/issues?done=revalidated", status_code=303
         )
@@ -475,7 +481,7 @@ def create_admin_router(service: RosterSync) -> APIRouter:
     @router.get("/admin/districts/{slug}/audit", response_class=HTMLResponse)
     def audit(request: Request, staff: Staff, found: DistrictInScope) -> Any:
         district = found[0]
-        entries = service.audit_entries(district.id)
+        entries = service.districts.audit_entries(district.id)
         return page(request, "admin_audit.html", district=district, entries=entries, staff=staff)
 
     return router

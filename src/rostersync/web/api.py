@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from rostersync.errors import NotFoundError, SpreadsheetRejected
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.sync.pipeline import PENDING
 from rostersync.web.admin import ACTION_ERRORS, session_cookie
 from rostersync.web.api_docs import DOCS_ASSETS, PUSH_SECURITY_SCHEME, docs_page
@@ -251,7 +251,7 @@ def _run_out(run: Any, held_reason: str | None = None) -> RunOut:
     )
 
 
-def create_api(service: RosterSync) -> FastAPI:
+def create_api(service: Services) -> FastAPI:
     """The JSON API as an app to mount at `/api`.
 
     Args:
@@ -312,12 +312,12 @@ def create_api(service: RosterSync) -> FastAPI:
     @api.get("/v1/districts", response_model=list[DistrictOut])
     def list_districts(staff: ApiStaff) -> list[DistrictOut]:
         only = None if staff.is_vendor_staff else staff.district_id
-        return [DistrictOut(**_district_out(o)) for o in service.district_overviews(only)]
+        return [DistrictOut(**_district_out(o)) for o in service.districts.overviews(only)]
 
     @api.get("/v1/districts/{slug}", response_model=DistrictDetailOut, responses=SCOPED)
     def get_district(found: ApiDistrictInScope) -> DistrictDetailOut:
         district, integration = found
-        (overview,) = service.district_overviews(district.id)
+        (overview,) = service.districts.overviews(district.id)
         answers = {name: getattr(integration, name) for name in QuestionnaireOut.model_fields}
         return DistrictDetailOut(
             **_district_out(overview),
@@ -330,13 +330,13 @@ def create_api(service: RosterSync) -> FastAPI:
     def list_runs(
         found: ApiDistrictInScope, limit: Annotated[int, Query(ge=1, le=200)] = 20
     ) -> list[RunOut]:
-        return [_run_out(r) for r in service.runs(found[0].id, limit=limit)]
+        return [_run_out(r) for r in service.runs.recent(found[0].id, limit=limit)]
 
     @api.get("/v1/runs/{run_id}", response_model=RunOut, responses=SCOPED)
     def get_run(found: ApiRunInScope) -> RunOut:
         run = found[0]
         try:
-            held = service.run_plan(run.id).held_reason
+            held = service.runs.plan(run.id).held_reason
         except NotFoundError:
             held = None
         return _run_out(run, held)
@@ -348,24 +348,24 @@ def create_api(service: RosterSync) -> FastAPI:
         responses={**SCOPED, **WRITE},
     )
     def preview(staff: HeaderCsrf, found: ApiDistrictInScope) -> RunOut:
-        report = act(lambda: service.preview_sync(found[0].id))
-        return _run_out(service.run(report.run_id))
+        report = act(lambda: service.runs.preview(found[0].id))
+        return _run_out(service.runs.get(report.run_id))
 
     @api.post("/v1/runs/{run_id}/approve", response_model=RunOut, responses={**SCOPED, **WRITE})
     def approve(staff: HeaderCsrf, found: ApiRunInScope) -> RunOut:
-        report = act(lambda: service.approve_run(found[0].id, staff.actor))
-        return _run_out(service.run(report.run_id))
+        report = act(lambda: service.runs.approve(found[0].id, staff.actor))
+        return _run_out(service.runs.get(report.run_id))
 
     @api.post("/v1/runs/{run_id}/discard", response_model=RunOut, responses={**SCOPED, **WRITE})
     def discard(staff: HeaderCsrf, found: ApiRunInScope) -> RunOut:
-        return _run_out(act(lambda: service.discard_run(found[0].id, staff.actor)))
+        return _run_out(act(lambda: service.runs.discard(found[0].id, staff.actor)))
 
     @api.post(
         "/v1/districts/{slug}/revalidate", response_model=RunOut, responses={**SCOPED, **WRITE}
     )
     def revalidate(staff: HeaderCsrf, found: ApiDistrictInScope) -> RunOut:
-        report = act(lambda: service.revalidate(found[0].id))
-        return _run_out(service.run(report.run_id))
+        report = act(lambda: service.runs.revalidate(found[0].id))
+        return _run_out(service.runs.get(report.run_id))
 
     @api.get("/v1/districts/{slug}/issues", response_model=list[IssueOut], responses=SCOPED)
     def open_issues(
@@ -384,7 +384,7 @@ def create_api(service: RosterSync) -> FastAPI:
                 fix=i.fix,
                 first_seen=i.created_at,
             )
-            for i in service.open_issues(found[0].id)
+            for i in service.runs.open_issues(found[0].id)
             if (not code or i.code == code) and (not sourced_id or i.sourced_id == sourced_id)
         ]
 
@@ -392,8 +392,8 @@ def create_api(service: RosterSync) -> FastAPI:
     @api.get("/v1/runs/{run_id}/progress", response_model=RunProgressOut, responses=SCOPED)
     def run_progress(found: ApiRunInScope) -> RunProgressOut:
         # The run afresh, then its progress: the progress is never older than the status.
-        run = service.run(found[0].id)
-        progress = service.run_progress(run.id)
+        run = service.runs.get(found[0].id)
+        progress = service.runs.progress(run.id)
         idle = "starting" if run.status == "running" else "done"
         return RunProgressOut(
             run_id=run.id,
@@ -417,8 +417,8 @@ def create_api(service: RosterSync) -> FastAPI:
         staff: HeaderCsrf, found: ApiDistrictInScope, mode: Literal["preview", "apply"] = "preview"
     ) -> RunOut:
         """Start a preview or a sync in the background; follow it at /v1/runs/{id}/progress."""
-        run_id = act(lambda: service.start_run(found[0].id, mode=mode))
-        return _run_out(service.run(run_id))
+        run_id = act(lambda: service.runs.start_in_background(found[0].id, mode=mode))
+        return _run_out(service.runs.get(run_id))
 
     @api.post(
         "/v1/districts/{slug}/imports",
@@ -453,7 +453,7 @@ def create_api(service: RosterSync) -> FastAPI:
         filename = upload_name(received.filename)
         try:
             report, rows = await run_in_threadpool(
-                service.import_staff_rows, found[0].id, filename, received.data, staff.actor
+                service.imports.import_staff_rows, found[0].id, filename, received.data, staff.actor
             )
         except SpreadsheetRejected as exc:
             raise HTTPException(422, str(exc)) from None

@@ -24,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 
 from rostersync.errors import ConfigError, NotFoundError, RosterSyncError
 from rostersync.refusals import record_refusal
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.signin.oidc import SignInRefused, protocol_failure
 from rostersync.signin.paths import safe_next_path
 from rostersync.signin.portal import Restart
@@ -38,7 +38,7 @@ MAX_FILTER = 100
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-def create_app(service: RosterSync) -> FastAPI:
+def create_app(service: Services) -> FastAPI:
     """Build the portal's FastAPI app over one service.
 
     Args:
@@ -55,7 +55,7 @@ def create_app(service: RosterSync) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     from rostersync.web.ratelimit import install_rate_limits
 
-    install_rate_limits(app, lambda: service.staff_auth().limits)  # staff paths: 429 page
+    install_rate_limits(app, lambda: service.staff.limits)  # staff paths: 429 page
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -101,7 +101,7 @@ def create_app(service: RosterSync) -> FastAPI:
     def home(request: Request, who: SignedInViewer) -> Response:
         if who is None:
             return RedirectResponse("/login", status_code=303)
-        data = service.web_home(who)
+        data = service.signin.home(who)
         name = "home_educator.html" if who.kind == "educator" else "home_student.html"
         return page(request, name, home=data, viewer=who)
 
@@ -112,7 +112,7 @@ def create_app(service: RosterSync) -> FastAPI:
         q: Annotated[str, Query(max_length=MAX_FILTER)] = "",
         next: Annotated[str, Query(max_length=2000)] = "/",
     ) -> Response:
-        districts = service.sign_in_districts()
+        districts = service.signin.live_districts()
         needle = q.strip().casefold()
         if needle:
             # Without JavaScript the filter box submits here; with it, login.js filters live.
@@ -136,7 +136,9 @@ def create_app(service: RosterSync) -> FastAPI:
             return RedirectResponse("/login", status_code=303)
         binding = request.cookies.get(cookies.login) or secrets.token_urlsafe(32)
         try:
-            url = service.begin_sign_in(district_id=district, binding=binding, next_path=next)
+            url = service.signin.begin_sign_in(
+                district_id=district, binding=binding, next_path=next
+            )
         except SignInRefused as exc:
             return refused(request, exc)
         except ConfigError:
@@ -167,7 +169,7 @@ def create_app(service: RosterSync) -> FastAPI:
         # not used), and the restarted login is bound to it.
         binding = request.cookies.get(cookies.login) or secrets.token_urlsafe(32)
         try:
-            outcome = service.finish_sign_in(
+            outcome = service.signin.finish_sign_in(
                 code=code,
                 state=state,
                 binding=binding,
@@ -189,7 +191,7 @@ def create_app(service: RosterSync) -> FastAPI:
     def logout(request: Request) -> Response:
         # The cookie and the server session always end together (SameSite=Lax keeps other
         # sites' posts from carrying the cookie, so signing out needs no CSRF token).
-        service.sign_out(request.cookies.get(cookies.session))
+        service.signin.sign_out(request.cookies.get(cookies.session))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(cookies.session, path="/", secure=cookies.secure, httponly=True)
         return response
@@ -202,7 +204,7 @@ def create_app(service: RosterSync) -> FastAPI:
         status: Annotated[str, Form(max_length=32)],
     ) -> Response:
         try:
-            service.confirm_eligibility(who, student_id, status)
+            service.signin.confirm_eligibility(who, student_id, status)
         except NotFoundError:
             return page(
                 request,

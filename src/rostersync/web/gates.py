@@ -46,7 +46,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from rostersync.errors import NotFoundError
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.signin.portal import Viewer
 from rostersync.staff.models import StaffViewer
 from rostersync.store.districts import DistrictRecord, IntegrationRecord
@@ -64,13 +64,13 @@ def tokens_match(given: str, expected: str) -> bool:
 
 
 # The service behind a request -----------------------------------------------------------------
-def _service(request: HTTPConnection) -> RosterSync:
+def _service(request: HTTPConnection) -> Services:
     """The service of the app serving this request (each app gets it from `serve`)."""
-    service: RosterSync = request.app.state.service
+    service: Services = request.app.state.service
     return service
 
 
-def serve(app: FastAPI, service: RosterSync) -> None:
+def serve(app: FastAPI, service: Services) -> None:
     """Let the gates of `app`'s routes reach `service` (a mounted app needs its own call)."""
     app.state.service = service
 
@@ -125,7 +125,7 @@ def _district_for(request: Request, staff: StaffViewer, slug: str) -> DistrictSc
     """The district, or None when it is missing *or* not the staff member's."""
     service = _service(request)
     try:
-        district, integration = service.district(slug)
+        district, integration = service.districts.get(slug)
     except NotFoundError:
         return None
     return DistrictScope(district, integration) if staff.can_see(district.id) else None
@@ -135,19 +135,19 @@ def _run_for(request: Request, staff: StaffViewer, run_id: str) -> RunScope | No
     """The run and its district, or None when it is missing *or* not the staff member's."""
     service = _service(request)
     try:
-        run = service.run(run_id)
+        run = service.runs.get(run_id)
     except NotFoundError:
         return None
     if not staff.can_see(run.district_id):
         return None
-    return RunScope(run, service.district(run.district_id)[0])
+    return RunScope(run, service.districts.get(run.district_id)[0])
 
 
 # The pages' gates ------------------------------------------------------------------------------
 def require_staff(request: Request) -> StaffViewer:
     """A staff session, else the staff sign-in page, back here afterwards."""
     service = _service(request)
-    staff: StaffViewer | None = service.staff_viewer(request.cookies.get(_cookies(request).session))
+    staff: StaffViewer | None = service.staff.viewer(request.cookies.get(_cookies(request).session))
     if staff is None:
         raise PageError(location=f"/staff/login?next={quote(request.url.path, safe='/')}")
     return staff
@@ -242,7 +242,7 @@ UploadCsrf = Annotated[FieldsCheck, Depends(require_upload_csrf)]
 def signed_in_viewer(request: Request) -> Viewer | None:
     """The educator or student signed in through ClassLink, or None."""
     service = _service(request)
-    found: Viewer | None = service.web_viewer(request.cookies.get(_cookies(request).session))
+    found: Viewer | None = service.signin.viewer(request.cookies.get(_cookies(request).session))
     return found
 
 
@@ -291,7 +291,7 @@ def metrics_reader(request: Request) -> bool:
     service = _service(request)
     if service.settings.metrics_from_loopback and from_loopback(request):
         return True
-    staff: StaffViewer | None = service.staff_viewer(request.cookies.get(_cookies(request).session))
+    staff: StaffViewer | None = service.staff.viewer(request.cookies.get(_cookies(request).session))
     return staff is not None and staff.is_vendor_staff
 
 
@@ -328,7 +328,7 @@ async def require_push_key(request: Request, slug: str) -> PushCaller:
     creds = basic_credentials(request)
     if creds is not None:
         service = _service(request)
-        district = await run_in_threadpool(service.check_push_credentials, slug, *creds)
+        district = await run_in_threadpool(service.push.check_credentials, slug, *creds)
         if district is not None:
             return PushCaller(district, creds[0])
     raise HTTPException(
@@ -363,7 +363,7 @@ def require_api_staff(
 ) -> StaffViewer:
     """A staff session, else 401."""
     service = _service(request)
-    staff: StaffViewer | None = service.staff_viewer(session)
+    staff: StaffViewer | None = service.staff.viewer(session)
     if staff is None:
         raise HTTPException(401, "sign in at /staff/login first")
     return staff

@@ -12,11 +12,11 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 
 from rostersync import metrics
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.web.gates import MetricsReader, from_loopback
 
 
-def create_metrics_router(service: RosterSync) -> APIRouter:
+def create_metrics_router(service: Services) -> APIRouter:
     """The `/metrics` route over one service (its settings and staff sessions)."""
     router = APIRouter()
 

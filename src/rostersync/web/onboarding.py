@@ -14,7 +14,7 @@ manager reaches only their own district's steps and gets the same 404 as for a d
 not exist; a new district needs `VendorStaff`. Every POST passes `FormCsrf` (the session's CSRF
 token). Forms are parsed here into typed answers with one message per field (shown next to the
 field, tied to it with `aria-describedby`); the service then checks the whole with
-`DistrictSetup.check`, so the wizard cannot save what the CLI would refuse. Keys and secrets go
+`Questionnaire.check`, so the wizard cannot save what the CLI would refuse. Keys and secrets go
 in, encrypted, and never come back out: not into a page, a log line
 or the audit log. The one exception is a push key and secret, shown once when issued.
 """
@@ -33,7 +33,7 @@ from fastapi.templating import Jinja2Templates
 from rostersync.domain.schedule import DAY_NAMES, MAX_INTERVAL_DAYS
 from rostersync.errors import ConfigError, CredentialNotForSource, SourceError
 from rostersync.providers import PROVIDERS, push
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.staff.models import StaffViewer
 from rostersync.web.admin import _page_route
 from rostersync.web.gates import FormCsrf, ScopedDistrict, Staff, VendorStaff
@@ -67,7 +67,7 @@ GO_LIVE_MESSAGES = {
 _log = structlog.get_logger(__name__)
 
 
-def create_onboarding_router(service: RosterSync) -> APIRouter:
+def create_onboarding_router(service: Services) -> APIRouter:
     """The onboarding wizard's pages over one service.
 
     Args:
@@ -83,7 +83,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
         request: Request, name: str, staff: StaffViewer, district: Any, step: str, **context: Any
     ) -> HTMLResponse:
         status = 400 if context.get("errors") or context.get("error") else 200
-        progress = service.onboarding_progress(district.id) if district is not None else {}
+        progress = service.onboarding.progress(district.id) if district is not None else {}
         return templates.TemplateResponse(
             request,
             name,
@@ -102,7 +102,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
             status_code=status,
         )
 
-    def answers_values(setup: DistrictSetup) -> dict[str, Any]:
+    def answers_values(setup: Questionnaire) -> dict[str, Any]:
         field, detail = setup.student_id_field, ""
         if field.startswith("userIds:"):
             field, detail = "userIds", field.removeprefix("userIds:")
@@ -145,7 +145,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
         values = form.model_dump(exclude={"csrf"})
         if not errors:
             try:
-                district = service.start_onboarding(DistrictSetup(**answers), staff.actor)
+                district = service.onboarding.start(Questionnaire(**answers), staff.actor)
             except ConfigError as exc:
                 field = "slug" if "slug" in str(exc) else ""
                 errors = {field: str(exc)} if field else {}
@@ -174,7 +174,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
 
     @router.get("/admin/onboarding/{slug}", response_class=HTMLResponse)
     def resume(staff: Staff, district: ScopedDistrict) -> Any:
-        progress = service.onboarding_progress(district.id)
+        progress = service.onboarding.progress(district.id)
         for step, done in (
             ("source", progress["source"]),
             ("schedule", progress["schedule"]),
@@ -186,7 +186,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
 
     @router.get("/admin/onboarding/{slug}/answers", response_class=HTMLResponse)
     def answers_page(request: Request, staff: Staff, district: ScopedDistrict) -> Any:
-        values = answers_values(service.onboarding_answers(district.id))
+        values = answers_values(service.onboarding.answers(district.id))
         return page(request, "onboarding_answers.html", staff, district, "answers", values=values)
 
     @router.post("/admin/onboarding/{slug}/answers")
@@ -200,7 +200,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
         error = ""
         if not errors:
             try:
-                service.update_onboarding(district.id, staff.actor, step="answers", **answers)
+                service.onboarding.update(district.id, staff.actor, step="answers", **answers)
             except ConfigError as exc:
                 error = str(exc)
             else:
@@ -219,7 +219,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
 
     # The source -----------------------------------------------------------------------------
     def source_page(request: Request, staff: StaffViewer, district: Any, **context: Any) -> Any:
-        integration = service.district(district.id)[1]
+        integration = service.districts.get(district.id)[1]
         kind = context.pop("kind", integration.source_kind)
         url = context.pop("url", integration.source_url)
         return page(
@@ -251,7 +251,10 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
         provider = PROVIDERS.by_choice(kind)
         if provider is not None and provider.kind == push.KIND:
             return push_page(
-                request, staff, district, service.use_push_source(district.id, staff.actor)
+                request,
+                staff,
+                district,
+                service.onboarding.use_push_source(district.id, staff.actor),
             )
         errors: dict[str, str] = {}
         if provider is None or not provider.pulls:
@@ -274,12 +277,12 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
                 "Enter the https:// address: rostersync sends a district's credentials only "
                 "over https."
             )
-        stored_kind = service.district(district.id)[1].source_kind
+        stored_kind = service.districts.get(district.id)[1].source_kind
         errors.update(source_errors(form, provider, stored_kind))
         if errors:
             return source_page(request, staff, district, kind=kind, url=url, errors=errors)
         try:
-            service.set_onboarding_source(
+            service.onboarding.set_source(
                 district.id,
                 staff.actor,
                 source_kind=provider.kind if provider is not None else kind,
@@ -300,7 +303,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
         if form.action != "test":
             return to_step(district, "schedule")
         try:
-            outcome = service.test_onboarding_source(district.id)
+            outcome = service.onboarding.test_source(district.id)
         except (SourceError, ConfigError) as exc:
             field, message = explain_source_failure(exc)
             _log.info(
@@ -337,7 +340,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
     @router.post("/admin/onboarding/{slug}/push/rotate")
     def rotate_push(request: Request, district: ScopedDistrict, staff: FormCsrf) -> Any:
         try:
-            issued = service.rotate_onboarding_push(district.id, staff.actor)
+            issued = service.onboarding.rotate_push_key(district.id, staff.actor)
         except ConfigError as exc:
             return push_page(request, staff, district, None, error=str(exc))
         return push_page(request, staff, district, issued)
@@ -345,7 +348,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
     # The schedule ---------------------------------------------------------------------------
     @router.get("/admin/onboarding/{slug}/schedule", response_class=HTMLResponse)
     def schedule(request: Request, staff: Staff, district: ScopedDistrict) -> Any:
-        setup = service.onboarding_answers(district.id)
+        setup = service.onboarding.answers(district.id)
         values = {
             "sync_frequency": setup.sync_frequency,
             "sync_days": setup.sync_days,
@@ -381,7 +384,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
         if errors:
             return schedule_page(request, staff, district, values=values, errors=errors)
         try:
-            service.update_onboarding(district.id, staff.actor, step="schedule", **answers)
+            service.onboarding.update(district.id, staff.actor, step="schedule", **answers)
         except ConfigError as exc:
             return schedule_page(request, staff, district, values=values, error=str(exc))
         return to_step(district, "preview")
@@ -389,14 +392,14 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
     # Preview and approve --------------------------------------------------------------------
     @router.get("/admin/onboarding/{slug}/preview", response_class=HTMLResponse)
     def preview(request: Request, staff: Staff, district: ScopedDistrict) -> Any:
-        integration = service.district(district.id)[1]
+        integration = service.districts.get(district.id)[1]
         return page(
             request,
             "onboarding_preview.html",
             staff,
             district,
             "preview",
-            runs=service.runs(district.id, limit=10),
+            runs=service.runs.recent(district.id, limit=10),
             pulls=integration.source_kind in PROVIDERS.pulling_kinds(),
         )
 
@@ -421,7 +424,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
         form: Annotated[GoLiveForm, Form()],
     ) -> Any:
         if form.action == "now":
-            service.set_live(district.id, staff.actor)
+            service.districts.set_live(district.id, staff.actor)
             return to_step(district, "go-live?done=live")
         try:
             when = date.fromisoformat(form.go_live_date.strip())
@@ -436,7 +439,7 @@ def create_onboarding_router(service: RosterSync) -> APIRouter:
                 errors={"go_live_date": "Enter the go-live date as YYYY-MM-DD, e.g. 2027-08-16."},
             )
         try:
-            service.set_go_live_date(district.id, staff.actor, when)
+            service.onboarding.set_go_live_date(district.id, staff.actor, when)
         except ConfigError as exc:
             return page(
                 request,

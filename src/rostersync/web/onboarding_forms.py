@@ -17,7 +17,7 @@ from rostersync.domain.schedule import DAY_NAMES, MAX_INTERVAL_DAYS
 from rostersync.errors import RetriableSourceError, SourceAuthError, SourceError
 from rostersync.oneroster.outbound import OutboundRefused
 from rostersync.providers import PROVIDERS, Provider
-from rostersync.service import SYNC_FREQUENCIES
+from rostersync.services import SYNC_FREQUENCIES
 
 STUDENT_ID_CHOICES = (
     ("identifier", "identifier (the user's identifier field)"),
@@ -97,7 +97,7 @@ class GoLiveForm(BaseModel):
 
 
 def parse_answers(form: AnswersForm, *, creating: bool) -> tuple[dict[str, Any], dict[str, str]]:
-    """The questionnaire's answers as `DistrictSetup` fields, and a message per bad field.
+    """The questionnaire's answers as `Questionnaire` fields, and a message per bad field.
 
     Args:
         form: What was posted.
@@ -195,9 +195,9 @@ def _student_id_field(form: AnswersForm, errors: dict[str, str]) -> str:
 
 
 def parse_schedule(form: ScheduleForm) -> tuple[dict[str, Any], dict[str, str]]:
-    """The schedule step's answers as `DistrictSetup` fields, and a message per bad field.
+    """The schedule step's answers as `Questionnaire` fields, and a message per bad field.
 
-    The rules are `DistrictSetup.check`'s and the scheduler's (syncs less than 30 days apart).
+    The rules are `Questionnaire.check`'s and the scheduler's (syncs less than 30 days apart).
     """
     errors: dict[str, str] = {}
     frequency = form.sync_frequency

@@ -24,7 +24,7 @@ The order of the checks is the point:
 3. The bundle is read through once (manifest, required files, headers, encodings, row widths);
    a refusal is a 422 naming the file and line and saying how to fix it, and the file is deleted:
    nothing is recorded, nothing queued.
-4. Only then is it renamed into place, recorded and queued (see `RosterSync.accept_pushed_bundle`).
+4. Only then is it renamed into place, recorded and queued (see `Services.push.accept`).
 
 One bundle per district waits at a time: while the previous one is queued or running, a new push
 gets 409 with `Retry-After` and the waiting bundle's status URL. We chose refusing over queueing a
@@ -52,7 +52,7 @@ from starlette.requests import ClientDisconnect
 
 from rostersync.errors import BundlePushRefused, NotFoundError
 from rostersync.oneroster.bundle import BundleError
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.web.gates import PushKey, basic_credentials
 
 # The HTTP Basic parsing, under the name its unit tests import.
@@ -228,7 +228,7 @@ def _form_writer(boundary: bytes, receiver: _Receiver) -> tuple[MultipartParser,
     return parser, lambda: int(state["n"])
 
 
-def create_push_router(service: RosterSync) -> APIRouter:
+def create_push_router(service: Services) -> APIRouter:
     """The push endpoint and its status URL, to include in the portal app before `/api`.
 
     Args:
@@ -266,7 +266,7 @@ def create_push_router(service: RosterSync) -> APIRouter:
             return too_large
         if form and not options.get(b"boundary"):
             return _problem(400, "the multipart/form-data request has no boundary")
-        folder = service.pushed_bundle_dir(district.id)
+        folder = service.push.bundle_dir(district.id)
         upload = folder / f".incoming-{uuid.uuid4()}.part"
         receiver = _Receiver(upload, limit)
         try:
@@ -290,7 +290,7 @@ def create_push_router(service: RosterSync) -> APIRouter:
             if receiver.size == 0:
                 return _problem(422, "the request has no bundle in it; send the zip as the body")
             bundle = await run_in_threadpool(
-                service.accept_pushed_bundle,
+                service.push.accept,
                 district.id,
                 upload,
                 sha256=receiver.digest.hexdigest(),
@@ -329,7 +329,7 @@ def create_push_router(service: RosterSync) -> APIRouter:
     async def bundle_status(caller: PushKey, bundle_id: str) -> Any:
         district = caller.district
         try:
-            bundle = await run_in_threadpool(service.pushed_bundle, district.id, bundle_id)
+            bundle = await run_in_threadpool(service.push.bundle, district.id, bundle_id)
         except NotFoundError as exc:
             return _problem(404, str(exc))
         return _bundle_out(district.slug, bundle)

@@ -12,8 +12,9 @@ streams the form only after the session and the district's scope are checked, ch
 CSRF token as the file's part begins, and stops at `max_import_bytes` (413). A file whose
 structure is unusable (missing column, wrong sheet, bad encoding) is refused whole with the
 reason; a file with any bad row writes nothing and lists each problem by row and column with its
-fix (`RosterSync.import_staff`). The API twin, `POST /api/v1/districts/{slug}/imports`, lives in
-`web/api.py` and uses `row_report` from here, so page and API report the same rows.
+fix (`Services.imports.import_staff`). The API twin,
+`POST /api/v1/districts/{slug}/imports`, lives in `web/api.py` and uses `row_report` from here,
+so page and API report the same rows.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
@@ -27,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rostersync.domain.staff_import import ImportReport, RowError, SheetRow
 from rostersync.errors import ConfigError, SpreadsheetRejected
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.staff.models import StaffViewer
 from rostersync.web.admin import HERE, _page_route
 from rostersync.web.gates import DistrictInScope, Staff, UploadCsrf, not_found
@@ -169,7 +170,7 @@ def describe_progress(run: Any, progress: Any) -> str:
 
 
 # The upload page -----------------------------------------------------------------------------
-def create_upload_router(service: RosterSync) -> APIRouter:
+def create_upload_router(service: Services) -> APIRouter:
     """The roster import upload pages over one service.
 
     Args:
@@ -204,7 +205,7 @@ def create_upload_router(service: RosterSync) -> APIRouter:
         if fmt not in TEMPLATE_TYPES:
             raise not_found()
         try:
-            body = service.staff_import_template(fmt)
+            body = service.imports.template(fmt)
         except ConfigError:
             raise not_found() from None
         return Response(
@@ -230,7 +231,7 @@ def create_upload_router(service: RosterSync) -> APIRouter:
         filename = upload_name(received.filename)
         try:
             report, rows = await run_in_threadpool(
-                service.import_staff_rows, district.id, filename, received.data, staff.actor
+                service.imports.import_staff_rows, district.id, filename, received.data, staff.actor
             )
         except SpreadsheetRejected as exc:
             return import_page(request, staff, district, 422, refused=str(exc), filename=filename)

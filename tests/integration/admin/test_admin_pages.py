@@ -55,21 +55,21 @@ class TestRunDecisions:
         )
         assert response.status_code == 303
         applied = response.headers["location"].split("/")[-1].split("?")[0]
-        assert world.service.run(applied).status == "succeeded"
-        assert world.service.run_plan(run_id).decided_by == f"staff:{world.vendor.id}"
+        assert world.service.runs.get(applied).status == "succeeded"
+        assert world.service.runs.plan(run_id).decided_by == f"staff:{world.vendor.id}"
 
     def test_discarding_a_preview_changes_nothing(
         self, browser: httpx.Client, world: AdminWorld
     ) -> None:
         run_id = preview(browser)
-        counts = world.service.counts("springfield")
+        counts = world.service.districts.counts("springfield")
         page = browser.get(f"/admin/runs/{run_id}")
         response = browser.post(
             f"/admin/runs/{run_id}/discard", data={"csrf": form_csrf(page.text)}
         )
         assert response.status_code == 303
-        assert world.service.run(run_id).status == "discarded"
-        assert world.service.counts("springfield") == counts
+        assert world.service.runs.get(run_id).status == "discarded"
+        assert world.service.districts.counts("springfield") == counts
         audit = browser.get("/admin/districts/springfield/audit").text
         assert "discard" in audit and f"staff:{world.vendor.id}" in audit
 
@@ -78,7 +78,7 @@ class TestRunDecisions:
     ) -> None:
         run_id = preview(browser)
         assert browser.post(f"/admin/runs/{run_id}/approve", data={"csrf": "x"}).status_code == 403
-        assert world.service.run(run_id).status == "previewed"
+        assert world.service.runs.get(run_id).status == "previewed"
 
     def test_a_decided_run_cannot_be_decided_again(self, browser: httpx.Client) -> None:
         run_id = preview(browser)
@@ -96,7 +96,7 @@ class TestOpenIssues:
         """An open issue whose record id a spreadsheet would run as a formula."""
         sourced_id = '=HYPERLINK("http://evil.example","fix me")'
         district_id = world.sandbox.district_ids["springfield"]
-        run_id = world.service.runs("springfield", limit=1)[0].id
+        run_id = world.service.runs.recent("springfield", limit=1)[0].id
         with world.service.engine.begin() as conn:
             # As a delta run that found it: the district's other open issues stay open.
             store_workflow.reconcile_issues(
@@ -131,7 +131,7 @@ class TestOpenIssues:
         rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
         header, body = rows[0], rows[1:]
         assert header[:2] == ["entity", "sourced_id"]
-        open_issues = world.service.open_issues("springfield")
+        open_issues = world.service.runs.open_issues("springfield")
         assert len(body) == len(open_issues) > 1
         assert not [cell for row in body for cell in row if cell[:1] in "=+-@\t\r"]
         assert ["student", "'" + hostile_issue] in [row[:2] for row in body]
@@ -140,8 +140,10 @@ class TestOpenIssues:
         self, browser: httpx.Client, world: AdminWorld, hostile_issue: str
     ) -> None:
         params = {"code": "formula_test"}
-        wanted = [i for i in world.service.open_issues("springfield") if i.code == "formula_test"]
-        every = len(world.service.open_issues("springfield"))
+        wanted = [
+            i for i in world.service.runs.open_issues("springfield") if i.code == "formula_test"
+        ]
+        every = len(world.service.runs.open_issues("springfield"))
         assert 0 < len(wanted) < every
         page = browser.get("/admin/districts/springfield/issues", params=params)
         assert f"{len(wanted)} open issue" in page.text
@@ -161,7 +163,7 @@ class TestOpenIssues:
             "/admin/districts/springfield/revalidate", data={"csrf": form_csrf(page.text)}
         )
         assert response.status_code == 303
-        assert world.service.runs("springfield", limit=1)[0].trigger == "revalidate"
+        assert world.service.runs.recent("springfield", limit=1)[0].trigger == "revalidate"
 
 
 class TestDistrictPages:
@@ -186,5 +188,5 @@ class TestDistrictPages:
         listed = {d["slug"]: d for d in browser.get("/api/v1/districts").json()}
         springfield = listed["springfield"]
         assert springfield["status"] == "live" and springfield["last_run_at"]
-        assert springfield["open_issues"] == len(world.service.open_issues("springfield"))
+        assert springfield["open_issues"] == len(world.service.runs.open_issues("springfield"))
         assert "live" in browser.get("/admin/districts").text

@@ -45,9 +45,9 @@ class TestApiWorkflow:
     def test_a_write_without_the_csrf_header_is_refused(
         self, browser: httpx.Client, world: AdminWorld
     ) -> None:
-        before = len(world.service.runs("shelbyville", limit=100))
+        before = len(world.service.runs.recent("shelbyville", limit=100))
         assert browser.post("/api/v1/districts/shelbyville/preview").status_code == 403
-        assert len(world.service.runs("shelbyville", limit=100)) == before
+        assert len(world.service.runs.recent("shelbyville", limit=100)) == before
 
     def test_preview_then_approve(self, browser: httpx.Client, world: AdminWorld) -> None:
         headers = {"X-CSRF-Token": api_csrf(browser)}
@@ -70,7 +70,7 @@ class TestApiWorkflow:
 
     def test_open_issues_match_the_service(self, browser: httpx.Client, world: AdminWorld) -> None:
         issues = browser.get("/api/v1/districts/springfield/issues").json()
-        assert len(issues) == len(world.service.open_issues("springfield")) > 0
+        assert len(issues) == len(world.service.runs.open_issues("springfield")) > 0
         assert set(issues[0]) == {
             "entity", "sourced_id", "field", "code", "severity", "message", "fix", "first_seen",
         }  # fmt: skip

@@ -76,12 +76,12 @@ def _caller(world: AdminWorld, staff: Staff) -> Caller:
 @pytest.fixture(scope="module")
 def known(world: AdminWorld) -> Known:
     service = world.service
-    ids = {slug: service.district(slug)[0].id for slug in ("springfield", "shelbyville")}
+    ids = {slug: service.districts.get(slug)[0].id for slug in ("springfield", "shelbyville")}
     # A preview waiting for a decision, so approve and discard reach a pending run too.
-    service.preview_sync(ids["springfield"])
-    runs = {slug: tuple(r.id for r in service.runs(ids[slug], limit=5)) for slug in ids}
+    service.runs.preview(ids["springfield"])
+    runs = {slug: tuple(r.id for r in service.runs.recent(ids[slug], limit=5)) for slug in ids}
     assert runs["springfield"] and runs["shelbyville"]
-    key_id, secret = service.issue_push_credentials("springfield", actor="test")
+    key_id, secret = service.push.issue_credentials("springfield", actor="test")
     basic = base64.b64encode(f"{key_id}:{secret}".encode()).decode()
     return Known(
         slugs=("springfield", "shelbyville"),

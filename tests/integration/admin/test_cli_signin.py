@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from rostersync.cli.main import app
 from rostersync.config import get_settings
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.staff.models import CodeNeeded, StaffSignedIn
 from rostersync.staff.totp import totp_code
 from rostersync.store.signin_tables import staff_audit
@@ -36,7 +36,7 @@ def staff_changes(conn: Connection, staff_id: str) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RosterSync]:
+def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
     values = {
         "ROSTERSYNC_DATA_DIR": str(tmp_path),
         "ROSTERSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
@@ -46,10 +46,10 @@ def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RosterS
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()  # settings are read once per process; each test has its own
-    svc = RosterSync(get_settings())
+    svc = Services(get_settings())
     svc.init_db()
-    svc.add_district(
-        DistrictSetup(
+    svc.districts.add(
+        Questionnaire(
             slug="springfield",
             name="Springfield Unified School District",
             display_name="Springfield USD – Springfield, IL",
@@ -72,7 +72,7 @@ class TestStaffInvite:
     """The invitation goes to the outbox with a link the accept page takes."""
 
     def test_invite_writes_the_email_and_the_link_makes_the_account(
-        self, service: RosterSync
+        self, service: Services
     ) -> None:
         code, out = run("invite", "--district", "springfield", "dm@springfield.example")
         assert code == 0, out
@@ -84,7 +84,7 @@ class TestStaffInvite:
         text = next(p for p in message.walk() if p.get_content_type() == "text/plain")
         link = re.search(r"/staff/invitation/(\S+)", text.get_payload(decode=True).decode())
         assert link
-        signed_in = service.accept_staff_invitation(
+        signed_in = service.staff.accept_invitation(
             link.group(1),
             display_name="Dana",
             password=PASSWORD,
@@ -93,9 +93,9 @@ class TestStaffInvite:
         )
         assert isinstance(signed_in, StaffSignedIn)
         assert signed_in.viewer.role == "data_manager"
-        assert signed_in.viewer.district_id == service.district("springfield")[0].id
+        assert signed_in.viewer.district_id == service.districts.get("springfield")[0].id
 
-    def test_an_unknown_district_is_refused_and_nothing_is_sent(self, service: RosterSync) -> None:
+    def test_an_unknown_district_is_refused_and_nothing_is_sent(self, service: Services) -> None:
         code, out = run("invite", "--district", "nowhere", "dm@springfield.example")
         assert code == 2 and "Error" in out
         assert not list(service.settings.resolved_outbox_dir.glob("*.eml"))
@@ -104,19 +104,19 @@ class TestStaffInvite:
 class TestResetTotp:
     """A reset turns TOTP off (the password alone signs in again) and is audited."""
 
-    def test_reset_turns_totp_off_and_is_audited(self, service: RosterSync) -> None:
-        staff_id = service.add_staff(
+    def test_reset_turns_totp_off_and_is_audited(self, service: Services) -> None:
+        staff_id = service.staff.add_staff(
             email="ops@portal.example", display_name="Ops", role="vendor_staff",
             password=PASSWORD, district=None,
         )  # fmt: skip
-        signed_in = service.staff_sign_in("ops@portal.example", PASSWORD, previous_session=None)
-        enrolment = service.begin_totp(signed_in.viewer)
-        service.confirm_totp(signed_in.viewer, totp_code(enrolment.secret, time.time()))
-        halfway = service.staff_sign_in("ops@portal.example", PASSWORD, previous_session=None)
+        signed_in = service.staff.sign_in("ops@portal.example", PASSWORD, previous_session=None)
+        enrolment = service.staff.begin_totp(signed_in.viewer)
+        service.staff.confirm_totp(signed_in.viewer, totp_code(enrolment.secret, time.time()))
+        halfway = service.staff.sign_in("ops@portal.example", PASSWORD, previous_session=None)
         assert isinstance(halfway, CodeNeeded)
         code, out = run("reset-totp", "ops@portal.example")
         assert code == 0 and staff_id in out
-        again = service.staff_sign_in("ops@portal.example", PASSWORD, previous_session=None)
+        again = service.staff.sign_in("ops@portal.example", PASSWORD, previous_session=None)
         assert isinstance(again, StaffSignedIn)
         with service.engine.connect() as conn:
             assert staff_changes(conn, staff_id) == [
@@ -124,6 +124,6 @@ class TestResetTotp:
                 ("totp_reset", "cli:vendor_staff"),
             ]
 
-    def test_an_unknown_email_is_refused(self, service: RosterSync) -> None:
+    def test_an_unknown_email_is_refused(self, service: Services) -> None:
         code, out = run("reset-totp", "nobody@portal.example")
         assert code == 2 and "no staff account" in out

@@ -11,14 +11,14 @@ from typer.testing import CliRunner
 
 from rostersync.cli.main import app
 from rostersync.config import get_settings
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.staff.errors import StaffSignInRefused
 
 PASSWORD = "a sufficiently long passphrase"
 
 
 @pytest.fixture
-def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RosterSync]:
+def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
     values = {
         "ROSTERSYNC_DATA_DIR": str(tmp_path),
         "ROSTERSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
@@ -28,7 +28,7 @@ def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RosterS
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()  # settings are read once per process; each test has its own
-    svc = RosterSync(get_settings())
+    svc = Services(get_settings())
     svc.init_db()
     yield svc
     svc.close()
@@ -45,20 +45,20 @@ def add(*args: str, password: str = PASSWORD, again: str | None = None) -> tuple
 class TestStaffAdd:
     """The password is asked twice and only its hash is kept; bad combinations are refused."""
 
-    def test_the_new_account_signs_in(self, service: RosterSync) -> None:
+    def test_the_new_account_signs_in(self, service: Services) -> None:
         code, out = add("ops@portal.example", "--name", "Ops Person", "--role", "vendor_staff")
         assert code == 0, out
         assert PASSWORD not in out
-        signed_in = service.staff_sign_in("OPS@portal.example", PASSWORD, previous_session=None)
+        signed_in = service.staff.sign_in("OPS@portal.example", PASSWORD, previous_session=None)
         assert signed_in.viewer.is_vendor_staff
         with pytest.raises(StaffSignInRefused):
-            service.staff_sign_in("ops@portal.example", "wrong" + PASSWORD, previous_session=None)
+            service.staff.sign_in("ops@portal.example", "wrong" + PASSWORD, previous_session=None)
 
-    def test_a_data_manager_without_a_district_is_refused(self, service: RosterSync) -> None:
+    def test_a_data_manager_without_a_district_is_refused(self, service: Services) -> None:
         code, out = add("dm@district.example", "--name", "Dee Em", "--role", "data_manager")
         assert code == 2 and "--district" in out
 
-    def test_mismatched_passwords_are_asked_again(self, service: RosterSync) -> None:
+    def test_mismatched_passwords_are_asked_again(self, service: Services) -> None:
         code, out = add(
             "ops@portal.example", "--name", "Ops", "--role", "vendor_staff", again="different one"
         )

@@ -132,7 +132,7 @@ class TestInvitations:
             ).scalar_one()
             actions = conn.execute(
                 select(audit_log.c.action, audit_log.c.entity_type).where(
-                    audit_log.c.district_id == world.service.district("shelbyville")[0].id,
+                    audit_log.c.district_id == world.service.districts.get("shelbyville")[0].id,
                     audit_log.c.action.in_(["staff_invited", "staff_created"]),
                 )
             ).all()
@@ -206,7 +206,7 @@ class TestInvitations:
         refused = invite(browser, world, "springfield", world.dm_shelbyville.email)
         assert refused.status_code == 400 and "already" in refused.text
         with pytest.raises(ConfigError, match="not an email"):
-            world.service.invite_data_manager("springfield", "not an email", actor="test")
+            world.service.staff.invite(district="springfield", email="not an email", actor="test")
 
 
 def teacher_email(world: AdminWorld, tenant: str, index: int) -> tuple[str, str]:
@@ -225,7 +225,7 @@ class TestThroughClassLink:
         self, browser: httpx.Client, world: AdminWorld
     ) -> None:
         sourced_id, address = teacher_email(world, "1001", 1)
-        world.service.add_staff(
+        world.service.staff.add_staff(
             email=address, display_name="Teacher DM", role="data_manager",
             password="a long enough password", district="springfield",
         )  # fmt: skip
@@ -237,14 +237,14 @@ class TestThroughClassLink:
         assert browser.get("/admin/districts/springfield/issues").status_code == 200
         for path in ("/admin/districts/shelbyville", "/admin/districts/shelbyville/audit"):
             assert browser.get(path).status_code == 404
-        shelbyville_run = world.service.runs("shelbyville", limit=1)[0].id
+        shelbyville_run = world.service.runs.recent("shelbyville", limit=1)[0].id
         assert browser.get(f"/admin/runs/{shelbyville_run}").status_code == 404
 
     def test_an_email_listed_in_the_onboarding_answers_gets_an_account_made_and_audited(
         self, browser: httpx.Client, world: AdminWorld
     ) -> None:
         sourced_id, address = teacher_email(world, "1002", 2)
-        district_id = world.service.district("shelbyville")[0].id
+        district_id = world.service.districts.get("shelbyville")[0].id
         with world.service.engine.begin() as conn:
             conn.execute(
                 update(integrations)
@@ -285,14 +285,14 @@ class TestThroughClassLink:
         """A Springfield educator whose email is Shelbyville's data manager gets nothing, and
         a vendor staff account's email never grants vendor rights through ClassLink."""
         sourced_id, address = teacher_email(world, "1001", 4)
-        world.service.add_staff(
+        world.service.staff.add_staff(
             email=address, display_name="Elsewhere", role="data_manager",
             password="a long enough password", district="shelbyville",
         )  # fmt: skip
         assert sign_in(browser, world.sandbox, "springfield", "1001", sourced_id).status_code == 303
         assert browser.get("/admin/districts").status_code == 303
         vendor_sourced, vendor_address = teacher_email(world, "1001", 5)
-        world.service.add_staff(
+        world.service.staff.add_staff(
             email=vendor_address, display_name="Vendor", role="vendor_staff",
             password="a long enough password", district=None,
         )  # fmt: skip
@@ -317,11 +317,11 @@ class TestThroughClassLink:
         educators share, lets the email stand for the data manager."""
         sourced_id, address = teacher_email(world, "1001", 7)
         other_id, _ = teacher_email(world, "1001", 8)
-        world.service.add_staff(
+        world.service.staff.add_staff(
             email=address, display_name="Shared DM", role="data_manager",
             password="a long enough password", district="springfield",
         )  # fmt: skip
-        district_id = world.service.district("springfield")[0].id
+        district_id = world.service.districts.get("springfield")[0].id
         engine = world.service.engine
         try:
             with engine.begin() as conn:
@@ -376,7 +376,7 @@ class TestThroughClassLink:
         self, browser: httpx.Client, world: AdminWorld
     ) -> None:
         sourced_id, address = teacher_email(world, "1001", 6)
-        world.service.add_staff(
+        world.service.staff.add_staff(
             email=address, display_name="Leaving DM", role="data_manager",
             password="a long enough password", district="springfield",
         )  # fmt: skip
@@ -411,7 +411,7 @@ def code_step(client: httpx.Client, code: str) -> httpx.Response:
 
 
 def new_staff(world: AdminWorld, address: str) -> None:
-    world.service.add_staff(
+    world.service.staff.add_staff(
         email=address, display_name="Toni Totp", role="data_manager", password=PASSWORD,
         district="springfield",
     )  # fmt: skip
@@ -458,7 +458,7 @@ class TestTotp:
             ).one()
             assert [a for a, _ in staff_changes(conn, row.id)] == ["totp_on"]
         assert secret not in row.totp_secret_ciphertext
-        assert world.service.staff_auth().box.decrypt(row.totp_secret_ciphertext) == secret
+        assert world.service.staff.box.decrypt(row.totp_secret_ciphertext) == secret
 
     def test_wrong_codes_lock_the_account_and_a_reset_lets_the_person_back_in(
         self, world: AdminWorld
@@ -475,7 +475,9 @@ class TestTotp:
             # Locked: even the right password and a fresh code get nowhere now.
             assert staff_sign_in(client, "totp.three@springfield.example").status_code == 401
             assert session_cookie(client) is None
-        staff_id = world.service.reset_totp("totp.three@springfield.example", actor="staff:test")
+        staff_id = world.service.staff.reset_totp(
+            "totp.three@springfield.example", actor="staff:test"
+        )
         with httpx.Client(base_url=world.url) as client:
             done = staff_sign_in(client, "totp.three@springfield.example")
             assert done.status_code == 303 and done.headers["location"] == "/admin/districts"

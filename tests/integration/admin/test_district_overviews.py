@@ -6,12 +6,12 @@ from typing import Any
 
 from sqlalchemy import event
 
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 
 
-def onboard(portal: RosterSync, n: int, **answers: Any) -> None:
-    portal.add_district(
-        DistrictSetup(
+def onboard(portal: Services, n: int, **answers: Any) -> None:
+    portal.districts.add(
+        Questionnaire(
             slug=f"district-{n:03d}",
             name=f"District {n}",
             display_name=f"District {n:03d} – Town {n}, IL",
@@ -25,7 +25,7 @@ def onboard(portal: RosterSync, n: int, **answers: Any) -> None:
     )
 
 
-def statements_for(portal: RosterSync) -> tuple[int, list[Any]]:
+def statements_for(portal: Services) -> tuple[int, list[Any]]:
     seen: list[str] = []
 
     def count(*_args: Any) -> None:
@@ -33,13 +33,13 @@ def statements_for(portal: RosterSync) -> tuple[int, list[Any]]:
 
     event.listen(portal.engine, "before_cursor_execute", count)
     try:
-        overviews = portal.district_overviews()
+        overviews = portal.districts.overviews()
     finally:
         event.remove(portal.engine, "before_cursor_execute", count)
     return len(seen), overviews
 
 
-def test_the_query_count_does_not_grow_with_the_number_of_districts(portal: RosterSync) -> None:
+def test_the_query_count_does_not_grow_with_the_number_of_districts(portal: Services) -> None:
     for n in range(3):
         onboard(portal, n)
     few, _ = statements_for(portal)
@@ -50,21 +50,21 @@ def test_the_query_count_does_not_grow_with_the_number_of_districts(portal: Rost
     assert many == few
 
 
-def test_each_district_gets_its_own_next_sync(portal: RosterSync) -> None:
+def test_each_district_gets_its_own_next_sync(portal: Services) -> None:
     onboard(portal, 1, sync_time="05:00")
     onboard(portal, 2, sync_time="17:30")
-    overviews = {o.district.slug: o for o in portal.district_overviews()}
+    overviews = {o.district.slug: o for o in portal.districts.overviews()}
     first = overviews["district-001"].next_sync_at
     second = overviews["district-002"].next_sync_at
     assert first is not None and second is not None
-    assert first == portal.schedule_info("district-001").next_run_utc
-    assert second == portal.schedule_info("district-002").next_run_utc
+    assert first == portal.districts.schedule("district-001").next_run_utc
+    assert second == portal.districts.schedule("district-002").next_run_utc
     assert first != second
 
 
-def test_a_push_district_shows_no_next_sync(portal: RosterSync) -> None:
-    portal.add_district(
-        DistrictSetup(
+def test_a_push_district_shows_no_next_sync(portal: Services) -> None:
+    portal.districts.add(
+        Questionnaire(
             slug="pushing",
             name="Pushing USD",
             display_name="Pushing USD – Town, IL",
@@ -74,6 +74,6 @@ def test_a_push_district_shows_no_next_sync(portal: RosterSync) -> None:
         )
     )
     onboard(portal, 1)
-    overviews = {o.district.slug: o for o in portal.district_overviews()}
+    overviews = {o.district.slug: o for o in portal.districts.overviews()}
     assert overviews["pushing"].next_sync_at is None
     assert overviews["district-001"].next_sync_at is not None

@@ -91,7 +91,7 @@ class TestTheRunPage:
         assert tuple(head) == MATRIX_HEADINGS
         rows = re.findall(r'<th scope="row">([^<]+)</th>', table)
         assert "Students" in rows and "Classes" in rows and rows[-1] == "All records"
-        counts = world.service.run(runs["applied"]).counts
+        counts = world.service.runs.get(runs["applied"]).counts
         created = sum(c["created"] for c in counts["entities"].values())
         assert f'<td class="number">{created:,}</td>' in table
         assert '<dt>Duration</dt><dd id="run-duration">' in page
@@ -100,7 +100,7 @@ class TestTheRunPage:
         self, browser: httpx.Client, world: AdminWorld, runs: dict[str, str]
     ) -> None:
         sign_in(browser, world.vendor.email)
-        run = world.service.run(runs["applied"])
+        run = world.service.runs.get(runs["applied"])
         errors = run.counts["issues"]["errors"]
         assert run.status == "succeeded" and errors > 0
         page = browser.get(f"/admin/runs/{run.id}").text

@@ -10,7 +10,7 @@ from tests.integration.admin.conftest import AdminWorld, api_csrf, form_csrf, st
 @pytest.fixture
 def shelbyville_run(world: AdminWorld) -> str:
     """A run of Shelbyville's (the district a Springfield data manager must not reach)."""
-    runs = world.service.runs("shelbyville", limit=1)
+    runs = world.service.runs.recent("shelbyville", limit=1)
     run_id: str = runs[0].id
     return run_id
 
@@ -65,7 +65,7 @@ class TestDataManagerScope:
     def test_actions_on_another_district_change_nothing(
         self, browser: httpx.Client, world: AdminWorld, shelbyville_run: str
     ) -> None:
-        before = [r.id for r in world.service.runs("shelbyville", limit=100)]
+        before = [r.id for r in world.service.runs.recent("shelbyville", limit=100)]
         csrf = form_csrf(browser.get("/admin/districts/springfield").text)
         token = api_csrf(browser)
         headers = {"X-CSRF-Token": token}
@@ -89,7 +89,7 @@ class TestDataManagerScope:
             browser.post(f"/api/v1/runs/{shelbyville_run}/approve", headers=headers).status_code
             == 404
         )
-        assert [r.id for r in world.service.runs("shelbyville", limit=100)] == before
+        assert [r.id for r in world.service.runs.recent("shelbyville", limit=100)] == before
 
 
 class TestVendorStaffScope:

@@ -78,7 +78,7 @@ class Clock:
 
 @pytest.fixture
 def clock(world: AdminWorld) -> Iterator[Clock]:
-    auth = world.service.staff_auth()
+    auth = world.service.staff
     real, auth.clock = auth.clock, Clock()
     yield auth.clock
     auth.clock = real
@@ -92,7 +92,7 @@ def client_from(world: AdminWorld, address: str | None = None) -> httpx.Client:
 
 def new_account(world: AdminWorld, address: str) -> str:
     return str(
-        world.service.add_staff(
+        world.service.staff.add_staff(
             email=address, display_name="Sam Guarded", role="data_manager",
             password=PASSWORD, district="springfield",
         )
@@ -222,8 +222,8 @@ class TestPerAccount:
 
     def test_refused_passwords_for_one_invitation_are_limited(self, world: AdminWorld) -> None:
         address = "invited.tries@springfield.example"
-        world.service.invite_data_manager(
-            world.sandbox.district_ids["springfield"], address, actor="staff:test"
+        world.service.staff.invite(
+            district=world.sandbox.district_ids["springfield"], email=address, actor="staff:test"
         )
         link = invitation_path(world, address)
         for _ in range(PER_ACCOUNT):

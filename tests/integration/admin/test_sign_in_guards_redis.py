@@ -43,7 +43,7 @@ def portals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     district = sandboxes.springfield(5)
     with Sandbox(settings, [district]) as sandbox:
         assert sandbox.service is not None
-        sandbox.service.add_staff(
+        sandbox.service.staff.add_staff(
             email="shared@portal.example", display_name="Sal Shared", role="vendor_staff",
             password=PASSWORD, district=None,
         )  # fmt: skip

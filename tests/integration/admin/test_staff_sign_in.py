@@ -75,7 +75,7 @@ class TestStaffSignIn:
 
     def test_the_account_locks_after_repeated_failures(self, world: AdminWorld) -> None:
         email = "locked@portal.example"
-        world.service.add_staff(
+        world.service.staff.add_staff(
             email=email, display_name="Lee Locked", role="vendor_staff",
             password="a long enough password", district=None,
         )  # fmt: skip

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from tests.integration.bundle.helpers import make_portal
 
-from rostersync.service import RosterSync
+from rostersync.services import Services
 
 
 @pytest.fixture
-def portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[RosterSync]:
+def portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[Services]:
     service = make_portal(fresh_db_url(), tmp_path)
     yield service
     service.close()

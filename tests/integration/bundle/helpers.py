@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from rostersync.config import Settings
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.simulator import DistrictData
 from rostersync.simulator.bundle_writer import write_bundle
 
@@ -21,17 +21,17 @@ def bundle_of(data: DistrictData, **kw: str) -> bytes:
     return buf.getvalue()
 
 
-def make_portal(url: str, directory: Path) -> RosterSync:
+def make_portal(url: str, directory: Path) -> Services:
     settings = Settings(
         data_dir=directory,
         database_url=url,
         secret_keys=Fernet.generate_key().decode(),
         log_format="json",
     )
-    service = RosterSync(settings)
+    service = Services(settings)
     service.init_db()
-    service.add_district(
-        DistrictSetup(
+    service.districts.add(
+        Questionnaire(
             slug="springfield",
             name="Springfield Unified School District",
             display_name="Springfield USD – Springfield, IL",

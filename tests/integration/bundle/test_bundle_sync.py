@@ -17,7 +17,7 @@ from tests.integration.bundle.helpers import KEY, SECRET, bundle_of, make_portal
 from tests.unit.oneroster.bundle_helpers import make_zip, manifest, members, patch_central
 
 from rostersync.oneroster.bundle import BundleLimits
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district
 from rostersync.store import tables
 from rostersync.sync.bundle_source import BundleSource
@@ -36,7 +36,7 @@ def district_data() -> DistrictData:
     return generate_district(students=240, seed=11, bad_records=True)
 
 
-def contents(portal: RosterSync) -> dict[str, dict[str, tuple[Any, ...]]]:
+def contents(portal: Services) -> dict[str, dict[str, tuple[Any, ...]]]:
     """Each table's rows by sourcedId: content hash and active flag."""
     with portal.engine.connect() as conn:
         return {
@@ -48,7 +48,7 @@ def contents(portal: RosterSync) -> dict[str, dict[str, tuple[Any, ...]]]:
         }
 
 
-def row_counts(portal: RosterSync) -> dict[str, int]:
+def row_counts(portal: Services) -> dict[str, int]:
     with portal.engine.connect() as conn:
         counts = {
             name: conn.execute(select(func.count()).select_from(t)).scalar_one()
@@ -75,7 +75,7 @@ class TestSameAsRest:
             rest = make_portal(fresh_db_url(), tmp_path / "rest")
             # Pointed at the simulator with its secret typed again, as a person would: a stored
             # secret is only sent to the source it was entered for.
-            rest.set_onboarding_source(
+            rest.onboarding.set_source(
                 "springfield",
                 "test",
                 source_kind="oneroster-1.1",
@@ -83,14 +83,14 @@ class TestSameAsRest:
                 key=KEY,
                 secret=SECRET,
             )
-            report = rest.run_sync("springfield")
+            report = rest.runs.sync("springfield")
             assert report.status == "succeeded", report.error
             results["rest"] = contents(rest)
             rest.close()
         for version in ("1.1", "1.2"):
             portal = make_portal(fresh_db_url(), tmp_path / version)
             source = BundleSource(bundle_of(district_data, version=version))
-            report = portal.run_sync("springfield", source=source)
+            report = portal.runs.sync("springfield", source=source)
             assert report.status == "succeeded", report.error
             assert report.counts["student"]["created"] > 200
             results[version] = contents(portal)
@@ -100,27 +100,27 @@ class TestSameAsRest:
         assert results["1.2"] == results["rest"]
 
     def test_a_second_bundle_sync_changes_nothing_and_a_removed_student_is_deactivated(
-        self, portal: RosterSync, district_data: DistrictData
+        self, portal: Services, district_data: DistrictData
     ) -> None:
-        first = portal.run_sync("springfield", source=BundleSource(bundle_of(district_data)))
+        first = portal.runs.sync("springfield", source=BundleSource(bundle_of(district_data)))
         assert first.status == "succeeded", first.error
-        again = portal.run_sync("springfield", source=BundleSource(bundle_of(district_data)))
+        again = portal.runs.sync("springfield", source=BundleSource(bundle_of(district_data)))
         assert again.change_count == 0
         leaver = next(u for u in district_data.users if u["role"] == "student")["sourcedId"]
         smaller = copy.deepcopy(district_data)
         smaller.users = [u for u in smaller.users if u["sourcedId"] != leaver]
         smaller.enrollments = [e for e in smaller.enrollments if e["user"]["sourcedId"] != leaver]
-        third = portal.run_sync("springfield", source=BundleSource(bundle_of(smaller)))
+        third = portal.runs.sync("springfield", source=BundleSource(bundle_of(smaller)))
         assert third.counts["student"]["deactivated"] == 1
         assert contents(portal)["students"][leaver][1] is False
 
     def test_a_delta_bundle_never_deactivates_by_absence(
-        self, portal: RosterSync, district_data: DistrictData
+        self, portal: Services, district_data: DistrictData
     ) -> None:
-        portal.run_sync("springfield", source=BundleSource(bundle_of(district_data)))
+        portal.runs.sync("springfield", source=BundleSource(bundle_of(district_data)))
         smaller = copy.deepcopy(district_data)
         smaller.users = smaller.users[:-40]
-        report = portal.run_sync(
+        report = portal.runs.sync(
             "springfield", source=BundleSource(bundle_of(smaller, mode="delta"))
         )
         assert report.status == "succeeded", report.error
@@ -203,21 +203,21 @@ class TestMalformedBundles:
     @pytest.mark.parametrize("case", CASES)
     def test_refused_and_nothing_written(
         self,
-        portal: RosterSync,
+        portal: Services,
         district_data: DistrictData,
         malformed: dict[str, tuple[bytes, str]],
         case: str,
     ) -> None:
         bundle, expected = malformed[case]
-        first = portal.run_sync("springfield", source=BundleSource(bundle_of(district_data)))
+        first = portal.runs.sync("springfield", source=BundleSource(bundle_of(district_data)))
         assert first.status == "succeeded", first.error
         before, counts = contents(portal), row_counts(portal)
         limits = BundleLimits(max_member_bytes=2 * 2**20)
-        report = portal.run_sync("springfield", source=BundleSource(bundle, limits=limits))
+        report = portal.runs.sync("springfield", source=BundleSource(bundle, limits=limits))
         assert report.status == "failed"
         assert report.error is not None
         assert expected in report.error
         assert contents(portal) == before
         assert row_counts(portal) == counts
-        (latest, *_rest) = portal.runs("springfield", limit=1)
+        (latest, *_rest) = portal.runs.recent("springfield", limit=1)
         assert latest.status == "failed"

@@ -19,7 +19,7 @@ from tests.unit.oneroster.bundle_helpers import make_zip, members
 from rostersync.domain.issues import Severity
 from rostersync.domain.unprovided import COURSE_NOT_PROVIDED
 from rostersync.notify.emails import summary_email
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import DistrictData, generate_district
 from rostersync.store import tables
 from rostersync.sync.bundle_source import BundleSource
@@ -40,7 +40,7 @@ def without_courses(bundle: bytes) -> bytes:
     return make_zip(files)
 
 
-def classes_in(portal: RosterSync) -> dict[str, tuple[str | None, str | None, bool]]:
+def classes_in(portal: Services) -> dict[str, tuple[str | None, str | None, bool]]:
     """Each stored class: (course sourcedId, linked course row, active)."""
     t = tables.classes
     with portal.engine.connect() as conn:
@@ -50,7 +50,7 @@ def classes_in(portal: RosterSync) -> dict[str, tuple[str | None, str | None, bo
         return {r.sourced_id: (r.course_sourced_id, r.course_id, r.active) for r in rows}
 
 
-def active_enrollments(portal: RosterSync) -> int:
+def active_enrollments(portal: Services) -> int:
     t = tables.enrollments
     with portal.engine.connect() as conn:
         stmt = select(func.count()).select_from(t).where(t.c.active.is_(True))
@@ -59,10 +59,10 @@ def active_enrollments(portal: RosterSync) -> int:
 
 @pytest.mark.parametrize("version", ["1.1", "1.2"])
 def test_classes_of_a_bundle_without_courses_are_provisioned_with_a_warning(
-    portal: RosterSync, district: DistrictData, version: str
+    portal: Services, district: DistrictData, version: str
 ) -> None:
     bundle = without_courses(bundle_of(district, version=version))
-    report = portal.run_sync("springfield", source=BundleSource(bundle))
+    report = portal.runs.sync("springfield", source=BundleSource(bundle))
     assert report.status == "succeeded", report.error
 
     expected = {c["sourcedId"]: c["course"]["sourcedId"] for c in district.classes}
@@ -79,13 +79,13 @@ def test_classes_of_a_bundle_without_courses_are_provisioned_with_a_warning(
     assert all(i.severity is Severity.WARNING for i in warned)
     assert all("does not include courses" in i.message for i in warned)
 
-    kept = [i for i in portal.issues(report.run_id) if i.code == COURSE_NOT_PROVIDED]
+    kept = [i for i in portal.runs.issues(report.run_id) if i.code == COURSE_NOT_PROVIDED]
     assert len(kept) == len(expected) and {i.severity for i in kept} == {"warning"}
-    open_issues = portal.open_issues("springfield")
+    open_issues = portal.runs.open_issues("springfield")
     assert {(i.code, i.severity) for i in open_issues} == {(COURSE_NOT_PROVIDED, "warning")}
     email = summary_email(
-        district=portal.district("springfield")[0],
-        run=portal.run(report.run_id),
+        district=portal.districts.get("springfield")[0],
+        run=portal.runs.get(report.run_id),
         open_issues=open_issues,
         portal_base_url="https://portal.invalid",
         to=["data@springfield.invalid"],
@@ -94,7 +94,7 @@ def test_classes_of_a_bundle_without_courses_are_provisioned_with_a_warning(
 
 
 def test_a_class_whose_course_is_missing_from_a_provided_courses_file_is_held(
-    portal: RosterSync, district: DistrictData
+    portal: Services, district: DistrictData
 ) -> None:
     data = copy.deepcopy(district)
     lost = data.classes[0]
@@ -102,7 +102,7 @@ def test_a_class_whose_course_is_missing_from_a_provided_courses_file_is_held(
     enrolled = sum(1 for e in data.enrollments if e["class"]["sourcedId"] == lost["sourcedId"])
     assert enrolled
 
-    report = portal.run_sync("springfield", source=BundleSource(bundle_of(data)))
+    report = portal.runs.sync("springfield", source=BundleSource(bundle_of(data)))
     assert report.status == "succeeded", report.error
     (issue,) = [i for i in report.issues if i.sourced_id == lost["sourcedId"]]
     assert (issue.code, issue.severity) == ("unknown_course", Severity.ERROR)
@@ -112,18 +112,18 @@ def test_a_class_whose_course_is_missing_from_a_provided_courses_file_is_held(
 
 
 def test_a_later_bundle_with_courses_links_the_classes_and_closes_the_warnings(
-    portal: RosterSync, district: DistrictData
+    portal: Services, district: DistrictData
 ) -> None:
-    first = portal.run_sync(
+    first = portal.runs.sync(
         "springfield", source=BundleSource(without_courses(bundle_of(district)))
     )
     assert first.status == "succeeded", first.error
-    report = portal.run_sync("springfield", source=BundleSource(bundle_of(district)))
+    report = portal.runs.sync("springfield", source=BundleSource(bundle_of(district)))
     assert report.status == "succeeded", report.error
     assert report.counts["course"]["created"] == len(district.courses)
     assert report.counts["class"]["unchanged"] == len(district.classes)  # nothing else to do
     assert not [i for i in report.issues if i.code == COURSE_NOT_PROVIDED]
-    assert not [i for i in portal.open_issues("springfield") if i.code == COURSE_NOT_PROVIDED]
+    assert not [i for i in portal.runs.open_issues("springfield") if i.code == COURSE_NOT_PROVIDED]
 
     t = tables.courses
     with portal.engine.connect() as conn:

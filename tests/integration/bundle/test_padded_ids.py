@@ -37,10 +37,10 @@ def test_padded_user_ids_sync_exactly_as_clean_ones(
     for name, bundle in (("clean", clean), ("padded", padded)):
         portal = make_portal(fresh_db_url(), tmp_path / name)
         try:
-            report = portal.run_sync("springfield", source=BundleSource(bundle))
+            report = portal.runs.sync("springfield", source=BundleSource(bundle))
             assert report.status == "succeeded", report.error
-            issues = portal.issues(report.run_id)
-            results[name] = (portal.counts("springfield"), sorted(i.code for i in issues))
+            issues = portal.runs.issues(report.run_id)
+            results[name] = (portal.districts.counts("springfield"), sorted(i.code for i in issues))
             assert not [i for i in issues if student in i.sourced_id or student in i.message]
         finally:
             portal.close()

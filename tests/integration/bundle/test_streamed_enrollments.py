@@ -19,7 +19,7 @@ from tests.integration.bundle.helpers import bundle_of
 from tests.unit.oneroster.bundle_helpers import make_zip, members
 
 from rostersync.errors import SourceChanged
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import DistrictData, generate_district
 from rostersync.store import tables
 from rostersync.sync import enrollments as streamed
@@ -36,7 +36,7 @@ def big() -> DistrictData:
     return data
 
 
-def enrollment_rows(portal: RosterSync) -> dict[str, tuple[str, bool, str | None, str]]:
+def enrollment_rows(portal: Services) -> dict[str, tuple[str, bool, str | None, str]]:
     t = tables.enrollments
     with portal.engine.connect() as conn:
         return {
@@ -47,7 +47,7 @@ def enrollment_rows(portal: RosterSync) -> dict[str, tuple[str, bool, str | None
         }
 
 
-def people_count(portal: RosterSync) -> int:
+def people_count(portal: Services) -> int:
     with portal.engine.connect() as conn:
         return sum(
             conn.execute(select(func.count()).select_from(table)).scalar_one()
@@ -55,7 +55,7 @@ def people_count(portal: RosterSync) -> int:
         )
 
 
-def audited(portal: RosterSync, action: str) -> int:
+def audited(portal: Services, action: str) -> int:
     t = tables.audit_log
     with portal.engine.connect() as conn:
         return conn.execute(
@@ -81,8 +81,8 @@ def source_of(request: pytest.FixtureRequest, tmp_path: Path) -> SourceOf:
     return aside
 
 
-def sync(portal: RosterSync, source: BundleSource) -> dict[str, int]:
-    report = portal.run_sync(SLUG, source=source)
+def sync(portal: Services, source: BundleSource) -> dict[str, int]:
+    report = portal.runs.sync(SLUG, source=source)
     assert report.status == "succeeded", report.error
     assert report.records_pulled["enrollments"] == source.stats.records["enrollments"] > 0
     assert source.enrollments_aside == (source.aside_bytes == 0)
@@ -91,7 +91,7 @@ def sync(portal: RosterSync, source: BundleSource) -> dict[str, int]:
 
 class TestAcrossChunks:
     def test_create_resync_change_remove_and_return(
-        self, portal: RosterSync, big: DistrictData, source_of: SourceOf
+        self, portal: Services, big: DistrictData, source_of: SourceOf
     ) -> None:
         total = len(big.enrollments)
         first = sync(portal, source_of(big))
@@ -141,14 +141,14 @@ class TestAcrossChunks:
         assert all(final[s][0] == before[s][0] and final[s][1] for s in [*gone, removed])
 
     def test_a_preview_writes_nothing_and_its_approval_applies_exactly_it(
-        self, portal: RosterSync, big: DistrictData, source_of: SourceOf
+        self, portal: Services, big: DistrictData, source_of: SourceOf
     ) -> None:
         sync(portal, source_of(big))
         later = copy.deepcopy(big)
         later.enrollments = later.enrollments[: len(later.enrollments) // 2]
         dropped = len(big.enrollments) - len(later.enrollments)
         before = enrollment_rows(portal)
-        preview = portal.preview_sync(SLUG, source=source_of(later))
+        preview = portal.runs.preview(SLUG, source=source_of(later))
         assert preview.status == "previewed"
         assert preview.counts["enrollment"]["deactivated"] == dropped
         listed = preview.plan["kinds"]["enrollment"]["deactivated"]
@@ -160,10 +160,10 @@ class TestAcrossChunks:
         changed = copy.deepcopy(later)
         changed.enrollments = changed.enrollments[1:]
         with pytest.raises(SourceChanged):
-            portal.approve_run(preview.run_id, "dm", source=source_of(changed))
+            portal.runs.approve(preview.run_id, "dm", source=source_of(changed))
         assert enrollment_rows(portal) == before
 
-        applied = portal.approve_run(preview.run_id, "dm", source=source_of(later))
+        applied = portal.runs.approve(preview.run_id, "dm", source=source_of(later))
         assert applied.status == "succeeded", applied.error
         assert applied.fingerprint == preview.fingerprint
         after = enrollment_rows(portal)
@@ -185,16 +185,16 @@ def helpers_reading(path: Path) -> list[str]:
     return found
 
 
-def sync_aside(portal: RosterSync, files: dict[str, bytes], path: Path) -> SyncReport:
+def sync_aside(portal: Services, files: dict[str, bytes], path: Path) -> SyncReport:
     """Sync the bundle of these files, saved at `path`, with its enrollments read aside."""
     path.write_bytes(make_zip(files))
     source = BundleSource(path, aside_bytes=0)
-    report = portal.run_sync(SLUG, source=source)
+    report = portal.runs.sync(SLUG, source=source)
     assert source.enrollments_aside
     return report
 
 
-def assert_nothing_written(portal: RosterSync) -> None:
+def assert_nothing_written(portal: Services) -> None:
     assert enrollment_rows(portal) == {}
     assert people_count(portal) == 0
 
@@ -203,7 +203,7 @@ class TestReadAsideFailures:
     """A pull that fails on either side of the helper fails the run and writes nothing."""
 
     def test_a_refused_enrollment_row_fails_the_run_with_its_line(
-        self, portal: RosterSync, big: DistrictData, tmp_path: Path
+        self, portal: Services, big: DistrictData, tmp_path: Path
     ) -> None:
         files = members(bundle_of(big))
         files["enrollments.csv"] += b"enr-ragged,active\r\n"
@@ -214,7 +214,7 @@ class TestReadAsideFailures:
         assert_nothing_written(portal)
 
     def test_a_refused_users_file_stops_the_helper(
-        self, portal: RosterSync, big: DistrictData, tmp_path: Path
+        self, portal: Services, big: DistrictData, tmp_path: Path
     ) -> None:
         files = members(bundle_of(big))
         files["users.csv"] += b"stu-ragged,active\r\n"
@@ -226,7 +226,7 @@ class TestReadAsideFailures:
         assert_nothing_written(portal)
 
     def test_an_empty_enrollments_file_read_aside_deactivates_nothing(
-        self, portal: RosterSync, big: DistrictData, tmp_path: Path
+        self, portal: Services, big: DistrictData, tmp_path: Path
     ) -> None:
         first = sync(portal, BundleSource(bundle_of(big)))
         files = members(bundle_of(big))

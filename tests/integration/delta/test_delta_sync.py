@@ -17,7 +17,7 @@ from tests.integration import springfield
 
 from rostersync.domain.safeguards import Safeguards, Threshold
 from rostersync.errors import FullSyncRequired
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import DistrictData, SimulatorServer, generate_district, mutations
 from rostersync.simulator.district import COLLECTIONS
 from rostersync.simulator.faults import server_error
@@ -41,7 +41,7 @@ def server(district_data: DistrictData) -> Iterator[SimulatorServer]:
         yield srv
 
 
-def onboard(portal: RosterSync, server: SimulatorServer) -> None:
+def onboard(portal: Services, server: SimulatorServer) -> None:
     springfield.onboard(
         portal,
         server,
@@ -103,10 +103,10 @@ def mutate(data: DistrictData) -> Scenario:
     return Scenario(step.data, change, moved, deleted, vanished)
 
 
-def synced_then_mutated(portal: RosterSync, server: SimulatorServer, data: DistrictData) -> None:
+def synced_then_mutated(portal: Services, server: SimulatorServer, data: DistrictData) -> None:
     """The district onboarded and fully synced, then mutated at the source (`mutate`)."""
     onboard(portal, server)
-    assert portal.run_sync("springfield").status == "succeeded"
+    assert portal.runs.sync("springfield").status == "succeeded"
     server.tenant("springfield").data = mutate(data).data
 
 
@@ -114,20 +114,20 @@ def newest_stamp(data: DistrictData) -> str:
     return max(str(r["dateLastModified"]) for c in COLLECTIONS for r in data.collection(c))
 
 
-def watermark(portal: RosterSync) -> str | None:
-    mark = portal.delta_watermark("springfield")
+def watermark(portal: Services) -> str | None:
+    mark = portal.runs.delta_watermark("springfield")
     assert mark is not None
     return mark.watermark
 
 
-def active_by_sid(portal: RosterSync, table: Any) -> dict[str, bool]:
+def active_by_sid(portal: Services, table: Any) -> dict[str, bool]:
     with portal.engine.connect() as conn:
         return {
             r.sourced_id: r.active for r in conn.execute(select(table.c.sourced_id, table.c.active))
         }
 
 
-def snapshot(portal: RosterSync) -> dict[str, Any]:
+def snapshot(portal: Services) -> dict[str, Any]:
     """Every roster row's content hash and active flag, and the audit log's length."""
     with portal.engine.connect() as conn:
         rows = {
@@ -147,20 +147,20 @@ class TestWatermark:
     """A full sync sets the watermark; a delta before any full sync is refused."""
 
     def test_a_delta_before_any_full_sync_is_refused_and_records_no_run(
-        self, portal: RosterSync, server: SimulatorServer
+        self, portal: Services, server: SimulatorServer
     ) -> None:
         onboard(portal, server)
         with pytest.raises(FullSyncRequired, match="run a full sync first"):
-            portal.delta_sync("springfield")
-        assert portal.runs("springfield") == []
-        assert portal.delta_watermark("springfield") is None
+            portal.runs.delta("springfield")
+        assert portal.runs.recent("springfield") == []
+        assert portal.runs.delta_watermark("springfield") is None
 
     def test_a_full_sync_sets_the_watermark_to_the_newest_stamp_it_pulled(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server)
-        assert portal.run_sync("springfield").status == "succeeded"
-        mark = portal.delta_watermark("springfield")
+        assert portal.runs.sync("springfield").status == "succeeded"
+        mark = portal.runs.delta_watermark("springfield")
         assert mark is not None and mark.last_full_sync_at is not None
         assert mark.watermark == newest_stamp(district_data)
 
@@ -169,16 +169,16 @@ class TestDeltaAppliesExactlyTheMutation:
     """After a full sync, a delta creates, updates and deactivates exactly what was mutated."""
 
     def test_delta_applies_the_mutation_and_nothing_else(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server)
-        full = portal.run_sync("springfield")
+        full = portal.runs.sync("springfield")
         assert full.status == "succeeded", full.error
         scenario = mutate(district_data)
         change = scenario.change
         server.tenant("springfield").data = scenario.data
 
-        report = portal.delta_sync("springfield")
+        report = portal.runs.delta("springfield")
 
         assert report.status == "succeeded", report.error
         c = report.counts
@@ -205,7 +205,7 @@ class TestDeltaAppliesExactlyTheMutation:
         assert watermark(portal) == AT
 
         # A full sync now finds only what a delta may never infer: the vanished records.
-        reconcile = portal.run_sync("springfield")
+        reconcile = portal.runs.sync("springfield")
         assert reconcile.status == "succeeded", reconcile.error
         gone_enrollments = change.count("vanished", "enrollments")
         assert reconcile.counts["student"]["deactivated"] == 1
@@ -213,13 +213,13 @@ class TestDeltaAppliesExactlyTheMutation:
         assert reconcile.change_count == 1 + gone_enrollments
 
     def test_a_second_delta_rereads_the_overlap_and_changes_nothing(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         synced_then_mutated(portal, server, district_data)
-        assert portal.delta_sync("springfield").status == "succeeded"
+        assert portal.runs.delta("springfield").status == "succeeded"
         before = snapshot(portal)
 
-        again = portal.delta_sync("springfield")
+        again = portal.runs.delta("springfield")
 
         assert again.status == "succeeded"
         # The overlap window re-read the mutated records; their hashes match, so no updates.
@@ -233,15 +233,15 @@ class TestDeltaProgress:
     """A delta run records its progress for the run page, as a full sync does."""
 
     def test_a_delta_records_what_it_pulled_and_ends_done(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         synced_then_mutated(portal, server, district_data)
         heard: list[tuple[str, int]] = []
 
-        report = portal.delta_sync("springfield", progress=lambda c, n: heard.append((c, n)))
+        report = portal.runs.delta("springfield", progress=lambda c, n: heard.append((c, n)))
 
         assert report.status == "succeeded", report.error
-        progress = portal.run_progress(report.run_id)
+        progress = portal.runs.progress(report.run_id)
         assert progress is not None and progress.phase == "done"
         assert progress.records == report.records_pulled
         assert progress.total == sum(report.records_pulled.values()) > 0
@@ -253,17 +253,17 @@ class TestWatermarkStaysOnFailure:
     """A delta that fails or is held leaves the watermark, and the portal, where they were."""
 
     def test_a_failed_pull_leaves_the_watermark_and_a_later_delta_catches_up(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server)
-        portal.run_sync("springfield")
+        portal.runs.sync("springfield")
         mark = watermark(portal)
         scenario = mutate(district_data)
         server.tenant("springfield").data = scenario.data
         before = snapshot(portal)
         server.set_faults("springfield", server_error(500, times=50, collection="users"))
 
-        failed = portal.delta_sync("springfield", source=impatient(server))
+        failed = portal.runs.delta("springfield", source=impatient(server))
 
         assert failed.status == "failed"
         assert failed.error
@@ -271,24 +271,24 @@ class TestWatermarkStaysOnFailure:
         assert snapshot(portal) == before
 
         server.set_faults("springfield")
-        caught_up = portal.delta_sync("springfield", source=impatient(server))
+        caught_up = portal.runs.delta("springfield", source=impatient(server))
         assert caught_up.status == "succeeded", caught_up.error
         assert caught_up.counts["student"]["created"] == 2
         assert watermark(portal) == AT
 
     def test_a_held_delta_leaves_the_watermark(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server)
-        portal.run_sync("springfield")
+        portal.runs.sync("springfield")
         mark = watermark(portal)
-        portal.set_workflow_settings(
+        portal.districts.set_workflow_settings(
             "springfield",
             safeguards=Safeguards(per_kind={"student": Threshold(max_deactivations=0)}),
         )
         server.tenant("springfield").data = mutate(district_data).data
 
-        held = portal.delta_sync("springfield")
+        held = portal.runs.delta("springfield")
 
         assert held.status == "held"
         assert held.reason and "deactivations" in held.reason

@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from rostersync.config import Settings
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district
 from rostersync.store import tables
 from rostersync.sync.pipeline import SyncReport
@@ -42,7 +42,7 @@ ROSTER_TABLES = (
 Snapshot = dict[str, dict[str, tuple[str, bool]]]
 
 
-def snapshot(portal: RosterSync) -> Snapshot:
+def snapshot(portal: Services) -> Snapshot:
     """What the portal holds, by sourcedId and content hash."""
     with portal.engine.connect() as conn:
         return {
@@ -56,7 +56,7 @@ def snapshot(portal: RosterSync) -> Snapshot:
         }
 
 
-def row_counts(portal: RosterSync) -> dict[str, int]:
+def row_counts(portal: Services) -> dict[str, int]:
     """Rows per roster table, plus audit rows and issues: what a write would change."""
     with portal.engine.connect() as conn:
         counts = {
@@ -69,7 +69,7 @@ def row_counts(portal: RosterSync) -> dict[str, int]:
     return {**counts, "active students": active}
 
 
-def make_portal(database_url: str, directory: Path) -> RosterSync:
+def make_portal(database_url: str, directory: Path) -> Services:
     settings = Settings(
         data_dir=directory,
         database_url=database_url,
@@ -78,14 +78,14 @@ def make_portal(database_url: str, directory: Path) -> RosterSync:
         http_timeout_seconds=TIMEOUT,
         http_max_retries=4,
     )
-    portal = RosterSync(settings)
+    portal = Services(settings)
     portal.init_db()
     return portal
 
 
-def onboard(portal: RosterSync, url: str) -> None:
-    portal.add_district(
-        DistrictSetup(
+def onboard(portal: Services, url: str) -> None:
+    portal.districts.add(
+        Questionnaire(
             slug=TENANT,
             name="Springfield Unified School District",
             display_name="Springfield USD – Springfield, IL",
@@ -113,8 +113,8 @@ def fast_source(server: SimulatorServer, **options: Any) -> OneRosterRestSource:
     return OneRosterRestSource(server.base_url(TENANT), KEY, SECRET, **settings)
 
 
-def sync(portal: RosterSync, server: SimulatorServer, **options: Any) -> SyncReport:
-    return portal.run_sync(TENANT, source=fast_source(server, **options))
+def sync(portal: Services, server: SimulatorServer, **options: Any) -> SyncReport:
+    return portal.runs.sync(TENANT, source=fast_source(server, **options))
 
 
 @pytest.fixture(scope="session")
@@ -130,7 +130,7 @@ def server(district: DistrictData) -> Iterator[SimulatorServer]:
 
 
 @pytest.fixture
-def portal(tmp_path: Path, server: SimulatorServer) -> Iterator[RosterSync]:
+def portal(tmp_path: Path, server: SimulatorServer) -> Iterator[Services]:
     """A SQLite portal with the district onboarded, not yet synced."""
     service = make_portal(f"sqlite:///{tmp_path / 'portal.db'}", tmp_path)
     onboard(service, server.base_url(TENANT))

@@ -20,14 +20,14 @@ from tests.integration.faults.conftest import (
     sync,
 )
 
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant, mutations
 from rostersync.simulator import faults as f
 
 AT = "2026-09-01T12:00:00Z"
 
 
-Synced = tuple[RosterSync, SimulatorServer]
+Synced = tuple[Services, SimulatorServer]
 
 
 def _synced(database_url: str, directory: Path, district: DistrictData) -> Iterator[Synced]:
@@ -69,7 +69,7 @@ def fail_and_compare(synced: Synced, district: DistrictData, fault: f.Fault) -> 
     assert report.error is not None
     assert row_counts(portal) == before_rows
     assert snapshot(portal) == before
-    (latest, *_) = portal.runs(TENANT)
+    (latest, *_) = portal.runs.recent(TENANT)
     assert latest.status == "failed" and latest.error == report.error
     return report.error
 

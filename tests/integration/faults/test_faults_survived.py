@@ -9,7 +9,7 @@ import time
 import pytest
 from tests.integration.faults.conftest import PAGE_SIZE, TENANT, CleanSync, snapshot, sync
 
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import DistrictData, SimulatorServer, mutations
 from rostersync.simulator import faults as f
 
@@ -41,7 +41,7 @@ class TestRetriedFaults:
     )
     def test_the_run_completes_with_the_clean_contents_and_counts_its_retries(
         self,
-        portal: RosterSync,
+        portal: Services,
         server: SimulatorServer,
         district: DistrictData,
         clean_sync: CleanSync,
@@ -56,7 +56,7 @@ class TestRetriedFaults:
         assert snapshot(portal) == clean_sync(district)
 
     def test_retry_after_is_honoured_over_the_shorter_backoff(
-        self, portal: RosterSync, server: SimulatorServer, district: DistrictData
+        self, portal: Services, server: SimulatorServer, district: DistrictData
     ) -> None:
         server.set_faults(TENANT, f.throttle(times=2, retry_after=0.3, collection="courses"))
         started = time.monotonic()
@@ -66,7 +66,7 @@ class TestRetriedFaults:
         assert time.monotonic() - started >= 0.6
 
     def test_a_slow_answer_within_the_timeout_is_simply_waited_for(
-        self, portal: RosterSync, server: SimulatorServer, district: DistrictData
+        self, portal: Services, server: SimulatorServer, district: DistrictData
     ) -> None:
         plan = server.set_faults(TENANT, f.slow(0.2, times=2, collection="users"))
         report = sync(portal, server)
@@ -76,14 +76,14 @@ class TestRetriedFaults:
 
     def test_the_service_settings_timeout_and_retries_survive_a_fault(
         self,
-        portal: RosterSync,
+        portal: Services,
         server: SimulatorServer,
         district: DistrictData,
         clean_sync: CleanSync,
     ) -> None:
         """Through the district's own configured source, not one built by the test."""
         plan = server.set_faults(TENANT, f.slow(1.0, collection="orgs"))
-        report = portal.run_sync(TENANT)
+        report = portal.runs.sync(TENANT)
         assert report.status == "succeeded", report.error
         assert plan.fired["slow"] == 1 and report.retries == 1
         assert snapshot(portal) == clean_sync(district)
@@ -94,7 +94,7 @@ class TestCountsThatDoNotAddUp:
 
     def test_a_wrong_total_on_one_page_restarts_the_pull_and_completes(
         self,
-        portal: RosterSync,
+        portal: Services,
         server: SimulatorServer,
         district: DistrictData,
         clean_sync: CleanSync,
@@ -110,7 +110,7 @@ class TestCountsThatDoNotAddUp:
 
     def test_students_added_between_pages_are_all_provisioned(
         self,
-        portal: RosterSync,
+        portal: Services,
         server: SimulatorServer,
         district: DistrictData,
         clean_sync: CleanSync,
@@ -126,7 +126,7 @@ class TestCountsThatDoNotAddUp:
 
     def test_a_record_removed_ahead_of_the_pull_is_not_fetched_and_nothing_is_skipped(
         self,
-        portal: RosterSync,
+        portal: Services,
         server: SimulatorServer,
         district: DistrictData,
         clean_sync: CleanSync,

@@ -18,7 +18,7 @@ from tests.integration.faults.conftest import (
     sync,
 )
 
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district
 from rostersync.simulator import mutations as m
 from rostersync.simulator.quirks import with_odd_sourced_ids
@@ -35,7 +35,7 @@ def odd_district() -> DistrictData:
     return m.mark_tobedeleted(data, "users", staff, at=AT).data
 
 
-def synced_portal(directory: Path, data: DistrictData, *, quirks: bool) -> RosterSync:
+def synced_portal(directory: Path, data: DistrictData, *, quirks: bool) -> Services:
     portal = make_portal(f"sqlite:///{directory / f'quirks-{quirks}.db'}", directory)
     with SimulatorServer([Tenant(TENANT, data, KEY, SECRET, quirks=quirks)]) as server:
         onboard(portal, server.base_url(TENANT))
@@ -73,7 +73,7 @@ def clean_district() -> DistrictData:
 @pytest.fixture
 def live(
     tmp_path: Path, clean_district: DistrictData
-) -> Iterator[tuple[RosterSync, SimulatorServer]]:
+) -> Iterator[tuple[Services, SimulatorServer]]:
     portal = make_portal(f"sqlite:///{tmp_path / 'portal.db'}", tmp_path)
     with SimulatorServer([Tenant(TENANT, copy.deepcopy(clean_district), KEY, SECRET)]) as server:
         onboard(portal, server.base_url(TENANT))
@@ -82,7 +82,7 @@ def live(
     portal.close()
 
 
-def apply(live: tuple[RosterSync, SimulatorServer], step: m.Mutated) -> SyncReport:
+def apply(live: tuple[Services, SimulatorServer], step: m.Mutated) -> SyncReport:
     portal, server = live
     server.tenant(TENANT).data = step.data
     report = sync(portal, server)
@@ -108,7 +108,7 @@ class TestMutationsBetweenSyncs:
     """The sync after a mutation applies exactly the changes the mutation describes."""
 
     def test_added_students_are_created_with_their_enrollments(
-        self, live: tuple[RosterSync, SimulatorServer], clean_district: DistrictData
+        self, live: tuple[Services, SimulatorServer], clean_district: DistrictData
     ) -> None:
         step = m.add_students(clean_district, 2, at=AT, school="org-101")
         report = apply(live, step)
@@ -118,13 +118,13 @@ class TestMutationsBetweenSyncs:
         }
 
     def test_edits_update_exactly_the_edited_students(
-        self, live: tuple[RosterSync, SimulatorServer], clean_district: DistrictData
+        self, live: tuple[Services, SimulatorServer], clean_district: DistrictData
     ) -> None:
         step = m.edit_users(clean_district, students(clean_district)[:3], at=AT, emails=True)
         assert changed(apply(live, step)) == {"student": {"updated": 3}}
 
     def test_a_move_updates_the_student_and_replaces_their_enrollments(
-        self, live: tuple[RosterSync, SimulatorServer], clean_district: DistrictData
+        self, live: tuple[Services, SimulatorServer], clean_district: DistrictData
     ) -> None:
         mover = next(
             u["sourcedId"]
@@ -142,14 +142,14 @@ class TestMutationsBetweenSyncs:
         }
 
     def test_promotion_updates_every_student_below_twelfth_grade_of_the_school(
-        self, live: tuple[RosterSync, SimulatorServer], clean_district: DistrictData
+        self, live: tuple[Services, SimulatorServer], clean_district: DistrictData
     ) -> None:
         step = m.promote_grades(clean_district, at=AT, schools={"org-101"})
         assert step.change.updated
         assert changed(apply(live, step)) == {"student": {"updated": len(step.change.updated)}}
 
     def test_tobedeleted_deactivates_and_vanished_records_come_back_restored(
-        self, live: tuple[RosterSync, SimulatorServer], clean_district: DistrictData
+        self, live: tuple[Services, SimulatorServer], clean_district: DistrictData
     ) -> None:
         first, second = students(clean_district)[:2]
         marked = m.mark_tobedeleted(clean_district, "users", [first], at=AT)

@@ -23,7 +23,7 @@ from tests.integration.faults.conftest import (
 from rostersync.oneroster.auth import OAuth1Auth
 from rostersync.oneroster.client import OneRosterClient
 from rostersync.oneroster.paging import CountMismatch
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import DistrictData, SimulatorServer, generate_district, mutations
 from rostersync.simulator import faults as f
 
@@ -47,7 +47,7 @@ def first_page_students(district: DistrictData, synced: Snapshot) -> list[str]:
 
 
 def test_students_removed_behind_the_pull_are_deactivated_not_kept_from_stale_pages(
-    portal: RosterSync,
+    portal: Services,
     server: SimulatorServer,
     district: DistrictData,
     clean_sync: CleanSync,

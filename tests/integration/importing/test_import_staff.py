@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from rostersync.errors import AccountRejected, ManualRosteringDisabled, SpreadsheetRejected
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.simulator import SimulatorServer, Tenant, generate_district
 from rostersync.store import tables
 
@@ -20,7 +20,7 @@ HEADER = "first_name,last_name,email,role,school_identifier_or_sourced_id,staff_
 KEY, SECRET = "springfield-key", "springfield-secret-9Zq"
 
 
-def onboard(portal: RosterSync, slug: str, *, rostered: bool = True, url: str = "") -> str:
+def onboard(portal: Services, slug: str, *, rostered: bool = True, url: str = "") -> str:
     answers: dict[str, Any] = {
         "slug": slug,
         "name": f"{slug.title()} USD",
@@ -33,10 +33,10 @@ def onboard(portal: RosterSync, slug: str, *, rostered: bool = True, url: str = 
         answers.update(key=KEY, secret=SECRET)
     else:
         answers["source_kind"] = "none"
-    return portal.add_district(DistrictSetup(**answers)).id
+    return portal.districts.add(Questionnaire(**answers)).id
 
 
-def add_schools(portal: RosterSync, district_id: str) -> None:
+def add_schools(portal: Services, district_id: str) -> None:
     """Two schools as a first sync would have made them (identifier 0101 and 0102)."""
     now = datetime.now(UTC)
     rows = [
@@ -61,7 +61,7 @@ def staff_csv(*lines: str) -> bytes:
     return "\r\n".join([HEADER, *lines, ""]).encode("utf-8-sig")
 
 
-def count(portal: RosterSync, table: Any, district_id: str) -> int:
+def count(portal: Services, table: Any, district_id: str) -> int:
     with portal.engine.connect() as conn:
         stmt = select(func.count()).select_from(table).where(table.c.district_id == district_id)
         return int(conn.execute(stmt).scalar_one())
@@ -78,11 +78,13 @@ class TestImport:
     """A valid file becomes manually rostered educators with their roles and an audit row each."""
 
     def test_every_row_is_created_with_its_role_school_and_audit_row(
-        self, portal: RosterSync
+        self, portal: Services
     ) -> None:
         district_id = onboard(portal, "springfield")
         add_schools(portal, district_id)
-        report = portal.import_staff("springfield", "staff.csv", staff_csv(*GOOD), "staff:42")
+        report = portal.imports.import_staff(
+            "springfield", "staff.csv", staff_csv(*GOOD), "staff:42"
+        )
         assert (report.status, report.rows, report.created) == ("imported", 3, 3)
         with portal.engine.connect() as conn:
             rows = conn.execute(select(tables.educators).order_by(tables.educators.c.email)).all()
@@ -101,7 +103,7 @@ class TestImport:
         # The audit row says how the account came to be, never who it is.
         assert all("marian" not in str(a.changes).lower() for a in audit)
 
-    def test_an_xlsx_made_in_excel_imports(self, portal: RosterSync) -> None:
+    def test_an_xlsx_made_in_excel_imports(self, portal: Services) -> None:
         district_id = onboard(portal, "springfield")
         add_schools(portal, district_id)
         book = openpyxl.Workbook()
@@ -112,7 +114,9 @@ class TestImport:
             sheet.append(line.split(","))
         out = io.BytesIO()
         book.save(out)
-        report = portal.import_staff("springfield", "staff.xlsx", out.getvalue(), "staff:42")
+        report = portal.imports.import_staff(
+            "springfield", "staff.xlsx", out.getvalue(), "staff:42"
+        )
         assert report.created == 3
         assert count(portal, tables.educators, district_id) == 3
 
@@ -120,7 +124,7 @@ class TestImport:
 class TestAllOrNothing:
     """If any row has an error nothing is written, and every row error is listed."""
 
-    def test_one_bad_row_writes_nothing_and_all_errors_are_listed(self, portal: RosterSync) -> None:
+    def test_one_bad_row_writes_nothing_and_all_errors_are_listed(self, portal: Services) -> None:
         district_id = onboard(portal, "springfield")
         add_schools(portal, district_id)
         data = staff_csv(
@@ -128,7 +132,7 @@ class TestAllOrNothing:
             "Winthrop,Paroo,not-an-email,aide,0101,",
             "Amaryllis,,marian@springfield.example,aide,9999,",
         )
-        report = portal.import_staff("springfield", "staff.csv", data, "staff:42")
+        report = portal.imports.import_staff("springfield", "staff.csv", data, "staff:42")
         assert report.status == "rejected" and report.created == 0
         assert [(e.row, e.column) for e in report.errors] == [
             (5, "email"),
@@ -139,32 +143,34 @@ class TestAllOrNothing:
         assert count(portal, tables.educators, district_id) == 0
         assert count(portal, tables.audit_log, district_id) == 0
 
-    def test_emails_already_used_in_the_district_are_row_errors(self, portal: RosterSync) -> None:
+    def test_emails_already_used_in_the_district_are_row_errors(self, portal: Services) -> None:
         district_id = onboard(portal, "springfield")
         add_schools(portal, district_id)
-        portal.import_staff("springfield", "first.csv", staff_csv(GOOD[0]), "staff:42")
+        portal.imports.import_staff("springfield", "first.csv", staff_csv(GOOD[0]), "staff:42")
         again = staff_csv(GOOD[1], GOOD[0].replace("marian@", "MARIAN@"))
-        report = portal.import_staff("springfield", "second.csv", again, "staff:42")
+        report = portal.imports.import_staff("springfield", "second.csv", again, "staff:42")
         assert [(e.row, e.column) for e in report.errors] == [(3, "email")]
         assert count(portal, tables.educators, district_id) == 1
 
-    def test_a_dry_run_checks_everything_and_writes_nothing(self, portal: RosterSync) -> None:
+    def test_a_dry_run_checks_everything_and_writes_nothing(self, portal: Services) -> None:
         district_id = onboard(portal, "springfield")
         add_schools(portal, district_id)
-        report = portal.import_staff(
+        report = portal.imports.import_staff(
             "springfield", "staff.csv", staff_csv(*GOOD), "staff:42", dry_run=True
         )
         assert (report.status, report.valid, report.created) == ("dry_run", 3, 0)
         assert count(portal, tables.educators, district_id) == 0
 
     def test_a_structural_error_refuses_the_file_before_reading_the_district(
-        self, portal: RosterSync
+        self, portal: Services
     ) -> None:
         district_id = onboard(portal, "springfield")
         with pytest.raises(
             SpreadsheetRejected, match="no email, role, school_identifier_or_sourced_id columns"
         ):
-            portal.import_staff("springfield", "s.csv", b"first_name,last_name\r\nA,B\r\n", "x")
+            portal.imports.import_staff(
+                "springfield", "s.csv", b"first_name,last_name\r\nA,B\r\n", "x"
+            )
         assert count(portal, tables.educators, district_id) == 0
 
 
@@ -172,11 +178,11 @@ class TestHandMadeAccounts:
     """Adding by hand is refused for a rostered district, and works for one that is not."""
 
     def test_a_rostered_district_refuses_and_says_what_to_do_instead(
-        self, portal: RosterSync
+        self, portal: Services
     ) -> None:
         district_id = onboard(portal, "springfield")
         with pytest.raises(ManualRosteringDisabled) as caught:
-            portal.add_educator(
+            portal.imports.add_educator(
                 "springfield",
                 given_name="Grace",
                 family_name="Hopper",
@@ -189,17 +195,17 @@ class TestHandMadeAccounts:
         assert "add the teacher in your SIS/ClassLink" in message
         assert "roster import spreadsheet" in message
         with pytest.raises(ManualRosteringDisabled, match="add the student"):
-            portal.add_student(
+            portal.imports.add_student(
                 "springfield", given_name="A", family_name="B", student_id="1", actor="x"
             )
         assert count(portal, tables.educators, district_id) == 0
         assert count(portal, tables.students, district_id) == 0
 
     def test_a_district_that_is_not_rostered_takes_educators_and_students_by_hand(
-        self, portal: RosterSync
+        self, portal: Services
     ) -> None:
         district_id = onboard(portal, "shelbyville", rostered=False)
-        educator = portal.add_educator(
+        educator = portal.imports.add_educator(
             "shelbyville",
             given_name="Grace",
             family_name="Hopper",
@@ -207,7 +213,7 @@ class TestHandMadeAccounts:
             role="teacher",
             actor="staff:42",
         )
-        student = portal.add_student(
+        student = portal.imports.add_student(
             "shelbyville",
             given_name="Ada",
             family_name="Reader",
@@ -227,13 +233,13 @@ class TestHandMadeAccounts:
         assert sorted(audit) == sorted([educator, student])
         assert count(portal, tables.educators, district_id) == 1
 
-    def test_invalid_details_are_refused_with_every_problem(self, portal: RosterSync) -> None:
+    def test_invalid_details_are_refused_with_every_problem(self, portal: Services) -> None:
         onboard(portal, "shelbyville", rostered=False)
-        portal.add_student(
+        portal.imports.add_student(
             "shelbyville", given_name="Ada", family_name="R", student_id="S001", actor="x"
         )
         with pytest.raises(AccountRejected) as caught:
-            portal.add_student(
+            portal.imports.add_student(
                 "shelbyville",
                 given_name="",
                 family_name="R",
@@ -248,18 +254,20 @@ class TestSyncLeavesImportedAccountsAlone:
     """A sync never deactivates an imported account: it has no sourcedId for a sync to miss."""
 
     def test_a_full_sync_after_an_import_keeps_the_imported_staff_active(
-        self, portal: RosterSync
+        self, portal: Services
     ) -> None:
         data = generate_district(students=80, seed=5)
         tenant = Tenant(name="springfield", data=copy.deepcopy(data), key=KEY, secret=SECRET)
         with SimulatorServer([tenant]) as server:
             district_id = onboard(portal, "springfield", url=server.base_url("springfield"))
-            assert portal.run_sync("springfield").status == "succeeded"
-            report = portal.import_staff("springfield", "staff.csv", staff_csv(*GOOD), "staff:42")
+            assert portal.runs.sync("springfield").status == "succeeded"
+            report = portal.imports.import_staff(
+                "springfield", "staff.csv", staff_csv(*GOOD), "staff:42"
+            )
             assert report.created == 3
             # Twice: the second sync sees a complete snapshot in which the staff are absent.
             for _ in range(2):
-                assert portal.run_sync("springfield").status == "succeeded"
+                assert portal.runs.sync("springfield").status == "succeeded"
         with portal.engine.connect() as conn:
             imported = (
                 conn.execute(
@@ -279,7 +287,7 @@ class TestClassLinkSendsAnImportedPerson:
     one it can claim: linked by email, not duplicated, the same portal id kept.
     """
 
-    def test_an_imported_aide_is_matched_by_email_not_duplicated(self, portal: RosterSync) -> None:
+    def test_an_imported_aide_is_matched_by_email_not_duplicated(self, portal: Services) -> None:
         data = generate_district(students=80, seed=5)
         aide = next(u for u in data.users if u["role"] == "aide")
         tenant = Tenant(name="springfield", data=copy.deepcopy(data), key=KEY, secret=SECRET)
@@ -287,9 +295,11 @@ class TestClassLinkSendsAnImportedPerson:
             district_id = onboard(portal, "springfield", url=server.base_url("springfield"))
             # Before the first sync the district has no schools, so the school may be blank.
             line = f"{aide['givenName']},{aide['familyName']},{aide['email'].upper()},aide,,"
-            report = portal.import_staff("springfield", "staff.csv", staff_csv(line), "staff:42")
+            report = portal.imports.import_staff(
+                "springfield", "staff.csv", staff_csv(line), "staff:42"
+            )
             (imported_id,) = report.account_ids
-            assert portal.run_sync("springfield").status == "succeeded"
+            assert portal.runs.sync("springfield").status == "succeeded"
         with portal.engine.connect() as conn:
             linked = conn.execute(
                 select(tables.educators.c.id).where(

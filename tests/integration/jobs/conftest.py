@@ -7,7 +7,7 @@ slug (the district's names and its data manager follow from the slug).
 
 from __future__ import annotations
 
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.simulator import SimulatorServer, Tenant, generate_district
 from rostersync.store.districts import DistrictRecord
 
@@ -19,13 +19,13 @@ def serve(slug: str, *, seed: int, key: str, secret: str) -> SimulatorServer:
 
 
 def onboard_daily(
-    portal: RosterSync, simulator: SimulatorServer, slug: str, *, key: str, secret: str
+    portal: Services, simulator: SimulatorServer, slug: str, *, key: str, secret: str
 ) -> DistrictRecord:
     """Onboard the simulator's `slug` (e.g. `provo`: Provo School District, Provo, UT) to sync
     daily at 05:00 America/Denver."""
     town = slug.title()
-    return portal.add_district(
-        DistrictSetup(
+    return portal.districts.add(
+        Questionnaire(
             slug=slug,
             name=f"{town} School District",
             display_name=f"{town} SD – {town}, UT",

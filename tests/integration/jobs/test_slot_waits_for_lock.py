@@ -23,7 +23,7 @@ from rostersync.jobs.scheduler import tick
 from rostersync.jobs.tasks import SlotOutcome, run_slot
 from rostersync.notify.notifier import Notifier
 from rostersync.notify.senders import MemorySender
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import SimulatorServer, Tenant, generate_district
 from rostersync.store import jobs as store_jobs
 from rostersync.store.jobs_tables import sync_slots
@@ -39,7 +39,7 @@ def simulator() -> Iterator[SimulatorServer]:
 
 
 def test_a_slot_that_meets_a_live_lock_is_queued_again_and_runs_once_the_lock_is_free(
-    portal: RosterSync, simulator: SimulatorServer
+    portal: Services, simulator: SimulatorServer
 ) -> None:
     district = onboard_daily(portal, simulator, "provo", key=KEY, secret=SECRET)
     slot_at = datetime.now(UTC).replace(microsecond=0)
@@ -59,7 +59,7 @@ def test_a_slot_that_meets_a_live_lock_is_queued_again_and_runs_once_the_lock_is
         assert slot is not None
         assert (slot.status, slot.outcome) == ("queued", "waiting_for_lock")
         assert slot.attempts == 0  # waiting is not an attempt at the sync
-        assert [r.id for r in portal.runs(district.id)] == [manual_run]
+        assert [r.id for r in portal.runs.recent(district.id)] == [manual_run]
     finally:
         manual.release()
     again = run_slot(portal, notifier, district_id=district.id, due_slot=slot_at)

@@ -17,7 +17,7 @@ from rostersync.jobs.scheduler import Enqueued, tick
 from rostersync.jobs.tasks import SlotOutcome, run_slot
 from rostersync.notify.notifier import Notifier
 from rostersync.notify.senders import MemorySender
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import SimulatorServer
 from rostersync.simulator.faults import server_error
 from rostersync.store import jobs as store_jobs
@@ -29,7 +29,7 @@ VENDOR = "support@vendor.example"
 
 
 @pytest.fixture
-def portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[RosterSync]:
+def portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[Services]:
     settings = Settings(
         data_dir=tmp_path,
         database_url=fresh_db_url(),
@@ -41,7 +41,7 @@ def portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[RosterSy
         stale_after_days=36500,
         job_lease_seconds=60,
     )
-    service = RosterSync(settings)
+    service = Services(settings)
     service.init_db()
     yield service
     service.close()
@@ -54,14 +54,14 @@ def simulator() -> Iterator[SimulatorServer]:
 
 
 @pytest.fixture
-def district_id(portal: RosterSync, simulator: SimulatorServer) -> Iterator[str]:
+def district_id(portal: Services, simulator: SimulatorServer) -> Iterator[str]:
     simulator.set_faults("ogden")
     district = onboard_daily(portal, simulator, "ogden", key=KEY, secret=SECRET)
     yield district.id
     simulator.set_faults("ogden")
 
 
-def tick_at(portal: RosterSync, now: datetime) -> list[Enqueued]:
+def tick_at(portal: Services, now: datetime) -> list[Enqueued]:
     return tick(portal, now, enqueue=lambda *_args: None)
 
 
@@ -69,7 +69,7 @@ class TestTick:
     """A tick enqueues each due slot once; a paused district is not enqueued."""
 
     def test_due_slot_is_enqueued_once_however_often_it_ticks(
-        self, portal: RosterSync, district_id: str
+        self, portal: Services, district_id: str
     ) -> None:
         # An hour after the day's 05:00 Denver slot (12:00 UTC, 11:00 in summer), so the tick an
         # hour later still falls in the same slot whatever time of day the test runs.
@@ -82,15 +82,15 @@ class TestTick:
         assert tick_at(portal, now + timedelta(hours=1)) == []
         assert len(tick_at(portal, now + timedelta(days=1))) == 1
 
-    def test_paused_district_is_not_enqueued(self, portal: RosterSync, district_id: str) -> None:
+    def test_paused_district_is_not_enqueued(self, portal: Services, district_id: str) -> None:
         with portal.engine.begin() as conn:
             conn.execute(update(districts).values(status="paused"))
         assert tick_at(portal, datetime.now(UTC) + timedelta(days=3)) == []
 
     def test_schedule_info_shows_the_next_run_in_the_districts_zone(
-        self, portal: RosterSync, district_id: str
+        self, portal: Services, district_id: str
     ) -> None:
-        info = portal.schedule_info("ogden")
+        info = portal.districts.schedule("ogden")
         assert info.description == "every day at 05:00 (America/Denver)"
         assert info.next_run_local.strftime("%H:%M") == "05:00"
         assert info.next_run_utc > datetime.now(UTC)
@@ -101,7 +101,7 @@ class TestClaims:
     reaped."""
 
     def test_second_claim_of_a_slot_is_a_duplicate_and_another_slot_is_busy(
-        self, portal: RosterSync, district_id: str
+        self, portal: Services, district_id: str
     ) -> None:
         now = datetime.now(UTC)
         slot_a, slot_b = now - timedelta(days=1), now
@@ -124,7 +124,7 @@ class TestClaims:
         ]
 
     def test_expired_claim_is_reaped_its_run_abandoned_and_the_slot_queued_again(
-        self, portal: RosterSync, district_id: str
+        self, portal: Services, district_id: str
     ) -> None:
         now = datetime.now(UTC)
         with portal.engine.begin() as conn:
@@ -144,7 +144,7 @@ class TestClaims:
             )
         reaped = tick_at(portal, now)
         assert [e.reason for e in reaped] == ["reaped"]
-        assert portal.run(orphan).status == "abandoned"
+        assert portal.runs.get(orphan).status == "abandoned"
         with portal.engine.connect() as conn:
             slot = store_jobs.get_slot(conn, district_id, now)
         assert slot is not None and slot.status == "queued" and slot.worker is None
@@ -156,7 +156,7 @@ class TestRetriesAndQuarantine:
 
     def run(
         self,
-        portal: RosterSync,
+        portal: Services,
         district_id: str,
         slot: datetime,
         *,
@@ -176,7 +176,7 @@ class TestRetriesAndQuarantine:
         ).outcome
 
     def test_failures_retry_then_quarantine_then_a_success_lifts_it(
-        self, portal: RosterSync, district_id: str, simulator: SimulatorServer
+        self, portal: Services, district_id: str, simulator: SimulatorServer
     ) -> None:
         sender = MemorySender()
         simulator.set_faults("ogden", server_error(503, times=1000))
@@ -203,10 +203,10 @@ class TestRetriesAndQuarantine:
         quarantine = [m for m in sender.messages if "backed off to daily" in m["Subject"]]
         assert len(quarantine) == 1
         assert quarantine[0]["To"] == f"dm@ogden.example, {VENDOR}"
-        assert "quarantined" in portal.schedule_info("ogden").description
+        assert "quarantined" in portal.districts.schedule("ogden").description
 
         simulator.set_faults("ogden")
         third = later + timedelta(days=1)
         assert self.run(portal, district_id, third, final=True, sender=sender) is SlotOutcome.DONE
-        assert portal.schedule_info("ogden").quarantined is None
+        assert portal.districts.schedule("ogden").quarantined is None
         assert "roster sync succeeded" in sender.messages[-1]["Subject"]

@@ -27,7 +27,7 @@ from tests.integration.redis_queue import REDIS_URL, own_queue
 from rostersync.config import Settings
 from rostersync.jobs.queue import JobQueue
 from rostersync.jobs.scheduler import tick
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.simulator import SimulatorServer, Tenant, generate_district
 from rostersync.simulator.faults import slow
 from rostersync.store.jobs_tables import sync_slots
@@ -114,13 +114,13 @@ class TestTwoWorkersOnRedis:
     ) -> None:
         values = _settings(fresh_db_url(), tmp_path, queue_name)
         settings = Settings(**values)
-        portal = RosterSync(settings)
+        portal = Services(settings)
         request.addfinalizer(portal.close)  # closed however the test ends
         portal.init_db()
         slugs = [f"d{i:02d}" for i in range(DISTRICTS)]
         for i, slug in enumerate(slugs):
-            portal.add_district(
-                DistrictSetup(
+            portal.districts.add(
+                Questionnaire(
                     slug=slug,
                     name=f"District {i}",
                     display_name=f"District {i} – Springfield, IL",
@@ -135,7 +135,7 @@ class TestTwoWorkersOnRedis:
                     time_zone="America/Chicago",
                 )
             )
-        ids = {d.slug: d.id for d in portal.list_districts()}
+        ids = {d.slug: d.id for d in portal.districts.list_all()}
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("ROSTERSYNC_")},
             **{f"ROSTERSYNC_{k.upper()}": str(v) for k, v in values.items()},
@@ -232,6 +232,6 @@ class TestTwoWorkersOnRedis:
         generated = simulator.tenant(SLOW).data.counts()
         student = slow_runs[-1].counts["entities"]["student"]
         assert student["created"] + student["held"] == generated["students"]
-        assert portal.counts(SLOW)["students"]["active"] == student["created"]
+        assert portal.districts.counts(SLOW)["students"]["active"] == student["created"]
         # Each district's data manager heard once about its scheduled sync.
         assert len(list((tmp_path / "outbox").glob("*.eml"))) == DISTRICTS

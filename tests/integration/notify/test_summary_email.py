@@ -18,7 +18,7 @@ from rostersync.jobs.queue import JobQueue, make_huey
 from rostersync.jobs.scheduler import tick
 from rostersync.notify.csvfile import COLUMNS, issue_row, neutralise
 from rostersync.notify.senders import OutboxSender, Sender, SmtpSender
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.simulator import SimulatorServer, Tenant, generate_district
 from rostersync.store import jobs as store_jobs
 
@@ -27,7 +27,7 @@ DATA_MANAGER = "data.manager@shelbyville.example"
 
 
 @pytest.fixture
-def portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[RosterSync]:
+def portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[Services]:
     settings = Settings(
         data_dir=tmp_path,
         database_url=fresh_db_url(),
@@ -41,7 +41,7 @@ def portal(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[RosterSy
         # The simulator's stamps are old; the stale email has its own test.
         stale_after_days=36500,
     )
-    service = RosterSync(settings)
+    service = Services(settings)
     service.init_db()
     yield service
     service.close()
@@ -54,9 +54,9 @@ def simulator() -> Iterator[SimulatorServer]:
         yield srv
 
 
-def onboard(portal: RosterSync, simulator: SimulatorServer) -> str:
-    district = portal.add_district(
-        DistrictSetup(
+def onboard(portal: Services, simulator: SimulatorServer) -> str:
+    district = portal.districts.add(
+        Questionnaire(
             slug="shelbyville",
             name="Shelbyville School District",
             display_name="Shelbyville SD – Shelbyville, IL",
@@ -75,7 +75,7 @@ def onboard(portal: RosterSync, simulator: SimulatorServer) -> str:
     return district.id
 
 
-def run_scheduled(portal: RosterSync, sender: Sender) -> str:
+def run_scheduled(portal: Services, sender: Sender) -> str:
     """Tick two days ahead so the district's daily slot is due, and run it in-process."""
     queue = JobQueue(
         portal.settings,
@@ -108,18 +108,18 @@ class TestSummaryOverSmtp:
     """A sync with validation errors sends one email: grouped errors and the open-issue CSV."""
 
     def test_one_email_with_grouped_errors_and_a_csv_matching_the_open_issues(
-        self, portal: RosterSync, simulator: SimulatorServer, smtp_server: SmtpServer
+        self, portal: Services, simulator: SimulatorServer, smtp_server: SmtpServer
     ) -> None:
         onboard(portal, simulator)
         run_id = run_scheduled(portal, smtp_sender(smtp_server))
 
-        run = portal.run(run_id)
+        run = portal.runs.get(run_id)
         assert run.status == "succeeded", run.error
         assert len(smtp_server.received.messages) == 1
         message = smtp_server.received.messages[0]
         assert smtp_server.received.envelopes[0] == ("rostersync@vendor.example", [DATA_MANAGER])
         assert "Shelbyville SD" in message["Subject"]
-        open_issues = portal.open_issues("shelbyville")
+        open_issues = portal.runs.open_issues("shelbyville")
         assert open_issues, "the simulator plants bad records"
 
         text = message.get_body(("plain",)).get_content()
@@ -145,13 +145,13 @@ class TestSummaryOverSmtp:
         assert rows[1:] == expected
 
     def test_a_refusing_smtp_server_is_retried_and_does_not_fail_the_sync(
-        self, portal: RosterSync, simulator: SimulatorServer, smtp_server: SmtpServer
+        self, portal: Services, simulator: SimulatorServer, smtp_server: SmtpServer
     ) -> None:
         smtp_server.received.refuse = True
         onboard(portal, simulator)
         run_id = run_scheduled(portal, smtp_sender(smtp_server))
 
-        assert portal.run(run_id).status == "succeeded"
+        assert portal.runs.get(run_id).status == "succeeded"
         assert smtp_server.received.attempts == portal.settings.mail_send_attempts
         assert smtp_server.received.messages == []
 
@@ -160,7 +160,7 @@ class TestStaleData:
     """A roster whose newest dateLastModified is older than the threshold also asks about it."""
 
     def test_stale_source_sends_a_second_email_asking_whether_classlink_is_updated(
-        self, portal: RosterSync, simulator: SimulatorServer, smtp_server: SmtpServer
+        self, portal: Services, simulator: SimulatorServer, smtp_server: SmtpServer
     ) -> None:
         portal.settings.stale_after_days = 1
         onboard(portal, simulator)
@@ -175,7 +175,7 @@ class TestOutbox:
     """The embedded default writes each email as a parseable .eml file in the outbox folder."""
 
     def test_outbox_file_parses_back_to_the_same_email(
-        self, portal: RosterSync, simulator: SimulatorServer, tmp_path: Path
+        self, portal: Services, simulator: SimulatorServer, tmp_path: Path
     ) -> None:
         outbox = tmp_path / "outbox"
         onboard(portal, simulator)

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from rostersync.errors import ConfigError, NotFoundError
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.simulator import SimulatorServer, Tenant, generate_district
 from rostersync.store import privacy
 from rostersync.store.tables import audit_log, districts, enrollments, students
@@ -20,7 +20,7 @@ SECRET = "privacy-secret-7Qw"
 
 
 @pytest.fixture
-def two_districts(portal: RosterSync) -> Iterator[RosterSync]:
+def two_districts(portal: Services) -> Iterator[Services]:
     tenants = [
         Tenant(
             name=slug,
@@ -32,8 +32,8 @@ def two_districts(portal: RosterSync) -> Iterator[RosterSync]:
     ]
     with SimulatorServer(tenants) as server:
         for tenant in tenants:
-            portal.add_district(
-                DistrictSetup(
+            portal.districts.add(
+                Questionnaire(
                     slug=tenant.name,
                     name=f"{tenant.name.title()} USD",
                     display_name=f"{tenant.name.title()} USD – {tenant.name.title()}, IL",
@@ -44,11 +44,11 @@ def two_districts(portal: RosterSync) -> Iterator[RosterSync]:
                     secret=SECRET,
                 )
             )
-            assert portal.run_sync(tenant.name).status == "succeeded"
+            assert portal.runs.sync(tenant.name).status == "succeeded"
         yield portal
 
 
-def district_rows(portal: RosterSync, district_id: str) -> dict[str, int]:
+def district_rows(portal: Services, district_id: str) -> dict[str, int]:
     """Rows of the district in every district-scoped table (the schema says which)."""
     with portal.engine.connect() as conn:
         counts = {
@@ -64,7 +64,7 @@ def district_rows(portal: RosterSync, district_id: str) -> dict[str, int]:
 
 
 class TestAppendOnlyAudit:
-    def test_no_audit_row_can_be_changed_or_deleted(self, two_districts: RosterSync) -> None:
+    def test_no_audit_row_can_be_changed_or_deleted(self, two_districts: Services) -> None:
         with two_districts.engine.connect() as conn:
             before = conn.execute(select(func.count()).select_from(audit_log)).scalar_one()
         assert before > 0
@@ -84,7 +84,7 @@ class TestAppendOnlyAudit:
 
 class TestStudentExport:
     def test_the_export_covers_every_table_that_refers_to_the_student(
-        self, two_districts: RosterSync
+        self, two_districts: Services
     ) -> None:
         with two_districts.engine.connect() as conn:
             student_id, sourced_id = conn.execute(
@@ -94,7 +94,9 @@ class TestStudentExport:
                 .where(districts.c.slug == "springfield")
                 .limit(1)
             ).one()
-        export = two_districts.export_student("springfield", sourced_id, actor="staff:privacy")
+        export = two_districts.privacy.export_student(
+            "springfield", sourced_id, actor="staff:privacy"
+        )
         tables = export["tables"]
         assert export["student_id"] == student_id
         # Every table with a reference to a student is in the export, by the schema's own account:
@@ -105,13 +107,15 @@ class TestStudentExport:
         assert all(row["student_id"] == student_id for row in tables["enrollments"])
         assert any(row["action"] == "create" for row in tables["audit_log"])
         # The export is itself audited; a second export shows the first.
-        again = two_districts.export_student("springfield", student_id, actor="staff:privacy")
+        again = two_districts.privacy.export_student(
+            "springfield", student_id, actor="staff:privacy"
+        )
         assert any(
             row["action"] == "export" and row["actor"] == "staff:privacy"
             for row in again["tables"]["audit_log"]
         )
 
-    def test_a_student_of_another_district_is_not_found(self, two_districts: RosterSync) -> None:
+    def test_a_student_of_another_district_is_not_found(self, two_districts: Services) -> None:
         with two_districts.engine.connect() as conn:
             # sourcedIds repeat across districts; the portal id never does.
             other = conn.execute(
@@ -121,20 +125,20 @@ class TestStudentExport:
                 .limit(1)
             ).scalar_one()
         with pytest.raises(NotFoundError, match="no student"):
-            two_districts.export_student("springfield", other, actor="staff:privacy")
+            two_districts.privacy.export_student("springfield", other, actor="staff:privacy")
 
 
 class TestPurge:
     def test_a_purge_removes_one_district_everywhere_and_keeps_the_other(
-        self, two_districts: RosterSync
+        self, two_districts: Services
     ) -> None:
         portal = two_districts
-        gone = portal.district("springfield")[0].id
-        kept = portal.district("shelbyville")[0].id
+        gone = portal.districts.get("springfield")[0].id
+        kept = portal.districts.get("shelbyville")[0].id
         kept_before = district_rows(portal, kept)
         # A data manager of the district goes with it; one of the other district stays.
         for slug in ("springfield", "shelbyville"):
-            portal.add_staff(
+            portal.staff.add_staff(
                 email=f"dm@{slug}.example",
                 display_name="Dana Manager",
                 role="data_manager",
@@ -149,7 +153,7 @@ class TestPurge:
         pushed.mkdir(parents=True)
         (pushed / "bundle.zip").write_bytes(b"PK")
 
-        disposal = portal.purge_district(
+        disposal = portal.privacy.purge_district(
             "springfield", confirm="springfield", actor="staff:1", reason="contract ended"
         )
 
@@ -162,7 +166,7 @@ class TestPurge:
         }
         assert disposal.rows["audit_log"] > 0
         assert disposal.files == {"pushed bundles": 1}
-        [recorded] = portal.disposals()
+        [recorded] = portal.privacy.disposals()
         assert (recorded.district_slug, recorded.actor, recorded.reason) == (
             "springfield",
             "staff:1",
@@ -170,20 +174,20 @@ class TestPurge:
         )
         assert recorded.rows == disposal.rows
         with pytest.raises(NotFoundError):
-            portal.district("springfield")
+            portal.districts.get("springfield")
         # The permit went with the purge: the kept district's audit rows are still protected.
         with pytest.raises(DBAPIError, match="append-only"), portal.engine.begin() as conn:
             conn.execute(delete(audit_log).where(audit_log.c.district_id == kept))
 
-    def test_a_wrong_confirmation_removes_nothing(self, two_districts: RosterSync) -> None:
-        district_id = two_districts.district("springfield")[0].id
+    def test_a_wrong_confirmation_removes_nothing(self, two_districts: Services) -> None:
+        district_id = two_districts.districts.get("springfield")[0].id
         before = district_rows(two_districts, district_id)
         with pytest.raises(ConfigError, match="confirm with its slug 'springfield'"):
-            two_districts.purge_district(
+            two_districts.privacy.purge_district(
                 "springfield", confirm="shelbyville", actor="staff:1", reason="typo"
             )
         assert district_rows(two_districts, district_id) == before
-        assert two_districts.disposals() == []
+        assert two_districts.privacy.disposals() == []
 
 
 def referring_to_students() -> set[str]:

@@ -27,12 +27,12 @@ FIRST_RUN = textwrap.dedent(
     from rostersync.config import Settings
     from rostersync.jobs.queue import JobQueue
     from rostersync.notify.senders import OutboxSender
-    from rostersync.service import RosterSync
+    from rostersync.services import Services
     from rostersync.store.push_files import district_folder, keep
 
     data = Path(sys.argv[1])
     settings = Settings(data_dir=data)
-    service = RosterSync(settings)
+    service = Services(settings)
     service.init_db()
     with service.engine.connect() as conn:
         conn.exec_driver_sql("SELECT 1")  # WAL: the -wal and -shm files exist while open

@@ -10,7 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from rostersync.config import Settings
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district
 
 TENANT, KEY, SECRET = "springfield", "springfield-key", "springfield-secret-9Zq"
@@ -31,7 +31,7 @@ def server(district_data: DistrictData) -> Iterator[SimulatorServer]:
         yield running
 
 
-PortalMaker = Callable[[], RosterSync]
+PortalMaker = Callable[[], Services]
 
 
 @pytest.fixture
@@ -42,9 +42,9 @@ def make_portal(
 
     The vendor's ClassLink proxy settings (its address and partner key) point at the simulator.
     """
-    made: list[RosterSync] = []
+    made: list[Services] = []
 
-    def make() -> RosterSync:
+    def make() -> Services:
         settings = Settings(
             data_dir=tmp_path,
             database_url=fresh_db_url(),
@@ -54,7 +54,7 @@ def make_portal(
             classlink_proxy_url=server.url,
             classlink_partner_key=server.proxy.partner_key,
         )
-        portal = RosterSync(settings)
+        portal = Services(settings)
         portal.init_db()
         made.append(portal)
         return portal

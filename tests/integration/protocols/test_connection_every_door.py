@@ -27,6 +27,6 @@ def test_each_door_connects_and_names_the_host_it_reached(
     url, key, secret = doors[kind]
     portal = make_portal()
     onboard(portal, source_kind=kind, url=url, key=key, secret=secret)
-    outcome = portal.test_onboarding_source(TENANT)
+    outcome = portal.onboarding.test_source(TENANT)
     host = urlsplit(server.url).netloc
     assert outcome.startswith(f"Connected to {host}: the credentials work"), outcome

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from tests.integration.protocols.conftest import KEY, SECRET, TENANT, TENANT_ID, PortalMaker
 
 from rostersync.providers import build_source
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.simulator import SimulatorServer
 from rostersync.store import districts as store_districts
 from rostersync.store import tables
@@ -22,9 +22,9 @@ COMPARED = {
 }
 
 
-def onboard(portal: RosterSync, *, source_kind: str, url: str, key: str, secret: str) -> None:
-    portal.add_district(
-        DistrictSetup(
+def onboard(portal: Services, *, source_kind: str, url: str, key: str, secret: str) -> None:
+    portal.districts.add(
+        Questionnaire(
             slug=TENANT,
             name="Springfield Unified School District",
             display_name="Springfield USD – Springfield, IL",
@@ -40,17 +40,17 @@ def onboard(portal: RosterSync, *, source_kind: str, url: str, key: str, secret:
     )
 
 
-def sync_through_build_source(portal: RosterSync) -> Any:
+def sync_through_build_source(portal: Services) -> Any:
     """What the service will do once it picks the source by kind: decrypt, build, run."""
     with portal.engine.connect() as conn:
         district = store_districts.get_district(conn, TENANT)
         integration = store_districts.get_integration(conn, district.id)
         key, secret = store_districts.get_credentials(conn, portal.box, district.id)
     source = build_source(integration, key, secret, portal.settings)
-    return portal.run_sync(TENANT, source=source)
+    return portal.runs.sync(TENANT, source=source)
 
 
-def contents(portal: RosterSync) -> dict[str, set[tuple[str, str, bool]]]:
+def contents(portal: Services) -> dict[str, set[tuple[str, str, bool]]]:
     with portal.engine.connect() as conn:
         return {
             name: {

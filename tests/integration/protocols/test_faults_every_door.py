@@ -12,7 +12,7 @@ from tests.integration.protocols.test_equivalence import (
     sync_through_build_source,
 )
 
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import SimulatorServer
 from rostersync.simulator import faults as f
 from rostersync.store import tables
@@ -28,14 +28,14 @@ def door(server: SimulatorServer, kind: str) -> tuple[str, str, str]:
     return "", TENANT_ID, ""
 
 
-def fresh(make_portal: PortalMaker, server: SimulatorServer, kind: str) -> RosterSync:
+def fresh(make_portal: PortalMaker, server: SimulatorServer, kind: str) -> Services:
     portal = make_portal()
     url, key, secret = door(server, kind)
     onboard(portal, source_kind=kind, url=url, key=key, secret=secret)
     return portal
 
 
-def students(portal: RosterSync) -> int:
+def students(portal: Services) -> int:
     with portal.engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(tables.students)).scalar_one()
 

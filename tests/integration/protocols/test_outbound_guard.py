@@ -25,7 +25,7 @@ from rostersync.oneroster.outbound import (
     checked_addresses,
     guarded_transport,
 )
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.web.onboarding import UNREACHABLE, explain_source_failure
 
 PRODUCTION = OutboundPolicy(allow_private=False, require_https=True)
@@ -116,7 +116,7 @@ class TestOverRealSockets:
 
 
 @pytest.fixture
-def strict_portal(tmp_path: Path, fresh_db_url: Callable[[], str]) -> RosterSync:
+def strict_portal(tmp_path: Path, fresh_db_url: Callable[[], str]) -> Services:
     settings = Settings(
         data_dir=tmp_path,
         database_url=fresh_db_url(),
@@ -125,14 +125,14 @@ def strict_portal(tmp_path: Path, fresh_db_url: Callable[[], str]) -> RosterSync
         outbound_allow_private=False,
         http_max_retries=0,
     )
-    portal = RosterSync(settings)
+    portal = Services(settings)
     portal.init_db()
     return portal
 
 
-def onboard(portal: RosterSync, url: str, kind: str = "oneroster-1.2") -> None:
-    portal.add_district(
-        DistrictSetup(
+def onboard(portal: Services, url: str, kind: str = "oneroster-1.2") -> None:
+    portal.districts.add(
+        Questionnaire(
             slug="inside",
             name="Inside District",
             display_name="Inside District – Nowhere, IL",
@@ -148,14 +148,14 @@ def onboard(portal: RosterSync, url: str, kind: str = "oneroster-1.2") -> None:
 
 @pytest.mark.parametrize("kind", ["oneroster-1.1", "oneroster-1.2"])
 def test_a_district_source_on_an_internal_address_gets_nothing(
-    strict_portal: RosterSync, kind: str
+    strict_portal: Services, kind: str
 ) -> None:
     with listening() as listener:
         path = "/ims/oneroster/v1p1" if kind == "oneroster-1.1" else "/ims/oneroster/rostering/v1p2"
         onboard(strict_portal, f"{listener.url}{path}", kind)
         with pytest.raises(OutboundRefused):
-            strict_portal.test_onboarding_source("inside")
-        report = strict_portal.run_sync("inside")
+            strict_portal.onboarding.test_source("inside")
+        report = strict_portal.runs.sync("inside")
         assert report.status == "failed"
         assert "connects only to public roster servers" in (report.error or "")
     assert listener.requests == []

@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 
 from rostersync.config import Settings
 from rostersync.jobs.queue import JobQueue, make_huey
-from rostersync.service import PUSH_SOURCE_KIND, DistrictSetup, RosterSync
+from rostersync.services import PUSH_SOURCE_KIND, Questionnaire, Services
 from rostersync.simulator import DistrictData, generate_district
 from rostersync.simulator.bundle_writer import write_bundle
 from rostersync.web.app import create_app
@@ -32,7 +32,7 @@ LIMIT = 256 * 1024
 class PushWorld:
     """The served portal and the push credentials of its two districts."""
 
-    service: RosterSync
+    service: Services
     url: str
     ids: dict[str, str]
     keys: dict[str, tuple[str, str]]
@@ -43,8 +43,8 @@ class PushWorld:
         return httpx.Client(base_url=self.url, auth=auth, timeout=60)
 
 
-def push_setup(slug: str) -> DistrictSetup:
-    return DistrictSetup(
+def push_setup(slug: str) -> Questionnaire:
+    return Questionnaire(
         slug=slug,
         name=f"{slug.title()} School District",
         display_name=f"{slug.title()} SD – {slug.title()}, UT",
@@ -88,11 +88,11 @@ def push_settings(fresh_db_url: Callable[[], str], tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def world(push_settings: Settings) -> Iterator[PushWorld]:
-    service = RosterSync(push_settings)
+    service = Services(push_settings)
     service.init_db()
-    ids = {slug: service.add_district(push_setup(slug)).id for slug in ("ogden", "provo")}
-    keys = {slug: service.issue_push_credentials(slug, "ops@vendor.example") for slug in ids}
-    service.use_push_queue(
+    ids = {slug: service.districts.add(push_setup(slug)).id for slug in ("ogden", "provo")}
+    keys = {slug: service.push.issue_credentials(slug, "ops@vendor.example") for slug in ids}
+    service.push.use_queue(
         JobQueue(
             push_settings,
             huey=make_huey(push_settings, immediate=True),

@@ -175,7 +175,7 @@ class TestPushedBundlesAtRest:
         assert kept.read_bytes().startswith(MAGIC)
         assert ogden_bundle[:64] not in kept.read_bytes()
         # A resync reads the sealed bundle and leaves no clear copy behind.
-        report = world.service.run_sync("ogden")
+        report = world.service.runs.sync("ogden")
         assert report.status == "succeeded", report.error
         assert [p.name for p in folder.iterdir()] == [kept.name]
 
@@ -185,13 +185,13 @@ class TestPushedBundlesAtRest:
         bundle_id = push(world, "ogden", ogden_bundle)
         folder = world.service.settings.data_dir / "pushed" / world.ids["ogden"]
         now = datetime.now(UTC)
-        early = world.service.expire_pushed_bundles(now=now + timedelta(days=29))
+        early = world.service.push.expire(now=now + timedelta(days=29))
         assert early.count == 0
         assert [p.name for p in folder.iterdir()] == [f"{bundle_id}{SEALED_SUFFIX}"]
-        late = world.service.expire_pushed_bundles(now=now + timedelta(days=31))
+        late = world.service.push.expire(now=now + timedelta(days=31))
         assert late.deleted == {world.ids["ogden"]: [bundle_id]}
         assert list(folder.iterdir()) == []
-        assert world.service.pushed_bundle("ogden", bundle_id).status == "succeeded"
+        assert world.service.push.bundle("ogden", bundle_id).status == "succeeded"
         with world.service.engine.connect() as conn:
             actions = conn.execute(
                 select(audit_log.c.action, audit_log.c.actor).where(
@@ -200,7 +200,7 @@ class TestPushedBundlesAtRest:
             ).all()
         assert ("bundle_expired", "retention") in [tuple(a) for a in actions]
         with pytest.raises(ConfigError, match="retention period"):
-            world.service.run_sync("ogden")
+            world.service.runs.sync("ogden")
 
     def test_a_waiting_bundle_is_never_expired_and_crash_leftovers_are(
         self, world: PushWorld, ogden_bundle: bytes
@@ -218,7 +218,7 @@ class TestPushedBundlesAtRest:
         fresh.write_bytes(b"clear")
         two_days_ago = time.time() - 2 * 86400
         os.utime(stale, (two_days_ago, two_days_ago))
-        swept = world.service.expire_pushed_bundles(now=datetime.now(UTC) + timedelta(days=90))
+        swept = world.service.push.expire(now=datetime.now(UTC) + timedelta(days=90))
         assert swept.count == 0 and swept.leftovers == 1
         assert sorted(p.name for p in folder.iterdir()) == sorted(
             [f"{bundle_id}{SEALED_SUFFIX}", fresh.name]
@@ -232,11 +232,11 @@ class TestPushedBundlesAtRest:
         sealed = folder / f"{bundle_id}{SEALED_SUFFIX}"
         sealed.unlink()
         (folder / f"{bundle_id}.zip").write_bytes(ogden_bundle)
-        assert world.service.run_sync("ogden").status == "succeeded"
-        swept = world.service.expire_pushed_bundles()
+        assert world.service.runs.sync("ogden").status == "succeeded"
+        swept = world.service.push.expire()
         assert swept.sealed == 1
         assert [p.name for p in folder.iterdir()] == [sealed.name]
-        assert world.service.run_sync("ogden").status == "succeeded"
+        assert world.service.runs.sync("ogden").status == "succeeded"
 
     def test_the_worker_runs_retention_periodically(self, world: PushWorld) -> None:
         settings = world.service.settings
@@ -251,7 +251,7 @@ class TestPushedBundlesAtRest:
         push(world, "ogden", ogden_bundle)
         folder = world.service.settings.data_dir / "pushed" / world.ids["ogden"]
         assert any(folder.iterdir())
-        disposal = world.service.purge_district(
+        disposal = world.service.privacy.purge_district(
             "ogden", confirm="ogden", actor="ops@vendor.example", reason="contract ended"
         )
         assert disposal.files == {"pushed bundles": 1}

@@ -20,6 +20,7 @@ from tests.unit.oneroster.bundle_helpers import USERS_11, make_zip, manifest
 from tests.unit.oneroster.test_bundle_bounds import ROW, many_entries, noise
 
 from rostersync.config import Settings
+from rostersync.sync.bundle_source import limits_for
 
 ZIP = {"Content-Type": "application/zip"}
 MB = 1024 * 1024
@@ -92,5 +93,5 @@ def test_hostile_bundles_are_refused_with_no_more_memory_than_an_ordinary_refusa
 def test_the_bounds_are_settings(world: PushWorld) -> None:
     assert world.service.settings.bundle_max_members == 50
     assert world.service.settings.bundle_max_line_chars == MB
-    limits = world.service._bundle_limits()
+    limits = limits_for(world.service.settings)
     assert (limits.max_members, limits.max_line_chars) == (50, MB)

@@ -20,7 +20,7 @@ from tests.unit.oneroster.bundle_helpers import make_zip, manifest, members
 from rostersync.errors import ConfigError
 from rostersync.jobs.queue import JobQueue, make_huey
 from rostersync.jobs.scheduler import tick
-from rostersync.service import PENDING_SOURCE_KIND, DistrictSetup
+from rostersync.services import PENDING_SOURCE_KIND, Questionnaire
 from rostersync.simulator import DistrictData
 from rostersync.store.bundle_vault import Unsealed
 from rostersync.store.push_tables import pushed_bundles
@@ -64,11 +64,11 @@ class TestGoodPush:
         assert found["status"] == "succeeded" and found["run_id"]
         assert found["sha256"] == hashlib.sha256(ogden_bundle).hexdigest()
         assert found["size"] == len(ogden_bundle)
-        run = world.service.run(found["run_id"])
+        run = world.service.runs.get(found["run_id"])
         assert (run.status, run.trigger) == ("succeeded", "push")
-        counts = world.service.counts("ogden")
+        counts = world.service.districts.counts("ogden")
         assert counts["students"]["active"] == students_in(ogden_data)
-        assert world.service.counts("provo")["students"]["active"] == 0
+        assert world.service.districts.counts("provo")["students"]["active"] == 0
         folder = world.service.settings.data_dir / "pushed" / world.ids["ogden"]
         # Kept sealed with the key ring, never in clear (decision 0022), and it reads back whole.
         sealed = folder / f"{body['id']}.zip.sealed"
@@ -96,7 +96,9 @@ class TestGoodPush:
         assert response.status_code == 202, response.text
         assert response.json()["status"] == "succeeded"
         assert response.json()["sha256"] == hashlib.sha256(ogden_bundle).hexdigest()
-        assert world.service.counts("ogden")["students"]["active"] == students_in(ogden_data)
+        assert world.service.districts.counts("ogden")["students"]["active"] == students_in(
+            ogden_data
+        )
 
     def test_a_later_bundle_is_synced_after_the_first_finished(
         self, world: PushWorld, ogden_data: DistrictData, ogden_bundle: bytes
@@ -108,7 +110,7 @@ class TestGoodPush:
             second = push(client, "ogden", bundle_of(fewer))
         assert second.status_code == 202, second.text
         assert second.json()["status"] == "succeeded"
-        counts = world.service.counts("ogden")["students"]
+        counts = world.service.districts.counts("ogden")["students"]
         assert counts == {"active": students_in(ogden_data) - 1, "inactive": 1}
 
 
@@ -140,8 +142,8 @@ class TestHeldPush:
             assert response.status_code == 202, response.text
             found = client.get(response.json()["status_url"]).json()
         assert found["status"] == "held" and found["error"] is None
-        assert world.service.run(found["run_id"]).status == "held"
-        counts = world.service.counts("ogden")["students"]
+        assert world.service.runs.get(found["run_id"]).status == "held"
+        counts = world.service.districts.counts("ogden")["students"]
         assert counts == {"active": students_in(ogden_data), "inactive": 0}
 
     def held(self, world: PushWorld, ogden_bundle: bytes, ogden_data: DistrictData) -> str:
@@ -158,12 +160,12 @@ class TestHeldPush:
         url = self.held(world, ogden_bundle, ogden_data)
         with world.client("ogden") as client:
             held_run = client.get(url).json()["run_id"]
-            report = world.service.approve_run(held_run, actor="support@vendor.example")
+            report = world.service.runs.approve(held_run, actor="support@vendor.example")
             found = client.get(url).json()
         assert report.status == "succeeded"
         assert found["status"] == "succeeded" and found["error"] is None
         assert found["run_id"] == report.run_id != held_run
-        counts = world.service.counts("ogden")["students"]
+        counts = world.service.districts.counts("ogden")["students"]
         assert counts == {"active": 10, "inactive": students_in(ogden_data) - 10}
 
     def test_discarding_its_run_discards_the_bundle(
@@ -172,11 +174,11 @@ class TestHeldPush:
         url = self.held(world, ogden_bundle, ogden_data)
         with world.client("ogden") as client:
             held_run = client.get(url).json()["run_id"]
-            world.service.discard_run(held_run, actor="support@vendor.example")
+            world.service.runs.discard(held_run, actor="support@vendor.example")
             found = client.get(url).json()
         assert found["status"] == "discarded" and found["run_id"] == held_run
         assert found["finished_at"] is not None
-        counts = world.service.counts("ogden")["students"]
+        counts = world.service.districts.counts("ogden")["students"]
         assert counts == {"active": students_in(ogden_data), "inactive": 0}
 
 
@@ -213,7 +215,7 @@ class TestCredentials:
         self, world: PushWorld, ogden_bundle: bytes
     ) -> None:
         old = world.keys["ogden"]
-        world.service.rotate_push_credentials("ogden", "ops@vendor.example")
+        world.service.push.rotate_credentials("ogden", "ops@vendor.example")
         with httpx.Client(base_url=world.url, auth=old, timeout=30) as client:
             assert push(client, "ogden", ogden_bundle).status_code == 401
         assert_nothing_written(world)
@@ -312,7 +314,7 @@ class TestOneWaitingBundle:
         settings = world.service.settings
         # A queue that only stores messages until a worker takes them, as in production.
         queue = JobQueue(settings, huey=make_huey(settings), service=world.service, periodic=False)
-        world.service.use_push_queue(queue)
+        world.service.push.use_queue(queue)
         with world.client("ogden") as client:
             first = push(client, "ogden", ogden_bundle)
             assert first.status_code == 202 and first.json()["status"] == "queued"
@@ -328,7 +330,9 @@ class TestOneWaitingBundle:
             queue.huey.execute(task)
             done = client.get(first.json()["status_url"]).json()
         assert done["status"] == "succeeded" and done["run_id"]
-        assert world.service.counts("ogden")["students"]["active"] == students_in(ogden_data)
+        assert world.service.districts.counts("ogden")["students"]["active"] == students_in(
+            ogden_data
+        )
         with world.service.engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(pushed_bundles)).scalar() == 2
 
@@ -340,7 +344,7 @@ class TestNoSecretsInLogs:
         self, world: PushWorld, ogden_bundle: bytes
     ) -> None:
         with structlog.testing.capture_logs() as events:
-            key, secret = world.service.rotate_push_credentials("ogden", "ops@vendor.example")
+            key, secret = world.service.push.rotate_credentials("ogden", "ops@vendor.example")
             with httpx.Client(base_url=world.url, auth=(key, secret), timeout=60) as client:
                 assert push(client, "ogden", ogden_bundle).status_code == 202
             with httpx.Client(base_url=world.url, auth=(key, secret + "x"), timeout=60) as client:
@@ -358,13 +362,15 @@ class TestSyncingAPushDistrict:
         self, world: PushWorld, ogden_bundle: bytes, ogden_data: DistrictData
     ) -> None:
         with pytest.raises(ConfigError, match="POST /api/v1/districts/ogden/bundles"):
-            world.service.run_sync("ogden")
+            world.service.runs.sync("ogden")
         with world.client("ogden") as client:
             assert push(client, "ogden", ogden_bundle).status_code == 202
-        report = world.service.run_sync("ogden")
+        report = world.service.runs.sync("ogden")
         assert report.status == "succeeded"
         assert report.change_count == 0  # the same bundle again: nothing to change
-        assert world.service.counts("ogden")["students"]["active"] == students_in(ogden_data)
+        assert world.service.districts.counts("ogden")["students"]["active"] == students_in(
+            ogden_data
+        )
 
 
 class TestScheduler:
@@ -373,8 +379,8 @@ class TestScheduler:
     def test_push_and_pending_districts_are_skipped(self, world: PushWorld) -> None:
         service = world.service
         for slug, kind in (("ogden-rest", "oneroster-1.1"), ("logan", PENDING_SOURCE_KIND)):
-            service.add_district(
-                DistrictSetup(
+            service.districts.add(
+                Questionnaire(
                     slug=slug,
                     name=slug,
                     display_name=slug,
@@ -394,6 +400,6 @@ class TestScheduler:
 
 def test_the_scheduler_and_the_service_agree_on_the_kinds() -> None:
     from rostersync.jobs.scheduler import UNSCHEDULED_SOURCE_KINDS
-    from rostersync.service import PUSH_SOURCE_KIND
+    from rostersync.services import PUSH_SOURCE_KIND
 
     assert set(UNSCHEDULED_SOURCE_KINDS) == {PUSH_SOURCE_KIND, PENDING_SOURCE_KIND}

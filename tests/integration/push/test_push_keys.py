@@ -14,14 +14,14 @@ from typer.testing import CliRunner
 from rostersync.cli.main import app
 from rostersync.config import get_settings
 from rostersync.errors import ConfigError, NotFoundError
-from rostersync.service import PUSH_SOURCE_KIND, DistrictSetup, RosterSync
+from rostersync.services import PUSH_SOURCE_KIND, Questionnaire, Services
 from rostersync.store.push_tables import push_credentials
 from rostersync.store.tables import audit_log
 
 
-def push_district(portal: RosterSync, slug: str) -> str:
-    return portal.add_district(
-        DistrictSetup(
+def push_district(portal: Services, slug: str) -> str:
+    return portal.districts.add(
+        Questionnaire(
             slug=slug,
             name=f"{slug.title()} School District",
             display_name=f"{slug.title()} SD",
@@ -35,67 +35,67 @@ def push_district(portal: RosterSync, slug: str) -> str:
 class TestIssue:
     """A district gets one key and a high-entropy secret; a second issue is refused."""
 
-    def test_issue_returns_a_public_key_id_and_a_secret(self, portal: RosterSync) -> None:
+    def test_issue_returns_a_public_key_id_and_a_secret(self, portal: Services) -> None:
         push_district(portal, "ogden")
-        key_id, secret = portal.issue_push_credentials("ogden", "ops@vendor.example")
+        key_id, secret = portal.push.issue_credentials("ogden", "ops@vendor.example")
         assert key_id.startswith("rsk_") and len(key_id) >= 24
         assert secret.startswith("rss_") and len(secret) >= 40
-        assert portal.check_push_credentials("ogden", key_id, secret) is not None
-        assert portal.push_key("ogden").key_id == key_id
+        assert portal.push.check_credentials("ogden", key_id, secret) is not None
+        assert portal.push.key("ogden").key_id == key_id
 
-    def test_a_second_issue_says_to_rotate(self, portal: RosterSync) -> None:
+    def test_a_second_issue_says_to_rotate(self, portal: Services) -> None:
         push_district(portal, "ogden")
-        portal.issue_push_credentials("ogden", "ops@vendor.example")
+        portal.push.issue_credentials("ogden", "ops@vendor.example")
         with pytest.raises(ConfigError, match="push-key rotate ogden"):
-            portal.issue_push_credentials("ogden", "ops@vendor.example")
+            portal.push.issue_credentials("ogden", "ops@vendor.example")
 
-    def test_an_unknown_district_is_not_found(self, portal: RosterSync) -> None:
+    def test_an_unknown_district_is_not_found(self, portal: Services) -> None:
         with pytest.raises(NotFoundError):
-            portal.issue_push_credentials("nowhere", "ops@vendor.example")
+            portal.push.issue_credentials("nowhere", "ops@vendor.example")
 
 
 class TestCheck:
     """Only the district's own current key and secret pass; every failure looks the same."""
 
-    def test_wrong_secret_other_district_and_unknown_slug_fail(self, portal: RosterSync) -> None:
+    def test_wrong_secret_other_district_and_unknown_slug_fail(self, portal: Services) -> None:
         push_district(portal, "ogden")
         push_district(portal, "provo")
-        key, secret = portal.issue_push_credentials("ogden", "ops")
-        other_key, other_secret = portal.issue_push_credentials("provo", "ops")
-        assert portal.check_push_credentials("ogden", key, secret + "x") is None
-        assert portal.check_push_credentials("ogden", key, other_secret) is None
-        assert portal.check_push_credentials("ogden", other_key, other_secret) is None
-        assert portal.check_push_credentials("nowhere", key, secret) is None
-        assert portal.check_push_credentials("ogden", "rsk_unknown", secret) is None
-        assert portal.check_push_credentials("provo", other_key, other_secret) is not None
+        key, secret = portal.push.issue_credentials("ogden", "ops")
+        other_key, other_secret = portal.push.issue_credentials("provo", "ops")
+        assert portal.push.check_credentials("ogden", key, secret + "x") is None
+        assert portal.push.check_credentials("ogden", key, other_secret) is None
+        assert portal.push.check_credentials("ogden", other_key, other_secret) is None
+        assert portal.push.check_credentials("nowhere", key, secret) is None
+        assert portal.push.check_credentials("ogden", "rsk_unknown", secret) is None
+        assert portal.push.check_credentials("provo", other_key, other_secret) is not None
 
 
 class TestRotate:
     """Rotation replaces key and secret; the old pair stops working at once."""
 
-    def test_the_old_secret_stops_working(self, portal: RosterSync) -> None:
+    def test_the_old_secret_stops_working(self, portal: Services) -> None:
         push_district(portal, "ogden")
-        old_key, old_secret = portal.issue_push_credentials("ogden", "ops")
-        new_key, new_secret = portal.rotate_push_credentials("ogden", "ops")
+        old_key, old_secret = portal.push.issue_credentials("ogden", "ops")
+        new_key, new_secret = portal.push.rotate_credentials("ogden", "ops")
         assert (new_key, new_secret) != (old_key, old_secret)
-        assert portal.check_push_credentials("ogden", old_key, old_secret) is None
-        assert portal.check_push_credentials("ogden", new_key, old_secret) is None
-        assert portal.check_push_credentials("ogden", new_key, new_secret) is not None
-        assert portal.push_key("ogden").rotated_at is not None
+        assert portal.push.check_credentials("ogden", old_key, old_secret) is None
+        assert portal.push.check_credentials("ogden", new_key, old_secret) is None
+        assert portal.push.check_credentials("ogden", new_key, new_secret) is not None
+        assert portal.push.key("ogden").rotated_at is not None
 
-    def test_rotating_before_issuing_says_to_issue(self, portal: RosterSync) -> None:
+    def test_rotating_before_issuing_says_to_issue(self, portal: Services) -> None:
         push_district(portal, "ogden")
         with pytest.raises(NotFoundError, match="push-key issue ogden"):
-            portal.rotate_push_credentials("ogden", "ops")
+            portal.push.rotate_credentials("ogden", "ops")
 
 
 class TestAtRest:
     """The secret is stored only encrypted, and the audit log names the key, never the secret."""
 
-    def test_no_clear_secret_in_the_database(self, portal: RosterSync) -> None:
+    def test_no_clear_secret_in_the_database(self, portal: Services) -> None:
         district_id = push_district(portal, "ogden")
-        key, first = portal.issue_push_credentials("ogden", "ops@vendor.example")
-        key2, second = portal.rotate_push_credentials("ogden", "ops@vendor.example")
+        key, first = portal.push.issue_credentials("ogden", "ops@vendor.example")
+        key2, second = portal.push.rotate_credentials("ogden", "ops@vendor.example")
         with portal.engine.connect() as conn:
             stored = [tuple(r) for r in conn.execute(select(push_credentials))]
             audits = conn.execute(
@@ -114,7 +114,7 @@ class TestAtRest:
 
 
 @pytest.fixture
-def cli_portal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RosterSync]:
+def cli_portal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
     values = {
         "ROSTERSYNC_DATA_DIR": str(tmp_path),
         "ROSTERSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
@@ -124,7 +124,7 @@ def cli_portal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rost
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()  # settings are read once per process; each test has its own
-    svc = RosterSync(get_settings())
+    svc = Services(get_settings())
     svc.init_db()
     yield svc
     svc.close()
@@ -134,18 +134,18 @@ def cli_portal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rost
 class TestCli:
     """`rostersync push-key issue|rotate` prints the secret once, with a warning to store it."""
 
-    def test_issue_then_rotate(self, cli_portal: RosterSync) -> None:
+    def test_issue_then_rotate(self, cli_portal: Services) -> None:
         push_district(cli_portal, "ogden")
         issued = CliRunner().invoke(app, ["push-key", "issue", "ogden", "--json"])
         assert issued.exit_code == 0, issued.output
         # The JSON document follows the (JSON) log line of the issue.
         first = json.loads(issued.output[issued.output.index("{\n") :])
-        assert cli_portal.check_push_credentials("ogden", first["key"], first["secret"])
+        assert cli_portal.push.check_credentials("ogden", first["key"], first["secret"])
         rotated = CliRunner().invoke(app, ["push-key", "rotate", "ogden"])
         assert rotated.exit_code == 0, rotated.output
         assert "shown only this once" in rotated.output
         assert "no longer work" in rotated.output
         assert first["secret"] not in rotated.output
-        assert cli_portal.check_push_credentials("ogden", first["key"], first["secret"]) is None
+        assert cli_portal.push.check_credentials("ogden", first["key"], first["secret"]) is None
         again = CliRunner().invoke(app, ["push-key", "issue", "ogden"])
         assert again.exit_code == 2 and "rotate" in again.output

@@ -36,7 +36,7 @@ class TestPushThroughRedis:
         settings = world.service.settings.model_copy(
             update={"queue_backend": "redis", "redis_url": REDIS_URL, "queue_name": queue_name}
         )
-        world.service.use_push_queue(JobQueue(settings, service=world.service, periodic=False))
+        world.service.push.use_queue(JobQueue(settings, service=world.service, periodic=False))
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("ROSTERSYNC_")},
             "ROSTERSYNC_DATABASE_URL": settings.database_url,
@@ -72,10 +72,10 @@ class TestPushThroughRedis:
                 worker.terminate()
                 worker.wait(timeout=30)
         assert found["status"] == "succeeded", log.read_text()
-        run = world.service.run(found["run_id"])
+        run = world.service.runs.get(found["run_id"])
         assert (run.status, run.trigger) == ("succeeded", "push")
         students = sum(1 for u in ogden_data.users if u["role"] == "student")
-        assert world.service.counts("ogden")["students"]["active"] == students
+        assert world.service.districts.counts("ogden")["students"]["active"] == students
         secret = world.keys["ogden"][1]
         assert secret not in log.read_text()
 

@@ -57,7 +57,7 @@ def clean(
     tenant: str = request.module.TENANT
     reference = make_world(databases.new(), tmp_path_factory.mktemp("clean"), server, tenant)
     try:
-        assert reference.portal.run_sync(tenant).status == "succeeded"
+        assert reference.portal.runs.sync(tenant).status == "succeeded"
         return reference.snapshot()
     finally:
         reference.portal.close()

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from rostersync.config import Settings
 from rostersync.domain.records import EntityKind
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.simulator import DistrictData, SimulatorServer
 from rostersync.store.progress_tables import run_progress
 from rostersync.store.tables import ROSTER_TABLES, sync_runs
@@ -53,7 +53,7 @@ def wait_for(condition: Callable[[], bool], *, seconds: float, what: str) -> Non
 class CrashWorld:
     """A portal database with one onboarded district, and how to start processes on it."""
 
-    portal: RosterSync
+    portal: Services
     values: dict[str, Any]
     directory: Path
     slug: str
@@ -173,7 +173,7 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=30)
 
 
-def snapshot(portal: RosterSync, district_id: str) -> Snapshot:
+def snapshot(portal: Services, district_id: str) -> Snapshot:
     """Every roster row of the district as (sourcedId, content hash, active), sorted: two syncs
     of the same roster reach the same snapshot, whatever portal ids they made."""
     result: Snapshot = {}
@@ -211,10 +211,10 @@ def make_world(
         "stale_after_days": 36500,
         **values,
     }
-    portal = RosterSync(Settings(**settings_values))
+    portal = Services(Settings(**settings_values))
     portal.init_db()
     onboard(portal, server, tenant)
-    district = next(d for d in portal.list_districts() if d.slug == tenant)
+    district = next(d for d in portal.districts.list_all() if d.slug == tenant)
     return CrashWorld(
         portal=portal,
         values=settings_values,
@@ -224,9 +224,9 @@ def make_world(
     )
 
 
-def onboard(portal: RosterSync, server: SimulatorServer, tenant: str) -> None:
-    portal.add_district(
-        DistrictSetup(
+def onboard(portal: Services, server: SimulatorServer, tenant: str) -> None:
+    portal.districts.add(
+        Questionnaire(
             slug=tenant,
             name=f"District {tenant}",
             display_name=f"District {tenant} – Springfield, IL",

@@ -79,7 +79,7 @@ def test_a_preview_killed_while_planning_leaves_nothing_and_the_next_preview_run
 def test_an_approval_killed_while_writing_is_taken_over_and_approving_again_applies_it(
     world: CrashWorld, clean: Snapshot
 ) -> None:
-    preview = world.portal.preview_sync(TENANT)
+    preview = world.portal.runs.preview(TENANT)
     approve = ["approve", preview.run_id, "--json"]
     kill_then_resync(world, "writing", approve, approve)
     statuses = [status for _, status, _ in world.runs()]
@@ -90,7 +90,7 @@ def test_an_approval_killed_while_writing_is_taken_over_and_approving_again_appl
 def test_a_delta_killed_while_writing_is_taken_over_and_the_next_delta_succeeds(
     world: CrashWorld, clean: Snapshot
 ) -> None:
-    assert world.portal.run_sync(TENANT).status == "succeeded"
+    assert world.portal.runs.sync(TENANT).status == "succeeded"
     kill_then_resync(world, "writing", ["delta", TENANT, "--json"], ["delta", TENANT, "--json"])
     statuses = [status for _, status, _ in world.runs()]
     assert statuses == ["succeeded", "abandoned", "succeeded"]

@@ -1,6 +1,6 @@
 """Sync against a model: random sequences of source changes and runs, checked after every step.
 
-Hypothesis drives the real service (`RosterSync`) on a real database (SQLite and PostgreSQL)
+Hypothesis drives the real service (`Services`) on a real database (SQLite and PostgreSQL)
 from the ClassLink simulator over real HTTP. Each example onboards a fresh small district (16
 students) and then, step by step, changes what the source serves (adds a student or a teacher,
 drops someone, brings them back, marks someone `tobedeleted` or takes it back, renames, changes
@@ -49,7 +49,7 @@ from sqlalchemy import select
 
 from rostersync.domain.eligibility import eligibility_from_value
 from rostersync.errors import FullSyncRequired, RunNotPending, SourceChanged
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district, mutations
 from rostersync.simulator import faults as f
 from rostersync.simulator.district import EDUCATOR_ROLES
@@ -100,7 +100,7 @@ class Pending:
 class SyncMachine(RuleBasedStateMachine):
     """One district, its source and its portal; subclassed per test with `portal` and `server`."""
 
-    portal: RosterSync
+    portal: Services
     server: SimulatorServer
     base: DistrictData
     names = itertools.count()
@@ -111,8 +111,8 @@ class SyncMachine(RuleBasedStateMachine):
         self.slug = f"model-{n}"
         self.data = copy.deepcopy(self.base)
         self.server.add_tenant(Tenant(name=self.slug, data=self.data, key=KEY, secret=SECRET))
-        self.portal.add_district(
-            DistrictSetup(
+        self.portal.districts.add(
+            Questionnaire(
                 slug=self.slug,
                 name=f"Model District {n}",
                 display_name=f"Model District {n} – Springfield, IL",
@@ -125,7 +125,7 @@ class SyncMachine(RuleBasedStateMachine):
                 eligibility_field="eligibility",
             )
         )
-        self.district_id = self.portal.district(self.slug)[0].id
+        self.district_id = self.portal.districts.get(self.slug)[0].id
         self.ticks = 0
         self.away: dict[str, mutations.Change] = {}
         self.given_names: dict[str, str] = {}
@@ -415,17 +415,17 @@ class SyncMachine(RuleBasedStateMachine):
     @rule()
     def sync(self) -> None:
         before = self.snapshot()
-        self.full_run(self.portal.run_sync(self.slug), before)
+        self.full_run(self.portal.runs.sync(self.slug), before)
 
     @rule()
     def revalidate(self) -> None:
         before = self.snapshot()
-        self.full_run(self.portal.revalidate(self.slug), before)
+        self.full_run(self.portal.runs.revalidate(self.slug), before)
 
     @rule()
     def preview(self) -> None:
         before = self.snapshot()
-        report = self.portal.preview_sync(self.slug)
+        report = self.portal.runs.preview(self.slug)
         assert report.status == "previewed", report.error
         self.unchanged(before, "a preview")
         self.pending[report.run_id] = Pending(self.source_key(), self.epoch, True)
@@ -441,7 +441,7 @@ class SyncMachine(RuleBasedStateMachine):
         )
         before = self.snapshot()
         try:
-            report = self.portal.approve_run(run_id, ACTOR)
+            report = self.portal.runs.approve(run_id, ACTOR)
         except SourceChanged:
             assert not same, "a plan whose source and portal did not change was refused"
             self.unchanged(before, "a refused approval")
@@ -457,7 +457,7 @@ class SyncMachine(RuleBasedStateMachine):
     def discard(self, data: st.DataObject) -> None:
         run_id = data.draw(st.sampled_from(sorted(self.pending)))
         before = self.snapshot()
-        assert self.portal.discard_run(run_id, ACTOR).status == "discarded"
+        assert self.portal.runs.discard(run_id, ACTOR).status == "discarded"
         del self.pending[run_id]
         self.decided.append(run_id)
         self.unchanged(before, "a discard")
@@ -468,9 +468,9 @@ class SyncMachine(RuleBasedStateMachine):
         run_id = data.draw(st.sampled_from(self.decided))
         before = self.snapshot()
         with pytest.raises(RunNotPending):
-            self.portal.approve_run(run_id, ACTOR)
+            self.portal.runs.approve(run_id, ACTOR)
         with pytest.raises(RunNotPending):
-            self.portal.discard_run(run_id, ACTOR)
+            self.portal.runs.discard(run_id, ACTOR)
         self.unchanged(before, "deciding a decided run")
 
     @rule()
@@ -478,14 +478,14 @@ class SyncMachine(RuleBasedStateMachine):
         before = self.snapshot()
         if not self.synced:
             with pytest.raises(FullSyncRequired):
-                self.portal.delta_sync(self.slug)
+                self.portal.runs.delta(self.slug)
             self.unchanged(before, "a refused delta")
             return
-        mark = self.portal.delta_watermark(self.slug)
+        mark = self.portal.runs.delta_watermark(self.slug)
         assert mark is not None and mark.watermark is not None
         moment = parse_modified(mark.watermark)
         assert moment is not None
-        report = self.portal.delta_sync(self.slug)
+        report = self.portal.runs.delta(self.slug)
         if report.status == "held":
             self.unchanged(before, "a held delta")
             # Approval re-pulls in full, so it may or may not be the same plan.
@@ -516,7 +516,7 @@ class SyncMachine(RuleBasedStateMachine):
                 backoff_base=0.001,
                 backoff_cap=0.01,
             )
-            report = self.portal.run_sync(self.slug, source=source)
+            report = self.portal.runs.sync(self.slug, source=source)
         finally:
             self.server.set_faults(self.slug)
         assert report.status == "failed", report.status
@@ -536,7 +536,7 @@ class SyncMachine(RuleBasedStateMachine):
         for (kind, sid), account in self.accounts.items():
             assert sid in now[kind] and now[kind][sid][0] == account, f"{kind} {sid} is gone"
         # The counts the CLI and the portal show agree with the rows, kind by kind.
-        counts = self.portal.counts(self.slug)
+        counts = self.portal.districts.counts(self.slug)
         for kind, table in (*KINDS.items(), ("enrollment", tables.enrollments)):
             rows = now[kind].values()
             assert counts[table.name] == {
@@ -563,7 +563,7 @@ def server() -> Iterator[SimulatorServer]:
 
 
 def test_sync_agrees_with_the_model_at_every_step(
-    portal: RosterSync, server: SimulatorServer, base: DistrictData
+    portal: Services, server: SimulatorServer, base: DistrictData
 ) -> None:
     machine = type(
         "SyncAgainstTheModel", (SyncMachine,), {"portal": portal, "server": server, "base": base}

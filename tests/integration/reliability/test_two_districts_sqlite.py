@@ -52,7 +52,7 @@ def test_two_districts_sync_at_once_on_sqlite_the_second_queues_for_the_writer(
     world: CrashWorld, fresh_db_url: DatabaseMaker, tmp_path: Path, server: SimulatorServer
 ) -> None:
     onboard(world.portal, server, WEST)
-    west_id = next(d.id for d in world.portal.list_districts() if d.slug == WEST)
+    west_id = next(d.id for d in world.portal.districts.list_all() if d.slug == WEST)
     # West has its run and lock, has pulled and validated, and is about to write.
     west = world.start(["sync", WEST, "--json"], pause="planning", name="west")
     wait_for(world.marker("planning").exists, seconds=60, what="west to reach planning")
@@ -68,15 +68,15 @@ def test_two_districts_sync_at_once_on_sqlite_the_second_queues_for_the_writer(
     assert east.wait(timeout=120) == 0, world.output("east")
     assert west.wait(timeout=120) == 0, world.output("west")
     for district_id in (world.district_id, west_id):
-        assert [r.status for r in world.portal.runs(district_id)] == ["succeeded"]
+        assert [r.status for r in world.portal.runs.recent(district_id)] == ["succeeded"]
     assert world.lock_row() is None
 
     alone = make_world(fresh_db_url(), tmp_path / "alone", server, EAST)
     try:
         onboard(alone.portal, server, WEST)
         for slug in (EAST, WEST):
-            assert alone.portal.run_sync(slug).status == "succeeded"
-        ids = {d.slug: d.id for d in alone.portal.list_districts()}
+            assert alone.portal.runs.sync(slug).status == "succeeded"
+        ids = {d.slug: d.id for d in alone.portal.districts.list_all()}
         assert snapshot(world.portal, world.district_id) == snapshot(alone.portal, ids[EAST])
         assert snapshot(world.portal, west_id) == snapshot(alone.portal, ids[WEST])
     finally:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from rostersync.domain.questionnaire import Questionnaire
 from rostersync.domain.rules import DistrictRules, EligibilitySource
 from rostersync.errors import ConfigError, NotFoundError
 from rostersync.store.db import create_engine_for, migrate
@@ -141,7 +142,7 @@ def test_the_sqlite_file_never_contains_the_plaintext_secret(tmp_path: Path) -> 
     try:
         migrate(engine)
         with engine.begin() as conn:
-            create_district(conn, box, **_answers())
+            create_district(conn, box, Questionnaire(**_answers()))
         on_disk = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
         assert b"consumer-secret-Zq81" not in on_disk and b"consumer-key-8f3a" not in on_disk
         assert b"Springfield" in on_disk  # the scan does see committed data

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import update
 from tests.integration.conftest import DISTRICT_ANSWERS
 
+from rostersync.domain.questionnaire import Questionnaire
 from rostersync.errors import SyncInProgress
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.store import progress as store_progress
 from rostersync.store.districts import create_district
 from rostersync.store.locks import STALE_AFTER, DistrictLock, Holder
@@ -24,9 +25,9 @@ from rostersync.store.workflow_tables import sync_locks
 
 
 @pytest.fixture
-def district_id(portal: RosterSync) -> str:
+def district_id(portal: Services) -> str:
     with portal.engine.begin() as conn:
-        return create_district(conn, portal.box, **DISTRICT_ANSWERS).id
+        return create_district(conn, portal.box, Questionnaire(**DISTRICT_ANSWERS)).id
 
 
 def _dead_pid() -> int:
@@ -35,7 +36,7 @@ def _dead_pid() -> int:
     return child.pid
 
 
-def _record_phase(portal: RosterSync, district_id: str, run_id: str, phase: str) -> None:
+def _record_phase(portal: Services, district_id: str, run_id: str, phase: str) -> None:
     with portal.engine.begin() as conn:
         store_progress.save_progress(
             conn,
@@ -49,24 +50,24 @@ def _record_phase(portal: RosterSync, district_id: str, run_id: str, phase: str)
 
 
 def test_a_live_holder_refuses_a_second_sync_and_no_run_is_recorded(
-    portal: RosterSync, district_id: str
+    portal: Services, district_id: str
 ) -> None:
     first = DistrictLock(portal.engine, district_id)
     run_id = first.acquire(trigger="manual", mode="apply")
     try:
         with pytest.raises(SyncInProgress, match=f"already running \\(run {run_id}"):
             DistrictLock(portal.engine, district_id).acquire(trigger="manual", mode="apply")
-        assert [r.id for r in portal.runs(district_id)] == [run_id]
+        assert [r.id for r in portal.runs.recent(district_id)] == [run_id]
     finally:
         first.release()
     second = DistrictLock(portal.engine, district_id)
     second.acquire(trigger="manual", mode="apply")
     second.release()
-    assert portal.run(run_id).status == "running"  # released, never abandoned
+    assert portal.runs.get(run_id).status == "running"  # released, never abandoned
 
 
 def test_a_dead_holders_lock_is_taken_over_and_its_run_abandoned_at_its_phase(
-    portal: RosterSync, district_id: str
+    portal: Services, district_id: str
 ) -> None:
     dead = DistrictLock(portal.engine, district_id)
     killed = dead.acquire(trigger="scheduled", mode="apply")
@@ -80,15 +81,15 @@ def test_a_dead_holders_lock_is_taken_over_and_its_run_abandoned_at_its_phase(
     taker = DistrictLock(portal.engine, district_id)
     run_id = taker.acquire(trigger="manual", mode="apply")
     taker.release()
-    old = portal.run(killed)
+    old = portal.runs.get(killed)
     assert old.status == "abandoned"
     assert old.error is not None and "while validating" in old.error
-    assert old.finished_at is not None and old.finished_at <= portal.run(run_id).started_at
+    assert old.finished_at is not None and old.finished_at <= portal.runs.get(run_id).started_at
 
 
 @pytest.mark.parametrize("databases", ["sqlite"], indirect=True)
 def test_on_sqlite_a_holder_on_another_host_is_dead_once_its_heartbeat_is_stale(
-    portal: RosterSync, district_id: str
+    portal: Services, district_id: str
 ) -> None:
     elsewhere = Holder(host="another-host.example", pid=1)
     other = DistrictLock(portal.engine, district_id, holder=elsewhere)
@@ -102,12 +103,12 @@ def test_on_sqlite_a_holder_on_another_host_is_dead_once_its_heartbeat_is_stale(
     taker = DistrictLock(portal.engine, district_id)
     taker.acquire(trigger="manual", mode="apply")
     taker.release()
-    assert portal.run(killed).status == "abandoned"
+    assert portal.runs.get(killed).status == "abandoned"
 
 
 @pytest.mark.parametrize("databases", ["sqlite"], indirect=True)
 def test_on_sqlite_a_live_holder_keeps_its_lock_while_its_heartbeat_waits(
-    portal: RosterSync, district_id: str
+    portal: Services, district_id: str
 ) -> None:
     holder = DistrictLock(portal.engine, district_id)
     holder.acquire(trigger="manual", mode="apply")
@@ -122,18 +123,20 @@ def test_on_sqlite_a_live_holder_keeps_its_lock_while_its_heartbeat_waits(
 
 
 def test_a_purge_is_refused_by_a_live_sync_and_takes_a_dead_syncs_lock_at_once(
-    portal: RosterSync, district_id: str
+    portal: Services, district_id: str
 ) -> None:
     sync = DistrictLock(portal.engine, district_id)
     sync.acquire(trigger="manual", mode="apply")
     slug = DISTRICT_ANSWERS["slug"]
     with pytest.raises(SyncInProgress, match="already running"):
-        portal.purge_district(slug, confirm=slug, actor="staff:1", reason="contract ended")
+        portal.privacy.purge_district(slug, confirm=slug, actor="staff:1", reason="contract ended")
     # The sync dies (as in the test above): before 0020 the purge was refused for six hours.
     sync._stop.set()
     if sync._session is not None:
         sync._session.invalidate()
     with portal.engine.begin() as conn:
         conn.execute(update(sync_locks).values(pid=_dead_pid()))
-    disposal = portal.purge_district(slug, confirm=slug, actor="staff:1", reason="contract ended")
+    disposal = portal.privacy.purge_district(
+        slug, confirm=slug, actor="staff:1", reason="contract ended"
+    )
     assert disposal.rows["sync_locks"] == 1

@@ -30,6 +30,7 @@ from tests.integration.store.test_statement_count import (
     with_changes_and_leavers,
 )
 
+from rostersync.domain.questionnaire import Questionnaire
 from rostersync.domain.records import EntityKind
 from rostersync.store import web as store_web
 from rostersync.store.apply import apply_plan
@@ -60,7 +61,7 @@ def district(engine: Engine) -> DistrictRecord:
     """10,000 students, 300 classes and 60,000 enrollments, as a first sync left them."""
     box = SecretBox([Fernet.generate_key().decode()])
     with engine.begin() as conn:
-        made = create_district(conn, box, **DISTRICT_ANSWERS)
+        made = create_district(conn, box, Questionnaire(**DISTRICT_ANSWERS))
         apply_first_plan(conn, made, district_roster())
     return made
 

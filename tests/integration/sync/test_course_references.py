@@ -15,7 +15,7 @@ from tests.integration import springfield
 from rostersync.domain.issues import Severity
 from rostersync.domain.references import waiting_key
 from rostersync.domain.unprovided import COURSE_NOT_PROVIDED
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import generate_district
 from rostersync.sync import unprovided
 from rostersync.sync.sources import OneRosterRestSource
@@ -23,7 +23,7 @@ from rostersync.sync.sources import OneRosterRestSource
 KEY, SECRET = "courses-key", "courses-secret-4Hd"
 
 
-def test_a_rest_pull_holds_a_class_whose_course_is_missing(portal: RosterSync) -> None:
+def test_a_rest_pull_holds_a_class_whose_course_is_missing(portal: Services) -> None:
     data = copy.deepcopy(generate_district(students=30, seed=43))
     lost = data.classes[0]
     lost["course"] = {**lost["course"], "sourcedId": "crs-gone"}
@@ -32,7 +32,7 @@ def test_a_rest_pull_holds_a_class_whose_course_is_missing(portal: RosterSync) -
     with springfield.serve(data, KEY, SECRET) as server:
         springfield.onboard(portal, server, key=KEY, secret=SECRET)
         source = OneRosterRestSource(server.base_url("springfield"), KEY, SECRET, page_size=50)
-        report = portal.run_sync("springfield", source=source)
+        report = portal.runs.sync("springfield", source=source)
     assert report.status == "succeeded", report.error
     assert unprovided.kinds_of(source) == frozenset()
 

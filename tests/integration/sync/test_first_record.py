@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from tests.integration import springfield
 
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import DistrictData, SimulatorServer, generate_district
 from rostersync.sync.sources import OneRosterRestSource, first_record
 
@@ -27,11 +27,11 @@ def server(district: DistrictData) -> Iterator[SimulatorServer]:
 
 
 def test_test_connection_sends_one_request(
-    portal: RosterSync, server: SimulatorServer, district: DistrictData
+    portal: Services, server: SimulatorServer, district: DistrictData
 ) -> None:
     assert len(district.orgs) > 1
     springfield.onboard(portal, server, key=KEY, secret=SECRET)
-    said = portal.test_onboarding_source("springfield")
+    said = portal.onboarding.test_source("springfield")
     first = min(district.orgs, key=lambda o: o["sourcedId"])
     assert said.endswith(f"the first organisation is {first['name']}.")
     assert server.request_count("springfield") == 1

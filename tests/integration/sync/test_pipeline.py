@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from rostersync.domain.records import EntityKind
 from rostersync.logs import configure_logging
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district
 from rostersync.store import tables
 
@@ -34,9 +34,7 @@ def server(district_data: DistrictData) -> Iterator[SimulatorServer]:
         yield srv
 
 
-def onboard(
-    portal: RosterSync, url: str, *, key: str = KEY, secret: str = SECRET, **kw: Any
-) -> None:
+def onboard(portal: Services, url: str, *, key: str = KEY, secret: str = SECRET, **kw: Any) -> None:
     answers: dict[str, Any] = {
         "slug": "springfield",
         "name": "Springfield Unified School District",
@@ -50,7 +48,7 @@ def onboard(
         "eligibility_field": "eligibility",
     }
     answers.update(kw)
-    portal.add_district(DistrictSetup(**answers))
+    portal.districts.add(Questionnaire(**answers))
 
 
 def without_student(data: DistrictData, sid: str) -> DistrictData:
@@ -62,7 +60,7 @@ def without_student(data: DistrictData, sid: str) -> DistrictData:
     )
 
 
-def active_by_sid(portal: RosterSync, table: Any) -> dict[str, tuple[str, bool]]:
+def active_by_sid(portal: Services, table: Any) -> dict[str, tuple[str, bool]]:
     with portal.engine.connect() as conn:
         rows = conn.execute(select(table.c.sourced_id, table.c.id, table.c.active)).all()
     return {r.sourced_id: (r.id, r.active) for r in rows}
@@ -81,10 +79,10 @@ class TestFirstAndSecondSync:
     """A first sync provisions every valid record; an identical second sync changes nothing."""
 
     def test_counts_match_the_generated_district_and_planted_records_are_reported(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server.base_url("springfield"))
-        report = portal.run_sync("springfield")
+        report = portal.runs.sync("springfield")
         assert report.status == "succeeded", report.error
         generated = district_data.counts()
         for kind, name in (
@@ -100,20 +98,20 @@ class TestFirstAndSecondSync:
         assert (
             report.skipped["guardian"] + report.skipped.get("parent", 0) == generated["guardians"]
         )
-        stored = portal.counts("springfield")
+        stored = portal.districts.counts("springfield")
         assert stored["students"]["active"] == report.counts["student"]["created"]
-        assert len(portal.issues(report.run_id)) == len(report.issues)
+        assert len(portal.runs.issues(report.run_id)) == len(report.issues)
 
-        second = portal.run_sync("springfield")
+        second = portal.runs.sync("springfield")
         assert second.status == "succeeded"
         assert second.change_count == 0
         assert second.counts["student"]["unchanged"] == report.counts["student"]["created"]
 
     def test_every_created_account_has_an_audit_row_naming_the_run(
-        self, portal: RosterSync, server: SimulatorServer
+        self, portal: Services, server: SimulatorServer
     ) -> None:
         onboard(portal, server.base_url("springfield"))
-        report = portal.run_sync("springfield")
+        report = portal.runs.sync("springfield")
         with portal.engine.connect() as conn:
             rows = conn.execute(
                 select(tables.audit_log.c.entity_id, tables.audit_log.c.actor).where(
@@ -138,7 +136,7 @@ class TestCredentials:
     )
     def test_refused_request_names_the_credential(
         self,
-        portal: RosterSync,
+        portal: Services,
         district_data: DistrictData,
         key: str,
         secret: str,
@@ -148,11 +146,11 @@ class TestCredentials:
         tenant = Tenant(name="springfield", data=district_data, key=KEY, secret=SECRET)
         with SimulatorServer([tenant], clock=lambda: time.time() + clock_skew) as srv:
             onboard(portal, srv.base_url("springfield"), key=key, secret=secret)
-            report = portal.run_sync("springfield")
+            report = portal.runs.sync("springfield")
         assert report.status == "failed"
         assert report.error is not None and expected in report.error.lower()
-        assert portal.counts("springfield")["students"] == {"active": 0, "inactive": 0}
-        (run,) = portal.runs("springfield")
+        assert portal.districts.counts("springfield")["students"] == {"active": 0, "inactive": 0}
+        (run,) = portal.runs.recent("springfield")
         assert run.status == "failed" and run.error == report.error
 
 
@@ -160,10 +158,10 @@ class TestLeavingAndReturning:
     """A departed student is deactivated, not deleted, and comes back to the same account."""
 
     def test_departed_student_is_deactivated_and_restored_with_id_and_eligibility(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server.base_url("springfield"))
-        assert portal.run_sync("springfield").status == "succeeded"
+        assert portal.runs.sync("springfield").status == "succeeded"
         leaver = a_valid_student(district_data)["sourcedId"]
         account_id, active = active_by_sid(portal, tables.students)[leaver]
         assert active
@@ -175,7 +173,7 @@ class TestLeavingAndReturning:
             ).one()
 
         server.tenant("springfield").data = without_student(district_data, leaver)
-        gone = portal.run_sync("springfield")
+        gone = portal.runs.sync("springfield")
         assert gone.counts["student"]["deactivated"] == 1
         assert active_by_sid(portal, tables.students)[leaver] == (account_id, False)
         with portal.engine.connect() as conn:
@@ -187,7 +185,7 @@ class TestLeavingAndReturning:
         assert ended and all(not r.active and r.end_date for r in ended)
 
         server.tenant("springfield").data = copy.deepcopy(district_data)
-        back = portal.run_sync("springfield")
+        back = portal.runs.sync("springfield")
         assert back.counts["student"]["restored"] == 1
         assert active_by_sid(portal, tables.students)[leaver] == (account_id, True)
         with portal.engine.connect() as conn:
@@ -199,18 +197,18 @@ class TestLeavingAndReturning:
         assert eligibility_after == eligibility_before
 
     def test_an_empty_users_collection_deactivates_nobody(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server.base_url("springfield"))
-        first = portal.run_sync("springfield")
+        first = portal.runs.sync("springfield")
         server.tenant("springfield").data = dataclasses.replace(
             district_data, users=[], enrollments=[]
         )
-        report = portal.run_sync("springfield")
+        report = portal.runs.sync("springfield")
         assert report.status == "succeeded"
         assert report.counts["student"]["deactivated"] == 0
         assert report.counts["enrollment"]["deactivated"] == 0
-        active = portal.counts("springfield")["students"]["active"]
+        active = portal.districts.counts("springfield")["students"]["active"]
         assert active == first.counts["student"]["created"]
 
 
@@ -218,15 +216,15 @@ class TestChanges:
     """An edit in the source is an update; a fixed record is provisioned by the next sync."""
 
     def test_an_edited_student_is_updated_and_audited(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server.base_url("springfield"))
-        portal.run_sync("springfield")
+        portal.runs.sync("springfield")
         edited = copy.deepcopy(district_data)
         target = a_valid_student(edited)
         target["givenName"] = "Renamed"
         server.tenant("springfield").data = edited
-        report = portal.run_sync("springfield")
+        report = portal.runs.sync("springfield")
         assert report.counts["student"]["updated"] == 1
         assert report.change_count == 1
         account_id, _ = active_by_sid(portal, tables.students)[target["sourcedId"]]
@@ -241,16 +239,16 @@ class TestChanges:
         assert "Renamed" not in json.dumps(changes)  # the audit names fields, not personal values
 
     def test_a_student_fixed_at_the_source_is_provisioned_on_the_next_sync(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server.base_url("springfield"))
-        first = portal.run_sync("springfield")
+        first = portal.runs.sync("springfield")
         missing = next(p for p in district_data.planted if p.problem == "missing_grade")
         assert missing.sourced_id in {i.sourced_id for i in first.issues}
         fixed = copy.deepcopy(district_data)
         next(u for u in fixed.users if u["sourcedId"] == missing.sourced_id)["grades"] = ["04"]
         server.tenant("springfield").data = fixed
-        report = portal.run_sync("springfield")
+        report = portal.runs.sync("springfield")
         assert report.counts["student"]["created"] == 1
         assert missing.sourced_id not in {i.sourced_id for i in report.issues}
         assert active_by_sid(portal, tables.students)[missing.sourced_id][1] is True
@@ -261,14 +259,14 @@ class TestLogs:
 
     def test_no_name_email_or_student_id_reaches_the_log(
         self,
-        portal: RosterSync,
+        portal: Services,
         server: SimulatorServer,
         district_data: DistrictData,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         configure_logging(portal.settings)
         onboard(portal, server.base_url("springfield"))
-        report = portal.run_sync("springfield")
+        report = portal.runs.sync("springfield")
         err = capsys.readouterr().err
         assert report.run_id in err  # the summary line was written
         for user in district_data.users[:50]:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from rostersync.errors import ConfigError, ManualRosteringDisabled
-from rostersync.service import PENDING_SOURCE_KIND, DistrictSetup, RosterSync
+from rostersync.services import PENDING_SOURCE_KIND, Questionnaire, Services
 
 
-def setup(slug: str, kind: str) -> DistrictSetup:
-    return DistrictSetup(
+def setup(slug: str, kind: str) -> Questionnaire:
+    return Questionnaire(
         slug=slug,
         name=f"{slug.title()} USD",
         display_name=f"{slug.title()} USD – {slug.title()}, IL",
@@ -21,24 +21,24 @@ def setup(slug: str, kind: str) -> DistrictSetup:
 
 
 def test_a_pending_district_is_created_and_its_sync_points_at_the_wizard(
-    portal: RosterSync,
+    portal: Services,
 ) -> None:
-    district = portal.add_district(setup("springfield", PENDING_SOURCE_KIND))
+    district = portal.districts.add(setup("springfield", PENDING_SOURCE_KIND))
     assert district.status == "onboarding"
     with pytest.raises(ConfigError, match="onboarding wizard's credentials step"):
-        portal.run_sync("springfield", trigger="manual")
+        portal.runs.sync("springfield", trigger="manual")
 
 
 def test_a_pending_district_counts_as_rostered_so_hand_made_accounts_are_refused(
-    portal: RosterSync,
+    portal: Services,
 ) -> None:
-    portal.add_district(setup("springfield", PENDING_SOURCE_KIND))
+    portal.districts.add(setup("springfield", PENDING_SOURCE_KIND))
     with pytest.raises(ManualRosteringDisabled):
-        portal.add_student(
+        portal.imports.add_student(
             "springfield", given_name="A", family_name="B", student_id="1", actor="x"
         )
 
 
-def test_a_rostered_kind_still_needs_its_credentials(portal: RosterSync) -> None:
+def test_a_rostered_kind_still_needs_its_credentials(portal: Services) -> None:
     with pytest.raises(ConfigError, match="needs its source URL, key and secret"):
-        portal.add_district(setup("springfield", "oneroster-1.1"))
+        portal.districts.add(setup("springfield", "oneroster-1.1"))

@@ -12,7 +12,7 @@ from tests.integration import springfield
 from rostersync.cli import render
 from rostersync.domain.references import waiting_key
 from rostersync.domain.validate import POINTS_AT_DELETED, WAITING
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import DistrictData, SimulatorServer, generate_district, mutations
 from rostersync.sync.sources import OneRosterRestSource
 
@@ -34,11 +34,11 @@ def server(district: DistrictData) -> Iterator[SimulatorServer]:
 
 
 def test_held_records_name_what_they_wait_for_and_deleted_targets_are_told(
-    portal: RosterSync, server: SimulatorServer, district: DistrictData
+    portal: Services, server: SimulatorServer, district: DistrictData
 ) -> None:
     springfield.onboard(portal, server, key=KEY, secret=SECRET)
     source = OneRosterRestSource(server.base_url("springfield"), KEY, SECRET, page_size=50)
-    report = portal.run_sync("springfield", source=source)
+    report = portal.runs.sync("springfield", source=source)
     assert report.status == "succeeded", report.error
 
     classes = {c["sourcedId"]: c for c in district.classes}

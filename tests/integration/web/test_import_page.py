@@ -45,7 +45,7 @@ def world(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             ("dm@springfield.example", "data_manager", "springfield"),
             ("dm@shelbyville.example", "data_manager", "shelbyville"),
         ):
-            service.add_staff(
+            service.staff.add_staff(
                 email=email, display_name="Pat Staff", role=role, password=PASSWORD,
                 district=district,
             )  # fmt: skip
@@ -111,7 +111,7 @@ def xlsx_file(rows: list[list[str]]) -> bytes:
 
 def educator_emails(world: Sandbox) -> set[str]:
     assert world.service is not None
-    people = world.service.people("springfield", kind="educators", limit=10_000)
+    people = world.service.districts.people("springfield", kind="educators", limit=10_000)
     return {p.email for p in people}
 
 
@@ -150,7 +150,7 @@ class TestGoodFiles:
             assert row[2] in response.text
         assert {r[2] for r in rows} <= educator_emails(world)
         assert world.service is not None
-        audit = world.service.audit_entries("springfield", limit=50)
+        audit = world.service.districts.audit_entries("springfield", limit=50)
         assert sum(1 for e in audit if e.actor.startswith("staff:")) >= 3
 
     def test_an_xlsx_uploaded_through_the_api_creates_each_row(

@@ -65,11 +65,11 @@ def world(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def accounts(world: Sandbox) -> Accounts:
     service = world.service
     assert service is not None
-    service.add_staff(
+    service.staff.add_staff(
         email="vendor@portal.example", display_name="Val Vendor", role="vendor_staff",
         password=PASSWORD, district=None,
     )  # fmt: skip
-    service.add_staff(
+    service.staff.add_staff(
         email="dm@springfield.example", display_name="Dana Manager", role="data_manager",
         password=PASSWORD, district="springfield",
     )  # fmt: skip
@@ -173,20 +173,20 @@ class TestQuestionnaire:
         response = create(vendor, "cap-create")
         assert response.status_code == 303
         assert response.headers["location"] == "/admin/onboarding/cap-create/source"
-        district, integration = service_of(world).district("cap-create")
+        district, integration = service_of(world).districts.get("cap-create")
         assert district.status == "onboarding" and district.classlink_tenant_id == CAPITAL_TENANT
         assert integration.source_kind == "pending"
         assert integration.data_manager_emails == (
             "data.manager@capital.example",
             "second@capital.example",
         )
-        entry = service_of(world).audit_entries("cap-create")[0]
+        entry = service_of(world).districts.audit_entries("cap-create")[0]
         assert entry.action == "onboarding_answers" and entry.actor.startswith("staff:")
 
     def test_each_bad_answer_is_shown_on_its_own_field_and_nothing_is_created(
         self, vendor: httpx.Client, world: Sandbox
     ) -> None:
-        before = len(service_of(world).list_districts())
+        before = len(service_of(world).districts.list_all())
         response = create(
             vendor,
             "Not A Slug!",
@@ -208,7 +208,7 @@ class TestQuestionnaire:
         assert "metadata field that holds eligibility" in field_error(page, "eligibility_field")
         assert "userIds type" in field_error(page, "student_id_detail")
         assert 'role="alert"' in page
-        assert len(service_of(world).list_districts()) == before
+        assert len(service_of(world).districts.list_all()) == before
 
     def test_a_taken_slug_is_refused_on_the_slug_field(self, vendor: httpx.Client) -> None:
         assert create(vendor, "cap-taken").status_code == 303
@@ -237,10 +237,10 @@ class TestQuestionnaire:
             },
         )
         assert good.status_code == 303
-        integration = service_of(world).district("cap-edit")[1]
+        integration = service_of(world).districts.get("cap-edit")[1]
         assert integration.student_id_field == "userIds:StateID"
         assert integration.eligibility_field == "eligibility"
-        entry = service_of(world).audit_entries("cap-edit")[0]
+        entry = service_of(world).districts.audit_entries("cap-edit")[0]
         assert entry.action == "onboarding_answers"
         assert entry.changes == {
             "fields": ["eligibility_field", "eligibility_source", "student_id_field"]
@@ -260,7 +260,7 @@ class TestQuestionnaire:
     ) -> None:
         response = vendor.post("/admin/onboarding", data={**answers("cap-csrf"), "csrf": "forged"})
         assert response.status_code == 403
-        assert "cap-csrf" not in [d.slug for d in service_of(world).list_districts()]
+        assert "cap-csrf" not in [d.slug for d in service_of(world).districts.list_all()]
 
 
 class TestConnection:
@@ -275,7 +275,7 @@ class TestConnection:
         assert "Connected to 127.0.0.1" in response.text and "the credentials work" in response.text
         _url, key, secret = world.roster_credentials["capital"]
         assert secret not in response.text and key not in response.text
-        integration = service_of(world).district("cap-good")[1]
+        integration = service_of(world).districts.get("cap-good")[1]
         assert integration.source_kind == "oneroster-1.1"
         with service_of(world).engine.connect() as conn:
             row = conn.execute(
@@ -301,7 +301,7 @@ class TestConnection:
         )
         assert response.status_code == 200, response.text
         assert "the credentials work" in response.text
-        assert service_of(world).district("cap-v1p2")[1].source_kind == "oneroster-1.2"
+        assert service_of(world).districts.get("cap-v1p2")[1].source_kind == "oneroster-1.2"
 
     def test_a_wrong_secret_gets_the_401_message_on_the_secret_field(
         self, vendor: httpx.Client, world: Sandbox
@@ -338,7 +338,7 @@ class TestConnection:
         assert "Enter the source URL" in field_error(response.text, "source_url")
         assert "key" in field_error(response.text, "key")
         assert "secret" in field_error(response.text, "secret")
-        assert service_of(world).district("cap-empty")[1].source_kind == "pending"
+        assert service_of(world).districts.get("cap-empty")[1].source_kind == "pending"
 
     def test_a_blank_key_and_secret_keep_the_stored_ones(
         self, vendor: httpx.Client, world: Sandbox
@@ -347,7 +347,7 @@ class TestConnection:
         assert source(vendor, world, "cap-keep", action="save").status_code == 303
         again = source(vendor, world, "cap-keep", key="", secret="")
         assert again.status_code == 200 and "the credentials work" in again.text
-        entry = service_of(world).audit_entries("cap-keep")[0]
+        entry = service_of(world).districts.audit_entries("cap-keep")[0]
         assert entry.action == "onboarding_source" and entry.changes["credentials_replaced"] == []
 
 
@@ -366,8 +366,8 @@ class TestPush:
         key = re.search(r'id="push-key">([^<]+)<', shown.text)
         secret = re.search(r'id="push-secret">([^<]+)<', shown.text)
         assert key and secret
-        assert service_of(world).district("cap-push")[1].source_kind == "oneroster-push"
-        assert service_of(world).check_push_credentials("cap-push", key[1], secret[1])
+        assert service_of(world).districts.get("cap-push")[1].source_kind == "oneroster-push"
+        assert service_of(world).push.check_credentials("cap-push", key[1], secret[1])
         for later in (
             vendor.get("/admin/onboarding/cap-push/source").text,
             vendor.get("/admin/districts/cap-push/audit").text,
@@ -382,7 +382,7 @@ class TestPush:
         )
         new_secret = re.search(r'id="push-secret">([^<]+)<', rotated.text)
         assert new_secret and new_secret[1] != secret[1]
-        assert not service_of(world).check_push_credentials("cap-push", key[1], secret[1])
+        assert not service_of(world).push.check_credentials("cap-push", key[1], secret[1])
 
     def test_a_district_that_pulls_from_classlink_cannot_rotate_push_keys(
         self, vendor: httpx.Client
@@ -396,7 +396,7 @@ class TestPush:
 
 
 class TestSchedule:
-    """The schedule step refuses what `DistrictSetup.check` refuses, on the field concerned."""
+    """The schedule step refuses what `Questionnaire.check` refuses, on the field concerned."""
 
     def test_each_schedule_error_is_on_its_field(self, vendor: httpx.Client) -> None:
         create(vendor, "cap-sched")
@@ -424,10 +424,10 @@ class TestSchedule:
         )
         assert response.status_code == 303
         assert response.headers["location"] == "/admin/onboarding/cap-sched-ok/preview"
-        district, integration = service_of(world).district("cap-sched-ok")
+        district, integration = service_of(world).districts.get("cap-sched-ok")
         assert integration.sync_frequency == "weekly" and integration.sync_days == ("mon", "thu")
         assert district.time_zone == "America/New_York"
-        assert service_of(world).onboarding_progress("cap-sched-ok")["schedule"]
+        assert service_of(world).onboarding.progress("cap-sched-ok")["schedule"]
 
 
 class TestEndToEnd:
@@ -461,14 +461,14 @@ class TestEndToEnd:
             data={"go_live_date": later, "action": "date", "csrf": csrf_of(vendor)},
         )
         assert dated.status_code == 303
-        assert str(service_of(world).district(slug)[0].go_live_date) == later
+        assert str(service_of(world).districts.get(slug)[0].go_live_date) == later
         now = vendor.post(
             f"/admin/onboarding/{slug}/go-live", data={"action": "now", "csrf": csrf_of(vendor)}
         )
         assert now.status_code == 303
-        assert service_of(world).can_sign_in(slug)
+        assert service_of(world).districts.can_sign_in(slug)
 
-        district_id = service_of(world).district(slug)[0].id
+        district_id = service_of(world).districts.get(slug)[0].id
         student = next(p for p in world.sso.people(CAPITAL_TENANT) if p.role == "Student")
         with httpx.Client(base_url=world.url, timeout=30) as browser:
             start = browser.get("/login/start", params={"district": district_id})
@@ -503,9 +503,9 @@ class TestScoping:
                 data={**answers("cap-scope"), "csrf": csrf, "action": "now"},
             )
             assert response.status_code == 404, suffix
-        district = service_of(world).district("cap-scope")[0]
+        district = service_of(world).districts.get("cap-scope")[0]
         assert district.status == "onboarding"
-        assert [e.action for e in service_of(world).audit_entries("cap-scope")] == [
+        assert [e.action for e in service_of(world).districts.audit_entries("cap-scope")] == [
             "onboarding_answers"
         ]
 
@@ -540,7 +540,7 @@ class TestSecrets:
         out, err = capfd.readouterr()
         for text in [*pages, out, err]:
             assert secret not in text and key not in text and "wrong-secret-Zq81" not in text
-        district_id = service_of(world).district("cap-secret")[0].id
+        district_id = service_of(world).districts.get("cap-secret")[0].id
         with service_of(world).engine.connect() as conn:
             rows = conn.execute(
                 select(audit_log.c.changes).where(audit_log.c.district_id == district_id)

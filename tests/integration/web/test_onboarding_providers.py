@@ -96,7 +96,7 @@ def test_a_registered_provider_is_offered_checked_tested_and_pulled(
     assert "Connected to 127.0.0.1" in tested.text and "the credentials work" in tested.text
 
     service = service_of(world)
-    district, integration = service.district("cap-gateway")
+    district, integration = service.districts.get("cap-gateway")
     assert integration.source_kind == KIND
     with service.engine.connect() as conn:
         key, secret = get_credentials(conn, service.box, district.id)

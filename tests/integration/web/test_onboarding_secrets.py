@@ -39,7 +39,7 @@ def listener() -> Listener:
 
 
 def stored_source(world: Sandbox, slug: str) -> tuple[str, str]:
-    integration = service_of(world).district(slug)[1]
+    integration = service_of(world).districts.get(slug)[1]
     return integration.source_kind, integration.source_url
 
 
@@ -168,7 +168,7 @@ class TestTheStoreIsTheGate:
             source_url=v1p2(world, "cap-seal-row"),
         )
         service = service_of(world)
-        district_id = service.district("cap-seal-row")[0].id
+        district_id = service.districts.get("cap-seal-row")[0].id
         with service.engine.begin() as conn:
             conn.execute(
                 update(integrations)
@@ -176,9 +176,9 @@ class TestTheStoreIsTheGate:
                 .values(source_url=f"{listener.url}/ims/oneroster/rostering/v1p2")
             )
         with pytest.raises(CredentialNotForSource, match="type the key and secret again"):
-            service.test_onboarding_source("cap-seal-row")
+            service.onboarding.test_source("cap-seal-row")
         with pytest.raises(CredentialNotForSource):
-            service.configured_source("cap-seal-row")
+            service.runs.configured_source("cap-seal-row")
         assert listener.requests == []
 
 
@@ -220,5 +220,5 @@ class TestTheProxyIsTheVendors:
         from rostersync.store.districts import get_credentials
 
         with service.engine.connect() as conn:
-            district_id = service.district("cap-proxy")[0].id
+            district_id = service.districts.get("cap-proxy")[0].id
             assert get_credentials(conn, service.box, district_id) == ("1004", "")

@@ -65,7 +65,7 @@ def world(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             ("dm@springfield.example", "data_manager", "springfield"),
             ("dm@shelbyville.example", "data_manager", "shelbyville"),
         ):
-            service.add_staff(
+            service.staff.add_staff(
                 email=email, display_name="Pat Staff", role=role, password=PASSWORD,
                 district=district,
             )  # fmt: skip
@@ -79,7 +79,7 @@ def well_behaved_roster(world: Sandbox) -> Iterator[None]:
     yield
     world.roster.set_faults("springfield")
     assert world.service is not None
-    for run in world.service.runs("springfield", limit=5):
+    for run in world.service.runs.recent("springfield", limit=5):
         if run.status == "running":
             wait_until_finished(world, run.id)
 
@@ -109,7 +109,7 @@ def api_csrf(client: httpx.Client) -> dict[str, str]:
 def wait_until_finished(world: Sandbox, run_id: str) -> None:
     assert world.service is not None
     deadline = time.monotonic() + PATIENCE
-    while world.service.run(run_id).status == "running":
+    while world.service.runs.get(run_id).status == "running":
         assert time.monotonic() < deadline, f"run {run_id} did not finish"
         time.sleep(0.2)
 
@@ -267,7 +267,7 @@ class TestLiveProgress:
 
         last = seen[-1]
         assert last["phase"] == "done" and last["status"] == "previewed"
-        counts = world.service.run(run_id).counts  # type: ignore[union-attr]
+        counts = world.service.runs.get(run_id).counts  # type: ignore[union-attr]
         assert last["records"] == counts["records_pulled"]
         assert last["total"] == sum(counts["records_pulled"].values()) >= max(pulling)
 
@@ -313,7 +313,7 @@ class TestPageButtons:
         location = response.headers["location"]
         assert location.endswith("?done=started"), location
         run_id = location.split("/")[-1].split("?")[0]
-        assert world.service is not None and world.service.run(run_id).status == "running"
+        assert world.service is not None and world.service.runs.get(run_id).status == "running"
         assert "this page follows the run" in vendor.get(location).text
         hold.release()
         assert watch(vendor, run_id)[-1]["status"] == "previewed"
@@ -328,7 +328,7 @@ class TestPageButtons:
         run_id = response.headers["location"].split("/")[-1].split("?")[0]
         watch(vendor, run_id)
         assert world.service is not None
-        run = world.service.run(run_id)
+        run = world.service.runs.get(run_id)
         assert (run.mode, run.status) == ("apply", "succeeded")
         assert "records_pulled" in vendor.get(f"/admin/runs/{run_id}").text
 
@@ -336,10 +336,10 @@ class TestPageButtons:
         self, world: Sandbox, vendor: httpx.Client
     ) -> None:
         assert world.service is not None
-        before = len(world.service.runs("springfield", limit=200))
+        before = len(world.service.runs.recent("springfield", limit=200))
         response = vendor.post("/admin/districts/springfield/sync", data={"csrf": "forged"})
         assert response.status_code == 403
-        assert len(world.service.runs("springfield", limit=200)) == before
+        assert len(world.service.runs.recent("springfield", limit=200)) == before
 
 
 class TestScoping:
@@ -372,7 +372,7 @@ class TestPhases:
     def test_a_preview_passes_through_each_phase_once(self, world: Sandbox) -> None:
         service = world.service
         assert service is not None
-        district, integration = service.district("springfield")
+        district, integration = service.districts.get("springfield")
         recorder = ProgressRecorder(service.engine, district.id)
         phases: list[str] = []
 
@@ -384,14 +384,14 @@ class TestPhases:
             service.engine,
             district_id=district.id,
             rules=rules_for(integration),
-            source=service.configured_source("springfield"),
+            source=service.runs.configured_source("springfield"),
             trigger="manual",
             observers=[recorder, log_phase],
             mode=Mode.PREVIEW,
         )
         assert recorder.run_id == report.run_id
         assert phases == ["pulling", "validating", "planning", "writing", "done"]
-        progress = service.run_progress(report.run_id)
+        progress = service.runs.progress(report.run_id)
         assert progress is not None and progress.phase == "done"
         assert progress.records == report.records_pulled
 

@@ -133,7 +133,7 @@ class TestMetricsAccess:
             ("vendor_staff", "metrics.vendor@portal.example", None),
             ("data_manager", "metrics.dm@springfield.example", "springfield"),
         ):
-            world.service.add_staff(
+            world.service.staff.add_staff(
                 email=address, display_name="Mo Metrics", role=role,
                 password="a long enough password", district=district,
             )  # fmt: skip
@@ -166,7 +166,7 @@ class TestSignOut:
         self, world: Sandbox
     ) -> None:
         assert world.service is not None
-        world.service.add_staff(
+        world.service.staff.add_staff(
             email="leaving@portal.example", display_name="Lou Leaving", role="vendor_staff",
             password="a long enough password", district=None,
         )  # fmt: skip

@@ -21,7 +21,7 @@ from tests.integration.admin.conftest import PASSWORD, form_csrf
 from tests.integration.web.conftest import person_of, sign_in
 
 from rostersync.demo.sandbox import Sandbox
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.web.app import create_app
 from rostersync.web.server import PortalServer
 
@@ -38,7 +38,7 @@ def long_value(length: int) -> str:
 def vendor(world: Sandbox) -> Iterator[httpx.Client]:
     """Vendor staff, signed in, with the API's CSRF token set as a default header."""
     assert world.service is not None
-    world.service.add_staff(
+    world.service.staff.add_staff(
         email=VENDOR, display_name="Pat Staff", role="vendor_staff", password=PASSWORD,
         district=None,
     )  # fmt: skip
@@ -166,7 +166,7 @@ class TestSecurityHeaders:
     def test_secure_cookies_come_with_hsts(self, world: Sandbox) -> None:
         assert world.service is not None
         settings = world.service.settings.model_copy(update={"session_cookie_secure": True})
-        service = RosterSync(settings)
+        service = Services(settings)
         try:
             with PortalServer() as portal:
                 portal.start(create_app(service))

@@ -80,7 +80,7 @@ def gates(world: Sandbox) -> GateWorld:
         (VENDOR, "vendor_staff", None),
         (DM_SHELBYVILLE, "data_manager", "shelbyville"),
     ):
-        service.add_staff(
+        service.staff.add_staff(
             email=email, display_name="Pat Staff", role=role, password=PASSWORD,
             district=district,
         )  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rostersync.service import DistrictSetup, RosterSync
+from rostersync.services import Questionnaire, Services
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district
 
 KEY, SECRET = "springfield-key", "springfield-secret-9Zq"
@@ -28,7 +28,7 @@ def server(district_data: DistrictData) -> Iterator[SimulatorServer]:
         yield srv
 
 
-def onboard(portal: RosterSync, server: SimulatorServer, **kw: Any) -> None:
+def onboard(portal: Services, server: SimulatorServer, **kw: Any) -> None:
     answers: dict[str, Any] = {
         "slug": "springfield",
         "name": "Springfield Unified School District",
@@ -42,7 +42,7 @@ def onboard(portal: RosterSync, server: SimulatorServer, **kw: Any) -> None:
         "eligibility_field": "eligibility",
     }
     answers.update(kw)
-    portal.add_district(DistrictSetup(**answers))
+    portal.districts.add(Questionnaire(**answers))
 
 
 def valid_users(data: DistrictData, role: str = "student") -> list[dict[str, Any]]:

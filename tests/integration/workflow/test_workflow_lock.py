@@ -13,7 +13,7 @@ from tests.integration.workflow.conftest import KEY, SECRET, onboard
 
 from rostersync.domain.records import Record
 from rostersync.errors import SyncInProgress
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import SimulatorServer
 from rostersync.store import locks, tables
 from rostersync.store import workflow as store_workflow
@@ -91,33 +91,33 @@ class TestConcurrentSyncs:
     """A sync started while another runs is refused, records nothing, and the first finishes."""
 
     def test_second_sync_of_the_same_district_raises_sync_in_progress(
-        self, portal: RosterSync, server: SimulatorServer
+        self, portal: Services, server: SimulatorServer
     ) -> None:
         onboard(portal, server)
         gated = GatedSource(OneRosterRestSource(server.base_url("springfield"), KEY, SECRET))
         outcome: dict[str, object] = {}
 
         def first() -> None:
-            outcome["report"] = portal.run_sync("springfield", source=gated)
+            outcome["report"] = portal.runs.sync("springfield", source=gated)
 
         thread = threading.Thread(target=first)
         thread.start()
         try:
             assert gated.pulling.wait(30)
             with pytest.raises(SyncInProgress, match="wait for it to finish"):
-                portal.run_sync("springfield")
+                portal.runs.sync("springfield")
             with pytest.raises(SyncInProgress):
-                portal.preview_sync("springfield")
+                portal.runs.preview("springfield")
         finally:
             gated.gate.set()
             thread.join(60)
         report = outcome["report"]
         assert report.status == "succeeded"  # type: ignore[attr-defined]
-        assert [r.id for r in portal.runs("springfield")] == [report.run_id]  # type: ignore[attr-defined]
+        assert [r.id for r in portal.runs.recent("springfield")] == [report.run_id]  # type: ignore[attr-defined]
         with portal.engine.connect() as conn:
             locks = conn.execute(select(func.count()).select_from(sync_locks))
             assert locks.scalar() == 0
             students = conn.execute(select(func.count()).select_from(tables.students)).scalar()
         assert students == report.counts["student"]["created"]  # type: ignore[attr-defined]
         # The lock is gone with the run: the next sync goes ahead.
-        assert portal.run_sync("springfield").status == "succeeded"
+        assert portal.runs.sync("springfield").status == "succeeded"

@@ -12,14 +12,14 @@ from sqlalchemy import insert, select
 from tests.integration.workflow.conftest import onboard, valid_users
 
 from rostersync.errors import RunNotPending, SourceChanged
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import DistrictData, SimulatorServer
 from rostersync.store import tables
 
 NOW = datetime(2026, 8, 1, tzinfo=UTC)
 
 
-def hand_made(portal: RosterSync, table: Any, **values: Any) -> str:
+def hand_made(portal: Services, table: Any, **values: Any) -> str:
     """An account staff made before the district was rostered: no sourcedId, manually rostered."""
     account_id = str(uuid.uuid4())
     with portal.engine.begin() as conn:
@@ -45,7 +45,7 @@ def hand_made(portal: RosterSync, table: Any, **values: Any) -> str:
     return account_id
 
 
-def students_by_id(portal: RosterSync) -> dict[str, Any]:
+def students_by_id(portal: Services) -> dict[str, Any]:
     with portal.engine.connect() as conn:
         rows = conn.execute(select(tables.students)).all()
     return {r.id: r for r in rows}
@@ -55,7 +55,7 @@ class TestMatchingExistingAccounts:
     """Existing accounts are matched by student ID, then email; conflicts are held, not merged."""
 
     def test_preview_shows_matches_and_conflicts_and_approval_applies_exactly_it(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server, eligibility_source="portal", eligibility_field=None)
         by_sid, by_mail, twin, claim_a, claim_b = valid_users(district_data)[:5]
@@ -82,7 +82,7 @@ class TestMatchingExistingAccounts:
                 )
             )
 
-        preview = portal.preview_sync("springfield")
+        preview = portal.runs.preview("springfield")
         assert preview.status == "previewed"
         matched = preview.plan["kinds"]["student"]["matched"]["items"]
         assert {(m["sourced_id"], m["key"], m["account_id"]) for m in matched} == {
@@ -104,7 +104,7 @@ class TestMatchingExistingAccounts:
         assert set(students_by_id(portal)) == {a_sid, a_mail, c1, c2, c3}
         assert all(r.sourced_id is None for r in students_by_id(portal).values())
 
-        applied = portal.approve_run(preview.run_id, "support@vendor.example")
+        applied = portal.runs.approve(preview.run_id, "support@vendor.example")
         assert applied.status == "succeeded"
         assert applied.fingerprint == preview.fingerprint
         assert applied.counts == preview.counts
@@ -139,36 +139,36 @@ class TestMatchingExistingAccounts:
             (a_teacher, "email"),
         }
         assert [tuple(a) for a in approvals] == [("support@vendor.example", preview.run_id)]
-        assert portal.run(preview.run_id).status == "approved"
-        assert portal.run_plan(applied.run_id).approves_run_id == preview.run_id
+        assert portal.runs.get(preview.run_id).status == "approved"
+        assert portal.runs.plan(applied.run_id).approves_run_id == preview.run_id
         with pytest.raises(RunNotPending):
-            portal.approve_run(preview.run_id, "support@vendor.example")
+            portal.runs.approve(preview.run_id, "support@vendor.example")
 
 
 class TestSourceChangedSincePreview:
     """Approval re-pulls and refuses, writing nothing, when the plan no longer matches."""
 
     def test_a_changed_student_refuses_approval_with_the_number_of_differences(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server)
-        preview = portal.preview_sync("springfield")
+        preview = portal.runs.preview("springfield")
         edited = copy.deepcopy(district_data)
         valid_users(edited)[0]["givenName"] = "Renamed"
         server.tenant("springfield").data = edited
         with pytest.raises(SourceChanged, match=r"changed since this preview \(2 differences\)"):
-            portal.approve_run(preview.run_id, "support@vendor.example")
-        assert portal.counts("springfield")["students"] == {"active": 0, "inactive": 0}
-        assert portal.run(preview.run_id).status == "previewed"
-        refused = portal.runs("springfield")[0]
+            portal.runs.approve(preview.run_id, "support@vendor.example")
+        assert portal.districts.counts("springfield")["students"] == {"active": 0, "inactive": 0}
+        assert portal.runs.get(preview.run_id).status == "previewed"
+        refused = portal.runs.recent("springfield")[0]
         assert refused.status == "failed" and "preview again" in (refused.error or "")
 
     def test_discarding_a_preview_leaves_the_portal_unchanged(
-        self, portal: RosterSync, server: SimulatorServer
+        self, portal: Services, server: SimulatorServer
     ) -> None:
         onboard(portal, server)
-        preview = portal.preview_sync("springfield")
-        assert portal.discard_run(preview.run_id, "support").status == "discarded"
-        assert portal.counts("springfield")["students"] == {"active": 0, "inactive": 0}
+        preview = portal.runs.preview("springfield")
+        assert portal.runs.discard(preview.run_id, "support").status == "discarded"
+        assert portal.districts.counts("springfield")["students"] == {"active": 0, "inactive": 0}
         with pytest.raises(RunNotPending):
-            portal.approve_run(preview.run_id, "support")
+            portal.runs.approve(preview.run_id, "support")

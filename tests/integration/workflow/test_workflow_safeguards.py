@@ -10,12 +10,12 @@ from sqlalchemy import select
 from tests.integration.workflow.conftest import onboard, without_users
 
 from rostersync.domain.safeguards import PauseWindow, Safeguards, Threshold
-from rostersync.service import RosterSync
+from rostersync.services import Services
 from rostersync.simulator import DistrictData, SimulatorServer
 from rostersync.store import tables
 
 
-def roster_snapshot(portal: RosterSync) -> dict[str, list[tuple[object, ...]]]:
+def roster_snapshot(portal: Services) -> dict[str, list[tuple[object, ...]]]:
     with portal.engine.connect() as conn:
         return {
             name: sorted(
@@ -28,7 +28,7 @@ def roster_snapshot(portal: RosterSync) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
-def student_ids(portal: RosterSync) -> dict[str, tuple[str, bool]]:
+def student_ids(portal: Services) -> dict[str, tuple[str, bool]]:
     with portal.engine.connect() as conn:
         rows = conn.execute(
             select(tables.students.c.sourced_id, tables.students.c.id, tables.students.c.active)
@@ -47,45 +47,45 @@ class TestHeldRuns:
     """A plan over the thresholds writes nothing until a person approves or discards it."""
 
     def test_forty_percent_leaving_is_held_and_approval_applies_it(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server)
-        portal.run_sync("springfield")
+        portal.runs.sync("springfield")
         first_ids = student_ids(portal)
         before = roster_snapshot(portal)
         leavers = drop_forty_percent(server, district_data)
 
-        held = portal.run_sync("springfield")
+        held = portal.runs.sync("springfield")
         assert held.status == "held"
         assert held.reason is not None and held.reason.startswith("students: ")
         assert re.match(
             r"students: \d+ deactivations is 3\d% of \d+ active \(limit 10%\)", held.reason
         )
         assert roster_snapshot(portal) == before
-        assert portal.run(held.run_id).status == "held"
-        assert portal.run_plan(held.run_id).held_reason == held.reason
+        assert portal.runs.get(held.run_id).status == "held"
+        assert portal.runs.plan(held.run_id).held_reason == held.reason
 
-        applied = portal.approve_run(held.run_id, "support")
+        applied = portal.runs.approve(held.run_id, "support")
         assert applied.status == "succeeded"
         gone = applied.counts["student"]["deactivated"]
         assert gone == held.counts["student"]["deactivated"] > 0
         provisioned = {sid for sid, (_, active) in first_ids.items() if active}
         assert gone == len(leavers & provisioned)
-        assert portal.counts("springfield")["students"]["inactive"] == gone
-        assert portal.run(held.run_id).status == "approved"
+        assert portal.districts.counts("springfield")["students"]["inactive"] == gone
+        assert portal.runs.get(held.run_id).status == "approved"
         after = student_ids(portal)
         # Nobody is deleted: every account keeps its id, the leavers deactivated.
         assert all(after[sid][0] == account for sid, (account, _) in first_ids.items())
 
     def test_discarding_a_held_run_leaves_the_portal_unchanged(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server)
-        portal.run_sync("springfield")
+        portal.runs.sync("springfield")
         before = roster_snapshot(portal)
         drop_forty_percent(server, district_data)
-        held = portal.run_sync("springfield")
-        discarded = portal.discard_run(held.run_id, "support")
+        held = portal.runs.sync("springfield")
+        discarded = portal.runs.discard(held.run_id, "support")
         assert discarded.status == "discarded"
         assert roster_snapshot(portal) == before
         with portal.engine.connect() as conn:
@@ -100,55 +100,55 @@ class TestHeldRuns:
         assert sorted(actions) == ["discard", "hold"]
 
     def test_a_district_with_a_higher_limit_applies_the_same_plan(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server)
-        portal.run_sync("springfield")
-        portal.set_workflow_settings(
+        portal.runs.sync("springfield")
+        portal.districts.set_workflow_settings(
             "springfield",
             safeguards=Safeguards(default=Threshold(max_deactivation_ratio=0.5)),
         )
         drop_forty_percent(server, district_data)
-        assert portal.run_sync("springfield").status == "succeeded"
+        assert portal.runs.sync("springfield").status == "succeeded"
 
 
 class TestPauseWindow:
     """A scheduled sync inside the pause window is skipped; a manual one runs."""
 
     def test_scheduled_is_skipped_and_manual_runs(
-        self, portal: RosterSync, server: SimulatorServer
+        self, portal: Services, server: SimulatorServer
     ) -> None:
         onboard(portal, server)
         today = date.today()
         window = PauseWindow(start=today - timedelta(days=2), end=today + timedelta(days=2))
-        portal.set_workflow_settings("springfield", pause=window)
-        skipped = portal.run_sync("springfield", trigger="scheduled")
+        portal.districts.set_workflow_settings("springfield", pause=window)
+        skipped = portal.runs.sync("springfield", trigger="scheduled")
         assert skipped.status == "skipped" and skipped.reason and "paused" in skipped.reason
-        assert portal.counts("springfield")["students"]["active"] == 0
-        assert portal.run_sync("springfield", trigger="manual").status == "succeeded"
+        assert portal.districts.counts("springfield")["students"]["active"] == 0
+        assert portal.runs.sync("springfield", trigger="manual").status == "succeeded"
 
 
 class TestRevalidation:
     """Revalidation provisions a fixed record and closes its issue; the rest stay open once."""
 
     def test_fixed_record_is_provisioned_and_its_issue_closes(
-        self, portal: RosterSync, server: SimulatorServer, district_data: DistrictData
+        self, portal: Services, server: SimulatorServer, district_data: DistrictData
     ) -> None:
         onboard(portal, server)
-        first = portal.run_sync("springfield")
+        first = portal.runs.sync("springfield")
         missing = next(p for p in district_data.planted if p.problem == "missing_grade")
-        open_before = portal.open_issues("springfield")
+        open_before = portal.runs.open_issues("springfield")
         assert missing.sourced_id in {i.sourced_id for i in open_before}
-        assert portal.open_issues("springfield", kind="student")
+        assert portal.runs.open_issues("springfield", kind="student")
 
         fixed = copy.deepcopy(district_data)
         next(u for u in fixed.users if u["sourcedId"] == missing.sourced_id)["grades"] = ["04"]
         server.tenant("springfield").data = fixed
-        report = portal.revalidate("springfield")
-        assert portal.run(report.run_id).trigger == "revalidate"
+        report = portal.runs.revalidate("springfield")
+        assert portal.runs.get(report.run_id).trigger == "revalidate"
         assert report.counts["student"]["created"] == 1
 
-        open_after = portal.open_issues("springfield")
+        open_after = portal.runs.open_issues("springfield")
         assert missing.sourced_id not in {i.sourced_id for i in open_after}
         # The others stay open, not duplicated, still dated from the first run.
         assert len(open_after) == len(open_before) - 1
@@ -172,23 +172,23 @@ class TestGoLive:
     """Accounts are provisioned before go-live, but nobody signs in until the district is live."""
 
     def test_sync_before_go_live_provisions_and_sign_in_waits(
-        self, portal: RosterSync, server: SimulatorServer
+        self, portal: Services, server: SimulatorServer
     ) -> None:
         onboard(portal, server, go_live_date=date(2026, 8, 17))
-        assert portal.run_sync("springfield").status == "succeeded"
-        assert portal.counts("springfield")["students"]["active"] > 0
-        assert not portal.can_sign_in("springfield")
-        assert portal.go_live_due(date(2026, 8, 16)) == []
-        assert portal.go_live_due(date(2026, 8, 17)) == ["springfield"]
-        assert portal.can_sign_in("springfield")
-        assert portal.go_live_due(date(2026, 8, 18)) == []
+        assert portal.runs.sync("springfield").status == "succeeded"
+        assert portal.districts.counts("springfield")["students"]["active"] > 0
+        assert not portal.districts.can_sign_in("springfield")
+        assert portal.districts.go_live_due(date(2026, 8, 16)) == []
+        assert portal.districts.go_live_due(date(2026, 8, 17)) == ["springfield"]
+        assert portal.districts.can_sign_in("springfield")
+        assert portal.districts.go_live_due(date(2026, 8, 18)) == []
 
     def test_staff_can_make_a_district_live_early_and_it_is_audited(
-        self, portal: RosterSync, server: SimulatorServer
+        self, portal: Services, server: SimulatorServer
     ) -> None:
         onboard(portal, server)
-        assert portal.set_live("springfield", "support@vendor.example").status == "live"
-        assert portal.can_sign_in("springfield")
+        assert portal.districts.set_live("springfield", "support@vendor.example").status == "live"
+        assert portal.districts.can_sign_in("springfield")
         with portal.engine.connect() as conn:
             row = conn.execute(
                 select(tables.audit_log.c.actor, tables.audit_log.c.entity_type).where(

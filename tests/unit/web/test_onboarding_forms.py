@@ -34,7 +34,7 @@ GOOD = AnswersForm(
 
 
 class TestAnswers:
-    """The questionnaire becomes `DistrictSetup` fields, or says which field is wrong."""
+    """The questionnaire becomes `Questionnaire` fields, or says which field is wrong."""
 
     def test_good_answers_become_typed_fields(self) -> None:
         answers, errors = parse_answers(GOOD, creating=True)

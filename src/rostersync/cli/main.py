@@ -199,15 +199,14 @@ def sync(
 ) -> None:
     """Pull a district's roster from ClassLink, validate it and provision what passes."""
     from rostersync.sync.bundle_source import BundleSource
-    from rostersync.sync.events import observing
 
     service = _service()
     source = BundleSource(from_bundle) if from_bundle else None
     if as_json:
         report = service.runs.sync(district, source=source)
     else:
-        with render.sync_progress() as bar, observing(bar):
-            report = service.runs.sync(district, source=source)
+        with render.sync_progress() as bar:
+            report = service.runs.sync(district, source=source, observers=[bar])
     if as_json:
         render.print_json(render.report_json(report))
     else:

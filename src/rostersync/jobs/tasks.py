@@ -23,7 +23,6 @@ from rostersync.notify.notifier import Notifier
 from rostersync.scheduling import quarantine_schedule
 from rostersync.store import jobs as store_jobs
 from rostersync.store import locks as store_locks
-from rostersync.sync.events import observing
 
 if TYPE_CHECKING:
     from rostersync.services import Services
@@ -146,8 +145,9 @@ def run_slot(
     outcome = RunOutcome()
     with Heartbeat(service, district_id=district_id, due_slot=due_slot, worker=worker):
         try:
-            with observing(outcome):
-                report = service.runs.sync(district_id, trigger=trigger, source=source)
+            report = service.runs.sync(
+                district_id, trigger=trigger, source=source, observers=[outcome]
+            )
         except SyncInProgress:
             # Someone else is syncing the district right now, perhaps with an older roster or
             # only a preview: this slot runs again once their lock is free, never silently not.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
@@ -27,7 +27,7 @@ from rostersync.sync import events
 from rostersync.sync.delta import execute_delta
 from rostersync.sync.pipeline import PENDING, Approval, SyncReport, execute_sync, record_skip
 from rostersync.sync.recorder import ProgressRecorder
-from rostersync.sync.sources import Progress, RosterSource
+from rostersync.sync.sources import RosterSource
 
 _log = structlog.get_logger(__name__)
 
@@ -56,7 +56,7 @@ class Runs:
         slug_or_id: str,
         *,
         trigger: str = "manual",
-        progress: Progress | None = None,
+        observers: Sequence[events.Observer] = (),
         source: RosterSource | None = None,
     ) -> SyncReport:
         """Pull the district's roster, validate it, and provision what passes.
@@ -64,17 +64,17 @@ class Runs:
         Args:
             slug_or_id: The district.
             trigger: Why the run happened (manual, scheduled, demo, …), kept on the run.
-            progress: Called with (collection, records so far) while pulling.
+            observers: Hear the run's events (`sync.events`): phases, counts, its end.
             source: Pull from this source instead of the district's configured one.
         """
         district, rules, source = self._resolve(slug_or_id, source)
-        return self._pipeline(district, rules, source, trigger=trigger, progress=progress)
+        return self._pipeline(district, rules, source, trigger=trigger, observers=observers)
 
     def preview(
         self,
         slug_or_id: str,
         *,
-        progress: Progress | None = None,
+        observers: Sequence[events.Observer] = (),
         source: RosterSource | None = None,
     ) -> SyncReport:
         """Compute the whole plan of a sync without writing any roster row, and store it.
@@ -87,7 +87,7 @@ class Runs:
         """
         district, rules, source = self._resolve(slug_or_id, source)
         return self._pipeline(
-            district, rules, source, trigger="manual", progress=progress, mode="preview"
+            district, rules, source, trigger="manual", observers=observers, mode="preview"
         )
 
     def approve(self, run_id: str, actor: str, *, source: RosterSource | None = None) -> SyncReport:
@@ -171,7 +171,7 @@ class Runs:
         slug_or_id: str,
         *,
         source: RosterSource | None = None,
-        progress: Progress | None = None,
+        observers: Sequence[events.Observer] = (),
     ) -> SyncReport:
         """Pull only what changed since the district's watermark and apply exactly that.
 
@@ -182,7 +182,7 @@ class Runs:
             slug_or_id: The district.
             source: Pull from this REST source instead of the configured one (its `filter` is
                 set to the delta filter).
-            progress: Called with (collection, records so far) while pulling.
+            observers: Hear the run's events (`sync.events`): phases, counts, its end.
 
         Raises:
             FullSyncRequired: No full sync has succeeded yet, so there is no watermark.
@@ -194,15 +194,12 @@ class Runs:
         with self._engine.connect() as conn:
             settings = store_workflow.get_settings(conn, district.id)
         # Recorded for the run page like every other run.
-        observers: list[events.Observer] = [ProgressRecorder(self._engine, district.id)]
-        if progress is not None:
-            observers.append(events.counting(progress))
         return execute_delta(
             self._engine,
             district_id=district.id,
             rules=rules,
             source=source,
-            observers=observers,
+            observers=[ProgressRecorder(self._engine, district.id), *observers],
             safeguards=settings.safeguards,
             holder=this_process(),
         )
@@ -352,7 +349,7 @@ class Runs:
         source: RosterSource,
         *,
         trigger: str,
-        progress: Progress | None = None,
+        observers: Sequence[events.Observer] = (),
         mode: str = "apply",
         approval: Approval | None = None,
         on_run: Callable[[str], None] | None = None,
@@ -370,18 +367,16 @@ class Runs:
                 self._engine, district_id=district.id, trigger=trigger, reason=reason
             )
         # The run page's recorder first: `on_run` hears a run whose progress is recorded.
-        observers: list[events.Observer] = [ProgressRecorder(self._engine, district.id)]
+        told: list[events.Observer] = [ProgressRecorder(self._engine, district.id), *observers]
         if on_run is not None:
-            observers.append(events.starting(on_run))
-        if progress is not None:
-            observers.append(events.counting(progress))
+            told.append(events.starting(on_run))
         return execute_sync(
             self._engine,
             district_id=district.id,
             rules=rules,
             source=source,
             trigger=trigger,
-            observers=observers,
+            observers=told,
             mode=events.Mode(mode),
             safeguards=settings.safeguards,
             approval=approval,

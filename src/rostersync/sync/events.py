@@ -13,9 +13,7 @@ logged and skipped, never a reason for the run to fail.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -196,28 +194,6 @@ def fan_out(observers: Iterable[Observer]) -> Observer:
     return tell
 
 
-_subscribed: ContextVar[tuple[Observer, ...]] = ContextVar("rostersync_observers", default=())
-
-
-@contextmanager
-def observing(*observers: Observer) -> Iterator[None]:
-    """Runs started in this context (thread) tell `observers` too, besides the ones passed.
-
-    For callers that reach the pipeline through the service API, which does not take
-    observers: the job queue and the CLI.
-    """
-    token = _subscribed.set((*_subscribed.get(), *observers))
-    try:
-        yield
-    finally:
-        _subscribed.reset(token)
-
-
-def subscribed() -> tuple[Observer, ...]:
-    """The observers `observing` added in this context."""
-    return _subscribed.get()
-
-
 def counting(progress: Callable[[str, int], None]) -> Observer:
     """An observer passing each `CollectionPulled` on as `progress(collection, records)`."""
 
@@ -254,7 +230,5 @@ __all__ = [
     "counting",
     "failure_kind",
     "fan_out",
-    "observing",
     "starting",
-    "subscribed",
 ]

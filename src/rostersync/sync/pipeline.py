@@ -57,7 +57,6 @@ from rostersync.sync.events import (
     RunStarted,
     RunStatus,
     fan_out,
-    subscribed,
 )
 from rostersync.sync.pausepoints import pause_point
 from rostersync.sync.report import (
@@ -152,8 +151,7 @@ def execute_sync(
         rules: The district's questionnaire answers.
         source: Where the roster comes from.
         trigger: Why the run happens (manual, scheduled, revalidate, approval, …).
-        observers: Hear the run's events (`sync.events`), besides those `events.observing`
-            added in this context.
+        observers: Hear the run's events (`sync.events`): phases, counts, its end.
         mode: "apply" writes the plan (unless a safeguard holds it); "preview" only stores it.
         safeguards: The district's thresholds (defaults when None). Not checked on approval.
         approval: Apply only if the plan still has this fingerprint, and mark that run approved.
@@ -171,7 +169,7 @@ def execute_sync(
     """
     started = time.monotonic()
     mode = Mode(mode)
-    tell = fan_out([*observers, *subscribed()])
+    tell = fan_out(observers)
     lock = store_locks.DistrictLock(engine, district_id)
     run_id = run_end.on_database(lambda: lock.acquire(trigger=trigger, mode=mode))
     bound = log.bind(district_id=district_id, run_id=run_id)

@@ -22,6 +22,7 @@ from rostersync.simulator import DistrictData, SimulatorServer, generate_distric
 from rostersync.simulator.district import COLLECTIONS
 from rostersync.simulator.faults import server_error
 from rostersync.store import tables
+from rostersync.sync import events
 from rostersync.sync.sources import OneRosterRestSource
 
 KEY, SECRET = "delta-key", "delta-secret-4Kp"
@@ -238,7 +239,9 @@ class TestDeltaProgress:
         synced_then_mutated(portal, server, district_data)
         heard: list[tuple[str, int]] = []
 
-        report = portal.runs.delta("springfield", progress=lambda c, n: heard.append((c, n)))
+        report = portal.runs.delta(
+            "springfield", observers=[events.counting(lambda c, n: heard.append((c, n)))]
+        )
 
         assert report.status == "succeeded", report.error
         progress = portal.runs.progress(report.run_id)

@@ -30,9 +30,7 @@ from rostersync.sync.events import (
     counting,
     failure_kind,
     fan_out,
-    observing,
     starting,
-    subscribed,
 )
 
 
@@ -81,16 +79,6 @@ def test_fan_out_tells_every_observer_even_after_one_fails() -> None:
     event = PhaseChanged("r", Phase.PLANNING)
     tell(event)
     assert heard == [event]
-
-
-def test_observing_adds_observers_only_inside_its_block() -> None:
-    heard: list[Event] = []
-    assert subscribed() == ()
-    with observing(heard.append):
-        with observing(heard.append):
-            assert len(subscribed()) == 2
-        assert len(subscribed()) == 1
-    assert subscribed() == ()
 
 
 def test_the_callback_adapters_hear_only_their_event() -> None:

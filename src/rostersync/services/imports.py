@@ -136,15 +136,8 @@ class Imports:
         """
         with self._engine.begin() as conn:
             district = self._manual_district(conn, slug_or_id, "teacher")
-            in_use = store_accounts.emails_in_use(
-                conn, district.id, [staff_import.normal_email(email)]
-            )
-            problems = staff_import.check_person(
-                given_name=given_name,
-                family_name=family_name,
-                email=email,
-                email_required=True,
-                emails_in_use=in_use,
+            problems = _person_problems(
+                conn, district.id, given_name, family_name, email, email_required=True
             )
             roles = (staff_import.TEACHER, *staff_import.STAFF_ROLES)
             if role.strip().lower() not in roles:
@@ -206,15 +199,8 @@ class Imports:
         """
         with self._engine.begin() as conn:
             district = self._manual_district(conn, slug_or_id, "student")
-            in_use = store_accounts.emails_in_use(
-                conn, district.id, [staff_import.normal_email(email)]
-            )
-            problems = staff_import.check_person(
-                given_name=given_name,
-                family_name=family_name,
-                email=email,
-                email_required=False,
-                emails_in_use=in_use,
+            problems = _person_problems(
+                conn, district.id, given_name, family_name, email, email_required=False
             )
             problems.extend(staff_import.check_grade(grade.strip()))
             if not student_id.strip():
@@ -288,3 +274,23 @@ class Imports:
         report = self.import_staff(slug_or_id, filename, data, actor)
         sheet = read_staff_sheet(filename, data, max_rows=self._context.settings.import_max_rows)
         return report, sheet.rows
+
+
+def _person_problems(
+    conn: Connection,
+    district_id: str,
+    given_name: str,
+    family_name: str,
+    email: str,
+    *,
+    email_required: bool,
+) -> list[str]:
+    """What is wrong with a hand-made account's name and email (taken emails included)."""
+    in_use = store_accounts.emails_in_use(conn, district_id, [staff_import.normal_email(email)])
+    return staff_import.check_person(
+        given_name=given_name,
+        family_name=family_name,
+        email=email,
+        email_required=email_required,
+        emails_in_use=in_use,
+    )

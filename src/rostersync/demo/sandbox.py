@@ -40,6 +40,8 @@ class SandboxDistrict:
     live: bool = True
     onboarded: bool = True
     eligibility_source: str = "portal"
+    # Who receives the district's emails (summaries, held syncs); none when empty.
+    data_manager_emails: list[str] = field(default_factory=list)
     # People ClassLink knows but the roster does not (yet): the SSO side gets them, the sync not.
     sso_only_users: list[dict[str, Any]] = field(default_factory=list)
 
@@ -124,6 +126,7 @@ class Sandbox:
                 key=key,
                 secret=secret,
                 tenant_id=district.tenant_id,
+                data_manager_emails=list(district.data_manager_emails),
                 eligibility_source=district.eligibility_source,
                 eligibility_field="eligibility"
                 if district.eligibility_source == "metadata"

@@ -39,6 +39,7 @@ from rostersync.domain.references import POINTS_AT_DELETED as POINTS_AT_DELETED
 from rostersync.domain.references import WAITING as WAITING
 from rostersync.domain.references import issue as _issue
 from rostersync.domain.rules import DistrictRules
+from rostersync.domain.subjects import EnrollmentNamer, name_issues, school_names
 from rostersync.domain.unprovided import course_reference
 from rostersync.domain.validate_enrollments import ENROLLMENT_ROLES as ENROLLMENT_ROLES
 from rostersync.domain.validate_enrollments import EnrollmentContext as EnrollmentContext
@@ -222,6 +223,8 @@ def validate_roster(
             names[kind][record.sourced_id] = describe(record)
         else:
             valid[kind].append(record)
+
+    schools = school_names(roster.orgs.values())
 
     # Orgs ------------------------------------------------------------------------------------
     for org in roster.orgs.values():
@@ -468,6 +471,7 @@ def validate_roster(
         people_deleted=people_deleted,
         class_names=names[EntityKind.CLASS],
         people_names=names[EntityKind.STUDENT] | names[EntityKind.EDUCATOR],
+        namer=EnrollmentNamer(accounts, roster.classes, schools),
     )
     for enrollment in roster.enrollments.values():
         verdict, found = judge_enrollment(enrollment, context)
@@ -478,6 +482,23 @@ def validate_roster(
         held[EntityKind.ENROLLMENT].add(enrollment.sourced_id)
         count_held(skipped, (verdict, found), enrollment, context, details=waiting)
 
+    # Every issue names its record as people know it, from what this pull sent.
+    issues = name_issues(
+        issues,
+        people=roster.people,
+        accounts=accounts,
+        classes=roster.classes,
+        others={
+            "school": roster.orgs,
+            "org": roster.orgs,
+            "term": roster.sessions,
+            "academicSession": roster.sessions,
+            "course": roster.courses,
+        },
+        enrollments=roster.enrollments,
+        schools=schools,
+        student_id=lambda person: student_id_of(person, rules),
+    )
     return ValidatedRoster(
         valid=valid,
         held=held,

@@ -8,11 +8,11 @@ record it waits for (`count_held`), never an issue of its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from rostersync.domain.issues import Severity, ValidationIssue
+from rostersync.domain.issues import IssueSubject, Severity, ValidationIssue
 from rostersync.domain.records import ACTIVE, Enrollment, EntityKind
 from rostersync.domain.references import (
     DELETED,
@@ -53,6 +53,8 @@ class EnrollmentContext:
     # Held classes and people as people know them (`references.describe`), by sourcedId.
     class_names: Mapping[str, str] = field(default_factory=dict)
     people_names: Mapping[str, str] = field(default_factory=dict)
+    # Names an enrollment with an issue as "student in class" (`subjects.EnrollmentNamer`).
+    namer: Callable[[Enrollment], IssueSubject] | None = field(default=None, compare=False)
 
     def without_people(
         self, blocked: Set[str], names: Mapping[str, str] | None = None
@@ -157,6 +159,9 @@ def judge_enrollment(
             )
         )
     real = [p for p in problems if p is not None and p.code != WAITING]
+    if real and context.namer is not None:
+        subject = context.namer(enrollment)
+        real = [replace(p, subject=subject) for p in real]
     waiting = any(p is not None and p.code == WAITING for p in problems)
     if waiting and not any(p.severity is Severity.ERROR for p in real):
         return Verdict.WAITING, real

@@ -8,6 +8,7 @@ a student ID used twice and `student_problems` for a student's grade and student
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from rostersync.domain.issues import ValidationIssue
 from rostersync.domain.records import (
@@ -22,6 +23,7 @@ from rostersync.domain.records import (
 )
 from rostersync.domain.references import issue as _issue
 from rostersync.domain.rules import DistrictRules, EligibilitySource
+from rostersync.domain.subjects import person_subject
 
 
 def student_id_of(person: Person, rules: DistrictRules) -> str:
@@ -111,16 +113,21 @@ def admit_person(
         return
     account = project_person(person, rules)
     if account is None:
+        # Never an account, so named here from the record as sent (schools named later).
+        subject = person_subject(person, {}, student_id=student_id_of(person, rules))
         issues.append(
-            _issue(
-                "user",
-                person.sourced_id,
-                "role",
-                "unknown_role",
-                f"User {person.sourced_id!r} has role {person.role!r}, which is neither a "
-                "student nor a staff role.",
-                "Set the user's role to student, teacher, administrator, aide or another "
-                "OneRoster staff role.",
+            replace(
+                _issue(
+                    "user",
+                    person.sourced_id,
+                    "role",
+                    "unknown_role",
+                    f"User {person.sourced_id!r} has role {person.role!r}, which is neither a "
+                    "student nor a staff role.",
+                    "Set the user's role to student, teacher, administrator, aide or another "
+                    "OneRoster staff role.",
+                ),
+                subject=subject,
             )
         )
         return

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import case, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from rostersync.domain.issues import IssueSubject
 from rostersync.errors import NotFoundError
 from rostersync.store.tables import audit_log, sync_runs, validation_issues
 
@@ -49,6 +50,41 @@ class IssueRecord:
     status: str
     created_at: datetime
     closed_at: datetime | None
+    # The record as people know it (`domain.issues.IssueSubject`); None when not known.
+    subject_name: str | None = None
+    subject_role: str | None = None
+    subject_student_id: str | None = None
+    subject_grade: str | None = None
+    subject_school: str | None = None
+    subject_code: str | None = None
+
+    @property
+    def subject(self) -> IssueSubject | None:
+        """The record as people know it, or None for an issue stored without one."""
+        values = subject_values(self)
+        return IssueSubject(**values) if any(values.values()) else None
+
+    @property
+    def subject_label(self) -> str:
+        """`Ada Lovelace (student, ID 1001, grade 05, Lincoln ES)`, or "" when not known."""
+        subject = self.subject
+        return subject.label() if subject is not None else ""
+
+
+SUBJECT_FIELDS = ("name", "role", "student_id", "grade", "school", "code")
+
+
+def subject_values(issue: Any) -> dict[str, str]:
+    """An issue's stored `subject_*` columns as `IssueSubject` fields (None read as "")."""
+    return {name: getattr(issue, f"subject_{name}", None) or "" for name in SUBJECT_FIELDS}
+
+
+def subject_columns(subject: IssueSubject | None) -> dict[str, str | None]:
+    """The `subject_*` column values of a subject (None for an empty value)."""
+    return {
+        f"subject_{name}": (getattr(subject, name) or None) if subject is not None else None
+        for name in SUBJECT_FIELDS
+    }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -303,6 +303,14 @@ validation_issues = Table(
     # issue, and the run that closed it.
     Column("last_seen_run", String(ID), ForeignKey("sync_runs.id"), nullable=True),
     Column("closed_by_run", String(ID), ForeignKey("sync_runs.id"), nullable=True),
+    # The record as people know it, from what the roster sent (`domain.issues.IssueSubject`,
+    # migration 0013): empty on issues found before, or of a record the pull could not name.
+    Column("subject_name", Text, nullable=True),
+    Column("subject_role", Text, nullable=True),
+    Column("subject_student_id", Text, nullable=True),
+    Column("subject_grade", Text, nullable=True),
+    Column("subject_school", Text, nullable=True),
+    Column("subject_code", Text, nullable=True),
     CheckConstraint("status IN ('open', 'closed')", name="status"),
     Index(None, "run_id"),
     Index(None, "district_id", "status"),

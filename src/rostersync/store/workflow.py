@@ -20,7 +20,7 @@ from rostersync.domain.match import Account, Match, normal_email
 from rostersync.domain.records import EntityKind
 from rostersync.domain.safeguards import PauseWindow, Safeguards
 from rostersync.errors import NotFoundError
-from rostersync.store.runs import IssueRecord
+from rostersync.store.runs import IssueRecord, subject_columns, subject_values
 from rostersync.store.tables import (
     ROSTER_TABLES,
     audit_log,
@@ -275,12 +275,14 @@ def reconcile_issues(
         {"opened": n, "kept": n, "closed": n}.
     """
     t = validation_issues
+    subject = [t.c[name] for name in subject_columns(None)]
     open_rows = conn.execute(
-        select(t.c.id, t.c.entity, t.c.sourced_id, t.c.field, t.c.code).where(
+        select(t.c.id, t.c.entity, t.c.sourced_id, t.c.field, t.c.code, *subject).where(
             t.c.district_id == district_id, t.c.status == "open"
         )
     ).all()
     existing = {_key(r.entity, r.sourced_id, r.field, r.code): r.id for r in open_rows}
+    named = {r.id: subject_values(r) for r in open_rows}
     fresh: dict[IssueKey, ValidationIssue] = {}
     for issue in issues:
         fresh.setdefault(_key(issue.entity, issue.sourced_id, issue.field, issue.code), issue)
@@ -296,6 +298,23 @@ def reconcile_issues(
         )
     for chunk in _chunks(keeping):
         conn.execute(update(t).where(t.c.id.in_(chunk)).values(last_seen_run=run_id))
+    # A kept issue is named as this run's roster names its record (a name fixed in the SIS, or
+    # an issue stored before issues had names): one batched statement for the changed ones.
+    renamed = []
+    for key, issue_id in existing.items():
+        found = fresh.get(key)
+        if found is None or found.subject is None:
+            continue
+        columns = subject_columns(found.subject)
+        if {f"subject_{k}": v or None for k, v in named[issue_id].items()} != columns:
+            renamed.append({"issue_id": issue_id, **{f"new_{k}": v for k, v in columns.items()}})
+    if renamed:
+        conn.execute(
+            update(t)
+            .where(t.c.id == bindparam("issue_id"))
+            .values({name: bindparam(f"new_{name}") for name in subject_columns(None)}),
+            renamed,
+        )
     new = [issue for key, issue in fresh.items() if key not in existing]
     if new:
         conn.execute(
@@ -315,6 +334,7 @@ def reconcile_issues(
                     "status": "open",
                     "created_at": now,
                     "last_seen_run": run_id,
+                    **subject_columns(issue.subject),
                 }
                 for issue in new
             ],

@@ -1,0 +1,216 @@
+"""The record an issue is about, as a person recognises it (`IssueSubject`).
+
+A broken record is named from what the roster sent, also when it failed validation and was
+never provisioned: a person by given and family name, role, the district's student ID, grade and
+school; a class by title, code and school; an enrollment as "student in class". A school is named
+by the pull's own orgs when it has them, else by its sourcedId.
+
+Subjects are looked up only for the records that have an issue, after validation
+(`name_issues`), or as an enrollment is judged (`EnrollmentNamer`), so a clean record costs
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+
+from rostersync.domain.issues import IssueSubject, ValidationIssue
+from rostersync.domain.records import (
+    STUDENT_ROLES,
+    AcademicSession,
+    Course,
+    Educator,
+    Enrollment,
+    Org,
+    Person,
+    SchoolClass,
+    Student,
+)
+
+__all__ = [
+    "EnrollmentNamer",
+    "class_subject",
+    "enrollment_subject",
+    "name_issues",
+    "person_subject",
+    "school_names",
+]
+
+PEOPLE_ENTITIES = frozenset({"student", "educator", "user"})
+
+
+def school_names(orgs: Iterable[Org]) -> dict[str, str]:
+    """The pull's schools (and other orgs) by sourcedId, those that have a name."""
+    return {org.sourced_id: org.name.strip() for org in orgs if org.name.strip()}
+
+
+def _school(sourced_ids: Sequence[str] | str | None, schools: Mapping[str, str]) -> str:
+    if isinstance(sourced_ids, str) or sourced_ids is None:
+        first = sourced_ids or ""
+    else:
+        first = next((s for s in sourced_ids if s), "")
+    return schools.get(first, first)
+
+
+def full_name(given: str, family: str) -> str:
+    """Given and family name, as one."""
+    return " ".join(p for p in (given.strip(), family.strip()) if p)
+
+
+def person_subject(
+    person: Person | Student | Educator,
+    schools: Mapping[str, str],
+    *,
+    student_id: str = "",
+) -> IssueSubject:
+    """A user as the roster sent it. `student_id` is read by the caller for a source `Person`
+    (from the field the district named); an account already carries its own."""
+    name = full_name(person.given_name, person.family_name)
+    if isinstance(person, Student):
+        return IssueSubject(
+            name=name,
+            role="student",
+            student_id=person.student_id,
+            grade=person.grade,
+            school=_school(person.school_sourced_ids, schools),
+        )
+    if isinstance(person, Educator):
+        return IssueSubject(
+            name=name, role=person.role, school=_school(person.school_sourced_ids, schools)
+        )
+    return IssueSubject(
+        name=name,
+        role=person.role.strip(),
+        student_id=student_id if person.role in STUDENT_ROLES else "",
+        grade=person.grades[0].strip() if person.grades else "",
+        school=_school(person.org_sourced_ids, schools),
+    )
+
+
+def class_subject(klass: SchoolClass, schools: Mapping[str, str]) -> IssueSubject:
+    """A class by title, class code and school."""
+    return IssueSubject(
+        name=klass.title.strip(),
+        code=klass.class_code.strip(),
+        school=_school(klass.school_sourced_id, schools),
+    )
+
+
+def enrollment_subject(
+    enrollment: Enrollment,
+    person: IssueSubject | None,
+    klass: IssueSubject | None,
+) -> IssueSubject:
+    """An enrollment as "student in class" when both are known, else whichever is."""
+    who = person.name if person is not None else ""
+    where = klass.name if klass is not None else ""
+    name = f"{who} in {where}" if who and where else who or where
+    school = (klass.school if klass is not None else "") or (
+        person.school if person is not None else ""
+    )
+    return IssueSubject(
+        name=name,
+        role=enrollment.role.strip(),
+        student_id=person.student_id if person is not None else "",
+        grade=person.grade if person is not None else "",
+        school=school or enrollment.school_sourced_id,
+        code=klass.code if klass is not None else "",
+    )
+
+
+class EnrollmentNamer:
+    """Names an enrollment from its pull's people and classes, for an enrollment with an issue.
+
+    Enrollments are judged one at a time, also streamed, long after the people were read; the
+    people are indexed by sourcedId the first time an enrollment needs one, never before.
+    """
+
+    __slots__ = ("_accounts", "_classes", "_index", "_schools")
+
+    def __init__(
+        self,
+        accounts: Sequence[Student | Educator],
+        classes: Mapping[str, SchoolClass],
+        schools: Mapping[str, str],
+    ) -> None:
+        self._accounts = accounts
+        self._classes = classes
+        self._schools = schools
+        self._index: dict[str, Student | Educator] | None = None
+
+    def person(self, sourced_id: str) -> IssueSubject | None:
+        """The pull's account with this sourcedId, as a subject, or None."""
+        if self._index is None:
+            self._index = {a.sourced_id: a for a in self._accounts}
+        account = self._index.get(sourced_id)
+        return None if account is None else person_subject(account, self._schools)
+
+    def __call__(self, enrollment: Enrollment) -> IssueSubject:
+        klass = self._classes.get(enrollment.class_sourced_id)
+        return enrollment_subject(
+            enrollment,
+            self.person(enrollment.user_sourced_id),
+            None if klass is None else class_subject(klass, self._schools),
+        )
+
+
+def _other_subject(
+    record: Org | AcademicSession | Course, schools: Mapping[str, str]
+) -> IssueSubject:
+    if isinstance(record, Org):
+        return IssueSubject(name=record.name.strip())
+    if isinstance(record, Course):
+        return IssueSubject(
+            name=record.title.strip(),
+            code=record.course_code.strip(),
+            school=_school(record.org_sourced_id, schools),
+        )
+    return IssueSubject(name=record.title.strip())
+
+
+def name_issues(
+    issues: Sequence[ValidationIssue],
+    *,
+    people: Mapping[str, Person],
+    accounts: Sequence[Student | Educator],
+    classes: Mapping[str, SchoolClass],
+    others: Mapping[str, Mapping[str, Org | AcademicSession | Course]],
+    enrollments: Mapping[str, Enrollment],
+    schools: Mapping[str, str],
+    student_id: Callable[[Person], str],
+) -> list[ValidationIssue]:
+    """Each issue with its subject, from the records of its pull.
+
+    `others` holds the orgs, terms and courses by the entity word their issues use. An issue
+    that already has a subject keeps it, with its school named when the pull had the school.
+    """
+    namer = EnrollmentNamer(accounts, classes, schools)
+    # Accounts indexed only for the people with an issue, not the whole district.
+    wanted = {i.sourced_id for i in issues if i.subject is None and i.entity in PEOPLE_ENTITIES}
+    found = {a.sourced_id: a for a in accounts if a.sourced_id in wanted}
+    named: list[ValidationIssue] = []
+    for issue in issues:
+        subject = issue.subject
+        sid = issue.sourced_id
+        if subject is not None:
+            school = schools.get(subject.school)
+            if school:
+                subject = replace(subject, school=school)
+        elif not sid:
+            pass
+        elif issue.entity in PEOPLE_ENTITIES:
+            account = found.get(sid)
+            person = people.get(sid)
+            if account is not None:
+                subject = person_subject(account, schools)
+            elif person is not None:
+                subject = person_subject(person, schools, student_id=student_id(person))
+        elif issue.entity == "class" and sid in classes:
+            subject = class_subject(classes[sid], schools)
+        elif issue.entity == "enrollment" and sid in enrollments:
+            subject = namer(enrollments[sid])
+        elif sid in others.get(issue.entity, {}):
+            subject = _other_subject(others[issue.entity][sid], schools)
+        named.append(issue if subject is issue.subject else replace(issue, subject=subject))
+    return named

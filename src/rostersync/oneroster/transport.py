@@ -10,7 +10,15 @@
 tests: the guard still vets every connection, and its refusals are never retried. A signed request
 is signed afresh per attempt through the `ATTEMPT_HEADERS` request extension (a resent nonce would
 be rejected as a replay). Requests go out one at a time, as soon as the last answer (or the wait
-after it) allows: there is no client-side rate limit beyond the server's `Retry-After`.
+after it) allows.
+
+    BudgetTransport(guard, budget, district)      (inside RetryTransport, around the guard)
+      per attempt: budget.take(host, district) → inner.handle_request; a 429 or 503 with
+                   `Retry-After` closes the host for every worker (`budget.close`)
+
+The shared budget (`oneroster.budget`, decision 0028) is what keeps a fleet of workers within a
+roster server's rate limit; its refusal is a `RetriableSourceError` with status 429, not retried
+here.
 """
 
 from __future__ import annotations
@@ -26,10 +34,13 @@ import httpx
 import structlog
 
 from rostersync.errors import RetriableSourceError, SourceError
+from rostersync.oneroster.budget import RosterBudget
 
 __all__ = [
     "ATTEMPT_HEADERS",
+    "CLOSING_STATUSES",
     "RETRIABLE_TRANSPORT_ERRORS",
+    "BudgetTransport",
     "Judge",
     "RetryPolicy",
     "RetryTransport",
@@ -44,6 +55,8 @@ RETRIABLE_TRANSPORT_ERRORS = (
     httpx.RemoteProtocolError,
 )
 
+# Answers whose `Retry-After` closes the host for every worker.
+CLOSING_STATUSES = frozenset({429, 503})
 Judge = Callable[[httpx.Response], SourceError | None]
 AttemptHeaders = Callable[[], Mapping[str, str]]
 
@@ -203,6 +216,44 @@ class RetryTransport(httpx.BaseTransport):
             if response is not None:
                 response.close()
             policy.sleep(delay)
+
+    def close(self) -> None:
+        """Close the inner transport's connections."""
+        self._inner.close()
+
+
+class BudgetTransport(httpx.BaseTransport):
+    """Sends each request through `inner` once `budget` gives the host a turn.
+
+    A 429 or 503 answer with a `Retry-After` closes the host in the budget for that long, so
+    every worker's next request to it waits too.
+
+    Args:
+        inner: The transport that sends (the outbound guard, or a test's server).
+        budget: The budget shared by every transport of this storage.
+        district: Whose requests these are: each district has one ticket per host.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport, budget: RosterBudget, district: str) -> None:
+        self._inner = inner
+        self._budget = budget
+        self._district = district
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """The inner transport's answer, sent in the host's turn."""
+        host = request.url.host
+        try:
+            self._budget.take(host, self._district)
+        except RetriableSourceError as refusal:
+            refusal.url = _path(request.url)
+            raise
+        response = self._inner.handle_request(request)
+        if response.status_code in CLOSING_STATUSES:
+            seconds = parse_retry_after(response.headers.get("Retry-After"))
+            if seconds:
+                self._budget.close(host, seconds)
+                log.info("oneroster.host_closed", host=host, seconds=round(seconds, 3))
+        return response
 
     def close(self) -> None:
         """Close the inner transport's connections."""

@@ -34,7 +34,9 @@ import httpx
 
 from rostersync.config import Settings
 from rostersync.errors import ConfigError
+from rostersync.oneroster.budget import RosterBudget, shared_budget
 from rostersync.oneroster.outbound import guarded_transport
+from rostersync.oneroster.transport import BudgetTransport
 from rostersync.sync.sources import RosterSource, first_record
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "VendorSetting",
     "build_source",
     "client_options",
+    "roster_budget",
 ]
 
 FieldName = Literal["source_url", "key", "secret"]
@@ -122,14 +125,31 @@ class ClientOptions(TypedDict):
     transport: httpx.BaseTransport
 
 
-def client_options(settings: Settings) -> ClientOptions:
-    """Page size, timeout, retries and the outbound guard, from the settings."""
+def roster_budget(settings: Settings) -> RosterBudget:
+    """The request budget every roster transport of this deployment shares (decision 0028):
+    in Redis when the queue is on Redis (or at `rate_limit_storage_url`), else in this process,
+    one per queue (its name and data directory)."""
+    url = settings.rate_limit_storage_url or (
+        settings.redis_url if settings.queue_backend == "redis" else "memory://"
+    )
+    prefix = settings.queue_name
+    if url.startswith("memory"):
+        prefix = f"{settings.data_dir.resolve()}:{prefix}"
+    return shared_budget(
+        url, prefix, settings.roster_requests_per_second, settings.roster_budget_max_wait_seconds
+    )
+
+
+def client_options(settings: Settings, district: str = "") -> ClientOptions:
+    """Page size, timeout, retries and the outbound guard within the shared request budget."""
     return {
         "page_size": settings.page_size,
         "timeout": settings.http_timeout_seconds,
         "max_retries": settings.http_max_retries,
         # A district's source URL is typed by a person: connect only where the policy allows.
-        "transport": guarded_transport(settings.outbound_policy),
+        "transport": BudgetTransport(
+            guarded_transport(settings.outbound_policy), roster_budget(settings), district
+        ),
     }
 
 
@@ -210,7 +230,8 @@ class Provider:
                     setting.missing
                     or f"{self.label} needs the vendor setting {setting.env}; set it first"
                 )
-        return self.open(integration, key, secret, settings, client_options(settings))
+        district = str(getattr(integration, "district_id", ""))
+        return self.open(integration, key, secret, settings, client_options(settings, district))
 
     def open(
         self,

@@ -1,0 +1,207 @@
+"""The shared request budget, in memory, on an injected clock: no test waits for real time."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import httpx
+import limits.storage.memory
+import pytest
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+
+from rostersync import metrics
+from rostersync.errors import RetriableSourceError
+from rostersync.oneroster.budget import (
+    BudgetNote,
+    MemoryClosures,
+    RosterBudget,
+    RosterBudgetExhausted,
+    per_second,
+)
+from rostersync.oneroster.transport import BudgetTransport
+
+HOST = "roster.example.org"
+
+
+class Clock:
+    """Unix seconds that move only when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    made = Clock()
+    # `limits` keeps its memory windows on `time.time()`: it reads the same clock.
+    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=made))
+    return made
+
+
+def budget(
+    clock: Clock,
+    rate: int = 2,
+    *,
+    max_wait: float = 300.0,
+    sleep: Callable[[float], None] | None = None,
+) -> RosterBudget:
+    return RosterBudget(
+        MemoryStorage(),
+        RateLimitItemPerSecond(rate, 1),
+        MemoryClosures(),
+        prefix="test",
+        max_wait=max_wait,
+        clock=clock,
+        sleep=sleep or clock.sleep,
+    )
+
+
+def waits(reason: str) -> float:
+    value = metrics.REGISTRY.get_sample_value(
+        "rostersync_roster_budget_waits_total", {"reason": reason}
+    )
+    return value or 0.0
+
+
+def test_requests_within_the_window_go_at_once_and_the_next_waits_for_room(clock: Clock) -> None:
+    shared = budget(clock, rate=2)
+    before = waits("budget")
+    assert shared.take(HOST, "a") == 0
+    assert shared.take(HOST, "b") == 0
+    waited = shared.take(HOST, "a")
+    assert waited == pytest.approx(1.0, abs=0.01)
+    assert sum(clock.sleeps) == pytest.approx(1.0, abs=0.01)
+    assert waits("budget") > before
+
+
+def test_each_host_has_its_own_window(clock: Clock) -> None:
+    shared = budget(clock, rate=1)
+    shared.take(HOST, "a")
+    assert shared.take("other.example.org", "a") == 0
+    assert clock.sleeps == []
+
+
+def test_a_closed_host_holds_every_district_until_the_time_it_asked_for(clock: Clock) -> None:
+    shared = budget(clock)
+    notes: list[BudgetNote] = []
+    shared.listen(notes.append)
+    shared.close(HOST, 30)
+    assert shared.closed_until(HOST) == clock.now + 30
+    assert shared.take(HOST, "a") == pytest.approx(30)
+    assert notes == [
+        BudgetNote("closed", HOST, 30),
+        BudgetNote("waited", HOST, 30, "a", "closed"),
+    ]
+    assert shared.take(HOST, "b") == 0
+
+
+def test_a_later_closure_is_kept_over_an_earlier_one(clock: Clock) -> None:
+    shared = budget(clock)
+    shared.close(HOST, 60)
+    shared.close(HOST, 5)
+    assert shared.closed_until(HOST) == clock.now + 60
+
+
+def test_a_closure_longer_than_the_longest_wait_fails_at_once_as_a_rate_limit(
+    clock: Clock,
+) -> None:
+    shared = budget(clock, max_wait=10)
+    shared.close(HOST, 3600)
+    with pytest.raises(RosterBudgetExhausted) as refused:
+        shared.take(HOST, "a")
+    assert isinstance(refused.value, RetriableSourceError)
+    assert refused.value.status == 429
+    assert "Retry-After" in str(refused.value) and "retried" in str(refused.value)
+    assert clock.sleeps == []
+
+
+def test_a_window_that_stays_full_past_the_longest_wait_fails_the_request(clock: Clock) -> None:
+    shared = budget(clock, rate=1, max_wait=0.5)
+    shared.take(HOST, "a")
+    with pytest.raises(RosterBudgetExhausted, match="shared request budget for"):
+        shared.take(HOST, "b")
+
+
+def test_a_rate_below_one_per_second_is_one_request_per_period() -> None:
+    assert (per_second(0.2).amount, per_second(0.2).get_expiry()) == (1, 5)
+    assert (per_second(50).amount, per_second(50).get_expiry()) == (50, 1)
+
+
+def test_a_district_waiting_for_its_turn_does_not_hold_another_district_back(
+    clock: Clock,
+) -> None:
+    # Each district has its own ticket: while "big" waits in its sleep, "small" reaches its own.
+    entered = {"big": threading.Event(), "small": threading.Event()}
+    release = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        entered[threading.current_thread().name].set()
+        assert release.wait(10)
+        clock.sleep(seconds)
+
+    shared = budget(clock, rate=1, sleep=sleep)
+    shared.take(HOST, "warm-up")
+    threads = [
+        threading.Thread(target=shared.take, args=(HOST, name), name=name)
+        for name in ("big", "small")
+    ]
+    threads[0].start()
+    assert entered["big"].wait(10)
+    threads[1].start()
+    assert entered["small"].wait(10)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+class TestTheTransport:
+    def test_a_429_with_retry_after_closes_the_host_for_every_district(self, clock: Clock) -> None:
+        shared = budget(clock)
+        sent: list[str] = []
+
+        def busy(request: httpx.Request) -> httpx.Response:
+            sent.append("a")
+            return httpx.Response(429, headers={"Retry-After": "7"})
+
+        def fine(request: httpx.Request) -> httpx.Response:
+            sent.append("b")
+            return httpx.Response(200, json={})
+
+        first = BudgetTransport(httpx.MockTransport(busy), shared, "a")
+        other = BudgetTransport(httpx.MockTransport(fine), shared, "b")
+        url = f"https://{HOST}/ims/oneroster/v1p1/users"
+        assert first.handle_request(httpx.Request("GET", url)).status_code == 429
+        assert shared.closed_until(HOST) == clock.now + 7
+        assert other.handle_request(httpx.Request("GET", url)).status_code == 200
+        assert sent == ["a", "b"]
+        assert clock.sleeps == [7]
+
+    def test_a_503_without_retry_after_closes_nothing(self, clock: Clock) -> None:
+        shared = budget(clock)
+        transport = BudgetTransport(
+            httpx.MockTransport(lambda request: httpx.Response(503)), shared, "a"
+        )
+        transport.handle_request(httpx.Request("GET", f"https://{HOST}/x"))
+        assert shared.closed_until(HOST) == 0
+
+    def test_a_refused_turn_names_the_path(self, clock: Clock) -> None:
+        shared = budget(clock, max_wait=1)
+        shared.close(HOST, 60)
+        transport = BudgetTransport(
+            httpx.MockTransport(lambda request: httpx.Response(200)), shared, "a"
+        )
+        with pytest.raises(RosterBudgetExhausted) as refused:
+            transport.handle_request(httpx.Request("GET", f"https://{HOST}/v1p1/users?limit=5"))
+        assert refused.value.url == "/v1p1/users"

@@ -25,6 +25,7 @@ from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
 from rostersync.sync import events
 from rostersync.sync.delta import execute_delta
+from rostersync.sync.metered import count_runs
 from rostersync.sync.pipeline import PENDING, Approval, SyncReport, execute_sync, record_skip
 from rostersync.sync.recorder import ProgressRecorder
 from rostersync.sync.sources import RosterSource
@@ -367,7 +368,11 @@ class Runs:
                 self._engine, district_id=district.id, trigger=trigger, reason=reason
             )
         # The run page's recorder first: `on_run` hears a run whose progress is recorded.
-        told: list[events.Observer] = [ProgressRecorder(self._engine, district.id), *observers]
+        told: list[events.Observer] = [
+            ProgressRecorder(self._engine, district.id),
+            count_runs,
+            *observers,
+        ]
         if on_run is not None:
             told.append(events.starting(on_run))
         return execute_sync(

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
+from tests.integration.cli_world import cli_environment
 from typer.testing import CliRunner
 
 from rostersync.cli.main import app
@@ -37,30 +37,21 @@ def staff_changes(conn: Connection, staff_id: str) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
-    values = {
-        "ROSTERSYNC_DATA_DIR": str(tmp_path),
-        "ROSTERSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
-        "ROSTERSYNC_SECRET_KEYS": Fernet.generate_key().decode(),
-        "ROSTERSYNC_LOG_FORMAT": "json",
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()  # settings are read once per process; each test has its own
-    svc = Services(get_settings())
-    svc.init_db()
-    svc.districts.add(
-        Questionnaire(
-            slug="springfield",
-            name="Springfield Unified School District",
-            display_name="Springfield USD – Springfield, IL",
-            city="Springfield",
-            state="IL",
-            source_kind="none",
+    with cli_environment(tmp_path, monkeypatch, chdir=False):
+        svc = Services(get_settings())
+        svc.init_db()
+        svc.districts.add(
+            Questionnaire(
+                slug="springfield",
+                name="Springfield Unified School District",
+                display_name="Springfield USD – Springfield, IL",
+                city="Springfield",
+                state="IL",
+                source_kind="none",
+            )
         )
-    )
-    yield svc
-    svc.close()
-    get_settings.cache_clear()
+        yield svc
+        svc.close()
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
+from tests.integration.cli_world import cli_environment
 from typer.testing import CliRunner
 
 from rostersync.cli.main import app
@@ -19,20 +19,11 @@ PASSWORD = "a sufficiently long passphrase"
 
 @pytest.fixture
 def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
-    values = {
-        "ROSTERSYNC_DATA_DIR": str(tmp_path),
-        "ROSTERSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
-        "ROSTERSYNC_SECRET_KEYS": Fernet.generate_key().decode(),
-        "ROSTERSYNC_LOG_FORMAT": "json",
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()  # settings are read once per process; each test has its own
-    svc = Services(get_settings())
-    svc.init_db()
-    yield svc
-    svc.close()
-    get_settings.cache_clear()
+    with cli_environment(tmp_path, monkeypatch, chdir=False):
+        svc = Services(get_settings())
+        svc.init_db()
+        yield svc
+        svc.close()
 
 
 def add(*args: str, password: str = PASSWORD, again: str | None = None) -> tuple[int, str]:

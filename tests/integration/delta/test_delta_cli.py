@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
+from tests.integration.cli_world import cli_environment
 from typer.testing import CliRunner
 
 from rostersync.cli.main import app
-from rostersync.config import get_settings
 from rostersync.simulator import SimulatorServer, Tenant, generate_district, mutations
 
 KEY, SECRET = "cli-key", "cli-secret-71x"
@@ -19,18 +18,8 @@ KEY, SECRET = "cli-key", "cli-secret-71x"
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    values = {
-        "ROSTERSYNC_DATA_DIR": str(tmp_path),
-        "ROSTERSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
-        "ROSTERSYNC_SECRET_KEYS": Fernet.generate_key().decode(),
-        "ROSTERSYNC_LOG_FORMAT": "json",
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()  # settings are read once per process; each test has its own
-    yield
-    get_settings.cache_clear()
+    with cli_environment(tmp_path, monkeypatch, chdir=True):
+        yield
 
 
 @pytest.fixture

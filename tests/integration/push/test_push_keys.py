@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select
+from tests.integration.cli_world import cli_environment
 from typer.testing import CliRunner
 
 from rostersync.cli.main import app
@@ -115,20 +115,11 @@ class TestAtRest:
 
 @pytest.fixture
 def cli_portal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
-    values = {
-        "ROSTERSYNC_DATA_DIR": str(tmp_path),
-        "ROSTERSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
-        "ROSTERSYNC_SECRET_KEYS": Fernet.generate_key().decode(),
-        "ROSTERSYNC_LOG_FORMAT": "json",
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()  # settings are read once per process; each test has its own
-    svc = Services(get_settings())
-    svc.init_db()
-    yield svc
-    svc.close()
-    get_settings.cache_clear()
+    with cli_environment(tmp_path, monkeypatch, chdir=False):
+        svc = Services(get_settings())
+        svc.init_db()
+        yield svc
+        svc.close()
 
 
 class TestCli:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import redis
 from limits import RateLimitItem, RateLimitItemPerSecond
@@ -198,7 +198,7 @@ class RosterBudget:
         """Wait for `host`'s turn and count one request against its window.
 
         Returns:
-            The seconds waited.
+            The seconds slept waiting (0 when the turn came at once).
 
         Raises:
             RosterBudgetExhausted: The turn would come later than `max_wait` from now (status
@@ -206,11 +206,16 @@ class RosterBudget:
         """
         start = self._clock()
         deadline = start + self.max_wait
-        with self._ticket(host, district):
+        waited = 0.0
+        ticket = self._ticket(host, district)
+        # The district's other request holding the ticket waits at most `max_wait` itself.
+        if not ticket.acquire(timeout=self.max_wait):
+            self._refuse(host, _Wait("budget", self.max_wait), self.max_wait)
+        try:
             while True:
                 wait = self._next_wait(host)
                 if wait is None:
-                    return self._clock() - start
+                    return waited
                 now = self._clock()
                 if now + wait.seconds > deadline:
                     self._refuse(host, wait, deadline - start)
@@ -218,6 +223,9 @@ class RosterBudget:
                 metrics.ROSTER_BUDGET_WAIT_SECONDS.labels(reason=wait.reason).inc(wait.seconds)
                 self._tell(BudgetNote("waited", host, wait.seconds, district, wait.reason))
                 self._sleep(wait.seconds)
+                waited += wait.seconds
+        finally:
+            ticket.release()
 
     def _next_wait(self, host: str) -> _Wait | None:
         # None once a request to `host` was counted; else how long to wait before looking again.
@@ -230,7 +238,7 @@ class RosterBudget:
         reset = self._limiter.get_window_stats(self.item, self._prefix, "roster", host).reset_time
         return _Wait("budget", max(_SHORTEST_WAIT, reset - now))
 
-    def _refuse(self, host: str, wait: _Wait, longest: float) -> None:
+    def _refuse(self, host: str, wait: _Wait, longest: float) -> NoReturn:
         metrics.ROSTER_BUDGET_REFUSALS.labels(reason=wait.reason).inc()
         if wait.reason == "closed":
             when = datetime.fromtimestamp(self.closures.until(host), UTC).strftime("%H:%M:%S")

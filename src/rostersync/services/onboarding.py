@@ -8,7 +8,9 @@ wizard's progress, so a half-onboarded district resumes where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,13 +18,14 @@ import structlog
 from sqlalchemy.engine import Connection
 
 from rostersync.domain.questionnaire import Questionnaire
-from rostersync.errors import ConfigError, CredentialNotForSource, NotFoundError
-from rostersync.providers import PROVIDERS, none, push
+from rostersync.errors import ConfigError, CredentialNotForSource, NotFoundError, SourceError
+from rostersync.providers import PROVIDERS, Provider, SourceConfig, none, push
 from rostersync.services.answers import check as answers_check
 from rostersync.services.answers import check_usable
 from rostersync.services.context import ServiceContext, today_in
 from rostersync.services.push import Pushes
 from rostersync.store import districts as store_districts
+from rostersync.store import onboarding_log
 from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
 from rostersync.store.credentials import SourceIdentity
@@ -31,6 +34,14 @@ _log = structlog.get_logger(__name__)
 
 # The slug is typed on the command line and in URLs.
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionTest:
+    """What a Test connection found: a sentence when the source answered, or why not."""
+
+    outcome: str = ""
+    failure: SourceError | ConfigError | None = None
 
 
 class Onboarding:
@@ -155,7 +166,8 @@ class Onboarding:
         source_url: str,
         key: str = "",
         secret: str = "",
-    ) -> None:
+        test: bool = False,
+    ) -> ConnectionTest | None:
         """Save where a district's roster comes from and its ClassLink key and secret.
 
         An empty key or secret keeps the one stored (the wizard never shows them again) only
@@ -163,6 +175,13 @@ class Onboarding:
         the secret typed again in the same call, because a stored secret is only ever sent to
         the source it was entered for (decision 0018). Both are stored encrypted and sealed to
         the source; the audit row says only that they were replaced.
+
+        With `test` (the wizard's Test connection), the new source is tried as `test_source`
+        tries it, before it is written; it is saved either way, and its audit row records
+        whether the connection worked (`connection`), which `progress` reads.
+
+        Returns:
+            With `test`, what the connection test found; otherwise None.
 
         Raises:
             CredentialNotForSource: The source changed and the secret was not typed again.
@@ -199,24 +218,42 @@ class Onboarding:
             current.secret = secret.strip() or current.secret
             answers_check(current)
             district = store_districts.get_district(conn, slug_or_id)
-            self._replace_source(
-                conn,
-                district.id,
-                current,
-                actor=actor,
-                now=now,
-                changes={
-                    "source_kind": current.source_kind,
-                    "source_url": current.source_url,
-                    "credentials_replaced": replaced,
-                },
-            )
+            changes: dict[str, Any] = {
+                "source_kind": current.source_kind,
+                "source_url": current.source_url,
+                "credentials_replaced": replaced,
+            }
+            tested = None
+            if test:
+                candidate = dataclasses.replace(
+                    store_districts.get_integration(conn, district.id),
+                    source_kind=current.source_kind,
+                    source_url=current.source_url,
+                )
+                tested = self._try(provider, candidate, current.key, current.secret)
+                changes["connection"] = "failed" if tested.failure else "works"
+                _log.info(
+                    "onboarding.source_tested", district_id=district.id, ok=not tested.failure
+                )
+            self._replace_source(conn, district.id, current, actor=actor, now=now, changes=changes)
+        return tested
 
-    def test_source(self, slug_or_id: str) -> str:
+    def _try(
+        self, provider: Provider, integration: SourceConfig, key: str, secret: str
+    ) -> ConnectionTest:
+        try:
+            outcome = provider.test_connection(integration, key, secret, self._context.settings)
+        except (SourceError, ConfigError) as exc:
+            return ConnectionTest(failure=exc)
+        return ConnectionTest(outcome=outcome)
+
+    def test_source(self, slug_or_id: str, actor: str = "system") -> str:
         """Try a district's stored source: authenticate and read one page of its orgs.
 
         One request (a page of one org), no retries and a short timeout, so a wrong URL or
-        credential answers within seconds; nothing is written.
+        credential answers within seconds. Only a success is written: an audit row
+        `onboarding_source_tested` (the host, never a key or secret), which `progress` reads as
+        the source step done until the source is saved again.
 
         Returns:
             What was reached, in a sentence (the host and the first org's name).
@@ -237,6 +274,18 @@ class Onboarding:
             key, secret = store_districts.get_credentials(conn, self._context.box, district.id)
         provider = PROVIDERS.pulling(integration.source_kind)
         outcome = provider.test_connection(integration, key, secret, self._context.settings)
+        with self._engine.begin() as conn:
+            store_workflow.audit(
+                conn,
+                district_id=district.id,
+                run_id=None,
+                actor=actor,
+                action="onboarding_source_tested",
+                entity_type="integration",
+                entity_id=district.id,
+                changes={"source_kind": integration.source_kind, "connected": True},
+                now=datetime.now(UTC),
+            )
         _log.info("onboarding.source_tested", district_id=district.id, ok=True)
         return outcome
 
@@ -313,17 +362,39 @@ class Onboarding:
             )
 
     def progress(self, slug_or_id: str) -> dict[str, bool]:
-        """Which wizard steps a district has done: answers, source, schedule, approved, live."""
+        """Which wizard steps a district has done: answers, source, schedule, approved, live.
+
+        `source` is done once the source works: a ClassLink source by a successful Test
+        connection when it was last saved or since (or, set outside the wizard, by an applied
+        sync), a pushing district by choosing to push. A pushing district needs no schedule
+        (its files are synced as they arrive), so `schedule` is done for it. `source_saved`
+        says a source was chosen at all, tested or not (where resuming the wizard goes on from).
+        """
         with self._engine.connect() as conn:
             district = store_districts.get_district(conn, slug_or_id)
             integration = store_districts.get_integration(conn, district.id)
-            done = store_districts.onboarding_steps_done(conn, district.id)
+            steps = onboarding_log.newest_steps(conn, district.id)
             runs = store_runs.list_runs(conn, district.id, 50)
+        approved = any(r.mode == "apply" and r.status == "succeeded" for r in runs)
+        kind = integration.source_kind
+        pushes = kind == push.KIND
+        saved, tested = steps.get("onboarding_source"), steps.get("onboarding_source_tested")
+        if kind == none.PENDING_KIND:
+            source = False
+        elif pushes:
+            source = True
+        elif saved is None:
+            source = tested is not None or approved
+        else:
+            source = saved.changes.get("connection") == "works" or (
+                tested is not None and tested.order > saved.order
+            )
         return {
             "answers": True,
-            "source": integration.source_kind != none.PENDING_KIND,
-            "schedule": "onboarding_schedule" in done,
-            "approved": any(r.mode == "apply" and r.status == "succeeded" for r in runs),
+            "source": source,
+            "source_saved": kind != none.PENDING_KIND,
+            "schedule": pushes or "onboarding_schedule" in steps,
+            "approved": approved,
             "live": district.status == "live",
         }
 

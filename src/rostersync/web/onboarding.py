@@ -5,9 +5,13 @@
     /admin/onboarding/{slug}/answers      the questionnaire again, to edit it
     /admin/onboarding/{slug}/source       ClassLink URL, key and secret, and Test connection;
                                           or "the district pushes OneRoster files"
-    /admin/onboarding/{slug}/schedule     how often and when to sync
+    /admin/onboarding/{slug}/schedule     how often and when to sync (not needed for a
+                                          district that pushes files)
     /admin/onboarding/{slug}/preview      preview the first sync, then approve it on its run page
-    /admin/onboarding/{slug}/go-live      a go-live date, or go live now
+    /admin/onboarding/{slug}/go-live      a go-live date, or go live now; then what to do next
+
+The source step is done once Test connection has reached the source (a save alone, or a failed
+test, leaves it not done); resuming goes on from the first step not yet saved.
 
 The gates are the admin pages' (`web/gates.py`): `Staff`, then `ScopedDistrict`, so a data
 manager reaches only their own district's steps and gets the same 404 as for a district that does
@@ -24,6 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import structlog
 from fastapi import APIRouter, Form, Request
@@ -31,7 +36,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from rostersync.domain.schedule import DAY_NAMES, MAX_INTERVAL_DAYS
-from rostersync.errors import ConfigError, CredentialNotForSource, SourceError
+from rostersync.errors import ConfigError, CredentialNotForSource
 from rostersync.providers import PROVIDERS, push
 from rostersync.services import Questionnaire, Services
 from rostersync.staff.models import StaffViewer
@@ -62,7 +67,7 @@ STEPS = (
 )
 GO_LIVE_MESSAGES = {
     "live": "The district is live: its people can sign in now.",
-    "scheduled": "Saved: the district goes live on its go-live date.",
+    "scheduled": "Saved: the district goes live on {date}.",
 }
 _log = structlog.get_logger(__name__)
 
@@ -84,6 +89,7 @@ def create_onboarding_router(service: Services) -> APIRouter:
     ) -> HTMLResponse:
         status = 400 if context.get("errors") or context.get("error") else 200
         progress = service.onboarding.progress(district.id) if district is not None else {}
+        pushes = district is not None and source_kind(district) == push.KIND
         return templates.TemplateResponse(
             request,
             name,
@@ -93,6 +99,8 @@ def create_onboarding_router(service: Services) -> APIRouter:
                 "step": step,
                 "steps": STEPS,
                 "progress": progress,
+                # Steps a district skips: one that pushes files is never synced on a schedule.
+                "not_needed": {"schedule"} if pushes else set(),
                 "student_id_choices": STUDENT_ID_CHOICES,
                 "errors": {},
                 "error": "",
@@ -101,6 +109,9 @@ def create_onboarding_router(service: Services) -> APIRouter:
             },
             status_code=status,
         )
+
+    def source_kind(district: Any) -> str:
+        return service.districts.get(district.id)[1].source_kind
 
     def answers_values(setup: Questionnaire) -> dict[str, Any]:
         field, detail = setup.student_id_field, ""
@@ -176,7 +187,7 @@ def create_onboarding_router(service: Services) -> APIRouter:
     def resume(staff: Staff, district: ScopedDistrict) -> Any:
         progress = service.onboarding.progress(district.id)
         for step, done in (
-            ("source", progress["source"]),
+            ("source", progress["source_saved"]),
             ("schedule", progress["schedule"]),
             ("preview", progress["approved"]),
         ):
@@ -282,13 +293,15 @@ def create_onboarding_router(service: Services) -> APIRouter:
         if errors:
             return source_page(request, staff, district, kind=kind, url=url, errors=errors)
         try:
-            service.onboarding.set_source(
+            # Test connection saves the source and tries it; only a success marks the step done.
+            tested = service.onboarding.set_source(
                 district.id,
                 staff.actor,
                 source_kind=provider.kind if provider is not None else kind,
                 source_url=url,
                 key=form.key,
                 secret=form.secret if provider is not None and provider.asks_secret else "",
+                test=form.action == "test",
             )
         except CredentialNotForSource:
             errors = {
@@ -300,23 +313,21 @@ def create_onboarding_router(service: Services) -> APIRouter:
             return source_page(request, staff, district, kind=kind, url=url, errors=errors)
         except ConfigError as exc:
             return source_page(request, staff, district, kind=kind, url=url, error=str(exc))
-        if form.action != "test":
+        if tested is None:
             return to_step(district, "schedule")
-        try:
-            outcome = service.onboarding.test_source(district.id)
-        except (SourceError, ConfigError) as exc:
-            field, message = explain_source_failure(exc)
+        if tested.failure is not None:
+            field, message = explain_source_failure(tested.failure)
             _log.info(
                 "onboarding.source_test_failed",
                 district_id=district.id,
                 field=field,
-                reason=type(exc).__name__,
+                reason=type(tested.failure).__name__,
             )
             errors = {field: message} if field else {}
             return source_page(
                 request, staff, district, errors=errors, error="" if field else message
             )
-        return source_page(request, staff, district, message=outcome, tested=True)
+        return source_page(request, staff, district, message=tested.outcome, tested=True)
 
     def push_page(
         request: Request,
@@ -348,6 +359,8 @@ def create_onboarding_router(service: Services) -> APIRouter:
     # The schedule ---------------------------------------------------------------------------
     @router.get("/admin/onboarding/{slug}/schedule", response_class=HTMLResponse)
     def schedule(request: Request, staff: Staff, district: ScopedDistrict) -> Any:
+        if source_kind(district) == push.KIND:
+            return schedule_page(request, staff, district, values={})
         setup = service.onboarding.answers(district.id)
         values = {
             "sync_frequency": setup.sync_frequency,
@@ -365,6 +378,7 @@ def create_onboarding_router(service: Services) -> APIRouter:
             staff,
             district,
             "schedule",
+            pushes=source_kind(district) == push.KIND,
             frequencies=FREQUENCIES,
             day_names=DAY_NAMES,
             time_zones=TIME_ZONES,
@@ -406,15 +420,50 @@ def create_onboarding_router(service: Services) -> APIRouter:
     # Go-live --------------------------------------------------------------------------------
     @router.get("/admin/onboarding/{slug}/go-live", response_class=HTMLResponse)
     def go_live(request: Request, staff: Staff, district: ScopedDistrict, done: str = "") -> Any:
+        when = district.go_live_date.isoformat() if district.go_live_date else ""
+        return go_live_page(
+            request,
+            staff,
+            district,
+            value=when,
+            message=GO_LIVE_MESSAGES.get(done, "").format(date=when),
+        )
+
+    def go_live_page(request: Request, staff: StaffViewer, district: Any, **context: Any) -> Any:
+        integration = service.districts.get(district.id)[1]
         return page(
             request,
             "onboarding_go_live.html",
             staff,
             district,
             "go-live",
-            value=district.go_live_date.isoformat() if district.go_live_date else "",
-            message=GO_LIVE_MESSAGES.get(done, ""),
+            went_live_on=went_live_on(district),
+            next_sync=next_sync(district, integration.source_kind),
+            pushes=integration.source_kind == push.KIND,
+            data_manager_emails=integration.data_manager_emails,
+            **context,
         )
+
+    def went_live_on(district: Any) -> date | None:
+        """The day (in the district's time zone) it last went live, from its audit log."""
+        if district.status != "live":
+            return None
+        for entry in service.districts.audit_entries(district.id):
+            if entry.action == "go_live":
+                return entry.at.astimezone(ZoneInfo(district.time_zone)).date()
+        return None
+
+    def next_sync(district: Any, kind: str) -> str:
+        """The schedule in words and, once the district is scheduled, its next sync."""
+        if kind not in PROVIDERS.pulling_kinds():
+            return ""
+        try:
+            info = service.districts.schedule(district.id)
+        except (ConfigError, StopIteration):  # no usable schedule, or not scheduled at all
+            return ""
+        if info.next_run_local is None:
+            return info.description
+        return f"{info.description}; next on {info.next_run_local:%Y-%m-%d at %H:%M %Z}"
 
     @router.post("/admin/onboarding/{slug}/go-live")
     def save_go_live(
@@ -429,24 +478,20 @@ def create_onboarding_router(service: Services) -> APIRouter:
         try:
             when = date.fromisoformat(form.go_live_date.strip())
         except ValueError:
-            return page(
+            return go_live_page(
                 request,
-                "onboarding_go_live.html",
                 staff,
                 district,
-                "go-live",
                 value=form.go_live_date,
                 errors={"go_live_date": "Enter the go-live date as YYYY-MM-DD, e.g. 2027-08-16."},
             )
         try:
             service.onboarding.set_go_live_date(district.id, staff.actor, when)
         except ConfigError as exc:
-            return page(
+            return go_live_page(
                 request,
-                "onboarding_go_live.html",
                 staff,
                 district,
-                "go-live",
                 value=form.go_live_date,
                 errors={"go_live_date": str(exc)},
             )

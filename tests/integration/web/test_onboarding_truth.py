@@ -132,6 +132,10 @@ class TestAPushingDistrict:
         assert 'name="sync_frequency"' not in page.text
         assert step_state(page.text, "schedule") == "not needed"
         assert resumes_at(vendor, "cap-pushes").endswith("/preview")
+        # A pushed file is synced as it arrives: the preview step promises no preview of it.
+        preview = vendor.get("/admin/onboarding/cap-pushes/preview").text
+        assert 'id="push-first-file"' in preview and "synced as soon as it arrives" in preview
+        assert "Preview sync" not in preview
 
     def test_a_district_that_pulls_is_still_asked(
         self, vendor: httpx.Client, world: Sandbox

@@ -18,7 +18,7 @@ from rostersync.domain.rules import DistrictRules, EligibilitySource
 from rostersync.errors import ConfigError, NotFoundError
 from rostersync.store.credentials import SourceIdentity, open_credential, seal_credential
 from rostersync.store.secrets import SecretBox
-from rostersync.store.tables import audit_log, districts, integrations
+from rostersync.store.tables import districts, integrations
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -440,17 +440,3 @@ def _only(values: dict[str, Any], allowed: frozenset[str], what: str) -> None:
             f"{', '.join(unknown)} cannot be changed as a {what} answer; the fields that can are "
             f"{', '.join(sorted(allowed))}"
         )
-
-
-def onboarding_steps_done(conn: Connection, district_id: str) -> set[str]:
-    """The onboarding wizard's audit actions recorded for a district (`onboarding_*`).
-
-    The audit log already holds one row per saved wizard step, so it is also where the wizard
-    reads back how far a district got: no second record of progress to drift from the first.
-    """
-    rows = conn.execute(
-        select(audit_log.c.action)
-        .where(audit_log.c.district_id == district_id, audit_log.c.action.like("onboarding_%"))
-        .distinct()
-    )
-    return {str(action) for action in rows.scalars()}

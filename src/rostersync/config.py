@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = Field(default="", repr=False)
     staff_lockout_seconds: int = Field(default=15 * 60, ge=1)
     metrics_from_loopback: bool = True
-    # Roster requests (decision 0028): every worker pulling for any district draws from one
+    # Roster requests (decision 0029): every worker pulling for any district draws from one
     # budget per roster-server host, counted where the sign-in budgets are (empty: Redis when the
     # queue is on Redis, else this process); the longest one request waits for its turn or for
     # the host's `Retry-After` before the run fails as a rate limit (retried later).

@@ -13,7 +13,7 @@ them up across the portal's processes.
     rostersync_run_seconds{status}                   how long they took (histogram)
 
 A roster wait's reason is `budget` (the host's shared window was full) or `closed` (the host
-answered `Retry-After`; decision 0028).
+answered `Retry-After`; decision 0029).
 """
 
 from __future__ import annotations

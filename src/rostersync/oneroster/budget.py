@@ -1,4 +1,4 @@
-"""One request budget per roster-server host, shared by every worker (docs/decisions/0028).
+"""One request budget per roster-server host, shared by every worker (decision 0029).
 
     budget.take(host, district)     wait for the host's `Retry-After` closure to end, then for
                                     room in its moving window; raises `RosterBudgetExhausted`
@@ -28,7 +28,9 @@ from functools import lru_cache
 from typing import Any, NoReturn, Protocol
 
 import redis
+import structlog
 from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
@@ -46,6 +48,9 @@ __all__ = [
     "shared_budget",
 ]
 
+_log = structlog.get_logger(__name__)
+# What an unreachable storage raises.
+_STORAGE_ERRORS = (StorageError, redis.RedisError)
 # The shortest look again at a full window (seconds): a Redis TTL is read in whole seconds.
 _SHORTEST_WAIT = 0.005
 
@@ -186,9 +191,15 @@ class RosterBudget:
 
     def close(self, host: str, seconds: float) -> None:
         """Hold every request to `host`, from every worker, for `seconds` from now."""
-        if seconds > 0:
+        if seconds <= 0:
+            return
+        try:
             self.closures.close(host, self._clock() + seconds)
-            self._tell(BudgetNote("closed", host, seconds))
+        except _STORAGE_ERRORS as exc:
+            # The worker that was answered still waits; the others find out for themselves.
+            _log.error("roster_budget.unavailable", host=host, error=type(exc).__name__)
+            return
+        self._tell(BudgetNote("closed", host, seconds))
 
     def closed_until(self, host: str) -> float:
         """When `host` may be asked again (Unix seconds; in the past when it is open)."""
@@ -203,6 +214,7 @@ class RosterBudget:
         Raises:
             RosterBudgetExhausted: The turn would come later than `max_wait` from now (status
                 429, so the run fails as a rate limit and is retried later).
+            RetriableSourceError: The budget's storage (Redis) could not be reached.
         """
         start = self._clock()
         deadline = start + self.max_wait
@@ -213,7 +225,15 @@ class RosterBudget:
             self._refuse(host, _Wait("budget", self.max_wait), self.max_wait)
         try:
             while True:
-                wait = self._next_wait(host)
+                try:
+                    wait = self._next_wait(host)
+                except _STORAGE_ERRORS as exc:
+                    _log.error("roster_budget.unavailable", host=host, error=type(exc).__name__)
+                    raise RetriableSourceError(
+                        f"the shared request budget for {host} could not be reached "
+                        f"({type(exc).__name__}), so nothing was sent; the sync can be retried "
+                        "once it is back"
+                    ) from exc
                 if wait is None:
                     return waited
                 now = self._clock()

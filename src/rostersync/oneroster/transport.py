@@ -16,7 +16,7 @@ after it) allows.
       per attempt: budget.take(host, district) → inner.handle_request; a 429 or 503 with
                    `Retry-After` closes the host for every worker (`budget.close`)
 
-The shared budget (`oneroster.budget`, decision 0028) is what keeps a fleet of workers within a
+The shared budget (`oneroster.budget`, decision 0029) is what keeps a fleet of workers within a
 roster server's rate limit; its refusal is a `RetriableSourceError` with status 429, not retried
 here.
 """

@@ -126,7 +126,7 @@ class ClientOptions(TypedDict):
 
 
 def roster_budget(settings: Settings) -> RosterBudget:
-    """The request budget every roster transport of this deployment shares (decision 0028):
+    """The request budget every roster transport of this deployment shares (decision 0029):
     in Redis when the queue is on Redis (or at `rate_limit_storage_url`), else in this process,
     one per queue (its name and data directory)."""
     url = settings.rate_limit_storage_url or (

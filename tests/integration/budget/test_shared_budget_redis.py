@@ -1,5 +1,5 @@
 """With the queue on Redis, every worker draws from one request budget per roster-server host and
-honours one `Retry-After` closure (decision 0028).
+honours one `Retry-After` closure (decision 0029).
 
 Two workers are two budgets with their own Redis connections, each used from its own thread.
 """

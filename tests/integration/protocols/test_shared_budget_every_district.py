@@ -1,5 +1,5 @@
 """A 429 with `Retry-After` answered to one district pauses every district's pulls from that
-roster server (decision 0028), over real HTTP to the loopback simulator."""
+roster server (decision 0029), over real HTTP to the loopback simulator."""
 
 from __future__ import annotations
 

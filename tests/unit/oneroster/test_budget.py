@@ -10,6 +10,7 @@ import httpx
 import limits.storage.memory
 import pytest
 from limits import RateLimitItemPerSecond
+from limits.errors import StorageError
 from limits.storage import MemoryStorage
 
 from rostersync import metrics
@@ -205,3 +206,23 @@ class TestTheTransport:
         with pytest.raises(RosterBudgetExhausted) as refused:
             transport.handle_request(httpx.Request("GET", f"https://{HOST}/v1p1/users?limit=5"))
         assert refused.value.url == "/v1p1/users"
+
+
+class Unreachable(MemoryClosures):
+    def until(self, host: str) -> float:
+        raise StorageError(ConnectionError("down"))
+
+    def close(self, host: str, until: float) -> None:
+        raise StorageError(ConnectionError("down"))
+
+
+def test_an_unreachable_storage_fails_the_request_as_retriable_and_sends_nothing(
+    clock: Clock,
+) -> None:
+    shared = RosterBudget(
+        MemoryStorage(), RateLimitItemPerSecond(2, 1), Unreachable(), clock=clock, sleep=clock.sleep
+    )
+    shared.close(HOST, 30)  # logged; the answered worker still waits on its own
+    with pytest.raises(RetriableSourceError, match="could not be reached") as refused:
+        shared.take(HOST, "a")
+    assert not isinstance(refused.value, RosterBudgetExhausted)

@@ -27,7 +27,30 @@ _LEADING = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]*")
 BOM = "\ufeff"
 MEDIA_TYPE = "text/csv; charset=utf-8"
 
-COLUMNS = ("entity", "sourced_id", "field", "code", "severity", "message", "fix", "first_seen")
+# The first eight columns are those of earlier releases, in their order (scripts and saved
+# spreadsheet lookups read them by position); the record as people know it follows: its name,
+# then what else the roster said of it.
+COLUMNS = (
+    "entity",
+    "sourced_id",
+    "field",
+    "code",
+    "severity",
+    "message",
+    "fix",
+    "first_seen",
+    "name",
+    "role",
+    "student_id",
+    "grade",
+    "school",
+    "class_code",
+)
+
+
+# The `IssueRecord.subject_*` columns, in the order of their CSV cells.
+SUBJECT = ("name", "role", "student_id", "grade", "school", "code")
+NOT_SENT = "—"
 
 
 def neutralise(cell: str) -> str:
@@ -40,7 +63,12 @@ def neutralise(cell: str) -> str:
 
 
 def issue_row(issue: Any) -> list[str]:
-    """One issue (an `IssueRecord`) as its CSV cells, before neutralising."""
+    """One issue (an `IssueRecord`) as its CSV cells, before neutralising.
+
+    A value the roster did not send, or an issue stored before issues had names, shows as
+    `NOT_SENT`: no cell is empty, so a filter or lookup in a spreadsheet never skips a row.
+    """
+    subject = [getattr(issue, f"subject_{name}", None) or NOT_SENT for name in SUBJECT]
     return [
         issue.entity,
         issue.sourced_id,
@@ -50,6 +78,7 @@ def issue_row(issue: Any) -> list[str]:
         issue.message,
         issue.fix,
         issue.created_at.isoformat(),
+        *subject,
     ]
 
 

@@ -158,7 +158,8 @@ def group_issues(
 ) -> list[dict[str, Any]]:
     """Issues grouped by kind (`code`), errors before warnings, the largest group first.
 
-    Each group has its count, how to fix it, and its first few records.
+    Each group has its count, how to fix it, and its first few records, each by name (with its
+    role, student ID, grade and school) when known, then its kind and ClassLink sourcedId.
     """
     groups: OrderedDict[str, dict[str, Any]] = OrderedDict()
     for issue in issues:
@@ -175,8 +176,12 @@ def group_issues(
         )
         group["count"] += 1
         if len(group["examples"]) < examples:
+            # The record as people know it, when the issue has it (`IssueRecord.subject`).
+            subject = getattr(issue, "subject", None)
             group["examples"].append(
                 {
+                    "name": subject.name if subject is not None else "",
+                    "details": subject.details() if subject is not None else "",
                     "entity": issue.entity,
                     "sourced_id": issue.sourced_id,
                     "field": issue.field,

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from rostersync.domain.issues import IssueSubject
 from rostersync.domain.records import EntityKind
 from rostersync.domain.references import split_skipped
 from rostersync.sync.events import CollectionPulled, Event, Observer
@@ -150,14 +151,33 @@ def issues_table(
     limit: int | None = None,
     title: str = "Records that need the district's attention",
 ) -> Table:
-    """Issues in four columns (record, field, problem, fix), readable at 80 columns."""
+    """Issues in four columns (record, field, problem, fix), readable at 80 columns.
+
+    The record is named as people know it when the issue says (its name, then role, student
+    ID, grade and school, each on a line of its own), then by its kind and ClassLink sourcedId.
+    """
     table = Table(title=table_title(title), title_justify="left")
     for column in ("Record", "Field", "Problem", "How to fix"):
         table.add_column(column, overflow="fold")
     for issue in issues[:limit] if limit else issues:
-        record = line(f"{issue.entity} {issue.sourced_id}", " ", f"({issue.severity})")
+        record = line(
+            *_subject_lines(issue), f"{issue.entity} {issue.sourced_id}", " ", f"({issue.severity})"
+        )
         table.add_row(record, text(issue.field), text(issue.message), text(issue.fix))
     return table
+
+
+def _subject_lines(issue: _Issue) -> list[Part]:
+    # `ValidationIssue.subject` or `IssueRecord.subject`; absent from issues stored unnamed.
+    subject: IssueSubject | None = getattr(issue, "subject", None)
+    if subject is None:
+        return []
+    parts: list[Part] = []
+    if subject.name:
+        parts += [(subject.name, "bold"), Text("\n")]
+    if details := subject.details():
+        parts += [details, Text("\n")]
+    return parts
 
 
 def print_report(report: SyncReport, *, title: str, issue_limit: int | None = 50) -> None:

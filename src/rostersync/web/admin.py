@@ -424,10 +424,17 @@ def create_admin_router(service: Services) -> APIRouter:
 
     # Issues and audit ------------------------------------------------------------------------
     def filtered(district_id: str, code: str, sourced_id: str) -> list[Any]:
+        # The record: its ClassLink sourcedId or student ID exactly, or part of its name.
+        name = sourced_id.casefold()
         return [
             i
             for i in service.runs.open_issues(district_id)
-            if (not code or i.code == code) and (not sourced_id or i.sourced_id == sourced_id)
+            if (not code or i.code == code)
+            and (
+                not sourced_id
+                or sourced_id in (i.sourced_id, i.subject_student_id)
+                or name in (i.subject_name or "").casefold()
+            )
         ]
 
     Code = Annotated[str, Query(max_length=64)]

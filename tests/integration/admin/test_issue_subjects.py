@@ -77,3 +77,15 @@ def test_the_csv_carries_name_student_id_grade_and_school(
     assert row["school"] == schools[user["orgs"][0]["sourcedId"]]
     assert row["grade"] == "—"  # the planted problem: no grade sent
     assert len(rows) == len(world.service.runs.open_issues("springfield"))
+
+
+def test_a_record_is_found_by_name_student_id_or_classlink_id(browser: httpx.Client) -> None:
+    problem, user, _ = planted("missing_grade")
+    every = browser.get("/admin/districts/springfield/issues").text
+    for query in (user["familyName"].upper(), user["identifier"], problem.sourced_id):
+        page = browser.get("/admin/districts/springfield/issues", params={"sourced_id": query})
+        assert problem.sourced_id in page.text and len(page.text) < len(every)
+    csv_rows = browser.get(
+        "/admin/districts/springfield/issues.csv", params={"sourced_id": user["identifier"]}
+    ).text.splitlines()[1:]
+    assert csv_rows and all(user["identifier"] in row for row in csv_rows)

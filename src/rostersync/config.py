@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     # the host's `Retry-After` before the run fails as a rate limit (retried later).
     roster_requests_per_second: float = Field(default=50.0, gt=0)
     roster_budget_max_wait_seconds: float = Field(default=300.0, gt=0)
+    # Comma-separated domains whose hosts share one budget, e.g. "rosterserver.com" when the
+    # vendor's limit spans every tenant's roster server (empty: one budget per host).
+    roster_budget_shared_domains: str = ""
 
     @field_validator("rate_limit_per_address", "rate_limit_per_account")
     @classmethod

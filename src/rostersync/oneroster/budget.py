@@ -10,6 +10,9 @@ The window is counted by the `limits` library in its storage (memory, or Redis w
 is on Redis, so every worker on every machine draws from one window); closures are kept beside
 it (a dict, or one Redis key per host holding the latest "closed until" time).
 
+A host under one of `shared_domains` (e.g. every `<tenant>.rosterserver.com` under
+`rosterserver.com`, when the vendor's limit spans them) draws from that domain's budget instead.
+
 Fair across districts: within a host, each district has one ticket. A district's concurrent
 requests queue behind each other for it (a lock per host and district, in this process: a
 district's run holds its lock in one process), so under contention every waiting district
@@ -151,6 +154,7 @@ class RosterBudget:
         closures: Where `Retry-After` closures are kept.
         prefix: Namespaces the window keys (the queue's name).
         max_wait: The longest one request waits for its turn, in seconds.
+        shared_domains: Domains whose hosts share one budget (and one closure) between them.
         clock: Unix seconds now (injected by tests, as `limits` reads `time.time`).
         sleep: How to wait (injected by tests).
     """
@@ -163,10 +167,12 @@ class RosterBudget:
         *,
         prefix: str = "rostersync",
         max_wait: float = 300.0,
+        shared_domains: tuple[str, ...] = (),
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.item = item
+        self.shared_domains = tuple(d.strip(".").lower() for d in shared_domains if d.strip("."))
         self.closures = closures
         self.max_wait = max_wait
         self._limiter = MovingWindowRateLimiter(storage)
@@ -185,6 +191,14 @@ class RosterBudget:
         for hear in tuple(self._listeners):
             hear(note)
 
+    def budget_name(self, host: str) -> str:
+        """The budget `host` draws from: its shared domain, or the host itself."""
+        name = host.lower()
+        for domain in self.shared_domains:
+            if name == domain or name.endswith(f".{domain}"):
+                return domain
+        return name
+
     def _ticket(self, host: str, district: str) -> threading.Lock:
         with self._tickets_lock:
             return self._tickets.setdefault((host, district), threading.Lock())
@@ -193,6 +207,7 @@ class RosterBudget:
         """Hold every request to `host`, from every worker, for `seconds` from now."""
         if seconds <= 0:
             return
+        host = self.budget_name(host)
         try:
             self.closures.close(host, self._clock() + seconds)
         except _STORAGE_ERRORS as exc:
@@ -203,7 +218,7 @@ class RosterBudget:
 
     def closed_until(self, host: str) -> float:
         """When `host` may be asked again (Unix seconds; in the past when it is open)."""
-        return self.closures.until(host)
+        return self.closures.until(self.budget_name(host))
 
     def take(self, host: str, district: str = "") -> float:
         """Wait for `host`'s turn and count one request against its window.
@@ -216,6 +231,7 @@ class RosterBudget:
                 429, so the run fails as a rate limit and is retried later).
             RetriableSourceError: The budget's storage (Redis) could not be reached.
         """
+        host = self.budget_name(host)
         start = self._clock()
         deadline = start + self.max_wait
         waited = 0.0
@@ -275,7 +291,13 @@ class RosterBudget:
 
 
 @lru_cache(maxsize=64)
-def shared_budget(storage_url: str, prefix: str, rate: float, max_wait: float) -> RosterBudget:
+def shared_budget(
+    storage_url: str,
+    prefix: str,
+    rate: float,
+    max_wait: float,
+    shared_domains: tuple[str, ...] = (),
+) -> RosterBudget:
     """This process's budget for one storage and prefix: every transport built for them shares
     it (a memory storage is one per process and prefix; Redis is one for every process)."""
     options: dict[str, Any] = {"wrap_exceptions": True}
@@ -289,4 +311,11 @@ def shared_budget(storage_url: str, prefix: str, rate: float, max_wait: float) -
         )
     storage = storage_from_string(storage_url, **options)
     assert isinstance(storage, Storage)
-    return RosterBudget(storage, per_second(rate), closures, prefix=prefix, max_wait=max_wait)
+    return RosterBudget(
+        storage,
+        per_second(rate),
+        closures,
+        prefix=prefix,
+        max_wait=max_wait,
+        shared_domains=shared_domains,
+    )

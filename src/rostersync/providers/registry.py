@@ -135,8 +135,15 @@ def roster_budget(settings: Settings) -> RosterBudget:
     prefix = settings.queue_name
     if url.startswith("memory"):
         prefix = f"{settings.data_dir.resolve()}:{prefix}"
+    domains = tuple(
+        d.strip() for d in settings.roster_budget_shared_domains.split(",") if d.strip()
+    )
     return shared_budget(
-        url, prefix, settings.roster_requests_per_second, settings.roster_budget_max_wait_seconds
+        url,
+        prefix,
+        settings.roster_requests_per_second,
+        settings.roster_budget_max_wait_seconds,
+        domains,
     )
 
 

@@ -226,3 +226,23 @@ def test_an_unreachable_storage_fails_the_request_as_retriable_and_sends_nothing
     with pytest.raises(RetriableSourceError, match="could not be reached") as refused:
         shared.take(HOST, "a")
     assert not isinstance(refused.value, RosterBudgetExhausted)
+
+
+def test_hosts_under_a_shared_domain_draw_from_one_budget_and_one_closure(clock: Clock) -> None:
+    shared = RosterBudget(
+        MemoryStorage(),
+        RateLimitItemPerSecond(1, 1),
+        MemoryClosures(),
+        max_wait=0.5,
+        shared_domains=("rosterserver.com",),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert shared.budget_name("Springfield.RosterServer.com") == "rosterserver.com"
+    assert shared.budget_name("rosterserver.com.example.org") == "rosterserver.com.example.org"
+    shared.take("springfield.rosterserver.com", "a")
+    with pytest.raises(RosterBudgetExhausted, match=r"budget for rosterserver\.com"):
+        shared.take("shelbyville.rosterserver.com", "b")
+    shared.close("springfield.rosterserver.com", 30)
+    assert shared.closed_until("shelbyville.rosterserver.com") == clock.now + 30
+    assert shared.closed_until("roster.example.org") == 0

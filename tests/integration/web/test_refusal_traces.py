@@ -56,7 +56,7 @@ def refusals_logged(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def refusals_counted(world: Sandbox, reason: str) -> float:
     """The refusal counter for one reason, read from /metrics as a scraper on loopback would."""
-    text = httpx.get(f"{world.url}/metrics").text
+    text = httpx.get(f"{world.url}/metrics", timeout=30).text
     found = re.search(
         rf'^rostersync_sign_in_refusals_total\{{reason="{reason}"\}} (\S+)$', text, re.M
     )

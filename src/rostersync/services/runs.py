@@ -19,6 +19,7 @@ from rostersync.services.context import ServiceContext, this_process, today_in
 from rostersync.services.pushed_sources import newest_pushed_source
 from rostersync.store import delta as store_delta
 from rostersync.store import districts as store_districts
+from rostersync.store import plan_subjects as store_plan_subjects
 from rostersync.store import progress as store_progress
 from rostersync.store import push as store_push
 from rostersync.store import runs as store_runs
@@ -288,6 +289,13 @@ class Runs:
         """What a previewed, held or applied run intended (summary, fingerprint, hold reason)."""
         with self._engine.connect() as conn:
             return store_workflow.get_plan(conn, run_id)
+
+    def plan_subjects(
+        self, district_id: str, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], store_plan_subjects.PlanSubject]:
+        """Names, roles, student IDs and schools of a plan's (kind, sourcedId) changes."""
+        with self._engine.connect() as conn:
+            return store_plan_subjects.lookup_subjects(conn, district_id, keys)
 
     def progress(self, run_id: str) -> store_progress.RunProgress | None:
         """A run's last recorded progress, or None.

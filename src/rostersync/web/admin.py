@@ -39,6 +39,7 @@ from rostersync.signin.paths import safe_next_path
 from rostersync.staff.errors import InvitationRefused, StaffSignInRefused, TotpRefused
 from rostersync.staff.models import CodeNeeded
 from rostersync.sync.pipeline import PENDING
+from rostersync.web import held_review
 from rostersync.web.cookies import Cookies
 from rostersync.web.gates import (
     DistrictInScope,
@@ -385,17 +386,44 @@ def create_admin_router(service: Services) -> APIRouter:
         return RedirectResponse(f"/admin/runs/{run_id}?done={done}", status_code=303)
 
     # Runs ------------------------------------------------------------------------------------
+    Search = Annotated[str, Query(max_length=255)]
+    Action = Annotated[str, Query(max_length=16)]
+    PageNumber = Annotated[int, Query(alias="page", ge=1, le=1_000_000)]
+
+    def run_plan(run_id: str) -> Any:
+        try:
+            return service.runs.plan(run_id)
+        except NotFoundError:
+            return None  # a failed or skipped run has no plan
+
+    def subjects_of(district_id: str) -> Any:
+        return lambda keys: service.runs.plan_subjects(district_id, keys)
+
     @router.get("/admin/runs/{run_id}", response_class=HTMLResponse)
-    def run_page(request: Request, staff: Staff, found: RunInScope, done: str = "") -> Any:
+    def run_page(
+        request: Request,
+        staff: Staff,
+        found: RunInScope,
+        done: str = "",
+        q: Search = "",
+        action: Action = "",
+        page_number: PageNumber = 1,
+    ) -> Any:
         # Imported here: web/uploads.py builds on this module.
         from rostersync.web.uploads import describe_progress
 
         run, district = found
         progress = service.runs.progress(run.id)
-        try:
-            plan = service.runs.plan(run.id)
-        except NotFoundError:
-            plan = None  # a failed or skipped run has no plan
+        plan = run_plan(run.id)
+        pending = run.status in PENDING
+        action = action if action in held_review.ACTIONS else ""
+        changes = (
+            held_review.review(
+                plan, subjects_of(district.id), action=action, text=q, page=page_number
+            )
+            if plan is not None and pending
+            else None
+        )
         return page(
             request,
             "admin_run.html",
@@ -403,22 +431,90 @@ def create_admin_router(service: Services) -> APIRouter:
             district=district,
             counts=sorted((run.counts or {}).items()),
             held_reason=plan.held_reason if plan else None,
+            hold_words=held_review.hold_words(plan.held_reason if plan else None),
             decided_by=plan.decided_by if plan else None,
-            pending=run.status in PENDING,
+            pending=pending,
+            held=run.status == "held",
             message=MESSAGES.get(done, ""),
             staff=staff,
             running=run.status == "running",
             progress=progress,
             progress_text=describe_progress(run, progress),
+            changes=changes,
+            change_actions=list(held_review.ACTIONS),
+            q=q,
+            action=action,
+            decision=held_review.decision_words(plan) if plan else "",
         )
 
+    @router.get("/admin/runs/{run_id}/changes.csv")
+    def run_changes_download(
+        staff: Staff, found: RunInScope, q: Search = "", action: Action = ""
+    ) -> Response:
+        run, district = found
+        plan = run_plan(run.id)
+        if plan is None:
+            raise not_found()
+        action = action if action in held_review.ACTIONS else ""
+        rows = held_review.matching(
+            held_review.plan_changes(plan), subjects_of(district.id), action=action, text=q
+        )
+        return Response(
+            held_review.changes_csv(rows),
+            media_type=CSV_TYPE,
+            headers={
+                "Content-Disposition": (
+                    f'attachment; filename="{district.slug}-run-{run.id}-changes.csv"'
+                )
+            },
+        )
+
+    def confirm_page(request: Request, staff: Any, found: Any, decision: str) -> Any:
+        run, district = found
+        if run.status not in PENDING:
+            raise PageError(
+                status=409,
+                title="Not done",
+                message=f"This run is {run.status}: there is nothing left to {decision}.",
+            )
+        plan = run_plan(run.id)
+        return page(
+            request,
+            "admin_run_confirm.html",
+            run=run,
+            district=district,
+            staff=staff,
+            decision=decision,
+            counts_words=held_review.decision_words(plan) if plan else "change nothing",
+            hold_words=held_review.hold_words(plan.held_reason if plan else None),
+        )
+
+    # A held run is decided only from its confirmation step, which names the counts; a preview,
+    # which the person just asked for and reviews on its page, is decided in one step.
+    def confirmed(run: Any, confirm: str) -> bool:
+        return run.status != "held" or confirm == "yes"
+
+    Confirm = Annotated[str, Form(max_length=8)]
+
+    @router.get("/admin/runs/{run_id}/approve", response_class=HTMLResponse)
+    def approve_confirm(request: Request, staff: Staff, found: RunInScope) -> Any:
+        return confirm_page(request, staff, found, "approve")
+
     @router.post("/admin/runs/{run_id}/approve")
-    def approve(found: RunInScope, staff: FormCsrf) -> Any:
+    def approve(found: RunInScope, staff: FormCsrf, confirm: Confirm = "") -> Any:
+        if not confirmed(found[0], confirm):
+            return RedirectResponse(f"/admin/runs/{found[0].id}/approve", status_code=303)
         report = act(lambda: service.runs.approve(found[0].id, staff.actor))
         return RedirectResponse(f"/admin/runs/{report.run_id}?done=approved", status_code=303)
 
+    @router.get("/admin/runs/{run_id}/discard", response_class=HTMLResponse)
+    def discard_confirm(request: Request, staff: Staff, found: RunInScope) -> Any:
+        return confirm_page(request, staff, found, "discard")
+
     @router.post("/admin/runs/{run_id}/discard")
-    def discard(found: RunInScope, staff: FormCsrf) -> Any:
+    def discard(found: RunInScope, staff: FormCsrf, confirm: Confirm = "") -> Any:
+        if not confirmed(found[0], confirm):
+            return RedirectResponse(f"/admin/runs/{found[0].id}/discard", status_code=303)
         act(lambda: service.runs.discard(found[0].id, staff.actor))
         return RedirectResponse(f"/admin/runs/{found[0].id}?done=discarded", status_code=303)
 

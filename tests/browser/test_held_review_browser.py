@@ -64,7 +64,7 @@ def test_vendor_staff_review_a_held_runs_students_and_approve_it(
         row = table.locator("tbody tr").first
         assert row.locator("th").inner_text() == f"{first['givenName']} {first['familyName']}"
         assert row.locator("code").inner_text() == first["sourcedId"]
-        page.screenshot(path=str(SCREENSHOTS / "held-review.png"), full_page=False)
+        page.screenshot(path=str(SCREENSHOTS / "held-review.png"), full_page=True)
 
         page.get_by_role("link", name="Next 50").click()
         page.wait_for_url("**page=2**")

@@ -85,12 +85,15 @@ class Review:
     page: int
     pages: int
     itemised: bool
+    # Changes of the chosen action the summary lists, and the plan counts (more past the cap).
+    listed: int
+    counted: int
 
 
 def plan_changes(plan: PlanRecord) -> list[Change]:
     """Every reviewable change the plan's summary lists, students first, then by action and
     ClassLink id (the summary keeps the first 200 of each kind and outcome: `complete` says
-    whether that is all of them)."""
+    whether that is all of them: `counted`)."""
     changes: set[Change] = set()
     for kind, outcomes in _kinds(plan).items():
         for action, outcome in ACTIONS.items():
@@ -108,14 +111,14 @@ def _kinds(plan: PlanRecord) -> dict[str, Any]:
     return {k: v for k, v in kinds.items() if isinstance(v, dict)}
 
 
-def complete(plan: PlanRecord) -> bool:
-    """Whether the summary lists every change it counts."""
-    for outcomes in _kinds(plan).values():
-        for outcome in ACTIONS.values():
-            counted = outcomes.get(outcome) or {}
-            if int(counted.get("count", 0)) > len(counted.get("sourced_ids") or ()):
-                return False
-    return True
+def counted(plan: PlanRecord, action: str = "") -> int:
+    """How many changes of `action` (every action when empty) the plan counts."""
+    return sum(
+        int((outcomes.get(outcome) or {}).get("count", 0))
+        for outcomes in _kinds(plan).values()
+        for name, outcome in ACTIONS.items()
+        if not action or name == action
+    )
 
 
 def _rows(changes: Iterable[Change], lookup: Lookup) -> list[Row]:
@@ -177,7 +180,9 @@ def review(
         last=start + len(rows),
         page=page,
         pages=pages,
-        itemised=complete(plan),
+        itemised=len(changes) >= counted(plan, action),
+        listed=len(changes),
+        counted=counted(plan, action),
     )
 
 

@@ -81,6 +81,15 @@ class TestTheHeldRunPage:
         total = len(plan_changes(plan))
         assert total > 50
         assert f"Showing 1–50 of {total:,}" in page
+        # The summary keeps 200 sourcedIds per kind and outcome; the page says what is left out.
+        kinds = plan.summary["kinds"]
+        every_change = sum(
+            kinds[kind][outcome]["count"]
+            for kind in kinds
+            for outcome in ("created", "updated", "restored", "deactivated")
+        )
+        assert every_change > total  # 360 enrollments leave with the students
+        assert f"{total:,} of its {every_change:,} changes are listed" in page
         assert len(rows_of(page)) == 50
         # Students come first, each by name, role, student ID and school, then ClassLink id.
         first = sorted(held.leavers)[0]

@@ -11,6 +11,7 @@ RosterSyncError                  root; every message says how to fix the problem
 ├── SourceError                  talking to the roster source (ClassLink, OneRoster, a bundle)
 │   ├── SourceAuthError          credentials refused: `.credential` names what to check
 │   ├── RetriableSourceError     429/5xx/timeouts: try again later (already retried with backoff)
+│   │   └── RosterBudgetExhausted*  no turn in the shared request budget in time (oneroster.budget)
 │   ├── FatalSourceError         the source answered something we cannot use: fix the source
 │   │   ├── BundleError*         a bundle refused; `.file`, `.line`, `.column` locate it
 │   │   │                        (oneroster.bundle_limits)

@@ -14,26 +14,15 @@ a data manager a one-time link to /staff/invitation/{token}, where they set a pa
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
 import secrets
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
-from fastapi.templating import Jinja2Templates
 
-from rostersync.errors import (
-    ConfigError,
-    NotFoundError,
-    RunNotPending,
-    SourceChanged,
-    SourceError,
-    SyncInProgress,
-)
+from rostersync.errors import ConfigError, NotFoundError
 from rostersync.notify.csvfile import MEDIA_TYPE as CSV_TYPE
-from rostersync.notify.csvfile import issues_csv_file
 from rostersync.services import Services
 from rostersync.signin.paths import safe_next_path
 from rostersync.staff.errors import InvitationRefused, StaffSignInRefused, TotpRefused
@@ -51,60 +40,23 @@ from rostersync.web.gates import (
     VendorDistrict,
     not_found,
 )
+from rostersync.web.pages import (
+    MESSAGES,
+    act,
+    page_error_response,
+    page_route,
+)
 
 HERE = Path(__file__).parent
 HOME = "/admin/districts"
-MESSAGES = {
-    "approved": "Approved: the plan was applied. This is the run that applied it.",
-    "discarded": "Discarded: nothing was changed.",
-    "previewed": "Preview ready: review the counts, then approve or discard it.",
-    "revalidated": "Revalidated: fixed records were provisioned and their issues closed.",
-    "started": "Started: this page follows the run, and shows its counts when it ends.",
-    "ended": "The run ended: its status and counts are below.",
-}
 # A run started from a page is awaited this long: a small district's outcome shows at once, a
 # big one's run page follows it live (web/uploads.py `describe_progress`).
 FOREGROUND_SECONDS = 5.0
-# Failures of a workflow action that the person can act on; their messages say how.
-ACTION_ERRORS = (RunNotPending, SourceChanged, SyncInProgress, SourceError, ConfigError)
 
 
 def session_cookie(service: Services) -> Cookies:
     """The portal's cookie names (one session store for ClassLink and staff sign-in)."""
     return Cookies.of(service.settings)
-
-
-def page_error_response(templates: Jinja2Templates, request: Request, exc: PageError) -> Response:
-    """A `PageError` as its redirect, its sign-in refusal page (with a `ref`) or its error page."""
-    if exc.location:
-        return RedirectResponse(exc.location, status_code=303)
-    if exc.ref:
-        context = {"title": exc.title, "message": exc.message, "ref": exc.ref}
-        return templates.TemplateResponse(request, "refused.html", context, status_code=exc.status)
-    return templates.TemplateResponse(
-        request,
-        "admin_error.html",
-        {"title": exc.title, "message": exc.message, "staff": None},
-        status_code=exc.status,
-    )
-
-
-def _page_route(templates: Jinja2Templates) -> type[APIRoute]:
-    class AdminRoute(APIRoute):
-        """Renders a `PageError` (raised by a route or a dependency) as a redirect or a page."""
-
-        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-            handler = super().get_route_handler()
-
-            async def run(request: Request) -> Response:
-                try:
-                    return await handler(request)
-                except PageError as exc:
-                    return page_error_response(templates, request, exc)
-
-            return run
-
-    return AdminRoute
 
 
 def create_admin_router(service: Services) -> APIRouter:
@@ -124,16 +76,10 @@ def create_admin_router(service: Services) -> APIRouter:
     from rostersync.web.presentation import admin_templates
 
     templates = admin_templates()
-    router = APIRouter(route_class=_page_route(templates))
+    router = APIRouter(route_class=page_route(templates))
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, context, status_code=status)
-
-    def act(action: Callable[[], Any]) -> Any:
-        try:
-            return action()
-        except ACTION_ERRORS as exc:
-            raise PageError(status=409, title="Not done", message=str(exc)) from None
 
     # Signing in ------------------------------------------------------------------------------
     def login_page(request: Request, *, next_path: str, error: str = "", email: str = "") -> Any:
@@ -353,19 +299,6 @@ def create_admin_router(service: Services) -> APIRouter:
         )
         return page(request, "admin_districts.html", overviews=overviews, staff=staff)
 
-    @router.get("/admin/districts/{slug}", response_class=HTMLResponse)
-    def district(request: Request, staff: Staff, found: DistrictInScope, done: str = "") -> Any:
-        district, integration = found
-        return page(
-            request,
-            "admin_district.html",
-            district=district,
-            integration=integration,
-            runs=service.runs.recent(district.id, limit=50),
-            message=MESSAGES.get(done, ""),
-            staff=staff,
-        )
-
     @router.post("/admin/districts/{slug}/preview")
     def preview(found: DistrictInScope, staff: FormCsrf) -> Any:
         return start(found[0], "preview")
@@ -518,69 +451,7 @@ def create_admin_router(service: Services) -> APIRouter:
         act(lambda: service.runs.discard(found[0].id, staff.actor))
         return RedirectResponse(f"/admin/runs/{found[0].id}?done=discarded", status_code=303)
 
-    # Issues and audit ------------------------------------------------------------------------
-    def filtered(district_id: str, code: str, sourced_id: str) -> list[Any]:
-        # The record: its ClassLink sourcedId or student ID exactly, or part of its name.
-        name = sourced_id.casefold()
-        return [
-            i
-            for i in service.runs.open_issues(district_id)
-            if (not code or i.code == code)
-            and (
-                not sourced_id
-                or sourced_id in (i.sourced_id, i.subject_student_id)
-                or name in (i.subject_name or "").casefold()
-            )
-        ]
-
-    Code = Annotated[str, Query(max_length=64)]
-    SourcedId = Annotated[str, Query(max_length=255)]
-
-    @router.get("/admin/districts/{slug}/issues", response_class=HTMLResponse)
-    def issues(
-        request: Request,
-        staff: Staff,
-        found: DistrictInScope,
-        code: Code = "",
-        sourced_id: SourcedId = "",
-        done: str = "",
-    ) -> Any:
-        district = found[0]
-        every = service.runs.open_issues(district.id)
-        return page(
-            request,
-            "admin_issues.html",
-            district=district,
-            issues=filtered(district.id, code, sourced_id.strip()),
-            codes=sorted({i.code for i in every}),
-            code=code,
-            sourced_id=sourced_id,
-            message=MESSAGES.get(done, ""),
-            staff=staff,
-        )
-
-    @router.get("/admin/districts/{slug}/issues.csv")
-    def issues_download(
-        staff: Staff, found: DistrictInScope, code: Code = "", sourced_id: SourcedId = ""
-    ) -> Response:
-        district = found[0]
-        body = issues_csv_file(filtered(district.id, code, sourced_id.strip()))
-        return Response(
-            body,
-            media_type=CSV_TYPE,
-            headers={
-                "Content-Disposition": f'attachment; filename="{district.slug}-open-issues.csv"'
-            },
-        )
-
-    @router.post("/admin/districts/{slug}/revalidate")
-    def revalidate(found: DistrictInScope, staff: FormCsrf) -> Any:
-        district = found[0]
-        act(lambda: service.runs.revalidate(district.id))
-        return RedirectResponse(
-            f"/admin/districts/{district.slug}/issues?done=revalidated", status_code=303
-        )
-
+    # Audit ------------------------------------------------------------------------------------
     @router.get("/admin/districts/{slug}/audit", response_class=HTMLResponse)
     def audit(request: Request, staff: Staff, found: DistrictInScope) -> Any:
         district = found[0]

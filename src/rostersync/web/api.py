@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from rostersync.errors import NotFoundError, SpreadsheetRejected
 from rostersync.services import Services
 from rostersync.sync.pipeline import PENDING
-from rostersync.web.admin import ACTION_ERRORS, session_cookie
+from rostersync.web.admin import session_cookie
 from rostersync.web.api_docs import DOCS_ASSETS, PUSH_SECURITY_SCHEME, docs_page
 from rostersync.web.gates import (
     ApiDistrictInScope,
@@ -38,6 +38,7 @@ from rostersync.web.gates import (
     HeaderCsrf,
     serve,
 )
+from rostersync.web.pages import ACTION_ERRORS
 from rostersync.web.push import create_push_router
 from rostersync.web.upload_stream import UploadMalformed, UploadTooLarge, receive_file
 from rostersync.web.uploads import (

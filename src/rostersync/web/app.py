@@ -28,9 +28,9 @@ from rostersync.services import Services
 from rostersync.signin.oidc import SignInRefused, protocol_failure
 from rostersync.signin.paths import safe_next_path
 from rostersync.signin.portal import Restart
-from rostersync.web.admin import page_error_response
 from rostersync.web.cookies import Cookies as _Cookies
 from rostersync.web.gates import PageError, SignedInViewer, ViewerFormCsrf, serve
+from rostersync.web.pages import page_error_response
 from rostersync.web.refused_request import invalid_request_page
 
 HERE = Path(__file__).parent
@@ -223,10 +223,14 @@ def create_app(service: Services) -> FastAPI:
     # Staff sign-in, admin pages and the JSON API (web/admin.py, web/api.py).
     from rostersync.web.admin import create_admin_router
     from rostersync.web.api import create_api
+    from rostersync.web.district_page import create_district_router
+    from rostersync.web.issues_pages import create_issues_router
     from rostersync.web.onboarding import create_onboarding_router
     from rostersync.web.uploads import create_upload_router
 
     app.include_router(create_admin_router(service))
+    app.include_router(create_district_router(service))
+    app.include_router(create_issues_router(service))
     app.include_router(create_onboarding_router(service))
     app.include_router(create_upload_router(service))
     from rostersync.web.metrics import create_metrics_router

@@ -40,7 +40,6 @@ from rostersync.errors import ConfigError, CredentialNotForSource
 from rostersync.providers import PROVIDERS, push
 from rostersync.services import Questionnaire, Services
 from rostersync.staff.models import StaffViewer
-from rostersync.web.admin import _page_route
 from rostersync.web.gates import FormCsrf, ScopedDistrict, Staff, VendorStaff
 from rostersync.web.onboarding_forms import (
     FREQUENCIES,
@@ -56,6 +55,7 @@ from rostersync.web.onboarding_forms import (
     parse_schedule,
     source_errors,
 )
+from rostersync.web.pages import page_route
 
 HERE = Path(__file__).parent
 STEPS = (
@@ -82,7 +82,7 @@ def create_onboarding_router(service: Services) -> APIRouter:
         A router to include in the portal's app.
     """
     templates = Jinja2Templates(directory=HERE / "templates")
-    router = APIRouter(route_class=_page_route(templates))
+    router = APIRouter(route_class=page_route(templates))
 
     def page(
         request: Request, name: str, staff: StaffViewer, district: Any, step: str, **context: Any

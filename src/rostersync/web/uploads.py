@@ -30,8 +30,9 @@ from rostersync.domain.staff_import import ImportReport, RowError, SheetRow
 from rostersync.errors import ConfigError, SpreadsheetRejected
 from rostersync.services import Services
 from rostersync.staff.models import StaffViewer
-from rostersync.web.admin import HERE, _page_route
+from rostersync.web.admin import HERE
 from rostersync.web.gates import DistrictInScope, Staff, UploadCsrf, not_found
+from rostersync.web.pages import page_route
 from rostersync.web.upload_stream import UploadMalformed, UploadTooLarge, receive_file
 
 TEMPLATE_TYPES = {
@@ -180,7 +181,7 @@ def create_upload_router(service: Services) -> APIRouter:
         A router to include in the portal's app.
     """
     templates = Jinja2Templates(directory=HERE / "templates")
-    router = APIRouter(route_class=_page_route(templates))
+    router = APIRouter(route_class=page_route(templates))
 
     def import_page(
         request: Request, staff: StaffViewer, district: Any, status: int = 200, **result: Any

@@ -223,14 +223,18 @@ def create_app(service: Services) -> FastAPI:
     # Staff sign-in, admin pages and the JSON API (web/admin.py, web/api.py).
     from rostersync.web.admin import create_admin_router
     from rostersync.web.api import create_api
+    from rostersync.web.api_tokens_page import create_api_tokens_router
     from rostersync.web.district_page import create_district_router
     from rostersync.web.issues_pages import create_issues_router
     from rostersync.web.onboarding import create_onboarding_router
+    from rostersync.web.records import create_records_router
     from rostersync.web.uploads import create_upload_router
 
     app.include_router(create_admin_router(service))
     app.include_router(create_district_router(service))
     app.include_router(create_issues_router(service))
+    app.include_router(create_records_router(service))
+    app.include_router(create_api_tokens_router(service))
     app.include_router(create_onboarding_router(service))
     app.include_router(create_upload_router(service))
     from rostersync.web.metrics import create_metrics_router

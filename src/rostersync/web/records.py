@@ -1,0 +1,16 @@
+"""Search people, classes and schools, and a page per record."""
+
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
+from fastapi import APIRouter
+
+from rostersync.services import Services
+from rostersync.web.pages import page_route
+from rostersync.web.presentation import admin_templates
+
+
+def create_records_router(service: Services) -> APIRouter:
+    """The router over one service, to include in the portal's app."""
+    return APIRouter(route_class=page_route(admin_templates()))
+
+
+__all__ = ["create_records_router"]

@@ -2,11 +2,12 @@
 
 Each test database is a database of its own: on PostgreSQL one created on the shared server
 (`rs_<xdist worker>_<random>`, so neither parallel workers nor other test runs ever meet), on
-SQLite a file under the session's directory; all are dropped at the end. Most tests get a
-copy of a template migrated once per session (`CREATE DATABASE … TEMPLATE`, a file copy), which
-their `init_db` finds already at the newest revision; tests marked `empty_database` (the
-migration tests) get empty ones. A missing PostgreSQL skips those tests on a laptop but fails
-them under `CI=true`, where skipping would hide a gap.
+SQLite a file under the session's directory; all are dropped at the end (on PostgreSQL by a
+detached process, so the worker need not wait). Most tests get a copy of a template migrated
+once per session (`CREATE DATABASE … TEMPLATE`, a file copy), which their `init_db` finds
+already at the newest revision; tests marked `empty_database` (the migration tests) get empty
+ones. A missing PostgreSQL skips those tests on a laptop but fails them under `CI=true`, where
+skipping would hide a gap.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -39,6 +42,8 @@ POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 DatabaseMaker = Callable[[], str]
+DROPPER = str(Path(__file__).with_name("drop_databases.py"))
+DETACHED = 'nohup "$0" "$@" >/dev/null 2>&1 &'
 
 
 def _postgres_or_skip() -> Engine:
@@ -106,12 +111,23 @@ class _Databases:
         return self._create(self._template)
 
     def close(self) -> None:
+        """Drop this session's databases in a detached process (`drop_databases.py`)."""
         if self.admin is None:
             return
-        for name in self.names:
-            with self.admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         self.admin.dispose()
+        if self.names:
+            # `sh` backgrounds the dropper and returns at once; the dropper outlives the worker.
+            subprocess.run(
+                [
+                    "sh",
+                    "-c",
+                    'nohup "$0" "$@" >/dev/null 2>&1 &',
+                    sys.executable,
+                    DROPPER,
+                    *self.names,
+                ],
+                check=True,
+            )
 
 
 @pytest.fixture(

@@ -41,10 +41,11 @@ import structlog
 
 from rostersync.errors import ConfigError, FatalSourceError, SourceAuthError, SourceError
 from rostersync.oneroster import oauth1
-from rostersync.oneroster.answers import StatusInfo, classify_response, decode_body, status_info
+from rostersync.oneroster.answers import StatusInfo, classify_response, status_info
 from rostersync.oneroster.auth import RefreshableAuth, SourceAuth
 from rostersync.oneroster.held_pages import whole_pages
 from rostersync.oneroster.http import PooledHttp, open_http
+from rostersync.oneroster.page_json import decode_page
 from rostersync.oneroster.paging import DEFAULT_MAX_PAGES, Paginator
 from rostersync.oneroster.transport import (
     ATTEMPT_HEADERS,
@@ -357,10 +358,11 @@ class OneRosterClient(PooledHttp):
         return response, response.extensions[_BODY]
 
     def _judge(self, response: httpx.Response) -> SourceError | None:
-        """`classify_response`, then a 2xx body decoded (kept in the response's extensions)."""
+        """`classify_response`, then a 2xx body decoded by msgspec (`page_json`), kept in the
+        response's extensions."""
         verdict = classify_response(response)
         if verdict is None:
-            response.extensions[_BODY], verdict = decode_body(response, self.host)
+            response.extensions[_BODY], verdict = decode_page(response, self.host)
         return verdict
 
     def _page_items(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from rostersync.domain.issue_groups import Audience, IssueFilters
 from rostersync.domain.rules import DistrictRules
 from rostersync.domain.safeguards import skip_reason
 from rostersync.errors import ConfigError, RunNotPending, SyncInProgress
@@ -19,6 +20,7 @@ from rostersync.services.context import ServiceContext, this_process, today_in
 from rostersync.services.pushed_sources import newest_pushed_source
 from rostersync.store import delta as store_delta
 from rostersync.store import districts as store_districts
+from rostersync.store import issue_lists as store_issue_lists
 from rostersync.store import plan_subjects as store_plan_subjects
 from rostersync.store import progress as store_progress
 from rostersync.store import push as store_push
@@ -284,6 +286,20 @@ class Runs:
         with self._engine.connect() as conn:
             district = store_districts.get_district(conn, slug_or_id)
             return store_workflow.list_open_issues(conn, district.id, entity=kind)
+
+    def issue_list(
+        self, slug_or_id: str, filters: IssueFilters, *, whole: bool = False
+    ) -> store_issue_lists.IssueList:
+        """A district's open issues to work through: counted per problem, the filters' choices,
+        and a page of those that match `filters` (all of them when `whole`, for a download).
+        A district that pushes files fixes them there (`Audience.FILES`), any other in its SIS."""
+        with self._engine.connect() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            kind = store_districts.get_integration(conn, district.id).source_kind
+            audience = Audience.FILES if kind == push.KIND else Audience.CLASSLINK
+            return store_issue_lists.issue_list(
+                conn, district.id, filters, audience=audience, whole=whole
+            )
 
     def plan(self, run_id: str) -> store_workflow.PlanRecord:
         """What a previewed, held or applied run intended (summary, fingerprint, hold reason)."""

@@ -1,19 +1,68 @@
-"""A district's open issues: the list, its download, and Revalidate.
+"""A district's open issues: grouped by problem to work through, the list, its download, and
+Revalidate.
+
+The page counts the open issues per problem in plain words, errors apart from warnings, each
+with one fix in the words of the district's source (`domain.issue_groups`); below, the issues
+themselves, filtered by problem, school, grade, role and record (combined), ordered by problem,
+name or school, fifty a page, every link keeping the filters. The download carries the same
+filters and order, every matching issue. Filtering, ordering and paging are SQL
+(`store.issue_lists`, through `Runs.issue_list`).
 
 Gates (`web/gates.py`): `Staff`, then `DistrictInScope`; Revalidate, a POST, adds `FormCsrf`.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
+from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from rostersync.domain.issue_groups import (
+    SORTS,
+    Audience,
+    IssueFilters,
+    IssueGroup,
+    group_problems,
+    problem_fix,
+    problem_label,
+)
 from rostersync.notify.csvfile import MEDIA_TYPE as CSV_TYPE
 from rostersync.notify.csvfile import issues_csv_file
 from rostersync.services import Services
+from rostersync.store.runs import IssueRecord
 from rostersync.web.gates import DistrictInScope, FormCsrf, Staff
 from rostersync.web.pages import MESSAGES, act, page_route, render
+
+# How a district fixes a record, said once above its problems.
+SOURCE_WORDS = {
+    Audience.CLASSLINK: (
+        "{district} gets its roster from ClassLink: each fix is made in the district's SIS (or "
+        "in ClassLink), and the next sync picks it up. Revalidate reads the roster again now."
+    ),
+    Audience.FILES: (
+        "{district} pushes OneRoster files: each fix is made in the files, and the sync of the "
+        "next push picks it up. Revalidate checks the last pushed files again."
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRow:
+    """One issue as a row of the list: the issue, and its fix in the district's words."""
+
+    issue: IssueRecord
+    fix: str
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLink:
+    """One problem as the page lists it, with the link to its issues (filters kept)."""
+
+    group: IssueGroup
+    url: str
+    current: bool
 
 
 def create_issues_router(service: Services) -> APIRouter:
@@ -30,22 +79,14 @@ def create_issues_router(service: Services) -> APIRouter:
     templates = admin_templates()
     router = APIRouter(route_class=page_route(templates))
 
-    def filtered(district_id: str, code: str, sourced_id: str) -> list[Any]:
-        # The record: its ClassLink sourcedId or student ID exactly, or part of its name.
-        name = sourced_id.casefold()
-        return [
-            i
-            for i in service.runs.open_issues(district_id)
-            if (not code or i.code == code)
-            and (
-                not sourced_id
-                or sourced_id in (i.sourced_id, i.subject_student_id)
-                or name in (i.subject_name or "").casefold()
-            )
-        ]
-
     Code = Annotated[str, Query(max_length=64)]
-    SourcedId = Annotated[str, Query(max_length=255)]
+    Value = Annotated[str, Query(max_length=255)]
+    Sort = Annotated[str, Query(max_length=16)]
+    Page = Annotated[int, Query(ge=1, le=1_000_000)]
+
+    def link(slug: str, filters: IssueFilters, path: str = "issues") -> str:
+        query = urlencode(filters.params())
+        return f"/admin/districts/{slug}/{path}" + (f"?{query}" if query else "")
 
     @router.get("/admin/districts/{slug}/issues", response_class=HTMLResponse)
     def issues(
@@ -53,32 +94,81 @@ def create_issues_router(service: Services) -> APIRouter:
         staff: Staff,
         found: DistrictInScope,
         code: Code = "",
-        sourced_id: SourcedId = "",
+        sourced_id: Value = "",
+        school: Value = "",
+        grade: Value = "",
+        role: Value = "",
+        sort: Sort = "",
+        page: Page = 1,
         done: str = "",
     ) -> Any:
         district = found[0]
-        every = service.runs.open_issues(district.id)
+        asked = IssueFilters.of(
+            code=code,
+            school=school,
+            grade=grade,
+            role=role,
+            search=sourced_id,
+            sort=sort,
+            page=page,
+        )
+        listing = service.runs.issue_list(district.id, asked)
+        window = listing.window
+        filters = asked.but(page=window.page)
+        groups = [
+            GroupLink(g, link(district.slug, filters.but(code=g.code)), g.code == filters.code)
+            for g in group_problems(listing.problems, listing.audience)
+        ]
         return render(
             templates,
             request,
             "admin_issues.html",
             district=district,
-            issues=filtered(district.id, code, sourced_id.strip()),
-            codes=sorted({i.code for i in every}),
-            code=code,
-            sourced_id=sourced_id,
+            source_words=SOURCE_WORDS[listing.audience].format(district=district.display_name),
+            errors=[g for g in groups if g.group.severity == "error"],
+            warnings=[g for g in groups if g.group.severity != "error"],
+            rows=[
+                IssueRow(i, problem_fix(i.code, [i.entity], listing.audience, i.fix))
+                for i in listing.issues
+            ],
+            window=window,
+            filters=filters,
+            choices=listing.choices,
+            problem_label=problem_label,
+            sorts=SORTS,
+            all_problems_url=link(district.slug, filters.but(code="")),
+            clear_url=link(district.slug, IssueFilters(sort=filters.sort)),
+            csv_url=link(district.slug, filters.but(page=1), "issues.csv"),
+            previous_url=link(district.slug, filters.but(page=window.page - 1))
+            if window.page > 1
+            else "",
+            next_url=link(district.slug, filters.but(page=window.page + 1))
+            if window.page < window.pages
+            else "",
+            first_url=link(district.slug, filters.but(page=1)),
+            last_url=link(district.slug, filters.but(page=window.pages)),
             message=MESSAGES.get(done, ""),
             staff=staff,
         )
 
     @router.get("/admin/districts/{slug}/issues.csv")
     def issues_download(
-        staff: Staff, found: DistrictInScope, code: Code = "", sourced_id: SourcedId = ""
+        staff: Staff,
+        found: DistrictInScope,
+        code: Code = "",
+        sourced_id: Value = "",
+        school: Value = "",
+        grade: Value = "",
+        role: Value = "",
+        sort: Sort = "",
     ) -> Response:
         district = found[0]
-        body = issues_csv_file(filtered(district.id, code, sourced_id.strip()))
+        filters = IssueFilters.of(
+            code=code, school=school, grade=grade, role=role, search=sourced_id, sort=sort
+        )
+        listing = service.runs.issue_list(district.id, filters, whole=True)
         return Response(
-            body,
+            issues_csv_file(listing.issues),
             media_type=CSV_TYPE,
             headers={
                 "Content-Disposition": f'attachment; filename="{district.slug}-open-issues.csv"'

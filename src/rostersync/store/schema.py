@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from rostersync.store import (
     admin_tables,
+    api_tokens_tables,
     delta_tables,
     jobs_tables,
     privacy_tables,
@@ -21,6 +22,7 @@ from rostersync.store.tables import metadata
 
 __all__ = [
     "admin_tables",
+    "api_tokens_tables",
     "delta_tables",
     "jobs_tables",
     "metadata",

@@ -1,23 +1,119 @@
-"""Districts: onboarding one from the CLI, reading them, their settings, going live."""
+"""Districts: onboarding one from the CLI, reading them, their settings, their health at a
+glance, who gets their summary emails, going live."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
+import structlog
 from sqlalchemy.engine import Connection
 
+from rostersync.domain.emails import normal_email
 from rostersync.domain.questionnaire import Questionnaire
 from rostersync.domain.safeguards import PauseWindow, Safeguards
+from rostersync.errors import ConfigError
 from rostersync.providers import PROVIDERS
+from rostersync.providers import push as push_provider
 from rostersync.scheduling import ScheduleInfo, district_schedule, district_schedules
 from rostersync.services.answers import check as answers_check
 from rostersync.services.context import ServiceContext
 from rostersync.store import admin as store_admin
+from rostersync.store import delta as store_delta
+from rostersync.store import district_health as store_health
 from rostersync.store import districts as store_districts
+from rostersync.store import push as store_push
 from rostersync.store import roster as store_roster
 from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
+
+_log = structlog.get_logger(__name__)
+
+# The runs a district's page charts and lists, and the pushed files it lists.
+HEALTH_RUNS = 30
+HEALTH_FILES = 20
+# Who gets a district's summary emails: a few addresses, each a plausible email.
+MAX_RECIPIENTS = 20
+MAX_EMAIL = 320
+_EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Staleness:
+    """Why a district's roster looks stale: the newest change the portal holds from its source
+    is older than `threshold_days` (the rule of the stale-data email, `notify.notifier`), or no
+    sync has succeeded for that long.
+
+    Attributes:
+        newest_change: The newest `dateLastModified` a successful sync applied (the delta
+            watermark), or None when no sync saw one.
+        last_success_at: When a sync last succeeded, or None if none ever did.
+        threshold_days: The `stale_after_days` setting.
+        source_quiet: The source's newest change is older than the threshold.
+        sync_overdue: No sync has succeeded within the threshold.
+    """
+
+    newest_change: datetime | None
+    last_success_at: datetime | None
+    threshold_days: int
+    source_quiet: bool
+    sync_overdue: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DistrictHealth:
+    """A district at a glance, read in a few set-based queries (`Districts.health`).
+
+    Attributes:
+        district_id: The district.
+        now: When it was read (the page says ages from it).
+        last_success_at: When a sync last succeeded (applied its roster); None if none did.
+        last_success_run_id: That run.
+        next_sync_at: When the schedule runs it next (UTC); None when it is not scheduled
+            (a push district, a paused one, answers that make no schedule).
+        schedule: The schedule in words, or how the district syncs instead.
+        open_errors: Open validation issues that are errors.
+        open_warnings: Open validation issues that are warnings.
+        stale: Why its roster looks stale, or None when it does not.
+        runs: Its newest runs (at most `HEALTH_RUNS`), newest first.
+        runs_total: How many runs it has in all.
+        recipients: Who gets its summary emails (its data manager emails).
+        pushes: Whether it pushes files instead of being pulled from.
+        pushed: Its newest pushed files (at most `HEALTH_FILES`), newest first.
+        pushed_total: How many files it pushed in all.
+    """
+
+    district_id: str
+    now: datetime
+    last_success_at: datetime | None
+    last_success_run_id: str | None
+    next_sync_at: datetime | None
+    schedule: str
+    open_errors: int
+    open_warnings: int
+    stale: Staleness | None
+    runs: tuple[store_runs.SyncRunRecord, ...]
+    runs_total: int
+    recipients: tuple[str, ...]
+    pushes: bool
+    pushed: tuple[store_push.PushedBundle, ...]
+    pushed_total: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecipientsChange:
+    """What saving a district's summary recipients did: how many were added and removed."""
+
+    recipients: tuple[str, ...]
+    added: int
+    removed: int
+
+
+def recipient_list(text: str) -> list[str]:
+    """The addresses of a recipients form: one per line, or separated by commas or semicolons."""
+    return [e for e in re.split(r"[\s,;]+", text.strip()) if e]
 
 
 class Districts:
@@ -139,6 +235,116 @@ class Districts:
         with self._engine.connect() as conn:
             return dict(district_schedules(conn, statuses))
 
+    def health(
+        self, slug_or_id: str, *, now: datetime | None = None, runs: int = HEALTH_RUNS
+    ) -> DistrictHealth:
+        """A district at a glance: its last successful sync, next scheduled one, open issues,
+        whether its roster looks stale, its newest runs, who gets its emails and, for a push
+        district, the files it pushed. A fixed handful of queries whatever its history.
+
+        Raises:
+            NotFoundError: No such district.
+        """
+        now = now or datetime.now(UTC)
+        with self._engine.connect() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            integration = store_districts.get_integration(conn, district.id)
+            totals = store_health.run_totals(conn, district.id)
+            issues = store_health.issue_totals(conn, district.id)
+            recent = store_runs.list_runs(conn, district.id, runs)
+            watermark = store_delta.get_watermark(conn, district.id)
+            provider = PROVIDERS.get(integration.source_kind)
+            pushes = integration.source_kind == push_provider.KIND
+            files, files_total = (
+                store_health.pushed_files(conn, district.id, limit=HEALTH_FILES)
+                if pushes
+                else ([], 0)
+            )
+            next_at, words = None, "not scheduled: it syncs when the district pushes a file"
+            if not pushes:
+                next_at, words = _next_sync(conn, district, scheduled=provider.scheduled)
+        newest = watermark.moment if watermark is not None else None
+        return DistrictHealth(
+            district_id=district.id,
+            now=now,
+            last_success_at=totals.last_success_at,
+            last_success_run_id=totals.last_success_id,
+            next_sync_at=next_at,
+            schedule=words,
+            open_errors=issues.errors,
+            open_warnings=issues.warnings,
+            stale=_staleness(
+                newest,
+                totals.last_success_at,
+                now=now,
+                days=self._context.settings.stale_after_days,
+            ),
+            runs=tuple(recent),
+            runs_total=totals.total,
+            recipients=integration.data_manager_emails,
+            pushes=pushes,
+            pushed=tuple(files),
+            pushed_total=files_total,
+        )
+
+    def set_recipients(
+        self, slug_or_id: str, emails: Sequence[str], actor: str
+    ) -> RecipientsChange:
+        """Replace who gets a district's summary emails (vendor staff decide: the web page's
+        gate and the CLI's operator). The same addresses let their owners sign in through
+        ClassLink as the district's data managers (`store.signin`).
+
+        Addresses are trimmed and lower-cased, duplicates dropped; the audit row counts the
+        addresses added and removed and never names them.
+
+        Raises:
+            ConfigError: No address, too many, or one that is not an email address (the
+                message counts them, never repeats them).
+            NotFoundError: No such district.
+        """
+        wanted = list(dict.fromkeys(normal_email(e) for e in emails if e.strip()))
+        bad = [e for e in wanted if len(e) > MAX_EMAIL or not _EMAIL.fullmatch(e)]
+        if not wanted:
+            raise ConfigError("enter at least one email address to send the summaries to")
+        if bad:
+            which = "1 of these is" if len(bad) == 1 else f"{len(bad)} of these are"
+            raise ConfigError(
+                f"{which} not an email address; write one per line, like name@district.org"
+            )
+        if len(wanted) > MAX_RECIPIENTS:
+            raise ConfigError(
+                f"{len(wanted)} addresses are more than the {MAX_RECIPIENTS} a district's "
+                "summaries go to; list the people who act on them, or a shared mailbox"
+            )
+        now = datetime.now(UTC)
+        with self._engine.begin() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            before = set(store_districts.get_integration(conn, district.id).data_manager_emails)
+            after = tuple(wanted)
+            added, removed = len(set(after) - before), len(before - set(after))
+            store_districts.update_integration(
+                conn, district.id, now=now, data_manager_emails=after
+            )
+            store_workflow.audit(
+                conn,
+                district_id=district.id,
+                run_id=None,
+                actor=actor,
+                action="summary_recipients",
+                entity_type="district",
+                entity_id=district.id,
+                changes={"added": added, "removed": removed, "recipients": len(after)},
+                now=now,
+            )
+        _log.info(
+            "district.recipients_set",
+            district_id=district.id,
+            added=added,
+            removed=removed,
+            recipients=len(after),
+        )
+        return RecipientsChange(recipients=after, added=added, removed=removed)
+
     def overviews(self, only: str | None = None) -> list[store_admin.DistrictOverview]:
         """Every district (or only the one with id `only`) with its last run, next sync and
         open issue count, by display name."""
@@ -164,6 +370,40 @@ class Districts:
                 )
             )
         return overviews
+
+
+def _next_sync(
+    conn: Connection, district: store_districts.DistrictRecord, *, scheduled: bool
+) -> tuple[datetime | None, str]:
+    """When the schedule runs the district next, and its schedule in words."""
+    if not scheduled:
+        return None, "not scheduled: its source is not set up yet"
+    try:
+        info = district_schedule(conn, district.id, district.status)
+    except (ConfigError, StopIteration):
+        return None, "not scheduled: its answers describe no usable schedule"
+    if info.next_run_utc is None:
+        return None, f"{info.description}, not running while the district is {district.status}"
+    return info.next_run_utc, info.description
+
+
+def _staleness(
+    newest_change: datetime | None, last_success: datetime | None, *, now: datetime, days: int
+) -> Staleness | None:
+    """Why the roster looks stale (the stale-data email's rule, and no success for as long),
+    or None."""
+    limit = timedelta(days=days)
+    quiet = newest_change is not None and now - newest_change > limit
+    overdue = last_success is not None and now - last_success > limit
+    if not (quiet or overdue):
+        return None
+    return Staleness(
+        newest_change=newest_change,
+        last_success_at=last_success,
+        threshold_days=days,
+        source_quiet=quiet,
+        sync_overdue=overdue,
+    )
 
 
 def _go_live(conn: Connection, district_id: str, actor: str) -> bool:

@@ -14,10 +14,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from tests.integration.admin.conftest import AdminWorld, form_csrf, staff_sign_in
 from tests.integration.push.conftest import bundle_of, push_setup
 
@@ -336,6 +337,32 @@ class TestRecipients:
         )
         assert response.status_code == 403 and "This form expired" in response.text
         assert world.service.districts.get("springfield")[1].data_manager_emails == before
+
+
+def statements_for(world: AdminWorld, slug: str) -> int:
+    """How many SQL statements reading one district's health takes."""
+    seen: list[str] = []
+
+    def count(*_args: Any) -> None:
+        seen.append("x")
+
+    engine = world.service.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        world.service.districts.health(slug)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+class TestSetBased:
+    def test_the_query_count_does_not_grow_with_the_runs(
+        self, world: AdminWorld, history: History
+    ) -> None:
+        # Shelbyville has 2 runs, Springfield 33: the same few statements read either.
+        assert runs_in(world, "shelbyville") == 2
+        few, many = statements_for(world, "shelbyville"), statements_for(world, "springfield")
+        assert few == many <= 11, (few, many)
 
 
 class TestScoping:

@@ -17,6 +17,7 @@ Each service is one unit of work per method, in its own transaction:
 - `staff`: staff accounts, sessions, TOTP, invitations (`rostersync.staff`)
 - `signin`: ClassLink sign-in and the people's portal (`rostersync.signin`)
 - `privacy`: a student's export, a district's purge
+- `records`: search a district's people, classes and schools; one record read whole
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from rostersync.services.imports import Imports
 from rostersync.services.onboarding import Onboarding
 from rostersync.services.privacy import Privacy
 from rostersync.services.push import Pushes
+from rostersync.services.records import Records
 from rostersync.services.runs import Runs
 from rostersync.signin.oidc import RelyingParty
 from rostersync.signin.portal import Portal
@@ -68,6 +70,7 @@ class Services:
         self.onboarding = Onboarding(self.context, self.push)
         self.imports = Imports(self.context)
         self.privacy = Privacy(self.context)
+        self.records = Records(self.context)
         self.signin = Portal(self.context.engine, settings)
 
     @cached_property

@@ -2,11 +2,14 @@
 Swagger UI at `/api/docs` (its script and styles served from the `fastapi-offline` package by
 this app, under a policy that allows no other origin and no inline script).
 
-Authenticated by the staff session cookie (as the pages are); every write also needs the
-session's CSRF token in the `X-CSRF-Token` header (`GET /api/v1/session` returns it), so a
-cross-site form cannot drive it. The gates are in `web/gates.py` (`ApiStaff`, `HeaderCsrf`,
+Authenticated by the staff session cookie (as the pages are), or by a personal API token sent as
+`Authorization: Bearer rs_…` (made at /admin/api-tokens, `staff/api_tokens.py`). A write with the
+cookie also needs the session's CSRF token in the `X-CSRF-Token` header (`GET /api/v1/session`
+returns it), so a cross-site form cannot drive it; a write with a token needs none, since no
+browser adds a token by itself. The gates are in `web/gates.py` (`ApiStaff`, `HeaderCsrf`,
 `ApiDistrictInScope`, `ApiRunInScope`), scoped by the same lookups as the pages: a district or run
-the caller may not see is a 404, exactly like one that does not exist.
+the caller may not see is a 404, exactly like one that does not exist, with a token as with the
+session of the token's owner.
 
 Responses are their own pydantic models, built field by field: a column added to a table never
 reaches the API by accident, and credentials are never part of any model. Every status a route
@@ -32,6 +35,7 @@ from rostersync.sync.pipeline import PENDING
 from rostersync.web.admin import session_cookie
 from rostersync.web.api_docs import DOCS_ASSETS, PUSH_SECURITY_SCHEME, docs_page
 from rostersync.web.gates import (
+    ApiCall,
     ApiDistrictInScope,
     ApiRunInScope,
     ApiStaff,
@@ -86,25 +90,33 @@ def _error(description: str, model: Any = ErrorOut) -> dict[str, Any]:
 
 # What the routes may answer besides success, for the OpenAPI document.
 SIGNED_IN: dict[int | str, dict[str, Any]] = {
-    401: _error("Not signed in as staff"),
+    401: _error(
+        "Not signed in as staff, or the API token is not valid (revoked, or not one of this "
+        "portal's): `WWW-Authenticate: Bearer` says so, and `detail` gives the refusal's reference"
+    ),
     422: _error("A parameter failed validation", ValidationOut),
 }
 SCOPED: dict[int | str, dict[str, Any]] = {
     404: _error("No such district or run, or not one the caller may see")
 }
 WRITE: dict[int | str, dict[str, Any]] = {
-    403: _error("The session's CSRF token was not sent as X-CSRF-Token"),
+    403: _error(
+        "The session's CSRF token was not sent as X-CSRF-Token (a call with an API token "
+        "sends none)"
+    ),
     409: _error("Not done now: a sync is running, the run is not pending, or the source failed"),
 }
 
 
 class SessionOut(BaseModel):
-    """Who is signed in, and the token every write must send as `X-CSRF-Token`."""
+    """Who is calling, how, and the token every write with the session cookie must send as
+    `X-CSRF-Token` (empty for a call with an API token, whose writes send none)."""
 
     display_name: str
     role: str
     district_id: str | None
     csrf_token: str
+    via: Literal["session", "api_token"]
 
 
 class DistrictOut(BaseModel):
@@ -269,7 +281,13 @@ def create_api(service: Services) -> FastAPI:
         version=API_VERSION,
         description="Districts, runs, previews, approvals and validation issues, scoped to "
         "the signed-in staff member (vendor staff: every district; data manager: their own). "
-        "Districts push roster bundles to `/v1/districts/{slug}/bundles` with their push key.",
+        "Districts push roster bundles to `/v1/districts/{slug}/bundles` with their push key.\n\n"
+        "**Without a browser:** sign in to the admin portal, open *API tokens* "
+        "(`/admin/api-tokens`), make a token with a label and copy it (it is shown once), then "
+        "send it as `Authorization: Bearer rs_…`. A token reaches what its owner's session does "
+        "and needs no `X-CSRF-Token`; revoke it on the same page. With the session cookie "
+        "instead, every write sends the session's `csrf_token` (`GET /v1/session`) as "
+        "`X-CSRF-Token`.",
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
@@ -302,12 +320,13 @@ def create_api(service: Services) -> FastAPI:
         return docs_page(request.scope.get("root_path", ""), api.title)
 
     @api.get("/v1/session", response_model=SessionOut)
-    def session(staff: ApiStaff) -> SessionOut:
+    def session(caller: ApiCall, staff: ApiStaff) -> SessionOut:
         return SessionOut(
             display_name=staff.display_name,
             role=staff.role,
             district_id=staff.district_id,
             csrf_token=staff.csrf_token,
+            via="api_token" if caller.by_token else "session",
         )
 
     @api.get("/v1/districts", response_model=list[DistrictOut])
@@ -490,8 +509,9 @@ def create_api(service: Services) -> FastAPI:
     generate = api.openapi
 
     def openapi() -> dict[str, Any]:
-        # FastAPI's document, plus the push key's scheme (the push routes check it themselves),
-        # and the session cookie's name under this portal's settings.
+        # FastAPI's document (with the `apiToken` bearer scheme the gates declare), plus the push
+        # key's scheme (the push routes check it themselves), and the session cookie's name
+        # under this portal's settings.
         document = generate()
         schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
         schemes.update(PUSH_SECURITY_SCHEME)

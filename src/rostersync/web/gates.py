@@ -17,8 +17,11 @@ Pages refuse with a `PageError` (a redirect, or an error page rendered by the ro
     LoginFormFresh   whether a staff sign-in form's token matches its cookie (login CSRF); a
                      stale form is shown again, not refused
 
-The JSON API refuses with JSON instead: `ApiStaff` (401), `HeaderCsrf` (the session's token in
-`X-CSRF-Token`, else 403), `ApiDistrictInScope` and `ApiRunInScope` (404); the push endpoint
+The JSON API refuses with JSON instead: `ApiStaff` (a personal API token as `Authorization:
+Bearer rs_…`, or else the session cookie; else 401 with `WWW-Authenticate: Bearer`, and a refused
+token is logged under a reference, `refusals.record_refusal`), `HeaderCsrf` (the session's token in
+`X-CSRF-Token`, else 403; a call made with a token needs none), `ApiDistrictInScope` and
+`ApiRunInScope` (404, for a token exactly as for its owner's session); the push endpoint
 takes `PushKey` (the district's push key as HTTP Basic, else 401). `MetricsReader` says whether
 a request may read /metrics. A route that puts its scope gate before its CSRF gate refuses an
 out-of-scope district with 404 before looking at the token. Every gate reaches the service
@@ -41,13 +44,15 @@ from typing import Annotated, NamedTuple
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Form, Header, HTTPException, Request
-from fastapi.security import APIKeyCookie
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from rostersync.errors import NotFoundError
+from rostersync.refusals import record_refusal
 from rostersync.services import Services
 from rostersync.signin.portal import Viewer
+from rostersync.staff.api_tokens import ApiTokenRefused, ApiTokens
 from rostersync.staff.models import StaffViewer
 from rostersync.store.districts import DistrictRecord, IntegrationRecord
 from rostersync.store.runs import SyncRunRecord
@@ -353,29 +358,90 @@ class _SessionCookie(APIKeyCookie):
 staff_session = _SessionCookie(
     name="rostersync_session",
     scheme_name="staffSession",
-    description="The staff session, set by signing in at /staff/login.",
+    description="The staff session, set by signing in at /staff/login. Every write also sends "
+    "the session's CSRF token as `X-CSRF-Token` (`GET /v1/session` returns it).",
     auto_error=False,
 )
 
 
-def require_api_staff(
-    request: Request, session: Annotated[str | None, Depends(staff_session)]
-) -> StaffViewer:
-    """A staff session, else 401."""
+class _BearerToken(HTTPBearer):
+    """A personal API token as `Authorization: Bearer rs_…`: the API document's `apiToken`
+    scheme. Any `Bearer` header counts, an empty one too (then it is refused), so a request that
+    names a token is judged by that token alone, never by a cookie it also carries."""
+
+    async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return HTTPAuthorizationCredentials(scheme=scheme, credentials=value.strip()[:1024])
+
+
+api_token = _BearerToken(
+    scheme_name="apiToken",
+    bearerFormat="rs_…",
+    description="A personal API token, sent as `Authorization: Bearer rs_…`. Signed-in vendor "
+    "staff and data managers make one at /admin/api-tokens (shown once; revoke it there). It "
+    "reaches what its owner's session would, and needs no `X-CSRF-Token`.",
+    auto_error=False,
+)
+# What a 401 of the API says it takes (RFC 6750); a refused token adds `error="invalid_token"`.
+BEARER_CHALLENGE = 'Bearer realm="rostersync api"'
+
+
+class ApiCaller(NamedTuple):
+    """The staff member behind an API request, and whether a personal API token (not the
+    session cookie) says so."""
+
+    staff: StaffViewer
+    by_token: bool
+
+
+def api_caller(
+    request: Request,
+    session: Annotated[str | None, Depends(staff_session)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(api_token)],
+) -> ApiCaller:
+    """The caller by their bearer token when they send one (a refused token is a 401 logged under
+    a reference of its own, whatever cookie comes with it), else by their session; else 401."""
     service = _service(request)
-    staff: StaffViewer | None = service.staff.viewer(session)
-    if staff is None:
-        raise HTTPException(401, "sign in at /staff/login first")
-    return staff
+    if bearer is not None:
+        try:
+            staff = ApiTokens(service.engine).authenticate(bearer.credentials)
+        except ApiTokenRefused as exc:
+            record_refusal(exc, service.settings)
+            raise HTTPException(
+                401,
+                str(exc),
+                headers={"WWW-Authenticate": f'{BEARER_CHALLENGE}, error="invalid_token"'},
+            ) from None
+        return ApiCaller(staff, by_token=True)
+    found: StaffViewer | None = service.staff.viewer(session)
+    if found is None:
+        raise HTTPException(
+            401, "sign in at /staff/login first", headers={"WWW-Authenticate": BEARER_CHALLENGE}
+        )
+    return ApiCaller(found, by_token=False)
+
+
+ApiCall = Annotated[ApiCaller, Depends(api_caller)]
+
+
+def require_api_staff(caller: ApiCall) -> StaffViewer:
+    """A staff session or a personal API token, else 401."""
+    return caller.staff
 
 
 ApiStaff = Annotated[StaffViewer, Depends(require_api_staff)]
 
 
 def require_header_csrf(
-    staff: ApiStaff, x_csrf_token: Annotated[str, Header(max_length=200)] = ""
+    caller: ApiCall, staff: ApiStaff, x_csrf_token: Annotated[str, Header(max_length=200)] = ""
 ) -> StaffViewer:
-    """Staff who sent the session's CSRF token as `X-CSRF-Token`, else 403."""
+    """Staff who sent the session's CSRF token as `X-CSRF-Token`, else 403; a call made with an
+    API token needs none (a cross-site form or script cannot send an `Authorization` header, and
+    the token is no ambient authority the browser adds by itself, unlike the cookie)."""
+    if caller.by_token:
+        return staff
     if not tokens_match(x_csrf_token, staff.csrf_token):
         raise HTTPException(403, "send the session's csrf_token (GET /api/v1/session)")
     return staff
@@ -407,7 +473,10 @@ ApiRunInScope = Annotated[RunScope, Depends(require_api_run)]
 
 
 __all__ = [
+    "BEARER_CHALLENGE",
     "REALM",
+    "ApiCall",
+    "ApiCaller",
     "ApiDistrictInScope",
     "ApiRunInScope",
     "ApiStaff",
@@ -430,6 +499,7 @@ __all__ = [
     "VendorDistrict",
     "VendorStaff",
     "ViewerFormCsrf",
+    "api_token",
     "basic_credentials",
     "from_loopback",
     "not_found",

@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint unit integration bench clean lock
+.PHONY: install demo test lint unit integration bench clean lock screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "rostersync needs Python 3.11+"'
@@ -36,6 +36,11 @@ unit: install
 BENCH_STUDENTS ?= 10000
 bench: install
 	$(BIN)/python -m bench.sync_bench --students $(BENCH_STUDENTS) --bundles var/bench $(BENCH_ARGS)
+
+# `make screenshots` regenerates docs/screenshots/*.png, the portal's main pages in the demo's
+# world (tests/browser/screenshots.py), in Debian's chromium at /usr/bin/chromium.
+screenshots: install
+	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock: install

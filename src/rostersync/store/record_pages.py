@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.engine import Connection
 
+from rostersync.store.planner import unindexed
 from rostersync.store.records import (
     PEOPLE,
     RecordPage,
@@ -222,7 +223,7 @@ def person_page(conn: Connection, district_id: str, ref: str) -> PersonPage | No
         e = eligibility
         row = conn.execute(
             select(e.c.status, e.c.category, e.c.source, e.c.changed_at, e.c.changed_by).where(
-                e.c.student_id == person.portal_id, e.c.district_id == district_id
+                e.c.student_id == person.portal_id, unindexed(e.c.district_id) == district_id
             )
         ).first()
     status = None if row is None else EligibilityRecord(**row._mapping)

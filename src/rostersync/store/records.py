@@ -44,10 +44,12 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union,
     union_all,
 )
 from sqlalchemy.engine import Connection
 
+from rostersync.store.planner import unindexed
 from rostersync.store.runs import AuditEntry, IssueRecord
 from rostersync.store.tables import (
     audit_log,
@@ -178,36 +180,32 @@ def _not_in(table: Any, district_id: str) -> ColumnElement[bool]:
 def _search_people(conn: Connection, district_id: str, text: str, limit: int) -> Found[PersonHit]:
     lowered = text.casefold()
     by_name = name_like(text)
-    branches = []
+    branches: list[Select[Any]] = []
     for kind, t in (("student", students), ("educator", educators)):
         school = orgs.alias(f"{kind}_school")
         keys = [t.c.sourced_id == text, func.lower(t.c.email) == lowered]
         if kind == "student":
             keys.append(t.c.student_id == text)
-        exact = or_(*keys)
         name = _full_name(t.c.given_name, t.c.family_name)
-        branches.append(
-            select(
-                literal(kind, String).label("kind"),
-                t.c.sourced_id,
-                t.c.id.label("portal_id"),
-                name.label("name"),
-                (t.c.role if kind == "educator" else literal("student", String)).label("role"),
-                (t.c.student_id if kind == "student" else _blank()).label("student_id"),
-                (t.c.grade if kind == "student" else _blank()).label("grade"),
-                func.coalesce(school.c.name, _blank()).label("school"),
-                t.c.email,
-                t.c.active,
-                cast(false(), Boolean).label("held"),
-                case((exact, 0), else_=1).label("rank"),
-                func.lower(name).label("sort"),
-            )
-            .select_from(t.outerjoin(school, school.c.id == t.c.school_id))
-            .where(
-                t.c.district_id == district_id,
-                or_(exact, _words_in(name, text)) if by_name else exact,
-            )
-        )
+        row = select(
+            literal(kind, String).label("kind"),
+            t.c.sourced_id,
+            t.c.id.label("portal_id"),
+            name.label("name"),
+            (t.c.role if kind == "educator" else literal("student", String)).label("role"),
+            (t.c.student_id if kind == "student" else _blank()).label("student_id"),
+            (t.c.grade if kind == "student" else _blank()).label("grade"),
+            func.coalesce(school.c.name, _blank()).label("school"),
+            t.c.email,
+            t.c.active,
+            cast(false(), Boolean).label("held"),
+            case((or_(*keys), 0), else_=1).label("rank"),
+            func.lower(name).label("sort"),
+        ).select_from(t.outerjoin(school, school.c.id == t.c.school_id))
+        # One branch per key, so each is answered by its own index (SQLite would otherwise walk
+        # the district for an OR); UNION drops a person two branches found.
+        wheres = [*keys, _words_in(name, text)] if by_name else keys
+        branches.extend(row.where(t.c.district_id == district_id, w) for w in wheres)
     v = validation_issues
     exact = or_(v.c.sourced_id == text, v.c.subject_student_id == text)
     named = _words_in(func.coalesce(v.c.subject_name, ""), text)
@@ -236,7 +234,7 @@ def _search_people(conn: Connection, district_id: str, text: str, limit: int) ->
         )
         .group_by(v.c.entity, v.c.sourced_id)
     )
-    query = _counted(union_all(*branches), ("rank", "sort", "sourced_id"), limit)
+    query = _counted(union(*branches), ("rank", "sort", "sourced_id"), limit)
     rows = conn.execute(query).all()
     hits = [
         PersonHit(
@@ -433,7 +431,7 @@ def actor_names(
         e = educators
         for person in conn.execute(
             select(e.c.id, e.c.sourced_id, e.c.role, e.c.given_name, e.c.family_name).where(
-                e.c.id.in_(sorted(educator_ids)), e.c.district_id == district_id
+                e.c.id.in_(sorted(educator_ids)), unindexed(e.c.district_id) == district_id
             )
         ):
             found[f"educator:{person.id}"] = ActorName(
@@ -446,7 +444,7 @@ def actor_names(
         r = sync_runs
         for row in conn.execute(
             select(r.c.id, r.c.started_at).where(
-                r.c.id.in_(sorted(run_ids)), r.c.district_id == district_id
+                r.c.id.in_(sorted(run_ids)), unindexed(r.c.district_id) == district_id
             )
         ):
             found[f"{SYNC_RUN}{row.id}"] = ActorName(
@@ -513,14 +511,14 @@ def history_of(
     conn: Connection, district_id: str, about: dict[str, str], *, limit: int = HISTORY_CAP
 ) -> list[HistoryEntry]:
     """The newest audit entries of these portal ids: one statement, through the audit log's
-    `entity_id` index."""
+    `entity_id` index (on SQLite, never its district's: `store.planner`)."""
     if not about:
         return []
     a = audit_log
     columns = [a.c[name] for name in AuditEntry.__dataclass_fields__]
     rows = conn.execute(
         select(*columns)
-        .where(a.c.entity_id.in_(sorted(about)), a.c.district_id == district_id)
+        .where(a.c.entity_id.in_(sorted(about)), unindexed(a.c.district_id) == district_id)
         .order_by(a.c.id.desc())
         .limit(limit)
     )

@@ -11,13 +11,25 @@ them up across the portal's processes.
     rostersync_roster_budget_refusals_total{reason}  roster requests given up (the run fails)
     rostersync_runs_total{status}                    sync runs ended, by status
     rostersync_run_seconds{status}                   how long they took (histogram)
+    rostersync_run_phase_seconds{phase}              how long runs spent in each phase (histogram)
+    rostersync_records_pulled_total{collection}      records pulled (its rate: records per second)
+    rostersync_run_records_per_second                a run's records pulled per second of pulling
+    rostersync_run_budget_wait_seconds               a run's wait for the shared budget (histogram)
+    rostersync_queue_messages{state}                 the job queue's messages, read when scraped
 
 A roster wait's reason is `budget` (the host's shared window was full) or `closed` (the host
-answered `Retry-After`; decision 0029).
+answered `Retry-After`; decision 0029). The run families are fed by the runs' events
+(`sync.metered`), in the process that runs them: a worker serves its own (`--metrics-port`).
+The queue's messages are `pending` (waiting for a worker) or `scheduled` (retries and slots
+waiting for a lock, due later), read from the queue's storage at each scrape.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator, Mapping
+
+import structlog
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -26,6 +38,10 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+_log = structlog.get_logger(__name__)
 
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)
@@ -75,6 +91,78 @@ RUN_SECONDS = Histogram(
     registry=REGISTRY,
 )
 
+RUN_PHASE_SECONDS = Histogram(
+    "rostersync_run_phase_seconds",
+    "How long sync runs spent in each phase (pulling, validating, planning, writing).",
+    ["phase"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+    registry=REGISTRY,
+)
+RECORDS_PULLED = Counter(
+    "rostersync_records_pulled",
+    "Roster records pulled by sync runs, by collection; its rate is records per second.",
+    ["collection"],
+    registry=REGISTRY,
+)
+RUN_RECORDS_PER_SECOND = Histogram(
+    "rostersync_run_records_per_second",
+    "Each run's records pulled divided by the seconds of its pulling phase.",
+    buckets=(100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, 250_000),
+    registry=REGISTRY,
+)
+RUN_BUDGET_WAIT_SECONDS = Histogram(
+    "rostersync_run_budget_wait_seconds",
+    "Seconds each run's roster requests waited, in all, for the shared request budget; a wide "
+    "spread between runs of a night means some districts waited much longer than others.",
+    buckets=(0, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+    registry=REGISTRY,
+)
+
+# What a queue reader returns: state ("pending", "scheduled") → messages.
+QueueReader = Callable[[], Mapping[str, int]]
+
+
+class _QueueCollector(Collector):
+    """`rostersync_queue_messages{state}`: read from the queue's storage at each scrape."""
+
+    def __init__(self) -> None:
+        self._read: QueueReader | None = None
+        self._lock = threading.Lock()
+
+    def watch(self, read: QueueReader) -> None:
+        with self._lock:
+            self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            read = self._read
+        if read is None:
+            return
+        try:
+            states = read()
+        except Exception as exc:  # an unreachable queue must not break the whole scrape
+            _log.warning("metrics.queue_unreadable", error_type=type(exc).__name__)
+            return
+        family = GaugeMetricFamily(
+            "rostersync_queue_messages",
+            "Messages in the job queue: pending (waiting for a worker) or scheduled (due later: "
+            "retries, slots waiting for a lock).",
+            labels=["state"],
+        )
+        for state, count in sorted(states.items()):
+            family.add_metric([state], float(count))
+        yield family
+
+
+_QUEUE = _QueueCollector()
+REGISTRY.register(_QUEUE)
+
+
+def watch_queue(read: QueueReader) -> None:
+    """Report the job queue's messages, as `read` counts them, at each scrape (the last
+    reader given wins)."""
+    _QUEUE.watch(read)
+
 
 def run_ended(status: str, seconds: float) -> None:
     """Count a sync run that ended with `status` after `seconds`."""
@@ -89,13 +177,19 @@ def exposition() -> tuple[bytes, str]:
 
 __all__ = [
     "RATE_LIMITED",
+    "RECORDS_PULLED",
     "REGISTRY",
     "ROSTER_BUDGET_REFUSALS",
     "ROSTER_BUDGET_WAITS",
     "ROSTER_BUDGET_WAIT_SECONDS",
     "RUNS",
+    "RUN_BUDGET_WAIT_SECONDS",
+    "RUN_PHASE_SECONDS",
+    "RUN_RECORDS_PER_SECOND",
     "RUN_SECONDS",
     "SIGN_IN_REFUSALS",
+    "QueueReader",
     "exposition",
     "run_ended",
+    "watch_queue",
 ]

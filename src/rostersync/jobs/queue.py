@@ -12,15 +12,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from huey import Huey, PriorityRedisHuey, SqliteHuey, crontab
+from huey import Huey, crontab
 
 from rostersync.config import Settings
 from rostersync.errors import RetriableSourceError
 from rostersync.jobs.tasks import SlotOutcome, run_slot
 from rostersync.notify.notifier import Notifier
 from rostersync.notify.senders import Sender
-from rostersync.store.db import private_database
-from rostersync.store.private_files import private_dir
+from rostersync.providers.registry import roster_budget
+from rostersync.queue_backend import make_huey as make_huey
+from rostersync.sync.metered import count_runs
 
 if TYPE_CHECKING:
     from rostersync.services import Services
@@ -35,30 +36,6 @@ PUSH_TASK = "rostersync.sync_pushed_bundle"
 RETENTION_TASK = "rostersync.expire_pushed_bundles"
 # A slot that met another sync's lock looks again this often (seconds).
 LOCK_RETRY_SECONDS = 5
-
-
-def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
-    """The Huey instance the settings describe.
-
-    Args:
-        settings: `queue_backend` ("sqlite" or "redis"), `queue_name`, `redis_url`, `data_dir`.
-        immediate: Run tasks in the calling thread as they are enqueued (tests, the demo).
-    """
-    if settings.queue_backend == "redis":
-        return PriorityRedisHuey(
-            settings.queue_name,
-            url=settings.redis_url,
-            utc=True,
-            immediate=immediate,
-            results=False,
-        )
-    # The queue's file holds district ids and bundle ids: owner-only, like the portal's.
-    private_dir(settings.data_dir)
-    path = settings.data_dir / f"{settings.queue_name}-queue.db"
-    private_database(path)
-    return SqliteHuey(
-        settings.queue_name, filename=str(path), utc=True, immediate=immediate, results=False
-    )
 
 
 class JobQueue:
@@ -114,6 +91,8 @@ class JobQueue:
                 from rostersync.services import Services
 
                 self._service = Services(self.settings)
+                # Each run's wait for the shared request budget, on /metrics (sync.metered).
+                count_runs.listen_to(roster_budget(self.settings))
             if self._notifier is None:
                 self._notifier = Notifier(self._service.engine, self.settings, self._sender)
             return self._service

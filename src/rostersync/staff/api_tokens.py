@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from rostersync.errors import ConfigError, NotFoundError, RosterSyncError
 from rostersync.refusals import new_reference
 from rostersync.staff.models import StaffViewer
+from rostersync.staff.policy import NO_PASSWORD
 from rostersync.store import admin as store_admin
 from rostersync.store import api_tokens as store
 from rostersync.store import signin as store_signin
@@ -136,6 +137,28 @@ class ApiTokens:
                 "you signed in through ClassLink, whose rights end with this session; API "
                 "tokens are for staff accounts with a password"
             )
+        return self._create(viewer.id, viewer.district_id, label, actor=viewer.actor)
+
+    def create_for(self, email: str, label: str, *, actor: str) -> NewApiToken:
+        """Make a token for the staff account with this email (the CLI's, for vendor staff who
+        run it on the server); audited under `actor`, its secret returned once.
+
+        Raises:
+            NotFoundError: No active staff account with a password has this email.
+            ConfigError: No label or too long a label, or too many tokens.
+        """
+        with self.engine.connect() as conn:
+            staff = store_admin.staff_by_email(conn, email)
+        if staff is None or not staff.active or staff.password_hash == NO_PASSWORD:
+            raise NotFoundError(
+                "no active staff account with a password has this email; check the spelling "
+                "(a person who signs in only through ClassLink cannot have API tokens)"
+            )
+        return self._create(staff.id, staff.district_id, label, actor=actor)
+
+    def _create(
+        self, staff_id: str, district_id: str | None, label: str, *, actor: str
+    ) -> NewApiToken:
         name = " ".join(label.split())
         if not name or len(name) > LABEL:
             raise ConfigError(
@@ -145,29 +168,22 @@ class ApiTokens:
         secret = TOKEN_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
         now = self.clock()
         with self.engine.begin() as conn:
-            if store.count_active(conn, viewer.id) >= MAX_ACTIVE:
+            if store.count_active(conn, staff_id) >= MAX_ACTIVE:
                 raise ConfigError(
-                    f"you have {MAX_ACTIVE} tokens already; revoke one you no longer use first"
+                    f"this account has {MAX_ACTIVE} tokens already; revoke one it no longer "
+                    "uses first"
                 )
             token_id = store.create_token(
                 conn,
-                staff_id=viewer.id,
+                staff_id=staff_id,
                 label=name,
                 token_hash=token_hash(secret),
                 prefix=secret[:SHOWN],
                 now=now,
             )
-            store_signin.record_staff_change(
-                conn,
-                staff_id=viewer.id,
-                district_id=viewer.district_id,
-                actor=viewer.actor,
-                action="api_token_created",
-                now=now,
-                changes={"fields": ["api_token"], "token": token_id},
-            )
-            (row,) = [r for r in store.tokens_of(conn, viewer.id) if r.id == token_id]
-        _log.info("staff.api_token_created", staff_id=viewer.id, token=token_id)
+            self._audit(conn, staff_id, district_id, actor, "api_token_created", token_id, now)
+            (row,) = [r for r in store.tokens_of(conn, staff_id) if r.id == token_id]
+        _log.info("staff.api_token_created", staff_id=staff_id, token_id=token_id)
         return NewApiToken(_public(row), secret)
 
     def list_tokens(self, viewer: StaffViewer) -> list[ApiToken]:
@@ -175,29 +191,46 @@ class ApiTokens:
         with self.engine.connect() as conn:
             return [_public(row) for row in store.tokens_of(conn, viewer.id)]
 
+    def list_for(self, email: str) -> list[ApiToken]:
+        """The tokens of the staff account with this email, newest first (the CLI's).
+
+        Raises:
+            NotFoundError: No staff account has this email.
+        """
+        with self.engine.connect() as conn:
+            staff = store_admin.staff_by_email(conn, email)
+            if staff is None:
+                raise NotFoundError("no staff account has this email; check the spelling")
+            return [_public(row) for row in store.tokens_of(conn, staff.id)]
+
     def revoke(self, viewer: StaffViewer, token_id: str) -> ApiToken:
         """Revoke one of the staff member's own tokens (audited); it is refused from now on.
 
         Raises:
             NotFoundError: They have no such token, or it was revoked already.
         """
+        return self._revoke(token_id, owner=viewer.id, actor=viewer.actor)
+
+    def revoke_any(self, token_id: str, *, actor: str) -> ApiToken:
+        """Revoke anyone's token by its id (the CLI's, for a token that leaked); audited.
+
+        Raises:
+            NotFoundError: No such token, or it was revoked already.
+        """
+        return self._revoke(token_id, owner=None, actor=actor)
+
+    def _revoke(self, token_id: str, *, owner: str | None, actor: str) -> ApiToken:
         now = self.clock()
         with self.engine.begin() as conn:
-            row = store.revoke(conn, token_id=token_id, staff_id=viewer.id, now=now)
-            if row is None:
+            row = store.revoke(conn, token_id=token_id, staff_id=owner, now=now)
+            staff = store_admin.staff_by_id(conn, row.staff_id) if row else None
+            if row is None or staff is None:
                 raise NotFoundError(
-                    "you have no such token, or it was revoked already; the list shows your tokens"
+                    "there is no such token, or it was revoked already; the list shows the "
+                    "tokens and their ids"
                 )
-            store_signin.record_staff_change(
-                conn,
-                staff_id=viewer.id,
-                district_id=viewer.district_id,
-                actor=viewer.actor,
-                action="api_token_revoked",
-                now=now,
-                changes={"fields": ["api_token"], "token": row.id},
-            )
-        _log.info("staff.api_token_revoked", staff_id=viewer.id, token=row.id)
+            self._audit(conn, staff.id, staff.district_id, actor, "api_token_revoked", row.id, now)
+        _log.info("staff.api_token_revoked", staff_id=staff.id, token_id=row.id)
         return ApiToken(
             id=row.id,
             label=row.label,
@@ -205,6 +238,28 @@ class ApiTokens:
             created_at=row.created_at,
             last_used_at=row.last_used_at,
             revoked_at=now,
+        )
+
+    @staticmethod
+    def _audit(
+        conn: Connection,
+        staff_id: str,
+        district_id: str | None,
+        actor: str,
+        action: str,
+        token_id: str,
+        now: datetime,
+    ) -> None:
+        """A change to an account's tokens in the staff audit (and the district's audit log):
+        which token, never the token itself."""
+        store_signin.record_staff_change(
+            conn,
+            staff_id=staff_id,
+            district_id=district_id,
+            actor=actor,
+            action=action,
+            now=now,
+            changes={"fields": ["api_token"], "token": token_id},
         )
 
     def authenticate(self, secret: str) -> StaffViewer:

@@ -80,16 +80,15 @@ def count_active(conn: Connection, staff_id: str) -> int:
     )
 
 
-def revoke(conn: Connection, *, token_id: str, staff_id: str, now: datetime) -> ApiTokenRow | None:
-    """Revoke one of the staff member's tokens; the token as it was, or None when they have no
-    such token or it was revoked already (nothing changes then)."""
-    row = conn.execute(
-        select(*_COLUMNS).where(
-            staff_api_tokens.c.id == token_id,
-            staff_api_tokens.c.staff_id == staff_id,
-            staff_api_tokens.c.revoked_at.is_(None),
-        )
-    ).first()
+def revoke(
+    conn: Connection, *, token_id: str, staff_id: str | None, now: datetime
+) -> ApiTokenRow | None:
+    """Revoke a token, only if it is `staff_id`'s (anyone's for None); the token as it was, or
+    None when there is no such token or it was revoked already (nothing changes then)."""
+    wanted = [staff_api_tokens.c.id == token_id, staff_api_tokens.c.revoked_at.is_(None)]
+    if staff_id is not None:
+        wanted.append(staff_api_tokens.c.staff_id == staff_id)
+    row = conn.execute(select(*_COLUMNS).where(*wanted)).first()
     if row is None:
         return None
     done = conn.execute(

@@ -438,8 +438,8 @@ def require_header_csrf(
     caller: ApiCall, staff: ApiStaff, x_csrf_token: Annotated[str, Header(max_length=200)] = ""
 ) -> StaffViewer:
     """Staff who sent the session's CSRF token as `X-CSRF-Token`, else 403; a call made with an
-    API token needs none (a cross-site form or script cannot send an `Authorization` header, and
-    the token is no ambient authority the browser adds by itself, unlike the cookie)."""
+    API token needs none: a forged request borrows what the browser adds by itself (the cookie),
+    and no browser adds a token by itself; a page would have to know it to send it."""
     if caller.by_token:
         return staff
     if not tokens_match(x_csrf_token, staff.csrf_token):

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from rostersync.cli import render
+from rostersync.cli import commands_api_tokens, render
 from rostersync.cli.common import service as _service
 
 
@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
     staff_app.command("add")(staff_add)
     staff_app.command("invite")(staff_invite)
     staff_app.command("reset-totp")(staff_reset_totp)
+    commands_api_tokens.register(staff_app)
 
 
 # Changes made from the CLI are audited under this actor: whoever runs it has the server's

@@ -141,8 +141,9 @@ def _escape_like(word: str) -> str:
 
 
 def _words_in(column: ColumnElement[str], text: str) -> ColumnElement[bool]:
-    """Every word of `text` appears in `column`, without regard to (ASCII) case."""
-    words = [w for w in text.casefold().split() if w]
+    """Every word of `text` appears in `column`, without regard to case (`str.lower`, as SQL's
+    `lower()`; SQLite's folds ASCII only). `%` and `_` are matched as themselves."""
+    words = [w for w in text.lower().split() if w]
     return and_(
         true(),
         *[func.lower(column).like(f"%{_escape_like(w)}%", escape="\\") for w in words],
@@ -178,7 +179,7 @@ def _not_in(table: Any, district_id: str) -> ColumnElement[bool]:
 
 
 def _search_people(conn: Connection, district_id: str, text: str, limit: int) -> Found[PersonHit]:
-    lowered = text.casefold()
+    lowered = text.lower()
     by_name = name_like(text)
     branches: list[Select[Any]] = []
     for kind, t in (("student", students), ("educator", educators)):
@@ -276,7 +277,7 @@ def class_teachers(conn: Connection, class_ids: Sequence[str]) -> dict[str, list
 def _search_classes(conn: Connection, district_id: str, text: str, limit: int) -> Found[ClassHit]:
     c = classes
     school = orgs.alias("class_school")
-    exact = or_(c.c.sourced_id == text, func.lower(c.c.class_code) == text.casefold())
+    exact = or_(c.c.sourced_id == text, func.lower(c.c.class_code) == text.lower())
     portal = (
         select(
             c.c.sourced_id,
@@ -293,7 +294,7 @@ def _search_classes(conn: Connection, district_id: str, text: str, limit: int) -
         .where(c.c.district_id == district_id, or_(exact, _words_in(c.c.title, text)))
     )
     v = validation_issues
-    held_exact = or_(v.c.sourced_id == text, func.lower(v.c.subject_code) == text.casefold())
+    held_exact = or_(v.c.sourced_id == text, func.lower(v.c.subject_code) == text.lower())
     held = (
         select(
             v.c.sourced_id,

@@ -220,6 +220,15 @@ class TestSearch:
         by_name = staff.get(f"{BASE}/search", params={"q": school["name"]}).text
         assert f'href="{BASE}/schools/{quote(school["sourcedId"], safe="")}"' in by_name
 
+    @pytest.mark.parametrize("text", ["%", "_", "a%b", "\\"])
+    def test_like_wildcards_match_only_themselves(
+        self, world: AdminWorld, staff: httpx.Client, text: str
+    ) -> None:
+        found = world.service.records.search(world.sandbox.district_ids["springfield"], text)
+        assert (found.people.total, found.classes.total, found.schools.total) == (0, 0, 0)
+        page = staff.get(f"{BASE}/search", params={"q": text}).text
+        assert "No people match" in page and "No classes match" in page
+
     def test_results_are_capped_and_say_how_many_matched(
         self, world: AdminWorld, staff: httpx.Client
     ) -> None:

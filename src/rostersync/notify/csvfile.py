@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
@@ -62,11 +62,17 @@ def neutralise(cell: str) -> str:
     return "'" + cell if rest.startswith(FORMULA_STARTS) else cell
 
 
-def issue_row(issue: Any) -> list[str]:
+# How to fix an issue, in other words than the ones stored with it (`issues_csv`'s `fix`).
+Fix = Callable[[Any], str]
+
+
+def issue_row(issue: Any, fix: Fix | None = None) -> list[str]:
     """One issue (an `IssueRecord`) as its CSV cells, before neutralising.
 
     A value the roster did not send, or an issue stored before issues had names, shows as
     `NOT_SENT`: no cell is empty, so a filter or lookup in a spreadsheet never skips a row.
+    `fix` words the fix cell (the portal's download, in the words of the district's source);
+    without it the cell is the fix stored with the issue.
     """
     subject = [getattr(issue, f"subject_{name}", None) or NOT_SENT for name in SUBJECT]
     return [
@@ -76,22 +82,22 @@ def issue_row(issue: Any) -> list[str]:
         issue.code,
         issue.severity,
         issue.message,
-        issue.fix,
+        issue.fix if fix is None else fix(issue),
         issue.created_at.isoformat(),
         *subject,
     ]
 
 
-def issues_csv(issues: Iterable[Any]) -> str:
-    """Every issue as CSV text with a header row, each cell neutralised."""
+def issues_csv(issues: Iterable[Any], *, fix: Fix | None = None) -> str:
+    """Every issue as CSV text with a header row, each cell neutralised (see `issue_row`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for issue in issues:
-        writer.writerow([neutralise(cell) for cell in issue_row(issue)])
+        writer.writerow([neutralise(cell) for cell in issue_row(issue, fix)])
     return buffer.getvalue()
 
 
-def issues_csv_file(issues: Iterable[Any]) -> bytes:
+def issues_csv_file(issues: Iterable[Any], *, fix: Fix | None = None) -> bytes:
     """The CSV as a file to attach or download: UTF-8 with a byte-order mark."""
-    return (BOM + issues_csv(issues)).encode("utf-8")
+    return (BOM + issues_csv(issues, fix=fix)).encode("utf-8")

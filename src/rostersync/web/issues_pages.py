@@ -167,8 +167,12 @@ def create_issues_router(service: Services) -> APIRouter:
             code=code, school=school, grade=grade, role=role, search=sourced_id, sort=sort
         )
         listing = service.runs.issue_list(district.id, filters, whole=True)
+        audience = listing.audience
         return Response(
-            issues_csv_file(listing.issues),
+            # The fix in the words of the district's source, as the page says it.
+            issues_csv_file(
+                listing.issues, fix=lambda i: problem_fix(i.code, [i.entity], audience, i.fix)
+            ),
             media_type=CSV_TYPE,
             headers={
                 "Content-Disposition": f'attachment; filename="{district.slug}-open-issues.csv"'

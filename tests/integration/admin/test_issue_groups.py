@@ -19,10 +19,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
 from markupsafe import escape
+from sqlalchemy import event
 from tests.integration.admin.conftest import AdminWorld, staff_sign_in
 
 from rostersync.domain.issues import IssueSubject, Severity, ValidationIssue
@@ -235,6 +237,11 @@ class TestProblems:
         grade = errors[errors.index("1 student has no grade") :]
         assert "Set the student's grade in the SIS" in grade[: grade.index("</li>")]
         assert "gets its roster from ClassLink" in page
+        downloaded = csv_rows(browser.get(f"{ISSUES}.csv", params={"code": "missing_grade"}))
+        assert [r["fix"] for r in downloaded] == [
+            "Set the student's grade in the SIS (a CEDS code such as KG or 05); the next sync "
+            "picks it up."
+        ]
         assert ".csv" not in section(page, "problems-heading").replace("Download CSV", "")
 
     def test_warnings_are_listed_apart_and_say_so_in_words(self, browser: httpx.Client) -> None:
@@ -262,6 +269,10 @@ class TestProblems:
         assert "Fill in the grades column of users.csv" in problems
         assert "Add the school to orgs.csv" in problems  # the planted unknown school
         assert "pushes OneRoster files" in page
+        # The download's fixes are the page's, not the ClassLink words stored with the issues.
+        downloaded = csv_rows(browser.get(f"/admin/districts/{ogden}/issues.csv"))
+        assert len(downloaded) == len(world.service.runs.open_issues(ogden))
+        assert all("ClassLink" not in r["fix"] and "push" in r["fix"] for r in downloaded)
         # Each listed issue's fix speaks of the files too, not of the stored ClassLink words.
         assert all("ClassLink" not in r.cells.split("</td><td>")[-1] for r in rows(page))
 
@@ -441,6 +452,31 @@ class TestDownload:
                 "Gamma HS",
                 "03",
             )
+
+
+class TestQueries:
+    def test_a_page_reads_the_issues_in_a_few_queries_whatever_it_lists(
+        self, browser: httpx.Client, world: AdminWorld
+    ) -> None:
+        """Counts, choices and the page are a handful of set-based reads, never one per issue."""
+        statements: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if "validation_issues" in statement:
+                statements.append(statement)
+
+        engine = world.service.engine
+        reads = []
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            for params in ({}, {"sourced_id": "crowd-001"}, {"role": "student", "page": "2"}):
+                statements.clear()
+                page = browser.get(ISSUES, params=params).text
+                reads.append((len(rows(page)), len(statements)))
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert [listed for listed, _ in reads] == [50, 1, 50]
+        assert len({queries for _, queries in reads}) == 1 and 0 < reads[0][1] <= 6, reads
 
 
 class TestNothingRendersAsMarkup:

@@ -150,6 +150,15 @@ def test_the_sign_in_pages_and_refusals_have_no_serious_violations(
     page = context.new_page()
     audit = Audit(page, showcase.url)
     audit.visit("/login", "login", "Log in through your school or district")
+    # From the keyboard: the first Tab shows the skip link on screen, Enter skips to the form.
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to main content")
+    assert skip.evaluate("link => link === document.activeElement")
+    box = skip.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["y"] >= 0, box
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.get_by_label("Find your district").evaluate("f => f === document.activeElement")
     page.get_by_label("Find your district").fill("spring")
     assert page.get_by_label("Your school or district").locator("option").count() == 1
     audit.check("login, filtered", "Log in through your school or district")

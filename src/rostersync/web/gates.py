@@ -43,13 +43,14 @@ from collections.abc import Callable
 from typing import Annotated, NamedTuple
 from urllib.parse import quote
 
+import structlog
 from fastapi import Depends, FastAPI, Form, Header, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from rostersync.errors import NotFoundError
-from rostersync.refusals import record_refusal
+from rostersync.refusals import new_reference, record_refusal
 from rostersync.services import Services
 from rostersync.signin.portal import Viewer
 from rostersync.staff.api_tokens import ApiTokenRefused, ApiTokens
@@ -59,6 +60,8 @@ from rostersync.store.runs import SyncRunRecord
 from rostersync.web.cookies import Cookies
 
 EXPIRED = "This form expired. Go back, reload the page and submit it again."
+
+_log = structlog.get_logger(__name__)
 
 
 def tokens_match(given: str, expected: str) -> bool:
@@ -103,12 +106,43 @@ class PageError(Exception):
         self.ref = ref
 
 
-def not_found() -> PageError:
-    """The one 404 page for a district or run that is missing or not the staff member's."""
+def trace_refusal(reason: str, staff: StaffViewer | None, district_id: str | None) -> str:
+    """Log a refused or missing admin page or API call under a new reference; the reference.
+
+    The line has why (`missing`, `out_of_scope`, `vendor_only`), the staff account's id and the
+    district's id, never a name: a refusal leaves a trace, and the person can quote it."""
+    reference = new_reference()
+    log = _log.info if reason == "missing" else _log.warning
+    log(
+        "staff.page_refused",
+        reference=reference,
+        reason=reason,
+        staff_id=staff.id if staff is not None else None,
+        district=district_id,
+    )
+    return reference
+
+
+def not_found(
+    reason: str = "missing", staff: StaffViewer | None = None, district_id: str | None = None
+) -> PageError:
+    """The one 404 page for a district or run that is missing or not the staff member's; each
+    carries a traced reference, so a missing page and a refused one look the same."""
+    reference = trace_refusal(reason, staff, district_id)
     return PageError(
         title="Not found",
-        message="There is no such page, or it is not in your district. Go back to your districts.",
+        message="There is no such page, or it is not in your district. Go back to your districts. "
+        f"(Reference {reference}.)",
     )
+
+
+class _Unseen(Exception):
+    """A district or run that is missing, or not the staff member's: why, and which district."""
+
+    def __init__(self, reason: str, district_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.district_id = district_id
 
 
 # What a staff member may see ------------------------------------------------------------------
@@ -126,25 +160,27 @@ class RunScope(NamedTuple):
     district: DistrictRecord
 
 
-def _district_for(request: Request, staff: StaffViewer, slug: str) -> DistrictScope | None:
-    """The district, or None when it is missing *or* not the staff member's."""
+def _district_for(request: Request, staff: StaffViewer, slug: str) -> DistrictScope:
+    """The district; `_Unseen` when it is missing *or* not the staff member's."""
     service = _service(request)
     try:
         district, integration = service.districts.get(slug)
     except NotFoundError:
-        return None
-    return DistrictScope(district, integration) if staff.can_see(district.id) else None
+        raise _Unseen("missing") from None
+    if not staff.can_see(district.id):
+        raise _Unseen("out_of_scope", district.id)
+    return DistrictScope(district, integration)
 
 
-def _run_for(request: Request, staff: StaffViewer, run_id: str) -> RunScope | None:
-    """The run and its district, or None when it is missing *or* not the staff member's."""
+def _run_for(request: Request, staff: StaffViewer, run_id: str) -> RunScope:
+    """The run and its district; `_Unseen` when it is missing *or* not the staff member's."""
     service = _service(request)
     try:
         run = service.runs.get(run_id)
     except NotFoundError:
-        return None
+        raise _Unseen("missing") from None
     if not staff.can_see(run.district_id):
-        return None
+        raise _Unseen("out_of_scope", run.district_id)
     return RunScope(run, service.districts.get(run.district_id)[0])
 
 
@@ -178,10 +214,10 @@ VendorStaff = Annotated[StaffViewer, Depends(require_vendor_staff)]
 
 def require_district_in_scope(request: Request, slug: str, staff: Staff) -> DistrictScope:
     """The `{slug}` district, if the staff member may see it; else the 404 page."""
-    found = _district_for(request, staff, slug)
-    if found is None:
-        raise not_found()
-    return found
+    try:
+        return _district_for(request, staff, slug)
+    except _Unseen as unseen:
+        raise not_found(unseen.reason, staff, unseen.district_id) from None
 
 
 DistrictInScope = Annotated[DistrictScope, Depends(require_district_in_scope)]
@@ -198,7 +234,7 @@ ScopedDistrict = Annotated[DistrictRecord, Depends(require_scoped_district)]
 def require_vendor_district(staff: Staff, found: DistrictInScope) -> DistrictScope:
     """`DistrictInScope` for vendor staff; a data manager gets the same 404 page."""
     if not staff.is_vendor_staff:
-        raise not_found()
+        raise not_found("vendor_only", staff, found.district.id)
     return found
 
 
@@ -207,10 +243,10 @@ VendorDistrict = Annotated[DistrictScope, Depends(require_vendor_district)]
 
 def require_run_in_scope(request: Request, run_id: str, staff: Staff) -> RunScope:
     """The `{run_id}` run, if its district is in the staff member's scope; else the 404 page."""
-    found = _run_for(request, staff, run_id)
-    if found is None:
-        raise not_found()
-    return found
+    try:
+        return _run_for(request, staff, run_id)
+    except _Unseen as unseen:
+        raise not_found(unseen.reason, staff, unseen.district_id) from None
 
 
 RunInScope = Annotated[RunScope, Depends(require_run_in_scope)]
@@ -452,10 +488,11 @@ HeaderCsrf = Annotated[StaffViewer, Depends(require_header_csrf)]
 
 def require_api_district(request: Request, slug: str, staff: ApiStaff) -> DistrictScope:
     """The `{slug}` district, if the staff member may see it; else 404."""
-    found = _district_for(request, staff, slug)
-    if found is None:
-        raise HTTPException(404, "no such district")
-    return found
+    try:
+        return _district_for(request, staff, slug)
+    except _Unseen as unseen:
+        reference = trace_refusal(unseen.reason, staff, unseen.district_id)
+        raise HTTPException(404, f"no such district (reference {reference})") from None
 
 
 ApiDistrictInScope = Annotated[DistrictScope, Depends(require_api_district)]
@@ -463,10 +500,11 @@ ApiDistrictInScope = Annotated[DistrictScope, Depends(require_api_district)]
 
 def require_api_run(request: Request, run_id: str, staff: ApiStaff) -> RunScope:
     """The `{run_id}` run, if its district is in the staff member's scope; else 404."""
-    found = _run_for(request, staff, run_id)
-    if found is None:
-        raise HTTPException(404, "no such run")
-    return found
+    try:
+        return _run_for(request, staff, run_id)
+    except _Unseen as unseen:
+        reference = trace_refusal(unseen.reason, staff, unseen.district_id)
+        raise HTTPException(404, f"no such run (reference {reference})") from None
 
 
 ApiRunInScope = Annotated[RunScope, Depends(require_api_run)]
@@ -503,6 +541,7 @@ __all__ = [
     "basic_credentials",
     "from_loopback",
     "not_found",
+    "trace_refusal",
     "serve",
     "staff_session",
     "tokens_match",

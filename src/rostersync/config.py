@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # Comma-separated domains whose hosts share one budget, e.g. "rosterserver.com" when the
     # vendor's limit spans every tenant's roster server (empty: one budget per host).
     roster_budget_shared_domains: str = ""
+    # Requests one district's REST pull has in flight at once (decision 0032): a collection whose
+    # first page gives a total has its other pages fetched side by side, within the budget above.
+    roster_page_concurrency: int = Field(default=4, ge=1, le=32)
 
     @field_validator("rate_limit_per_address", "rate_limit_per_account")
     @classmethod

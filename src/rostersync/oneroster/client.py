@@ -13,6 +13,10 @@ Failures become the errors in `rostersync.errors`, named for what the caller doe
     FatalSourceError       other 4xx, redirects, a body that is not the JSON envelope we expect
     IncompleteSourceError  a collection that did not arrive whole (see `paging`)
 
+With a total (`X-Total-Count`), the pages after the first are fetched side by side, up to
+`page_concurrency` requests of one client in flight at a time (`page_spans`, decision 0032); without
+one, page after page as the `next` links or counts say.
+
 A body cut short in transit (JSON that breaks off) is retried like a 5xx. A collection whose count
 does not add up (`paging.CountMismatch`: records came or went mid-pull) is pulled again once from
 offset 0, from nothing: while a restart is possible, a collection's pages are held back
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -46,6 +51,7 @@ from rostersync.oneroster.auth import RefreshableAuth, SourceAuth
 from rostersync.oneroster.held_pages import whole_pages
 from rostersync.oneroster.http import PooledHttp, open_http
 from rostersync.oneroster.page_json import decode_page
+from rostersync.oneroster.page_spans import fetch_spans
 from rostersync.oneroster.paging import DEFAULT_MAX_PAGES, Paginator
 from rostersync.oneroster.transport import (
     ATTEMPT_HEADERS,
@@ -55,6 +61,7 @@ from rostersync.oneroster.transport import (
 )
 
 __all__ = [
+    "DEFAULT_PAGE_CONCURRENCY",
     "ENVELOPES",
     "ClientStats",
     "CollectionStats",
@@ -83,7 +90,10 @@ ENVELOPES: dict[str, tuple[str, ...]] = {
 }
 
 MAX_PAGE_SIZE = 10_000  # ClassLink's documented ceiling for `limit`
+# Requests one client (one district's pull) has in flight at once, by default.
+DEFAULT_PAGE_CONCURRENCY = 4
 _BODY = "rostersync.json"  # the response extension holding the body the judge decoded
+_ATTEMPTS = "rostersync.attempts"  # the request extension counting one request's attempts
 
 log = structlog.get_logger(__name__)
 
@@ -159,6 +169,9 @@ class OneRosterClient(PooledHttp):
         max_retry_after: The longest `Retry-After` we wait inside a sync; a longer one fails the
             request as retriable at once rather than holding the worker.
         max_pages: Pages one collection may take before the pull is declared runaway.
+        page_concurrency: Requests in flight at once, at most, over every pull of this client;
+            with more than 1, a collection whose first page gives a total has its other pages
+            fetched side by side (`page_spans`).
         max_restarts: How often one collection is pulled again from offset 0 when its count did
             not add up (each restart costs the pages already fetched again). With 0, pages are
             handed on as they arrive and a count that does not add up fails the pull; otherwise
@@ -184,6 +197,7 @@ class OneRosterClient(PooledHttp):
         max_retry_after: float = 300.0,
         max_pages: int = DEFAULT_MAX_PAGES,
         max_restarts: int = 1,
+        page_concurrency: int = DEFAULT_PAGE_CONCURRENCY,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -203,6 +217,8 @@ class OneRosterClient(PooledHttp):
             raise ConfigError(f"page size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
         if max_retries < 0:
             raise ConfigError("max_retries must not be negative")
+        if page_concurrency < 1:
+            raise ConfigError(f"page concurrency must be at least 1, not {page_concurrency}")
         self.base_url = base_url.rstrip("/")
         self.host = parts.hostname
         self.page_size = page_size
@@ -210,10 +226,14 @@ class OneRosterClient(PooledHttp):
         self._auth = auth
         self._max_pages = max_pages
         self._max_restarts = max(0, max_restarts)
+        self.page_concurrency = page_concurrency
+        self._slots = threading.BoundedSemaphore(page_concurrency)
+        self._stats_lock = threading.Lock()
         policy = RetryPolicy(
             max_retries, backoff_base, backoff_cap, max_retry_after, sleep, rng or random.Random()
         )
-        self._retry = RetryTransport(transport or httpx.HTTPTransport(), policy, self._judge)
+        inner = _CountedAttempts(transport or httpx.HTTPTransport())
+        self._retry = RetryTransport(inner, policy, self._judge)
         _quiet_library_loggers()
         self._http = open_http(timeout=timeout, transport=self._retry)
 
@@ -257,7 +277,39 @@ class OneRosterClient(PooledHttp):
             known = ", ".join(sorted(ENVELOPES))
             raise ValueError(f"unknown OneRoster collection {collection!r}; use one of {known}")
         # Checked here, eagerly; the pages are fetched by the generator, lazily.
-        return self._records(collection, keys, filter, on_page, held and self._max_restarts)
+        return self._records(collection, keys, filter, on_page, held, held and self._max_restarts)
+
+    @property
+    def max_restarts(self) -> int:
+        """How often a collection whose count did not add up is pulled again from offset 0."""
+        return self._max_restarts
+
+    def iter_pass(
+        self, collection: str, *, filter: str | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """One pass over a collection from offset 0, page by page as `iter_collection` fetches
+        them (side by side when the server gives a total), nothing held back: for a caller that
+        holds the pages itself and starts again on a `CountMismatch` (`max_restarts` times).
+
+        Raises:
+            As `iter_collection`; `CountMismatch` when the count did not add up, after the pages
+            of the pass were handed on.
+        """
+        keys = ENVELOPES.get(collection)
+        if keys is None:
+            known = ", ".join(sorted(ENVELOPES))
+            raise ValueError(f"unknown OneRoster collection {collection!r}; use one of {known}")
+        stats = self.stats[collection]
+        for page in self._walk(collection, keys, filter, None, True):
+            with self._stats_lock:
+                stats.records += len(page)
+            yield page
+
+    def note_restart(self, collection: str, restart: int) -> None:
+        """Count a pass of `collection` started again from offset 0 (by `iter_pass`'s caller)."""
+        with self._stats_lock:
+            self.stats[collection].restarts += 1
+        log.info("oneroster.restart", collection=collection, restart=restart)
 
     def _records(
         self,
@@ -265,16 +317,16 @@ class OneRosterClient(PooledHttp):
         keys: tuple[str, ...],
         filter: str | None,
         on_page: Callable[[int], None] | None,
+        side_by_side: bool,
         restarts: int,
     ) -> Iterator[dict[str, Any]]:
         stats = self.stats[collection]
 
         def walk() -> Iterator[list[dict[str, Any]]]:
-            return self._walk(collection, keys, filter, on_page)
+            return self._walk(collection, keys, filter, on_page, side_by_side)
 
         def restarted(restart: int) -> None:
-            stats.restarts += 1
-            log.info("oneroster.restart", collection=collection, restart=restart)
+            self.note_restart(collection, restart)
 
         # Without restarts, pages go on as they arrive; with them, once the collection is whole.
         pages = whole_pages(walk, collection, restarts, restarted) if restarts else walk()
@@ -288,37 +340,72 @@ class OneRosterClient(PooledHttp):
         keys: tuple[str, ...],
         filter: str | None,
         on_page: Callable[[int], None] | None,
+        side_by_side: bool,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Each page of one pass from offset 0, checked; raises if the pass was not whole."""
+        """Each page of one pass from offset 0, checked; raises if the pass was not whole.
+
+        The first page is fetched alone. When it gives a total and ends where the next page
+        starts, and `side_by_side` allows, the rest is fetched side by side (`page_spans`);
+        otherwise page after page, as `Paginator.advance` says.
+        """
         collection_url = f"{self.base_url}/{collection}"
         paginator = Paginator(
             collection, limit=self.page_size, base_url=collection_url, max_pages=self._max_pages
         )
-        stats = self.stats[collection]
-        offset: int | None = 0
-        while offset is not None:
-            params = [
-                ("limit", str(self.page_size)),
-                ("offset", str(offset)),
-                ("sort", "sourcedId"),
-                ("orderBy", "asc"),
-            ]
-            if filter:
-                params.append(("filter", filter))
-            url = oauth1.build_url(collection_url, params)
-            response, body = self._send(url, collection=collection)
-            items = self._page_items(response, body, collection, keys, offset)
-            stats.pages += 1
-            log.debug(
-                "oneroster.page", collection=collection, page=paginator.pages + 1, count=len(items)
-            )
-            offset = paginator.advance(items, response.headers)
+        fetch = partial(self._page, collection, keys, filter, collection_url)
+        items, headers = fetch(0)
+        offset = paginator.advance(items, headers)
+        spans = None
+        if (
+            side_by_side
+            and self.page_concurrency > 1
+            and offset is not None
+            and paginator.total is not None
+            and offset == len(items)
+        ):
+            spans = paginator.spans(len(items))
+        while True:
             if offset is None:
                 paginator.check_complete()
             if on_page is not None:
                 on_page(paginator.received)
             yield items
+            if offset is None or spans is not None:
+                break
+            items, headers = fetch(offset)
+            offset = paginator.advance(items, headers)
+        if spans is not None:
+            workers = min(self.page_concurrency, len(spans))
+            yield from fetch_spans(fetch, spans, paginator, workers=workers, on_page=on_page)
+            paginator.check_complete()
         log.debug("oneroster.collection", collection=collection, count=paginator.received)
+
+    def _page(
+        self,
+        collection: str,
+        keys: tuple[str, ...],
+        filter: str | None,
+        collection_url: str,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], httpx.Headers]:
+        """One page at `offset`, its envelope checked: its records and the answer's headers."""
+        params = [
+            ("limit", str(self.page_size)),
+            ("offset", str(offset)),
+            ("sort", "sourcedId"),
+            ("orderBy", "asc"),
+        ]
+        if filter:
+            params.append(("filter", filter))
+        url = oauth1.build_url(collection_url, params)
+        response, body = self._send(url, collection=collection)
+        items = self._page_items(response, body, collection, keys, offset)
+        with self._stats_lock:
+            stats = self.stats[collection]
+            stats.pages += 1
+            page = stats.pages
+        log.debug("oneroster.page", collection=collection, page=page, count=len(items))
+        return items, response.headers
 
     def _send(self, url: str, *, collection: str) -> tuple[httpx.Response, object]:
         stats = self.stats[collection]
@@ -331,7 +418,8 @@ class OneRosterClient(PooledHttp):
             if failure.status != 401:
                 raise auth.explain(failure) from None
         # An expired token or a rotated bearer: get a fresh one once, then resend.
-        stats.retries += 1
+        with self._stats_lock:
+            stats.retries += 1
         log.info("oneroster.auth_refresh", collection=collection)
         auth.refresh()
         try:
@@ -341,11 +429,15 @@ class OneRosterClient(PooledHttp):
 
     def _get(self, url: str, stats: CollectionStats) -> tuple[httpx.Response, object]:
         """One GET through the retry transport, signed afresh per attempt (a resent nonce would
-        be rejected as a replay); its attempts are counted in `stats`."""
-        sent, retried = self._retry.requests, self._retry.retries
+        be rejected as a replay), in one of the client's `page_concurrency` slots; its attempts
+        are counted in `stats`."""
         sign = partial(self._auth.headers_for, "GET", url)
+        attempts: list[int] = []  # one entry per attempt (`_CountedAttempts`)
         try:
-            response = self._http.get(url, extensions={ATTEMPT_HEADERS: sign})
+            with self._slots:
+                response = self._http.get(
+                    url, extensions={ATTEMPT_HEADERS: sign, _ATTEMPTS: attempts}
+                )
         except httpx.HTTPError as exc:
             raise FatalSourceError(
                 f"GET {urlsplit(url).path} on {self.host} could not be sent "
@@ -353,8 +445,9 @@ class OneRosterClient(PooledHttp):
                 url=urlsplit(url).path,
             ) from exc
         finally:
-            stats.requests += self._retry.requests - sent
-            stats.retries += self._retry.retries - retried
+            with self._stats_lock:
+                stats.requests += len(attempts)
+                stats.retries += max(0, len(attempts) - 1)
         return response, response.extensions[_BODY]
 
     def _judge(self, response: httpx.Response) -> SourceError | None:
@@ -408,3 +501,20 @@ class OneRosterClient(PooledHttp):
         if codes:
             log.warning("oneroster.source_warning", collection=collection, code_minor=codes)
         return items
+
+
+class _CountedAttempts(httpx.BaseTransport):
+    """Counts each attempt of a request in its `_ATTEMPTS` extension, then sends it through
+    `inner`: per request, so the attempts of pages fetched side by side are told apart."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        attempts: list[int] | None = request.extensions.get(_ATTEMPTS)
+        if attempts is not None:
+            attempts.append(1)
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()

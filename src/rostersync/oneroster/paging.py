@@ -14,6 +14,10 @@ arrive whole raises `IncompleteSourceError`, because a missing record would othe
 person who left the district. When the count does not add up (the total changed between pages,
 or the records received differ from it), the error is a `CountMismatch`: the data changed under
 the pull, and the client may start that collection again from offset 0.
+
+With a total, the pages after the first may be fetched side by side (`spans`, then `take` for
+each page in whatever order it arrives; decision 0032): every page is held to the same total, no
+two pages may be the same page, and `check_complete` still says whether all arrived.
 """
 
 from __future__ import annotations
@@ -134,6 +138,8 @@ class Paginator:
         self._path = urlsplit(base_url).path
         self._requested: set[int] = {0}
         self._last_page_ids: tuple[object, object] | None = None
+        # The first and last sourcedIds of every page taken out of order (`take`).
+        self._page_ids: set[tuple[object, object]] = set()
 
     def advance(self, items: Sequence[object], headers: Mapping[str, str]) -> int | None:
         """Record the page just received at `self.offset` and decide where the next one starts.
@@ -187,6 +193,61 @@ class Paginator:
         self._requested.add(upcoming)
         self.offset = upcoming
         return upcoming
+
+    def spans(self, step: int) -> list[tuple[int, int]]:
+        """After the first page, when a total is known: the offset ranges `[start, end)` the rest
+        of the collection is in, `step` records each (the first page's size), to be fetched side
+        by side and handed to `take` as they arrive.
+
+        Raises:
+            IncompleteSourceError: The total needs more pages than `max_pages` allows.
+        """
+        if self.total is None or step < 1:
+            raise ValueError("spans need a total and a first page that was not empty")
+        starts = range(self.received, self.total, step)
+        if self.pages + len(starts) > self.max_pages:
+            raise IncompleteSourceError(
+                f"{self.collection} counts {self.total} records, more than {self.max_pages} pages "
+                f"of {step}; not pulled, and {_NO_DELETION}",
+                url=self._path,
+            )
+        if self._last_page_ids is not None:
+            self._page_ids.add(self._last_page_ids)
+        return [(start, min(start + step, self.total)) for start in starts]
+
+    def take(self, offset: int, items: Sequence[object], headers: Mapping[str, str]) -> None:
+        """Record a page of a span fetched side by side, in any order (see `spans`).
+
+        Raises:
+            CountMismatch: The page reports another total than the first page did.
+            IncompleteSourceError: The page is one received already (the server ignores
+                `offset`), or the pull took more than `max_pages` pages.
+        """
+        self.pages += 1
+        self.received += len(items)
+        reported = total_count(headers)
+        if reported is not None and reported != self.total:
+            raise CountMismatch(
+                f"the source's count of {self.collection} changed from {self.total} to "
+                f"{reported} during the pull (at offset {offset}); {_NO_DELETION}",
+                url=self._path,
+            )
+        # An empty page inside the total leaves its span short: `check_complete` says so.
+        page_ids = _first_and_last_ids(items)
+        if page_ids is not None and None not in page_ids:
+            if page_ids in self._page_ids:
+                raise IncompleteSourceError(
+                    f"the source sent the same page of {self.collection} again at offset "
+                    f"{offset}; it seems to ignore `offset`, so {_NO_DELETION}",
+                    url=self._path,
+                )
+            self._page_ids.add(page_ids)
+        if self.pages > self.max_pages:
+            raise IncompleteSourceError(
+                f"{self.collection} did not end after {self.pages} pages ({self.received} records"
+                f"); stopped there, and {_NO_DELETION}",
+                url=self._path,
+            )
 
     def _next_from_link(self, headers: Mapping[str, str]) -> int | None:
         target = next_link(headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -11,8 +12,10 @@ import httpx
 
 from rostersync.domain.records import EntityKind, Record
 from rostersync.oneroster.auth import OAuth1Auth
-from rostersync.oneroster.client import OneRosterClient
+from rostersync.oneroster.client import DEFAULT_PAGE_CONCURRENCY, OneRosterClient
 from rostersync.oneroster.mapping import MAPPERS
+from rostersync.sync.enrollment_spool import EnrollmentSpool, SpoolFilled
+from rostersync.sync.rest_enrollments import RestEnrollments
 
 # Collections in dependency order, and the portal kinds each one feeds.
 COLLECTIONS: tuple[tuple[str, tuple[EntityKind, ...]], ...] = (
@@ -62,7 +65,9 @@ class ClientSource:
     """Any `OneRosterClient` as a roster source, with the wire mapping of its OneRoster version.
 
     The one pull loop of every REST door: collections in dependency order, each paged by the
-    client (held back until whole while a restart is possible) and mapped record by record.
+    client (held back until whole while a restart is possible) and mapped record by record. A
+    sync's enrollments are instead pulled by a thread straight into the run's spool
+    (`read_enrollments_aside`, `sync.rest_enrollments`) while this loop pulls the rest.
 
     Args:
         client: The client to pull with; closed when the pull ends.
@@ -84,6 +89,11 @@ class ClientSource:
         self._mappers = mappers
         self._closing = closing
         self.filter = filter
+        # The enrollments' pull into a spool, when one was started; the client is closed once
+        # both it and `records` are done with it.
+        self._aside: RestEnrollments | None = None
+        self._users = 1
+        self._users_lock = threading.Lock()
 
     # `first_record` may read it without holding its collections back.
     peekable = True
@@ -92,38 +102,110 @@ class ClientSource:
         """Every record (see `RosterSource.records`); with `held=False`, each page is handed on as
         it arrives and never pulled again, for a caller that reads only the start."""
         try:
-            with self._client:
-                for collection, _kinds in COLLECTIONS:
-                    mapper = self._mappers[collection]
-                    count = 0
-                    # Progress comes from the pages as they arrive: a collection's records are
-                    # handed on only once it arrived whole (a restart starts from nothing).
-                    pages = None if progress is None else partial(progress, collection)
-                    for raw in self._client.iter_collection(
-                        collection, filter=self.filter, on_page=pages, held=held
-                    ):
-                        yield mapper(raw)
-                        count += 1
-                    self.stats.records[collection] = count
-                    if progress is not None:
-                        progress(collection, count)
+            for collection, _kinds in COLLECTIONS:
+                if self._aside is not None:
+                    if collection == "users":
+                        # Once schools and classes arrived whole: a source that fails early
+                        # is not asked for its enrollments.
+                        self._aside.start()
+                    elif collection == "enrollments":
+                        continue  # pulled into the spool by `read_enrollments_aside`
+                mapper = self._mappers[collection]
+                count = 0
+                # Progress comes from the pages as they arrive: a collection's records are
+                # handed on only once it arrived whole (a restart starts from nothing).
+                pages = None if progress is None else partial(progress, collection)
+                for raw in self._client.iter_collection(
+                    collection, filter=self.filter, on_page=pages, held=held
+                ):
+                    yield mapper(raw)
+                    count += 1
+                self.stats.records[collection] = count
+                if progress is not None:
+                    progress(collection, count)
         finally:
             # Reported even when the pull fails, so a run's record shows how far it got.
-            self.stats.requests = self._client.stats.requests
-            self.stats.retries = self._client.stats.retries
+            self._count_requests()
+            self._release()
+
+    def read_enrollments_aside(
+        self, spool: EnrollmentSpool, progress: Progress | None = None
+    ) -> bool:
+        """Pull the enrollments into `spool` from a thread while `records` pulls the people (see
+        `sync.rest_enrollments`); call it before `records`, which starts the thread once the
+        collections before users arrived whole. Returns True: it always does.
+
+        The spool's `chunks` then read them once the whole collection arrived, and its `wait`
+        raises what stopped the pull, failing the run before anything is written.
+        """
+        if self._aside is not None:
+            return False
+        with self._users_lock:
+            self._users += 1
+        aside = RestEnrollments(
+            self._client,
+            self._mappers["enrollments"],
+            self.filter,
+            spool,
+            progress=progress,
+            done=self._release,
+        )
+        spool.attach(_Counted(self, aside, progress))
+        self._aside = aside
+        return True
+
+    def _count_requests(self) -> None:
+        self.stats.requests = self._client.stats.requests
+        self.stats.retries = self._client.stats.retries
+
+    def _release(self) -> None:
+        """One user of the client is done with it; the last closes it and what goes with it."""
+        with self._users_lock:
+            self._users -= 1
+            last = self._users == 0
+        if last:
+            self._client.close()
             for other in self._closing:
                 other.close()
 
     def complete_kinds(self) -> set[EntityKind]:
         """The kinds whose collection arrived whole and non-empty."""
         # The client raised if any page was missing, so a finished collection is whole; an empty
-        # one is still never taken to mean that everyone left.
+        # one is still never taken to mean that everyone left. Enrollments pulled aside are
+        # counted once their pull is done, which may be after this is asked: a pull that failed
+        # fails the run, and the enrollment plan never takes an empty pull for a snapshot.
         return {
             kind
             for collection, kinds in COLLECTIONS
             if self.stats.records.get(collection, 0) > 0
+            or (collection == "enrollments" and self._aside is not None)
             for kind in kinds
         }
+
+
+class _Counted:
+    """The enrollments' pull as the spool's helper, telling the source its counts when done."""
+
+    def __init__(
+        self, source: ClientSource, aside: RestEnrollments, progress: Progress | None
+    ) -> None:
+        self._source, self._aside, self._progress = source, aside, progress
+
+    def written(self) -> Iterator[int]:
+        return self._aside.written()
+
+    def result(self) -> SpoolFilled:
+        try:
+            filled = self._aside.result()
+        finally:
+            self._source._count_requests()
+        self._source.stats.records["enrollments"] = self._aside.records
+        if self._progress is not None:
+            self._progress("enrollments", self._aside.records)
+        return filled
+
+    def cancel(self) -> None:
+        self._aside.cancel()
 
 
 class OneRosterRestSource(ClientSource):
@@ -141,6 +223,7 @@ class OneRosterRestSource(ClientSource):
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         filter: str | None = None,
+        page_concurrency: int = DEFAULT_PAGE_CONCURRENCY,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         client = OneRosterClient(
@@ -151,6 +234,7 @@ class OneRosterRestSource(ClientSource):
             max_retries=max_retries,
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
+            page_concurrency=page_concurrency,
             transport=transport,
         )
         super().__init__(client, MAPPERS, filter=filter)

@@ -136,10 +136,23 @@ class _Databases:
 )
 def databases(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[_Databases]:
-    dbs = _Databases(request.param, tmp_path_factory.mktemp(request.param))
-    yield dbs
-    dbs.close()
+) -> _Databases:
+    """One maker per backend for the whole session: pytest sets this fixture up again each time
+    the backend changes (at most files' boundaries), and its template and databases are kept
+    across those switches; `pytest_sessionfinish` drops them all once."""
+    backend: str = request.param
+    if backend not in _MAKERS:
+        _MAKERS[backend] = _Databases(backend, tmp_path_factory.mktemp(backend))
+    return _MAKERS[backend]
+
+
+_MAKERS: dict[str, _Databases] = {}
+
+
+def pytest_sessionfinish() -> None:
+    """Drop every test database of this process, once, after the last test."""
+    while _MAKERS:
+        _MAKERS.popitem()[1].close()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint unit integration bench clean lock screenshots
+.PHONY: install demo test test-durations lint unit integration bench clean lock screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "rostersync needs Python 3.11+"'
@@ -26,6 +26,10 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+# Refresh tests/durations.json, which hands the test files out to the workers longest first.
+test-durations: install
+	$(BIN)/pytest --store-durations
 
 unit: install
 	$(BIN)/pytest tests/unit

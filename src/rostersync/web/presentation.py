@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 
 from rostersync.domain.records import EntityKind
+from rostersync.web.record_links import record_url
 
 TEMPLATES = Path(__file__).parent / "templates"
 # The outcomes a run counts per kind of record, in the order a report reads them.
@@ -193,6 +194,7 @@ def admin_templates(directory: Path = TEMPLATES) -> Jinja2Templates:
         count_facts=count_facts,
         issue_counts=issue_counts,
         duration_words=duration_words,
+        record_url=record_url,
     )
     return templates
 

@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-durations lint unit integration bench clean lock screenshots
+.PHONY: install demo test test-durations lint unit integration bench bench-fleet clean lock screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "rostersync needs Python 3.11+"'
@@ -45,6 +45,14 @@ bench: install
 # world (tests/browser/screenshots.py), in Debian's chromium at /usr/bin/chromium.
 screenshots: install
 	$(BIN)/python -m tests.browser.screenshots docs/screenshots
+
+# `make bench-fleet` syncs 500 districts of 500–5,000 students twice (first sync, then a no-op)
+# with two Redis workers on PostgreSQL within one shared request budget, and checks the budget at
+# the server; `make bench-fleet FLEET_ARGS="--districts 50"` for a quick run. Needs PostgreSQL on
+# 127.0.0.1:5432 and Redis on 127.0.0.1:6379.
+FLEET_ARGS ?=
+bench-fleet: install
+	$(BIN)/python -m bench.fleet $(FLEET_ARGS)
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock: install

@@ -10,7 +10,8 @@
 A run's budget wait is heard from the budget itself (`listen_to`, called where the budget is
 known: the job queue), keyed by district: a district's run holds its lock, so the waits heard
 for a district between its `RunStarted` and `RunFinished` are that run's. A process that never
-listened observes no wait rather than a wait of zero.
+listened observes no wait rather than a wait of zero. A run that waited also logs
+`run.budget_waited` with its district id and seconds, since the histogram has no district label.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import structlog
 
 from rostersync import metrics
 from rostersync.oneroster.budget import BudgetNote, RosterBudget
@@ -32,6 +35,8 @@ from rostersync.sync.events import (
 )
 
 __all__ = ["RunMeter", "count_runs"]
+
+_log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -122,6 +127,14 @@ class RunMeter:
             metrics.RUN_RECORDS_PER_SECOND.observe(pulled / run.pulling_seconds)
         if listening:
             metrics.RUN_BUDGET_WAIT_SECONDS.observe(waited)
+            if waited > 0:
+                # Which district waited how long: the histogram cannot say (no district labels).
+                _log.info(
+                    "run.budget_waited",
+                    run_id=event.run_id,
+                    district_id=run.district,
+                    seconds=round(waited, 3),
+                )
 
 
 # The one meter of this process: every run's observers include it (services.runs).

@@ -143,21 +143,52 @@ IMPORT_FORM = {
 
 
 # The progress of a run, in words -------------------------------------------------------------
+# How a run ended, as the end of "Finished: …"; a status not listed reads "the run is <status>".
+_OUTCOME_WORDS = {
+    "succeeded": "the run succeeded",
+    "held": "the run is held for review",
+    "previewed": "the preview is ready for review",
+    "approved": "the preview was approved and applied",
+    "discarded": "the run was discarded",
+    "skipped": "the run was skipped",
+    "failed": "the run failed",
+}
+
+
+def run_outcome_words(status: str, counts: Any = None) -> str:
+    """How a finished run ended, in words: "the run succeeded with issues (3 errors)".
+
+    Args:
+        status: The run's status.
+        counts: The run's counts; a sync that succeeded but found errors says how many.
+    """
+    issues = (counts or {}).get("issues") if isinstance(counts, dict) else None
+    errors = issues.get("errors", 0) if isinstance(issues, dict) else 0
+    if status == "succeeded" and isinstance(errors, int) and errors > 0:
+        found = "1 error" if errors == 1 else f"{errors:,} errors"
+        return f"the run succeeded with issues ({found})"
+    return _OUTCOME_WORDS.get(status, f"the run is {status.replace('_', ' ')}")
+
+
 def describe_progress(run: Any, progress: Any) -> str:
     """What a run is doing, as one sentence for the run page's live region and the API.
 
     Args:
         run: The run (`store.runs.SyncRunRecord`).
         progress: Its last recorded progress (`store.progress.RunProgress`), or None.
+
+    The run does not say where its roster comes from, so the words name no source: a district
+    that pushes files is never told it is connecting to ClassLink.
     """
     if run.status != "running":
         pulled = f" after pulling {progress.total:,} records" if progress else ""
-        return f"Finished{pulled}: the run is {run.status}."
+        return f"Finished{pulled}: {run_outcome_words(run.status, run.counts)}."
+    reaching = "reaching the district's roster source"
     if progress is None:
-        return "Starting: connecting to ClassLink."
+        return f"Starting: {reaching}."
     if progress.phase == "pulling":
         if progress.collection is None:
-            return "Pulling: connecting to ClassLink."
+            return f"Pulling: {reaching}."
         now = progress.records.get(progress.collection, 0)
         return f"Pulling {progress.collection}: {now:,} records so far ({progress.total:,} in all)."
     if progress.phase == "validating":
@@ -256,6 +287,7 @@ __all__ = [
     "create_upload_router",
     "describe_progress",
     "row_report",
+    "run_outcome_words",
     "size_text",
     "too_large",
     "upload_name",

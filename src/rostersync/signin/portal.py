@@ -20,13 +20,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from rostersync.config import Settings
 from rostersync.errors import ConfigError, NotFoundError
 from rostersync.signin.oidc import DiscoveryError, RelyingParty, SignInRefused, protocol_failure
 from rostersync.signin.paths import safe_next_path
 from rostersync.staff.classlink import grant_data_manager_rights
+from rostersync.store import educator_classes as rosters
 from rostersync.store import web as store
 from rostersync.store.db import for_writing
 
@@ -69,7 +70,30 @@ class ClassWithStudents:
     """One of an educator's classes, with its students and their eligibility."""
 
     cls: store.ClassRow
-    students: list[store.ClassStudent]
+    students: list[rosters.RosterStudent]
+
+    @property
+    def to_confirm(self) -> int:
+        """How many of its students' eligibility is not yet confirmed."""
+        return sum(1 for s in self.students if not s.confirmed)
+
+    @property
+    def namesakes(self) -> frozenset[str]:
+        """Ids of the students who share their name with another student of this class."""
+        seen: dict[tuple[str, str], list[str]] = {}
+        for s in self.students:
+            key = (s.given_name.casefold().strip(), s.family_name.casefold().strip())
+            seen.setdefault(key, []).append(s.student_id)
+        return frozenset(i for ids in seen.values() if len(ids) > 1 for i in ids)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassConfirmed:
+    """What a class-wide confirmation did: the class, and how many students it changed."""
+
+    class_id: str
+    changed: int
+    status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,9 +385,9 @@ class Portal:
                 return Home(
                     viewer=viewer, classes=classes, rosters=[], can_confirm_eligibility=False
                 )
-            students = store.students_of(conn, viewer.district_id, [c.id for c in classes])
+            students = rosters.class_rosters(conn, viewer.district_id, [c.id for c in classes])
             source = store.eligibility_source(conn, viewer.district_id)
-        by_class: dict[str, list[store.ClassStudent]] = {}
+        by_class: dict[str, list[rosters.RosterStudent]] = {}
         for student in students:
             by_class.setdefault(student.class_id, []).append(student)
         return Home(
@@ -380,18 +404,13 @@ class Portal:
             NotFoundError: The viewer is not an educator of this student (no data is revealed).
             ConfigError: The district takes eligibility from ClassLink, or the status is unknown.
         """
-        if status not in ("eligible", "not_eligible"):
-            raise ConfigError("eligibility must be 'eligible' or 'not_eligible'")
+        _check_status(status)
         with self.engine.begin() as conn:
             if viewer.kind != "educator" or not store.teaches_student(
                 conn, viewer.district_id, viewer.id, student_id
             ):
                 raise NotFoundError("no such student in your classes")
-            if store.eligibility_source(conn, viewer.district_id) != "portal":
-                raise ConfigError(
-                    "your district sends eligibility from ClassLink: change it there, and the "
-                    "next sync brings it here"
-                )
+            _check_portal_sourced(conn, viewer.district_id)
             store.confirm_eligibility(
                 conn,
                 district_id=viewer.district_id,
@@ -400,3 +419,48 @@ class Portal:
                 actor=f"educator:{viewer.id}",
                 now=datetime.now(UTC),
             )
+
+    def confirm_class_eligibility(
+        self, viewer: Viewer, class_id: str, status: str
+    ) -> ClassConfirmed:
+        """An educator confirms every not yet confirmed student of one of their classes at once.
+
+        The same rule and audit as `confirm_eligibility`, set-based: one query finds the
+        class's students left to confirm, one bulk write sets them, one audit row each; a
+        student already confirmed is left as they are.
+
+        Raises:
+            NotFoundError: The viewer does not teach this class (no data is revealed).
+            ConfigError: The district takes eligibility from ClassLink, or the status is unknown.
+        """
+        _check_status(status)
+        with self._writer.begin() as conn:
+            if viewer.kind != "educator" or not rosters.teaches_class(
+                conn, viewer.district_id, viewer.id, class_id
+            ):
+                raise NotFoundError("no such class among yours")
+            _check_portal_sourced(conn, viewer.district_id)
+            found = rosters.unconfirmed_in_class(conn, viewer.district_id, viewer.id, class_id)
+            rosters.confirm_students(
+                conn,
+                district_id=viewer.district_id,
+                found=found,
+                status=status,
+                actor=f"educator:{viewer.id}",
+                now=datetime.now(UTC),
+            )
+        _log.info("class eligibility confirmed", district=viewer.district_id, changed=len(found))
+        return ClassConfirmed(class_id=class_id, changed=len(found), status=status)
+
+
+def _check_status(status: str) -> None:
+    if status not in rosters.CONFIRMED:
+        raise ConfigError("eligibility must be 'eligible' or 'not_eligible'")
+
+
+def _check_portal_sourced(conn: Connection, district_id: str) -> None:
+    if store.eligibility_source(conn, district_id) != "portal":
+        raise ConfigError(
+            "your district sends eligibility from ClassLink: change it there, and the next "
+            "sync brings it here"
+        )

@@ -1,4 +1,5 @@
-"""The Educator Portal's web app: the login page, the ClassLink callback, and home pages.
+"""The Educator Portal's web app: the login page, the ClassLink callback; the home pages are
+web/educator_pages.py's.
 
 Routes are thin: read the request, call the service, render a template. Cookies:
 
@@ -16,20 +17,20 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Form, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from rostersync.errors import ConfigError, NotFoundError, RosterSyncError
+from rostersync.errors import ConfigError, RosterSyncError
 from rostersync.refusals import record_refusal
 from rostersync.services import Services
 from rostersync.signin.oidc import SignInRefused, protocol_failure
 from rostersync.signin.paths import safe_next_path
 from rostersync.signin.portal import Restart
 from rostersync.web.cookies import Cookies as _Cookies
-from rostersync.web.gates import PageError, SignedInViewer, ViewerFormCsrf, serve
+from rostersync.web.gates import PageError, SignedInViewer, serve
 from rostersync.web.pages import page_error_response
 from rostersync.web.refused_request import invalid_request_page
 
@@ -96,14 +97,6 @@ def create_app(service: Services) -> FastAPI:
             request, "refused.html", 403, title=exc.title, message=str(exc), ref=exc.reason,
             reference=exc.reference,
         )  # fmt: skip
-
-    @app.get("/", response_class=HTMLResponse)
-    def home(request: Request, who: SignedInViewer) -> Response:
-        if who is None:
-            return RedirectResponse("/login", status_code=303)
-        data = service.signin.home(who)
-        name = "home_educator.html" if who.kind == "educator" else "home_student.html"
-        return page(request, name, home=data, viewer=who)
 
     @app.get("/login", response_class=HTMLResponse)
     def login(
@@ -196,29 +189,10 @@ def create_app(service: Services) -> FastAPI:
         response.delete_cookie(cookies.session, path="/", secure=cookies.secure, httponly=True)
         return response
 
-    @app.post("/students/{student_id}/eligibility")
-    def confirm(
-        request: Request,
-        student_id: str,
-        who: ViewerFormCsrf,
-        status: Annotated[str, Form(max_length=32)],
-    ) -> Response:
-        try:
-            service.signin.confirm_eligibility(who, student_id, status)
-        except NotFoundError:
-            return page(
-                request,
-                "refused.html",
-                404,
-                title="Student not found",
-                message="That student is not in any of your classes.",
-                ref="not_your_student",
-            )
-        except ConfigError as exc:
-            return page(
-                request, "refused.html", 400, title="Not changed", message=str(exc), ref="config"
-            )
-        return RedirectResponse("/", status_code=303)
+    # The home pages and the eligibility forms (web/educator_pages.py).
+    from rostersync.web.educator_pages import create_people_router
+
+    app.include_router(create_people_router(service))
 
     # Staff sign-in, admin pages and the JSON API (web/admin.py, web/api.py).
     from rostersync.web.admin import create_admin_router

@@ -17,20 +17,27 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from rostersync.domain.issues import IssueSubject
+
 __all__ = [
     "PAGE_SIZE",
+    "PUSHED_SOURCE_KIND",
     "SORTS",
     "Audience",
     "IssueFilters",
     "IssueGroup",
     "PageWindow",
     "ProblemCount",
+    "RecordWords",
+    "audience_for",
     "grade_order",
     "group_problems",
     "page_window",
     "problem_fix",
     "problem_label",
     "problem_title",
+    "record_words",
+    "source_message",
 ]
 
 PAGE_SIZE = 50
@@ -509,3 +516,51 @@ def page_window(total: int, page: int, size: int = PAGE_SIZE) -> PageWindow:
     """The page asked for, within the pages there are (a page past the end shows the last)."""
     pages = max(1, -(-total // size))
     return PageWindow(page=min(max(1, page), pages), pages=pages, total=total, size=size)
+
+
+# The source kind of a district that pushes OneRoster CSV files (`providers.push.KIND`; the
+# domain names no provider, so a unit test keeps the two the same).
+PUSHED_SOURCE_KIND = "oneroster-push"
+
+
+def audience_for(source_kind: str) -> Audience:
+    """Where a district with this source kind fixes a record: in its files when it pushes them,
+    else in its SIS (ClassLink or another OneRoster server)."""
+    return Audience.FILES if source_kind == PUSHED_SOURCE_KIND else Audience.CLASSLINK
+
+
+@dataclass(frozen=True, slots=True)
+class RecordWords:
+    """A record as a list, table or email shows it: what a person recognises first (`name`),
+    then what else tells it apart (`details`); the ClassLink sourcedId is shown after both."""
+
+    name: str
+    details: str
+
+
+def record_words(entity: str, subject: IssueSubject | None) -> RecordWords:
+    """How to name an issue's record: "Ana Ruiz" with "student, ID 1001, grade 05, Lincoln ES";
+    a class "Algebra I" with "code ALG1-3, Lincoln ES"; an enrollment "Ana Ruiz in Algebra I
+    (ALG1-3)" with "student, ID 1001, grade 05, Lincoln ES". Empty when the name is not known.
+    """
+    if subject is None:
+        return RecordWords("", "")
+    if entity != "enrollment" or not subject.code:
+        return RecordWords(subject.name, subject.details())
+    name = f"{subject.name} ({subject.code})" if subject.name else ""
+    rest = replace(subject, code="")
+    return RecordWords(name, rest.details() if name else subject.details())
+
+
+# What a stored message says of the district's source, said again for a district that pushes
+# files (the validators write messages for a ClassLink district, as they do fixes).
+_FILE_MESSAGES = (("the roster ClassLink shared", "the files the district pushed"),)
+
+
+def source_message(message: str, audience: Audience) -> str:
+    """An issue's stored message in the words of the district's source: a district that pushes
+    files is never told what "ClassLink shared"."""
+    if audience is Audience.FILES:
+        for said, meant in _FILE_MESSAGES:
+            message = message.replace(said, meant)
+    return message

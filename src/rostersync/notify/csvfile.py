@@ -66,13 +66,14 @@ def neutralise(cell: str) -> str:
 Fix = Callable[[Any], str]
 
 
-def issue_row(issue: Any, fix: Fix | None = None) -> list[str]:
+def issue_row(issue: Any, fix: Fix | None = None, message: Fix | None = None) -> list[str]:
     """One issue (an `IssueRecord`) as its CSV cells, before neutralising.
 
     A value the roster did not send, or an issue stored before issues had names, shows as
     `NOT_SENT`: no cell is empty, so a filter or lookup in a spreadsheet never skips a row.
     `fix` words the fix cell (the portal's download, in the words of the district's source);
-    without it the cell is the fix stored with the issue.
+    without it the cell is the fix stored with the issue. `message` words the message cell the
+    same way (an email to a district that pushes files), else it is the stored message.
     """
     subject = [getattr(issue, f"subject_{name}", None) or NOT_SENT for name in SUBJECT]
     return [
@@ -81,23 +82,25 @@ def issue_row(issue: Any, fix: Fix | None = None) -> list[str]:
         issue.field,
         issue.code,
         issue.severity,
-        issue.message,
+        issue.message if message is None else message(issue),
         issue.fix if fix is None else fix(issue),
         issue.created_at.isoformat(),
         *subject,
     ]
 
 
-def issues_csv(issues: Iterable[Any], *, fix: Fix | None = None) -> str:
+def issues_csv(issues: Iterable[Any], *, fix: Fix | None = None, message: Fix | None = None) -> str:
     """Every issue as CSV text with a header row, each cell neutralised (see `issue_row`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for issue in issues:
-        writer.writerow([neutralise(cell) for cell in issue_row(issue, fix)])
+        writer.writerow([neutralise(cell) for cell in issue_row(issue, fix, message)])
     return buffer.getvalue()
 
 
-def issues_csv_file(issues: Iterable[Any], *, fix: Fix | None = None) -> bytes:
+def issues_csv_file(
+    issues: Iterable[Any], *, fix: Fix | None = None, message: Fix | None = None
+) -> bytes:
     """The CSV as a file to attach or download: UTF-8 with a byte-order mark."""
-    return (BOM + issues_csv(issues, fix=fix)).encode("utf-8")
+    return (BOM + issues_csv(issues, fix=fix, message=message)).encode("utf-8")

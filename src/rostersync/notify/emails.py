@@ -18,9 +18,16 @@ from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from rostersync.domain.issue_groups import (
+    Audience,
+    problem_fix,
+    problem_title,
+    record_words,
+    source_message,
+)
 from rostersync.domain.records import EntityKind
 from rostersync.domain.references import split_skipped
-from rostersync.notify.csvfile import issues_csv_file
+from rostersync.notify.csvfile import Fix, issues_csv_file
 
 # Per kind of record, the outcomes a summary shows, in this order.
 OUTCOMES = ("created", "updated", "matched", "deactivated", "restored", "unchanged", "held")
@@ -119,9 +126,13 @@ def issues_link(portal_base_url: str, slug: str, *, code: str = "", sourced_id: 
     return f"{district_link(portal_base_url, slug)}/issues" + (f"?{query}" if query else "")
 
 
-def _common(district: Any, run: Any, portal_base_url: str) -> dict[str, Any]:
+def _common(
+    district: Any, run: Any, portal_base_url: str, audience: Audience = Audience.CLASSLINK
+) -> dict[str, Any]:
     return {
         "district": {"name": district.display_name or district.name, "slug": district.slug},
+        # The templates word what to check and where to fix for the district's own source.
+        "pushes_files": audience is Audience.FILES,
         "run": {
             "id": run.id,
             "trigger": run.trigger,
@@ -153,41 +164,68 @@ def outcome_rows(counts: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     ]
 
 
+def fix_words(audience: Audience) -> Fix:
+    """How an issue's fix is worded for the district, in its email and the attached CSV.
+
+    A district that pushes files gets the fix in its files' words (`problem_fix`), never "in
+    ClassLink"; a ClassLink district gets the fix stored with the issue, which the validators
+    write for it.
+    """
+    if audience is Audience.FILES:
+        return lambda issue: problem_fix(issue.code, [issue.entity], audience, issue.fix)
+    return lambda issue: str(issue.fix)
+
+
 def group_issues(
-    issues: Iterable[Any], *, examples: int = EXAMPLES_PER_CODE
+    issues: Iterable[Any],
+    *,
+    audience: Audience = Audience.CLASSLINK,
+    examples: int = EXAMPLES_PER_CODE,
 ) -> list[dict[str, Any]]:
     """Issues grouped by kind (`code`), errors before warnings, the largest group first.
 
-    Each group has its count, how to fix it, and its first few records, each by name (with its
-    role, student ID, grade and school) when known, then its kind and ClassLink sourcedId.
+    Each group is counted in plain words ("12 students have no grade", `problem_title`), says
+    how to fix it in the district's words (`fix_words`), and shows its first few records, each
+    by name (with its role, student ID, grade and school; an enrollment as "student in class
+    (code)") when known, then its kind and ClassLink sourcedId.
     """
     groups: OrderedDict[str, dict[str, Any]] = OrderedDict()
+    kinds: dict[str, dict[str, int]] = {}
     for issue in issues:
         group = groups.setdefault(
             issue.code,
             {
                 "code": issue.code,
-                "title": issue.code.replace("_", " ").capitalize(),
                 "severity": issue.severity,
-                "fix": issue.fix,
+                "stored_fix": issue.fix,
                 "count": 0,
                 "examples": [],
             },
         )
         group["count"] += 1
+        entities = kinds.setdefault(issue.code, {})
+        entities[issue.entity] = entities.get(issue.entity, 0) + 1
+        if issue.severity == "error":
+            group["severity"] = "error"
         if len(group["examples"]) < examples:
             # The record as people know it, when the issue has it (`IssueRecord.subject`).
-            subject = getattr(issue, "subject", None)
+            words = record_words(issue.entity, getattr(issue, "subject", None))
             group["examples"].append(
                 {
-                    "name": subject.name if subject is not None else "",
-                    "details": subject.details() if subject is not None else "",
+                    "name": words.name,
+                    "details": words.details,
                     "entity": issue.entity,
                     "sourced_id": issue.sourced_id,
                     "field": issue.field,
-                    "message": issue.message,
+                    "message": source_message(issue.message, audience),
                 }
             )
+    for code, group in groups.items():
+        group["title"] = problem_title(code, kinds[code])
+        stored = group.pop("stored_fix")
+        # The same words as `fix_words`, for the group's kinds of record at once.
+        files = audience is Audience.FILES
+        group["fix"] = problem_fix(code, kinds[code], audience, stored) if files else stored
     return sorted(groups.values(), key=lambda g: (g["severity"] != "error", -g["count"], g["code"]))
 
 
@@ -200,34 +238,31 @@ def _linked(groups: list[dict[str, Any]], portal_base_url: str, slug: str) -> li
     return groups
 
 
-def summary_email(
-    *,
-    district: Any,
-    run: Any,
-    open_issues: Sequence[Any],
-    portal_base_url: str,
-    to: Sequence[str],
-) -> Email:
-    """What a finished sync did and which records need fixing, with every open issue as CSV."""
-    counts = run.counts or {}
-    # Records held for another record's error wait for it; they were not skipped by design.
-    skipped, waiting = split_skipped(counts.get("skipped") or {})
-    context = {
-        **_common(district, run, portal_base_url),
-        "outcomes": outcome_rows(counts),
-        "outcome_names": OUTCOMES,
-        "skipped": skipped,
-        "waiting": waiting,
-        "groups": _linked(group_issues(open_issues), portal_base_url, district.slug),
+def _issue_section(
+    district: Any, open_issues: Sequence[Any], portal_base_url: str, audience: Audience
+) -> dict[str, Any]:
+    """The context of the open issues' part of an email (`templates/_issues.*`)."""
+    groups = group_issues(open_issues, audience=audience)
+    return {
+        "groups": _linked(groups, portal_base_url, district.slug),
         "open_issue_count": len(open_issues),
         "examples_per_code": EXAMPLES_PER_CODE,
     }
-    email = render("summary", context, to=to)
+
+
+def _with_issues_csv(
+    email: Email, district: Any, run: Any, open_issues: Sequence[Any], audience: Audience
+) -> Email:
+    """The email with every open issue attached as CSV, each fix in the district's words."""
     if not open_issues:
         return email
     csv_file = Attachment(
         filename=f"{district.slug}-open-issues-{run.id[:8]}.csv",
-        content=issues_csv_file(open_issues),
+        content=issues_csv_file(
+            open_issues,
+            fix=fix_words(audience),
+            message=lambda issue: source_message(issue.message, audience),
+        ),
         maintype="text",
         subtype="csv",
     )
@@ -240,25 +275,70 @@ def summary_email(
     )
 
 
+def summary_email(
+    *,
+    district: Any,
+    run: Any,
+    open_issues: Sequence[Any],
+    portal_base_url: str,
+    to: Sequence[str],
+    audience: Audience = Audience.CLASSLINK,
+) -> Email:
+    """What a finished sync did and which records need fixing, with every open issue as CSV.
+
+    `audience` words each fix and what to check for the district's source: a district that
+    pushes files is told to fix its files, never to share anything in ClassLink.
+    """
+    counts = run.counts or {}
+    # Records held for another record's error wait for it; they were not skipped by design.
+    skipped, waiting = split_skipped(counts.get("skipped") or {})
+    context = {
+        **_common(district, run, portal_base_url, audience),
+        **_issue_section(district, open_issues, portal_base_url, audience),
+        "outcomes": outcome_rows(counts),
+        "outcome_names": OUTCOMES,
+        "skipped": skipped,
+        "waiting": waiting,
+    }
+    email = render("summary", context, to=to)
+    return _with_issues_csv(email, district, run, open_issues, audience)
+
+
 def held_email(
-    *, district: Any, run: Any, held_reason: str | None, portal_base_url: str, to: Sequence[str]
+    *,
+    district: Any,
+    run: Any,
+    held_reason: str | None,
+    portal_base_url: str,
+    to: Sequence[str],
+    open_issues: Sequence[Any] = (),
+    audience: Audience = Audience.CLASSLINK,
 ) -> Email:
     """A run held by a safeguard: what tripped it, and the run's page where it is approved or
-    discarded (a data manager gets no command to type)."""
+    discarded (a data manager gets no command to type); then the district's open issues, as
+    the summary groups them, with the CSV attached."""
     context = {
-        **_common(district, run, portal_base_url),
+        **_common(district, run, portal_base_url, audience),
+        **_issue_section(district, open_issues, portal_base_url, audience),
         "held_reason": held_reason or "the planned changes exceeded the district's safeguards",
         "outcomes": outcome_rows(run.counts),
         "outcome_names": OUTCOMES,
     }
-    return render("held", context, to=to)
+    email = render("held", context, to=to)
+    return _with_issues_csv(email, district, run, open_issues, audience)
 
 
 def failed_email(
-    *, district: Any, run: Any, attempts: int, portal_base_url: str, to: Sequence[str]
+    *,
+    district: Any,
+    run: Any,
+    attempts: int,
+    portal_base_url: str,
+    to: Sequence[str],
+    audience: Audience = Audience.CLASSLINK,
 ) -> Email:
-    """A run that failed: what failed and what to check."""
-    context = {**_common(district, run, portal_base_url), "attempts": attempts}
+    """A run that failed: what failed and what to check at the district's source."""
+    context = {**_common(district, run, portal_base_url, audience), "attempts": attempts}
     return render("failed", context, to=to)
 
 
@@ -271,10 +351,12 @@ def quarantined_email(
     schedule: str,
     portal_base_url: str,
     to: Sequence[str],
+    audience: Audience = Audience.CLASSLINK,
 ) -> Email:
     """A district whose source keeps failing: backed off to daily until a sync succeeds."""
     context = {
         "district": {"name": district.display_name or district.name, "slug": district.slug},
+        "pushes_files": audience is Audience.FILES,
         "failures": failures,
         "reason": reason,
         "schedule": schedule,
@@ -293,10 +375,11 @@ def stale_email(
     now: datetime,
     portal_base_url: str,
     to: Sequence[str],
+    audience: Audience = Audience.CLASSLINK,
 ) -> Email:
     """The source's newest change is older than the configured number of days."""
     context = {
-        **_common(district, run, portal_base_url),
+        **_common(district, run, portal_base_url, audience),
         "newest_change": _when(newest_change),
         "days_old": (now - newest_change).days,
         "stale_after_days": stale_after_days,

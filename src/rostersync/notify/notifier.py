@@ -4,6 +4,9 @@ After a scheduled or approved sync the district's data manager contacts get one 
 run's outcome (summary, held, or failed) and, when the source looks stale, one asking whether
 the ClassLink data is still being updated. A quarantined district's contacts and the vendor are
 told once. Sending never raises: a mail server that is down cannot fail a sync.
+
+Every email is worded for the district's source (`domain.issue_groups.audience_for`): a district
+that pushes OneRoster files is told to fix and push its files, never to look in ClassLink.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import structlog
 from sqlalchemy.engine import Engine
 
 from rostersync.config import Settings
+from rostersync.domain.issue_groups import audience_for
 from rostersync.errors import NotFoundError
 from rostersync.notify import emails
 from rostersync.notify.senders import Sender, deliver, sender_for
@@ -67,6 +71,7 @@ class Notifier:
             integration = store_districts.get_integration(conn, district.id)
             to = list(integration.data_manager_emails)
             base = self.settings.portal_base_url
+            audience = audience_for(integration.source_kind)
             built: list[tuple[str, emails.Email]] = []
             if run.status == "succeeded":
                 open_issues = store_workflow.list_open_issues(conn, district.id)
@@ -79,6 +84,7 @@ class Notifier:
                             open_issues=open_issues,
                             portal_base_url=base,
                             to=to,
+                            audience=audience,
                         ),
                     )
                 )
@@ -96,6 +102,7 @@ class Notifier:
                                 now=now,
                                 portal_base_url=base,
                                 to=to,
+                                audience=audience,
                             ),
                         )
                     )
@@ -109,6 +116,9 @@ class Notifier:
                             held_reason=_held_reason(conn, run_id),
                             portal_base_url=base,
                             to=to,
+                            # What already needs fixing, whatever the run's decision.
+                            open_issues=store_workflow.list_open_issues(conn, district.id),
+                            audience=audience,
                         ),
                     )
                 )
@@ -122,6 +132,7 @@ class Notifier:
                             attempts=attempts,
                             portal_base_url=base,
                             to=to,
+                            audience=audience,
                         ),
                     )
                 )
@@ -146,6 +157,7 @@ class Notifier:
             schedule=schedule,
             portal_base_url=self.settings.portal_base_url,
             to=to,
+            audience=audience_for(integration.source_kind),
         )
         return self._send_all([("quarantined", email)], district_id=district_id, run_id=run_id)
 

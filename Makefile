@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-durations lint unit integration bench bench-fleet clean lock screenshots
+.PHONY: install demo test test-durations lint unit integration bench bench-fleet clean lock screenshots onboarding-walk
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "rostersync needs Python 3.11+"'
@@ -53,6 +53,17 @@ screenshots: install
 FLEET_ARGS ?=
 bench-fleet: install
 	$(BIN)/python -m bench.fleet $(FLEET_ARGS)
+
+# `make onboarding-walk` times vendor staff onboarding a messy 10,000-student district from its
+# ClassLink credentials to live in Debian's chromium (tests/browser/test_onboarding_timed.py) and
+# writes the wall time, each step's and the machine's facts to var/onboarding-walk.json;
+# `make onboarding-walk WALK_STUDENTS=1000` for a quick one.
+WALK_STUDENTS ?= 10000
+onboarding-walk: install
+	mkdir -p var
+	ROSTERSYNC_WALK_STUDENTS=$(WALK_STUDENTS) ROSTERSYNC_WALK_OUT=var/onboarding-walk.json \
+		$(BIN)/pytest -q -n 0 -p no:cacheprovider --timeout 1800 tests/browser/test_onboarding_timed.py
+	cat var/onboarding-walk.json
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock: install

@@ -94,6 +94,7 @@ MAX_PAGE_SIZE = 10_000  # ClassLink's documented ceiling for `limit`
 DEFAULT_PAGE_CONCURRENCY = 4
 _BODY = "rostersync.json"  # the response extension holding the body the judge decoded
 _ATTEMPTS = "rostersync.attempts"  # the request extension counting one request's attempts
+_READ = httpx.ByteStream(b"")  # the stream of an answer whose body was read (see `_get`)
 
 log = structlog.get_logger(__name__)
 
@@ -448,7 +449,12 @@ class OneRosterClient(PooledHttp):
             with self._stats_lock:
                 stats.requests += len(attempts)
                 stats.retries += max(0, len(attempts) - 1)
-        return response, response.extensions[_BODY]
+        body = response.extensions.pop(_BODY)
+        # httpx binds an answer and its stream to each other, a reference cycle. A run pauses
+        # the cyclic collector (`pipeline._no_cyclic_gc`), so every page's answer, its bytes
+        # and its decoded body would stay in memory to the end of the run: cut the cycle.
+        response.stream = _READ
+        return response, body
 
     def _judge(self, response: httpx.Response) -> SourceError | None:
         """`classify_response`, then a 2xx body decoded by msgspec (`page_json`), kept in the

@@ -5,6 +5,7 @@ fails the whole pull. Over real HTTP to the loopback simulator, which counts wha
 from __future__ import annotations
 
 import copy
+import gc
 import secrets
 import threading
 import time
@@ -185,3 +186,22 @@ def test_json_cut_short_past_the_retries_fails_with_its_message(server: Counting
         pytest.raises(RetriableSourceError, match="with JSON that breaks off after"),
     ):
         list(reader.iter_collection("users"))
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_no_answer_outlives_its_page_while_the_cyclic_collector_is_paused(
+    server: CountingSimulator, concurrency: int
+) -> None:
+    # A run pauses the cyclic collector: an answer kept alive by a reference cycle (httpx binds
+    # an answer and its stream to each other) would keep its page in memory to the end of the run.
+    gc.collect()
+    gc.disable()
+    try:
+        with client(server, concurrency) as reader:
+            count = sum(1 for _ in reader.iter_collection("enrollments"))
+            pages = reader.stats["enrollments"].pages
+        alive = sum(1 for o in gc.get_objects() if isinstance(o, httpx.Response))
+    finally:
+        gc.enable()
+    assert count > 0 and pages > 10
+    assert alive == 0

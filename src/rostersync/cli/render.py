@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from rostersync.domain.issue_groups import Audience, problem_fix, record_words, source_message
 from rostersync.domain.issues import IssueSubject
 from rostersync.domain.records import EntityKind
 from rostersync.domain.references import split_skipped
@@ -138,6 +139,8 @@ class _Issue(Protocol):
     @property
     def field(self) -> str: ...
     @property
+    def code(self) -> str: ...
+    @property
     def severity(self) -> str: ...
     @property
     def message(self) -> str: ...
@@ -150,11 +153,16 @@ def issues_table(
     *,
     limit: int | None = None,
     title: str = "Records that need the district's attention",
+    audience: Audience = Audience.CLASSLINK,
 ) -> Table:
     """Issues in four columns (record, field, problem, fix), readable at 80 columns.
 
     The record is named as people know it when the issue says (its name, then role, student
-    ID, grade and school, each on a line of its own), then by its kind and ClassLink sourcedId.
+    ID, grade and school, each on a line of its own; an enrollment as "student in class
+    (code)"), then by its kind and ClassLink sourcedId. The problem and its fix are said for
+    the district's source (`audience`): a district that pushes files is told to fix the file
+    and push it again, as its emails and issues page say; a ClassLink district reads the fix
+    stored with the issue, written for it.
     """
     table = Table(title=table_title(title), title_justify="left")
     for column in ("Record", "Field", "Problem", "How to fix"):
@@ -163,24 +171,41 @@ def issues_table(
         record = line(
             *_subject_lines(issue), f"{issue.entity} {issue.sourced_id}", " ", f"({issue.severity})"
         )
-        table.add_row(record, text(issue.field), text(issue.message), text(issue.fix))
+        table.add_row(
+            record,
+            text(issue.field),
+            text(source_message(issue.message, audience)),
+            text(_fix(issue, audience)),
+        )
     return table
+
+
+def _fix(issue: _Issue, audience: Audience) -> str:
+    if audience is Audience.FILES:
+        return problem_fix(issue.code, [issue.entity], audience, issue.fix)
+    return issue.fix
 
 
 def _subject_lines(issue: _Issue) -> list[Part]:
     # `ValidationIssue.subject` or `IssueRecord.subject`; absent from issues stored unnamed.
     subject: IssueSubject | None = getattr(issue, "subject", None)
-    if subject is None:
-        return []
+    words = record_words(issue.entity, subject)
     parts: list[Part] = []
-    if subject.name:
-        parts += [(subject.name, "bold"), Text("\n")]
-    if details := subject.details():
-        parts += [details, Text("\n")]
+    if words.name:
+        parts += [(words.name, "bold"), Text("\n")]
+    if words.details:
+        parts += [words.details, Text("\n")]
     return parts
 
 
-def print_report(report: SyncReport, *, title: str, issue_limit: int | None = 50) -> None:
+def print_report(
+    report: SyncReport,
+    *,
+    title: str,
+    issue_limit: int | None = 50,
+    audience: Audience = Audience.CLASSLINK,
+) -> None:
+    """A run's counts, how it ended, and its issues (fixes said for `audience`)."""
     if report.status == "failed":
         say(("Sync failed", "bold red"), f" (run {report.run_id}): {report.error}")
         return
@@ -199,7 +224,7 @@ def print_report(report: SyncReport, *, title: str, issue_limit: int | None = 50
     if report.issues and issue_limit == 0:
         say(f"{len(report.issues)} validation issues still open: rostersync issues {report.run_id}")
     elif report.issues:
-        console.print(issues_table(report.issues, limit=issue_limit))
+        console.print(issues_table(report.issues, limit=issue_limit, audience=audience))
         if issue_limit and len(report.issues) > issue_limit:
             say(f"… and {len(report.issues) - issue_limit} more: rostersync issues {report.run_id}")
     else:

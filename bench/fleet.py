@@ -419,10 +419,11 @@ def run_fleet(fleet: Fleet) -> dict[str, Any]:
                 first = run_round(
                     portal, queue, settings, now + timedelta(days=7), fleet.round_timeout
                 )
+                after_first = _families(scrape(urls))
                 second = run_round(
                     portal, queue, settings, now + timedelta(days=8), fleet.round_timeout
                 )
-                worker_metrics = scrape(urls)
+                worker_metrics = _families(scrape(urls))
         finally:
             portal.close()
         stamps = simulator.stamps()
@@ -471,7 +472,11 @@ def run_fleet(fleet: Fleet) -> dict[str, Any]:
             "requests": len(stamps),
         },
         "peak_queue_depth": max(first["peak_queue_depth"], second["peak_queue_depth"]),
-        "worker_metrics": _families(worker_metrics),
+        "worker_metrics": worker_metrics,
+        "phase_seconds": {
+            "round1": _phase_means(after_first, {}),
+            "round2": _phase_means(worker_metrics, after_first),
+        },
         "stamps": stamps,
     }
 
@@ -486,6 +491,8 @@ def _families(text_: str) -> dict[str, float]:
         "rostersync_roster_budget_wait_seconds_total",
         "rostersync_roster_budget_refusals_total",
         "rostersync_records_pulled_total",
+        "rostersync_run_phase_seconds_sum",
+        "rostersync_run_phase_seconds_count",
     )
     summed: dict[str, float] = {}
     for line in text_.splitlines():
@@ -493,6 +500,19 @@ def _families(text_: str) -> dict[str, float]:
             name, _, number = line.rpartition(" ")
             summed[name] = summed.get(name, 0.0) + float(number)
     return summed
+
+
+def _phase_means(now: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    """Mean seconds per run in each phase between two scrapes of the workers."""
+    means = {}
+    for phase in ("pulling", "validating", "planning", "writing"):
+        label = f'{{phase="{phase}"}}'
+        total = now.get(f"rostersync_run_phase_seconds_sum{label}", 0.0)
+        runs = now.get(f"rostersync_run_phase_seconds_count{label}", 0.0)
+        total -= before.get(f"rostersync_run_phase_seconds_sum{label}", 0.0)
+        runs -= before.get(f"rostersync_run_phase_seconds_count{label}", 0.0)
+        means[phase] = total / runs if runs else 0.0
+    return means
 
 
 # The command -------------------------------------------------------------------------------------

@@ -119,6 +119,21 @@ def markdown(results: Mapping[str, Any]) -> str:
         f"{r1['budget_wait']['max']:.1f} s |",
         f"| peak queue depth (pending messages) | {results['peak_queue_depth']} |",
     ]
+    phases = results.get("phase_seconds")
+    if phases:
+        lines += [
+            "",
+            "Mean seconds per run in each phase (the workers' `rostersync_run_phase_seconds`):",
+            "",
+            "| round | pulling | validating | planning | writing |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, label in (("round1", "first sync"), ("round2", "no-op")):
+            row = phases[name]
+            lines.append(
+                f"| {label} | {row['pulling']:.2f} | {row['validating']:.2f} | "
+                f"{row['planning']:.2f} | {row['writing']:.2f} |"
+            )
     lines += [
         "",
         "Budget wait per roster request in round 1, by district size (fairness: one ticket per "

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def register(app: typer.Typer) -> None:
@@ -18,17 +22,52 @@ def register(app: typer.Typer) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help=(
+                "Portal processes serving the same port. Sessions are shared through the "
+                "database; more than one needs the staff rate limits in Redis "
+                "(ROSTERSYNC_RATE_LIMIT_STORAGE_URL, or the job queue on Redis) and each "
+                "worker counts its own metrics, added up at /metrics"
+            ),
+        ),
+    ] = 1,
 ) -> None:
     """Serve the Educator Portal (sign-in and home pages) with uvicorn until Ctrl-C."""
+    from rostersync.config import get_settings
+    from rostersync.errors import ConfigError
+    from rostersync.logs import configure_logging
+    from rostersync.web.server import serve_workers, shared_limits_or_refusal
+
+    settings = get_settings()
+    configure_logging(settings)
+    refusal = shared_limits_or_refusal(settings, workers)
+    if refusal is not None:
+        raise ConfigError(refusal)  # shown as one line, exit code 2
+    settings.encryption_keys()  # a development key is made once here, not raced by workers
+    serve_workers(f"{__name__}:portal_app", host=host, port=port, workers=workers)
+
+
+def portal_app() -> FastAPI:
+    """The portal app of one `rostersync serve` worker: its own service, closed at shutdown.
+
+    uvicorn calls this by import string in each worker process (and once for one worker).
+    """
     from rostersync.cli.common import service as _service
     from rostersync.web.app import create_app
-    from rostersync.web.server import serve as run
 
     service = _service()
-    try:
-        run(create_app(service), host=host, port=port)
-    finally:
+    app = create_app(service)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        yield
         service.close()
+
+    app.router.lifespan_context = lifespan
+    return app
 
 
 def serve_sign_in_sandbox(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import structlog
-from sqlalchemy import select
+from sqlalchemy import delete, event, select
 from tests.integration import sandboxes
 from tests.integration.web.conftest import sign_in
 
@@ -163,6 +164,22 @@ def audits(world: Sandbox, ids: list[str]) -> dict[str, list[Any]]:
     return found
 
 
+@contextmanager
+def statements(world: Sandbox) -> Iterator[list[str]]:
+    """The SQL the portal sends while the block runs (its server shares the test's engine)."""
+    sent: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(" ".join(statement.split()))
+
+    engine = engine_of(world)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
 def csrf_of(page: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', page)
     assert found, page
@@ -203,13 +220,27 @@ class TestConfirmAWholeClass:
         assert single.status_code == 303
         assert single.headers["location"].endswith(f"#class-{cid}")
         assert statuses(world, elsewhere) == {i: "unconfirmed" for i in elsewhere}
+        # One student without an eligibility row yet (as one rostered by hand has).
+        rowless = mine[1]
+        with engine_of(world).begin() as conn:
+            conn.execute(delete(eligibility).where(eligibility.c.student_id == rowless))
         before = audits(world, mine + elsewhere)
 
-        response = teacher.post(
-            f"/students/of-class/{cid}/eligibility", data={"status": "eligible", "csrf": csrf}
-        )
+        with statements(world) as sent:
+            response = teacher.post(
+                f"/students/of-class/{cid}/eligibility", data={"status": "eligible", "csrf": csrf}
+            )
 
         assert response.status_code == 303
+        # Set-based, whatever the class's size: one query finds them, one INSERT (those without
+        # a row) and one UPDATE (the rest) write them, one INSERT audits them all.
+        eligibility_sql = [s for s in sent if re.search(r"\beligibility\b", s.split("WHERE")[0])]
+        assert sum(1 for s in eligibility_sql if s.startswith("SELECT")) == 1
+        assert [s.split()[0] for s in eligibility_sql if not s.startswith("SELECT")] == [
+            "INSERT",
+            "UPDATE",
+        ]
+        assert sum(1 for s in sent if s.startswith("INSERT INTO audit_log")) == 1
         location = response.headers["location"]
         assert location.startswith("/?") and location.endswith(f"#class-{cid}")
         changed = mine[1:]
@@ -228,6 +259,8 @@ class TestConfirmAWholeClass:
             assert new.changes["after"] == {"status": "eligible", "category": None}
             assert new.changes["source"] == "portal"
             assert new.entity_type == "student"
+        assert after[rowless][-1].changes["before"] is None
+        assert all(after[i][-1].changes["before"]["status"] == "unconfirmed" for i in mine[2:])
 
         page = teacher.get(location).text
         mine_section = section(page, cid)

@@ -116,6 +116,7 @@ def test_a_data_manager_finds_a_held_student_and_sees_the_fix_close_the_issue(
     page.locator("#q").fill(name)
     page.get_by_role("button", name="Search").click()
     page.wait_for_url("**/search?q=*")
+    audit.check("search, after the fix", f"Search {SPRINGFIELD}")
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=name, exact=True))
     assert "Held" not in row.inner_text()
     row.get_by_role("link", name=name, exact=True).click()

@@ -22,10 +22,15 @@ answered `Retry-After`; decision 0029). The run families are fed by the runs' ev
 (`sync.metered`), in the process that runs them: a worker serves its own (`--metrics-port`).
 The queue's messages are `pending` (waiting for a worker) or `scheduled` (retries and slots
 waiting for a lock, due later), read from the queue's storage at each scrape.
+
+A portal served by several processes (`rostersync serve --workers N`, decision 0034) counts in
+prometheus-client's multiprocess files under `PROMETHEUS_MULTIPROC_DIR`: the page then adds every
+process's counters up, and shows the answering process's `process_*` metrics.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 
@@ -39,6 +44,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 _log = structlog.get_logger(__name__)
@@ -171,8 +177,16 @@ def run_ended(status: str, seconds: float) -> None:
 
 
 def exposition() -> tuple[bytes, str]:
-    """The metrics in Prometheus' text format, and its content type."""
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    """The metrics in Prometheus' text format, and its content type: this process's, or every
+    process's added up when they count in multiprocess files (`PROMETHEUS_MULTIPROC_DIR`)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    ProcessCollector(registry=registry)
+    registry.register(_QUEUE)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 __all__ = [

@@ -1,8 +1,8 @@
 """Prometheus metrics of this process, served at the portal's `/metrics` (web/metrics.py).
 
 Counters only count: their labels are reason codes and action names, never a person, a district
-or an address, so the page holds no personal data. Each process counts its own; a scraper adds
-them up across the portal's processes.
+or an address, so the page holds no personal data. Each process counts its own: a portal of
+several processes adds them up itself (below), and a scraper adds up the portal and the workers.
 
     rostersync_sign_in_refusals_total{reason}        ClassLink sign-ins refused, by reason code
     rostersync_rate_limited_total{action,scope}      staff tries refused by a rate limit

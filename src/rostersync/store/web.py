@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -93,29 +93,26 @@ def live_districts(conn: Connection) -> list[tuple[str, str]]:
     return [(r.id, r.display_name) for r in rows]
 
 
+# The statements of a login are built once, here, with bound parameters: building a statement
+# costs SQLAlchemy several times what running it does, and a login runs a score of them.
+_SIGN_IN_DISTRICT = select(
+    districts.c.id, districts.c.display_name, districts.c.status, districts.c.classlink_tenant_id
+)
+_DISTRICT_BY_ID = _SIGN_IN_DISTRICT.where(districts.c.id == bindparam("district_id"))
+_DISTRICTS_BY_TENANT = _SIGN_IN_DISTRICT.where(
+    districts.c.classlink_tenant_id == bindparam("tenant_id")
+)
+
+
 def sign_in_district(conn: Connection, district_id: str) -> SignInDistrict | None:
     """A district by id, whatever its status, or None."""
-    row = conn.execute(
-        select(
-            districts.c.id,
-            districts.c.display_name,
-            districts.c.status,
-            districts.c.classlink_tenant_id,
-        ).where(districts.c.id == district_id)
-    ).first()
+    row = conn.execute(_DISTRICT_BY_ID, {"district_id": district_id}).first()
     return None if row is None else SignInDistrict(**row._mapping)
 
 
 def district_for_tenant(conn: Connection, tenant_id: str) -> SignInDistrict | None:
     """The district with this ClassLink tenant id (live first, if several), or None."""
-    rows = conn.execute(
-        select(
-            districts.c.id,
-            districts.c.display_name,
-            districts.c.status,
-            districts.c.classlink_tenant_id,
-        ).where(districts.c.classlink_tenant_id == tenant_id)
-    ).all()
+    rows = conn.execute(_DISTRICTS_BY_TENANT, {"tenant_id": tenant_id}).all()
     found = [SignInDistrict(**r._mapping) for r in rows]
     found.sort(key=lambda d: d.status != "live")
     return found[0] if found else None
@@ -137,18 +134,25 @@ def save_login_state(
 ) -> None:
     """Keep a started login until its callback (or `lifetime`, whichever comes first)."""
     conn.execute(
-        insert(login_states).values(
-            state_hash=digest(state),
-            district_id=district_id,
-            binding_hash=digest(binding),
-            issuer=issuer,
-            nonce=nonce,
-            code_verifier=code_verifier,
-            next_path=next_path,
-            created_at=now,
-            expires_at=now + lifetime,
-        )
+        _SAVE_LOGIN_STATE,
+        {
+            "state_hash": digest(state),
+            "district_id": district_id,
+            "binding_hash": digest(binding),
+            "issuer": issuer,
+            "nonce": nonce,
+            "code_verifier": code_verifier,
+            "next_path": next_path,
+            "created_at": now,
+            "expires_at": now + lifetime,
+        },
     )
+
+
+_SAVE_LOGIN_STATE = insert(login_states)
+_LOGIN_STATE = select(login_states).where(login_states.c.state_hash == bindparam("key"))
+_DROP_LOGIN_STATE = delete(login_states).where(login_states.c.state_hash == bindparam("key"))
+_CLAIM_CODE = insert(used_codes)
 
 
 def take_login_state(conn: Connection, state: str, *, now: datetime) -> LoginState | None:
@@ -157,11 +161,11 @@ def take_login_state(conn: Connection, state: str, *, now: datetime) -> LoginSta
     The DELETE decides who wins when two callbacks race for one state: only the request whose
     DELETE removed the row goes on.
     """
-    key = digest(state)
-    row = conn.execute(select(login_states).where(login_states.c.state_hash == key)).first()
+    key = {"key": digest(state)}
+    row = conn.execute(_LOGIN_STATE, key).first()
     if row is None:
         return None
-    removed = conn.execute(delete(login_states).where(login_states.c.state_hash == key))
+    removed = conn.execute(_DROP_LOGIN_STATE, key)
     if removed.rowcount != 1 or row.expires_at <= now:
         return None
     values = dict(row._mapping)
@@ -177,7 +181,7 @@ def claim_code(conn: Connection, code: str, *, now: datetime) -> bool:
     """
     try:
         with conn.begin_nested():
-            conn.execute(insert(used_codes).values(code_hash=digest(code), used_at=now))
+            conn.execute(_CLAIM_CODE, {"code_hash": digest(code), "used_at": now})
     except IntegrityError:
         return False
     return True
@@ -185,23 +189,38 @@ def claim_code(conn: Connection, code: str, *, now: datetime) -> bool:
 
 def forget_stale(conn: Connection, *, now: datetime, keep_codes: timedelta) -> None:
     """Drop expired login states and sessions, and code records older than `keep_codes`."""
-    conn.execute(delete(login_states).where(login_states.c.expires_at <= now))
-    conn.execute(delete(web_sessions).where(web_sessions.c.expires_at <= now))
-    conn.execute(delete(used_codes).where(used_codes.c.used_at <= now - keep_codes))
+    conn.execute(_STALE_LOGIN_STATES, {"now": now})
+    conn.execute(_STALE_SESSIONS, {"now": now})
+    conn.execute(_STALE_CODES, {"before": now - keep_codes})
+
+
+_STALE_LOGIN_STATES = delete(login_states).where(login_states.c.expires_at <= bindparam("now"))
+_STALE_SESSIONS = delete(web_sessions).where(web_sessions.c.expires_at <= bindparam("now"))
+_STALE_CODES = delete(used_codes).where(used_codes.c.used_at <= bindparam("before"))
 
 
 # Accounts and sessions -----------------------------------------------------------------------
 def find_account(conn: Connection, district_id: str, sourced_id: str) -> Account | None:
     """The student or educator rostered under `sourced_id` in this one district, or None."""
-    for kind, table in (("student", students), ("educator", educators)):
-        row = conn.execute(
-            select(table.c.id, table.c.district_id, table.c.active, table.c.enabled).where(
-                table.c.district_id == district_id, table.c.sourced_id == sourced_id
-            )
-        ).first()
+    params = {"district_id": district_id, "sourced_id": sourced_id}
+    for kind, statement in _ACCOUNT_BY_SOURCED_ID:
+        row = conn.execute(statement, params).first()
         if row is not None:
             return Account(kind=kind, **row._mapping)
     return None
+
+
+_ACCOUNT_BY_SOURCED_ID = [
+    (
+        kind,
+        select(table.c.id, table.c.district_id, table.c.active, table.c.enabled).where(
+            table.c.district_id == bindparam("district_id"),
+            table.c.sourced_id == bindparam("sourced_id"),
+        ),
+    )
+    for kind, table in (("student", students), ("educator", educators))
+]
+_CREATE_SESSION = insert(web_sessions)
 
 
 def create_session(
@@ -215,35 +234,41 @@ def create_session(
 ) -> None:
     """Store a new signed-in session under the hash of `token`."""
     conn.execute(
-        insert(web_sessions).values(
-            token_hash=digest(token),
-            district_id=account.district_id,
-            person_kind=account.kind,
-            person_id=account.id,
-            csrf_token=csrf_token,
-            created_at=now,
-            expires_at=now + lifetime,
-        )
+        _CREATE_SESSION,
+        {
+            "token_hash": digest(token),
+            "district_id": account.district_id,
+            "person_kind": account.kind,
+            "person_id": account.id,
+            "csrf_token": csrf_token,
+            "created_at": now,
+            "expires_at": now + lifetime,
+        },
     )
+
+
+_SESSION = select(
+    web_sessions.c.district_id,
+    web_sessions.c.person_kind,
+    web_sessions.c.person_id,
+    web_sessions.c.csrf_token,
+    web_sessions.c.expires_at,
+).where(
+    web_sessions.c.token_hash == bindparam("token_hash"),
+    web_sessions.c.expires_at > bindparam("now"),
+)
+_DELETE_SESSION = delete(web_sessions).where(web_sessions.c.token_hash == bindparam("token_hash"))
 
 
 def get_session(conn: Connection, token: str, *, now: datetime) -> WebSession | None:
     """The live session behind a cookie token, or None."""
-    row = conn.execute(
-        select(
-            web_sessions.c.district_id,
-            web_sessions.c.person_kind,
-            web_sessions.c.person_id,
-            web_sessions.c.csrf_token,
-            web_sessions.c.expires_at,
-        ).where(web_sessions.c.token_hash == digest(token), web_sessions.c.expires_at > now)
-    ).first()
+    row = conn.execute(_SESSION, {"token_hash": digest(token), "now": now}).first()
     return None if row is None else WebSession(**row._mapping)
 
 
 def delete_session(conn: Connection, token: str) -> None:
     """Sign a session out; a token with no session is fine."""
-    conn.execute(delete(web_sessions).where(web_sessions.c.token_hash == digest(token)))
+    conn.execute(_DELETE_SESSION, {"token_hash": digest(token)})
 
 
 # Home pages ----------------------------------------------------------------------------------

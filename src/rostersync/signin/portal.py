@@ -427,7 +427,7 @@ class Portal:
 
         The same rule and audit as `confirm_eligibility`, set-based: one query finds the
         class's students left to confirm, one bulk write sets them, one audit row each; a
-        student already confirmed is left as they are.
+        student already confirmed (also by a co-teacher meanwhile) is left as they are.
 
         Raises:
             NotFoundError: The viewer does not teach this class (no data is revealed).
@@ -441,7 +441,7 @@ class Portal:
                 raise NotFoundError("no such class among yours")
             _check_portal_sourced(conn, viewer.district_id)
             found = rosters.unconfirmed_in_class(conn, viewer.district_id, viewer.id, class_id)
-            rosters.confirm_students(
+            changed = rosters.confirm_students(
                 conn,
                 district_id=viewer.district_id,
                 found=found,
@@ -449,8 +449,8 @@ class Portal:
                 actor=f"educator:{viewer.id}",
                 now=datetime.now(UTC),
             )
-        _log.info("class eligibility confirmed", district=viewer.district_id, changed=len(found))
-        return ClassConfirmed(class_id=class_id, changed=len(found), status=status)
+        _log.info("class eligibility confirmed", district=viewer.district_id, changed=len(changed))
+        return ClassConfirmed(class_id=class_id, changed=len(changed), status=status)
 
 
 def _check_status(status: str) -> None:

@@ -169,11 +169,17 @@ def confirm_students(
     status: str,
     actor: str,
     now: datetime,
-) -> None:
+) -> list[str]:
     """Set the found students' eligibility from the portal: their rows in one INSERT (those
-    without one) and one UPDATE (the rest), and one audit row each of before and after."""
+    without one) and one UPDATE (the rest), and one audit row each of before and after, in one
+    INSERT. Returns the ids of the students changed.
+
+    The UPDATE only matches rows still unconfirmed: a student confirmed by a co-teacher since
+    `found` was read keeps that confirmation, and is neither changed nor audited here (only
+    then is a second query needed, to learn which rows the UPDATE matched).
+    """
     if not found:
-        return
+        return []
     values: dict[str, Any] = {
         "status": status,
         "category": None,
@@ -188,32 +194,53 @@ def confirm_students(
             insert(eligibility),
             [{"student_id": sid, "district_id": district_id, **values} for sid in new],
         )
+    changed = set(new)
     if kept:
-        conn.execute(
+        result = conn.execute(
             update(eligibility)
-            .where(eligibility.c.student_id.in_(kept), eligibility.c.district_id == district_id)
+            .where(
+                eligibility.c.student_id.in_(kept),
+                eligibility.c.district_id == district_id,
+                eligibility.c.status.not_in(CONFIRMED),
+            )
             .values(**values)
         )
-    conn.execute(
-        insert(audit_log),
-        [
-            {
-                "district_id": district_id,
-                "run_id": None,
-                "actor": actor,
-                "action": "eligibility",
-                "entity_type": "student",
-                "entity_id": s.student_id,
-                "changes": {
-                    "before": s.before,
-                    "after": {"status": status, "category": None},
-                    "source": "portal",
-                },
-                "at": now,
-            }
-            for s in found
-        ],
-    )
+        if result.rowcount == len(kept):
+            changed.update(kept)
+        else:
+            changed.update(
+                conn.execute(
+                    select(eligibility.c.student_id).where(
+                        eligibility.c.student_id.in_(kept),
+                        eligibility.c.district_id == district_id,
+                        eligibility.c.changed_by == actor,
+                        eligibility.c.changed_at == now,
+                    )
+                ).scalars()
+            )
+    audited = [s for s in found if s.student_id in changed]
+    if audited:
+        conn.execute(
+            insert(audit_log),
+            [
+                {
+                    "district_id": district_id,
+                    "run_id": None,
+                    "actor": actor,
+                    "action": "eligibility",
+                    "entity_type": "student",
+                    "entity_id": s.student_id,
+                    "changes": {
+                        "before": s.before,
+                        "after": {"status": status, "category": None},
+                        "source": "portal",
+                    },
+                    "at": now,
+                }
+                for s in audited
+            ],
+        )
+    return [s.student_id for s in audited]
 
 
 __all__ = [

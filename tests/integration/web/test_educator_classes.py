@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from tests.integration.web.conftest import sign_in
 
 from rostersync.demo.sandbox import Sandbox, SandboxDistrict
 from rostersync.simulator import generate_district
+from rostersync.store import educator_classes as rosters
+from rostersync.store import web as web_store
 from rostersync.store.tables import audit_log, classes, educators, eligibility, students
 
 
@@ -412,3 +415,46 @@ class TestTheHomePages:
             data={"status": "eligible", "csrf": csrf_of(home.text)},
         )
         assert response.status_code == 404
+
+
+class TestACoTeacherMeanwhile:
+    def test_a_student_confirmed_since_they_were_found_is_neither_changed_nor_audited(
+        self, world: Sandbox, cast: Cast
+    ) -> None:
+        # Runs last: it confirms the class the tests above need unconfirmed. The co-teacher's
+        # confirmation lands between the finding query and the bulk write.
+        district = world.district_ids["springfield"]
+        cid = class_id(world, cast.untouched_class)
+        now = datetime.now(UTC)
+        earlier = audits(world, roster_of(world, cast.untouched_class))
+        with engine_of(world).begin() as conn:
+            teacher_id = conn.execute(
+                select(educators.c.id).where(educators.c.sourced_id == cast.teacher)
+            ).scalar_one()
+            found = rosters.unconfirmed_in_class(conn, district, teacher_id, cid)
+            assert len(found) >= 2
+            first, rest = found[0].student_id, {s.student_id for s in found[1:]}
+            web_store.confirm_eligibility(
+                conn,
+                district_id=district,
+                student_id=first,
+                status="not_eligible",
+                actor="educator:co-teacher",
+                now=now - timedelta(seconds=1),
+            )
+            changed = rosters.confirm_students(
+                conn,
+                district_id=district,
+                found=found,
+                status="eligible",
+                actor=f"educator:{teacher_id}",
+                now=now,
+            )
+        assert set(changed) == rest
+        assert statuses(world, [first, *rest]) == {first: "not_eligible"} | dict.fromkeys(
+            rest, "eligible"
+        )
+        logged = audits(world, [first, *rest])
+        new = {i: [a.actor for a in logged[i][len(earlier[i]) :]] for i in logged}
+        mine = f"educator:{teacher_id}"
+        assert new == {first: ["educator:co-teacher"]} | {i: [mine] for i in rest}

@@ -25,6 +25,10 @@ def register(app: typer.Typer) -> None:
         periodic: Annotated[
             bool, typer.Option(help="Also run the scheduler tick every minute")
         ] = True,
+        metrics_port: Annotated[
+            int | None,
+            typer.Option(help="Serve this worker's metrics on 127.0.0.1 at this port"),
+        ] = None,
     ) -> None:
         """Run queue workers: scheduled syncs and the every-minute tick, until Ctrl-C."""
         from rostersync.jobs.worker import run_worker
@@ -34,7 +38,7 @@ def register(app: typer.Typer) -> None:
         render.say(f"Worker on queue {settings.queue_name!r} in {where}")
         if settings.mail_backend == "outbox":
             render.say(f"Emails are written to {settings.resolved_outbox_dir}")
-        run_worker(settings, workers=workers, periodic=periodic)
+        run_worker(settings, workers=workers, periodic=periodic, metrics_port=metrics_port)
 
     @app.command("tick")
     def tick(

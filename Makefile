@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-durations lint unit integration bench bench-fleet clean lock screenshots onboarding-walk
+.PHONY: install demo test test-durations lint unit integration bench bench-fleet bench-signin clean lock screenshots onboarding-walk
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "rostersync needs Python 3.11+"'
@@ -53,6 +53,14 @@ screenshots: install
 FLEET_ARGS ?=
 bench-fleet: install
 	$(BIN)/python -m bench.fleet $(FLEET_ARGS)
+
+# `make bench-signin` signs 3,000 people in through the ClassLink stand-in (its own process) into
+# the portal under `rostersync serve --workers 1`, then `--workers 2`, 64 browsers at once, and
+# prints logins/s, p50/p95, the portal's CPU ms per login and wrong-account sign-ins (must be 0);
+# `make bench-signin SIGNIN_ARGS="--logins 500"` for a quick run. Needs Redis on 127.0.0.1:6379.
+SIGNIN_ARGS ?=
+bench-signin: install
+	$(BIN)/python -m bench.signin_processes $(SIGNIN_ARGS)
 
 # `make onboarding-walk` times vendor staff onboarding a messy 10,000-student district from its
 # ClassLink credentials to live in Debian's chromium (tests/browser/test_onboarding_timed.py) and

@@ -41,6 +41,7 @@ class Cast:
     namesake_class: str
     namesakes: tuple[str, str]  # two students of `namesake_class` renamed alike
     others_class: str  # a class the teacher does not teach
+    stranger: str  # a student in none of the teacher's classes
     student: str
 
 
@@ -64,6 +65,8 @@ def cast_of(data: Any) -> Cast:
         if len(chosen) < 3:
             continue
         others = next(c for c in by_class if c not in taught)
+        taught_students = {p for c in taught for p in by_class.get(c, [])}
+        stranger = next(p for ps in by_class.values() for p in ps if p not in taught_students)
         first, second = by_class[chosen[2]][:2]
         users = {u["sourcedId"]: u for u in data.users}
         users[second]["givenName"] = users[first]["givenName"]
@@ -75,6 +78,7 @@ def cast_of(data: Any) -> Cast:
             namesake_class=chosen[2],
             namesakes=(first, second),
             others_class=others,
+            stranger=stranger,
             student=by_class[chosen[0]][0],
         )
     raise AssertionError("no teacher with three separate classes")
@@ -347,6 +351,23 @@ class TestConfirmAWholeClass:
         assert [e["reference"] for e in logged] == [refs[0].group(1), refs[1].group(1)]
         assert {e["reason"] for e in logged} == {"not_your_class"}
         assert all(e["district"] == world.district_ids["springfield"] for e in logged)
+
+    def test_a_student_of_another_teachers_class_is_not_found_and_traced(
+        self, teacher: httpx.Client, world: Sandbox, cast: Cast
+    ) -> None:
+        theirs = student_ids(world, [cast.stranger])[cast.stranger]
+        before = statuses(world, [theirs])
+        csrf = csrf_of(teacher.get("/").text)
+        with structlog.testing.capture_logs() as events:
+            response = teacher.post(
+                f"/students/{theirs}/eligibility", data={"status": "eligible", "csrf": csrf}
+            )
+        assert response.status_code == 404
+        assert statuses(world, [theirs]) == before
+        ref = re.search(r'<code class="reference">([0-9A-Z]{5}-[0-9A-Z]{5})</code>', response.text)
+        assert ref
+        (logged,) = [e for e in events if e["event"] == "educator.confirm_refused"]
+        assert (logged["reference"], logged["reason"]) == (ref.group(1), "not_your_student")
 
     def test_an_unknown_status_is_refused(
         self, teacher: httpx.Client, world: Sandbox, cast: Cast

@@ -17,17 +17,24 @@ from rostersync.domain.safeguards import PauseWindow, Safeguards
 from rostersync.errors import ConfigError
 from rostersync.providers import PROVIDERS
 from rostersync.providers import push as push_provider
-from rostersync.scheduling import ScheduleInfo, district_schedule, district_schedules
+from rostersync.scheduling import (
+    ScheduleInfo,
+    district_schedule,
+    district_schedules,
+    schedule_info,
+)
 from rostersync.services.answers import check as answers_check
 from rostersync.services.context import ServiceContext
 from rostersync.store import admin as store_admin
 from rostersync.store import delta as store_delta
 from rostersync.store import district_health as store_health
 from rostersync.store import districts as store_districts
+from rostersync.store import list_pages
 from rostersync.store import push as store_push
 from rostersync.store import roster as store_roster
 from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
+from rostersync.store.keyset import Seek, SeekPage
 
 _log = structlog.get_logger(__name__)
 
@@ -103,6 +110,15 @@ class DistrictHealth:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OverviewPage:
+    """A page of the districts list (`Districts.overview_page`): each district at a glance,
+    and where the page stands in the list."""
+
+    overviews: list[store_admin.DistrictOverview]
+    page: SeekPage
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RecipientsChange:
     """What saving a district's summary recipients did: how many were added and removed."""
 
@@ -167,6 +183,38 @@ class Districts:
         with self._engine.connect() as conn:
             district = store_districts.get_district(conn, slug_or_id)
             return list(store_runs.audit_entries(conn, district.id, limit))
+
+    def run_page(
+        self, slug_or_id: str, *, seek: Seek | None = None, size: int = 50
+    ) -> list_pages.Listing[store_runs.SyncRunRecord]:
+        """A page of a district's runs, newest first, after (or before) a position."""
+        with self._engine.connect() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            return list_pages.run_page(conn, district.id, seek=seek, size=size)
+
+    def audit_page(
+        self, slug_or_id: str, *, seek: Seek | None = None, size: int = 50
+    ) -> list_pages.Listing[store_runs.AuditEntry]:
+        """A page of a district's audit entries, newest first, after (or before) a position."""
+        with self._engine.connect() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            return list_pages.audit_page(conn, district.id, seek=seek, size=size)
+
+    def open_issue_page(
+        self,
+        slug_or_id: str,
+        *,
+        code: str = "",
+        sourced_ids: Sequence[str] = (),
+        seek: Seek | None = None,
+        size: int = 100,
+    ) -> list_pages.Listing[store_runs.IssueRecord]:
+        """A page of a district's open issues by id, optionally of one problem or record."""
+        with self._engine.connect() as conn:
+            district = store_districts.get_district(conn, slug_or_id)
+            return list_pages.open_issue_page(
+                conn, district.id, code=code, sourced_ids=sourced_ids, seek=seek, size=size
+            )
 
     def workflow_settings(self, slug_or_id: str) -> store_workflow.WorkflowSettings:
         """A district's safeguard thresholds and pause window."""
@@ -350,13 +398,34 @@ class Districts:
         open issue count, by display name."""
         with self._engine.connect() as conn:
             found = [d for d in store_districts.list_districts(conn) if only in (None, d.id)]
-            ids = [d.id for d in found]
+        return self._overviews(sorted(found, key=lambda d: (d.display_name, d.id)))
+
+    def overview_page(
+        self, only: str | None = None, *, seek: Seek | None = None, size: int = 50
+    ) -> OverviewPage:
+        """A page of the districts by display name (or only the one with id `only`), each with
+        its last run, next sync and open issue count, after (or before) a position."""
+        with self._engine.connect() as conn:
+            listing = list_pages.district_page(conn, only=only, seek=seek, size=size)
+        return OverviewPage(overviews=self._overviews(listing.items), page=listing.page)
+
+    def _overviews(
+        self, found: Sequence[store_districts.DistrictRecord]
+    ) -> list[store_admin.DistrictOverview]:
+        """The districts `found`, in their order, each with its last run, next sync and open
+        issues: a few queries for them all."""
+        ids = [d.id for d in found]
+        with self._engine.connect() as conn:
             last = store_admin.last_runs(conn, ids)
             issues = store_admin.open_issue_counts(conn, ids)
-        # One read of every schedule, not one per district: the list stays fast with thousands.
-        schedules = self.schedules(tuple({d.status for d in found}))
+            # The schedules of these districts alone, read together: a page of the list costs
+            # the same with thousands of districts as with a few.
+            inputs = list_pages.page_schedules(
+                conn, ids, unscheduled_kinds=tuple(PROVIDERS.unscheduled_kinds())
+            )
+        schedules = _schedules_of(inputs)
         overviews = []
-        for d in sorted(found, key=lambda d: d.display_name):
+        for d in found:
             # An unschedulable district (paused, no usable answers) has no next sync.
             info = schedules.get(d.id)
             status, at = last.get(d.id, (None, None))
@@ -370,6 +439,24 @@ class Districts:
                 )
             )
         return overviews
+
+
+def _schedules_of(inputs: list_pages.PageSchedules) -> dict[str, ScheduleInfo]:
+    """Each district's schedule, as `scheduling.district_schedules` makes it: a district whose
+    answers describe no usable schedule, or that is never scheduled, is left out."""
+    infos: dict[str, ScheduleInfo] = {}
+    for row in inputs.rows:
+        if row.id in inputs.unscheduled:
+            continue
+        try:
+            infos[row.id] = schedule_info(
+                row,
+                last_slot=inputs.last_slots.get(row.id),
+                quarantine_reason=inputs.quarantined.get(row.id),
+            )
+        except (ConfigError, StopIteration):
+            continue
+    return infos
 
 
 def _next_sync(

@@ -27,6 +27,7 @@ from rostersync.services import Services
 from rostersync.signin.paths import safe_next_path
 from rostersync.staff.errors import InvitationRefused, StaffSignInRefused, TotpRefused
 from rostersync.staff.models import CodeNeeded
+from rostersync.store.list_pages import AUDIT_KEY, DISTRICTS_KEY
 from rostersync.sync.pipeline import PENDING
 from rostersync.web import held_review
 from rostersync.web.cookies import Cookies
@@ -46,12 +47,15 @@ from rostersync.web.pages import (
     page_error_response,
     page_route,
 )
+from rostersync.web.paging import CursorParam, links_of, page_seek, shown_words
 
 HERE = Path(__file__).parent
 HOME = "/admin/districts"
 # A run started from a page is awaited this long: a small district's outcome shows at once, a
 # big one's run page follows it live (web/uploads.py `describe_progress`).
 FOREGROUND_SECONDS = 5.0
+# Rows a page of the districts list and of the audit log shows (keyset-paged, web/paging.py).
+LIST_PAGE = 50
 
 
 def session_cookie(service: Services) -> Cookies:
@@ -293,11 +297,19 @@ def create_admin_router(service: Services) -> APIRouter:
         return RedirectResponse(HOME, status_code=303)
 
     @router.get("/admin/districts", response_class=HTMLResponse)
-    def districts(request: Request, staff: Staff) -> Any:
-        overviews = service.districts.overviews(
-            None if staff.is_vendor_staff else staff.district_id
+    def districts(request: Request, staff: Staff, cursor: CursorParam = "") -> Any:
+        seek = page_seek(cursor, "districts", DISTRICTS_KEY, HOME)
+        listed = service.districts.overview_page(
+            None if staff.is_vendor_staff else staff.district_id, seek=seek, size=LIST_PAGE
         )
-        return page(request, "admin_districts.html", overviews=overviews, staff=staff)
+        return page(
+            request,
+            "admin_districts.html",
+            overviews=listed.overviews,
+            shown=shown_words(listed.page, "district", "districts"),
+            links=links_of(listed.page, "districts", HOME),
+            staff=staff,
+        )
 
     @router.post("/admin/districts/{slug}/preview")
     def preview(found: DistrictInScope, staff: FormCsrf) -> Any:
@@ -453,10 +465,22 @@ def create_admin_router(service: Services) -> APIRouter:
 
     # Audit ------------------------------------------------------------------------------------
     @router.get("/admin/districts/{slug}/audit", response_class=HTMLResponse)
-    def audit(request: Request, staff: Staff, found: DistrictInScope) -> Any:
+    def audit(
+        request: Request, staff: Staff, found: DistrictInScope, cursor: CursorParam = ""
+    ) -> Any:
         district = found[0]
-        entries = service.districts.audit_entries(district.id)
-        return page(request, "admin_audit.html", district=district, entries=entries, staff=staff)
+        path = f"/admin/districts/{district.slug}/audit"
+        seek = page_seek(cursor, "audit", AUDIT_KEY, path)
+        listed = service.districts.audit_page(district.id, seek=seek, size=LIST_PAGE)
+        return page(
+            request,
+            "admin_audit.html",
+            district=district,
+            entries=listed.items,
+            shown=shown_words(listed.page, "audit entry", "audit entries"),
+            links=links_of(listed.page, "audit", path),
+            staff=staff,
+        )
 
     return router
 

@@ -22,7 +22,7 @@ field and the problem but never its own input echoed back. The district push end
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi_offline import FastAPIOffline
@@ -31,6 +31,8 @@ from starlette.concurrency import run_in_threadpool
 
 from rostersync.errors import NotFoundError, SpreadsheetRejected
 from rostersync.services import Services
+from rostersync.store.keyset import SeekPage
+from rostersync.store.list_pages import DISTRICTS_KEY, ISSUES_KEY, RUNS_KEY
 from rostersync.sync.pipeline import PENDING
 from rostersync.web.admin import session_cookie
 from rostersync.web.api_docs import DOCS_ASSETS, PUSH_SECURITY_SCHEME, docs_page
@@ -43,6 +45,7 @@ from rostersync.web.gates import (
     serve,
 )
 from rostersync.web.pages import ACTION_ERRORS
+from rostersync.web.paging import CursorParam, api_seek, links_of
 from rostersync.web.push import create_push_router
 from rostersync.web.upload_stream import UploadMalformed, UploadTooLarge, receive_file
 from rostersync.web.uploads import (
@@ -106,6 +109,49 @@ WRITE: dict[int | str, dict[str, Any]] = {
     ),
     409: _error("Not done now: a sync is running, the run is not pending, or the source failed"),
 }
+
+
+# The list endpoints are keyset-paged (`web/paging.py`): the body stays the page's array, and
+# these headers say how many there are and where the next and previous pages start.
+PAGED_HEADERS: dict[str, Any] = {
+    "X-Total-Count": {
+        "description": "How many items the whole list has (under its filters)",
+        "schema": {"type": "integer"},
+    },
+    "X-Next-Cursor": {
+        "description": "The `cursor` of the next page; absent on the last page",
+        "schema": {"type": "string"},
+    },
+    "X-Previous-Cursor": {
+        "description": "The `cursor` of the previous page; absent on the first page",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'The next and previous pages as RFC 8288 links (`rel="next"`, '
+        '`rel="prev"`), the same `limit` and filters kept',
+        "schema": {"type": "string"},
+    },
+}
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "One page of the list, in its order", "headers": PAGED_HEADERS},
+    400: _error("The `cursor` is not one this list made (changed, cut short or another list's)"),
+}
+
+
+def _page_headers(response: Response, request: Request, page: SeekPage, list_name: str) -> None:
+    """State the list's total and its next and previous pages on `response`."""
+    links = links_of(page, list_name, "")
+    response.headers["X-Total-Count"] = str(page.total)
+    found = []
+    for cursor, rel, header in (
+        (links.next_cursor, "next", "X-Next-Cursor"),
+        (links.previous_cursor, "prev", "X-Previous-Cursor"),
+    ):
+        if cursor:
+            response.headers[header] = cursor
+            found.append(f'<{request.url.include_query_params(cursor=cursor)}>; rel="{rel}"')
+    if found:
+        response.headers["Link"] = ", ".join(found)
 
 
 class SessionOut(BaseModel):
@@ -329,10 +375,20 @@ def create_api(service: Services) -> FastAPI:
             via="api_token" if caller.by_token else "session",
         )
 
-    @api.get("/v1/districts", response_model=list[DistrictOut])
-    def list_districts(staff: ApiStaff) -> list[DistrictOut]:
+    @api.get("/v1/districts", response_model=list[DistrictOut], responses=PAGED)
+    def list_districts(
+        request: Request,
+        response: Response,
+        staff: ApiStaff,
+        limit: Annotated[int, Query(ge=1, le=500, description="Districts a page holds")] = 100,
+        cursor: CursorParam = "",
+    ) -> list[DistrictOut]:
+        """The districts the caller may see, by display name, a page at a time."""
         only = None if staff.is_vendor_staff else staff.district_id
-        return [DistrictOut(**_district_out(o)) for o in service.districts.overviews(only)]
+        seek = api_seek(cursor, "districts", DISTRICTS_KEY)
+        listed = service.districts.overview_page(only, seek=seek, size=limit)
+        _page_headers(response, request, listed.page, "districts")
+        return [DistrictOut(**_district_out(o)) for o in listed.overviews]
 
     @api.get("/v1/districts/{slug}", response_model=DistrictDetailOut, responses=SCOPED)
     def get_district(found: ApiDistrictInScope) -> DistrictDetailOut:
@@ -346,11 +402,21 @@ def create_api(service: Services) -> FastAPI:
             questionnaire=QuestionnaireOut(**answers),
         )
 
-    @api.get("/v1/districts/{slug}/runs", response_model=list[RunOut], responses=SCOPED)
+    @api.get(
+        "/v1/districts/{slug}/runs", response_model=list[RunOut], responses={**SCOPED, **PAGED}
+    )
     def list_runs(
-        found: ApiDistrictInScope, limit: Annotated[int, Query(ge=1, le=200)] = 20
+        request: Request,
+        response: Response,
+        found: ApiDistrictInScope,
+        limit: Annotated[int, Query(ge=1, le=200, description="Runs a page holds")] = 20,
+        cursor: CursorParam = "",
     ) -> list[RunOut]:
-        return [_run_out(r) for r in service.runs.recent(found[0].id, limit=limit)]
+        """The district's runs, newest first, a page at a time."""
+        seek = api_seek(cursor, "runs", RUNS_KEY)
+        listed = service.districts.run_page(found[0].id, seek=seek, size=limit)
+        _page_headers(response, request, listed.page, "runs")
+        return [_run_out(r) for r in listed.items]
 
     @api.get("/v1/runs/{run_id}", response_model=RunOut, responses=SCOPED)
     def get_run(found: ApiRunInScope) -> RunOut:
@@ -387,12 +453,29 @@ def create_api(service: Services) -> FastAPI:
         report = act(lambda: service.runs.revalidate(found[0].id))
         return _run_out(service.runs.get(report.run_id))
 
-    @api.get("/v1/districts/{slug}/issues", response_model=list[IssueOut], responses=SCOPED)
+    @api.get(
+        "/v1/districts/{slug}/issues", response_model=list[IssueOut], responses={**SCOPED, **PAGED}
+    )
     def open_issues(
+        request: Request,
+        response: Response,
         found: ApiDistrictInScope,
         code: Annotated[str, Query(max_length=64)] = "",
         sourced_id: Annotated[str, Query(max_length=255)] = "",
+        limit: Annotated[int, Query(ge=1, le=1000, description="Issues a page holds")] = 500,
+        cursor: CursorParam = "",
     ) -> list[IssueOut]:
+        """The district's open issues (of one problem, or one record, if asked), a page at a
+        time in a stable order."""
+        seek = api_seek(cursor, "issues", ISSUES_KEY)
+        listed = service.districts.open_issue_page(
+            found[0].id,
+            code=code,
+            sourced_ids=(sourced_id,) if sourced_id else (),
+            seek=seek,
+            size=limit,
+        )
+        _page_headers(response, request, listed.page, "issues")
         return [
             IssueOut(
                 entity=i.entity,
@@ -404,8 +487,7 @@ def create_api(service: Services) -> FastAPI:
                 fix=i.fix,
                 first_seen=i.created_at,
             )
-            for i in service.runs.open_issues(found[0].id)
-            if (not code or i.code == code) and (not sourced_id or i.sourced_id == sourced_id)
+            for i in listed.items
         ]
 
     # Run progress, runs started in the background, and the staff import (web/uploads.py).

@@ -3,7 +3,8 @@
 At a glance (`Districts.health`): when a sync last succeeded and how long ago, when the schedule
 runs next, the open errors and warnings (linking the issues page), whether the roster looks
 stale, the last 30 runs as a chart drawn on the server (`web/run_chart.py`) over a table of the
-same runs, who gets the summary emails, and, for a district that pushes files, the files it
+same runs (every run is on /admin/districts/{slug}/runs, fifty a page, keyset-paged by
+`web/paging.py`), who gets the summary emails, and, for a district that pushes files, the files it
 pushed and where each one is.
 
 Gates (`web/gates.py`): `Staff`, then `DistrictInScope` (else the same 404 page for a district
@@ -22,9 +23,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from rostersync.errors import ConfigError
 from rostersync.services import Services
 from rostersync.services.districts import HEALTH_RUNS, DistrictHealth, recipient_list
+from rostersync.store.list_pages import RUNS_KEY
 from rostersync.store.runs import SyncRunRecord
 from rostersync.web.gates import DistrictInScope, FormCsrf, Staff, VendorDistrict
 from rostersync.web.pages import MESSAGES, page_route, render
+from rostersync.web.paging import CursorParam, links_of, page_seek, shown_words
 from rostersync.web.run_chart import ChartRun, age_words, draw, seconds_words
 
 # The page's own notices after a redirect (`?done=`), besides the shared ones.
@@ -32,6 +35,8 @@ SAVED = {"recipients": "Saved: the summary emails go to the addresses listed bel
 # Change outcomes a run's counts record per kind (`SyncReport.change_count`).
 CHANGES = ("created", "updated", "restored", "deactivated")
 MAX_RECIPIENTS_FORM = 8000
+# Runs a page of a district's full runs list shows (/admin/districts/{slug}/runs).
+RUNS_PAGE = 50
 
 
 def _number(value: object) -> int:
@@ -150,6 +155,27 @@ def create_district_router(service: Services) -> APIRouter:
             )
         return RedirectResponse(
             f"/admin/districts/{district.slug}?done=recipients#recipients", status_code=303
+        )
+
+    @router.get("/admin/districts/{slug}/runs", response_class=HTMLResponse)
+    def runs(
+        request: Request, staff: Staff, found: DistrictInScope, cursor: CursorParam = ""
+    ) -> Any:
+        """Every run of the district, newest first, fifty a page (keyset-paged)."""
+        district = found[0]
+        path = f"/admin/districts/{district.slug}/runs"
+        seek = page_seek(cursor, "runs", RUNS_KEY, path)
+        listed = service.districts.run_page(district.id, seek=seek, size=RUNS_PAGE)
+        return render(
+            templates,
+            request,
+            "admin_runs.html",
+            district=district,
+            runs=[(run, chart_run(run)) for run in listed.items],
+            took=seconds_words,
+            shown=shown_words(listed.page, "run", "runs"),
+            links=links_of(listed.page, "runs", path),
+            staff=staff,
         )
 
     return router

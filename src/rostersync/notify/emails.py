@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -304,6 +304,23 @@ def summary_email(
     return _with_issues_csv(email, district, run, open_issues, audience)
 
 
+# Planned deactivations a held email names; the run's page lists them all.
+HELD_EXAMPLES = 10
+# A kind of record as people say one of it.
+_ONE = {"org": "school", "academicSession": "term"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NamedChange:
+    """A planned change of a held run, by its record as people know it, then its kind and
+    ClassLink sourcedId (`name` and `details` empty when the portal does not hold it)."""
+
+    kind: str
+    sourced_id: str
+    name: str = ""
+    details: str = ""
+
+
 def held_email(
     *,
     district: Any,
@@ -313,13 +330,18 @@ def held_email(
     to: Sequence[str],
     open_issues: Sequence[Any] = (),
     audience: Audience = Audience.CLASSLINK,
+    deactivations: Sequence[NamedChange] = (),
+    deactivation_count: int = 0,
 ) -> Email:
-    """A run held by a safeguard: what tripped it, and the run's page where it is approved or
-    discarded (a data manager gets no command to type); then the district's open issues, as
-    the summary groups them, with the CSV attached."""
+    """A run held by a safeguard: what tripped it, the first of the records it would
+    deactivate by name, and the run's page where it is approved or discarded (a data manager
+    gets no command to type); then the district's open issues, as the summary groups them, with
+    the CSV attached."""
     context = {
         **_common(district, run, portal_base_url, audience),
         **_issue_section(district, open_issues, portal_base_url, audience),
+        "deactivations": [{**asdict(c), "kind": _ONE.get(c.kind, c.kind)} for c in deactivations],
+        "deactivation_count": max(deactivation_count, len(deactivations)),
         "held_reason": held_reason or "the planned changes exceeded the district's safeguards",
         "outcomes": outcome_rows(run.counts),
         "outcome_names": OUTCOMES,

@@ -24,6 +24,7 @@ from rostersync.errors import NotFoundError
 from rostersync.notify import emails
 from rostersync.notify.senders import Sender, deliver, sender_for
 from rostersync.store import districts as store_districts
+from rostersync.store import plan_subjects as store_plan_subjects
 from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
 
@@ -119,6 +120,7 @@ class Notifier:
                             # What already needs fixing, whatever the run's decision.
                             open_issues=store_workflow.list_open_issues(conn, district.id),
                             audience=audience,
+                            **_held_deactivations(conn, district.id, run_id),
                         ),
                     )
                 )
@@ -194,3 +196,55 @@ def _held_reason(conn: Any, run_id: str) -> str | None:
         return store_workflow.get_plan(conn, run_id).held_reason
     except NotFoundError:
         return None
+
+
+# People first: a held run's deactivations a person checks are its students and educators.
+_DEACTIVATED_FIRST = ("student", "educator", "class", "enrollment")
+
+
+def _held_deactivations(conn: Any, district_id: str, run_id: str) -> dict[str, Any]:
+    """The first deactivations a held run planned, named from the portal's records (one query
+    per kind for those few), and how many it planned in all (from the plan's summary, which
+    keeps the first sourcedIds of each kind and outcome, as the run's page reads them)."""
+    try:
+        summary = store_workflow.get_plan(conn, run_id).summary
+    except NotFoundError:
+        return {}
+    kinds = summary.get("kinds") or {}
+    planned: list[tuple[str, str]] = []
+    total = 0
+    for kind in sorted(kinds, key=lambda k: (k not in _DEACTIVATED_FIRST, k)):
+        outcome = kinds[kind].get("deactivated") if isinstance(kinds[kind], dict) else None
+        if not isinstance(outcome, dict):
+            continue
+        total += int(outcome.get("count", 0))
+        planned += [(kind, str(sid)) for sid in outcome.get("sourced_ids") or ()]
+    order = {kind: n for n, kind in enumerate(_DEACTIVATED_FIRST)}
+    planned.sort(key=lambda change: (order.get(change[0], len(order)), change[1]))
+    shown = planned[: emails.HELD_EXAMPLES]
+    subjects = store_plan_subjects.lookup_subjects(conn, district_id, shown)
+    changes = []
+    for kind, sid in shown:
+        found = subjects.get((kind, sid))
+        details = (
+            ", ".join(
+                p
+                for p in (
+                    found.role,
+                    f"ID {found.student_id}" if found.student_id else "",
+                    found.school,
+                )
+                if p
+            )
+            if found is not None
+            else ""
+        )
+        changes.append(
+            emails.NamedChange(
+                kind=kind,
+                sourced_id=sid,
+                name=found.name if found is not None else "",
+                details=details,
+            )
+        )
+    return {"deactivations": changes, "deactivation_count": max(total, len(planned))}

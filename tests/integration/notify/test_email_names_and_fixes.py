@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
@@ -199,6 +200,20 @@ def test_a_held_push_lists_the_open_issues_for_the_files(
     grades = problem_fix("missing_grade", ["student"], Audience.FILES)
     assert grades in text and grades in page
     assert len(rows) == len(world.service.runs.open_issues("ogden"))
+    # The students it would deactivate are named before their ids; the page has them all.
+    kinds = world.service.runs.plan(run.id).summary["kinds"]
+    planned = sum(k["deactivated"]["count"] for k in kinds.values() if "deactivated" in k)
+    assert f"It would deactivate {planned} records; the first 10:" in text
+    named = [ln for ln in text.splitlines() if re.fullmatch(r"  - .+, student stu-\d+", ln)]
+    assert len(named) == 10
+    gone = set(students[: len(students) // 2])
+    for shown in named:
+        sid = shown.rsplit(" ", 1)[1]
+        (user,) = [u for u in data.users if u["sourcedId"] == sid]
+        assert sid in gone
+        full = f"{user['givenName']} {user['familyName']}"
+        assert shown.index(full) < shown.index(user["identifier"]) < shown.index(sid)
+        assert html.escape(full) in message.get_body(("html",)).get_content()
 
 
 def test_a_classlink_district_is_still_told_to_fix_its_sis(world: Sandbox) -> None:

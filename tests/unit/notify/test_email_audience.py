@@ -188,3 +188,24 @@ def test_a_message_is_reworded_only_for_files() -> None:
     said = "It is not in the roster ClassLink shared."
     assert source_message(said, Audience.CLASSLINK) == said
     assert source_message(said, Audience.FILES) == "It is not in the files the district pushed."
+
+
+def test_the_held_email_names_what_it_would_deactivate_as_text() -> None:
+    email = emails.held_email(
+        district=District(),
+        run=Run(status="held", counts={}),
+        held_reason="students: 18 deactivations is 53%",
+        portal_base_url=BASE,
+        to=TO,
+        deactivations=[
+            emails.NamedChange(
+                kind="student", sourced_id="stu-2", name="<b>Priya</b>", details="student, ID 2"
+            ),
+            emails.NamedChange(kind="org", sourced_id="org-9"),
+        ],
+        deactivation_count=126,
+    )
+    assert "It would deactivate 126 records; the first 2:" in email.text
+    assert "  - <b>Priya</b> (student, ID 2), student stu-2" in email.text
+    assert "  - school org-9" in email.text
+    assert "<b>Priya</b>" not in email.html and "&lt;b&gt;Priya&lt;/b&gt;" in email.html

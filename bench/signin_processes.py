@@ -291,7 +291,12 @@ async def drive(
                     )
                 except (httpx.HTTPError, LoginFailed, KeyError) as exc:
                     tally.errors += 1
-                    tally.problems.append(f"{person.district_slug}: {type(exc).__name__} {exc}")
+                    where = ""
+                    if isinstance(exc, httpx.RequestError):  # which server, which step
+                        where = f" at {exc.request.method} {exc.request.url.copy_with(query=None)}"
+                    tally.problems.append(
+                        f"{person.district_slug}: {type(exc).__name__} {exc}{where}"
+                    )
                     continue
                 tally.latencies.append(elapsed)
                 # The page escapes HTML as Jinja does ("O'Brien" is "O&#39;Brien" there).

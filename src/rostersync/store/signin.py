@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from rostersync.store.accounts import email_candidates
@@ -144,17 +144,11 @@ def data_manager_for_educator(
         (staff account id, None) for an existing account; (None, email) when the answers list
         the email but no account exists yet; (None, None) for no rights.
     """
-    answers = conn.execute(
-        select(integrations.c.unique_emails_provided, integrations.c.data_manager_emails).where(
-            integrations.c.district_id == district_id
-        )
-    ).first()
+    answers = conn.execute(_ANSWERS, {"district_id": district_id}).first()
     if answers is None or not answers.unique_emails_provided:
         return None, None  # an email that may be shared cannot stand for one person
     email = conn.execute(
-        select(educators.c.email).where(
-            educators.c.id == educator_id, educators.c.district_id == district_id
-        )
+        _EDUCATOR_EMAIL, {"educator_id": educator_id, "district_id": district_id}
     ).scalar_one_or_none()
     email = normal_email(email or "")
     if "@" not in email:
@@ -170,17 +164,25 @@ def data_manager_for_educator(
     holders = sum(1 for found in candidates if normal_email(found) == email)
     if holders != 1:
         return None, None  # an address shared by two people proves nobody's identity
-    staff = conn.execute(
-        select(staff_accounts.c.id, staff_accounts.c.role, staff_accounts.c.district_id).where(
-            staff_accounts.c.email == email, staff_accounts.c.active.is_(True)
-        )
-    ).first()
+    staff = conn.execute(_STAFF_BY_EMAIL, {"email": email}).first()
     if staff is not None:
         fits = staff.role == "data_manager" and staff.district_id == district_id
         return (staff.id if fits else None), None
     if email in {normal_email(e) for e in answers.data_manager_emails or ()}:
         return None, email
     return None, None
+
+
+# Built once: every educator's ClassLink sign-in runs them (building costs more than running).
+_ANSWERS = select(integrations.c.unique_emails_provided, integrations.c.data_manager_emails).where(
+    integrations.c.district_id == bindparam("district_id")
+)
+_EDUCATOR_EMAIL = select(educators.c.email).where(
+    educators.c.id == bindparam("educator_id"), educators.c.district_id == bindparam("district_id")
+)
+_STAFF_BY_EMAIL = select(
+    staff_accounts.c.id, staff_accounts.c.role, staff_accounts.c.district_id
+).where(staff_accounts.c.email == bindparam("email"), staff_accounts.c.active.is_(True))
 
 
 def grant_session(

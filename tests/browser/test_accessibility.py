@@ -389,8 +389,8 @@ def test_an_educators_home_page_after_a_launchpad_launch_has_no_serious_violatio
     page.wait_for_url(f"{showcase.url}/")
     audit.check("educator's home", f"Hello, {teacher.display_name}")
     # A student confirmed eligible: their badge in the class list is checked too.
-    page.locator("button[name=status][value=eligible]").first.click()
-    page.wait_for_url(f"{showcase.url}/")
+    page.locator("form.inline button[name=status][value=eligible]").first.click()
+    page.wait_for_url(re.compile(r"#class-"))
     page.locator(".badge.eligible").first.wait_for()
     audit.check("educator's home, a student confirmed", f"Hello, {teacher.display_name}")
     audit.done()

@@ -113,9 +113,13 @@ class TestEveryRouteNamesItsGates:
         paths = {r.path for r in portal}
         for path in (
             "/students/{student_id}/eligibility",
+            "/students/of-class/{class_id}/eligibility",
             "/admin/runs/{run_id}/approve",
             "/admin/onboarding/{slug}/source",
             "/admin/districts/{slug}/import",
+            "/admin/districts/{slug}/search",
+            "/admin/districts/{slug}/recipients",
+            "/admin/api-tokens",
             "/metrics",
             "/api/v1/districts/{slug}/imports",
             "/api/v1/districts/{slug}/bundles",

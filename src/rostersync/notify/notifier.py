@@ -213,38 +213,26 @@ def _held_deactivations(conn: Any, district_id: str, run_id: str) -> dict[str, A
     kinds = summary.get("kinds") or {}
     planned: list[tuple[str, str]] = []
     total = 0
-    for kind in sorted(kinds, key=lambda k: (k not in _DEACTIVATED_FIRST, k)):
-        outcome = kinds[kind].get("deactivated") if isinstance(kinds[kind], dict) else None
-        if not isinstance(outcome, dict):
-            continue
-        total += int(outcome.get("count", 0))
-        planned += [(kind, str(sid)) for sid in outcome.get("sourced_ids") or ()]
+    for kind, outcomes in kinds.items():
+        outcome = outcomes.get("deactivated") if isinstance(outcomes, dict) else None
+        if isinstance(outcome, dict):
+            total += int(outcome.get("count", 0))
+            planned += [(kind, str(sid)) for sid in outcome.get("sourced_ids") or ()]
     order = {kind: n for n, kind in enumerate(_DEACTIVATED_FIRST)}
     planned.sort(key=lambda change: (order.get(change[0], len(order)), change[1]))
     shown = planned[: emails.HELD_EXAMPLES]
     subjects = store_plan_subjects.lookup_subjects(conn, district_id, shown)
-    changes = []
-    for kind, sid in shown:
-        found = subjects.get((kind, sid))
-        details = (
-            ", ".join(
-                p
-                for p in (
-                    found.role,
-                    f"ID {found.student_id}" if found.student_id else "",
-                    found.school,
-                )
-                if p
-            )
-            if found is not None
-            else ""
-        )
-        changes.append(
-            emails.NamedChange(
-                kind=kind,
-                sourced_id=sid,
-                name=found.name if found is not None else "",
-                details=details,
-            )
-        )
+    changes = [_named(kind, sid, subjects.get((kind, sid))) for kind, sid in shown]
     return {"deactivations": changes, "deactivation_count": max(total, len(planned))}
+
+
+def _named(
+    kind: str, sourced_id: str, found: store_plan_subjects.PlanSubject | None
+) -> emails.NamedChange:
+    """A planned change by its record's name, role, student ID and school, when the portal
+    holds the record (`store.plan_subjects.PlanSubject`)."""
+    if found is None:
+        return emails.NamedChange(kind=kind, sourced_id=sourced_id)
+    student_id = f"ID {found.student_id}" if found.student_id else ""
+    details = ", ".join(p for p in (found.role, student_id, found.school) if p)
+    return emails.NamedChange(kind=kind, sourced_id=sourced_id, name=found.name, details=details)

@@ -78,6 +78,9 @@ class TestTheRunPage:
         assert "This preview changed nothing." in page
         assert "the run is" not in page
         assert badge_class(page, "run-status") == "status-previewed"
+        # Its errors are not on the issues page yet: the page says so, and what approving does.
+        assert "not on the district's issues page" in page
+        assert "approving it holds the records at fault back" in page
 
     def test_the_counts_are_a_matrix_of_kinds_and_outcomes(
         self, browser: httpx.Client, world: AdminWorld, runs: dict[str, str]

@@ -29,6 +29,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from rostersync.domain.issue_groups import audience_for
 from rostersync.errors import NotFoundError, SpreadsheetRejected
 from rostersync.services import Services
 from rostersync.store.keyset import SeekPage
@@ -36,6 +37,7 @@ from rostersync.store.list_pages import DISTRICTS_KEY, ISSUES_KEY, RUNS_KEY
 from rostersync.sync.pipeline import PENDING
 from rostersync.web.admin import session_cookie
 from rostersync.web.api_docs import DOCS_ASSETS, PUSH_SECURITY_SCHEME, docs_page
+from rostersync.web.api_issues import IssueOut, issue_out
 from rostersync.web.gates import (
     ApiCall,
     ApiDistrictInScope,
@@ -215,19 +217,6 @@ class RunOut(BaseModel):
     error: str | None
     held_reason: str | None = None
     pending_decision: bool
-
-
-class IssueOut(BaseModel):
-    """An open validation issue: the record, the field, the problem and the fix."""
-
-    entity: str
-    sourced_id: str
-    field: str
-    code: str
-    severity: str
-    message: str
-    fix: str
-    first_seen: datetime
 
 
 class RunProgressOut(BaseModel):
@@ -476,19 +465,8 @@ def create_api(service: Services) -> FastAPI:
             size=limit,
         )
         _page_headers(response, request, listed.page, "issues")
-        return [
-            IssueOut(
-                entity=i.entity,
-                sourced_id=i.sourced_id,
-                field=i.field,
-                code=i.code,
-                severity=i.severity,
-                message=i.message,
-                fix=i.fix,
-                first_seen=i.created_at,
-            )
-            for i in listed.items
-        ]
+        audience = audience_for(found[1].source_kind)
+        return [issue_out(i, audience) for i in listed.items]
 
     # Run progress, runs started in the background, and the staff import (web/uploads.py).
     @api.get("/v1/runs/{run_id}/progress", response_model=RunProgressOut, responses=SCOPED)

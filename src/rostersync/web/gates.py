@@ -541,8 +541,8 @@ __all__ = [
     "basic_credentials",
     "from_loopback",
     "not_found",
-    "trace_refusal",
     "serve",
     "staff_session",
     "tokens_match",
+    "trace_refusal",
 ]

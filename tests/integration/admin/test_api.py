@@ -72,5 +72,6 @@ class TestApiWorkflow:
         issues = browser.get("/api/v1/districts/springfield/issues").json()
         assert len(issues) == len(world.service.runs.open_issues("springfield")) > 0
         assert set(issues[0]) == {
-            "entity", "sourced_id", "field", "code", "severity", "message", "fix", "first_seen",
+            "entity", "sourced_id", "subject", "field", "code", "severity", "message", "fix",
+            "first_seen",
         }  # fmt: skip

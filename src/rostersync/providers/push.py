@@ -6,9 +6,10 @@ stored bundle. The wizard's form posts "push" for it.
 
 from __future__ import annotations
 
+from rostersync.domain.issue_groups import PUSHED_SOURCE_KIND
 from rostersync.providers.registry import Provider
 
-KIND = "oneroster-push"
+KIND = PUSHED_SOURCE_KIND
 
 PROVIDER = Provider(
     kind=KIND,

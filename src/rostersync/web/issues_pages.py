@@ -27,6 +27,7 @@ from rostersync.domain.issue_groups import (
     group_problems,
     problem_fix,
     problem_label,
+    source_message,
 )
 from rostersync.notify.csvfile import MEDIA_TYPE as CSV_TYPE
 from rostersync.notify.csvfile import issues_csv_file
@@ -50,9 +51,11 @@ SOURCE_WORDS = {
 
 @dataclass(frozen=True, slots=True)
 class IssueRow:
-    """One issue as a row of the list: the issue, and its fix in the district's words."""
+    """One issue as a row of the list: the issue, and its message and fix in the district's
+    words."""
 
     issue: IssueRecord
+    message: str
     fix: str
 
 
@@ -128,7 +131,11 @@ def create_issues_router(service: Services) -> APIRouter:
             errors=[g for g in groups if g.group.severity == "error"],
             warnings=[g for g in groups if g.group.severity != "error"],
             rows=[
-                IssueRow(i, problem_fix(i.code, [i.entity], listing.audience, i.fix))
+                IssueRow(
+                    i,
+                    source_message(i.message, listing.audience),
+                    problem_fix(i.code, [i.entity], listing.audience, i.fix),
+                )
                 for i in listing.issues
             ],
             window=window,
@@ -171,7 +178,9 @@ def create_issues_router(service: Services) -> APIRouter:
         return Response(
             # The fix in the words of the district's source, as the page says it.
             issues_csv_file(
-                listing.issues, fix=lambda i: problem_fix(i.code, [i.entity], audience, i.fix)
+                listing.issues,
+                fix=lambda i: problem_fix(i.code, [i.entity], audience, i.fix),
+                message=lambda i: source_message(i.message, audience),
             ),
             media_type=CSV_TYPE,
             headers={

@@ -273,6 +273,10 @@ class TestProblems:
         downloaded = csv_rows(browser.get(f"/admin/districts/{ogden}/issues.csv"))
         assert len(downloaded) == len(world.service.runs.open_issues(ogden))
         assert all("ClassLink" not in r["fix"] and "push" in r["fix"] for r in downloaded)
+        # Nor does any message: "the roster ClassLink shared" is "the files the district pushed".
+        assert all("ClassLink shared" not in r["message"] for r in downloaded)
+        assert "the files the district pushed" in " ".join(r["message"] for r in downloaded)
+        assert "ClassLink shared" not in section(page, "records-heading")
         # Each listed issue's fix speaks of the files too, not of the stored ClassLink words.
         assert all("ClassLink" not in r.cells.split("</td><td>")[-1] for r in rows(page))
 

@@ -22,11 +22,16 @@ def register(app: typer.Typer) -> None:
         Records marked tobedeleted are deactivated; nobody is deactivated for being absent
         (the scheduled full sync notices those).
         """
-        report = _service().runs.delta(district)
+        service = _service()
+        report = service.runs.delta(district)
         if as_json:
             render.print_json(render.report_json(report))
         else:
-            render.print_report(report, title=f"Delta sync of {district}")
+            render.print_report(
+                report,
+                title=f"Delta sync of {district}",
+                audience=service.districts.audience(district),
+            )
             render.print_status_reason(report)
             if report.status == "held":
                 outcome.next_commands(report)

@@ -22,7 +22,8 @@ def _show(report: SyncReport, title: str, as_json: bool) -> None:
     if as_json:
         render.print_json(render.report_json(report))
     else:
-        render.print_report(report, title=title)
+        audience = _service().districts.audience(report.district_id)
+        render.print_report(report, title=title, audience=audience)
         _print_plan(report)
     outcome.finish(report)
 
@@ -92,7 +93,12 @@ def register(app: typer.Typer) -> None:
             render.print_json(rows)
             return
         render.console.print(
-            render.issues_table(rows, limit=limit, title=f"Open issues of {district}")
+            render.issues_table(
+                rows,
+                limit=limit,
+                title=f"Open issues of {district}",
+                audience=_service().districts.audience(district),
+            )
         )
         footer = listing.showing(len(rows[:limit]), len(rows))
         if footer:

@@ -210,7 +210,9 @@ def sync(
     if as_json:
         render.print_json(render.report_json(report))
     else:
-        render.print_report(report, title=f"Sync of {district}")
+        render.print_report(
+            report, title=f"Sync of {district}", audience=service.districts.audience(district)
+        )
     if email:
         sent = service.runs.notify(report.run_id)
         if not as_json:
@@ -270,12 +272,16 @@ def issues(
     run_id: str, limit: listing.Limit = 50, every: listing.All = False, as_json: Json = False
 ) -> None:
     """Show a run's validation issues: the record, the field, the problem and the fix."""
-    rows = _service().runs.issues(run_id)
+    service = _service()
+    rows = service.runs.issues(run_id)
     if as_json:
         render.print_json(rows)
         return
+    audience = service.districts.audience(service.runs.get(run_id).district_id)
     render.console.print(
-        render.issues_table(rows, limit=limit, title=f"Validation issues of run {run_id}")
+        render.issues_table(
+            rows, limit=limit, title=f"Validation issues of run {run_id}", audience=audience
+        )
     )
     _say_showing(len(rows[:limit]), len(rows))
 

@@ -12,6 +12,7 @@ import structlog
 from sqlalchemy.engine import Connection
 
 from rostersync.domain.emails import normal_email
+from rostersync.domain.issue_groups import Audience, audience_for
 from rostersync.domain.questionnaire import Questionnaire
 from rostersync.domain.safeguards import PauseWindow, Safeguards
 from rostersync.errors import ConfigError
@@ -162,6 +163,10 @@ class Districts:
         with self._engine.connect() as conn:
             district = store_districts.get_district(conn, slug_or_id)
             return district, store_districts.get_integration(conn, district.id)
+
+    def audience(self, slug_or_id: str) -> Audience:
+        """Whom the district's fixes speak to: its SIS and ClassLink, or the files it pushes."""
+        return audience_for(self.get(slug_or_id)[1].source_kind)
 
     def people(
         self, slug_or_id: str, *, kind: str, limit: int, offset: int = 0

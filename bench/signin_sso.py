@@ -19,6 +19,7 @@ import argparse
 import sys
 
 from bench.sign_in_load import sandbox_districts
+from rostersync.simulator import sso as _sso
 from rostersync.simulator.sso import SsoClient, SsoServer, SsoTenant
 
 CLIENT_ID = "educator-portal"
@@ -31,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-secret", required=True)
     parser.add_argument("--redirect-uri", required=True)
     args = parser.parse_args(argv)
+    # socketserver listens with a backlog of 5: dozens of browsers connecting at once would be
+    # reset by this process's kernel queue, not refused by the portal. This process only.
+    _sso._HTTPServer.request_queue_size = 1024
     sso = SsoServer(clients=[SsoClient(CLIENT_ID, args.client_secret, args.redirect_uri)])
     for district in sandbox_districts(args.students, args.districts):
         sso.add_tenant(SsoTenant(district.tenant_id, district.display_name, district.data))

@@ -8,7 +8,6 @@ hashes, so reading the database does not let anyone finish a login or ride a ses
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +16,6 @@ from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from rostersync.store.planner import unindexed
 from rostersync.store.tables import (
     audit_log,
     classes,
@@ -295,19 +293,6 @@ class ClassRow:
     school: str | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ClassStudent:
-    """A student of an educator's class, with their eligibility."""
-
-    class_id: str
-    student_id: str
-    given_name: str
-    family_name: str
-    grade: str
-    eligibility: str
-    category: str | None
-
-
 def person(conn: Connection, kind: str, person_id: str) -> Person | None:
     """Name, school and district of a student or educator."""
     table = students if kind == "student" else educators
@@ -346,48 +331,6 @@ def classes_of(conn: Connection, kind: str, person_id: str) -> list[ClassRow]:
         .order_by(classes.c.title, classes.c.id)
     )
     return [ClassRow(**r._mapping) for r in rows]
-
-
-def students_of(conn: Connection, district_id: str, class_ids: Sequence[str]) -> list[ClassStudent]:
-    """The active students of these classes with their eligibility: one query for all classes."""
-    if not class_ids:
-        return []
-    rows = conn.execute(
-        select(
-            enrollments.c.class_id,
-            students.c.id.label("student_id"),
-            students.c.given_name,
-            students.c.family_name,
-            students.c.grade,
-            eligibility.c.status,
-            eligibility.c.category,
-        )
-        .select_from(
-            enrollments.join(students, students.c.id == enrollments.c.student_id).outerjoin(
-                eligibility, eligibility.c.student_id == students.c.id
-            )
-        )
-        .where(
-            enrollments.c.class_id.in_(list(class_ids)),
-            # Found through the classes' index; the district only checked (`store.planner`).
-            unindexed(enrollments.c.district_id) == district_id,
-            enrollments.c.active,
-            students.c.active,
-        )
-        .order_by(enrollments.c.class_id, students.c.family_name, students.c.given_name)
-    )
-    return [
-        ClassStudent(
-            class_id=r.class_id,
-            student_id=r.student_id,
-            given_name=r.given_name,
-            family_name=r.family_name,
-            grade=r.grade,
-            eligibility=r.status or "unconfirmed",
-            category=r.category,
-        )
-        for r in rows
-    ]
 
 
 def eligibility_source(conn: Connection, district_id: str) -> str | None:
@@ -471,7 +414,6 @@ def confirm_eligibility(
 __all__ = [
     "Account",
     "ClassRow",
-    "ClassStudent",
     "LoginState",
     "Person",
     "SignInDistrict",
@@ -491,6 +433,5 @@ __all__ = [
     "person",
     "save_login_state",
     "sign_in_district",
-    "students_of",
     "take_login_state",
 ]

@@ -32,7 +32,7 @@ from tests.integration.store.test_statement_count import (
 
 from rostersync.domain.questionnaire import Questionnaire
 from rostersync.domain.records import EntityKind
-from rostersync.store import web as store_web
+from rostersync.store import educator_classes
 from rostersync.store.apply import apply_plan
 from rostersync.store.db import create_engine_for, migrate
 from rostersync.store.districts import DistrictRecord, create_district
@@ -146,7 +146,7 @@ def test_a_class_roster_is_read_through_its_classes(
 ) -> None:
     taught = list(conn.execute(select(classes.c.id).limit(6)).scalars())
     with sending(conn) as sent:
-        pupils = store_web.students_of(conn, district.id, taught)
+        pupils = educator_classes.class_rosters(conn, district.id, taught)
     # Each class of the test district has STUDENTS * 6 / 300 pupils.
     assert len(pupils) == 6 * STUDENTS * 6 // 300
     assert district_walks(conn, sent, "FROM enrollments") == []

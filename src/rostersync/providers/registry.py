@@ -120,6 +120,7 @@ class ClientOptions(TypedDict):
     """What every pulling provider's HTTP client is opened with."""
 
     page_size: int
+    page_concurrency: int
     timeout: float
     max_retries: int
     transport: httpx.BaseTransport
@@ -151,6 +152,7 @@ def client_options(settings: Settings, district: str = "") -> ClientOptions:
     """Page size, timeout, retries and the outbound guard within the shared request budget."""
     return {
         "page_size": settings.page_size,
+        "page_concurrency": settings.roster_page_concurrency,
         "timeout": settings.http_timeout_seconds,
         "max_retries": settings.http_max_retries,
         # A district's source URL is typed by a person: connect only where the policy allows.
@@ -296,6 +298,7 @@ class RestConnect(Protocol):
         /,
         *,
         page_size: int,
+        page_concurrency: int,
         timeout: float,
         max_retries: int,
         transport: httpx.BaseTransport,

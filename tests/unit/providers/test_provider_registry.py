@@ -24,7 +24,7 @@ from rostersync.providers import (
     none,
     oneroster_v1p1,
 )
-from rostersync.sync.sources import OneRosterRestSource, RosterSource
+from rostersync.sync.sources import ClientSource, OneRosterRestSource, RosterSource
 
 LOOPBACK_URLS = {
     "oneroster-1.1": "https://127.0.0.1:9/ims/oneroster/v1p1",
@@ -191,3 +191,12 @@ def test_a_new_provider_is_one_class_and_one_registration() -> None:
     finally:
         PROVIDERS.unregister("echo")
     assert "echo" not in PROVIDERS
+
+
+@pytest.mark.parametrize("kind", ["oneroster-1.1", "oneroster-1.2"])
+def test_the_page_concurrency_setting_reaches_every_rest_client(kind: str) -> None:
+    # Built, not pulled: nothing is sent, so the loopback address does no harm here.
+    settings = strict(roster_page_concurrency=3)
+    source = build_source(Integration(kind, LOOPBACK_URLS[kind]), "k", "s", settings)
+    assert isinstance(source, ClientSource)
+    assert source._client.page_concurrency == 3

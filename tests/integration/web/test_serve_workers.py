@@ -4,8 +4,9 @@ The portal is started as an operator would (configured through the environment, 
 limits in Redis) against a sandbox's database (SQLite and PostgreSQL), with the sandbox's ClassLink
 simulator registered for it. Which worker answers is made certain by pausing the other (SIGSTOP: a
 stopped process accepts no connection from the shared socket), so each step of one login is served
-by a chosen worker: the login started on one is finished and honoured on the other. Then Ctrl-C
-stops the parent and both workers, and the private metrics directory is removed.
+by a chosen worker: the login started on one is finished and honoured on the other, and /metrics
+on one adds up both workers' counts. Then Ctrl-C stops the parent and both workers, and the
+private metrics directory is removed.
 """
 
 from __future__ import annotations
@@ -174,6 +175,16 @@ class TestServeWorkers:
         with only(served, first) as browser:
             browser.cookies.set("rostersync_session", session)
             assert browser.get(f"{served.url}/").headers["location"] == "/login"
+
+    def test_metrics_add_up_the_counts_of_every_worker(self, served: Served) -> None:
+        for worker in served.workers:  # one refused callback on each worker
+            with only(served, worker) as browser:
+                assert browser.get(f"{served.url}/oauth/callback").status_code == 403
+        with only(served, served.workers[0]) as browser:
+            page = browser.get(f"{served.url}/metrics")  # from loopback
+        assert page.status_code == 200
+        line = 'rostersync_sign_in_refusals_total{reason="callback_without_code"} 2.0'
+        assert line in page.text.splitlines()
 
     def test_ctrl_c_stops_the_parent_and_its_workers_and_removes_the_metrics_directory(
         self, served: Served

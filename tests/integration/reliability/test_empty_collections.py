@@ -102,7 +102,7 @@ class TestEmptyCollectionWarns:
         body = message_from_bytes(sent.read_bytes(), policy=policy.default)
         text = body.get_body(preferencelist=("plain",))
         assert text is not None
-        assert "[empty_collection, warning]: 3 records" in text.get_content()
+        assert "[empty_collection, warning, 3 records]" in text.get_content()
 
     def test_the_warning_closes_when_a_full_pull_brings_the_kind_back(
         self, synced: Services, server: SimulatorServer, district_data: DistrictData

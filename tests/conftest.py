@@ -1,7 +1,7 @@
 """Fixtures every test shares, and how pytest-xdist shares the tests out.
 
 Under `--dist loadgroup` (pyproject.toml) each test file goes to one worker whole, so its
-module-scoped worlds are built once. The files in `SERIAL` (the browser tests, and those that
+module-scoped worlds are built once and its tests run in order. The files in `SERIAL` (those that
 run real processes, kill them and time their restart) form one group, so they run one at a time
 on the same worker while the other workers take the rest.
 
@@ -22,7 +22,6 @@ import pytest
 import structlog
 
 SERIAL = (
-    "tests/browser/",
     "tests/integration/jobs/test_two_workers_redis.py",
     "tests/integration/reliability/test_crash_restart.py",
     "tests/integration/reliability/test_crash_restart_worker.py",
@@ -62,12 +61,11 @@ def _known_seconds() -> dict[str, float]:
     return {str(k): float(v) for k, v in seconds.items()} if isinstance(seconds, dict) else {}
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Give every test without an `xdist_group` mark its file's group, or the serial one."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(_group_of(item)))
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Give every test without an `xdist_group` mark its file's group, or the serial one, as it
+    is collected: xdist reads the marks in its own `pytest_collection_modifyitems`."""
+    if item.get_closest_marker("xdist_group") is None:
+        item.add_marker(pytest.mark.xdist_group(_group_of(item)))
 
 
 @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")

@@ -33,6 +33,7 @@ RosterSyncError                  root; every message says how to fix the problem
 │   └── StaffCodeRefused*        the two-step code was wrong, used already or expired
 ├── InvitationRefused*           an invitation link that cannot be used (staff.errors)
 ├── TotpRefused*                 a two-step enrolment that cannot be confirmed (staff.errors)
+├── ApiTokenRefused*             a bearer token that signs no one in (staff.api_tokens)
 └── RateLimited*                 too many failed tries: refused until `.retry_at` (staff.limits)
 
 * defined beside the code that raises it, in the module named; every other class is below.

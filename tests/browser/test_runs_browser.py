@@ -33,7 +33,8 @@ PATIENCE = 240.0
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     tmp = tmp_path_factory.mktemp("runs-browser")
-    settings = sandboxes.portal_settings(tmp, page_size=10)
+    # Small pages, fetched one at a time: the pull lasts long enough to be watched.
+    settings = sandboxes.portal_settings(tmp, page_size=10, roster_page_concurrency=1)
     districts = [
         sandboxes.springfield(40),
     ]

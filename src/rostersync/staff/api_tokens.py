@@ -151,8 +151,8 @@ class ApiTokens:
             staff = store_admin.staff_by_email(conn, email)
         if staff is None or not staff.active or staff.password_hash == NO_PASSWORD:
             raise NotFoundError(
-                "no active staff account with a password has this email; check the spelling "
-                "(a person who signs in only through ClassLink cannot have API tokens)"
+                f"no active staff account with a password has the email {email!r}; check the "
+                "spelling (a person who signs in only through ClassLink cannot have API tokens)"
             )
         return self._create(staff.id, staff.district_id, label, actor=actor)
 
@@ -200,7 +200,7 @@ class ApiTokens:
         with self.engine.connect() as conn:
             staff = store_admin.staff_by_email(conn, email)
             if staff is None:
-                raise NotFoundError("no staff account has this email; check the spelling")
+                raise NotFoundError(f"no staff account has the email {email!r}; check the spelling")
             return [_public(row) for row in store.tokens_of(conn, staff.id)]
 
     def revoke(self, viewer: StaffViewer, token_id: str) -> ApiToken:
@@ -226,8 +226,8 @@ class ApiTokens:
             staff = store_admin.staff_by_id(conn, row.staff_id) if row else None
             if row is None or staff is None:
                 raise NotFoundError(
-                    "there is no such token, or it was revoked already; the list shows the "
-                    "tokens and their ids"
+                    f"there is no token {token_id!r}, or it was revoked already; the list "
+                    "shows the tokens and their ids"
                 )
             self._audit(conn, staff.id, staff.district_id, actor, "api_token_revoked", row.id, now)
         _log.info("staff.api_token_revoked", staff_id=staff.id, token_id=row.id)

@@ -184,7 +184,7 @@ class TestAtAGlance:
         page = vendor.get("/admin/districts/springfield").text
         total = runs_in(world, "springfield")
         assert total == RUNS
-        assert by_id(page, "runs-count") == f"Showing the newest 30 of {total} runs."
+        assert by_id(page, "runs-count") == f"Showing the newest 30 of {total} runs. All runs"
         rows = re.findall(r'<th scope="row"><a href="/admin/runs/([^"]+)">', page)
         assert rows == [r.id for r in world.service.runs.recent("springfield", limit=30)]
 

@@ -90,7 +90,7 @@ def test_classes_of_a_bundle_without_courses_are_provisioned_with_a_warning(
         portal_base_url="https://portal.invalid",
         to=["data@springfield.invalid"],
     )
-    assert f"[{COURSE_NOT_PROVIDED}, warning]: {len(expected)} records" in email.text
+    assert f"[{COURSE_NOT_PROVIDED}, warning, {len(expected)} records]" in email.text
 
 
 def test_a_class_whose_course_is_missing_from_a_provided_courses_file_is_held(

@@ -7,6 +7,7 @@ Which source kinds are never scheduled is each provider's own `scheduled` (`rost
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -103,18 +104,31 @@ def district_schedules(conn: Connection, statuses: tuple[str, ...]) -> dict[str,
     """Every district's schedule with one of `statuses`, by district id, read in one pass
     (four queries whatever the number of districts). A district whose answers describe no
     usable schedule, or that is never scheduled (push, pending), is left out."""
-    rows = store_jobs.scheduled_districts(conn, statuses)
-    last = store_jobs.last_slots(conn)
-    quarantined = store_jobs.quarantined(conn)
-    # Push and pending districts are never scheduled: they have no next sync to show.
-    unscheduled = unscheduled_districts(conn)
+    return schedules_from(
+        store_jobs.scheduled_districts(conn, statuses),
+        last_slots=store_jobs.last_slots(conn),
+        quarantined=store_jobs.quarantined(conn),
+        # Push and pending districts are never scheduled: they have no next sync to show.
+        unscheduled=unscheduled_districts(conn),
+    )
+
+
+def schedules_from(
+    rows: Iterable[store_jobs.ScheduledDistrict],
+    *,
+    last_slots: Mapping[str, datetime],
+    quarantined: Mapping[str, str],
+    unscheduled: Container[str],
+) -> dict[str, ScheduleInfo]:
+    """The schedules of these districts, from what was read about them, by district id; a
+    district that is never scheduled, or whose answers describe no usable schedule, is left out."""
     infos: dict[str, ScheduleInfo] = {}
     for row in rows:
         if row.id in unscheduled:
             continue
         try:
             infos[row.id] = schedule_info(
-                row, last_slot=last.get(row.id), quarantine_reason=quarantined.get(row.id)
+                row, last_slot=last_slots.get(row.id), quarantine_reason=quarantined.get(row.id)
             )
         except (ConfigError, StopIteration):
             continue
@@ -140,5 +154,6 @@ __all__ = [
     "quarantine_schedule",
     "schedule_info",
     "schedule_of",
+    "schedules_from",
     "unscheduled_districts",
 ]

@@ -22,7 +22,7 @@ from rostersync.scheduling import (
     ScheduleInfo,
     district_schedule,
     district_schedules,
-    schedule_info,
+    schedules_from,
 )
 from rostersync.services.answers import check as answers_check
 from rostersync.services.context import ServiceContext
@@ -428,7 +428,12 @@ class Districts:
             inputs = list_pages.page_schedules(
                 conn, ids, unscheduled_kinds=tuple(PROVIDERS.unscheduled_kinds())
             )
-        schedules = _schedules_of(inputs)
+        schedules = schedules_from(
+            inputs.rows,
+            last_slots=inputs.last_slots,
+            quarantined=inputs.quarantined,
+            unscheduled=inputs.unscheduled,
+        )
         overviews = []
         for d in found:
             # An unschedulable district (paused, no usable answers) has no next sync.
@@ -444,24 +449,6 @@ class Districts:
                 )
             )
         return overviews
-
-
-def _schedules_of(inputs: list_pages.PageSchedules) -> dict[str, ScheduleInfo]:
-    """Each district's schedule, as `scheduling.district_schedules` makes it: a district whose
-    answers describe no usable schedule, or that is never scheduled, is left out."""
-    infos: dict[str, ScheduleInfo] = {}
-    for row in inputs.rows:
-        if row.id in inputs.unscheduled:
-            continue
-        try:
-            infos[row.id] = schedule_info(
-                row,
-                last_slot=inputs.last_slots.get(row.id),
-                quarantine_reason=inputs.quarantined.get(row.id),
-            )
-        except (ConfigError, StopIteration):
-            continue
-    return infos
 
 
 def _next_sync(

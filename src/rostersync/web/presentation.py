@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from rostersync.domain.records import EntityKind
 from rostersync.web.record_links import record_url
+from rostersync.web.run_chart import seconds_words
 
 TEMPLATES = Path(__file__).parent / "templates"
 # The outcomes a run counts per kind of record, in the order a report reads them.
@@ -150,15 +151,7 @@ def status_words(status: str, errors: int = 0) -> str:
 
 def duration_words(started: datetime, finished: datetime | None) -> str:
     """How long a run took, e.g. "2 min 5 s"; "still running" before it ends."""
-    if finished is None:
-        return "still running"
-    seconds = max(0, round((finished - started).total_seconds()))
-    if seconds < 1:
-        return "under a second"
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [(hours, "h"), (minutes, "min"), (seconds, "s")]
-    return " ".join(f"{n} {unit}" for n, unit in parts if n)
+    return seconds_words(None if finished is None else (finished - started).total_seconds())
 
 
 def actor_words(actor: str | None, names: Mapping[str, str] | None = None) -> str:

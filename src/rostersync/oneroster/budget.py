@@ -1,22 +1,31 @@
-"""One request budget per roster-server host, shared by every worker (decision 0029).
+"""One request budget per roster-server host, shared by every worker (decisions 0029, 0037).
 
-    budget.take(host, district)     wait for the host's `Retry-After` closure to end, then for
-                                    room in its moving window; raises `RosterBudgetExhausted`
-                                    when that would take longer than `max_wait`
-    budget.close(host, seconds)     a server said `Retry-After`: every worker waits that long
-    budget.listen(hear)             hear each closure and each wait (`BudgetNote`) of this process
+    with budget.turn(host, district):  wait for the host's `Retry-After` closure to end, then
+        send the request                for a free slot; the request holds its slot until one
+                                        window after it finished (also when it failed)
+    budget.take(host, district)        the same as a `Turn` to `finish()` (always, `finally`);
+                                        raises `RosterBudgetExhausted` when the turn would come
+                                        later than `max_wait`
+    budget.close(host, seconds)        a server said `Retry-After`: every worker waits that long
+    budget.listen(hear)                hear each closure and each wait (`BudgetNote`) here
 
-The window is counted by the `limits` library in its storage (memory, or Redis when the queue
-is on Redis, so every worker on every machine draws from one window); closures are kept beside
-it (a dict, or one Redis key per host holding the latest "closed until" time).
+Why one window after the request finished: a server counts a request when it arrives, which may
+be well after the worker took its turn (a busy machine, a slow connection). A turn is given only
+while fewer than `limit` requests are in flight or finished less than one window ago, so any
+window of the server's clock sees at most `limit` arrivals: when the last of them took its turn,
+every other one had taken its own and had not finished a window before.
+
+The slots are kept in memory or in Redis when the queue is on Redis (`oneroster.budget_slots`, so
+every worker on every machine draws from one budget); closures are kept beside them (a dict, or
+one Redis key per host holding the latest "closed until" time).
 
 A host under one of `shared_domains` (e.g. every `<tenant>.rosterserver.com` under
 `rosterserver.com`, when the vendor's limit spans them) draws from that domain's budget instead.
 
 Fair across districts: within a host, each district has one ticket. A district's concurrent
-requests queue behind each other for it (a lock per host and district, in this process: a
-district's run holds its lock in one process), so under contention every waiting district
-competes for the next free request with one request, whatever its size.
+requests queue behind each other for it until their turn (a lock per host and district, in this
+process: a district's run holds its lock in one process), so under contention every waiting
+district competes for the next free slot with one request, whatever its size.
 """
 
 from __future__ import annotations
@@ -24,50 +33,64 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any, NoReturn, Protocol
+from functools import lru_cache, partial
+from typing import NoReturn, Protocol, Self
 
 import redis
 import structlog
-from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.errors import StorageError
-from limits.storage import Storage, storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 
 from rostersync import metrics
 from rostersync.errors import RetriableSourceError
+from rostersync.oneroster.budget_slots import MemorySlots, RedisSlots, Slots
 
 __all__ = [
+    "DEFAULT_LEASE",
+    "Allowance",
     "BudgetNote",
     "Closures",
     "MemoryClosures",
     "RedisClosures",
     "RosterBudget",
     "RosterBudgetExhausted",
+    "Turn",
     "per_second",
     "shared_budget",
 ]
 
 _log = structlog.get_logger(__name__)
 # What an unreachable storage raises.
-_STORAGE_ERRORS = (StorageError, redis.RedisError)
-# The shortest look again at a full window (seconds): a Redis TTL is read in whole seconds.
+_STORAGE_ERRORS = (redis.RedisError, ConnectionError)
+# The shortest look again at a full budget (seconds).
 _SHORTEST_WAIT = 0.005
+# How long a request whose timeouts are unbounded may hold its slot unfinished (its lease).
+DEFAULT_LEASE = 300.0
 
 
 class RosterBudgetExhausted(RetriableSourceError):
     """No request could be sent to a host within the longest wait: a rate limit, retriable."""
 
 
-def per_second(rate: float) -> RateLimitItem:
-    """The moving window for `rate` requests per second (whole requests; below 1, one request
-    per `1 / rate` seconds, rounded)."""
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """`limit` requests per `window` seconds, counted as the module doc says."""
+
+    limit: int
+    window: float
+
+    def __str__(self) -> str:
+        return f"{self.limit} per {self.window:g} s"
+
+
+def per_second(rate: float) -> Allowance:
+    """The allowance for `rate` requests per second (whole requests; below 1, one request per
+    `1 / rate` seconds, rounded)."""
     if rate >= 1:
-        return RateLimitItemPerSecond(int(rate), 1)
-    return RateLimitItemPerSecond(1, max(1, round(1 / rate)))
+        return Allowance(int(rate), 1.0)
+    return Allowance(1, float(max(1, round(1 / rate))))
 
 
 class Closures(Protocol):
@@ -139,9 +162,31 @@ class BudgetNote:
     reason: str = ""
 
 
+@dataclass(slots=True)
+class Turn:
+    """A request's slot in its host's budget: `finish()` once it is answered or failed (a
+    context manager finishes on leaving). `waited` is the seconds slept before the turn came."""
+
+    waited: float
+    _finish: Callable[[], None] = field(repr=False)
+    _done: bool = field(default=False, repr=False)
+
+    def finish(self) -> None:
+        """The request is over: its slot counts for one more window, then frees (once only)."""
+        if not self._done:
+            self._done = True
+            self._finish()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.finish()
+
+
 @dataclass(frozen=True, slots=True)
 class _Wait:
-    reason: str  # "closed" (Retry-After) or "budget" (the window is full)
+    reason: str  # "closed" (Retry-After) or "budget" (every slot is taken)
     seconds: float
 
 
@@ -149,34 +194,31 @@ class RosterBudget:
     """The request budget of every roster-server host, in one storage (see the module doc).
 
     Args:
-        storage: Where the `limits` windows are counted.
-        item: The window (requests per period) of each host.
+        slots: Where the requests of each host's budget are counted.
+        allowance: The requests per window of each host.
         closures: Where `Retry-After` closures are kept.
-        prefix: Namespaces the window keys (the queue's name).
         max_wait: The longest one request waits for its turn, in seconds.
         shared_domains: Domains whose hosts share one budget (and one closure) between them.
-        clock: Unix seconds now (injected by tests, as `limits` reads `time.time`).
+        clock: Unix seconds now (injected by tests; memory slots count on the same clock).
         sleep: How to wait (injected by tests).
     """
 
     def __init__(
         self,
-        storage: Storage,
-        item: RateLimitItem,
+        slots: Slots,
+        allowance: Allowance,
         closures: Closures,
         *,
-        prefix: str = "rostersync",
         max_wait: float = 300.0,
         shared_domains: tuple[str, ...] = (),
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.item = item
+        self.allowance = allowance
         self.shared_domains = tuple(d.strip(".").lower() for d in shared_domains if d.strip("."))
         self.closures = closures
         self.max_wait = max_wait
-        self._limiter = MovingWindowRateLimiter(storage)
-        self._prefix = prefix
+        self._slots = slots
         self._clock = clock
         self._sleep = sleep
         self._tickets: dict[tuple[str, str], threading.Lock] = {}
@@ -220,11 +262,25 @@ class RosterBudget:
         """When `host` may be asked again (Unix seconds; in the past when it is open)."""
         return self.closures.until(self.budget_name(host))
 
-    def take(self, host: str, district: str = "") -> float:
-        """Wait for `host`'s turn and count one request against its window.
+    @contextmanager
+    def turn(
+        self, host: str, district: str = "", *, lease: float = DEFAULT_LEASE
+    ) -> Iterator[Turn]:
+        """`take` as a context manager: the request is finished on leaving, however it ends."""
+        with self.take(host, district, lease=lease) as taken:
+            yield taken
+
+    def take(self, host: str, district: str = "", *, lease: float = DEFAULT_LEASE) -> Turn:
+        """Wait for `host`'s turn and count one request in flight against its budget.
+
+        Args:
+            host: The roster server the request goes to.
+            district: Whose request it is (one ticket per district and host).
+            lease: The longest the request can stay unanswered (its timeouts): unfinished, it
+                holds its slot until then plus one window (a killed worker's requests).
 
         Returns:
-            The seconds slept waiting (0 when the turn came at once).
+            The turn, to `finish()` once the request is answered or failed.
 
         Raises:
             RosterBudgetExhausted: The turn would come later than `max_wait` from now (status
@@ -242,7 +298,7 @@ class RosterBudget:
         try:
             while True:
                 try:
-                    wait = self._next_wait(host)
+                    wait, token = self._next_wait(host, lease)
                 except _STORAGE_ERRORS as exc:
                     _log.error("roster_budget.unavailable", host=host, error=type(exc).__name__)
                     raise RetriableSourceError(
@@ -251,7 +307,7 @@ class RosterBudget:
                         "once it is back"
                     ) from exc
                 if wait is None:
-                    return waited
+                    return Turn(waited, partial(self._finish, host, token))
                 now = self._clock()
                 if now + wait.seconds > deadline:
                     self._refuse(host, wait, deadline - start)
@@ -263,16 +319,23 @@ class RosterBudget:
         finally:
             ticket.release()
 
-    def _next_wait(self, host: str) -> _Wait | None:
-        # None once a request to `host` was counted; else how long to wait before looking again.
-        now = self._clock()
-        closed = self.closures.until(host) - now
+    def _next_wait(self, host: str, lease: float) -> tuple[_Wait | None, str]:
+        # (None, token) once a request to `host` was counted; else how long to wait first.
+        closed = self.closures.until(host) - self._clock()
         if closed > 0:
-            return _Wait("closed", closed)
-        if self._limiter.hit(self.item, self._prefix, "roster", host):
-            return None
-        reset = self._limiter.get_window_stats(self.item, self._prefix, "roster", host).reset_time
-        return _Wait("budget", max(_SHORTEST_WAIT, reset - now))
+            return _Wait("closed", closed), ""
+        limit, window = self.allowance.limit, self.allowance.window
+        admission = self._slots.take(host, limit, window, lease)
+        if admission.token:
+            return None, admission.token
+        return _Wait("budget", max(_SHORTEST_WAIT, admission.wait)), ""
+
+    def _finish(self, host: str, token: str) -> None:
+        try:
+            self._slots.finish(host, token, self.allowance.window)
+        except _STORAGE_ERRORS as exc:
+            # The slot stays taken until its lease runs out: the budget errs on the safe side.
+            _log.error("roster_budget.unavailable", host=host, error=type(exc).__name__)
 
     def _refuse(self, host: str, wait: _Wait, longest: float) -> NoReturn:
         metrics.ROSTER_BUDGET_REFUSALS.labels(reason=wait.reason).inc()
@@ -284,7 +347,7 @@ class RosterBudget:
             )
         else:
             message = (
-                f"the shared request budget for {host} ({self.item}) had no room within "
+                f"the shared request budget for {host} ({self.allowance}) had no room within "
                 f"{longest:.0f} s: other syncs are using it. The sync can be retried later"
             )
         raise RosterBudgetExhausted(message, status=429)
@@ -299,23 +362,19 @@ def shared_budget(
     shared_domains: tuple[str, ...] = (),
 ) -> RosterBudget:
     """This process's budget for one storage and prefix: every transport built for them shares
-    it (a memory storage is one per process and prefix; Redis is one for every process)."""
-    options: dict[str, Any] = {"wrap_exceptions": True}
+    it (memory is one per process and prefix; Redis, at a `redis://` URL, one for every process)."""
+    slots: Slots
     closures: Closures
     if storage_url.startswith("memory"):
-        closures = MemoryClosures()
+        slots, closures = MemorySlots(time.time), MemoryClosures()
     else:
-        options["key_prefix"] = f"{prefix}:limits"
-        closures = RedisClosures(
-            redis.Redis.from_url(storage_url), f"{prefix}:roster", clock=time.time
-        )
-    storage = storage_from_string(storage_url, **options)
-    assert isinstance(storage, Storage)
+        client = redis.Redis.from_url(storage_url)
+        slots = RedisSlots(client, f"{prefix}:roster")
+        closures = RedisClosures(client, f"{prefix}:roster", clock=time.time)
     return RosterBudget(
-        storage,
+        slots,
         per_second(rate),
         closures,
-        prefix=prefix,
         max_wait=max_wait,
         shared_domains=shared_domains,
     )

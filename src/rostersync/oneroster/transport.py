@@ -13,12 +13,13 @@ be rejected as a replay). Requests go out one at a time, as soon as the last ans
 after it) allows.
 
     BudgetTransport(guard, budget, district)      (inside RetryTransport, around the guard)
-      per attempt: budget.take(host, district) → inner.handle_request; a 429 or 503 with
-                   `Retry-After` closes the host for every worker (`budget.close`)
+      per attempt: budget.take(host, district) → inner.handle_request → turn.finish() (also
+                   when it fails); a 429 or 503 with `Retry-After` closes the host for every
+                   worker (`budget.close`)
 
-The shared budget (`oneroster.budget`, decision 0029) is what keeps a fleet of workers within a
-roster server's rate limit; its refusal is a `RetriableSourceError` with status 429, not retried
-here.
+The shared budget (`oneroster.budget`, decisions 0029 and 0037) is what keeps a fleet of workers
+within a roster server's rate limit; its refusal is a `RetriableSourceError` with status 429, not
+retried here.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ import httpx
 import structlog
 
 from rostersync.errors import RetriableSourceError, SourceError
-from rostersync.oneroster.budget import RosterBudget
+from rostersync.oneroster.budget import DEFAULT_LEASE, RosterBudget
+from rostersync.oneroster.budget_slots import lease_of
 
 __all__ = [
     "ATTEMPT_HEADERS",
@@ -242,12 +244,15 @@ class BudgetTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """The inner transport's answer, sent in the host's turn."""
         host = request.url.host
+        lease = lease_of(request.extensions.get("timeout"), DEFAULT_LEASE)
         try:
-            self._budget.take(host, self._district)
+            turn = self._budget.take(host, self._district, lease=lease)
         except RetriableSourceError as refusal:
             refusal.url = _path(request.url)
             raise
-        response = self._inner.handle_request(request)
+        # The request holds its slot until a window after its answer's headers (or its failure).
+        with turn:
+            response = self._inner.handle_request(request)
         if response.status_code in CLOSING_STATUSES:
             seconds = parse_retry_after(response.headers.get("Retry-After"))
             if seconds:

@@ -1,5 +1,5 @@
 """With the queue on Redis, every worker draws from one request budget per roster-server host and
-honours one `Retry-After` closure (decision 0029).
+honours one `Retry-After` closure (decisions 0029 and 0037).
 
 Two workers are two budgets with their own Redis connections, each used from its own thread.
 """
@@ -14,12 +14,16 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.storage import RedisStorage
 from tests.integration.redis_queue import REDIS_URL, own_queue
 
 from rostersync.config import Settings
-from rostersync.oneroster.budget import RedisClosures, RosterBudget, RosterBudgetExhausted
+from rostersync.oneroster.budget import (
+    Allowance,
+    RedisClosures,
+    RosterBudget,
+    RosterBudgetExhausted,
+)
+from rostersync.oneroster.budget_slots import RedisSlots
 from rostersync.oneroster.transport import BudgetTransport
 from rostersync.providers.registry import roster_budget
 
@@ -50,17 +54,17 @@ class Clock:
 def worker(
     queue: str,
     *,
-    item: RateLimitItem | None = None,
+    allowance: Allowance | None = None,
     max_wait: float = 300.0,
     clock: Clock | None = None,
 ) -> RosterBudget:
     """A worker's budget on the shared Redis, with the keys `roster_budget` uses."""
     ticks = clock or Clock()
+    client = redis.Redis.from_url(REDIS_URL)
     return RosterBudget(
-        RedisStorage(REDIS_URL, key_prefix=f"{queue}:limits", wrap_exceptions=True),
-        item or RateLimitItemPerMinute(3),
-        RedisClosures(redis.Redis.from_url(REDIS_URL), f"{queue}:roster", clock=ticks),
-        prefix=queue,
+        RedisSlots(client, f"{queue}:roster"),
+        allowance or Allowance(3, 60.0),
+        RedisClosures(client, f"{queue}:roster", clock=ticks),
         max_wait=max_wait,
         clock=ticks,
         sleep=ticks.sleep,
@@ -84,16 +88,26 @@ def in_thread(call: Callable[[], object]) -> object:
     return outcome[0]
 
 
-def test_two_workers_draw_from_one_window(queue: str) -> None:
+def waited(budget: RosterBudget, host: str, district: str) -> object:
+    """What one request's turn waited (it is finished at once), or the refusal."""
+
+    def request() -> float:
+        with budget.turn(host, district) as turn:
+            return turn.waited
+
+    return in_thread(request)
+
+
+def test_two_workers_draw_from_one_budget(queue: str) -> None:
     first, second = worker(queue), worker(queue, max_wait=0.5)
-    assert in_thread(lambda: first.take(HOST, "a")) == 0
-    assert in_thread(lambda: first.take(HOST, "a")) == 0
-    assert in_thread(lambda: second.take(HOST, "b")) == 0
-    refused = in_thread(lambda: second.take(HOST, "b"))
+    assert waited(first, HOST, "a") == 0
+    assert waited(first, HOST, "a") == 0
+    assert waited(second, HOST, "b") == 0
+    refused = waited(second, HOST, "b")
     assert isinstance(refused, RosterBudgetExhausted)
     assert "shared request budget" in str(refused)
-    # Another host has a window of its own.
-    assert in_thread(lambda: second.take("other.example.org", "b")) == 0
+    # Another host has a budget of its own.
+    assert waited(second, "other.example.org", "b") == 0
 
 
 def test_a_retry_after_answered_to_one_worker_holds_the_other(queue: str) -> None:

@@ -43,9 +43,6 @@ from rostersync.web.server import PortalServer
 
 SIZES = {"maple": 20, "cedar": 35, "birch": 50, "aspen": 65}
 RATE = 4
-# How much shorter than the budget's second a window may be and still hold no more than RATE
-# arrivals: a loaded 2-core machine delays a request from its turn to the server by up to this.
-JITTER_SECONDS = 0.3
 WORKER = (sys.executable, "-m", "rostersync.jobs.worker")
 PHASES = ("pulling", "validating", "planning", "writing")
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -200,12 +197,12 @@ def test_a_small_fleet_keeps_the_budget_and_metrics_show_every_family(
     with portal.engine.connect() as conn:
         outcomes = conn.execute(select(sync_slots.c.outcome)).scalars().all()
     assert outcomes == ["succeeded"] * runs, log  # every district synced
-    # The server never saw more than the budget in a window, give or take the time a request
-    # takes from its turn to the server on a busy machine (decision 0033); without the budget,
-    # the four districts' requests arrive within a second or two.
+    # The server never saw more than the budget in any second of its clock, however late a
+    # request arrived after its turn on a busy machine (decision 0037); without the budget, the
+    # four districts' requests arrive within a second or two.
     arrivals = [t for t, _tenant in simulator.stamps]
     assert len(arrivals) > 2 * RATE
-    busiest, _at = busiest_window(arrivals, 1.0 - JITTER_SECONDS)
+    busiest, _at = busiest_window(arrivals, 1.0)
     assert busiest <= RATE, (busiest, RATE)
     assert value(samples, "rostersync_runs_total", status="succeeded") == runs, log
     assert value(samples, "rostersync_run_seconds_count", status="succeeded") == runs

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from types import SimpleNamespace
 
 import httpx
-import limits.storage.memory
 import pytest
-from limits import RateLimitItemPerSecond
-from limits.errors import StorageError
-from limits.storage import MemoryStorage
+import redis
 
 from rostersync import metrics
 from rostersync.errors import RetriableSourceError
 from rostersync.oneroster.budget import (
+    Allowance,
     BudgetNote,
     MemoryClosures,
     RosterBudget,
     RosterBudgetExhausted,
     per_second,
 )
+from rostersync.oneroster.budget_slots import MemorySlots, lease_of
 from rostersync.oneroster.transport import BudgetTransport
 
 HOST = "roster.example.org"
@@ -43,11 +41,8 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    made = Clock()
-    # `limits` keeps its memory windows on `time.time()`: it reads the same clock.
-    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=made))
-    return made
+def clock() -> Clock:
+    return Clock()
 
 
 def budget(
@@ -58,10 +53,9 @@ def budget(
     sleep: Callable[[float], None] | None = None,
 ) -> RosterBudget:
     return RosterBudget(
-        MemoryStorage(),
-        RateLimitItemPerSecond(rate, 1),
+        MemorySlots(clock),
+        Allowance(rate, 1.0),
         MemoryClosures(),
-        prefix="test",
         max_wait=max_wait,
         clock=clock,
         sleep=sleep or clock.sleep,
@@ -75,21 +69,51 @@ def waits(reason: str) -> float:
     return value or 0.0
 
 
-def test_requests_within_the_window_go_at_once_and_the_next_waits_for_room(clock: Clock) -> None:
+def test_requests_within_the_budget_go_at_once_and_the_next_waits_for_room(clock: Clock) -> None:
     shared = budget(clock, rate=2)
     before = waits("budget")
-    assert shared.take(HOST, "a") == 0
-    assert shared.take(HOST, "b") == 0
-    waited = shared.take(HOST, "a")
-    assert waited == pytest.approx(1.0, abs=0.01)
-    assert sum(clock.sleeps) == pytest.approx(1.0, abs=0.01)
+    with shared.turn(HOST, "a") as first, shared.turn(HOST, "b") as second:
+        assert first.waited == second.waited == 0
+    clock.now += 0.25  # both were answered; each counts until a window after its answer
+    waited = shared.take(HOST, "a").waited
+    assert waited == pytest.approx(0.75, abs=0.01)
+    assert sum(clock.sleeps) == pytest.approx(0.75, abs=0.01)
     assert waits("budget") > before
 
 
-def test_each_host_has_its_own_window(clock: Clock) -> None:
+def test_a_request_in_flight_holds_its_slot_until_a_window_after_its_answer(clock: Clock) -> None:
+    # Its turn came at 0 and it has not arrived at the server yet: nothing else may go, however
+    # long ago its turn was, or the server could see it together with a full window of others.
+    shared = budget(clock, rate=1, max_wait=10)
+    slow = shared.take(HOST, "a", lease=30)
+    clock.now += 5
+    with pytest.raises(RosterBudgetExhausted):
+        shared.take(HOST, "b")
+    slow.finish()
+    clock.sleeps.clear()
+    assert shared.take(HOST, "b").waited == pytest.approx(1.0)
+
+
+def test_a_request_never_finished_frees_its_slot_when_its_lease_and_a_window_ran_out(
+    clock: Clock,
+) -> None:
+    # A worker killed mid-request never finishes it: its lease (its timeouts) bounds the hold.
+    shared = budget(clock, rate=1, max_wait=60)
+    shared.take(HOST, "killed", lease=20)
+    assert shared.take(HOST, "b").waited == pytest.approx(21.0)
+
+
+def test_the_lease_is_the_sum_of_the_request_timeouts_or_the_default_when_unbounded() -> None:
+    timeouts = httpx.Timeout(5.0, connect=2.0).as_dict()
+    assert lease_of(timeouts, 300.0) == 17.0  # pool, connect, write, read
+    assert lease_of(httpx.Timeout(None).as_dict(), 300.0) == 300.0
+    assert lease_of(None, 300.0) == 300.0
+
+
+def test_each_host_has_its_own_budget(clock: Clock) -> None:
     shared = budget(clock, rate=1)
     shared.take(HOST, "a")
-    assert shared.take("other.example.org", "a") == 0
+    assert shared.take("other.example.org", "a").waited == 0
     assert clock.sleeps == []
 
 
@@ -99,12 +123,12 @@ def test_a_closed_host_holds_every_district_until_the_time_it_asked_for(clock: C
     shared.listen(notes.append)
     shared.close(HOST, 30)
     assert shared.closed_until(HOST) == clock.now + 30
-    assert shared.take(HOST, "a") == pytest.approx(30)
+    assert shared.take(HOST, "a").waited == pytest.approx(30)
     assert notes == [
         BudgetNote("closed", HOST, 30),
         BudgetNote("waited", HOST, 30, "a", "closed"),
     ]
-    assert shared.take(HOST, "b") == 0
+    assert shared.take(HOST, "b").waited == 0
 
 
 def test_a_later_closure_is_kept_over_an_earlier_one(clock: Clock) -> None:
@@ -127,16 +151,16 @@ def test_a_closure_longer_than_the_longest_wait_fails_at_once_as_a_rate_limit(
     assert clock.sleeps == []
 
 
-def test_a_window_that_stays_full_past_the_longest_wait_fails_the_request(clock: Clock) -> None:
+def test_a_budget_that_stays_full_past_the_longest_wait_fails_the_request(clock: Clock) -> None:
     shared = budget(clock, rate=1, max_wait=0.5)
-    shared.take(HOST, "a")
-    with pytest.raises(RosterBudgetExhausted, match="shared request budget for"):
+    shared.take(HOST, "a").finish()
+    with pytest.raises(RosterBudgetExhausted, match=r"budget for .* \(1 per 1 s\) had no room"):
         shared.take(HOST, "b")
 
 
 def test_a_rate_below_one_per_second_is_one_request_per_period() -> None:
-    assert (per_second(0.2).amount, per_second(0.2).get_expiry()) == (1, 5)
-    assert (per_second(50).amount, per_second(50).get_expiry()) == (50, 1)
+    assert per_second(0.2) == Allowance(1, 5.0)
+    assert per_second(50) == Allowance(50, 1.0)
 
 
 def test_a_district_waiting_for_its_turn_does_not_hold_another_district_back(
@@ -152,9 +176,9 @@ def test_a_district_waiting_for_its_turn_does_not_hold_another_district_back(
         clock.sleep(seconds)
 
     shared = budget(clock, rate=1, sleep=sleep)
-    shared.take(HOST, "warm-up")
+    shared.take(HOST, "warm-up").finish()
     threads = [
-        threading.Thread(target=shared.take, args=(HOST, name), name=name)
+        threading.Thread(target=lambda name=name: shared.take(HOST, name).finish(), name=name)
         for name in ("big", "small")
     ]
     threads[0].start()
@@ -197,6 +221,44 @@ class TestTheTransport:
         transport.handle_request(httpx.Request("GET", f"https://{HOST}/x"))
         assert shared.closed_until(HOST) == 0
 
+    def test_a_request_that_failed_frees_its_slot_a_window_after_it_failed(
+        self, clock: Clock
+    ) -> None:
+        shared = budget(clock, rate=1)
+
+        def down(request: httpx.Request) -> httpx.Response:
+            clock.now += 2  # the connection took two seconds to fail
+            raise httpx.ConnectError("refused", request=request)
+
+        transport = BudgetTransport(httpx.MockTransport(down), shared, "a")
+        with pytest.raises(httpx.ConnectError):
+            transport.handle_request(httpx.Request("GET", f"https://{HOST}/x"))
+        # Not its lease (the request's timeouts): one window from its failure.
+        assert shared.take(HOST, "b").waited == pytest.approx(1.0)
+
+    def test_the_slot_is_held_from_the_turn_to_a_window_after_the_answer(
+        self, clock: Clock
+    ) -> None:
+        shared = budget(clock, rate=1, max_wait=0.5)
+        refused: list[BaseException] = []
+
+        def slow(request: httpx.Request) -> httpx.Response:
+            # While this request is on its way, another district gets no turn.
+            with pytest.raises(RosterBudgetExhausted) as other:
+                shared.take(HOST, "b")
+            refused.append(other.value)
+            clock.now += 3
+            return httpx.Response(200)
+
+        transport = BudgetTransport(httpx.MockTransport(slow), shared, "a")
+        transport.handle_request(httpx.Request("GET", f"https://{HOST}/x"))
+        assert len(refused) == 1
+        clock.now += 0.4
+        with pytest.raises(RosterBudgetExhausted):
+            shared.take(HOST, "b")
+        clock.now += 0.7
+        assert shared.take(HOST, "b").waited == 0
+
     def test_a_refused_turn_names_the_path(self, clock: Clock) -> None:
         shared = budget(clock, max_wait=1)
         shared.close(HOST, 60)
@@ -210,17 +272,17 @@ class TestTheTransport:
 
 class Unreachable(MemoryClosures):
     def until(self, host: str) -> float:
-        raise StorageError(ConnectionError("down"))
+        raise redis.ConnectionError("down")
 
     def close(self, host: str, until: float) -> None:
-        raise StorageError(ConnectionError("down"))
+        raise redis.ConnectionError("down")
 
 
 def test_an_unreachable_storage_fails_the_request_as_retriable_and_sends_nothing(
     clock: Clock,
 ) -> None:
     shared = RosterBudget(
-        MemoryStorage(), RateLimitItemPerSecond(2, 1), Unreachable(), clock=clock, sleep=clock.sleep
+        MemorySlots(clock), Allowance(2, 1.0), Unreachable(), clock=clock, sleep=clock.sleep
     )
     shared.close(HOST, 30)  # logged; the answered worker still waits on its own
     with pytest.raises(RetriableSourceError, match="could not be reached") as refused:
@@ -230,8 +292,8 @@ def test_an_unreachable_storage_fails_the_request_as_retriable_and_sends_nothing
 
 def test_hosts_under_a_shared_domain_draw_from_one_budget_and_one_closure(clock: Clock) -> None:
     shared = RosterBudget(
-        MemoryStorage(),
-        RateLimitItemPerSecond(1, 1),
+        MemorySlots(clock),
+        Allowance(1, 1.0),
         MemoryClosures(),
         max_wait=0.5,
         shared_domains=("rosterserver.com",),
@@ -240,7 +302,7 @@ def test_hosts_under_a_shared_domain_draw_from_one_budget_and_one_closure(clock:
     )
     assert shared.budget_name("Springfield.RosterServer.com") == "rosterserver.com"
     assert shared.budget_name("rosterserver.com.example.org") == "rosterserver.com.example.org"
-    shared.take("springfield.rosterserver.com", "a")
+    shared.take("springfield.rosterserver.com", "a").finish()
     with pytest.raises(RosterBudgetExhausted, match=r"budget for rosterserver\.com"):
         shared.take("shelbyville.rosterserver.com", "b")
     shared.close("springfield.rosterserver.com", 30)

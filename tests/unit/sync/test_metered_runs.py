@@ -3,10 +3,11 @@ run's wait for the shared request budget (heard from a real budget in memory).""
 
 from __future__ import annotations
 
-from limits.storage import MemoryStorage
+import time
 
 from rostersync import metrics
 from rostersync.oneroster.budget import MemoryClosures, RosterBudget, per_second
+from rostersync.oneroster.budget_slots import MemorySlots
 from rostersync.sync.events import (
     CollectionPulled,
     Mode,
@@ -61,9 +62,7 @@ def test_a_run_is_timed_per_phase_and_its_records_counted_once_each() -> None:
 
 def test_a_runs_budget_wait_is_the_waits_heard_for_its_district_while_it_ran() -> None:
     clock = Clock()
-    budget = RosterBudget(
-        MemoryStorage(), per_second(1), MemoryClosures(), prefix="metered-test", max_wait=60
-    )
+    budget = RosterBudget(MemorySlots(time.time), per_second(1), MemoryClosures(), max_wait=60)
     meter = RunMeter(clock)
     meter.listen_to(budget)
     meter.listen_to(budget)  # once per budget, however often asked
@@ -71,9 +70,10 @@ def test_a_runs_budget_wait_is_the_waits_heard_for_its_district_while_it_ran() -
     total = value("rostersync_run_budget_wait_seconds_sum")
 
     meter(RunStarted("r2", "d2", Mode.APPLY, "scheduled"))
-    budget.take("roster.example", "d2")
-    waited = budget.take("roster.example", "d2")  # the window of one a second is full
-    budget.take("roster.example", "someone-else")  # another district's wait is not r2's
+    budget.take("roster.example", "d2").finish()
+    with budget.turn("roster.example", "d2") as turn:  # the budget of one a second is full
+        waited = turn.waited
+    budget.take("roster.example", "someone-else").finish()  # another district's wait: not r2's
     meter(RunFinished("r2", RunStatus.SUCCEEDED, 1.0))
 
     assert waited > 0

@@ -9,7 +9,9 @@ form, which has no session yet, carries a double-submit token bound to a cookie 
 
 Getting in (rules in `staff/accounts.py`): /staff/login, then /staff/login/code when the account
 uses TOTP; /staff/totp to turn TOTP on; /admin/districts/{slug}/invite (vendor staff only) emails
-a data manager a one-time link to /staff/invitation/{token}, where they set a password.
+a data manager a one-time link to /staff/invitation/{token}, where they set a password. Signed
+in, vendor staff land on the districts list and a data manager on their district's page
+(`web/landing.py`); a data manager who opens the list sees their one district in it.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
@@ -26,7 +28,7 @@ from rostersync.notify.csvfile import MEDIA_TYPE as CSV_TYPE
 from rostersync.services import Services
 from rostersync.signin.paths import safe_next_path
 from rostersync.staff.errors import InvitationRefused, StaffSignInRefused, TotpRefused
-from rostersync.staff.models import CodeNeeded
+from rostersync.staff.models import CodeNeeded, StaffSignedIn
 from rostersync.store.list_pages import AUDIT_KEY, DISTRICTS_KEY
 from rostersync.sync.pipeline import PENDING
 from rostersync.web import held_review
@@ -41,6 +43,7 @@ from rostersync.web.gates import (
     VendorDistrict,
     not_found,
 )
+from rostersync.web.landing import HOME, landing
 from rostersync.web.pages import (
     MESSAGES,
     act,
@@ -50,7 +53,6 @@ from rostersync.web.pages import (
 from rostersync.web.paging import CursorParam, links_of, page_seek, shown_words
 
 HERE = Path(__file__).parent
-HOME = "/admin/districts"
 # A run started from a page is awaited this long: a small district's outcome shows at once, a
 # big one's run page follows it live (web/uploads.py `describe_progress`).
 FOREGROUND_SECONDS = 5.0
@@ -131,11 +133,12 @@ def create_admin_router(service: Services) -> APIRouter:
             response = RedirectResponse("/staff/login/code", status_code=303)
             cookies.set(response, code_cookie, signed_in.token, max_age=300)
             return response
-        return signed_in_to(signed_in.session_token, HOME if target == "/" else target)
+        return signed_in_to(signed_in, HOME if target == "/" else target)
 
-    def signed_in_to(session_token: str, target: str) -> Response:
-        response = RedirectResponse(target, status_code=303)
-        cookies.set(response, cookies.session, session_token, cookies.max_age)
+    def signed_in_to(signed_in: StaffSignedIn, target: str) -> Response:
+        """The new session's cookie, and a redirect to where the person lands (web/landing.py)."""
+        response = RedirectResponse(landing(service, signed_in.viewer, target), status_code=303)
+        cookies.set(response, cookies.session, signed_in.session_token, cookies.max_age)
         for name in (login_cookie, code_cookie):
             response.delete_cookie(name, path="/", secure=cookies.secure, httponly=True)
         return response
@@ -166,7 +169,7 @@ def create_admin_router(service: Services) -> APIRouter:
                 # Locked, or the step expired: back to the password.
                 return login_page(request, next_path=HOME, error=str(exc))
             return code_page(request, str(exc))
-        return signed_in_to(signed_in.session_token, target)
+        return signed_in_to(signed_in, target)
 
     @router.post("/staff/logout")
     def staff_logout(request: Request) -> Any:
@@ -289,12 +292,12 @@ def create_admin_router(service: Services) -> APIRouter:
             raise refused_invitation(exc) from None
         except ConfigError as exc:
             return accept_page(request, token, details, f"Not saved: {exc}.", name)
-        return signed_in_to(signed_in.session_token, HOME)
+        return signed_in_to(signed_in, HOME)
 
     # Districts -------------------------------------------------------------------------------
     @router.get("/admin", response_class=HTMLResponse)
     def admin_home(staff: Staff) -> Any:
-        return RedirectResponse(HOME, status_code=303)
+        return RedirectResponse(landing(service, staff, HOME), status_code=303)
 
     @router.get("/admin/districts", response_class=HTMLResponse)
     def districts(request: Request, staff: Staff, cursor: CursorParam = "") -> Any:

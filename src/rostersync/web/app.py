@@ -31,6 +31,7 @@ from rostersync.signin.paths import safe_next_path
 from rostersync.signin.portal import Restart
 from rostersync.web.cookies import Cookies as _Cookies
 from rostersync.web.gates import PageError, SignedInViewer, serve
+from rostersync.web.landing import STAFF_HOMES, landing
 from rostersync.web.pages import page_error_response
 from rostersync.web.refused_request import invalid_request_page
 
@@ -176,7 +177,12 @@ def create_app(service: Services) -> FastAPI:
             response = RedirectResponse(outcome.url, status_code=303)
             cookies.set(response, cookies.login, binding, max_age=3600)
             return response
-        response = RedirectResponse(outcome.next_path, status_code=303)
+        # An educator who is their district's data manager, headed for the staff home, lands on
+        # their district's page like a password sign-in does (web/landing.py).
+        target = outcome.next_path
+        if target in STAFF_HOMES:
+            target = landing(service, service.staff.viewer(outcome.session_token), target)
+        response = RedirectResponse(target, status_code=303)
         cookies.set(response, cookies.session, outcome.session_token, cookies.max_age)
         return response
 

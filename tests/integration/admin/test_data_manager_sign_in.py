@@ -22,7 +22,7 @@ from tests.integration.admin.conftest import (
     session_cookie,
     staff_sign_in,
 )
-from tests.integration.web.conftest import person_of, sign_in
+from tests.integration.web.conftest import person_of, pick, sign_in
 
 from rostersync.errors import ConfigError
 from rostersync.staff.policy import MAX_FAILURES
@@ -108,7 +108,9 @@ class TestInvitations:
             page = person.get(link)
             assert "Springfield USD" in page.text and "new.dm@springfield.example" in page.text
             done = accept(person, link)
-            assert done.status_code == 303 and done.headers["location"] == "/admin/districts"
+            assert done.status_code == 303
+            assert done.headers["location"] == "/admin/districts/springfield"
+            assert person.get(done.headers["location"]).status_code == 200
             districts = person.get("/admin/districts")
             assert "Springfield USD" in districts.text and "Shelbyville SD" not in districts.text
             assert person.get("/admin/districts/shelbyville").status_code == 404
@@ -239,6 +241,35 @@ class TestThroughClassLink:
             assert browser.get(path).status_code == 404
         shelbyville_run = world.service.runs.recent("shelbyville", limit=1)[0].id
         assert browser.get(f"/admin/runs/{shelbyville_run}").status_code == 404
+
+    def test_headed_for_the_staff_home_a_data_manager_lands_on_their_district(
+        self, browser: httpx.Client, world: AdminWorld
+    ) -> None:
+        """A ClassLink sign-in that was headed for /admin ends where a password one does: on
+        a data manager's district page; an ordinary educator's goes on to the staff gate."""
+        dm_id, dm_address = teacher_email(world, "1001", 9)
+        world.service.staff.add_staff(
+            email=dm_address, display_name="Landing DM", role="data_manager",
+            password="a long enough password", district="springfield",
+        )  # fmt: skip
+        plain_id, _ = teacher_email(world, "1001", 10)
+        district = world.sandbox.district_ids["springfield"]
+
+        def classlink_sign_in(sourced_id: str, next_path: str) -> httpx.Response:
+            start = browser.get("/login/start", params={"district": district, "next": next_path})
+            assert start.status_code == 303, start.text
+            return browser.get(pick(browser, start.headers["location"], "1001", sourced_id).url)
+
+        for asked in ("/admin/districts", "/admin"):
+            done = classlink_sign_in(dm_id, asked)
+            assert done.status_code == 303
+            assert done.headers["location"] == "/admin/districts/springfield"
+        # Without a `next`, the educator's own home, as for any educator.
+        assert classlink_sign_in(dm_id, "/").headers["location"] == "/"
+        done = classlink_sign_in(plain_id, "/admin/districts")
+        assert done.status_code == 303 and done.headers["location"] == "/admin/districts"
+        gated = browser.get("/admin/districts")
+        assert gated.status_code == 303 and gated.headers["location"].startswith("/staff/login")
 
     def test_an_email_listed_in_the_onboarding_answers_gets_an_account_made_and_audited(
         self, browser: httpx.Client, world: AdminWorld
@@ -435,7 +466,8 @@ class TestTotp:
             # The next step's code: the enrolment used this step's.
             code = totp_code(secret, time.time() + 30)
             done = code_step(client, code)
-            assert done.status_code == 303 and done.headers["location"] == "/admin/districts"
+            assert done.status_code == 303
+            assert done.headers["location"] == "/admin/districts/springfield"
             assert client.get("/admin/districts").status_code == 200
         with httpx.Client(base_url=world.url) as replay:
             staff_sign_in(replay, "totp.one@springfield.example")
@@ -480,7 +512,8 @@ class TestTotp:
         )
         with httpx.Client(base_url=world.url) as client:
             done = staff_sign_in(client, "totp.three@springfield.example")
-            assert done.status_code == 303 and done.headers["location"] == "/admin/districts"
+            assert done.status_code == 303
+            assert done.headers["location"] == "/admin/districts/springfield"
         with world.service.engine.connect() as conn:
             assert [a for a, _ in staff_changes(conn, staff_id)][-1] == "totp_reset"
 

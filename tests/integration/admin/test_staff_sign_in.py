@@ -30,6 +30,46 @@ class TestStaffSignIn:
         assert page.status_code == 200
         assert "Springfield USD" in page.text and "Shelbyville SD" in page.text
 
+    def test_a_data_manager_lands_on_their_districts_health(
+        self, browser: httpx.Client, world: AdminWorld
+    ) -> None:
+        """Each data manager lands on their own district's page, health first; /admin too."""
+        for dm, slug, name in (
+            (world.dm_springfield, "springfield", "Springfield USD"),
+            (world.dm_shelbyville, "shelbyville", "Shelbyville SD"),
+        ):
+            response = staff_sign_in(browser, dm.email)
+            assert response.status_code == 303
+            assert response.headers["location"] == f"/admin/districts/{slug}"
+            page = browser.get(response.headers["location"])
+            assert page.status_code == 200
+            assert f'<h1 id="district-name">{name} – ' in page.text
+            for figure in ('id="last-success"', 'id="open-errors"', 'id="run-chart"'):
+                assert figure in page.text
+            home = browser.get("/admin")
+            assert (
+                home.status_code == 303 and home.headers["location"] == f"/admin/districts/{slug}"
+            )
+
+    def test_vendor_staff_land_on_the_list_from_the_staff_home_too(
+        self, browser: httpx.Client, world: AdminWorld
+    ) -> None:
+        response = staff_sign_in(browser, world.vendor.email, next_path="/")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/admin/districts"
+        home = browser.get("/admin")
+        assert home.status_code == 303 and home.headers["location"] == "/admin/districts"
+
+    def test_a_page_a_data_manager_asked_for_is_where_they_land(
+        self, browser: httpx.Client, world: AdminWorld
+    ) -> None:
+        """Sent to sign in from a page (the gate's `next`), they go back to it, list or not."""
+        for asked in ("/admin/districts/springfield/issues", "/admin/districts?cursor="):
+            response = staff_sign_in(browser, world.dm_springfield.email, next_path=asked)
+            assert response.status_code == 303 and response.headers["location"] == asked
+        listed = browser.get("/admin/districts")
+        assert listed.status_code == 200 and "Springfield USD" in listed.text
+
     def test_wrong_password_and_unknown_email_get_the_same_answer(
         self, browser: httpx.Client, world: AdminWorld
     ) -> None:

@@ -21,6 +21,7 @@ from rostersync.simulator import generate_district
 
 VENDOR = "vendor@portal.example"
 PASSWORD = "correct horse battery staple"
+SPRINGFIELD = "Springfield USD – Springfield, IL"
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +127,10 @@ class TestDataManagerInBrowser:
         dm.get_by_label("The same password again").fill(PASSWORD)
         dm.screenshot(path=str(SCREENSHOTS / "rostersync-invitation.png"), full_page=True)
         dm.get_by_role("button", name="Save and sign in").click()
-        dm.wait_for_url(f"{world.url}/admin/districts")
-        assert dm.get_by_text("Data manager").is_visible()
+        # Signed in, they land on their district's page, not on a list of one district.
+        dm.wait_for_url(f"{world.url}/admin/districts/springfield")
+        assert dm.get_by_role("heading", name=SPRINGFIELD, level=1).is_visible()
+        assert "Data manager" in dm.locator("header .who").inner_text()
         assert_only_springfield(dm, world, "invited-dm")
         dm.context.close()
 
@@ -146,3 +149,21 @@ class TestDataManagerInBrowser:
         page.get_by_role("button", name=f"{teacher.display_name} — Teacher").click()
         page.wait_for_url(f"{world.url}/")
         assert_only_springfield(page, world, "classlink-dm")
+
+    def test_a_data_manager_sent_through_classlink_from_the_admin_pages_lands_on_theirs(
+        self, page: Any, world: Sandbox
+    ) -> None:
+        """Headed for /admin, a ClassLink sign-in ends on the data manager's district page."""
+        assert world.service is not None
+        teacher = [p for p in world.sso.people("1001") if p.sourced_id.startswith("tch-")][1]
+        world.service.staff.add_staff(
+            email=teacher.email, display_name=teacher.display_name, role="data_manager",
+            password=PASSWORD, district="springfield",
+        )  # fmt: skip
+        page.goto(f"{world.url}/login?next=/admin")
+        page.get_by_label("Find your district").fill("spring")
+        page.get_by_role("button", name="Continue with ClassLink").click()
+        page.get_by_role("button", name=f"{teacher.display_name} — Teacher").click()
+        page.wait_for_url(f"{world.url}/admin/districts/springfield")
+        assert page.get_by_role("heading", name=SPRINGFIELD, level=1).is_visible()
+        assert page.locator("#last-success").is_visible()

@@ -1,6 +1,7 @@
 """Issue #16's walks, in Debian's chromium, with axe-core on every page they pass through.
 
-A data manager signs in, opens their district from the districts list and reads its health, finds
+A data manager signs in and lands on their district's page, which opens with its health (last
+successful sync, open errors, the runs chart); they find
 a held student from the header's search box, reads on the student's page why they are held and
 how to fix it; the district fixes the record in its SIS (the ClassLink simulator's data), the
 data manager presses Revalidate on the issues page, and the student's page then shows them
@@ -68,15 +69,21 @@ def test_a_data_manager_finds_a_held_student_and_sees_the_fix_close_the_issue(
     page = context.new_page()
     audit = Audit(page, world.url)
 
+    # Signed in, a data manager lands on their district's page, health first: no list first.
     staff_sign_in(page, world.url, MANAGER, PASSWORD)
-    page.wait_for_url("**/admin/districts")
-    audit.check("districts", "Districts")
-    page.get_by_role("link", name=SPRINGFIELD).click()
-    page.wait_for_url("**/admin/districts/springfield")
-    audit.check("district", SPRINGFIELD)
-    assert page.locator("#last-success").inner_text() != "none yet"
-    errors = page.locator("#open-errors").inner_text()
-    assert re.fullmatch(r"[1-9]\d* errors?", errors), errors
+    page.wait_for_url(f"{world.url}/admin/districts/springfield")
+    audit.check("district, landed on", SPRINGFIELD)
+    health = page.get_by_role("heading", name="At a glance", level=2)
+    last = page.locator("#last-success")
+    assert health.is_visible() and last.is_visible()
+    when = r"(just now|\d+ \w+ ago)\s+\(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)"
+    assert re.fullmatch(when, last.inner_text().strip()), last.inner_text()
+    errors = page.locator("#open-errors")
+    assert errors.is_visible()
+    assert re.fullmatch(r"[1-9]\d* errors?", errors.inner_text()), errors.inner_text()
+    chart = page.get_by_role("img", name=re.compile(r"^The last \d+ runs?: how long each took"))
+    assert chart.is_visible()
+    assert page.locator("#runs-table tbody tr").count() >= 1
 
     header = page.get_by_role("search", name=f"Search {SPRINGFIELD}")
     header.get_by_role("searchbox").fill(name)
@@ -147,8 +154,9 @@ def test_vendor_staff_review_a_held_runs_students_and_approve_it(
     page = context.new_page()
     audit = Audit(page, world.url)
 
+    # Vendor staff, who look after every district, land on the districts list.
     staff_sign_in(page, world.url, VENDOR, PASSWORD)
-    page.wait_for_url("**/admin/districts")
+    page.wait_for_url(f"{world.url}/admin/districts")
     audit.check("districts, vendor", "Districts")
     page.get_by_role("link", name=SPRINGFIELD).click()
     page.wait_for_url("**/admin/districts/springfield")

@@ -126,7 +126,7 @@ def signed_in(chromium: Any, world: Sandbox, email: str) -> Any:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{world.url}/admin/districts")
+    page.wait_for_url(f"{world.url}/admin/districts/springfield")  # a data manager's landing
     return page
 
 

@@ -38,7 +38,7 @@ def page(chromium: Any, showcase: Showcase) -> Iterator[Any]:
     tab.get_by_label("Email", exact=True).fill(login.email)
     tab.get_by_label("Password", exact=True).fill(login.password)
     tab.get_by_role("button", name="Sign in").click()
-    tab.wait_for_url("**/admin/districts")
+    tab.wait_for_url("**/admin/districts/springfield")
     yield tab
     context.close()
 

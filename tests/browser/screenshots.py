@@ -1,8 +1,10 @@
 """`make screenshots`: the portal's main pages as PNGs in docs/screenshots/, for the README.
 
 The pages are those of the world `rostersync demo --serve` shows (demo/showcase.py): Springfield
-with its planted bad records open as issues and a held sync, seen by vendor staff, and one of its
-students signed in through the ClassLink simulator. Playwright drives Debian's chromium
+with its planted bad records open as issues and a held sync. Its data manager signs in and lands
+on the district's page (its health: last successful sync, open errors, the runs chart), then finds
+a held student by name; vendor staff see the issues, the held sync and a run's report; one of its
+students signs in through the ClassLink simulator. Playwright drives Debian's chromium
 (/usr/bin/chromium), as the browser tests do; each shot is the 1280-pixel-wide window, not the
 whole page, so the files stay small. Run from the repository's root:
 
@@ -11,6 +13,7 @@ whole page, so the files stay small. Run from the repository's root:
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -18,6 +21,7 @@ from typing import Any
 
 from playwright.sync_api import sync_playwright
 from tests.browser.conftest import ARGS, CHROMIUM
+from tests.browser.walks import name_of
 
 from rostersync.demo.showcase import Showcase, demo_settings, start_showcase
 from rostersync.logs import configure_logging
@@ -34,7 +38,6 @@ def staff_pages(showcase: Showcase) -> list[tuple[str, str]]:
     first = showcase.sandbox.service.runs.recent("springfield", limit=5)[-1]
     held = f"/admin/runs/{showcase.held_run_id}"
     return [
-        ("district.png", "/admin/districts/springfield"),
         ("issues.png", "/admin/districts/springfield/issues"),
         ("held-run.png", held),
         ("held-run-review.png", f"{held}#changes"),
@@ -42,8 +45,18 @@ def staff_pages(showcase: Showcase) -> list[tuple[str, str]]:
     ]
 
 
+def sign_in(page: Any, showcase: Showcase, role: str, lands: str) -> None:
+    """Sign in at /staff/login as the showcase's account with `role`; wait for where it lands."""
+    login = showcase.login(role)
+    page.goto(f"{showcase.url}/staff/login")
+    page.get_by_label("Email", exact=True).fill(login.email)
+    page.get_by_label("Password", exact=True).fill(login.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{showcase.url}{lands}")
+
+
 def take(browser: Any, showcase: Showcase, out: Path) -> list[Path]:
-    """Sign in as vendor staff and as a student, and shoot each page into `out`."""
+    """Sign in as the data manager, as vendor staff and as a student; shoot each page into `out`."""
     shots: list[Path] = []
 
     def shot(page: Any, name: str) -> None:
@@ -69,16 +82,35 @@ def take(browser: Any, showcase: Showcase, out: Path) -> list[Path]:
     finally:
         context.close()
 
-    vendor = showcase.login("vendor_staff")
+    # The data manager lands on the district's health, then finds a held student by name.
+    district = showcase.sandbox.districts[0]
+    held = next(p for p in district.data.planted if p.problem == "missing_grade")
+    held_name = name_of(district.data, held.sourced_id)
     context = browser.new_context(viewport=VIEWPORT)
     try:
         page = context.new_page()
         page.set_default_timeout(30_000)
-        page.goto(f"{showcase.url}/staff/login")
-        page.get_by_label("Email", exact=True).fill(vendor.email)
-        page.get_by_label("Password", exact=True).fill(vendor.password)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/admin/districts")
+        sign_in(page, showcase, "data_manager", "/admin/districts/springfield")
+        page.get_by_role("heading", name="At a glance").wait_for()
+        shot(page, "district.png")
+        page.goto(f"{showcase.url}/admin/districts/springfield#runs-heading")
+        page.get_by_role("img", name=re.compile("^The last ")).wait_for()
+        shot(page, "district-runs.png")
+        header = page.get_by_role("search", name=re.compile("^Search "))
+        header.get_by_role("searchbox").fill(held_name)
+        header.get_by_role("button", name="Search").click()
+        page.wait_for_url("**/search?q=*")
+        page.get_by_role("link", name=held_name, exact=True).first.click()
+        page.get_by_role("heading", level=1, name=re.compile(f"^{re.escape(held_name)}")).wait_for()
+        shot(page, "held-student.png")
+    finally:
+        context.close()
+
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        sign_in(page, showcase, "vendor_staff", "/admin/districts")
         for name, path in staff_pages(showcase):
             page.goto(f"{showcase.url}{path}")
             page.get_by_role("heading", level=1).wait_for()

@@ -14,6 +14,7 @@ leaving the other workers idle at the end. The order only schedules: every test 
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,13 @@ SERIAL = (
     "tests/integration/reliability/test_database_lost.py",
     "tests/integration/reliability/test_two_districts_sqlite.py",
 )
+# Staff passwords are hashed with argon2id at one pass over 1 MiB here instead of the default's
+# three passes over 64 MiB (0.2 s of CPU a hash on this machine), in this process and in every
+# process it starts: a run makes and signs in to staff accounts hundreds of times. The same code
+# hashes and verifies either way; tests/unit/staff/test_password_costs.py checks the defaults.
+for _name, _cost in (("TIME_COST", "1"), ("MEMORY_KIB", "1024"), ("PARALLELISM", "1")):
+    os.environ.setdefault(f"ROSTERSYNC_PASSWORD_HASH_{_name}", _cost)
+
 DURATIONS = Path(__file__).with_name("durations.json")
 # A file missing from DURATIONS is guessed at this many seconds per test.
 GUESS_PER_TEST = 0.5

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rostersync.errors import ConfigError
@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     rate_limit_per_account: str = "10 per 1 hour"
     rate_limit_storage_url: str = Field(default="", repr=False)
     staff_lockout_seconds: int = Field(default=15 * 60, ge=1)
+    # Staff passwords are hashed with argon2id at these costs: by default the RFC 9106 second
+    # recommendation (3 passes over 64 MiB, 4 lanes), argon2-cffi's own. Raising them rehashes each
+    # password at its next sign-in; lowering them is for test machines only (docs/security.md).
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=64 * 1024, ge=8)
+    password_hash_parallelism: int = Field(default=4, ge=1)
     metrics_from_loopback: bool = True
     # Roster requests (decision 0029): every worker pulling for any district draws from one
     # budget per roster-server host, counted where the sign-in budgets are (empty: Redis when the
@@ -152,6 +158,15 @@ class Settings(BaseSettings):
     @property
     def vendor_alert_addresses(self) -> list[str]:
         return [a.strip() for a in self.vendor_alert_emails.split(",") if a.strip()]
+
+    @model_validator(mode="after")
+    def _password_memory_covers_its_lanes(self) -> Settings:
+        if self.password_hash_memory_kib < 8 * self.password_hash_parallelism:
+            raise ValueError(
+                "password_hash_memory_kib must be at least 8 KiB per lane "
+                f"({8 * self.password_hash_parallelism} for {self.password_hash_parallelism} lanes)"
+            )
+        return self
 
     @field_validator("page_size")
     @classmethod

@@ -58,7 +58,7 @@ class StaffAuth(Invitations):
 
     Args:
         engine: The portal database.
-        settings: Session lifetime.
+        settings: Session lifetime, and the password hash's costs.
         hasher: The argon2id hasher (tests may pass cheaper parameters).
     """
 
@@ -72,7 +72,11 @@ class StaffAuth(Invitations):
     ) -> None:
         self.engine = engine
         self.settings = settings
-        self.hasher = hasher or PasswordHasher()
+        self.hasher = hasher or PasswordHasher(
+            time_cost=settings.password_hash_time_cost,
+            memory_cost=settings.password_hash_memory_kib,
+            parallelism=settings.password_hash_parallelism,
+        )
         # Unix seconds: TOTP codes, and the time sign-in and its lockout go by; tests move it.
         self.clock = clock or (lambda: datetime.now(UTC).timestamp())
         self._box: SecretBox | None = None

@@ -27,6 +27,7 @@ import httpcore
 import httpx
 
 from rostersync.errors import FatalSourceError
+from rostersync.oneroster.http import tls_context
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
@@ -154,7 +155,7 @@ class _GuardedTransport(httpx.HTTPTransport):
     """httpx's own transport over a connection pool whose connections the guard opens."""
 
     def __init__(self, policy: OutboundPolicy, resolver: Resolver) -> None:
-        super().__init__()
+        super().__init__(verify=tls_context())
         self._policy = policy
         # httpx builds its pool without a way to pass a network backend; rebuild it with ours,
         # keeping httpx's TLS context (certificates verified against the host name).

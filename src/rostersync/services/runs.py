@@ -21,11 +21,13 @@ from rostersync.services.pushed_sources import newest_pushed_source
 from rostersync.store import delta as store_delta
 from rostersync.store import districts as store_districts
 from rostersync.store import issue_lists as store_issue_lists
+from rostersync.store import plan_changes as store_plan_changes
 from rostersync.store import plan_subjects as store_plan_subjects
 from rostersync.store import progress as store_progress
 from rostersync.store import push as store_push
 from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
+from rostersync.store.keyset import Seek, SeekPage
 from rostersync.sync import events
 from rostersync.sync.delta import execute_delta
 from rostersync.sync.metered import count_runs
@@ -312,6 +314,29 @@ class Runs:
         """Names, roles, student IDs and schools of a plan's (kind, sourcedId) changes."""
         with self._engine.connect() as conn:
             return store_plan_subjects.lookup_subjects(conn, district_id, keys)
+
+    def listed_changes(
+        self, run_id: str, district_id: str, *, action: str, text: str, seek: Seek | None
+    ) -> tuple[SeekPage, list[store_plan_changes.ListedChange]] | None:
+        """A page (50) of the changes listed when the run was held, named; None when none were
+        (a preview, or a run held before they were listed: its summary is all there is)."""
+        with self._engine.connect() as conn:
+            if not store_plan_changes.recorded(conn, run_id):
+                return None
+            return store_plan_changes.page(
+                conn, run_id, district_id, action=action, text=text, seek=seek
+            )
+
+    def every_listed_change(
+        self, run_id: str, district_id: str, *, action: str, text: str
+    ) -> list[store_plan_changes.ListedChange] | None:
+        """Every listed change that matches, for the download; None as for `listed_changes`."""
+        with self._engine.connect() as conn:
+            if not store_plan_changes.recorded(conn, run_id):
+                return None
+            return list(
+                store_plan_changes.every(conn, run_id, district_id, action=action, text=text)
+            )
 
     def progress(self, run_id: str) -> store_progress.RunProgress | None:
         """A run's last recorded progress, or None.

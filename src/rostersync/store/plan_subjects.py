@@ -2,18 +2,33 @@
 
 A plan stores each change by kind and sourcedId only (`sync/report.py` `raw_items`). The held
 run's page names them with `lookup_subjects`: one set-based SELECT per kind for the ids it is
-given (a page of them, or a chunk at a time for a download), never one per record. A record the
-plan would create is not in the portal yet and has no subject.
+given (a page of them, or a chunk at a time for a download), never one per record. A held run's
+changes, listed in full in `plan_changes`, are named by `listed_subjects`: the same names, joined
+in SQL, so the run's page can page, search and count them in the database. A record the plan
+would create is not in the portal yet and has no subject.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    String,
+    Subquery,
+    Table,
+    and_,
+    func,
+    literal,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.engine import Connection
 
 from rostersync.domain.records import EntityKind
@@ -27,8 +42,10 @@ from rostersync.store.tables import (
     orgs,
     students,
 )
+from rostersync.store.workflow_tables import plan_changes
 
 SubjectKey = tuple[str, str]
+SUBJECT_COLUMNS = ("name", "role", "student_id", "school")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,48 +62,37 @@ def _full_name(given: ColumnElement[str], family: ColumnElement[str]) -> ColumnE
     return func.trim(given + literal(" ", String) + family, type_=String)
 
 
-def _query(kind: EntityKind, district_id: str, ids: Sequence[str]) -> Select[Any]:
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    """How one kind's records are named: its table, the joins that name it, and the four
+    columns (name, role, student ID, school)."""
+
+    table: Table
+    joins: Callable[[FromClause], FromClause]
+    columns: tuple[ColumnElement[Any], ...]
+
+
+def _subject(kind: EntityKind) -> _Subject:
     school = orgs.alias("school")
     blank = literal("", String)
+
+    def in_school(t: Table) -> Callable[[FromClause], FromClause]:
+        return lambda f: f.outerjoin(school, school.c.id == t.c.school_id)
+
+    of_school = func.coalesce(school.c.name, blank)
     if kind is EntityKind.STUDENT:
         t = students
-        return (
-            select(
-                t.c.sourced_id,
-                _full_name(t.c.given_name, t.c.family_name),
-                literal("student", String),
-                t.c.student_id,
-                func.coalesce(school.c.name, blank),
-            )
-            .select_from(t.outerjoin(school, school.c.id == t.c.school_id))
-            .where(t.c.district_id == district_id, t.c.sourced_id.in_(ids))
+        name = _full_name(t.c.given_name, t.c.family_name)
+        return _Subject(
+            t, in_school(t), (name, literal("student", String), t.c.student_id, of_school)
         )
     if kind is EntityKind.EDUCATOR:
         t = educators
-        return (
-            select(
-                t.c.sourced_id,
-                _full_name(t.c.given_name, t.c.family_name),
-                t.c.role,
-                blank,
-                func.coalesce(school.c.name, blank),
-            )
-            .select_from(t.outerjoin(school, school.c.id == t.c.school_id))
-            .where(t.c.district_id == district_id, t.c.sourced_id.in_(ids))
-        )
+        name = _full_name(t.c.given_name, t.c.family_name)
+        return _Subject(t, in_school(t), (name, t.c.role, blank, of_school))
     if kind is EntityKind.CLASS:
         t = classes
-        return (
-            select(
-                t.c.sourced_id,
-                t.c.title,
-                literal("class", String),
-                blank,
-                func.coalesce(school.c.name, blank),
-            )
-            .select_from(t.outerjoin(school, school.c.id == t.c.school_id))
-            .where(t.c.district_id == district_id, t.c.sourced_id.in_(ids))
-        )
+        return _Subject(t, in_school(t), (t.c.title, literal("class", String), blank, of_school))
     if kind is EntityKind.ENROLLMENT:
         t = enrollments
         person = func.coalesce(
@@ -95,23 +101,18 @@ def _query(kind: EntityKind, district_id: str, ids: Sequence[str]) -> Select[Any
             t.c.user_sourced_id,
             type_=String,
         )
-        return (
-            select(
-                t.c.sourced_id,
-                person
-                + literal(" in ", String)
-                + func.coalesce(classes.c.title, blank, type_=String),
-                t.c.role,
-                func.coalesce(students.c.student_id, blank),
-                func.coalesce(school.c.name, blank),
-            )
-            .select_from(
-                t.outerjoin(students, students.c.id == t.c.student_id)
-                .outerjoin(educators, educators.c.id == t.c.educator_id)
-                .outerjoin(classes, classes.c.id == t.c.class_id)
-                .outerjoin(school, school.c.id == t.c.school_id)
-            )
-            .where(t.c.district_id == district_id, t.c.sourced_id.in_(ids))
+        name = (
+            person + literal(" in ", String) + func.coalesce(classes.c.title, blank, type_=String)
+        )
+        return _Subject(
+            t,
+            lambda f: (
+                f.outerjoin(students, students.c.id == enrollments.c.student_id)
+                .outerjoin(educators, educators.c.id == enrollments.c.educator_id)
+                .outerjoin(classes, classes.c.id == enrollments.c.class_id)
+                .outerjoin(school, school.c.id == enrollments.c.school_id)
+            ),
+            (name, t.c.role, func.coalesce(students.c.student_id, blank), of_school),
         )
     named = {
         EntityKind.ORG: (orgs, orgs.c.name, orgs.c.type),
@@ -122,10 +123,64 @@ def _query(kind: EntityKind, district_id: str, ids: Sequence[str]) -> Select[Any
             academic_sessions.c.type,
         ),
     }
-    table, name, role = named[kind]
-    return select(table.c.sourced_id, name, role, blank, blank).where(
-        table.c.district_id == district_id, table.c.sourced_id.in_(ids)
+    table, title, role = named[kind]
+    return _Subject(table, lambda f: f, (title, role, blank, blank))
+
+
+def _query(kind: EntityKind, district_id: str, ids: Sequence[str]) -> Select[Any]:
+    subject = _subject(kind)
+    t = subject.table
+    return (
+        select(t.c.sourced_id, *subject.columns)
+        .select_from(subject.joins(t))
+        .where(t.c.district_id == district_id, t.c.sourced_id.in_(ids))
     )
+
+
+def listed_subjects(run_id: str, district_id: str, *, lateral: bool) -> Subquery:
+    """A held run's listed changes (`store.plan_changes`) with their subjects, as one subquery:
+    section, kind, action, sourced_id, portal_id (NULL when the portal does not hold the record:
+    one the plan would create), name, role, student_id and school. One branch per kind, each
+    joining the changes to that kind's table by sourcedId, so a search, its count and a download
+    are each one statement.
+
+    With `lateral` (PostgreSQL), each change's record is a LATERAL subquery with LIMIT 1, so it is
+    always probed through the (district, sourcedId) index: as a plain join, before the new
+    table's first ANALYZE, PostgreSQL matched each change against the whole district instead.
+    SQLite probes the index for the plain join.
+    """
+    h = plan_changes
+    branches = []
+    for kind in EntityKind:
+        subject = _subject(kind)
+        t = subject.table
+        named = (t.c.id.label("portal_id"), *_labelled(subject.columns))
+        found = and_(t.c.district_id == district_id, t.c.sourced_id == h.c.sourced_id)
+        source: FromClause
+        if lateral:
+            record = (
+                select(*named)
+                .select_from(subject.joins(t))
+                .where(found)
+                .order_by(t.c.sourced_id)
+                .limit(1)
+                .lateral()
+            )
+            source = h.outerjoin(record, true())
+            columns: list[ColumnElement[Any]] = [record.c[c.name] for c in named]
+        else:
+            source = subject.joins(h.outerjoin(t, found))
+            columns = list(named)
+        branches.append(
+            select(h.c.section, h.c.kind, h.c.action, h.c.sourced_id, *columns)
+            .select_from(source)
+            .where(h.c.run_id == run_id, h.c.kind == kind.value)
+        )
+    return union_all(*branches).subquery("listed")
+
+
+def _labelled(columns: tuple[ColumnElement[Any], ...]) -> list[ColumnElement[Any]]:
+    return [c.label(n) for c, n in zip(columns, SUBJECT_COLUMNS, strict=True)]
 
 
 def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:

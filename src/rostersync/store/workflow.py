@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Connection
 
 from rostersync.domain.issues import ValidationIssue
@@ -28,7 +28,7 @@ from rostersync.store.tables import (
     sync_runs,
     validation_issues,
 )
-from rostersync.store.workflow_tables import run_plans, sync_locks, workflow_settings
+from rostersync.store.workflow_tables import plan_changes, run_plans, sync_locks, workflow_settings
 
 # Ids per `IN (…)` list, as in store/apply.py.
 CHUNK = 1000
@@ -168,7 +168,8 @@ def decide_run(
     actor: str,
     now: datetime,
 ) -> bool:
-    """Move a run waiting for a decision to `status`, only if it is still waiting.
+    """Move a run waiting for a decision to `status`, only if it is still waiting, and delete
+    the changes listed for its review.
 
     Returns:
         False when the run was no longer in one of the `pending` states (someone decided first).
@@ -185,6 +186,8 @@ def decide_run(
         .where(run_plans.c.run_id == run_id)
         .values(decided_by=actor, decided_at=now)
     )
+    # Its changes were listed for this decision only (`store.plan_changes`).
+    conn.execute(delete(plan_changes).where(plan_changes.c.run_id == run_id))
     return True
 
 

@@ -2,7 +2,8 @@
 
 `sync_locks` makes one sync per district a database fact, so it holds across processes and
 machines. `run_plans` keeps what a previewed, held or applied run intended, with the fingerprint
-an approval is checked against. `workflow_settings` holds a district's safeguard thresholds and
+an approval is checked against. `plan_changes` lists every change a held run's plan
+would make, for its review. `workflow_settings` holds a district's safeguard thresholds and
 pause window. The validation-issue lifecycle's columns (`last_seen_run`, `closed_by_run`) are
 defined with `validation_issues` itself, in `rostersync.store.tables`.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, Table, Text
 
-from rostersync.store.tables import ID, UtcDateTime, metadata
+from rostersync.store.tables import ID, SOURCED_ID, UtcDateTime, metadata
 
 sync_locks = Table(
     "sync_locks",
@@ -46,6 +47,20 @@ run_plans = Table(
     Index(None, "district_id"),
 )
 
+# Every change a held run's plan would make, by kind and sourcedId (`store.plan_changes`): written
+# in batches in the transaction that holds the run and deleted when the run is decided, so its
+# page lists them all where the summary keeps 200 of each. `section` is the order a person reviews
+# them in (people first, then by change), so a page of them is a range of the primary key.
+plan_changes = Table(
+    "plan_changes",
+    metadata,
+    Column("run_id", String(ID), ForeignKey("run_plans.run_id"), primary_key=True),
+    Column("section", Integer, primary_key=True),
+    Column("sourced_id", String(SOURCED_ID), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("action", String(16), nullable=False),
+)
+
 workflow_settings = Table(
     "workflow_settings",
     metadata,
@@ -56,4 +71,4 @@ workflow_settings = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
-__all__ = ["metadata", "run_plans", "sync_locks", "workflow_settings"]
+__all__ = ["metadata", "plan_changes", "run_plans", "sync_locks", "workflow_settings"]

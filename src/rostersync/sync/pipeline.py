@@ -35,6 +35,7 @@ from rostersync.errors import RunNotPending, SourceChanged, SourceError, SyncInP
 from rostersync.store import apply as store_apply
 from rostersync.store import delta as store_delta
 from rostersync.store import locks as store_locks
+from rostersync.store import plan_changes as store_plan_changes
 from rostersync.store import roster as store_roster
 from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
@@ -463,7 +464,10 @@ def _keep_for_decision(
         items=planned.items,
         held_reason=report.reason,
     )
-    if reasons:
+    if reasons:  # every change, for the review (the summary keeps 200 of each)
+        writes = {EntityKind.ENROLLMENT: enrollment_writes(state.spool, planned.enrollments)}
+        changes = store_plan_changes.changes_of(planned.plan, planned.matched, writes)
+        store_plan_changes.record(conn, run_id, changes)
         store_workflow.audit(
             conn,
             district_id=district_id,

@@ -344,9 +344,6 @@ def create_admin_router(service: Services) -> APIRouter:
         except NotFoundError:
             return None  # a failed or skipped run has no plan
 
-    def subjects_of(district_id: str) -> Any:
-        return lambda keys: service.runs.plan_subjects(district_id, keys)
-
     @router.get("/admin/runs/{run_id}", response_class=HTMLResponse)
     def run_page(
         request: Request,
@@ -356,6 +353,7 @@ def create_admin_router(service: Services) -> APIRouter:
         q: Search = "",
         action: Action = "",
         page_number: PageNumber = 1,
+        cursor: CursorParam = "",
     ) -> Any:
         # Imported here: web/uploads.py builds on this module.
         from rostersync.web.uploads import describe_progress
@@ -367,7 +365,13 @@ def create_admin_router(service: Services) -> APIRouter:
         action = action if action in held_review.ACTIONS else ""
         changes = (
             held_review.review(
-                plan, subjects_of(district.id), action=action, text=q, page=page_number
+                service.runs,
+                plan,
+                district.id,
+                action=action,
+                text=q,
+                cursor=cursor,
+                page=page_number,
             )
             if plan is not None and pending
             else None
@@ -404,11 +408,8 @@ def create_admin_router(service: Services) -> APIRouter:
         if plan is None:
             raise not_found()
         action = action if action in held_review.ACTIONS else ""
-        rows = held_review.matching(
-            held_review.plan_changes(plan), subjects_of(district.id), action=action, text=q
-        )
         return Response(
-            held_review.changes_csv(rows),
+            held_review.download(service.runs, plan, district.id, action=action, text=q),
             media_type=CSV_TYPE,
             headers={
                 "Content-Disposition": (

@@ -1,10 +1,12 @@
 """A held or previewed run reviewed where it is decided: the records its plan would change.
 
-`plan_changes` reads a stored plan's summary (`sync/report.py` `plan_summary`): per kind and
-outcome, the count and the first 200 sourcedIds (the plan's items are only digests).
-`review` filters them by action and by text (name, student ID or ClassLink id), pages them 50 at
-a time and names each page's records with one set-based lookup per kind. `changes_csv` is the
-same list as a spreadsheet-safe download; `decision_words` names the counts a decision confirms;
+A run held since its changes were listed in full (`store.plan_changes`) is reviewed from that
+list: `review` pages it by keyset, 50 at a time, with the list's total, searched by name,
+student ID or ClassLink id in SQL; `download` is every change that matches, as a
+spreadsheet-safe CSV. A preview, or a run held before that list was kept, is reviewed from its
+plan's summary (`sync/report.py` `plan_summary`): per kind and outcome, the count and the first
+200 sourcedIds, paged by number and named a page at a time (`plan_changes`, `matching`); the page
+then says the list is partial. `decision_words` names the counts a decision confirms;
 `hold_words` says in plain words which threshold tripped.
 """
 
@@ -16,29 +18,27 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from rostersync.domain.records import EntityKind
 from rostersync.notify.csvfile import BOM, neutralise
+from rostersync.services.runs import Runs
+from rostersync.store import plan_changes as store_plan_changes
 from rostersync.store.plan_subjects import PlanSubject
 from rostersync.store.workflow import PlanRecord
+from rostersync.web.paging import links_of, page_seek
 
 PAGE_SIZE = 50
 # The actions a person reviews, in the order they are listed; the summary's outcome for each.
-ACTIONS = {
-    "deactivate": "deactivated",
-    "update": "updated",
-    "create": "created",
-    "restore": "restored",
-}
+OUTCOMES = {"deactivate": "deactivated", "update": "updated", "create": "created"}
+ACTIONS = {a: OUTCOMES.get(a, "restored") for a in store_plan_changes.ACTIONS}
 # People first (whom a hold is usually about), then what they are enrolled in.
-ORDER = {
-    kind: n
-    for n, kind in enumerate(
-        ("student", "educator", "enrollment", "class", "course", "org", "academicSession")
-    )
-}
+ORDER = {kind: n for n, kind in enumerate(store_plan_changes.KINDS)}
 NOT_IN_PORTAL = "Not in the portal yet"
-CSV_COLUMNS = ("action", "name", "role", "student_id", "school", "classlink_id", "kind")
+# A record by name, role, student ID and school; its ClassLink id second.
+CSV_COLUMNS = ("name", "role", "student_id", "school", "classlink_id", "kind", "action")
+# The cursor of the keyset-paged list (`web/paging.py`).
+LIST_NAME = "run-changes"
 
 Lookup = Callable[[Sequence[tuple[str, str]]], dict[tuple[str, str], PlanSubject]]
 
@@ -74,16 +74,18 @@ class Row:
     school: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Review:
-    """One page of a plan's changes, and where it sits among them."""
+    """One page of a plan's changes, where it sits among them, and its links."""
 
     rows: list[Row]
     total: int
     first: int
     last: int
-    page: int
-    pages: int
+    next_url: str
+    previous_url: str
+    first_url: str
+    # Every change of the chosen action is listed (the full list, or a summary short of its cap).
     itemised: bool
     # Changes of the chosen action the summary lists, and the plan counts (more past the cap).
     listed: int
@@ -152,10 +154,16 @@ def matching(changes: list[Change], lookup: Lookup, *, action: str, text: str) -
     ]
 
 
-def review(
-    plan: PlanRecord, lookup: Lookup, *, action: str = "", text: str = "", page: int = 1
+def _link(path: str, params: dict[str, str | int]) -> str:
+    kept = {k: v for k, v in params.items() if v not in ("", None)}
+    return path + (f"?{urlencode(kept)}" if kept else "")
+
+
+def _summary_review(
+    plan: PlanRecord, lookup: Lookup, path: str, *, action: str, text: str, page: int
 ) -> Review:
-    """One page (50 records) of the plan's changes of `action` that match `text`.
+    """One page (50 records) of the changes of `action` that match `text` that the plan's
+    summary lists, paged by number.
 
     Without a search, only the page's records are looked up; a search looks up every change of
     the action, a chunk at a time, since it matches on names.
@@ -173,34 +181,101 @@ def review(
         rows = every[start : start + PAGE_SIZE]
     else:
         rows = _rows(changes[start : start + PAGE_SIZE], lookup)
+    query: dict[str, str | int] = {"q": text, "action": action}
     return Review(
         rows=rows,
         total=total,
         first=start + 1 if total else 0,
         last=start + len(rows),
-        page=page,
-        pages=pages,
+        next_url=_link(path, {**query, "page": page + 1}) if page < pages else "",
+        previous_url=_link(path, {**query, "page": page - 1}) if page > 1 else "",
+        first_url=_link(path, query),
         itemised=len(changes) >= counted(plan, action),
         listed=len(changes),
         counted=counted(plan, action),
     )
 
 
+def _row(change: store_plan_changes.ListedChange) -> Row:
+    listed = Change(change.kind, change.action, change.sourced_id)
+    if not change.in_portal:
+        return Row(listed, NOT_IN_PORTAL, listed.kind_label, "", "")
+    role = change.role or listed.kind_label
+    return Row(listed, change.name, role, change.student_id, change.school)
+
+
+def review(
+    runs: Runs,
+    plan: PlanRecord,
+    district_id: str,
+    *,
+    action: str = "",
+    text: str = "",
+    cursor: str = "",
+    page: int = 1,
+) -> Review:
+    """One page of the run's changes of `action` (all when empty) that match `text`: from the
+    full list by `cursor` when the run's changes were listed, else from its summary by `page`.
+
+    Raises:
+        PageError: The cursor is not one this list made (a 400 page that links the first page).
+    """
+    path = f"/admin/runs/{plan.run_id}"
+    query: dict[str, str | int] = {"q": text, "action": action}
+    first_url = _link(path, query)
+    seek = page_seek(cursor, LIST_NAME, store_plan_changes.KEY_SHAPE, first_url)
+    listed = runs.listed_changes(plan.run_id, district_id, action=action, text=text, seek=seek)
+    if listed is None:
+        return _summary_review(
+            plan, runs_lookup(runs, district_id), path, action=action, text=text, page=page
+        )
+    found, changes = listed
+    links = links_of(found, LIST_NAME, path, query)
+    return Review(
+        rows=[_row(c) for c in changes],
+        total=found.total,
+        first=found.first,
+        last=found.last,
+        next_url=links.next_url,
+        previous_url=links.previous_url,
+        first_url=first_url,
+        itemised=True,
+        listed=found.total,
+        counted=found.total,
+    )
+
+
+def runs_lookup(runs: Runs, district_id: str) -> Lookup:
+    """Names of a summary's changes, from the portal's records."""
+    return lambda keys: runs.plan_subjects(district_id, keys)
+
+
+def download(runs: Runs, plan: PlanRecord, district_id: str, *, action: str, text: str) -> str:
+    """Every change of `action` that matches `text`, as `changes_csv`: the full list when the
+    run's changes were listed, else what its summary lists."""
+    listed = runs.every_listed_change(plan.run_id, district_id, action=action, text=text)
+    if listed is None:
+        lookup = runs_lookup(runs, district_id)
+        return changes_csv(matching(plan_changes(plan), lookup, action=action, text=text))
+    return changes_csv(_row(c) for c in listed)
+
+
 def changes_csv(rows: Iterable[Row]) -> str:
-    """The rows as a UTF-8 CSV with a byte-order mark, every cell neutralised."""
+    """The rows as a UTF-8 CSV with a byte-order mark, every cell neutralised: each record by
+    name, role, student ID and school, then its ClassLink id, kind and change."""
     out = io.StringIO()
     out.write(BOM)
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for r in rows:
         cells = (
-            r.change.action,
             r.name,
             r.role,
             r.student_id,
             r.school,
             r.change.sourced_id,
             r.change.kind_label,
+            r.change.action,
         )
         writer.writerow([neutralise(cell) for cell in cells])
     return out.getvalue()

@@ -204,6 +204,9 @@ def test_a_held_push_lists_the_open_issues_for_the_files(
     kinds = world.service.runs.plan(run.id).summary["kinds"]
     planned = sum(k["deactivated"]["count"] for k in kinds.values() if "deactivated" in k)
     assert f"It would deactivate {planned} records; the first 10:" in text
+    # Naming only the first, it links the run's full list of them.
+    full_list = f"{world.url}/admin/runs/{run.id}?action=deactivate#changes"
+    assert full_list in text and html.escape(full_list) in message.get_body(("html",)).get_content()
     named = [ln for ln in text.splitlines() if re.fullmatch(r"  - .+, student stu-\d+", ln)]
     assert len(named) == 10
     gone = set(students[: len(students) // 2])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from rostersync.domain.issues import Severity, ValidationIssue
 from rostersync.domain.records import Educator, Student
 from rostersync.domain.references import issue as _issue
+from rostersync.domain.references import named
 from rostersync.domain.rules import DistrictRules
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def email_problems(
             sid,
             "email",
             "invalid_email",
-            f"{label.capitalize()} {sid!r} has email {account.email!r}, which is not an email "
+            f"{named(account)} has email {account.email!r}, which is not an email "
             f"address.{consequence}",
             f"Correct the {label}'s email in the SIS.",
             severity,
@@ -60,7 +61,7 @@ def email_problems(
             sid,
             "email",
             "duplicate_email",
-            f"{label.capitalize()} {sid!r} has email {account.email!r}, which is also used by "
+            f"{named(account)} has email {account.email!r}, which is also used by "
             f"{others}.{consequence}",
             "Each person needs their own email; correct the duplicate in the SIS.",
             severity,

@@ -73,6 +73,12 @@ def describe(record: Record) -> str:
     return f"{label} “{title}” ({sid})" if title else f"{label} {sid}"
 
 
+def named(record: Record) -> str:
+    """`describe` at the start of a sentence: `Student Mary White (stu-1)`."""
+    text = describe(record)
+    return text[:1].upper() + text[1:]
+
+
 def waiting_key(kind: str, target: str) -> str:
     """The `skipped` key counting the records of `kind` that wait for `target` (`describe`)."""
     return f"{kind}_{WAITING}:{target}"

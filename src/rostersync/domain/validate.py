@@ -34,7 +34,14 @@ from rostersync.domain.records import (
     SchoolClass,
     Student,
 )
-from rostersync.domain.references import DELETED, Refused, describe, reference, waiting_key
+from rostersync.domain.references import (
+    DELETED,
+    Refused,
+    describe,
+    named,
+    reference,
+    waiting_key,
+)
 from rostersync.domain.references import POINTS_AT_DELETED as POINTS_AT_DELETED
 from rostersync.domain.references import WAITING as WAITING
 from rostersync.domain.references import issue as _issue
@@ -310,7 +317,7 @@ def validate_roster(
                     course.sourced_id,
                     "title",
                     "missing_title",
-                    f"Course {course.sourced_id!r} has no title.",
+                    f"{named(course)} has no title.",
                     "Give the course a title in the SIS.",
                 )
             )
@@ -344,7 +351,7 @@ def validate_roster(
                     sid,
                     "title",
                     "missing_title",
-                    f"Class {sid!r} has no title.",
+                    f"{named(klass)} has no title.",
                     "Give the class a title in the SIS; teachers see it.",
                 )
             )
@@ -359,7 +366,7 @@ def validate_roster(
                     sid,
                     "terms",
                     "missing_term",
-                    f"Class {sid!r} is not in any term.",
+                    f"{named(klass)} is not in any term.",
                     "Assign the class to at least one term in the SIS.",
                 )
             )
@@ -411,7 +418,7 @@ def validate_roster(
                         sid,
                         name,
                         f"missing_{name}",
-                        f"{label.capitalize()} {sid!r} has no {name}.",
+                        f"{named(account)} has no {name}.",
                         f"Fill in the {label}'s {name} in the SIS.",
                     )
                 )
@@ -422,7 +429,7 @@ def validate_roster(
                     sid,
                     "orgs",
                     "missing_school",
-                    f"{label.capitalize()} {sid!r} does not belong to any school.",
+                    f"{named(account)} does not belong to any school.",
                     f"Assign the {label} to a school in the SIS.",
                 )
             )
@@ -438,7 +445,7 @@ def validate_roster(
                         sid,
                         "grades",
                         "invalid_grade",
-                        f"Student {sid!r} has grade {account.grade!r}, which is not a CEDS "
+                        f"{named(account)} has grade {account.grade!r}, which is not a CEDS "
                         "grade code; the student was added without a grade.",
                         "Use a CEDS grade code: KG, 01–12, PK, TK, IT, PR, PS, UG or Other.",
                         Severity.WARNING,

@@ -22,6 +22,7 @@ from rostersync.domain.records import (
     shared,
 )
 from rostersync.domain.references import issue as _issue
+from rostersync.domain.references import named
 from rostersync.domain.rules import DistrictRules, EligibilitySource
 from rostersync.domain.subjects import person_subject
 
@@ -122,7 +123,7 @@ def admit_person(
                     person.sourced_id,
                     "role",
                     "unknown_role",
-                    f"User {person.sourced_id!r} has role {person.role!r}, which is neither a "
+                    f"{named(person)} has role {person.role!r}, which is neither a "
                     "student nor a staff role.",
                     "Set the user's role to student, teacher, administrator, aide or another "
                     "OneRoster staff role.",
@@ -145,8 +146,8 @@ def student_problems(
                 sid,
                 "grades",
                 "missing_grade",
-                f"Student {sid!r} has no grade level, and your district said grade levels are "
-                "provided.",
+                f"{named(student)} has no grade level, and your district said grade levels "
+                "are provided.",
                 "Set the student's grade in the SIS (a CEDS code such as KG or 05); it is picked "
                 "up on the next sync.",
             )
@@ -156,7 +157,7 @@ def student_problems(
                 sid,
                 "grades",
                 "invalid_grade",
-                f"Student {sid!r} has grade {student.grade!r}, which is not a CEDS grade code.",
+                f"{named(student)} has grade {student.grade!r}, which is not a CEDS grade code.",
                 "Use a CEDS grade code: KG, 01–12, PK, TK, IT, PR, PS, UG or Other.",
             )
     where = rules.student_id_field
@@ -166,8 +167,8 @@ def student_problems(
             sid,
             where,
             "missing_student_id",
-            f"Student {sid!r} has no student ID in {where}, the field your district chose for "
-            "unique student IDs.",
+            f"{named(student)} has no student ID in {where}, the field your district chose "
+            "for unique student IDs.",
             f"Fill in {where} for the student in the SIS.",
         )
         return
@@ -179,7 +180,7 @@ def student_problems(
             sid,
             where,
             "duplicate_student_id",
-            f"Student {sid!r} has student ID {student.student_id!r}, which is also used by "
-            f"{others}.",
+            f"{named(student)} has student ID {student.student_id!r}, which is also used "
+            f"by {others}.",
             "Student IDs must be unique within the district; correct the duplicate in the SIS.",
         )

@@ -56,6 +56,11 @@ class TestStudentRules:
         issue = next(i for i in result.issues if i.sourced_id == "stu-2")
         assert "grade" in issue.message and "SIS" in issue.fix
 
+    def test_a_message_names_the_student_first_and_their_classlink_id_second(self) -> None:
+        roster = f.small_roster(2, **{"stu-2": f.student("stu-2", 2, grades=("5th",))})
+        (issue,) = validate_roster(roster, RULES).issues
+        assert issue.message.startswith("Student Ada Reader2 (stu-2) has grade '5th'")
+
     def test_missing_grade_is_fine_when_grades_are_not_provided(self) -> None:
         roster = f.small_roster(1, **{"stu-1": f.student("stu-1", 1, grades=())})
         result = validate_roster(roster, DistrictRules(grades_provided=False))

@@ -30,8 +30,8 @@ from rostersync.web.paging import links_of, page_seek
 
 PAGE_SIZE = 50
 # The actions a person reviews, in the order they are listed; the summary's outcome for each.
-OUTCOMES = {"deactivate": "deactivated", "update": "updated", "create": "created"}
-ACTIONS = {a: OUTCOMES.get(a, "restored") for a in store_plan_changes.ACTIONS}
+OUTCOMES = ("deactivated", "updated", "created", "restored")
+ACTIONS = dict(zip(store_plan_changes.ACTIONS, OUTCOMES, strict=True))
 # People first (whom a hold is usually about), then what they are enrolled in.
 ORDER = {kind: n for n, kind in enumerate(store_plan_changes.KINDS)}
 NOT_IN_PORTAL = "Not in the portal yet"

@@ -54,7 +54,7 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Python < 3.12's sqlite3 neither BEGINs before SELECT/DDL nor nests SAVEPOINTs inside a
         # transaction; hand transaction control to SQLAlchemy (the recipe in its SQLite docs).
         dbapi_connection.isolation_level = None
@@ -63,6 +63,7 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            record.info[_BUSY_TIMEOUT_SET] = SQLITE_BUSY_TIMEOUT_MS
             # Safe with WAL (a power cut may lose the last commit, never corrupt the file).
             cursor.execute("PRAGMA synchronous=NORMAL")
         finally:
@@ -75,10 +76,14 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         # WAL on, and fails with "database is locked" at once instead of waiting its turn.
         options = conn.get_execution_options()
         immediate = options.get(WRITES, False)
-        # The wait is the connection's, so it is set on every transaction: a pooled connection
-        # keeps no longer wait than its transaction asked for.
+        # The wait is the connection's, so each transaction sets the one it asks for: a pooled
+        # connection keeps no longer wait than its transaction asked for. The value set is
+        # remembered with the connection, so the PRAGMA runs only when the wait changes (a
+        # sign-in's transactions all ask for the default one).
         wait_ms = int(options.get(WAIT_MS, SQLITE_BUSY_TIMEOUT_MS))
-        conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+        if conn.info.get(_BUSY_TIMEOUT_SET) != wait_ms:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+            conn.info[_BUSY_TIMEOUT_SET] = wait_ms
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
@@ -86,6 +91,7 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
 
 WRITES = "rostersync_writes"
 WAIT_MS = "rostersync_wait_ms"
+_BUSY_TIMEOUT_SET = "rostersync_busy_timeout_ms"  # in the pooled connection's `info`
 
 
 def for_writing(engine: Engine, *, wait_seconds: float | None = None) -> Engine:

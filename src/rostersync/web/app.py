@@ -34,10 +34,10 @@ from rostersync.web.gates import PageError, SignedInViewer, serve
 from rostersync.web.landing import STAFF_HOMES, landing
 from rostersync.web.pages import page_error_response
 from rostersync.web.refused_request import invalid_request_page
+from rostersync.web.security_headers import HeadedApp
 
 HERE = Path(__file__).parent
 MAX_FILTER = 100
-HSTS = "max-age=31536000; includeSubDomains"
 
 
 def create_app(service: Services) -> FastAPI:
@@ -52,31 +52,20 @@ def create_app(service: Services) -> FastAPI:
     settings = service.settings
     cookies = _Cookies(settings.session_cookie_secure, settings.session_max_age_seconds)
     templates = Jinja2Templates(directory=HERE / "templates")
-    app = FastAPI(title="Educator Portal", docs_url=None, redoc_url=None, openapi_url=None)
+    # Every answer, the rate limits' 429 and the 500 page included, gets the security headers.
+    app = HeadedApp(
+        form_action=settings.classlink_issuer,
+        https=settings.session_cookie_secure,
+        title="Educator Portal",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     serve(app, service)  # the gates of every route (web/gates.py) find the service on the app
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     from rostersync.web.ratelimit import install_rate_limits
 
     install_rate_limits(app, lambda: service.staff.limits)  # staff paths: 429 page
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-            "form-action 'self' " + settings.classlink_issuer + "; frame-ancestors 'none'",
-        )
-        # Old browsers' twin of `frame-ancestors 'none'`: no page of ours is ever framed.
-        response.headers["X-Frame-Options"] = "DENY"
-        if settings.session_cookie_secure:
-            # Secure cookies mean the portal is served over https: browsers keep to it.
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        # The callback URL carries the code: never leak it (or any page) in a Referer.
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, context, status_code=status)

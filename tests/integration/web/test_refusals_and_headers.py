@@ -22,7 +22,7 @@ from tests.integration.web.conftest import person_of, sign_in
 
 from rostersync.demo.sandbox import Sandbox
 from rostersync.services import Services
-from rostersync.web.app import create_app
+from rostersync.web.app import MAX_FILTER, create_app
 from rostersync.web.server import PortalServer
 
 # A value nobody would type, so finding it in a response means it was echoed.
@@ -178,6 +178,54 @@ class TestSecurityHeaders:
                         assert response.headers["x-frame-options"] == "DENY"
         finally:
             service.close()
+
+
+HEADERS = {
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+
+
+def assert_headed(response: httpx.Response) -> None:
+    """All the portal's security headers, with the values it sets."""
+    for name, value in HEADERS.items():
+        assert response.headers.get(name) == value, (response.url, name)
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"], response.url
+
+
+class TestSecurityHeadersOnEveryAnswer:
+    """Pages, redirects, refusals, validation errors, 404s, 429s and 500s all carry them."""
+
+    def test_redirects_refusals_and_errors(self, browser: httpx.Client, world: Sandbox) -> None:
+        start = browser.get("/login/start", params={"district": world.district_ids["springfield"]})
+        assert start.status_code == 303
+        refused = browser.get("/oauth/callback", params={"code": "x", "error": "access_denied"})
+        assert refused.status_code == 403
+        missing = browser.get("/no/such/page")
+        assert missing.status_code == 404
+        invalid = browser.get("/login", params={"q": long_value(MAX_FILTER + 1)})
+        assert invalid.status_code == 400
+        for response in (browser.get("/login"), start, refused, missing, invalid):
+            assert_headed(response)
+            assert response.headers["cache-control"] == "no-store"
+        assert_headed(browser.get("/static/portal.css"))
+
+    def test_an_unhandled_error_500_is_headed_too(self, world: Sandbox) -> None:
+        assert world.service is not None
+        app = create_app(world.service)
+
+        def boom() -> None:
+            raise RuntimeError("a bug")
+
+        app.add_api_route("/boom", boom)
+        with PortalServer() as portal:
+            portal.start(app)
+            with httpx.Client(base_url=portal.url, timeout=10) as client:
+                response = client.get("/boom")
+        assert response.status_code == 500
+        assert_headed(response)
 
 
 class TestApiDocs:

@@ -32,10 +32,20 @@ from rostersync.config import Settings
 #: The environment variable prometheus-client reads, at import, to count in shared files.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
+#: How every server here runs uvicorn. "auto" takes uvloop's event loop and httptools' HTTP
+#: parser, both dependencies of rostersync, when they are installed (asyncio's loop and h11
+#: otherwise), which spend less CPU on each request than the pure-Python pair (docs/benchmarks.md).
+UVICORN_OPTIONS: dict[str, Any] = {
+    "loop": "auto",
+    "http": "auto",
+    "access_log": False,
+    "log_level": "warning",
+}
+
 
 def serve(app: Any, *, host: str, port: int) -> None:
     """Serve `app` until interrupted."""
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+    uvicorn.run(app, host=host, port=port, **UVICORN_OPTIONS)
 
 
 def shared_limits_or_refusal(settings: Settings, workers: int) -> str | None:
@@ -98,8 +108,7 @@ def serve_workers(factory: str, *, host: str, port: int, workers: int) -> None:
             host=host,
             port=port,
             workers=workers,
-            access_log=False,
-            log_level="warning",
+            **UVICORN_OPTIONS,
             # Workers start by building the app (database, templates): give them time.
             timeout_worker_healthcheck=30,
         )
@@ -134,7 +143,7 @@ class PortalServer:
         Raises:
             RuntimeError: uvicorn did not start within 10 seconds.
         """
-        config = uvicorn.Config(app, access_log=False, log_level="warning", lifespan="off")
+        config = uvicorn.Config(app, lifespan="off", **UVICORN_OPTIONS)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +34,10 @@ from rostersync.store.db import for_writing
 
 LOGIN_LIFETIME = timedelta(minutes=10)  # the code itself lives 5 minutes at ClassLink
 CODE_MEMORY = timedelta(minutes=15)
+# How often a process sweeps expired login states, sessions and old code records. Expiry is
+# checked on every read (`take_login_state`, `get_session`), so the sweep only keeps the tables
+# small: once a minute, not three DELETEs on every login.
+SWEEP_EVERY = timedelta(minutes=1)
 CALLBACK_PATH = "/oauth/callback"
 
 _log = structlog.get_logger(__name__)
@@ -141,6 +146,7 @@ class Portal:
         self._writer = for_writing(engine)
         self.settings = settings
         self._rp = relying_party
+        self._next_sweep = float("-inf")  # time.monotonic() of the next sweep
 
     @property
     def relying_party(self) -> RelyingParty:
@@ -169,6 +175,15 @@ class Portal:
         with self.engine.connect() as conn:
             return store.live_districts(conn)
 
+    def _sweep_due(self) -> bool:
+        """True at most once per `SWEEP_EVERY` in this process (two threads racing both sweep:
+        harmless)."""
+        clock = time.monotonic()
+        if clock < self._next_sweep:
+            return False
+        self._next_sweep = clock + SWEEP_EVERY.total_seconds()
+        return True
+
     # Signing in --------------------------------------------------------------------------------
     def begin_sign_in(self, *, district_id: str | None, binding: str, next_path: str = "/") -> str:
         """Start a ClassLink login; returns the URL to send the browser to.
@@ -191,7 +206,8 @@ class Portal:
                 district = store.sign_in_district(conn, district_id)
                 if district is None or district.status != "live":
                     raise _refused_district(district.id if district else None)
-            store.forget_stale(conn, now=now, keep_codes=CODE_MEMORY)
+            if self._sweep_due():
+                store.forget_stale(conn, now=now, keep_codes=CODE_MEMORY)
             store.save_login_state(
                 conn,
                 state=state,
@@ -357,12 +373,11 @@ class Portal:
         if not token:
             return None
         with self.engine.connect() as conn:
-            session = store.get_session(conn, token, now=datetime.now(UTC))
-            if session is None or session.district_id is None:
-                return None
-            person = store.person(conn, session.person_kind, session.person_id)
-        if person is None:
+            found = store.session_person(conn, token, now=datetime.now(UTC))
+        if found is None:
             return None
+        session, person = found
+        assert session.district_id is not None  # only a district's sessions are found
         return Viewer(
             kind=session.person_kind,
             id=session.person_id,

@@ -12,9 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    null,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from rostersync.store.tables import (
     audit_log,
@@ -148,41 +161,45 @@ def save_login_state(
 
 
 _SAVE_LOGIN_STATE = insert(login_states)
-_LOGIN_STATE = select(login_states).where(login_states.c.state_hash == bindparam("key"))
-_DROP_LOGIN_STATE = delete(login_states).where(login_states.c.state_hash == bindparam("key"))
-_CLAIM_CODE = insert(used_codes)
+_TAKE_LOGIN_STATE = (
+    delete(login_states)
+    .where(login_states.c.state_hash == bindparam("key"))
+    .returning(*(c for c in login_states.c if c.name != "state_hash"))
+)
+# An INSERT that does nothing when the code is there already: a row back says this one won.
+_CLAIM_CODE = {
+    "sqlite": sqlite_insert(used_codes).on_conflict_do_nothing().returning(used_codes.c.code_hash),
+    "postgresql": postgresql_insert(used_codes)
+    .on_conflict_do_nothing()
+    .returning(used_codes.c.code_hash),
+}
 
 
 def take_login_state(conn: Connection, state: str, *, now: datetime) -> LoginState | None:
     """Consume a login state: it is returned at most once, and never after it expired.
 
-    The DELETE decides who wins when two callbacks race for one state: only the request whose
-    DELETE removed the row goes on.
+    One DELETE ... RETURNING decides who wins when two callbacks race for one state: only the
+    request whose DELETE removed the row gets it back.
     """
-    key = {"key": digest(state)}
-    row = conn.execute(_LOGIN_STATE, key).first()
+    row = conn.execute(_TAKE_LOGIN_STATE, {"key": digest(state)}).first()
     if row is None:
         return None
-    removed = conn.execute(_DROP_LOGIN_STATE, key)
-    if removed.rowcount != 1 or row.expires_at <= now:
-        return None
     values = dict(row._mapping)
-    for name in ("state_hash", "expires_at"):
-        values.pop(name)
+    if values.pop("expires_at") <= now:
+        return None
     return LoginState(**values)
 
 
 def claim_code(conn: Connection, code: str, *, now: datetime) -> bool:
     """Record that we are about to exchange `code`; False when it was claimed before.
 
-    Runs in a SAVEPOINT so a duplicate leaves the caller's transaction usable.
+    A duplicate is no error (ON CONFLICT DO NOTHING), so the caller's transaction stays usable;
+    of two requests racing with one code, the second waits for the first's row and inserts
+    nothing.
     """
-    try:
-        with conn.begin_nested():
-            conn.execute(_CLAIM_CODE, {"code_hash": digest(code), "used_at": now})
-    except IntegrityError:
-        return False
-    return True
+    statement = _CLAIM_CODE[conn.dialect.name]
+    claimed = conn.execute(statement, {"code_hash": digest(code), "used_at": now}).first()
+    return claimed is not None
 
 
 def forget_stale(conn: Connection, *, now: datetime, keep_codes: timedelta) -> None:
@@ -295,42 +312,110 @@ class ClassRow:
 
 def person(conn: Connection, kind: str, person_id: str) -> Person | None:
     """Name, school and district of a student or educator."""
-    table = students if kind == "student" else educators
-    extra = [table.c.grade] if kind == "student" else []
-    row = conn.execute(
+    row = conn.execute(_PERSON[kind], {"person_id": person_id}).first()
+    return None if row is None else Person(kind=kind, **row._mapping)
+
+
+def _person_columns(table: Table) -> list[Any]:
+    return [
+        table.c.given_name,
+        table.c.family_name,
+        orgs.c.name.label("school"),
+        districts.c.display_name.label("district"),
+    ]
+
+
+def _with_school_and_district(table: Table) -> Any:
+    return table.join(districts, districts.c.id == table.c.district_id).outerjoin(
+        orgs, orgs.c.id == table.c.school_id
+    )
+
+
+# Built once, like the sign-in lookups: every signed-in page reads the person.
+_PERSON = {
+    kind: select(table.c.id, *_person_columns(table), *extra)
+    .select_from(_with_school_and_district(table))
+    .where(table.c.id == bindparam("person_id"))
+    for kind, table, extra in (
+        ("student", students, [students.c.grade]),
+        ("educator", educators, []),
+    )
+}
+
+
+def session_person(
+    conn: Connection, token: str, *, now: datetime
+) -> tuple[WebSession, Person] | None:
+    """A live session of a district and the person it belongs to, read in one statement; None
+    when the token has no live session of a district, or its person is gone."""
+    row = conn.execute(_SESSION_VIEWER, {"token_hash": digest(token), "now": now}).first()
+    if row is None:
+        return None
+    values = dict(row._mapping)
+    session = WebSession(
+        district_id=values.pop("district_id"),
+        person_kind=values.pop("person_kind"),
+        person_id=values.pop("person_id"),
+        csrf_token=values.pop("csrf_token"),
+        expires_at=values.pop("expires_at"),
+    )
+    if session.person_kind != "student":
+        values["grade"] = ""
+    return session, Person(kind=session.person_kind, id=session.person_id, **values)
+
+
+# The session and its person (a student or an educator: a UNION ALL of both, one row at most).
+_SESSION_VIEWER = union_all(
+    *(
         select(
-            table.c.id,
-            table.c.given_name,
-            table.c.family_name,
-            orgs.c.name.label("school"),
-            districts.c.display_name.label("district"),
-            *extra,
+            web_sessions.c.district_id,
+            web_sessions.c.person_kind,
+            web_sessions.c.person_id,
+            web_sessions.c.csrf_token,
+            web_sessions.c.expires_at,
+            *_person_columns(table),
+            grade,
         )
         .select_from(
-            table.join(districts, districts.c.id == table.c.district_id).outerjoin(
-                orgs, orgs.c.id == table.c.school_id
+            web_sessions.join(
+                _with_school_and_district(table),
+                and_(web_sessions.c.person_kind == kind, table.c.id == web_sessions.c.person_id),
             )
         )
-        .where(table.c.id == person_id)
-    ).first()
-    return None if row is None else Person(kind=kind, **row._mapping)
+        .where(
+            web_sessions.c.token_hash == bindparam("token_hash"),
+            web_sessions.c.expires_at > bindparam("now"),
+            web_sessions.c.district_id.is_not(None),
+        )
+        for kind, table, grade in (
+            ("student", students, students.c.grade.label("grade")),
+            ("educator", educators, cast(null(), String).label("grade")),
+        )
+    )
+)
 
 
 def classes_of(conn: Connection, kind: str, person_id: str) -> list[ClassRow]:
     """The active classes a student attends or an educator teaches, by title."""
-    person_column = enrollments.c.student_id if kind == "student" else enrollments.c.educator_id
-    rows = conn.execute(
-        select(classes.c.id, classes.c.title, classes.c.class_code, orgs.c.name.label("school"))
-        .select_from(
-            enrollments.join(classes, classes.c.id == enrollments.c.class_id).outerjoin(
-                orgs, orgs.c.id == classes.c.school_id
-            )
-        )
-        .where(person_column == person_id, enrollments.c.active, classes.c.active)
-        .distinct()
-        .order_by(classes.c.title, classes.c.id)
-    )
+    rows = conn.execute(_CLASSES_OF[kind], {"person_id": person_id})
     return [ClassRow(**r._mapping) for r in rows]
+
+
+_CLASSES_OF = {
+    kind: select(classes.c.id, classes.c.title, classes.c.class_code, orgs.c.name.label("school"))
+    .select_from(
+        enrollments.join(classes, classes.c.id == enrollments.c.class_id).outerjoin(
+            orgs, orgs.c.id == classes.c.school_id
+        )
+    )
+    .where(person_column == bindparam("person_id"), enrollments.c.active, classes.c.active)
+    .distinct()
+    .order_by(classes.c.title, classes.c.id)
+    for kind, person_column in (
+        ("student", enrollments.c.student_id),
+        ("educator", enrollments.c.educator_id),
+    )
+}
 
 
 def eligibility_source(conn: Connection, district_id: str) -> str | None:

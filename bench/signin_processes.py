@@ -134,8 +134,8 @@ class Simulator:
     def __init__(self, students: int, districts: int, secret: str, redirect_uri: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.signin_sso", "--students", str(students),
-             "--districts", str(districts), "--client-secret", secret,
-             "--redirect-uri", redirect_uri],
+             "--districts", str(districts), f"--client-secret={secret}",  # may start with "-"
+             f"--redirect-uri={redirect_uri}"],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.url = self._ask(None).removeprefix("url ")

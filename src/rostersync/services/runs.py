@@ -290,17 +290,23 @@ class Runs:
             return store_workflow.list_open_issues(conn, district.id, entity=kind)
 
     def issue_list(
-        self, slug_or_id: str, filters: IssueFilters, *, whole: bool = False
+        self,
+        slug_or_id: str,
+        filters: IssueFilters,
+        *,
+        seek: store_issue_lists.IssueSeek | None = None,
+        whole: bool = False,
     ) -> store_issue_lists.IssueList:
         """A district's open issues to work through: counted per problem, the filters' choices,
-        and a page of those that match `filters` (all of them when `whole`, for a download).
+        and a page of those that match `filters` from `seek` (all of them when `whole`, for a
+        download).
         A district that pushes files fixes them there (`Audience.FILES`), any other in its SIS."""
         with self._engine.connect() as conn:
             district = store_districts.get_district(conn, slug_or_id)
             kind = store_districts.get_integration(conn, district.id).source_kind
             audience = Audience.FILES if kind == push.KIND else Audience.CLASSLINK
             return store_issue_lists.issue_list(
-                conn, district.id, filters, audience=audience, whole=whole
+                conn, district.id, filters, audience=audience, seek=seek, whole=whole
             )
 
     def plan(self, run_id: str) -> store_workflow.PlanRecord:

@@ -35,6 +35,7 @@ from rostersync.errors import RosterSyncError
 from rostersync.store.course_links import link_classes
 from rostersync.store.planner import unindexed
 from rostersync.store.roster import STREAM_ROWS
+from rostersync.store.sort_keys import person_name_key
 from rostersync.store.tables import ROSTER_TABLES, audit_log, districts, eligibility
 
 # Ids per `IN (…)` list: well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -161,6 +162,8 @@ class _Writer:
                 {
                     "b_id": w.id,
                     **values[w.id],
+                    # Not a value of the record (so never audited as changed): its search key.
+                    **_search_key(w.record),
                     "content_hash": w.content_hash,
                     # The same statement restores: an update of an active row changes nothing.
                     "active": True,
@@ -378,6 +381,13 @@ class _Writer:
                 "end_date": record.end_date,
             }
         raise TypeError(f"no table for {type(record).__name__} records")
+
+
+def _search_key(record: Record) -> Row:
+    """A person's `name_key`, set beside their name on UPDATE (an INSERT fills it itself)."""
+    if isinstance(record, Student | Educator):
+        return {"name_key": person_name_key(record.given_name, record.family_name)}
+    return {}
 
 
 class _References:

@@ -1,12 +1,11 @@
 """Finding a district's records: search, and what every record's page shares.
 
 `search` finds people, classes and schools by name, email, the district's student ID or the
-ClassLink sourcedId: one statement per kind, each capped, with its total counted in the same
-statement (`count(*) OVER ()`). The exact keys use the indexes that exist: `(district_id,
-sourced_id)` (unique), `(district_id, student_id)` and `(district_id, lower(email))`. A name is
-matched by `LIKE '%…%'` over the district's rows, which no B-tree index answers; so people are
-matched by name only when the text looks like a name (no digit, no `@`), and a sourcedId, a
-student ID or an email finds its person through the indexes alone.
+ClassLink sourcedId, each kind capped, with its total counted. People are found in two
+statements from the indexes (`store.people_search`): the exact keys through `(district_id,
+sourced_id)` (unique), `(district_id, student_id)` and `(district_id, lower(email))`, a name word
+by word in the stored folded names (Unicode case folded, so "MÜLLER" finds "Müller" on SQLite
+too). Classes and schools, far fewer, are matched by `lower()` and `LIKE` over the district's.
 
 A record the roster sent but that failed validation was never provisioned: it is "held", and
 what is known of it is the subject its open issues keep (`validation_issues.subject_*`, migration
@@ -26,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -44,51 +43,31 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    union,
     union_all,
 )
 from sqlalchemy.engine import Connection
 
+from rostersync.store.people_search import PEOPLE, Found, PersonHit, name_like, search_people
 from rostersync.store.planner import unindexed
 from rostersync.store.runs import AuditEntry, IssueRecord
+from rostersync.store.sort_keys import NAMED, words_like
 from rostersync.store.tables import (
     audit_log,
     classes,
     educators,
     enrollments,
     orgs,
-    students,
     sync_runs,
     validation_issues,
 )
 from rostersync.store.web_tables import staff_accounts
 
-T = TypeVar("T")
-
 # Results per kind a search lists; the rest are counted. History rows a page lists.
 SEARCH_CAP = 50
 HISTORY_CAP = 200
-PEOPLE = ("student", "educator")
 
 
 # What a search finds -----------------------------------------------------------------------
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PersonHit:
-    """A person as a search lists them; `held` when only their open issues know them."""
-
-    kind: str
-    sourced_id: str | None
-    portal_id: str | None
-    name: str
-    role: str
-    student_id: str
-    grade: str
-    school: str
-    email: str
-    active: bool
-    held: bool
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClassHit:
     """A class as a search lists it, with its teachers' names."""
@@ -113,14 +92,6 @@ class SchoolHit:
     active: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Found(Generic[T]):
-    """The first results of one kind, and how many matched in all."""
-
-    rows: list[T]
-    total: int
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SearchResults:
     """What one search found, per kind."""
@@ -129,11 +100,6 @@ class SearchResults:
     people: Found[PersonHit]
     classes: Found[ClassHit]
     schools: Found[SchoolHit]
-
-
-def name_like(text: str) -> bool:
-    """Whether a search text may be a name: it has a letter, and no digit and no `@`."""
-    return any(c.isalpha() for c in text) and not any(c.isdigit() or c == "@" for c in text)
 
 
 def _escape_like(word: str) -> str:
@@ -148,6 +114,11 @@ def _words_in(column: ColumnElement[str], text: str) -> ColumnElement[bool]:
         true(),
         *[func.lower(column).like(f"%{_escape_like(w)}%", escape="\\") for w in words],
     )
+
+
+def _name_of_sort(name_sort: ColumnElement[str]) -> ColumnElement[str]:
+    """A record's folded name from its sort key (`"0" + name`, or `"1"` for none: "")."""
+    return func.substr(name_sort, 2)
 
 
 def _full_name(given: ColumnElement[str], family: ColumnElement[str]) -> ColumnElement[str]:
@@ -176,84 +147,6 @@ def _held(entity: Collection[str], district_id: str) -> ColumnElement[bool]:
 def _not_in(table: Any, district_id: str) -> ColumnElement[bool]:
     t = validation_issues
     return ~exists().where(table.c.district_id == district_id, table.c.sourced_id == t.c.sourced_id)
-
-
-def _search_people(conn: Connection, district_id: str, text: str, limit: int) -> Found[PersonHit]:
-    lowered = text.lower()
-    by_name = name_like(text)
-    branches: list[Select[Any]] = []
-    for kind, t in (("student", students), ("educator", educators)):
-        school = orgs.alias(f"{kind}_school")
-        keys = [t.c.sourced_id == text, func.lower(t.c.email) == lowered]
-        if kind == "student":
-            keys.append(t.c.student_id == text)
-        name = _full_name(t.c.given_name, t.c.family_name)
-        row = select(
-            literal(kind, String).label("kind"),
-            t.c.sourced_id,
-            t.c.id.label("portal_id"),
-            name.label("name"),
-            (t.c.role if kind == "educator" else literal("student", String)).label("role"),
-            (t.c.student_id if kind == "student" else _blank()).label("student_id"),
-            (t.c.grade if kind == "student" else _blank()).label("grade"),
-            func.coalesce(school.c.name, _blank()).label("school"),
-            t.c.email,
-            t.c.active,
-            cast(false(), Boolean).label("held"),
-            case((or_(*keys), 0), else_=1).label("rank"),
-            func.lower(name).label("sort"),
-        ).select_from(t.outerjoin(school, school.c.id == t.c.school_id))
-        # One branch per key, so each is answered by its own index (SQLite would otherwise walk
-        # the district for an OR); UNION drops a person two branches found.
-        wheres = [*keys, _words_in(name, text)] if by_name else keys
-        branches.extend(row.where(t.c.district_id == district_id, w) for w in wheres)
-    v = validation_issues
-    exact = or_(v.c.sourced_id == text, v.c.subject_student_id == text)
-    named = _words_in(func.coalesce(v.c.subject_name, ""), text)
-    matched = or_(exact, named) if by_name else exact
-    branches.append(
-        select(
-            v.c.entity.label("kind"),
-            v.c.sourced_id,
-            cast(null(), String).label("portal_id"),
-            func.max(func.coalesce(v.c.subject_name, "")).label("name"),
-            func.max(func.coalesce(v.c.subject_role, v.c.entity)).label("role"),
-            func.max(func.coalesce(v.c.subject_student_id, "")).label("student_id"),
-            func.max(func.coalesce(v.c.subject_grade, "")).label("grade"),
-            func.max(func.coalesce(v.c.subject_school, "")).label("school"),
-            _blank().label("email"),
-            cast(false(), Boolean).label("active"),
-            cast(true(), Boolean).label("held"),
-            func.min(case((exact, 0), else_=1)).label("rank"),
-            func.lower(func.max(func.coalesce(v.c.subject_name, ""))).label("sort"),
-        )
-        .where(
-            _held(PEOPLE, district_id),
-            matched,
-            _not_in(students, district_id),
-            _not_in(educators, district_id),
-        )
-        .group_by(v.c.entity, v.c.sourced_id)
-    )
-    query = _counted(union(*branches), ("rank", "sort", "sourced_id"), limit)
-    rows = conn.execute(query).all()
-    hits = [
-        PersonHit(
-            kind=r.kind,
-            sourced_id=r.sourced_id,
-            portal_id=r.portal_id,
-            name=r.name or "",
-            role=r.role or r.kind,
-            student_id=r.student_id or "",
-            grade=r.grade or "",
-            school=r.school or "",
-            email=r.email or "",
-            active=bool(r.active),
-            held=bool(r.held),
-        )
-        for r in rows
-    ]
-    return Found(hits, int(rows[0].total) if rows else 0)
 
 
 def class_teachers(conn: Connection, class_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -305,11 +198,11 @@ def _search_classes(conn: Connection, district_id: str, text: str, limit: int) -
             cast(false(), Boolean).label("active"),
             cast(true(), Boolean).label("held"),
             func.min(case((held_exact, 0), else_=1)).label("rank"),
-            func.lower(func.max(func.coalesce(v.c.subject_name, ""))).label("sort"),
+            _name_of_sort(func.max(v.c.name_sort)).label("sort"),
         )
         .where(
             _held(("class",), district_id),
-            or_(held_exact, _words_in(func.coalesce(v.c.subject_name, ""), text)),
+            or_(held_exact, words_like(v.c.name_sort, text, NAMED)),
             _not_in(classes, district_id),
         )
         .group_by(v.c.sourced_id)
@@ -377,7 +270,7 @@ def search(
         )
     return SearchResults(
         text=text,
-        people=_search_people(conn, district_id, text, limit),
+        people=search_people(conn, district_id, text, limit),
         classes=_search_classes(conn, district_id, text, limit),
         schools=_search_schools(conn, district_id, text, limit),
     )

@@ -37,6 +37,11 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 from rostersync.domain.records import EntityKind
+from rostersync.store.sort_keys import (
+    issue_name_default,
+    issue_school_default,
+    person_name_default,
+)
 
 # Stable constraint names, so later migrations can drop or alter them on every database.
 NAMING_CONVENTION = {
@@ -208,6 +213,8 @@ def _person_columns() -> list[Any]:
         Column("school_id", String(ID), ForeignKey("orgs.id"), nullable=True),
         Column("enabled", Boolean, nullable=False, server_default=true()),
         Column("manually_rostered", Boolean, nullable=False, server_default=false()),
+        # The folded full name search matches (`store.sort_keys`, migration 0016).
+        Column("name_key", Text, nullable=False, server_default="", default=person_name_default),
     ]
 
 
@@ -232,6 +239,14 @@ Index(
 )
 Index("ix_students_district_id_lower_email", students.c.district_id, func.lower(students.c.email))
 Index(None, students.c.district_id, students.c.student_id)
+# Search by name reads these instead of the tables' rows (migration 0016).
+for _people in (students, educators):
+    Index(
+        f"ix_{_people.name}_district_id_name_key",
+        _people.c.district_id,
+        _people.c.name_key,
+        _people.c.id,
+    )
 
 enrollments = _roster_table(
     "enrollments",
@@ -283,6 +298,13 @@ sync_runs = Table(
     Index(None, "district_id", "started_at"),
 )
 
+# The issues page's orders: a record's issues by problem (errors first), by name, by school,
+# unnamed records (or at no school) last; the tail makes every key unique.
+_ISSUE_TAIL = ("entity", "sourced_id", "field", "id")
+ISSUE_BY_PROBLEM = ("severity", "code", "name_sort", *_ISSUE_TAIL)
+ISSUE_BY_NAME = ("name_sort", "severity", "code", *_ISSUE_TAIL)
+ISSUE_BY_SCHOOL = ("school_sort", "name_sort", "severity", "code", *_ISSUE_TAIL)
+
 validation_issues = Table(
     "validation_issues",
     metadata,
@@ -311,9 +333,34 @@ validation_issues = Table(
     Column("subject_grade", Text, nullable=True),
     Column("subject_school", Text, nullable=True),
     Column("subject_code", Text, nullable=True),
+    # The record's name and school as the issues page orders them, unnamed last
+    # (`store.sort_keys`, migration 0016).
+    Column("name_sort", Text, nullable=False, server_default="1", default=issue_name_default),
+    Column("school_sort", Text, nullable=False, server_default="1", default=issue_school_default),
     CheckConstraint("status IN ('open', 'closed')", name="status"),
     Index(None, "run_id"),
     Index(None, "district_id", "status"),
+    # The issues page's three orders (`store.issue_lists`) and the API's list by id, each
+    # served by an index that its filters' equalities lead.
+    Index("ix_validation_issues_by_problem", "district_id", "status", *ISSUE_BY_PROBLEM),
+    Index("ix_validation_issues_by_name", "district_id", "status", *ISSUE_BY_NAME),
+    Index("ix_validation_issues_by_school", "district_id", "status", *ISSUE_BY_SCHOOL),
+    Index("ix_validation_issues_open_by_id", "district_id", "status", "id"),
+    # The page's counts per problem, school, grade and role, read from the index alone; and a
+    # record found by its student ID.
+    Index(
+        "ix_validation_issues_open_counts",
+        "district_id",
+        "status",
+        "severity",
+        "code",
+        "entity",
+        "subject_school",
+        "subject_grade",
+        "subject_role",
+        "subject_student_id",
+        "id",
+    ),
 )
 
 audit_log = Table(

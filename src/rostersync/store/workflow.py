@@ -21,6 +21,7 @@ from rostersync.domain.records import EntityKind
 from rostersync.domain.safeguards import PauseWindow, Safeguards
 from rostersync.errors import NotFoundError
 from rostersync.store.runs import IssueRecord, subject_columns, subject_values
+from rostersync.store.sort_keys import issue_sort_keys
 from rostersync.store.tables import (
     ROSTER_TABLES,
     audit_log,
@@ -310,12 +311,15 @@ def reconcile_issues(
             continue
         columns = subject_columns(found.subject)
         if {f"subject_{k}": v or None for k, v in named[issue_id].items()} != columns:
-            renamed.append({"issue_id": issue_id, **{f"new_{k}": v for k, v in columns.items()}})
+            keys = issue_sort_keys(found.subject.name, found.subject.school)
+            changed = {**columns, **keys}
+            renamed.append({"issue_id": issue_id, **{f"new_{k}": v for k, v in changed.items()}})
     if renamed:
+        named_columns = [*subject_columns(None), *issue_sort_keys(None, None)]
         conn.execute(
             update(t)
             .where(t.c.id == bindparam("issue_id"))
-            .values({name: bindparam(f"new_{name}") for name in subject_columns(None)}),
+            .values({name: bindparam(f"new_{name}") for name in named_columns}),
             renamed,
         )
     new = [issue for key, issue in fresh.items() if key not in existing]

@@ -4,9 +4,10 @@ Revalidate.
 The page counts the open issues per problem in plain words, errors apart from warnings, each
 with one fix in the words of the district's source (`domain.issue_groups`); below, the issues
 themselves, filtered by problem, school, grade, role and record (combined), ordered by problem,
-name or school, fifty a page, every link keeping the filters. The download carries the same
-filters and order, every matching issue. Filtering, ordering and paging are SQL
-(`store.issue_lists`, through `Runs.issue_list`).
+name or school, fifty a page with the total stated, paged by keyset (First, Previous, Next and
+Last links, each keeping the filters). The download carries the same filters and order, every
+matching issue. Filtering, ordering and paging are SQL (`store.issue_lists`, through
+`Runs.issue_list`).
 
 Gates (`web/gates.py`): `Staff`, then `DistrictInScope`; Revalidate, a POST, adds `FormCsrf`.
 """
@@ -32,9 +33,16 @@ from rostersync.domain.issue_groups import (
 from rostersync.notify.csvfile import MEDIA_TYPE as CSV_TYPE
 from rostersync.notify.csvfile import issues_csv_file
 from rostersync.services import Services
+from rostersync.store.issue_lists import IssueSeek
 from rostersync.store.runs import IssueRecord
 from rostersync.web.gates import DistrictInScope, FormCsrf, Staff
 from rostersync.web.pages import MESSAGES, act, page_route, render
+from rostersync.web.paging import CursorParam, encode_cursor, page_seek
+
+# The page's cursors (`web.paging`): the id of the issue a page starts after (or ends before);
+# "" with `before` is the list's last page. An id says where, never who: no name in a link.
+LIST_NAME = "issue-list"
+CURSOR_SHAPE = ("str",)
 
 # How a district fixes a record, said once above its problems.
 SOURCE_WORDS = {
@@ -85,10 +93,10 @@ def create_issues_router(service: Services) -> APIRouter:
     Code = Annotated[str, Query(max_length=64)]
     Value = Annotated[str, Query(max_length=255)]
     Sort = Annotated[str, Query(max_length=16)]
-    Page = Annotated[int, Query(ge=1, le=1_000_000)]
 
-    def link(slug: str, filters: IssueFilters, path: str = "issues") -> str:
-        query = urlencode(filters.params())
+    def link(slug: str, filters: IssueFilters, path: str = "issues", cursor: str = "") -> str:
+        params = filters.but(page=1).params()
+        query = urlencode({**params, "cursor": cursor} if cursor else params)
         return f"/admin/districts/{slug}/{path}" + (f"?{query}" if query else "")
 
     @router.get("/admin/districts/{slug}/issues", response_class=HTMLResponse)
@@ -102,22 +110,25 @@ def create_issues_router(service: Services) -> APIRouter:
         grade: Value = "",
         role: Value = "",
         sort: Sort = "",
-        page: Page = 1,
+        cursor: CursorParam = "",
         done: str = "",
     ) -> Any:
         district = found[0]
-        asked = IssueFilters.of(
-            code=code,
-            school=school,
-            grade=grade,
-            role=role,
-            search=sourced_id,
-            sort=sort,
-            page=page,
+        filters = IssueFilters.of(
+            code=code, school=school, grade=grade, role=role, search=sourced_id, sort=sort
         )
-        listing = service.runs.issue_list(district.id, asked)
+        first_url = link(district.slug, filters)
+        seek = page_seek(cursor, LIST_NAME, CURSOR_SHAPE, first_url)
+        listing = service.runs.issue_list(
+            district.id, filters, seek=IssueSeek(str(seek.key[0]), seek.before) if seek else None
+        )
         window = listing.window
-        filters = asked.but(page=window.page)
+
+        def at(issue_id: str, *, before: bool = False) -> str:
+            return link(
+                district.slug, filters, cursor=encode_cursor(LIST_NAME, [issue_id], before=before)
+            )
+
         groups = [
             GroupLink(g, link(district.slug, filters.but(code=g.code)), g.code == filters.code)
             for g in group_problems(listing.problems, listing.audience)
@@ -145,15 +156,12 @@ def create_issues_router(service: Services) -> APIRouter:
             sorts=SORTS,
             all_problems_url=link(district.slug, filters.but(code="")),
             clear_url=link(district.slug, IssueFilters(sort=filters.sort)),
-            csv_url=link(district.slug, filters.but(page=1), "issues.csv"),
-            previous_url=link(district.slug, filters.but(page=window.page - 1))
-            if window.page > 1
-            else "",
-            next_url=link(district.slug, filters.but(page=window.page + 1))
-            if window.page < window.pages
-            else "",
-            first_url=link(district.slug, filters.but(page=1)),
-            last_url=link(district.slug, filters.but(page=window.pages)),
+            csv_url=link(district.slug, filters, "issues.csv"),
+            previous_url=at(window.first_id, before=True) if window.has_previous else "",
+            next_url=at(window.last_id) if window.has_next else "",
+            first_url=first_url,
+            # The last page, read backwards from the end of the list.
+            last_url=at("", before=True),
             message=MESSAGES.get(done, ""),
             staff=staff,
         )

@@ -1,6 +1,7 @@
 """The issues page as a data manager works through it: problems counted in plain words, errors
 apart from warnings, each fix in the words of the district's source; the records filtered by
-problem, school, grade, role and name (combined), ordered, fifty a page with the total stated,
+problem, school, grade, role and name (combined), ordered, fifty a page with the total stated
+(keyset pages: Next and Previous walk every issue once, in each order),
 every link keeping the filters; the download with the same filters; nothing a roster sent ever
 rendered as markup.
 
@@ -35,6 +36,7 @@ from rostersync.simulator import generate_district
 from rostersync.simulator.bundle_writer import write_bundle
 from rostersync.store import workflow as store_workflow
 from rostersync.store.runs import IssueRecord
+from rostersync.web.paging import encode_cursor
 
 ISSUES = "/admin/districts/springfield/issues"
 SCHOOLS = ("Alpha ES", "Beta MS", "Gamma HS")
@@ -62,7 +64,8 @@ def stored_issue(
 
 def crowd() -> list[ValidationIssue]:
     """120 students sharing student IDs at three schools in grades 03 and 07, seven teachers at
-    no school, four warnings, a name beyond ASCII, and one whose name and school are hostile."""
+    no school, four warnings, a student the roster did not name, a name beyond ASCII, and one
+    whose name and school are hostile."""
     found = [
         stored_issue(
             f"crowd-{n:03d}",
@@ -92,6 +95,9 @@ def crowd() -> list[ValidationIssue]:
         )
         for n in range(4)
     ]
+    found.append(
+        stored_issue("unnamed-1", "missing_givenName", IssueSubject(name="", role="student"))
+    )
     found.append(
         stored_issue("accented-1", "invalid_email", IssueSubject(name=ACCENTED, role="student"))
     )
@@ -384,11 +390,8 @@ class TestOrderAndPages:
         self, browser: httpx.Client, world: AdminWorld
     ) -> None:
         school_of = {i.sourced_id: i.subject_school or "" for i in open_issues(world, bool)}
-        total = len(school_of)
-        schools: list[str] = []
-        for number in range(1, (total + 49) // 50 + 1):
-            page = browser.get(ISSUES, params={"sort": "school", "page": str(number)}).text
-            schools += [school_of[r.sourced_id].casefold() for r in rows(page)]
+        total = len(open_issues(world, bool))
+        schools = [school_of[r.sourced_id].casefold() for r in walk(browser, {"sort": "school"})]
         assert len(schools) == total
         named = [s for s in schools if s]
         assert named == sorted(named)
@@ -407,26 +410,87 @@ class TestOrderAndPages:
         assert total > 100
         first = browser.get(ISSUES, params={"role": "student", "sort": "name"}).text
         assert shown(first) == f"Showing 1–50 of {total}"
-        assert f"Page 1 of {(total + 49) // 50}" in first
         following = link(first, "next")
         assert "role=student" in following and "sort=name" in following
-        assert "page=2" in following
+        assert "cursor=" in following and "page=" not in following
         second = browser.get(following).text
         assert shown(second) == f"Showing 51–100 of {total}"
-        assert "role=student" in link(second, "prev") and "page=" not in link(second, "prev")
+        back = link(second, "prev")
+        assert "role=student" in back and "sort=name" in back and "cursor=" in back
+        assert [r.sourced_id for r in rows(browser.get(back).text)] == [
+            r.sourced_id for r in rows(first)
+        ]
         seen = [r.sourced_id for r in rows(first)] + [r.sourced_id for r in rows(second)]
         assert len(set(seen)) == 100
         names = [r.name for r in rows(first)] + [r.name for r in rows(second)]
         assert [n.casefold() for n in names] == sorted(n.casefold() for n in names)
 
-    def test_a_page_past_the_end_shows_the_last(
+    @pytest.mark.parametrize("sort", ["problem", "name", "school"])
+    def test_next_walks_every_issue_once_and_previous_walks_back(
+        self, browser: httpx.Client, world: AdminWorld, sort: str
+    ) -> None:
+        """Keyset pages, each order: no issue twice, none left out, the counts stated right,
+        and Previous from the last page retraces the same pages."""
+        pages = walk_pages(browser, {"sort": sort})
+        listed = [(r.sourced_id, r.cells) for page in pages for r in rows(page)]
+        wanted = open_issues(world, bool)
+        total = len(wanted)
+        assert len(pages) == (total + 49) // 50 > 2
+        assert len(listed) == len(set(listed)) == total
+        assert sorted(sid for sid, _ in listed) == sorted(i.sourced_id for i in wanted)
+        for number, page in enumerate(pages):
+            last = min(total, (number + 1) * 50)
+            assert shown(page) == f"Showing {number * 50 + 1}–{last} of {total}"
+        back = [pages[-1]]
+        while 'rel="prev"' in back[-1]:
+            back.append(browser.get(link(back[-1], "prev")).text)
+        assert [[r.sourced_id for r in rows(p)] for p in reversed(back)] == [
+            [r.sourced_id for r in rows(p)] for p in pages
+        ]
+
+    def test_by_name_unnamed_records_come_last_across_pages(
+        self, browser: httpx.Client, world: AdminWorld
+    ) -> None:
+        names = [r.name.casefold() for r in walk(browser, {"sort": "name"})]
+        named = [n for n in names if n]
+        assert named == sorted(named) and len(named) < len(names)
+        assert names[len(named) :] == [""] * (len(names) - len(named))
+
+    def test_the_last_link_shows_the_last_page(
         self, browser: httpx.Client, world: AdminWorld
     ) -> None:
         total = len(open_issues(world, bool))
-        page = browser.get(ISSUES, params={"page": "999"}).text
-        last = (total + 49) // 50
-        assert shown(page) == f"Showing {(last - 1) * 50 + 1}–{total} of {total}"
+        first = browser.get(ISSUES, params={"sort": "name"}).text
+        last_link = re.search(r'<a href="([^"]+)">Last</a>', first)
+        assert last_link, first
+        page = browser.get(html.unescape(last_link.group(1))).text
+        assert shown(page) == f"Showing {total - 49}–{total} of {total}"
         assert 'rel="next"' not in page and link(page, "prev")
+        walked = walk(browser, {"sort": "name"})
+        assert [r.sourced_id for r in rows(page)] == [r.sourced_id for r in walked[-50:]]
+
+    def test_a_cursor_that_is_not_the_lists_is_refused_and_one_of_no_issue_starts_over(
+        self, browser: httpx.Client
+    ) -> None:
+        broken = browser.get(ISSUES, params={"cursor": "not-a-cursor"})
+        assert broken.status_code == 400 and "first page" in broken.text
+        nowhere = encode_cursor("issue-list", ["no-such-issue"])
+        page = browser.get(ISSUES, params={"cursor": nowhere}).text
+        assert shown(page).startswith("Showing 1–50 of ")
+
+
+def walk_pages(browser: httpx.Client, params: dict[str, str]) -> list[str]:
+    """Every page of the list, from the first, by following Next."""
+    pages = [browser.get(ISSUES, params=params).text]
+    while 'rel="next"' in pages[-1]:
+        pages.append(browser.get(link(pages[-1], "next")).text)
+        assert len(pages) < 100, "Next never ends"
+    return pages
+
+
+def walk(browser: httpx.Client, params: dict[str, str]) -> list[Row]:
+    """Every listed issue, in the list's order, over all its pages."""
+    return [r for page in walk_pages(browser, params) for r in rows(page)]
 
 
 class TestDownload:
@@ -462,25 +526,37 @@ class TestQueries:
     def test_a_page_reads_the_issues_in_a_few_queries_whatever_it_lists(
         self, browser: httpx.Client, world: AdminWorld
     ) -> None:
-        """Counts, choices and the page are a handful of set-based reads, never one per issue."""
+        """Counts, choices and the page are a handful of set-based reads, never one per issue,
+        as many deep in the list as on its first page."""
         statements: list[str] = []
 
         def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
             if "validation_issues" in statement:
                 statements.append(statement)
 
+        first = browser.get(ISSUES, params={"role": "student"}).text
+        deeper = link(browser.get(link(first, "next")).text, "next")
+        last = re.search(r'<a href="([^"]+)">Last</a>', first)
+        assert last, first
         engine = world.service.engine
         reads = []
         event.listen(engine, "before_cursor_execute", seen)
         try:
-            for params in ({}, {"sourced_id": "crowd-001"}, {"role": "student", "page": "2"}):
+            for url, params in (
+                (ISSUES, {}),
+                (ISSUES, {"sourced_id": "crowd-001"}),
+                (deeper, {}),
+                (html.unescape(last.group(1)), {}),
+            ):
                 statements.clear()
-                page = browser.get(ISSUES, params=params).text
+                page = browser.get(url, params=params or None).text
                 reads.append((len(rows(page)), len(statements)))
         finally:
             event.remove(engine, "before_cursor_execute", seen)
-        assert [listed for listed, _ in reads] == [50, 1, 50]
-        assert len({queries for _, queries in reads}) == 1 and 0 < reads[0][1] <= 6, reads
+        assert [min(listed, 2) for listed, _ in reads] == [2, 1, 2, 2], reads
+        # The grouped count, its problems' fixes and the page; a search counts its own; a page
+        # after another finds its start and counts what comes before it.
+        assert [queries for _, queries in reads] == [3, 4, 5, 3], reads
 
 
 class TestNothingRendersAsMarkup:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 from tests.integration.conftest import DISTRICT_ANSWERS
 from tests.integration.store.test_sqlite_query_plans import district_walks, sending
@@ -82,3 +82,31 @@ def test_a_persons_page_reads_no_district_walk(conn: Connection, district: Distr
     assert page is not None and page.enrollments and page.eligibility is not None
     for table in ("FROM students", "FROM enrollments", "FROM audit_log", "FROM eligibility"):
         assert district_walks(conn, sent, table) == [], table
+
+
+def test_a_name_search_reads_the_names_from_their_index_not_the_peoples_rows(
+    conn: Connection, district: DistrictRecord
+) -> None:
+    """Every word of a name is matched in the `(district_id, name_key, id)` index (which holds
+    the id the matches are read by): the district's students are walked in that index alone,
+    never through their rows."""
+    everyone = records.search(conn, district.id, "ada READER")
+    every = conn.execute(select(func.count()).where(students.c.district_id == district.id))
+    assert everyone.people.total == every.scalar_one() > 1000
+    assert len(everyone.people.rows) == records.SEARCH_CAP
+    assert all(p.name.startswith("Ada Reader") for p in everyone.people.rows)
+    with sending(conn) as sent:
+        nobody = records.search(conn, district.id, "ada Writer")
+    assert nobody.people.total == 0
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    steps = [
+        row[3]
+        for statement, parameters in sent
+        if "FROM students" in statement
+        for row in driver.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+    ]
+    walks = [s for s in steps if "students" in s and "(district_id=?)" in s]
+    assert not [s for s in steps if s.startswith("SCAN students")], steps
+    assert walks and all("INDEX ix_students_district_id_name_key " in s for s in walks), walks
+    assert any("COVERING INDEX ix_students_district_id_name_key " in s for s in walks), walks

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_, union
+from sqlalchemy import ColumnElement, Select, func, literal, or_, select, tuple_, union
 from sqlalchemy.engine import Connection
 
 from rostersync.domain.issue_groups import (
@@ -42,6 +42,8 @@ from rostersync.store.tables import (
 
 __all__ = ["IssueChoices", "IssueList", "IssueSeek", "IssueWindow", "issue_list"]
 
+# The most issues a search reads as ids (`_found`).
+FOUND_BY_ID = 2000
 # Each order's sort key columns (severity orders errors first: "error" < "warning").
 _ORDERS = {"problem": ISSUE_BY_PROBLEM, "name": ISSUE_BY_NAME, "school": ISSUE_BY_SCHOOL}
 
@@ -118,8 +120,26 @@ class IssueList:
     issues: list[IssueRecord]
 
 
-def _matching(district_id: str, filters: IssueFilters) -> list[ColumnElement[bool]]:
-    """The conditions of every filter but the problem's (`code`)."""
+def _found(conn: Connection, district_id: str, text: str) -> ColumnElement[bool]:
+    """The issues of the records a search finds: by part of the name or the sourcedId (the
+    by-name index holds both), or by student ID (the counts' index holds it). Read once, as ids,
+    so the counts and the page look the few up instead of searching again; a search that finds
+    more than `FOUND_BY_ID` is kept as a condition."""
+    t = validation_issues
+    scope = (t.c.district_id == district_id, t.c.status == "open")
+    named = key_contains(t.c.name_sort, text, NAMED)
+    found = union(
+        select(t.c.id).where(*scope, or_(named, t.c.sourced_id == text)),
+        select(t.c.id).where(*scope, t.c.subject_student_id == text),
+    )
+    ids = list(conn.execute(found.limit(FOUND_BY_ID + 1)).scalars())
+    return t.c.id.in_(found) if len(ids) > FOUND_BY_ID else t.c.id.in_(ids)
+
+
+def _matching(
+    district_id: str, filters: IssueFilters, found: ColumnElement[bool] | None
+) -> list[ColumnElement[bool]]:
+    """The conditions of every filter but the problem's (`code`); `found`, the search's."""
     t = validation_issues
     where: list[ColumnElement[bool]] = [t.c.district_id == district_id, t.c.status == "open"]
     if filters.school:
@@ -129,15 +149,8 @@ def _matching(district_id: str, filters: IssueFilters) -> list[ColumnElement[boo
         where.append(t.c.subject_grade == filters.grade)
     if filters.role:
         where.append(t.c.subject_role == filters.role)
-    if filters.search:
-        # Each way of finding a record reads an index that holds what it compares.
-        scope = (t.c.district_id == district_id, t.c.status == "open")
-        found = union(
-            select(t.c.id).where(*scope, key_contains(t.c.name_sort, filters.search, NAMED)),
-            select(t.c.id).where(*scope, t.c.sourced_id == filters.search),
-            select(t.c.id).where(*scope, t.c.subject_student_id == filters.search),
-        )
-        where.append(t.c.id.in_(found))
+    if found is not None:
+        where.append(found)
     return where
 
 
@@ -311,7 +324,8 @@ def issue_list(
         size: Issues per page.
     """
     t = validation_issues
-    where = _matching(district_id, filters)
+    found = _found(conn, district_id, filters.search) if filters.search else None
+    where = _matching(district_id, filters, found)
     chosen = [*where, t.c.code == filters.code] if filters.code else where
     keys = _keys(filters)
     names = list(IssueRecord.__dataclass_fields__)

@@ -554,9 +554,9 @@ class TestQueries:
         finally:
             event.remove(engine, "before_cursor_execute", seen)
         assert [min(listed, 2) for listed, _ in reads] == [2, 1, 2, 2], reads
-        # The grouped count, its problems' fixes and the page; a search counts its own; a page
-        # after another finds its start and counts what comes before it.
-        assert [queries for _, queries in reads] == [3, 4, 5, 3], reads
+        # The grouped count, its problems' fixes and the page; a search finds its issues' ids
+        # and counts them; a page after another finds its start and counts what precedes it.
+        assert [queries for _, queries in reads] == [3, 5, 5, 3], reads
 
 
 class TestNothingRendersAsMarkup:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from tests.integration.store.test_statement_count import plan_against_store
@@ -16,7 +17,7 @@ from tests.integration.store.test_statement_count import plan_against_store
 from rostersync.domain.issue_groups import Audience, IssueFilters
 from rostersync.domain.issues import IssueSubject, Severity, ValidationIssue
 from rostersync.domain.records import EntityKind, Record, Student
-from rostersync.store import records
+from rostersync.store import issue_lists, records
 from rostersync.store.accounts import NewStudent, insert_student
 from rostersync.store.apply import apply_plan
 from rostersync.store.districts import DistrictRecord
@@ -138,3 +139,20 @@ def test_an_issue_of_an_unnamed_record_sorts_after_the_named(
         conn, district.id, IssueFilters.of(sort="name"), audience=Audience.CLASSLINK
     )
     assert [i.sourced_id for i in listed.issues] == ["n-2", "n-1", "u-1"]
+
+
+def test_a_search_that_finds_many_issues_lists_the_same_as_one_that_finds_few(
+    conn: Connection, district: DistrictRecord, run_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `FOUND_BY_ID` issues a search is kept as a condition instead of a list of ids."""
+    issues = [held(f"m-{n}", f"Mårten {n}") for n in range(5)] + [held("o-1", "Other")]
+    reconcile_issues(conn, run_id=run_id, district_id=district.id, issues=issues, now=NOW)
+    wanted = IssueFilters.of(search="MÅRTEN", sort="name")
+
+    def listed() -> tuple[list[str], int]:
+        found = issue_list(conn, district.id, wanted, audience=Audience.CLASSLINK, size=3)
+        return [i.sourced_id for i in found.issues], found.window.total
+
+    assert listed() == (["m-0", "m-1", "m-2"], 5)
+    monkeypatch.setattr(issue_lists, "FOUND_BY_ID", 2)
+    assert listed() == (["m-0", "m-1", "m-2"], 5)

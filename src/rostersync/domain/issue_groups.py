@@ -7,7 +7,7 @@ the file and pushes it again (`Audience`). The validators (`domain.validate*`) k
 per issue, written for a ClassLink district; the portal's issues page words each problem's fix
 here instead, and falls back to the stored fix for a problem this module does not know.
 
-The page's filters, sort and paging are plain data here too (`IssueFilters`, `PageWindow`), so
+The page's filters and sort are plain data here too (`IssueFilters`), so
 the store's query (`store.issue_lists`) and the page's links read the same values.
 """
 
@@ -26,13 +26,11 @@ __all__ = [
     "Audience",
     "IssueFilters",
     "IssueGroup",
-    "PageWindow",
     "ProblemCount",
     "RecordWords",
     "audience_for",
     "grade_order",
     "group_problems",
-    "page_window",
     "problem_fix",
     "problem_label",
     "problem_title",
@@ -424,7 +422,7 @@ def grade_order(grade: str) -> tuple[int, str]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IssueFilters:
-    """What the issues page shows: filters (combined), order and page.
+    """What the issues page shows: filters (combined) and order.
 
     `search` is a record's ClassLink sourcedId or student ID exactly, or part of its name; the
     page's query parameter for it is `sourced_id` (the links in emails use that name).
@@ -436,7 +434,6 @@ class IssueFilters:
     role: str = ""
     search: str = ""
     sort: str = "problem"
-    page: int = 1
 
     @classmethod
     def of(
@@ -448,7 +445,6 @@ class IssueFilters:
         role: str = "",
         search: str = "",
         sort: str = "",
-        page: int = 1,
     ) -> IssueFilters:
         """The filters as typed or linked, trimmed; an unknown sort is the default one."""
         return cls(
@@ -458,17 +454,16 @@ class IssueFilters:
             role=role.strip(),
             search=search.strip(),
             sort=sort if sort in SORTS else "problem",
-            page=max(1, page),
         )
 
     @property
     def narrowed(self) -> bool:
-        """Whether any filter is set (the order and page are not filters)."""
+        """Whether any filter is set (the order is not a filter)."""
         return any((self.code, self.school, self.grade, self.role, self.search))
 
-    def but(self, **changes: str | int) -> IssueFilters:
-        """The same filters with some changed; the page goes back to 1 unless it is given."""
-        return replace(self, **{"page": 1, **changes})  # type: ignore[arg-type]
+    def but(self, **changes: str) -> IssueFilters:
+        """The same filters with some changed."""
+        return replace(self, **changes)
 
     def params(self) -> dict[str, str]:
         """The query parameters of a link to these filters (only those not at their default)."""
@@ -479,43 +474,8 @@ class IssueFilters:
             "role": self.role,
             "sourced_id": self.search,
             "sort": "" if self.sort == "problem" else self.sort,
-            "page": "" if self.page == 1 else str(self.page),
         }
         return {name: value for name, value in values.items() if value}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PageWindow:
-    """Which issues one page shows of how many: "Showing 51–100 of 740"."""
-
-    page: int
-    pages: int
-    total: int
-    size: int
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.size
-
-    @property
-    def first(self) -> int:
-        return self.offset + 1 if self.total else 0
-
-    @property
-    def last(self) -> int:
-        return min(self.total, self.offset + self.size)
-
-    def words(self) -> str:
-        """`Showing 1–50 of 740`, or that none match."""
-        if not self.total:
-            return "No open issue matches."
-        return f"Showing {self.first:,}–{self.last:,} of {self.total:,}"
-
-
-def page_window(total: int, page: int, size: int = PAGE_SIZE) -> PageWindow:
-    """The page asked for, within the pages there are (a page past the end shows the last)."""
-    pages = max(1, -(-total // size))
-    return PageWindow(page=min(max(1, page), pages), pages=pages, total=total, size=size)
 
 
 # The source kind of a district that pushes OneRoster CSV files (`providers.push.KIND`; the

@@ -315,7 +315,7 @@ def issue_list(
     Args:
         conn: A connection.
         district_id: The district.
-        filters: Problem, school, grade, role, record and order (`filters.page` is not read).
+        filters: Problem, school, grade, role, record and order.
         audience: How the district fixes a record, handed through for the page's words.
         seek: Where the page starts (None: the first page). An issue that is not the
             district's starts the first page; a Previous page that would come up short is the

@@ -95,7 +95,7 @@ def create_issues_router(service: Services) -> APIRouter:
     Sort = Annotated[str, Query(max_length=16)]
 
     def link(slug: str, filters: IssueFilters, path: str = "issues", cursor: str = "") -> str:
-        params = filters.but(page=1).params()
+        params = filters.params()
         query = urlencode({**params, "cursor": cursor} if cursor else params)
         return f"/admin/districts/{slug}/{path}" + (f"?{query}" if query else "")
 

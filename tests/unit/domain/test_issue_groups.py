@@ -6,13 +6,11 @@ from __future__ import annotations
 import pytest
 
 from rostersync.domain.issue_groups import (
-    PAGE_SIZE,
     Audience,
     IssueFilters,
     ProblemCount,
     grade_order,
     group_problems,
-    page_window,
     problem_fix,
     problem_label,
     problem_title,
@@ -145,38 +143,30 @@ class TestGroups:
         assert group.fix == "stored formula_test"
 
 
-class TestFiltersAndPages:
+class TestFilters:
     def test_links_carry_only_what_is_set(self) -> None:
         assert IssueFilters().params() == {}
         filters = IssueFilters.of(
-            code="missing_grade", school=" Lincoln ES ", search=" 1001 ", sort="name", page=3
+            code="missing_grade", school=" Lincoln ES ", search=" 1001 ", sort="name"
         )
         assert filters.params() == {
             "code": "missing_grade",
             "school": "Lincoln ES",
             "sourced_id": "1001",
             "sort": "name",
-            "page": "3",
         }
 
-    def test_changing_a_filter_goes_back_to_the_first_page(self) -> None:
-        filters = IssueFilters.of(grade="05", page=4)
-        assert filters.but(role="student").params() == {"grade": "05", "role": "student"}
-        assert filters.but(page=5).page == 5
+    def test_changing_a_filter_keeps_the_others(self) -> None:
+        filters = IssueFilters.of(grade="05", sort="school")
+        assert filters.but(role="student").params() == {
+            "grade": "05",
+            "role": "student",
+            "sort": "school",
+        }
 
-    def test_an_unknown_sort_is_the_default_and_a_page_is_at_least_one(self) -> None:
-        filters = IssueFilters.of(sort="evil", page=-2)
-        assert (filters.sort, filters.page, filters.narrowed) == ("problem", 1, False)
-
-    def test_the_window_states_what_is_shown_of_how_many(self) -> None:
-        assert page_window(740, 1).words() == "Showing 1–50 of 740"
-        assert page_window(740, 2).words() == "Showing 51–100 of 740"
-        last = page_window(740, 15)
-        assert (last.pages, last.words(), last.offset) == (15, "Showing 701–740 of 740", 700)
-        assert page_window(740, 99).page == 15  # past the end: the last page
-        assert page_window(0, 1).words() == "No open issue matches."
-        assert page_window(1_234, 1).words() == "Showing 1–50 of 1,234"
-        assert PAGE_SIZE == 50
+    def test_an_unknown_sort_is_the_default(self) -> None:
+        filters = IssueFilters.of(sort="evil")
+        assert (filters.sort, filters.narrowed) == ("problem", False)
 
     def test_grades_sort_in_school_order(self) -> None:
         assert sorted(["05", "KG", "12", "PK", "Other", "zz", "01"], key=grade_order) == [

@@ -12,12 +12,19 @@ page only reads (`services.records`). Records link to each other with `record_ur
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from rostersync.domain.issue_groups import (
+    Audience,
+    audience_for,
+    problem_fix,
+    source_message,
+)
 from rostersync.errors import NotFoundError
 from rostersync.services import PUSH_SOURCE_KIND, Services
 from rostersync.web.gates import DistrictInScope, DistrictScope, Staff, not_found
@@ -26,6 +33,51 @@ from rostersync.web.presentation import admin_templates
 from rostersync.web.record_links import change_words, eligibility_words, record_url
 
 SearchText = Annotated[str, Query(max_length=255)]
+# A person's values the roster sends, and how a page names them.
+_SENT_FIELDS = (
+    ("name", "Name"),
+    ("student_id", "Student ID"),
+    ("grade", "Grade"),
+    ("school", "School"),
+)
+_PERSON_ENTITIES = frozenset({"student", "educator", "user"})
+
+
+@dataclass(frozen=True, slots=True)
+class SentValue:
+    """One value of a person that the roster last sent differently from what the portal holds."""
+
+    label: str
+    held: str
+    sent: str
+
+
+def sent_differently(person: Any, issues: Sequence[Any]) -> list[SentValue]:
+    """What the roster last sent for a provisioned person whose update is held, where it differs
+    from the portal's values: read from the person's open issues, which keep the record as the
+    roster sent it (name, student ID, grade, school). Empty when nothing differs or no issue says.
+    """
+    sent = next(
+        (i for i in issues if i.entity in _PERSON_ENTITIES and i.sourced_id == person.sourced_id),
+        None,
+    )
+    if sent is None or person.held:
+        return []
+    found = []
+    for field, label in _SENT_FIELDS:
+        value = getattr(sent, f"subject_{field}") or ""
+        held = getattr(person, field, "") or ""
+        if value and value != held:
+            found.append(SentValue(label, held, value))
+    return found
+
+
+def issue_words(audience: Audience) -> dict[str, Any]:
+    """An issue's message and fix in the words of the district's source, for a template."""
+    return {
+        "issue_message": lambda i: source_message(i.message, audience),
+        "issue_fix": lambda i: problem_fix(i.code, [i.entity], audience, i.fix),
+    }
 
 
 def run_label(found: DistrictScope) -> str:
@@ -65,14 +117,19 @@ def create_records_router(service: Services) -> APIRouter:
     @router.get("/admin/districts/{slug}/people/{sourced_id:path}", response_class=HTMLResponse)
     def person(request: Request, staff: Staff, found: DistrictInScope, sourced_id: str) -> Any:
         district = found.district
+        record = read(service.records.person, district.id, sourced_id)
+        audience = audience_for(found.integration.source_kind)
         return render(
             templates,
             request,
             "admin_record_person.html",
             district=district,
-            record=read(service.records.person, district.id, sourced_id),
+            record=record,
+            sent=sent_differently(record.person, record.page.issues),
+            pushed=audience is Audience.FILES,
             run_label=run_label(found),
             staff=staff,
+            **issue_words(audience),
         )
 
     @router.get("/admin/districts/{slug}/classes/{sourced_id:path}", response_class=HTMLResponse)
@@ -86,8 +143,10 @@ def create_records_router(service: Services) -> APIRouter:
             "admin_record_class.html",
             district=district,
             record=read(service.records.school_class, district.id, sourced_id),
+            pushed=found.integration.source_kind == PUSH_SOURCE_KIND,
             run_label=run_label(found),
             staff=staff,
+            **issue_words(audience_for(found.integration.source_kind)),
         )
 
     @router.get("/admin/districts/{slug}/schools/{sourced_id:path}", response_class=HTMLResponse)
@@ -99,11 +158,13 @@ def create_records_router(service: Services) -> APIRouter:
             "admin_record_school.html",
             district=district,
             record=read(service.records.school, district.id, sourced_id),
+            pushed=found.integration.source_kind == PUSH_SOURCE_KIND,
             run_label=run_label(found),
             staff=staff,
+            **issue_words(audience_for(found.integration.source_kind)),
         )
 
     return router
 
 
-__all__ = ["create_records_router", "run_label"]
+__all__ = ["SentValue", "create_records_router", "issue_words", "run_label", "sent_differently"]

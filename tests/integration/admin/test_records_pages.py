@@ -25,12 +25,15 @@ from sqlalchemy import select
 from tests.integration import sandboxes
 from tests.integration.admin.conftest import PASSWORD, AdminWorld, form_csrf, staff_sign_in
 
+from rostersync.domain.issue_groups import Audience, problem_fix
 from rostersync.store.tables import educators, eligibility, students
 
 HOSTILE = '<script>alert("x")</script>'
 RECORDS_DM = "records.dm@springfield.example"
 RECORDS_DM_NAME = "Morgan Records"
 BASE = "/admin/districts/springfield"
+# The family name the roster sends for the lapsed student with their grade dropped (held back).
+LAPSED_NEW_NAME = "Renamedwhileheld"
 
 
 @dataclass
@@ -46,6 +49,11 @@ class Scene:
     confirmed: str  # that student's sourcedId
     imported_email: str  # an educator a data manager imported from a spreadsheet
     schools: dict[str, str]  # sourcedId → name
+
+
+def fix_of(issue: Any) -> str:
+    """An issue's fix as the record page words it for a ClassLink district."""
+    return problem_fix(issue.code, [issue.entity], Audience.CLASSLINK, issue.fix)
 
 
 def full_name(user: dict[str, Any]) -> str:
@@ -123,6 +131,7 @@ def scene(world: AdminWorld) -> Scene:
             user["givenName"] = HOSTILE
         if user["sourcedId"] == lapsed["sourcedId"]:
             user["grades"] = []
+            user["familyName"] = LAPSED_NEW_NAME
     tenant.data = edited
     assert world.service.runs.sync("springfield").status == "succeeded"
     sandboxes.add_staff(
@@ -325,7 +334,7 @@ class TestAPersonsPage:
             if i.sourced_id == scene.held_problem
         ]
         listed = section(page.text, "Open issues")
-        assert issues and all(i.message in listed and i.fix in listed for i in issues)
+        assert issues and all(i.message in listed and fix_of(i) in listed for i in issues)
 
     def test_a_provisioned_students_open_issue_shows_with_its_fix(
         self, staff: httpx.Client, scene: Scene, world: AdminWorld
@@ -342,7 +351,20 @@ class TestAPersonsPage:
         ]
         assert issue.code == "missing_grade"
         listed = section(page, "Open issues")
-        assert issue.message in listed and issue.fix in listed and "this student" in listed
+        assert issue.message in listed and fix_of(issue) in listed and "this student" in listed
+
+    def test_a_held_update_shows_what_classlink_sent_beside_what_the_portal_keeps(
+        self, staff: httpx.Client, scene: Scene
+    ) -> None:
+        user = scene.lapsed
+        page = staff.get(person_url(user["sourcedId"])).text
+        sent = section(page, "What ClassLink sent last")
+        rows = re.findall(r'<th scope="row">([^<]+)</th><td>([^<]*)</td><td>([^<]*)</td>', sent)
+        assert rows == [("Name", full_name(user), f"{user['givenName']} {LAPSED_NEW_NAME}")]
+        # A student whose roster values are all taken has no such section.
+        assert (
+            "What ClassLink sent last" not in staff.get(person_url(scene.student["sourcedId"])).text
+        )
 
     def test_an_account_made_from_a_spreadsheet_names_the_data_manager(
         self, staff: httpx.Client, scene: Scene

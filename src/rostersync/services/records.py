@@ -30,12 +30,20 @@ class Records:
         self._engine = context.engine
 
     def search(
-        self, district_id: str, text: str, *, limit: int = store_records.SEARCH_CAP
+        self,
+        district_id: str,
+        text: str,
+        *,
+        limit: int = store_records.SEARCH_CAP,
+        people_after: store_records.PeopleSeek | None = None,
     ) -> store_records.SearchResults:
         """People, classes and schools matching `text` (a name, email, student ID, class
-        code or ClassLink sourcedId), exact matches first, at most `limit` of each kind."""
+        code or ClassLink sourcedId), exact matches first, at most `limit` of each kind; the
+        people paged from `people_after` (the first page without it)."""
         with self._engine.connect() as conn:
-            return store_records.search(conn, district_id, text[:MAX_SEARCH], limit=limit)
+            return store_records.search(
+                conn, district_id, text[:MAX_SEARCH], limit=limit, people_after=people_after
+            )
 
     def person(self, district_id: str, ref: str) -> store_pages.PersonPage:
         """A student or educator with eligibility, enrollments, open issues and history.

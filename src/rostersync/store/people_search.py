@@ -23,6 +23,7 @@ from sqlalchemy import (
     CompoundSelect,
     Select,
     String,
+    Subquery,
     case,
     cast,
     exists,
@@ -37,11 +38,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from rostersync.store.keyset import Seek, seek_page
 from rostersync.store.planner import unindexed
 from rostersync.store.sort_keys import NAMED, words_like
 from rostersync.store.tables import educators, orgs, students, validation_issues
 
-__all__ = ["PEOPLE", "Found", "PersonHit", "name_like", "search_people"]
+__all__ = ["PEOPLE", "Found", "PeopleSeek", "PersonHit", "name_like", "search_people"]
 
 T = TypeVar("T")
 
@@ -67,10 +69,31 @@ class PersonHit:
 
 @dataclass(frozen=True, slots=True)
 class Found(Generic[T]):
-    """The first results of one kind, and how many matched in all."""
+    """One page of the results of one kind (the first, unless paged), how many matched in all,
+    and how many come before the page."""
 
     rows: list[T]
     total: int
+    skipped: int = 0
+
+    @property
+    def has_next(self) -> bool:
+        return bool(self.rows) and self.skipped + len(self.rows) < self.total
+
+    @property
+    def has_previous(self) -> bool:
+        return bool(self.rows) and self.skipped > 0
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleSeek:
+    """Where a page of people starts: after the person `(kind, ref)` (their sourcedId, or
+    portal id when made by hand), or, with `before`, the page that ends just before them. It
+    names a person by id only, never by name, so no name goes into a link."""
+
+    kind: str
+    ref: str
+    before: bool = False
 
 
 def name_like(text: str) -> bool:
@@ -193,18 +216,56 @@ def _details(
     return {(r.kind, r.ref): r for r in conn.execute(union_all(*parts))}
 
 
-def search_people(conn: Connection, district_id: str, text: str, limit: int) -> Found[PersonHit]:
-    """The district's people that match `text`, exact keys first, then by name: the first
-    `limit`, and how many match in all."""
+def _ordered(district_id: str, text: str) -> Subquery:
+    """Who matches, each with the key of the results' order: exact keys first, then by folded
+    name, then by sourcedId (or portal id), then kind; together unique."""
     sub = _matches(district_id, text).subquery()
-    found = conn.execute(
-        select(sub, func.count().over().label("total"))
-        .order_by(sub.c.rank, sub.c.sort, sub.c.sourced_id)
-        .limit(limit)
-    ).all()
-    shown = _details(conn, district_id, found)
+    return select(
+        sub.c.kind,
+        sub.c.sourced_id,
+        sub.c.portal_id,
+        sub.c.rank,
+        func.coalesce(sub.c.sort, _blank()).label("sort"),
+        func.coalesce(sub.c.sourced_id, sub.c.portal_id).label("ref"),
+    ).subquery("people")
+
+
+def _seek(conn: Connection, found: Subquery, after: PeopleSeek | None) -> Seek | None:
+    """The order's key of the person a cursor names; None (the first page) when they no longer
+    match."""
+    if after is None:
+        return None
+    key = conn.execute(
+        select(found.c.rank, found.c.sort, found.c.ref, found.c.kind).where(
+            found.c.kind == after.kind, found.c.ref == after.ref
+        )
+    ).first()
+    return None if key is None else Seek(tuple(key), before=after.before)
+
+
+def search_people(
+    conn: Connection,
+    district_id: str,
+    text: str,
+    limit: int,
+    after: PeopleSeek | None = None,
+) -> Found[PersonHit]:
+    """The district's people that match `text`, exact keys first, then by name: one page of
+    `limit` (the first, or the one `after` names), how many match in all, and how many come
+    before the page."""
+    found = _ordered(district_id, text)
+    page = seek_page(
+        conn,
+        select(found),
+        where=[],
+        keys=[found.c.rank, found.c.sort, found.c.ref, found.c.kind],
+        descending=False,
+        seek=_seek(conn, found, after),
+        size=limit,
+    )
+    shown = _details(conn, district_id, page.rows)
     hits = []
-    for r in found:
+    for r in page.rows:
         d = shown.get((r.kind, r.portal_id or r.sourced_id))
         hits.append(
             PersonHit(
@@ -221,4 +282,4 @@ def search_people(conn: Connection, district_id: str, text: str, limit: int) -> 
                 held=not r.portal_id,
             )
         )
-    return Found(hits, int(found[0].total) if found else 0)
+    return Found(hits, page.total, page.skipped)

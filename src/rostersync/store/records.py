@@ -47,7 +47,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from rostersync.store.people_search import PEOPLE, Found, PersonHit, name_like, search_people
+from rostersync.store.people_search import (
+    PEOPLE,
+    Found,
+    PeopleSeek,
+    PersonHit,
+    name_like,
+    search_people,
+)
 from rostersync.store.planner import unindexed
 from rostersync.store.runs import AuditEntry, IssueRecord
 from rostersync.store.sort_keys import NAMED, words_like
@@ -252,7 +259,12 @@ def _search_schools(conn: Connection, district_id: str, text: str, limit: int) -
 
 
 def search(
-    conn: Connection, district_id: str, text: str, *, limit: int = SEARCH_CAP
+    conn: Connection,
+    district_id: str,
+    text: str,
+    *,
+    limit: int = SEARCH_CAP,
+    people_after: PeopleSeek | None = None,
 ) -> SearchResults:
     """People, classes and schools of the district that match `text`, exact keys first.
 
@@ -261,7 +273,9 @@ def search(
         district_id: The district; no other district's record is ever read.
         text: A name (every word must appear), an email, a student ID, a class code or a
             ClassLink sourcedId (exactly, without regard to case for emails and codes).
-        limit: How many of each kind to list; the rest are only counted.
+        limit: How many of each kind to list; the rest are only counted (people are paged:
+            `people_after` names where their page starts).
+        people_after: The person after (or before) whom the page of people starts.
     """
     text = " ".join(text.split())
     if not text:
@@ -270,7 +284,7 @@ def search(
         )
     return SearchResults(
         text=text,
-        people=search_people(conn, district_id, text, limit),
+        people=search_people(conn, district_id, text, limit, people_after),
         classes=_search_classes(conn, district_id, text, limit),
         schools=_search_schools(conn, district_id, text, limit),
     )
@@ -452,6 +466,7 @@ __all__ = [
     "ClassHit",
     "Found",
     "HistoryEntry",
+    "PeopleSeek",
     "PersonHit",
     "RecordPage",
     "SchoolHit",

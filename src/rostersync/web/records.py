@@ -15,6 +15,7 @@ page only reads (`services.records`). Records link to each other with `record_ur
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -27,8 +28,10 @@ from rostersync.domain.issue_groups import (
 )
 from rostersync.errors import NotFoundError
 from rostersync.services import PUSH_SOURCE_KIND, Services
+from rostersync.store.people_search import Found, PeopleSeek, PersonHit
 from rostersync.web.gates import DistrictInScope, DistrictScope, Staff, not_found
 from rostersync.web.pages import page_route, render
+from rostersync.web.paging import CursorParam, encode_cursor, page_seek
 from rostersync.web.presentation import admin_templates
 from rostersync.web.record_links import change_words, eligibility_words, record_url
 
@@ -72,6 +75,40 @@ def sent_differently(person: Any, issues: Sequence[Any]) -> list[SentValue]:
     return found
 
 
+# The people's pages of a search (`web.paging`): a cursor names a person by kind and sourcedId
+# (or portal id), never by name.
+PEOPLE_LIST = "people"
+PEOPLE_CURSOR = ("str", "str")
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleLinks:
+    """The links of a page of people found: Next and Previous ("" when there is none) and the
+    first page, each keeping the search."""
+
+    next_url: str
+    previous_url: str
+    first_url: str
+
+
+def people_links(found: Found[PersonHit], path: str, text: str) -> PeopleLinks:
+    """The Next, Previous and first-page links of a page of people found for `text`."""
+
+    def url(hit: PersonHit | None, before: bool = False) -> str:
+        params = {"q": text}
+        if hit is not None:
+            ref = hit.sourced_id or hit.portal_id or ""
+            params["cursor"] = encode_cursor(PEOPLE_LIST, [hit.kind, ref], before=before)
+        return f"{path}?{urlencode(params)}"
+
+    rows = found.rows
+    return PeopleLinks(
+        next_url=url(rows[-1]) if found.has_next else "",
+        previous_url=url(rows[0], before=True) if found.has_previous else "",
+        first_url=url(None),
+    )
+
+
 def issue_words(audience: Audience) -> dict[str, Any]:
     """An issue's message and fix in the words of the district's source, for a template."""
     return {
@@ -102,15 +139,30 @@ def create_records_router(service: Services) -> APIRouter:
             raise not_found() from None
 
     @router.get("/admin/districts/{slug}/search", response_class=HTMLResponse)
-    def search(request: Request, staff: Staff, found: DistrictInScope, q: SearchText = "") -> Any:
+    def search(
+        request: Request,
+        staff: Staff,
+        found: DistrictInScope,
+        q: SearchText = "",
+        cursor: CursorParam = "",
+    ) -> Any:
         district = found.district
+        path = f"/admin/districts/{district.slug}/search"
+        first_url = f"{path}?{urlencode({'q': q})}"
+        seek = page_seek(cursor, PEOPLE_LIST, PEOPLE_CURSOR, first_url)
+        after = None
+        if seek is not None:
+            kind, ref = seek.key
+            after = PeopleSeek(kind, ref, before=seek.before)
+        results = service.records.search(district.id, q, people_after=after)
         return render(
             templates,
             request,
             "admin_search.html",
             district=district,
             q=q,
-            results=service.records.search(district.id, q),
+            results=results,
+            people_links=people_links(results.people, path, results.text),
             staff=staff,
         )
 

@@ -15,6 +15,7 @@ import csv
 import html
 import io
 import re
+from base64 import urlsafe_b64decode as b64decode
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -26,7 +27,9 @@ from tests.integration import sandboxes
 from tests.integration.admin.conftest import PASSWORD, AdminWorld, form_csrf, staff_sign_in
 
 from rostersync.domain.issue_groups import Audience, problem_fix
+from rostersync.store.people_search import PeopleSeek
 from rostersync.store.tables import educators, eligibility, students
+from rostersync.web.paging import encode_cursor
 
 HOSTILE = '<script>alert("x")</script>'
 RECORDS_DM = "records.dm@springfield.example"
@@ -254,7 +257,61 @@ class TestSearch:
         assert capped.people.rows == every.people.rows[:3]
         page = staff.get(f"{BASE}/search", params={"q": "e"}).text
         caption = section(page, "People")
-        assert f"{every.people.total} people" in caption or "Showing 50 of" in caption
+        assert f"{every.people.total} people" in caption or "Showing 1–50 of" in caption
+
+    def test_people_found_page_by_keyset_without_overlap_or_gap_both_ways(
+        self, world: AdminWorld
+    ) -> None:
+        district_id = world.sandbox.district_ids["springfield"]
+        records = world.service.records
+        every = records.search(district_id, "e").people
+        assert every.total > 7 and every.total == len(every.rows)  # under the cap: all of them
+
+        def seek(hit: Any, before: bool = False) -> PeopleSeek:
+            return PeopleSeek(hit.kind, hit.sourced_id or hit.portal_id, before=before)
+
+        pages: list[list[Any]] = []
+        after: PeopleSeek | None = None
+        while True:
+            page = records.search(district_id, "e", limit=3, people_after=after).people
+            assert page.total == every.total and page.skipped == sum(len(p) for p in pages)
+            pages.append(page.rows)
+            if not page.has_next:
+                break
+            after = seek(page.rows[-1])
+        assert [hit for rows in pages for hit in rows] == every.rows
+        # Previous from the last page retraces the same pages.
+        back = [pages[-1]]
+        while len(back) < len(pages):
+            before = seek(back[-1][0], before=True)
+            back.append(records.search(district_id, "e", limit=3, people_after=before).people.rows)
+        assert back[::-1] == pages
+
+    def test_the_page_after_a_person_links_next_previous_and_first_by_id_only(
+        self, world: AdminWorld, staff: httpx.Client
+    ) -> None:
+        district_id = world.sandbox.district_ids["springfield"]
+        every = world.service.records.search(district_id, "e").people
+        third = every.rows[2]
+        cursor = encode_cursor("people", [third.kind, third.sourced_id or third.portal_id])
+        page = staff.get(f"{BASE}/search", params={"q": "e", "cursor": cursor})
+        assert page.status_code == 200
+        rows = people_rows(page.text)
+        assert len(rows) == every.total - 3
+        assert every.rows[3].name in html.unescape(rows[0])
+        assert f"Showing 4–{every.total} of {every.total} people" in section(page.text, "People")
+        pager = page.text[page.text.index('id="people-pages"') :]
+        assert 'rel="prev"' in pager and 'rel="next"' not in pager
+        pager = pager[: pager.index("</nav>")]
+        for href in re.findall(r'href="([^"]+)"', pager):
+            cursor_text = b64decode(
+                parse_qs(urlsplit(html.unescape(href)).query).get("cursor", [""])[0] + "=="
+            )
+            assert (
+                third.name.encode() not in cursor_text
+                and every.rows[3].name.encode() not in cursor_text
+            )
+        assert staff.get(f"{BASE}/search", params={"q": "e", "cursor": "x"}).status_code == 400
 
     def test_the_header_has_a_labelled_search_box_on_district_pages(
         self, staff: httpx.Client

@@ -254,18 +254,22 @@ def search_people(
     `limit` (the first, or the one `after` names), how many match in all, and how many come
     before the page."""
     found = _ordered(district_id, text)
-    page = seek_page(
-        conn,
-        select(found),
-        where=[],
-        keys=[found.c.rank, found.c.sort, found.c.ref, found.c.kind],
-        descending=False,
-        seek=_seek(conn, found, after),
-        size=limit,
-    )
-    shown = _details(conn, district_id, page.rows)
+    keys = [found.c.rank, found.c.sort, found.c.ref, found.c.kind]
+    seek = _seek(conn, found, after)
+    if seek is None:
+        # The first page, counted in the same statement (the usual search: one pass).
+        rows = conn.execute(
+            select(found, func.count().over().label("total")).order_by(*keys).limit(limit)
+        ).all()
+        total, skipped = (int(rows[0].total) if rows else 0), 0
+    else:
+        page = seek_page(
+            conn, select(found), where=[], keys=keys, descending=False, seek=seek, size=limit
+        )
+        rows, total, skipped = page.rows, page.total, page.skipped
+    shown = _details(conn, district_id, rows)
     hits = []
-    for r in page.rows:
+    for r in rows:
         d = shown.get((r.kind, r.portal_id or r.sourced_id))
         hits.append(
             PersonHit(
@@ -282,4 +286,4 @@ def search_people(
                 held=not r.portal_id,
             )
         )
-    return Found(hits, page.total, page.skipped)
+    return Found(hits, total, skipped)

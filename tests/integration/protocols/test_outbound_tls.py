@@ -8,7 +8,6 @@ request is sent.
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
 import threading
 from collections.abc import Iterator
@@ -18,10 +17,7 @@ from typing import ClassVar
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tests.integration.certificates import LOOPBACK, self_signed
 
 from rostersync.oneroster.http import open_http, tls_context
 from rostersync.oneroster.outbound import OutboundPolicy, guarded_transport
@@ -43,37 +39,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture
 def untrusted_server(tmp_path: Path) -> Iterator[str]:
-    """An HTTPS server on loopback whose certificate is self-signed for `localhost`."""
-    cert, key = _self_signed(tmp_path)
+    """An HTTPS server on loopback whose certificate signs itself (nobody vouches for it)."""
+    cert, key, _ = self_signed(tmp_path, "roster")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
@@ -82,7 +51,7 @@ def untrusted_server(tmp_path: Path) -> Iterator[str]:
     thread.start()
     _Handler.heard.clear()
     try:
-        yield f"https://localhost:{server.server_address[1]}"
+        yield f"https://{LOOPBACK}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

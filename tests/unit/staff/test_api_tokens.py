@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from rostersync.staff.accounts import StaffAuth
 from rostersync.staff.api_tokens import MAX_ACTIVE, ApiTokenRefused, ApiTokens
 from rostersync.staff.models import StaffViewer
 from rostersync.store.api_tokens_tables import staff_api_tokens
-from rostersync.store.db import create_engine_for, migrate
 from rostersync.store.signin_tables import staff_audit
 from rostersync.store.web_tables import staff_accounts
 
@@ -37,14 +35,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = create_engine_for(f"sqlite:///{tmp_path / 'portal.db'}")
-    migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ defaults are read from the settings' declaration, not from the environment."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,18 +17,9 @@ from sqlalchemy.engine import Engine
 from rostersync.config import Settings
 from rostersync.staff.accounts import StaffAuth
 from rostersync.store import admin as store
-from rostersync.store.db import create_engine_for, migrate
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "pat@portal.example"
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = create_engine_for(f"sqlite:///{tmp_path / 'portal.db'}")
-    migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 def settings(tmp_path: Path, time_cost: int, memory_kib: int, parallelism: int) -> Settings:

@@ -96,6 +96,21 @@ def assert_only_springfield(page: Any, world: Sandbox, shot: str) -> None:
     assert page.get_by_role("heading", name=re.compile("Open issues")).is_visible()
 
 
+def classlink_data_manager_signs_in(page: Any, world: Sandbox, *, teacher: int, path: str) -> None:
+    """A Springfield teacher (the `teacher`-th) who is also its data manager signs in through
+    ClassLink from `path`; the caller waits for where they land."""
+    assert world.service is not None
+    person = [p for p in world.sso.people("1001") if p.sourced_id.startswith("tch-")][teacher]
+    world.service.staff.add_staff(
+        email=person.email, display_name=person.display_name, role="data_manager",
+        password=PASSWORD, district="springfield",
+    )  # fmt: skip
+    page.goto(f"{world.url}{path}")
+    page.get_by_label("Find your district").fill("spring")
+    page.get_by_role("button", name="Continue with ClassLink").click()
+    page.get_by_role("button", name=f"{person.display_name} — Teacher").click()
+
+
 class TestDataManagerInBrowser:
     """A data manager of Springfield sees Springfield and gets the refusal page for Shelbyville."""
 
@@ -137,16 +152,7 @@ class TestDataManagerInBrowser:
     def test_a_data_manager_signing_in_through_classlink_sees_only_their_district(
         self, page: Any, world: Sandbox
     ) -> None:
-        assert world.service is not None
-        teacher = next(p for p in world.sso.people("1001") if p.sourced_id.startswith("tch-"))
-        world.service.staff.add_staff(
-            email=teacher.email, display_name=teacher.display_name, role="data_manager",
-            password=PASSWORD, district="springfield",
-        )  # fmt: skip
-        page.goto(f"{world.url}/login")
-        page.get_by_label("Find your district").fill("spring")
-        page.get_by_role("button", name="Continue with ClassLink").click()
-        page.get_by_role("button", name=f"{teacher.display_name} — Teacher").click()
+        classlink_data_manager_signs_in(page, world, teacher=0, path="/login")
         page.wait_for_url(f"{world.url}/")
         assert_only_springfield(page, world, "classlink-dm")
 
@@ -154,16 +160,7 @@ class TestDataManagerInBrowser:
         self, page: Any, world: Sandbox
     ) -> None:
         """Headed for /admin, a ClassLink sign-in ends on the data manager's district page."""
-        assert world.service is not None
-        teacher = [p for p in world.sso.people("1001") if p.sourced_id.startswith("tch-")][1]
-        world.service.staff.add_staff(
-            email=teacher.email, display_name=teacher.display_name, role="data_manager",
-            password=PASSWORD, district="springfield",
-        )  # fmt: skip
-        page.goto(f"{world.url}/login?next=/admin")
-        page.get_by_label("Find your district").fill("spring")
-        page.get_by_role("button", name="Continue with ClassLink").click()
-        page.get_by_role("button", name=f"{teacher.display_name} — Teacher").click()
+        classlink_data_manager_signs_in(page, world, teacher=1, path="/login?next=/admin")
         page.wait_for_url(f"{world.url}/admin/districts/springfield")
         assert page.get_by_role("heading", name=SPRINGFIELD, level=1).is_visible()
         assert page.locator("#last-success").is_visible()

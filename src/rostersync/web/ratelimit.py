@@ -24,7 +24,7 @@ are let through and logged: the account lockout, kept in the database, still hol
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,16 +91,17 @@ class AddressLimits:
         except RateLimited as exc:
             await too_many_tries(Request(scope), exc)(scope, receive, send)
             return
-        status: MutableMapping[str, int] = {}
 
         async def watch(message: Message) -> None:
+            # A failed try is counted before its answer leaves: a client that waits for each
+            # answer cannot get its next try in ahead of the count.
             if message["type"] == "http.response.start":
-                status["code"] = int(message["status"])
+                code = int(message["status"])
+                if 400 <= code < 500 and code != 429:
+                    await run_in_threadpool(limits.failed, action, "address", address)
             await send(message)
 
         await self.app(scope, receive, watch)
-        if 400 <= status.get("code", 0) < 500 and status["code"] != 429:
-            await run_in_threadpool(limits.failed, action, "address", address)
 
 
 def install_rate_limits(app: FastAPI, limits: Callable[[], RateLimits]) -> None:

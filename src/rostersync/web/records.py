@@ -36,14 +36,21 @@ from rostersync.web.presentation import admin_templates
 from rostersync.web.record_links import change_words, eligibility_words, record_url
 
 SearchText = Annotated[str, Query(max_length=255)]
-# A person's values the roster sends, and how a page names them.
-_SENT_FIELDS = (
-    ("name", "Name"),
-    ("student_id", "Student ID"),
-    ("grade", "Grade"),
-    ("school", "School"),
-)
-_PERSON_ENTITIES = frozenset({"student", "educator", "user"})
+# What the roster sends of a record that a page shows, per kind of page: the record's field, the
+# issue's `subject_*` column that keeps it as sent, and its label; and the issues that are about it.
+_SENT_FIELDS = {
+    "person": (
+        ("name", "name", "Name"),
+        ("student_id", "student_id", "Student ID"),
+        ("grade", "grade", "Grade"),
+        ("school", "school", "School"),
+    ),
+    "class": (("title", "name", "Title"), ("code", "code", "Code"), ("school", "school", "School")),
+}
+_SENT_ENTITIES = {
+    "person": frozenset({"student", "educator", "user"}),
+    "class": frozenset({"class"}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,21 +62,24 @@ class SentValue:
     sent: str
 
 
-def sent_differently(person: Any, issues: Sequence[Any]) -> list[SentValue]:
-    """What the roster last sent for a provisioned person whose update is held, where it differs
-    from the portal's values: read from the person's open issues, which keep the record as the
-    roster sent it (name, student ID, grade, school). Empty when nothing differs or no issue says.
-    """
+def sent_differently(record: Any, issues: Sequence[Any], page: str = "person") -> list[SentValue]:
+    """What the roster last sent for a provisioned person or class (`page`) whose update is
+    held, where it differs from the portal's values: read from the record's open issues, which
+    keep it as the roster sent it. Empty when nothing differs or no issue says."""
     sent = next(
-        (i for i in issues if i.entity in _PERSON_ENTITIES and i.sourced_id == person.sourced_id),
+        (
+            i
+            for i in issues
+            if i.entity in _SENT_ENTITIES[page] and i.sourced_id == record.sourced_id
+        ),
         None,
     )
-    if sent is None or person.held:
+    if sent is None or record.held:
         return []
     found = []
-    for field, label in _SENT_FIELDS:
-        value = getattr(sent, f"subject_{field}") or ""
-        held = getattr(person, field, "") or ""
+    for field, column, label in _SENT_FIELDS[page]:
+        value = getattr(sent, f"subject_{column}") or ""
+        held = getattr(record, field, "") or ""
         if value and value != held:
             found.append(SentValue(label, held, value))
     return found
@@ -189,12 +199,14 @@ def create_records_router(service: Services) -> APIRouter:
         request: Request, staff: Staff, found: DistrictInScope, sourced_id: str
     ) -> Any:
         district = found.district
+        record = read(service.records.school_class, district.id, sourced_id)
         return render(
             templates,
             request,
             "admin_record_class.html",
             district=district,
-            record=read(service.records.school_class, district.id, sourced_id),
+            record=record,
+            sent=sent_differently(record.record, record.page.issues, "class"),
             pushed=found.integration.source_kind == PUSH_SOURCE_KIND,
             run_label=run_label(found),
             staff=staff,

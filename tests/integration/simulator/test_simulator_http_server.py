@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import io
+import socket
 import threading
 import time
 
 import httpx
 import pytest
 
-from rostersync.simulator import SimulatorServer, Tenant, generate_district, run_forever
+from rostersync.simulator import (
+    DistrictData,
+    SimulatorServer,
+    Tenant,
+    generate_district,
+    run_forever,
+)
 
 
 class TestLifecycle:
@@ -149,3 +156,17 @@ class TestRunner:
         assert base.startswith("http://127.0.0.1:") and base.endswith("/demo/ims/oneroster/v1p1")
         assert "demo-key" in text and "Tenant: demo" in text
         assert "demo-secret-value" not in text
+
+
+class TestLatency:
+    """A page is answered without waiting for the client's acknowledgement of its headers."""
+
+    def test_each_keep_alive_connection_sends_without_nagles_delay(
+        self, district: DistrictData
+    ) -> None:
+        with SimulatorServer([Tenant("t", district, "k", "s")]) as server, httpx.Client() as http:
+            assert http.get(f"{server.base_url('t')}/users").status_code == 401
+            connections = list(server._httpd._connections)  # type: ignore[union-attr]
+            assert connections
+            for connection in connections:
+                assert connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)

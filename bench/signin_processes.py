@@ -4,6 +4,7 @@ the ClassLink stand-in in its own process, many browsers at once.
     make bench-signin                                                  # 1 and 2 workers, SQLite
     .venv/bin/python -m bench.signin_processes --workers 1 2 --logins 3000 --concurrency 64
     .venv/bin/python -m bench.signin_processes --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
+    .venv/bin/python -m bench.signin_processes --workers 1 --profile /tmp/serve.prof  # where CPU goes
 
 Set-up (not timed): districts are generated, onboarded and synced into a fresh database (a SQLite
 file, or a PostgreSQL schema of its own dropped at the end) by the in-process sandbox, which is
@@ -193,14 +194,16 @@ def portal_environment(
 
 
 def start_portal(
-    env: dict[str, str], port: int, workers: int, log: IO[str]
+    env: dict[str, str], port: int, workers: int, log: IO[str], profile: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """`rostersync serve --workers N`; returns once it answers /login (two minutes at most)."""
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "rostersync"), "serve", "--port", str(port),
-         "--workers", str(workers)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    """`rostersync serve --workers N`, or with `profile` one profiled process writing there
+    (`bench.signin_serve_profiled`); returns once it answers /login (two minutes at most)."""
+    command = [str(Path(sys.executable).parent / "rostersync"), "serve", "--port", str(port),
+               "--workers", str(workers)]  # fmt: skip
+    if profile is not None:
+        command = [sys.executable, "-m", "bench.signin_serve_profiled", "--port", str(port),
+                   "--out", str(profile)]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -329,6 +332,7 @@ def run_round(
     districts: int,
     redis_url: str,
     rotations: int,
+    profile: Path | None = None,
 ) -> RoundReport:
     """Start the simulator and `rostersync serve --workers N`, log people in, stop both."""
     port, secret = free_port(), secrets.token_urlsafe(24)
@@ -337,7 +341,7 @@ def run_round(
     env = portal_environment(database_url, data_dir, keys, sso.url, secret, port, redis_url)
     log_path = data_dir / f"serve-{workers}.log"
     with log_path.open("w") as log:
-        server = start_portal(env, port, workers, log)
+        server = start_portal(env, port, workers, log, profile)
         try:
             warm = _Tally()  # every worker fetches discovery and JWKS, fills its pools
             asyncio.run(drive(portal, district_ids, people[-warmup:], concurrency, warm))
@@ -413,7 +417,16 @@ def main(argv: list[str] | None = None) -> int:
         help="a PostgreSQL schema of its own, dropped after; default: SQLite",
     )
     parser.add_argument("--out", type=Path, default=None, help="also write the report as JSON")
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        type=Path,
+        default=None,
+        help="profile the portal (one process, every thread) into this pstats file",
+    )
     args = parser.parse_args(argv)
+    if args.profile is not None and args.workers != [1]:
+        parser.error("--profile profiles one portal process: use it with --workers 1")
     from rostersync.logs import configure_logging
 
     configure_logging(Settings(log_format="console", log_level="WARNING"))
@@ -448,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
                 districts=args.districts,
                 redis_url=args.redis,
                 rotations=args.rotations,
+                profile=args.profile,
             )
             reports.append(report)
             print(json.dumps(asdict(report)), flush=True)

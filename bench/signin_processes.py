@@ -4,7 +4,7 @@ the ClassLink stand-in in its own process, many browsers at once.
     make bench-signin                                                  # 1 and 2 workers, SQLite
     .venv/bin/python -m bench.signin_processes --workers 1 2 --logins 3000 --concurrency 64
     .venv/bin/python -m bench.signin_processes --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
-    .venv/bin/python -m bench.signin_processes --workers 1 --profile /tmp/serve.prof  # where CPU goes
+    .venv/bin/python -m bench.signin_processes --workers 1 --profile /tmp/serve.prof  # CPU
 
 Set-up (not timed): districts are generated, onboarded and synced into a fresh database (a SQLite
 file, or a PostgreSQL schema of its own dropped at the end) by the in-process sandbox, which is

@@ -234,6 +234,10 @@ def test_vendor_staffs_district_and_run_pages_have_no_serious_violations(
     runs = showcase.sandbox.service.runs.recent("springfield", limit=5)
     succeeded = next(r for r in runs if r.status == "succeeded")
     audit.visit(f"/admin/runs/{succeeded.id}", "succeeded run", RUN)
+    audit.visit(
+        f"/admin/runs/{succeeded.id}/issues?which=opened", "its issues", "Issues this run opened"
+    )
+    audit.visit(f"/admin/districts/springfield/audit?run={succeeded.id}", "its changes", AUDIT)
     held = f"/admin/runs/{showcase.held_run_id}"
     audit.visit(held, "held run", RUN)
     assert page.locator("#run-status").inner_text() == "held"

@@ -198,12 +198,25 @@ class Districts:
             return list_pages.run_page(conn, district.id, seek=seek, size=size)
 
     def audit_page(
-        self, slug_or_id: str, *, seek: Seek | None = None, size: int = 50
+        self, slug_or_id: str, *, seek: Seek | None = None, size: int = 50, run_id: str = ""
     ) -> list_pages.Listing[store_runs.AuditEntry]:
-        """A page of a district's audit entries, newest first, after (or before) a position."""
+        """A page of a district's audit entries (or, `run_id`, of one run's), newest first,
+        after (or before) a position."""
         with self._engine.connect() as conn:
             district = store_districts.get_district(conn, slug_or_id)
-            return list_pages.audit_page(conn, district.id, seek=seek, size=size)
+            return list_pages.audit_page(conn, district.id, seek=seek, size=size, run_id=run_id)
+
+    def run_issue_page(
+        self, run_id: str, *, closed: bool, seek: Seek | None = None, size: int = 50
+    ) -> list_pages.Listing[store_runs.IssueRecord]:
+        """A page of the issues a run opened, or (`closed`) closed, by id."""
+        with self._engine.connect() as conn:
+            return list_pages.run_issue_page(conn, run_id, closed=closed, seek=seek, size=size)
+
+    def run_issue_counts(self, run_id: str) -> tuple[int, int]:
+        """How many issues a run opened and how many it closed."""
+        with self._engine.connect() as conn:
+            return list_pages.run_issue_counts(conn, run_id)
 
     def open_issue_page(
         self,

@@ -102,15 +102,19 @@ def run_page(
 
 
 def audit_page(
-    conn: Connection, district_id: str, *, seek: Seek | None, size: int
+    conn: Connection, district_id: str, *, seek: Seek | None, size: int, run_id: str = ""
 ) -> Listing[AuditEntry]:
-    """A page of a district's audit entries, newest first (the `district_id, at` index)."""
+    """A page of a district's audit entries, newest first (the `district_id, at` index), or of
+    one run's entries (`run_id`: the `run_id, at, id` index)."""
     t = audit_log
     stmt = select(*(t.c[n] for n in _fields(AuditEntry)))
+    where = [t.c.district_id == district_id]
+    if run_id:
+        where.append(t.c.run_id == run_id)
     page = seek_page(
         conn,
         stmt,
-        where=[t.c.district_id == district_id],
+        where=where,
         keys=[t.c.at, t.c.id],
         descending=True,
         seek=seek,
@@ -138,6 +142,26 @@ def open_issue_page(
     stmt = select(*(t.c[n] for n in _fields(IssueRecord)))
     page = seek_page(conn, stmt, where=where, keys=[t.c.id], descending=False, seek=seek, size=size)
     return Listing([IssueRecord(**r._mapping) for r in page.rows], page)
+
+
+def run_issue_page(
+    conn: Connection, run_id: str, *, closed: bool, seek: Seek | None, size: int
+) -> Listing[IssueRecord]:
+    """A page, by id, of the issues a run opened (found first by it), or, `closed`, of those it
+    closed (each through its own index)."""
+    t = validation_issues
+    where = [t.c.closed_by_run == run_id] if closed else [t.c.run_id == run_id]
+    stmt = select(*(t.c[n] for n in _fields(IssueRecord)))
+    page = seek_page(conn, stmt, where=where, keys=[t.c.id], descending=False, seek=seek, size=size)
+    return Listing([IssueRecord(**r._mapping) for r in page.rows], page)
+
+
+def run_issue_counts(conn: Connection, run_id: str) -> tuple[int, int]:
+    """How many issues a run opened, and how many it closed (two indexed counts)."""
+    t = validation_issues
+    opened = conn.execute(select(func.count()).where(t.c.run_id == run_id)).scalar_one()
+    closed = conn.execute(select(func.count()).where(t.c.closed_by_run == run_id)).scalar_one()
+    return int(opened), int(closed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -346,6 +346,8 @@ validation_issues = Table(
     Index("ix_validation_issues_by_name", "district_id", "status", *ISSUE_BY_NAME),
     Index("ix_validation_issues_by_school", "district_id", "status", *ISSUE_BY_SCHOOL),
     Index("ix_validation_issues_open_by_id", "district_id", "status", "id"),
+    # The issues a run closed, by id (its page's list; migration 0017).
+    Index(None, "closed_by_run", "id"),
     # The page's counts per problem, school, grade and role, read from the index alone; and a
     # record found by its student ID.
     Index(
@@ -382,6 +384,8 @@ audit_log = Table(
     Column("at", UtcDateTime, nullable=False),
     Index(None, "district_id", "at"),
     Index(None, "entity_id"),
+    # A run's entries, newest first (its page's "records it changed"; migration 0017).
+    Index(None, "run_id", "at", "id"),
 )
 
 ROSTER_TABLES: dict[EntityKind, Table] = {

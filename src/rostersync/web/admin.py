@@ -17,7 +17,8 @@ in, vendor staff land on the districts list and a data manager on their district
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
@@ -335,6 +336,7 @@ def create_admin_router(service: Services) -> APIRouter:
 
     # Runs ------------------------------------------------------------------------------------
     Search = Annotated[str, Query(max_length=255)]
+    RunParam = Annotated[str, Query(max_length=64)]
     Action = Annotated[str, Query(max_length=16)]
     PageNumber = Annotated[int, Query(alias="page", ge=1, le=1_000_000)]
 
@@ -397,6 +399,7 @@ def create_admin_router(service: Services) -> APIRouter:
             q=q,
             action=action,
             decision=held_review.decision_words(plan) if plan else "",
+            issues_opened_closed=service.districts.run_issue_counts(run.id),
         )
 
     @router.get("/admin/runs/{run_id}/changes.csv")
@@ -470,19 +473,51 @@ def create_admin_router(service: Services) -> APIRouter:
     # Audit ------------------------------------------------------------------------------------
     @router.get("/admin/districts/{slug}/audit", response_class=HTMLResponse)
     def audit(
-        request: Request, staff: Staff, found: DistrictInScope, cursor: CursorParam = ""
+        request: Request,
+        staff: Staff,
+        found: DistrictInScope,
+        cursor: CursorParam = "",
+        run: RunParam = "",
     ) -> Any:
         district = found[0]
         path = f"/admin/districts/{district.slug}/audit"
-        seek = page_seek(cursor, "audit", AUDIT_KEY, path)
-        listed = service.districts.audit_page(district.id, seek=seek, size=LIST_PAGE)
+        first = f"{path}?{urlencode({'run': run})}" if run else path
+        seek = page_seek(cursor, "audit", AUDIT_KEY, first)
+        listed = service.districts.audit_page(district.id, seek=seek, size=LIST_PAGE, run_id=run)
         return page(
             request,
             "admin_audit.html",
             district=district,
             entries=listed.items,
+            run_id=run,
             shown=shown_words(listed.page, "audit entry", "audit entries"),
-            links=links_of(listed.page, "audit", path),
+            links=links_of(listed.page, "audit", path, {"run": run}),
+            staff=staff,
+        )
+
+    @router.get("/admin/runs/{run_id}/issues", response_class=HTMLResponse)
+    def run_issues(
+        request: Request,
+        staff: Staff,
+        found: RunInScope,
+        which: Annotated[Literal["opened", "closed"], Query()] = "opened",
+        cursor: CursorParam = "",
+    ) -> Any:
+        run, district = found
+        path = f"/admin/runs/{run.id}/issues"
+        seek = page_seek(cursor, "run-issues", ("str",), f"{path}?which={which}")
+        listed = service.districts.run_issue_page(
+            run.id, closed=which == "closed", seek=seek, size=LIST_PAGE
+        )
+        return page(
+            request,
+            "admin_run_issues.html",
+            run=run,
+            district=district,
+            which=which,
+            issues=listed.items,
+            shown=shown_words(listed.page, "issue", "issues"),
+            links=links_of(listed.page, "run-issues", path, {"which": which}),
             staff=staff,
         )
 

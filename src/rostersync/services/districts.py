@@ -32,6 +32,7 @@ from rostersync.store import district_health as store_health
 from rostersync.store import districts as store_districts
 from rostersync.store import list_pages
 from rostersync.store import push as store_push
+from rostersync.store import records as store_records
 from rostersync.store import roster as store_roster
 from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
@@ -212,6 +213,23 @@ class Districts:
         """A page of the issues a run opened, or (`closed`) closed, by id."""
         with self._engine.connect() as conn:
             return list_pages.run_issue_page(conn, run_id, closed=closed, seek=seek, size=size)
+
+    def run_starter(self, run_id: str) -> str | None:
+        """Who started a run from the portal or the API (the actor of its "start" audit entry),
+        or None (a schedule, a push or an approval started it)."""
+        with self._engine.connect() as conn:
+            return list_pages.run_starter(conn, run_id)
+
+    def actor_display_names(self, district_id: str, actors: Sequence[str | None]) -> dict[str, str]:
+        """Names for the staff, educators and runs among `actors`, as a page shows them:
+        "Pat Staff (vendor staff)"; others are left out (`web.presentation.actor_words` words
+        them by kind)."""
+        wanted = {a for a in actors if a}
+        if not wanted:
+            return {}
+        with self._engine.connect() as conn:
+            found = store_records.actor_names(conn, district_id, wanted)
+        return {a: f"{n.name} ({n.role})" if n.role else n.name for a, n in found.items()}
 
     def run_issue_counts(self, run_id: str) -> tuple[int, int]:
         """How many issues a run opened and how many it closed."""

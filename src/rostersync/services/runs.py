@@ -41,6 +41,8 @@ _log = structlog.get_logger(__name__)
 # at once and the person watches the run's recorded progress (store/progress.py). Two at a time:
 # each pull is mostly waiting on ClassLink, and the web process serves pages.
 BACKGROUND_RUNS = 2
+# The audit action of a person starting a run from the portal or the API (the run's "start").
+STARTED = "start"
 
 
 class Runs:
@@ -216,11 +218,14 @@ class Runs:
             district = store_districts.get_district(conn, slug_or_id)
             return store_delta.get_watermark(conn, district.id)
 
-    def start_in_background(self, slug_or_id: str, *, mode: str, wait_seconds: float = 0.0) -> str:
+    def start_in_background(
+        self, slug_or_id: str, *, mode: str, wait_seconds: float = 0.0, actor: str = ""
+    ) -> str:
         """Start a preview ("preview") or a sync ("apply") in the background; returns its run id.
 
         Returns once the run holds the district's lock, or once it has ended if that takes at
-        most `wait_seconds` (so a small district's page shows the outcome straight away).
+        most `wait_seconds` (so a small district's page shows the outcome straight away). Who
+        started it (`actor`, e.g. "staff:<id>") is written to the audit log as the run's "start".
 
         Raises:
             ConfigError: The district cannot be synced (not rostered, no credentials), or
@@ -263,6 +268,19 @@ class Runs:
         if not started:
             skipped: SyncReport = future.result()  # a skipped run, or its refusal raised here
             return skipped.run_id
+        if actor:
+            with self._engine.begin() as conn:
+                store_workflow.audit(
+                    conn,
+                    district_id=district.id,
+                    run_id=started[0],
+                    actor=actor,
+                    action=STARTED,
+                    entity_type="sync_run",
+                    entity_id=started[0],
+                    changes={"mode": mode},
+                    now=datetime.now(UTC),
+                )
         wait([future], timeout=wait_seconds)
         return started[0]
 

@@ -156,6 +156,18 @@ def run_issue_page(
     return Listing([IssueRecord(**r._mapping) for r in page.rows], page)
 
 
+def run_starter(conn: Connection, run_id: str) -> str | None:
+    """The actor of a run's "start" audit entry (the `run_id, at, id` index), or None."""
+    t = audit_log
+    found = conn.execute(
+        select(t.c.actor)
+        .where(t.c.run_id == run_id, t.c.action == "start")
+        .order_by(t.c.at, t.c.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if found is None else str(found)
+
+
 def run_issue_counts(conn: Connection, run_id: str) -> tuple[int, int]:
     """How many issues a run opened, and how many it closed (two indexed counts)."""
     t = validation_issues

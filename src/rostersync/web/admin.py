@@ -317,17 +317,17 @@ def create_admin_router(service: Services) -> APIRouter:
 
     @router.post("/admin/districts/{slug}/preview")
     def preview(found: DistrictInScope, staff: FormCsrf) -> Any:
-        return start(found[0], "preview")
+        return start(found[0], "preview", staff.actor)
 
     @router.post("/admin/districts/{slug}/sync")
     def sync_now(found: DistrictInScope, staff: FormCsrf) -> Any:
-        return start(found[0], "apply")
+        return start(found[0], "apply", staff.actor)
 
-    def start(district: Any, mode: str) -> Any:
+    def start(district: Any, mode: str, actor: str) -> Any:
         """Start the run in the background and send the person to its page to watch it."""
         run_id = act(
             lambda: service.runs.start_in_background(
-                district.id, mode=mode, wait_seconds=FOREGROUND_SECONDS
+                district.id, mode=mode, wait_seconds=FOREGROUND_SECONDS, actor=actor
             )
         )
         status = service.runs.get(run_id).status
@@ -363,6 +363,7 @@ def create_admin_router(service: Services) -> APIRouter:
         run, district = found
         progress = service.runs.progress(run.id)
         plan = run_plan(run.id)
+        started_by = service.districts.run_starter(run.id)
         pending = run.status in PENDING
         action = action if action in held_review.ACTIONS else ""
         changes = (
@@ -400,6 +401,13 @@ def create_admin_router(service: Services) -> APIRouter:
             action=action,
             decision=held_review.decision_words(plan) if plan else "",
             issues_opened_closed=service.districts.run_issue_counts(run.id),
+            started_by=started_by,
+            actor_names={
+                **service.districts.actor_display_names(
+                    district.id, [started_by, plan.decided_by if plan else None]
+                ),
+                staff.actor: staff.display_name,
+            },
         )
 
     @router.get("/admin/runs/{run_id}/changes.csv")

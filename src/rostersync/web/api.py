@@ -497,7 +497,9 @@ def create_api(service: Services) -> FastAPI:
         staff: HeaderCsrf, found: ApiDistrictInScope, mode: Literal["preview", "apply"] = "preview"
     ) -> RunOut:
         """Start a preview or a sync in the background; follow it at /v1/runs/{id}/progress."""
-        run_id = act(lambda: service.runs.start_in_background(found[0].id, mode=mode))
+        run_id = act(
+            lambda: service.runs.start_in_background(found[0].id, mode=mode, actor=staff.actor)
+        )
         return _run_out(service.runs.get(run_id))
 
     @api.post(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from sqlalchemy import func, select
-from tests.integration.admin.conftest import AdminWorld, staff_sign_in
+from tests.integration.admin.conftest import AdminWorld, form_csrf, staff_sign_in
 
 from rostersync.store.tables import audit_log, sync_runs
 
@@ -128,3 +128,25 @@ def test_an_unknown_list_is_refused_and_another_districts_run_is_not_found(
         assert staff_sign_in(client, world.vendor.email).status_code == 303
         odd = client.get(f"/admin/runs/{runs.first}/issues", params={"which": "all"})
         assert odd.status_code in (400, 422)
+
+
+def test_who_started_a_run_from_the_portal_is_named_on_it_and_audited(
+    vendor: httpx.Client, world: AdminWorld
+) -> None:
+    page = vendor.get("/admin/districts/springfield").text
+    started = vendor.post("/admin/districts/springfield/sync", data={"csrf": form_csrf(page)})
+    assert started.status_code == 303, started.text
+    run_id = started.headers["location"].split("/")[-1].split("?")[0]
+    with world.service.engine.connect() as conn:
+        (entry,) = conn.execute(
+            select(audit_log.c.actor, audit_log.c.action).where(
+                audit_log.c.run_id == run_id, audit_log.c.entity_type == "sync_run"
+            )
+        ).all()
+    assert tuple(entry) == (f"staff:{world.vendor.id}", "start")
+    # The district's data manager reads the run: the vendor is named, not "a staff member".
+    with httpx.Client(base_url=world.url, timeout=30) as manager:
+        assert staff_sign_in(manager, world.dm_springfield.email).status_code == 303
+        run_page = manager.get(f"/admin/runs/{run_id}").text
+    found = re.search(r'id="run-started-by">([^<]+)<', run_page)
+    assert found and found.group(1) == "Pat Staff (vendor staff)", found

@@ -116,7 +116,7 @@ class TestTheRunPage:
         assert issues.status_code == 200 and "open issue" in issues.text
         assert '<a href="#issues">' in page and '<section class="card" id="issues">' in page
 
-    def test_who_decided_is_a_name_for_the_decider_and_words_for_others(
+    def test_who_decided_is_named_for_the_decider_and_for_others(
         self, browser: httpx.Client, world: AdminWorld, runs: dict[str, str]
     ) -> None:
         sign_in(browser, world.vendor.email)
@@ -128,7 +128,7 @@ class TestTheRunPage:
         browser.cookies.clear()
         sign_in(browser, world.dm_springfield.email)
         page = browser.get(f"/admin/runs/{runs['previewed']}").text
-        assert '<dd id="run-decided-by">a staff member</dd>' in page
+        assert '<dd id="run-decided-by">Pat Staff (vendor staff)</dd>' in page
         assert "staff:" not in page
 
 

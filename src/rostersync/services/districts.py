@@ -27,6 +27,7 @@ from rostersync.scheduling import (
 from rostersync.services.answers import check as answers_check
 from rostersync.services.context import ServiceContext
 from rostersync.store import admin as store_admin
+from rostersync.store import audit_subjects as store_audit_subjects
 from rostersync.store import delta as store_delta
 from rostersync.store import district_health as store_health
 from rostersync.store import districts as store_districts
@@ -213,6 +214,13 @@ class Districts:
         """A page of the issues a run opened, or (`closed`) closed, by id."""
         with self._engine.connect() as conn:
             return list_pages.run_issue_page(conn, run_id, closed=closed, seek=seek, size=size)
+
+    def audit_subjects(
+        self, district_id: str, entries: Sequence[store_runs.AuditEntry]
+    ) -> dict[tuple[str, str], store_audit_subjects.AuditSubject]:
+        """The records a page of audit entries changed, named as people know them now."""
+        with self._engine.connect() as conn:
+            return store_audit_subjects.audit_subjects(conn, district_id, entries)
 
     def run_starter(self, run_id: str) -> str | None:
         """Who started a run from the portal or the API (the actor of its "start" audit entry),

@@ -497,6 +497,7 @@ def create_admin_router(service: Services) -> APIRouter:
             "admin_audit.html",
             district=district,
             entries=listed.items,
+            subjects=service.districts.audit_subjects(district.id, listed.items),
             run_id=run,
             shown=shown_words(listed.page, "audit entry", "audit entries"),
             links=links_of(listed.page, "audit", path, {"run": run}),

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from tests.integration.admin.conftest import AdminWorld, form_csrf, staff_sign_in
 
-from rostersync.store.tables import audit_log, sync_runs
+from rostersync.store.tables import audit_log, students, sync_runs
 
 
 @dataclass(frozen=True)
@@ -150,3 +150,36 @@ def test_who_started_a_run_from_the_portal_is_named_on_it_and_audited(
         run_page = manager.get(f"/admin/runs/{run_id}").text
     found = re.search(r'id="run-started-by">([^<]+)<', run_page)
     assert found and found.group(1) == "Pat Staff (vendor staff)", found
+
+
+def test_the_audit_log_names_each_record_and_links_its_page(
+    vendor: httpx.Client, world: AdminWorld, runs: Runs
+) -> None:
+    data = world.sandbox.districts[0].data
+    planted = {p.sourced_id for p in data.planted} | {s for p in data.planted for s in p.related}
+    student = next(
+        u for u in data.users if u["role"] == "student" and u["sourcedId"] not in planted
+    )
+    name = f"{student['givenName']} {student['familyName']}"
+    with world.service.engine.connect() as conn:
+        portal_id = conn.execute(
+            select(students.c.id).where(
+                students.c.sourced_id == student["sourcedId"],
+                students.c.district_id == world.sandbox.district_ids["springfield"],
+            )
+        ).scalar_one()
+    # The first sync created the student: walk its entries until their creation.
+    url: str | None = f"/admin/districts/springfield/audit?run={runs.first}"
+    seen = []
+    while url is not None:
+        page = vendor.get(url).text
+        seen.extend(rows_of(page))
+        found = re.search(r'<a href="([^"]+)" rel="next">', page)
+        url = html.unescape(found.group(1)) if found else None
+    theirs = [r for r in seen if f">{name}</a>" in r]
+    assert any("create" in r for r in theirs), theirs
+    for row in theirs:
+        assert f"/admin/districts/springfield/people/{student['sourcedId']}" in row
+        assert student["sourcedId"] in row and portal_id not in row
+    enrollment = next(r for r in seen if "enrollment" in r)
+    assert re.search(r"<td>[^<>]+ in [^<>]+ <span class=\"hint\">enrollment", enrollment)

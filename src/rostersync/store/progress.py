@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from rostersync.store.progress_tables import PHASES, run_progress
@@ -43,9 +45,7 @@ def save_progress(
     records: dict[str, int],
     now: datetime,
 ) -> None:
-    """Record a run's progress, replacing what was recorded before.
-
-    One writer per run (its recorder), so an UPDATE that finds no row can INSERT without a race.
+    """Record a run's progress, replacing what was recorded before: one statement, an upsert.
 
     Raises:
         ValueError: `phase` is not one of `PHASES`.
@@ -53,11 +53,14 @@ def save_progress(
     if phase not in PHASES:
         raise ValueError(f"phase {phase!r} is not one of {', '.join(PHASES)}")
     values = {"phase": phase, "collection": collection, "records": records, "updated_at": now}
-    changed = conn.execute(
-        update(run_progress).where(run_progress.c.run_id == run_id).values(**values)
+    upsert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = upsert(run_progress).values(run_id=run_id, district_id=district_id, **values)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[run_progress.c.run_id],
+            set_={name: statement.excluded[name] for name in values},
+        )
     )
-    if changed.rowcount == 0:
-        conn.execute(insert(run_progress).values(run_id=run_id, district_id=district_id, **values))
 
 
 def get_progress(conn: Connection, run_id: str) -> RunProgress | None:

@@ -372,11 +372,10 @@ def _plan(state: RunState, conn: Connection) -> Planned:
     assert validated is not None and validated.enrollments is not None  # set by `_validate`
     context = validated.enrollments
     # Enrollments are planned while streaming (below), without loading their index.
-    stored: dict[EntityKind, Mapping[str, StoredRecord]] = {
-        kind: store_roster.load_index(conn, district_id, kind)
-        for kind in EntityKind
-        if kind is not EntityKind.ENROLLMENT
-    }
+    kinds = [kind for kind in EntityKind if kind is not EntityKind.ENROLLMENT]
+    stored: dict[EntityKind, Mapping[str, StoredRecord]] = dict(
+        store_roster.load_indexes(conn, district_id, kinds)
+    )
     accounts = {kind: store_workflow.load_accounts(conn, district_id, kind) for kind in PEOPLE}
     matched = match_accounts(validated, stored, accounts)
     del validated, stored

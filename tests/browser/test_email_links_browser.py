@@ -176,7 +176,11 @@ def test_the_held_email_opens_the_run_with_approve_and_discard(
     message = inbox["held"]
     body = message.get_body(("plain",))
     assert body is not None and "rostersync approve" not in body.get_content()
-    (run_link,) = [link for link in links(message) if "/admin/runs/" in link]
+    # The run itself, and its full list of the records it would deactivate: one run.
+    run_links = [link for link in links(message) if "/admin/runs/" in link]
+    assert len({urlsplit(link).path for link in run_links}) == 1, run_links
+    (run_link,) = [link for link in run_links if not urlsplit(link).query]
+    assert any("action=deactivate" in link for link in run_links), run_links
     page = signed_in(chromium, world, DATA_MANAGER)
     try:
         assert_intended_page(page, world, run_link)

@@ -230,14 +230,14 @@ class Districts:
 
     def actor_display_names(self, district_id: str, actors: Sequence[str | None]) -> dict[str, str]:
         """Names for the staff, educators and runs among `actors`, as a page shows them:
-        "Pat Staff (vendor staff)"; others are left out (`web.presentation.actor_words` words
-        them by kind)."""
+        "Pat Staff (vendor staff)", "the sync of 2026-12-07 05:00 UTC"; others are left out
+        (`web.presentation.actor_words` words them by kind)."""
         wanted = {a for a in actors if a}
         if not wanted:
             return {}
         with self._engine.connect() as conn:
             found = store_records.actor_names(conn, district_id, wanted)
-        return {a: f"{n.name} ({n.role})" if n.role else n.name for a, n in found.items()}
+        return {a: _actor_words(n) for a, n in found.items()}
 
     def run_issue_counts(self, run_id: str) -> tuple[int, int]:
         """How many issues a run opened and how many it closed."""
@@ -539,3 +539,9 @@ def _go_live(conn: Connection, district_id: str, actor: str) -> bool:
         now=datetime.now(UTC),
     )
     return True
+
+
+def _actor_words(actor: store_records.ActorName) -> str:
+    if actor.kind == "sync_run" and actor.started_at is not None:
+        return f"the sync of {actor.started_at:%Y-%m-%d %H:%M} UTC"
+    return f"{actor.name} ({actor.role})" if actor.role else actor.name

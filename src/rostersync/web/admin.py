@@ -498,6 +498,12 @@ def create_admin_router(service: Services) -> APIRouter:
             district=district,
             entries=listed.items,
             subjects=service.districts.audit_subjects(district.id, listed.items),
+            actor_names={
+                **service.districts.actor_display_names(
+                    district.id, [e.actor for e in listed.items]
+                ),
+                staff.actor: staff.display_name,
+            },
             run_id=run,
             shown=shown_words(listed.page, "audit entry", "audit entries"),
             links=links_of(listed.page, "audit", path, {"run": run}),

@@ -181,5 +181,7 @@ def test_the_audit_log_names_each_record_and_links_its_page(
     for row in theirs:
         assert f"/admin/districts/springfield/people/{student['sourcedId']}" in row
         assert student["sourcedId"] in row and portal_id not in row
+    # Who made each change: the sync, in words and linked to its run, its actor id second.
+    assert all(f'<a href="/admin/runs/{runs.first}">the sync of ' in r for r in theirs), theirs
     enrollment = next(r for r in seen if "enrollment" in r)
     assert re.search(r"<td>[^<>]+ in [^<>]+ <span class=\"hint\">enrollment", enrollment)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
 import structlog
@@ -98,13 +98,21 @@ class Runs:
             district, rules, source, trigger="manual", observers=observers, mode="preview"
         )
 
-    def approve(self, run_id: str, actor: str, *, source: RosterSource | None = None) -> SyncReport:
+    def approve(
+        self,
+        run_id: str,
+        actor: str,
+        *,
+        source: RosterSource | None = None,
+        on_run: Callable[[str], None] | None = None,
+    ) -> SyncReport:
         """Apply a previewed or held run: re-pull, re-plan, and apply only the same plan.
 
         Args:
             run_id: The previewed or held run.
             actor: Who approves (kept in the audit log).
             source: Pull from this source instead of the district's configured one.
+            on_run: Hears the applying run's id once it holds the district's lock.
 
         Returns:
             The report of the new run that applied the plan; it references the approved run.
@@ -123,7 +131,9 @@ class Runs:
             total=int(plan.summary.get("total_changes", 0)),
             actor=actor,
         )
-        report = self._pipeline(district, rules, source, trigger="approval", approval=approval)
+        report = self._pipeline(
+            district, rules, source, trigger="approval", approval=approval, on_run=on_run
+        )
         if report.status == "succeeded":
             # A pushed bundle held with the approved run now succeeded, applied by this one.
             with self._engine.begin() as conn:
@@ -235,6 +245,60 @@ class Runs:
         if mode not in ("preview", "apply"):
             raise ConfigError(f"mode {mode!r} must be 'preview' or 'apply'")
         district, rules, source = self._resolve(slug_or_id, None)
+        started, future = self._in_background(
+            district.id,
+            lambda on_run: self._pipeline(
+                district, rules, source, trigger="manual", mode=mode, on_run=on_run
+            ),
+        )
+        if started is None:
+            return future.result().run_id  # a skipped run, or its refusal raised here
+        if actor:
+            with self._engine.begin() as conn:
+                store_workflow.audit(
+                    conn,
+                    district_id=district.id,
+                    run_id=started,
+                    actor=actor,
+                    action=STARTED,
+                    entity_type="sync_run",
+                    entity_id=started,
+                    changes={"mode": mode},
+                    now=datetime.now(UTC),
+                )
+        wait([future], timeout=wait_seconds)
+        return started
+
+    def approve_in_background(self, run_id: str, actor: str, *, wait_seconds: float = 0.0) -> str:
+        """Approve a previewed or held run in the background (`approve`): returns the id of the
+        run that applies it once that run holds the district's lock, or once it has ended if that
+        takes at most `wait_seconds`. A roster that changed since the preview fails that run,
+        whose page says so.
+
+        Raises:
+            NotFoundError: No such run.
+            RunNotPending: The run is not waiting for a decision.
+            SyncInProgress: The district is already syncing, or the pool is full.
+        """
+        run, _ = self._pending(run_id)
+        started, future = self._in_background(
+            run.district_id, lambda on_run: self.approve(run_id, actor, on_run=on_run)
+        )
+        if started is None:
+            return future.result().run_id  # a refusal raised here
+        wait([future], timeout=wait_seconds)
+        return started
+
+    def _in_background(
+        self, district_id: str, work: Callable[[Callable[[str], None]], SyncReport]
+    ) -> tuple[str | None, Future[SyncReport]]:
+        """Run `work` on the portal's pool of background runs, handing it the hook that hears its
+        run's id; returns that id once the run holds the district's lock (None when no run
+        started: the future then holds a skipped run's report, or raises its refusal).
+
+        Raises:
+            SyncInProgress: The pool is full.
+        """
         if not self._slots.acquire(blocking=False):
             raise SyncInProgress(
                 f"the portal is already running {BACKGROUND_RUNS} syncs started from its "
@@ -250,13 +314,11 @@ class Runs:
 
         def run() -> SyncReport:
             try:
-                return self._pipeline(
-                    district, rules, source, trigger="manual", mode=mode, on_run=on_run
-                )
+                return work(on_run)
             except BaseException as exc:
                 # The run itself is recorded as failed by the pipeline; this says it was ours.
                 _log.warning(
-                    "run.background_failed", district_id=district.id, error_type=type(exc).__name__
+                    "run.background_failed", district_id=district_id, error_type=type(exc).__name__
                 )
                 raise
             finally:
@@ -265,24 +327,7 @@ class Runs:
 
         future = self._pool.submit(run)
         holding.wait()
-        if not started:
-            skipped: SyncReport = future.result()  # a skipped run, or its refusal raised here
-            return skipped.run_id
-        if actor:
-            with self._engine.begin() as conn:
-                store_workflow.audit(
-                    conn,
-                    district_id=district.id,
-                    run_id=started[0],
-                    actor=actor,
-                    action=STARTED,
-                    entity_type="sync_run",
-                    entity_id=started[0],
-                    changes={"mode": mode},
-                    now=datetime.now(UTC),
-                )
-        wait([future], timeout=wait_seconds)
-        return started[0]
+        return (started[0] if started else None), future
 
     # Reading -----------------------------------------------------------------------------------
     def recent(self, slug_or_id: str, *, limit: int = 20) -> list[store_runs.SyncRunRecord]:

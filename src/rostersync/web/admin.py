@@ -464,8 +464,14 @@ def create_admin_router(service: Services) -> APIRouter:
     def approve(found: RunInScope, staff: FormCsrf, confirm: Confirm = "") -> Any:
         if not confirmed(found[0], confirm):
             return RedirectResponse(f"/admin/runs/{found[0].id}/approve", status_code=303)
-        report = act(lambda: service.runs.approve(found[0].id, staff.actor))
-        return RedirectResponse(f"/admin/runs/{report.run_id}?done=approved", status_code=303)
+        applying = act(
+            lambda: service.runs.approve_in_background(
+                found[0].id, staff.actor, wait_seconds=FOREGROUND_SECONDS
+            )
+        )
+        status = service.runs.get(applying).status
+        done = {"running": "started", "succeeded": "approved"}.get(status, "ended")
+        return RedirectResponse(f"/admin/runs/{applying}?done={done}", status_code=303)
 
     @router.get("/admin/runs/{run_id}/discard", response_class=HTMLResponse)
     def discard_confirm(request: Request, staff: Staff, found: RunInScope) -> Any:

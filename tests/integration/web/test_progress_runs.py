@@ -7,6 +7,7 @@ recorder has heard the event, the run waits until the test lets it go), so nothi
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +24,7 @@ from tests.integration import sandboxes
 from tests.integration.admin.conftest import PASSWORD, form_csrf
 
 from rostersync.demo.sandbox import Sandbox, SandboxDistrict
-from rostersync.simulator import generate_district
+from rostersync.simulator import generate_district, mutations
 from rostersync.store import progress as store_progress
 from rostersync.store.districts import rules_for
 from rostersync.store.progress_tables import PHASES
@@ -331,6 +332,53 @@ class TestPageButtons:
         run = world.service.runs.get(run_id)
         assert (run.mode, run.status) == ("apply", "succeeded")
         assert "records_pulled" in vendor.get(f"/admin/runs/{run_id}").text
+
+    def test_approving_a_long_preview_returns_before_the_applying_run_ends(
+        self, world: Sandbox, vendor: httpx.Client, gate: Gate
+    ) -> None:
+        assert world.service is not None
+        previewed = world.service.runs.preview("springfield")
+        assert previewed.status == "previewed"
+        hold = gate.hold_at(first_page_of("orgs"))
+        page = vendor.get(f"/admin/runs/{previewed.run_id}").text
+        response = vendor.post(
+            f"/admin/runs/{previewed.run_id}/approve", data={"csrf": form_csrf(page)}
+        )
+        assert response.status_code == 303
+        location = response.headers["location"]
+        assert location.endswith("?done=started"), location
+        applying = location.split("/")[-1].split("?")[0]
+        assert applying != previewed.run_id
+        assert world.service.runs.get(applying).status == "running"
+        assert "this page follows the run" in vendor.get(location).text
+        hold.release()
+        assert watch(vendor, applying)[-1]["status"] == "succeeded"
+        assert world.service.runs.get(previewed.run_id).status == "approved"
+
+    def test_an_approval_whose_roster_changed_fails_its_run_and_its_page_says_why(
+        self, world: Sandbox, vendor: httpx.Client
+    ) -> None:
+        assert world.service is not None
+        previewed = world.service.runs.preview("springfield")
+        tenant = world.roster.tenant("springfield")
+        someone = next(u for u in tenant.data.users if u["role"] == "student")
+        original = tenant.data
+        edited = mutations.edit_users(original, [someone["sourcedId"]], at=datetime.now(UTC))
+        tenant.data = edited.data
+        try:
+            page = vendor.get(f"/admin/runs/{previewed.run_id}").text
+            response = vendor.post(
+                f"/admin/runs/{previewed.run_id}/approve", data={"csrf": form_csrf(page)}
+            )
+            applying = response.headers["location"].split("/")[-1].split("?")[0]
+            watch(vendor, applying)
+            run = world.service.runs.get(applying)
+            assert run.status == "failed" and run.error
+            assert "preview again" in run.error
+            assert html.escape(run.error) in vendor.get(f"/admin/runs/{applying}").text
+            assert world.service.runs.get(previewed.run_id).status == "previewed"
+        finally:
+            tenant.data = original
 
     def test_sync_now_without_the_csrf_token_starts_nothing(
         self, world: Sandbox, vendor: httpx.Client

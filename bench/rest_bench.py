@@ -35,9 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import physical
+from bench.springfield import KEY, SECRET, SLUG, onboard
 
-KEY, SECRET = "bench-key", "bench-secret"
-SLUG = "springfield"
 TENANT = "springfield-bench"
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -145,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         for concurrency in [int(c) for c in args.concurrency.split(",") if c.strip()]:
             with _Database(args) as db_url:
-                _onboard(db_url, keys, simulator.url)
+                onboard(db_url, keys, simulator.url)
                 for figure in ("first_sync", "noop_resync"):
                     out = _child(db_url, keys, simulator.url, concurrency, args.rate)
                     results["figures"][f"{figure}@{concurrency}"] = out
@@ -225,31 +224,6 @@ class _Database:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
         admin.dispose()
-
-
-def _onboard(db_url: str, keys: str, base_url: str) -> None:
-    from rostersync.config import Settings
-    from rostersync.services import Questionnaire, Services
-
-    service = Services(Settings(database_url=db_url, secret_keys=keys))
-    try:
-        service.init_db()
-        service.districts.add(
-            Questionnaire(
-                slug=SLUG,
-                name="Springfield Unified School District",
-                display_name="Springfield USD – Springfield, IL",
-                city="Springfield",
-                state="IL",
-                source_url=base_url,
-                key=KEY,
-                secret=SECRET,
-                eligibility_source="metadata",
-                eligibility_field="eligibility",
-            )
-        )
-    finally:
-        service.close()
 
 
 def _child(db_url: str, keys: str, base_url: str, concurrency: int, rate: float) -> dict[str, Any]:

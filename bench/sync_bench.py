@@ -59,9 +59,8 @@ from typing import Any
 
 from bench import physical
 from bench.report import markdown, physical_ratios, ratios
+from bench.springfield import SLUG, onboard
 
-KEY, SECRET = "bench-key", "bench-secret"
-SLUG = "springfield"
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -182,7 +181,7 @@ def _measure_backend(
     backend: str, base: Path, renamed: Path, dbs: _Databases, keys: str
 ) -> dict[str, Any]:
     sync_url = dbs.new()
-    _onboard(sync_url, keys)
+    onboard(sync_url, keys, UNUSED_SOURCE_URL)
     timings: dict[str, float] = {}
     rss: dict[str, float] = {}
     details: dict[str, Any] = {}
@@ -201,7 +200,7 @@ def _measure_backend(
     measure("delta_1pct", "sync", sync_url, renamed)
     measure("read_parse", "read", sync_url, base)
     load_url = dbs.new()
-    _onboard(load_url, keys)
+    onboard(load_url, keys, UNUSED_SOURCE_URL)
     measure("bulk_load", "load", load_url, base)
     return {"timings": timings, "peak_rss_mb": rss, "ratios": ratios(timings), "detail": details}
 
@@ -230,31 +229,6 @@ def _cpu_seconds() -> float:
         resource.getrusage(resource.RUSAGE_CHILDREN),
     )
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def _onboard(db_url: str, keys: str) -> None:
-    from rostersync.config import Settings
-    from rostersync.services import Questionnaire, Services
-
-    service = Services(Settings(database_url=db_url, secret_keys=keys))
-    try:
-        service.init_db()
-        service.districts.add(
-            Questionnaire(
-                slug=SLUG,
-                name="Springfield Unified School District",
-                display_name="Springfield USD – Springfield, IL",
-                city="Springfield",
-                state="IL",
-                source_url=UNUSED_SOURCE_URL,
-                key=KEY,
-                secret=SECRET,
-                eligibility_source="metadata",
-                eligibility_field="eligibility",
-            )
-        )
-    finally:
-        service.close()
 
 
 def _child(task: str, db_url: str, bundle: Path, keys: str) -> dict[str, Any]:

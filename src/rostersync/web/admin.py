@@ -337,6 +337,13 @@ def create_admin_router(service: Services) -> APIRouter:
     # Runs ------------------------------------------------------------------------------------
     Search = Annotated[str, Query(max_length=255)]
     RunParam = Annotated[str, Query(max_length=64)]
+
+    def actor_names(district_id: str, staff: Any, actors: list[str | None]) -> dict[str, str]:
+        """How a page names the audit actors it shows: by name and role, the person reading it
+        by their own name."""
+        named = service.districts.actor_display_names(district_id, actors)
+        return {**named, staff.actor: staff.display_name}
+
     Action = Annotated[str, Query(max_length=16)]
     PageNumber = Annotated[int, Query(alias="page", ge=1, le=1_000_000)]
 
@@ -402,12 +409,9 @@ def create_admin_router(service: Services) -> APIRouter:
             decision=held_review.decision_words(plan) if plan else "",
             issues_opened_closed=service.districts.run_issue_counts(run.id),
             started_by=started_by,
-            actor_names={
-                **service.districts.actor_display_names(
-                    district.id, [started_by, plan.decided_by if plan else None]
-                ),
-                staff.actor: staff.display_name,
-            },
+            actor_names=actor_names(
+                district.id, staff, [started_by, plan.decided_by if plan else None]
+            ),
         )
 
     @router.get("/admin/runs/{run_id}/changes.csv")
@@ -504,12 +508,7 @@ def create_admin_router(service: Services) -> APIRouter:
             district=district,
             entries=listed.items,
             subjects=service.districts.audit_subjects(district.id, listed.items),
-            actor_names={
-                **service.districts.actor_display_names(
-                    district.id, [e.actor for e in listed.items]
-                ),
-                staff.actor: staff.display_name,
-            },
+            actor_names=actor_names(district.id, staff, [e.actor for e in listed.items]),
             run_id=run,
             shown=shown_words(listed.page, "audit entry", "audit entries"),
             links=links_of(listed.page, "audit", path, {"run": run}),

@@ -309,6 +309,26 @@ class Bundle:
                         raw.update(users_11(row))
                 yield name, mapper(raw)
 
+    def cells(self, name: str) -> Iterator[list[str]]:
+        """The rows of one present data file as plain cells, the spec's columns first in
+        `columns_for(self.version, name)` order; nothing when the manifest marks it absent.
+
+        For a reader that maps the cells itself (a big file's enrollments, `sync.enrollment_rows`):
+        the header, encoding, size and ragged-row checks are those of `records`.
+
+        Raises:
+            BundleError: The file is refused, as `records` would refuse it.
+        """
+        if self._zip is None:
+            self.open()
+        if self.modes.get(name, "absent") == "absent":
+            return
+        count = 0
+        for _line, row in self._rows(f"{name}.csv", columns_for(self.version, name), extras=[]):
+            count += 1
+            yield row
+        self.stats.rows[name] = count
+
     def _data_rows(self, name: str) -> Iterator[dict[str, Any]]:
         """The rows of one data file as {column: cell}, plus `metadata` from metadata.* cells."""
         filename = f"{name}.csv"

@@ -32,6 +32,8 @@ from rostersync.errors import FatalSourceError
 
 __all__ = [
     "MAPPERS",
+    "flag",
+    "record_status",
     "sourced_id",
     "to_academic_session",
     "to_class",
@@ -75,7 +77,8 @@ def _optional(raw: Mapping[str, Any], key: str) -> str | None:
     return _str(raw, key) or None
 
 
-def _bool(value: object, default: bool) -> bool:
+def flag(value: object, default: bool) -> bool:
+    """A boolean cell or JSON value: true/1/yes and false/0/no in any case, else `default`."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -87,16 +90,26 @@ def _bool(value: object, default: bool) -> bool:
     return default
 
 
-def _status(raw: Mapping[str, Any]) -> str:
-    # `inactive` is the 1.0 spelling of `tobedeleted`. A missing status means the record is
-    # present, i.e. active: mapping it to "" would read as a removal downstream.
-    value = _str(raw, "status")
+_bool = flag
+
+
+def record_status(value: str) -> str:
+    """A record's status as rostersync keeps it, from the text the source sent.
+
+    `inactive` is the 1.0 spelling of `tobedeleted`. A missing status means the record is
+    present, i.e. active: mapping it to "" would read as a removal downstream. Anything else is
+    kept as sent, for validation to name.
+    """
     token = value.strip().lower()
     if token in ("tobedeleted", "inactive"):
         return TO_BE_DELETED
     if token in ("active", ""):
         return ACTIVE
     return value
+
+
+def _status(raw: Mapping[str, Any]) -> str:
+    return record_status(_str(raw, "status"))
 
 
 def sourced_id(value: object) -> str:

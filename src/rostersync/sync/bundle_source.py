@@ -19,6 +19,7 @@ from rostersync.domain.records import EntityKind, Record
 from rostersync.oneroster.bundle import Bundle, BundleError, BundleLimits, BundleStats
 from rostersync.store.bundle_vault import Unsealed
 from rostersync.sync.enrollment_reader import ASIDE_BYTES, EnrollmentReader
+from rostersync.sync.enrollment_rows import bundle_rows
 from rostersync.sync.enrollments import EnrollmentSpool, SpoolFilled
 from rostersync.sync.sources import COLLECTIONS, Progress, PullStats
 
@@ -55,6 +56,8 @@ class BundleSource:
         # `enrollments_aside` says whether one was.
         self.aside_bytes = aside_bytes
         self.enrollments_aside = False
+        # The run's spool, when `records` fills it itself (a bundle too small for a helper).
+        self._spool: EnrollmentSpool | None = None
         self.stats = PullStats()
         # Files, encodings, ignored columns and notices, filled while reading.
         self.bundle_stats = BundleStats()
@@ -87,7 +90,8 @@ class BundleSource:
             self._modes = dict(bundle.modes)
             counts = {name: 0 for name, _kinds in COLLECTIONS}
             current: str | None = None
-            skip = ("enrollments",) if self.enrollments_aside else ()
+            spool = self._spool
+            skip = ("enrollments",) if self.enrollments_aside or spool is not None else ()
             for collection, record in bundle.records(skip=skip):
                 if collection != current:
                     if current is not None:
@@ -99,6 +103,22 @@ class BundleSource:
                 yield record
             if current is not None:
                 self._finish(current, counts[current], progress)
+            if spool is not None:
+                self._spool_enrollments(bundle, spool, progress)
+
+    def _spool_enrollments(
+        self, bundle: Bundle, spool: EnrollmentSpool, progress: Progress | None
+    ) -> None:
+        # Straight from their cells to the spool, never as records (`sync.enrollment_rows`).
+        count = 0
+        add = spool.add_row
+        for row in bundle_rows(bundle):
+            add(row)
+            count += 1
+            if progress is not None and count % 500 == 0:
+                progress("enrollments", count)
+        if count:
+            self._finish("enrollments", count, progress)
 
     def read_enrollments_aside(
         self, spool: EnrollmentSpool, progress: Progress | None = None
@@ -108,9 +128,26 @@ class BundleSource:
 
         Only a bundle on disk whose enrollments.csv is at least `aside_bytes` is read so, on a
         POSIX system. Call it before `records`; the spool's `chunks` then read what the helper
-        writes as it writes it, and the helper's counts are added here when it is done.
+        writes as it writes it, and the helper's counts are added here when it is done. Any
+        other bundle's enrollments are spooled by `records` itself, after the rest, straight
+        from their cells (`sync.enrollment_rows`), never as records.
         """
-        if isinstance(self._source, bytes) or self.enrollments_aside:
+        if self.enrollments_aside:
+            return False
+        if not self._reads_aside():
+            # Read here, after the rest, straight into the spool.
+            self._spool = spool
+            return False
+        path = self._opened()
+        assert not isinstance(path, bytes)  # `_reads_aside` says no to bytes
+        reader = EnrollmentReader(Path(path), self.limits, spool)
+        spool.attach(_Aside(self, reader, progress, spool.chunk))
+        self.enrollments_aside = True
+        return True
+
+    def _reads_aside(self) -> bool:
+        """Whether a helper process should read enrollments.csv (see `read_enrollments_aside`)."""
+        if isinstance(self._source, bytes):
             return False
         if os.name != "posix" or not sys.executable:
             return False  # the helper inherits descriptors (`pass_fds`): POSIX only
@@ -124,9 +161,6 @@ class BundleSource:
                     return False
         except BundleError:
             return False  # `records` refuses it, with the same message, where the run expects
-        reader = EnrollmentReader(Path(path), self.limits, spool)
-        spool.attach(_Aside(self, reader, progress, spool.chunk))
-        self.enrollments_aside = True
         return True
 
     def _finish(self, collection: str, count: int, progress: Progress | None) -> None:

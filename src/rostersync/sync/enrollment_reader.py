@@ -10,7 +10,8 @@ filled it.
 The helper is a fresh interpreter (`python -m rostersync.sync.enrollment_reader`), not a fork:
 the run may hold database connections and threads, which a fork would copy half-way. It inherits
 two descriptors, the spool's unnamed file and a pipe; it reads the bundle itself, by its path,
-under the same limits, maps the rows with the same code, and reports through the pipe where each
+under the same limits, turns the rows into spool rows as the run would (`sync.enrollment_rows`),
+and reports through the pipe where each
 chunk ends as soon as it is written, then what `SpoolFilled` holds and what the bundle reader
 found (rows, encoding, ignored columns). A refused
 enrollments.csv comes back as the same `BundleError`, with its file and line. Nothing of a
@@ -34,6 +35,7 @@ from typing import IO, Any
 
 from rostersync.errors import RetriableSourceError
 from rostersync.oneroster.bundle import Bundle, BundleError, BundleLimits
+from rostersync.sync.enrollment_rows import bundle_rows
 from rostersync.sync.enrollments import EnrollmentSpool, SpoolFilled
 
 __all__ = ["ASIDE_BYTES", "EnrollmentReader", "ReaderStats"]
@@ -148,9 +150,9 @@ def _read(
     try:
         records = 0
         with Bundle(path, limits=limits) as bundle:
-            for _collection, record in bundle.records(only=("enrollments",)):
+            for row in bundle_rows(bundle):
                 records += 1
-                spool.add(record)  # type: ignore[arg-type]  # only enrollments are read
+                spool.add_row(row)
             found = bundle.stats
         offsets = spool.flush()
         filled = SpoolFilled(

@@ -33,7 +33,7 @@ CHUNK = 5000
 # hash covers the same fields `Record.content_hash` does, in the same order.
 FIELDS = tuple(f.name for f in fields(Enrollment))
 _ROW = attrgetter(*FIELDS)
-_HASHED = itemgetter(
+HASHED = itemgetter(
     *(i for i, name in enumerate(FIELDS) if name not in ("status", "date_last_modified"))
 )
 # Where a row keeps the fields the plan reads, and the content hash (after the fields).
@@ -47,7 +47,7 @@ Row = tuple[Any, ...]
 def row_of(enrollment: Enrollment) -> Row:
     """An enrollment as the spool keeps it: its fields, then its content hash."""
     values = _ROW(enrollment)
-    return (*values, digest_of(_HASHED(values)))
+    return (*values, digest_of(HASHED(values)))
 
 
 def enrollment_of(row: Row) -> Enrollment:
@@ -182,11 +182,15 @@ class EnrollmentSpool:
         return self._repeated
 
     def add(self, enrollment: Enrollment) -> None:
-        sid = enrollment.sourced_id
+        self.add_row(row_of(enrollment))
+
+    def add_row(self, row: Row) -> None:
+        """Spool one enrollment given as its row (`row_of`, or `sync.enrollment_rows`)."""
+        sid = row[SID]
         if not sid:
             self.issues.append(missing_sourced_id_issue("enrollment"))
             return
-        self._buffer.append(row_of(enrollment))
+        self._buffer.append(row)
         assert self._keys is not None  # only a spool filled here is added to
         self._keys.append(hash(sid))
         self.count += 1

@@ -1,0 +1,74 @@
+"""A bundle's enrollments.csv straight to spool rows, each cell read once.
+
+Enrollments are more than four in five of a district's records, and every one is spooled as a
+plain tuple with its content hash (`sync.enrollment_spool`). Going through the general reader
+made four objects per row on the way: a dict of cells, the OneRoster JSON shape, an
+`Enrollment`, then the tuple. Here the tuple is made from the cells directly, with the same
+normalisation the mapper applies (`oneroster.mapping`: ids trimmed, status read by
+`record_status`, `primary` by `flag`, empty dates as none) and the same content hash, so a
+row spooled here is equal to one spooled from its `Enrollment`: the portal's stored hashes, and
+every test of the mapper, hold for both. `tests/unit/sync/test_enrollment_rows.py` checks that
+equality on generated cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from sys import intern
+
+from rostersync.domain.records import digest_of
+from rostersync.oneroster.bundle import Bundle
+from rostersync.oneroster.bundle_schema import columns_for
+from rostersync.oneroster.mapping import flag, record_status
+from rostersync.sync.enrollment_spool import FIELDS, HASHED, Row
+
+__all__ = ["COLUMNS", "bundle_rows", "spool_rows"]
+
+# The CSV column each spooled field is read from, in the spool's field order.
+COLUMNS: dict[str, str] = {
+    "sourced_id": "sourcedId",
+    "status": "status",
+    "date_last_modified": "dateLastModified",
+    "class_sourced_id": "classSourcedId",
+    "school_sourced_id": "schoolSourcedId",
+    "user_sourced_id": "userSourcedId",
+    "role": "role",
+    "primary": "primary",
+    "begin_date": "beginDate",
+    "end_date": "endDate",
+}
+
+
+def spool_rows(spec: Sequence[str], cells: Iterator[list[str]]) -> Iterator[Row]:
+    """Each enrollments.csv row (`spec` its columns, as `Bundle.cells` gives them) as the spool
+    keeps it: the `Enrollment` fields in order, then the content hash."""
+    at = {column: i for i, column in enumerate(spec)}
+    sid, status, modified, klass, school, user, role, primary, begin, end = (
+        at[COLUMNS[name]] for name in FIELDS
+    )
+    for row in cells:
+        stamp = row[modified]
+        values = (
+            row[sid].strip(),
+            record_status(row[status]),
+            # One shared string per stamp and per school, as the mapper keeps them; class and
+            # user ids are not interned (see `oneroster.bundle_rows`).
+            intern(stamp) if stamp else None,
+            row[klass].strip(),
+            intern(row[school]).strip(),
+            row[user].strip(),
+            intern(row[role]),
+            flag(row[primary], default=False),
+            row[begin] or None,
+            row[end] or None,
+        )
+        yield (*values, digest_of(HASHED(values)))
+
+
+def bundle_rows(bundle: Bundle) -> Iterator[Row]:
+    """The enrollments of an open bundle as spool rows (none when its manifest marks them absent).
+
+    Raises:
+        BundleError: enrollments.csv is refused, as `Bundle.records` would refuse it.
+    """
+    return spool_rows(columns_for(bundle.version, "enrollments"), bundle.cells("enrollments"))

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     # never stored per district; a proxy district gives only its tenant id (decision 0018).
     classlink_proxy_url: str = "https://oneroster-proxy.classlink.io"
     classlink_partner_key: str = Field(default="", repr=False)
+    # Clever's Secure Sync app: its client id and secret read every district that shares with
+    # it (vendor settings only; a Clever district gives only its Clever district id).
+    clever_client_id: str = ""
+    clever_client_secret: str = Field(default="", repr=False)
+    clever_api_url: str = "https://api.clever.com"
+    clever_oauth_url: str = "https://clever.com"
     # Where roster requests may go (decision 0019): private, loopback and link-local addresses,
     # and plain http, are refused in production and allowed in development; set either to
     # override.

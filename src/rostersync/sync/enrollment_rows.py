@@ -9,6 +9,10 @@ normalisation the mapper applies (`oneroster.mapping`: ids trimmed, status read 
 row spooled here is equal to one spooled from its `Enrollment`: the portal's stored hashes, and
 every test of the mapper, hold for both. `tests/unit/sync/test_enrollment_rows.py` checks that
 equality on generated cells.
+
+A REST page's enrollments (`wire_row`) take the same short cut when they have the usual shape
+(text or null values, references as objects with a text `sourcedId`), and go through the mapper
+otherwise.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ from sys import intern
 from rostersync.domain.records import digest_of
 from rostersync.oneroster.bundle import Bundle
 from rostersync.oneroster.bundle_schema import columns_for
-from rostersync.oneroster.mapping import flag, record_status
-from rostersync.sync.enrollment_spool import FIELDS, HASHED, Row
+from rostersync.oneroster.mapping import flag, record_status, to_enrollment
+from rostersync.sync.enrollment_spool import FIELDS, HASHED, Row, row_of
 
-__all__ = ["COLUMNS", "bundle_rows", "spool_rows"]
+__all__ = ["COLUMNS", "bundle_rows", "spool_rows", "wire_row"]
 
 # The CSV column each spooled field is read from, in the spool's field order.
 COLUMNS: dict[str, str] = {
@@ -72,3 +76,46 @@ def bundle_rows(bundle: Bundle) -> Iterator[Row]:
         BundleError: enrollments.csv is refused, as `Bundle.records` would refuse it.
     """
     return spool_rows(columns_for(bundle.version, "enrollments"), bundle.cells("enrollments"))
+
+
+_TEXT = (str, type(None))
+
+
+def wire_row(raw: object) -> Row:
+    """`row_of(to_enrollment(raw))` for one OneRoster JSON enrollment, made directly when every
+    value it reads is text or null and every reference an object with a text `sourcedId` (or
+    null); through the mapper otherwise (odd shapes, and its error for a non-object).
+    """
+    if type(raw) is dict:
+        get = raw.get
+        sid, status, stamp = get("sourcedId"), get("status"), get("dateLastModified")
+        role, primary, begin, end = get("role"), get("primary"), get("beginDate"), get("endDate")
+        refs = (get("class"), get("school"), get("user"))
+        if (
+            isinstance(sid, _TEXT)
+            and isinstance(status, _TEXT)
+            and isinstance(stamp, _TEXT)
+            and isinstance(role, _TEXT)
+            and isinstance(begin, _TEXT)
+            and isinstance(end, _TEXT)
+            and isinstance(primary, str | bool | None)
+            and all(
+                ref is None or (type(ref) is dict and type(ref.get("sourcedId")) is str)
+                for ref in refs
+            )
+        ):
+            klass, school, user = (ref["sourcedId"].strip() if ref else "" for ref in refs)
+            values = (
+                sid.strip() if sid else "",
+                record_status(status or ""),
+                intern(stamp) if stamp else None,
+                klass,
+                school,
+                user,
+                role or "",
+                flag(primary, default=False),
+                begin or None,
+                end or None,
+            )
+            return (*values, digest_of(HASHED(values)))
+    return row_of(to_enrollment(raw))

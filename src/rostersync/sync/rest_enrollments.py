@@ -28,7 +28,9 @@ from collections.abc import Callable, Iterator
 
 from rostersync.domain.records import Enrollment, Record
 from rostersync.oneroster.client import OneRosterClient
+from rostersync.oneroster.mapping import to_enrollment
 from rostersync.oneroster.paging import CountMismatch
+from rostersync.sync.enrollment_rows import wire_row
 from rostersync.sync.enrollment_spool import EnrollmentSpool, SpoolFilled
 
 __all__ = ["RestEnrollments"]
@@ -123,11 +125,16 @@ class RestEnrollments:
         file = os.fdopen(os.dup(self._fileno), "r+b")
         writer = EnrollmentSpool(self._chunk, file=file)
         try:
-            mapper, records = self._mapper, 0
+            mapper, records, add = self._mapper, 0, writer.add_row
+            # OneRoster's own mapper has a short cut to spool rows (`sync.enrollment_rows`).
+            direct = mapper is to_enrollment
             for page in self._client.iter_pass(COLLECTION, filter=self._filter):
                 if self._stop.is_set():
                     raise _Cancelled
                 for raw in page:
+                    if direct:
+                        add(wire_row(raw))
+                        continue
                     enrollment = mapper(raw)
                     assert isinstance(enrollment, Enrollment)  # the enrollments mapper's
                     writer.add(enrollment)

@@ -6,6 +6,7 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.unit.oneroster.bundle_helpers import bundle_bytes, make_zip, members
@@ -15,7 +16,9 @@ from rostersync.domain.rules import DistrictRules
 from rostersync.oneroster.bundle import Bundle
 from rostersync.oneroster.bundle_schema import columns_for
 from rostersync.sync.bundle_source import BundleSource
-from rostersync.sync.enrollment_rows import bundle_rows, spool_rows
+from rostersync.errors import FatalSourceError
+from rostersync.oneroster.mapping import to_enrollment
+from rostersync.sync.enrollment_rows import bundle_rows, spool_rows, wire_row
 from rostersync.sync.enrollments import EnrollmentSpool, row_of
 from rostersync.sync.pipeline import collect_streamed
 
@@ -90,3 +93,39 @@ def test_a_small_bundle_spools_its_enrollments_itself(tmp_path: Path) -> None:
         spool.close()
     assert source.stats.records["enrollments"] == len(expected) == seen["enrollments"]
     assert source.bundle_stats.rows["enrollments"] == len(expected)
+
+
+# JSON as roster servers send it: the usual shape, and the odd ones the mapper tidies.
+_json_text = st.one_of(st.none(), _ids, st.integers(-3, 99), st.booleans())
+_json_ref = st.one_of(
+    st.none(),
+    _ids,
+    st.builds(lambda sid: {"sourcedId": sid, "href": "x", "type": "class"}, _json_text),
+    st.just({}),
+)
+_json_enrollment = st.fixed_dictionaries(
+    {},
+    optional={
+        "sourcedId": _json_text,
+        "status": st.one_of(st.none(), _status),
+        "dateLastModified": st.one_of(st.none(), _stamp),
+        "class": _json_ref,
+        "school": _json_ref,
+        "user": _json_ref,
+        "role": st.one_of(st.none(), _role, st.integers(0, 2)),
+        "primary": st.one_of(st.none(), st.booleans(), _flag, st.integers(0, 1)),
+        "beginDate": st.one_of(st.none(), _date),
+        "endDate": st.one_of(st.none(), _date),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_enrollment)
+def test_wire_rows_equal_rows_from_records(raw: dict[str, object]) -> None:
+    assert wire_row(raw) == row_of(to_enrollment(raw))
+
+
+def test_a_wire_row_that_is_not_an_object_is_refused_as_the_mapper_refuses_it() -> None:
+    with pytest.raises(FatalSourceError, match="not a JSON object"):
+        wire_row(["e-1"])

@@ -324,8 +324,18 @@ def simulate(
             "OneRoster 1.1 CSV bundle and exit"
         ),
     ] = None,
+    provider: Annotated[
+        str,
+        typer.Option(
+            help="classlink (OneRoster 1.1) or clever (Data API v3.1, Events, SSO; --key and "
+            "--secret are then the app's client id and secret)"
+        ),
+    ] = "classlink",
+    redirect_uri: Annotated[
+        str, typer.Option(help="With --provider clever: the app's registered redirect URI")
+    ] = "http://127.0.0.1:8000/auth/clever/callback",
 ) -> None:
-    """Serve a simulated ClassLink OneRoster server on loopback until Ctrl-C."""
+    """Serve a simulated ClassLink OneRoster server (or Clever) on loopback until Ctrl-C."""
     from rostersync.simulator.faults import parse_fault
     from rostersync.simulator.runner import run_forever
 
@@ -347,6 +357,26 @@ def simulate(
         faults = [parse_fault(spec) for spec in fault or []]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--fault") from exc
+    if provider not in ("classlink", "clever"):
+        raise typer.BadParameter("use classlink or clever", param_hint="--provider")
+    if provider == "clever":
+        from rostersync.simulator.clever.runner import run_forever as run_clever
+
+        if quirks:
+            raise typer.BadParameter("the Clever simulator has no quirks", param_hint="--quirks")
+        run_clever(
+            host="127.0.0.1",
+            port=port,
+            students=students,
+            seed=seed,
+            bad_records=bad_records,
+            tenant=tenant,
+            client_id=key,
+            client_secret=secret,
+            redirect_uri=redirect_uri,
+            faults=faults,
+        )
+        return
     run_forever(
         host="127.0.0.1",
         port=port,

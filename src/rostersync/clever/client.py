@@ -145,9 +145,10 @@ class _Reader(PooledHttp):
         try:
             response = self._http.get(url, headers=headers)
         except RetriableSourceError as failure:
-            if failure.status is not None and 200 <= failure.status < 300:
-                # An answer whose JSON broke off every time it was asked: the page never
-                # arrived whole, so neither did its collection.
+            cut = isinstance(failure.__cause__, httpx.RemoteProtocolError)
+            if cut or (failure.status is not None and 200 <= failure.status < 300):
+                # An answer whose body broke off (its JSON, or the connection) every time it was
+                # asked: the page never arrived whole, so neither did its collection.
                 raise IncompleteSourceError(
                     f"{failure}; the collection did not arrive whole, so nothing was changed",
                     url=path,
@@ -357,9 +358,15 @@ class CleverClient(_Reader):
         self.page_size = page_size
         self._token = token
         self._renew = renew
+        self._renewals = 0
 
     def __repr__(self) -> str:
         return f"CleverClient({self.base_url!r}, token='***')"
+
+    @property
+    def retries(self) -> int:
+        """Requests that were repeats of a failed one, a resend with a renewed token included."""
+        return self._retry.retries + self._renewals
 
     def district(self) -> dict[str, Any]:
         """The district the token belongs to (`GET /v3.1/districts`, one record).
@@ -429,6 +436,7 @@ class CleverClient(_Reader):
                 raise self._refused(refused) from None
             log.info("clever.token_renew", path=path)
             self._token = self._renew()
+            self._renewals += 1
             try:
                 _response, body = self._get_json(url, self._bearer())
             except SourceAuthError as again:

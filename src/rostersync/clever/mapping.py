@@ -177,7 +177,7 @@ def to_school(raw: object) -> Org:
         date_last_modified=_modified(item),
         name=_str(item, "name"),
         type="school",
-        identifier=_str(item, "school_number") or _str(item, "sis_id"),
+        identifier=_str(item, "school_number"),
         parent_sourced_id=_id(item.get("district")),
     )
 
@@ -235,7 +235,7 @@ def to_section(raw: object) -> SchoolClass:
         sourced_id=sourced_id(item.get("id")),
         date_last_modified=_modified(item),
         title=_str(item, "name"),
-        class_code=_str(item, "section_number") or _str(item, "sis_id"),
+        class_code=_str(item, "section_number"),
         class_type=shared("homeroom" if subject.startswith("homeroom") else "scheduled"),
         course_sourced_id=shared(_id(item.get("course"))),
         school_sourced_id=shared(_id(item.get("school"))),

@@ -1,0 +1,137 @@
+"""A district on Clever synced over real HTTP: its people, classes, enrollments and eligibility
+land; a resync of the same roster changes nothing; setup mistakes fail with what to fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.integration.clever.conftest import (
+    SLUG,
+    PortalMaker,
+    district_id,
+    onboard,
+    row_counts,
+    snapshot,
+    sync,
+)
+from tests.integration.clever.portal_view import portal_view
+
+from rostersync.errors import ConfigError, SourceAuthError
+from rostersync.services import Services
+from rostersync.simulator import DistrictData
+from rostersync.simulator.clever import CleverSimulator
+
+
+def live_users(data: DistrictData, role: str) -> list[dict[str, Any]]:
+    return [u for u in data.users if u["role"] == role and u.get("status") != "tobedeleted"]
+
+
+def test_a_full_sync_lands_people_classes_enrollments_and_eligibility(
+    portal: Services, district_data: DistrictData, clever: CleverSimulator
+) -> None:
+    report = sync(portal)
+
+    assert report.status == "succeeded", report.error
+    view = portal_view(portal)
+    students = live_users(district_data, "student")
+    assert {(s[3], s[0], s[1]) for s in view.students} == {
+        (u["identifier"], u["givenName"], u["familyName"]) for u in students
+    }
+    assert {(t[0], t[1]) for t in view.educators if t[3] == "teacher"} == {
+        (u["givenName"], u["familyName"]) for u in live_users(district_data, "teacher")
+    }
+    assert {title for title, _code in view.classes} == {
+        c["title"] for c in district_data.classes if c.get("status") != "tobedeleted"
+    }
+    roles = {role for _cls, _person, role in view.enrollments}
+    assert roles == {"student", "teacher"}
+    assert len(view.enrollments) == report.records_pulled["enrollments"]
+    # Eligibility comes from the students' `ext.eligibility`, as it does from ClassLink metadata.
+    flagged = {u["identifier"]: u["metadata"]["eligibility"] for u in students if u.get("metadata")}
+    assert flagged, "the generated district flags some students"
+    for student_id, value in flagged.items():
+        status, category = view.eligibility[student_id]
+        assert status == ("not_eligible" if value == "N" else "eligible"), student_id
+        assert category == (None if value == "N" else value), student_id
+    # Several pages per collection, every request through the budgeted transport.
+    assert report.requests > len(report.records_pulled)
+    assert clever.request_count(district_id(clever)) > 0
+
+
+def test_a_resync_of_the_same_roster_changes_nothing(portal: Services) -> None:
+    first = sync(portal)
+    assert first.status == "succeeded", first.error
+    before, rows = snapshot(portal), row_counts(portal)
+
+    again = sync(portal)
+
+    assert again.status == "succeeded", again.error
+    assert again.change_count == 0
+    assert snapshot(portal) == before
+    # One more audit row at most would be a run's own; no roster row was written.
+    assert {k: v for k, v in row_counts(portal).items() if k != "audit_log"} == {
+        k: v for k, v in rows.items() if k != "audit_log"
+    }
+
+
+def test_test_connection_finds_the_district_among_the_apps_tokens_and_names_it(
+    portal: Services,
+) -> None:
+    outcome = portal.onboarding.test_source(SLUG)
+
+    assert "Springfield Unified School District" in outcome
+    assert "shares its roster with the app" in outcome
+
+
+def test_a_district_that_has_not_shared_with_the_app_fails_with_what_to_ask(
+    make_clever_portal: PortalMaker,
+) -> None:
+    portal = make_clever_portal()
+    onboard(portal, "5f0000000000000000000bad")
+
+    # As a ClassLink proxy tenant that does not share: the source cannot even be opened.
+    with pytest.raises(SourceAuthError, match="has not shared with the app in Clever") as refused:
+        sync(portal)
+    assert "ask the district to add and share the app" in str(refused.value)
+    assert refused.value.credential == "district sharing"
+    assert row_counts(portal)["students"] == 0
+    with pytest.raises(SourceAuthError, match="has not shared with the app"):
+        portal.onboarding.test_source(SLUG)
+
+
+def test_a_wrong_app_secret_fails_naming_the_vendor_settings(
+    make_clever_portal: PortalMaker, clever: CleverSimulator
+) -> None:
+    portal = make_clever_portal(clever_client_secret="not-the-secret")
+    onboard(portal, district_id(clever))
+
+    with pytest.raises(SourceAuthError, match="refused the app's client id or secret") as refused:
+        sync(portal)
+    assert "ROSTERSYNC_CLEVER_CLIENT_SECRET" in str(refused.value)
+    assert "not-the-secret" not in str(refused.value)
+    assert refused.value.credential == "Clever app secret"
+    assert row_counts(portal)["students"] == 0
+    # The secret was only ever sent to the token list: no Data API request was made.
+    assert clever.request_count() == 0
+
+
+def test_missing_vendor_settings_are_named_before_anything_is_sent(
+    make_clever_portal: PortalMaker, clever: CleverSimulator
+) -> None:
+    portal = make_clever_portal(clever_client_id="", clever_client_secret="")
+    onboard(portal, district_id(clever))
+
+    with pytest.raises(ConfigError, match="ROSTERSYNC_CLEVER_CLIENT_ID"):
+        portal.onboarding.test_source(SLUG)
+    with pytest.raises(ConfigError, match="ROSTERSYNC_CLEVER_CLIENT_SECRET"):
+        sync(portal)
+    assert clever.request_count() == 0
+
+
+def test_a_district_gives_only_its_clever_id_never_a_secret(
+    make_clever_portal: PortalMaker, clever: CleverSimulator
+) -> None:
+    portal = make_clever_portal()
+    with pytest.raises(ConfigError, match="secret is the vendor's"):
+        onboard(portal, district_id(clever), secret="a-district-secret")

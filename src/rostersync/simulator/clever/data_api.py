@@ -4,8 +4,7 @@ A list answer is `{"data": [{"data": {…}, "uri": "/v3.1/{kind}/{id}"}, …], "
 whose links (`{"rel", "uri"}`) hold `self` always, `next` while records remain after the page,
 and `prev` when the page was asked for with a cursor and records remain before it. Records are
 ordered by ascending id; `starting_after` pages forward from an id, `ending_before` backward.
-`limit` defaults to 100 and is capped at 10,000 (the largest page Clever serves); a larger value
-is capped rather than refused.
+`limit` defaults to 100; over 10,000 is answered 413, as Clever's error table documents.
 """
 
 from __future__ import annotations
@@ -24,20 +23,26 @@ Item = tuple[str, dict[str, Any]]  # (id, the `data` object)
 
 
 class BadQuery(ValueError):
-    """A query parameter Clever would refuse (answered 400)."""
+    """A query parameter Clever would refuse, with the status it answers (400 or 413)."""
+
+    def __init__(self, text: str, status: int = 400) -> None:
+        super().__init__(text)
+        self.status = status
 
 
 def parse_limit(value: str | None) -> int:
     """The page size asked for.
 
     Raises:
-        BadQuery: Not a positive integer.
+        BadQuery: Not a positive integer (400), or more than 10,000 (413).
     """
     if value is None or value == "":
         return DEFAULT_LIMIT
     if not value.isdigit() or int(value) < 1:
         raise BadQuery(f"limit must be a positive integer, not {value!r}")
-    return min(int(value), MAX_LIMIT)
+    if int(value) > MAX_LIMIT:
+        raise BadQuery(f"limit may be at most {MAX_LIMIT}", status=413)
+    return int(value)
 
 
 def page(
@@ -60,7 +65,7 @@ def page(
     try:
         limit = parse_limit(query.get("limit"))
     except BadQuery as exc:
-        return message(400, str(exc))
+        return message(exc.status, str(exc))
     after, before = query.get("starting_after"), query.get("ending_before")
     if after and before:
         return message(400, "use starting_after or ending_before, not both")

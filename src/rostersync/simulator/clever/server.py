@@ -34,6 +34,7 @@ from rostersync.simulator.loopback import LoopbackServer
 __all__ = ["CleverSimulator"]
 
 _API_VERSIONS = ("v3.0", "v3.1")
+RATE_LIMIT = 1200  # requests a minute per token, as Clever documents
 
 
 class CleverSimulator(LoopbackServer):
@@ -247,7 +248,7 @@ class CleverSimulator(LoopbackServer):
         served = self.district(district_id)
         resource = segments[0]
         firing = served.faults.decide(resource)
-        refused = _refusal(firing)
+        refused = _refusal(firing, self._clock())
         if refused is not None:
             return refused
         reply = self._data(version, segments, query, served)
@@ -337,10 +338,17 @@ def _unauthorized(text: str = "invalid or missing token") -> Reply:
     return message(401, text, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
 
 
-def _refusal(firing: Iterable[Fault]) -> Reply | None:
+def _refusal(firing: Iterable[Fault], now: float) -> Reply | None:
     for fault in firing:
         if fault.kind == "429-burst":
-            headers = []
+            # Clever documents X-RateLimit-Reset (a Unix time) on rate-limited answers and a limit
+            # of 1200 requests a minute per token; Retry-After only when the fault sets one.
+            wait = fault.retry_after if fault.retry_after is not None else 60.0
+            headers = [
+                ("X-RateLimit-Limit", str(RATE_LIMIT)),
+                ("X-RateLimit-Remaining", "0"),
+                ("X-RateLimit-Reset", str(int(now + wait + 0.999))),
+            ]
             if fault.retry_after is not None:
                 headers.append(("Retry-After", f"{fault.retry_after:g}"))
             return message(429, "rate limit exceeded", headers)

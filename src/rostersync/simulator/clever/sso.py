@@ -153,7 +153,9 @@ class CleverSso:
         with self._lock:
             grant = self._grants.get(form.get("code", ""))
             if grant is None or grant.used or now - grant.issued_at > CODE_LIFETIME:
-                return json_reply(400, {"error": "invalid_grant"})
+                return json_reply(
+                    400, {"error": "invalid_grant", "error_description": "invalid code"}
+                )
             # Single use, even when the rest of this request is wrong.
             grant.used = True
         if form.get("redirect_uri") != grant.redirect_uri:

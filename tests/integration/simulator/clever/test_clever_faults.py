@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -27,6 +28,8 @@ def test_a_429_burst_carries_retry_after_then_clears(
         refused = api.get("/v3.1/users")
         assert refused.status_code == 429
         assert refused.headers["Retry-After"] == "1.5"
+        assert refused.headers["X-RateLimit-Remaining"] == "0"
+        assert int(refused.headers["X-RateLimit-Reset"]) >= int(time.time())
     assert api.get("/v3.1/sections").status_code == 200
     assert api.get("/v3.1/users").status_code == 200
     assert plan.fired == {"429-burst": 2}

@@ -45,6 +45,8 @@ class CleverSimulator(LoopbackServer):
         client_secret: The app's client secret.
         redirect_uris: The app's registered redirect URIs; the first is where Portal launches go.
         oidc: Whether the app is configured for OIDC (the code exchange returns an id_token).
+        issuer: The id_token `iss` and discovery issuer; Clever's is "https://clever.com", the
+            default here is the simulator's own URL so discovery and JWKS resolve on loopback.
         host: Address to bind; loopback by default.
         port: Port to bind; 0 picks a free one.
         clock: Current Unix time in seconds (codes, tokens, event times).
@@ -60,6 +62,7 @@ class CleverSimulator(LoopbackServer):
         client_secret: str = "clever-sim-secret",  # noqa: S107 - a loopback stand-in's default
         redirect_uris: Iterable[str] = ("http://127.0.0.1:8000/auth/clever/callback",),
         oidc: bool = True,
+        issuer: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.time,
@@ -75,7 +78,7 @@ class CleverSimulator(LoopbackServer):
             client_secret=client_secret,
             redirect_uris=list(redirect_uris),
             lookup=self._find_user,
-            issuer=lambda: self.url,
+            issuer=lambda: issuer or self.url,
             clock=clock,
             oidc=oidc,
         )
@@ -212,7 +215,7 @@ class CleverSimulator(LoopbackServer):
         if path == "/oauth/jwks":
             return self.sso.jwks()
         if path == "/.well-known/openid-configuration":
-            return self.sso.discovery()
+            return self.sso.discovery(self.url)
         if path == "/userinfo":
             who = self.sso.identity(auth)
             return self.sso.userinfo(who) if who else _unauthorized()

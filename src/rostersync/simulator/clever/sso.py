@@ -12,7 +12,10 @@
 
 An OIDC-configured app (`oidc=True`) also gets an `id_token` (RS256) with Clever's documented
 claims `user_id` (the pre-v3 id), `user_type`, `district`, `multi_role_user_id` (the v3 user id)
-and `email`, beside `iss`, `aud`, `sub`, `iat`, `exp` and the `nonce` of the authorize request.
+`email`, `email_verified` (false), `given_name` and `family_name`, beside `iss`, `aud`, `sub` (the
+v3 user id), `iat`, `exp` and the `nonce` of the authorize request. Clever's issuer is always
+https://clever.com; the simulator's is its own URL unless `issuer` is given, so that discovery,
+JWKS and `iss` agree on loopback.
 """
 
 from __future__ import annotations
@@ -171,6 +174,7 @@ class CleverSso:
 
     def claims(self, who: Identity, nonce: str | None, now: float) -> dict[str, Any]:
         """The identity token's claims for one login."""
+        name = who.user.get("name") or {}
         claims: dict[str, Any] = {
             "iss": self._issuer(),
             "aud": self.client_id,
@@ -182,6 +186,9 @@ class CleverSso:
             "user_type": who.user_type,
             "district": who.district_id,
             "email": who.user.get("email"),
+            "email_verified": False,
+            "given_name": name.get("first"),
+            "family_name": name.get("last"),
         }
         if nonce:
             claims["nonce"] = nonce
@@ -228,13 +235,12 @@ class CleverSso:
             },
         )
 
-    def discovery(self) -> Reply:
-        """`GET /.well-known/openid-configuration`."""
-        base = self._issuer()
+    def discovery(self, base: str) -> Reply:
+        """`GET /.well-known/openid-configuration`; the endpoints live under `base`."""
         return json_reply(
             200,
             {
-                "issuer": base,
+                "issuer": self._issuer(),
                 "authorization_endpoint": f"{base}/oauth/authorize",
                 "token_endpoint": f"{base}/oauth/tokens",
                 "userinfo_endpoint": f"{base}/userinfo",

@@ -104,7 +104,32 @@ def test_the_id_token_verifies_against_the_jwks_with_clever_claims(
     assert claims["multi_role_user_id"] == person == claims["sub"]
     assert claims["district"] == district_id
     assert claims["email"] == teacher["email"]
+    assert claims["email_verified"] is False
+    assert (claims["given_name"], claims["family_name"]) == (
+        teacher["givenName"],
+        teacher["familyName"],
+    )
     assert claims["user_id"] != person
+
+
+def test_a_chosen_issuer_signs_tokens_while_discovery_stays_on_loopback(
+    http: httpx.Client, district_data: DistrictData
+) -> None:
+    with CleverSimulator(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uris=[REDIRECT],
+        issuer="https://clever.com",
+    ) as clever:
+        district_id = clever.add_district(district_data)
+        person = user_id_for(district_id, str(_student(district_data)["sourcedId"]))
+        discovery = http.get(f"{clever.url}/.well-known/openid-configuration").json()
+        assert discovery["issuer"] == "https://clever.com"
+        assert discovery["jwks_uri"] == f"{clever.url}/oauth/jwks"
+        code = _code(http.get(clever.authorize_url(login_as=person)))["code"]
+        id_token = _exchange(http, clever, code).json()["id_token"]
+        keys = KeySet.import_key_set(http.get(discovery["jwks_uri"]).json())
+        assert jwt.decode(id_token, keys).claims["iss"] == "https://clever.com"
 
 
 def test_a_portal_launch_brings_a_code_without_state(

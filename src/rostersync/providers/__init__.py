@@ -6,7 +6,14 @@ kind's string. Adding a provider is one module defining a `Provider` plus one en
 
 from __future__ import annotations
 
-from rostersync.providers import classlink_proxy, none, oneroster_v1p1, oneroster_v1p2, push
+from rostersync.providers import (
+    classlink_proxy,
+    clever,
+    none,
+    oneroster_v1p1,
+    oneroster_v1p2,
+    push,
+)
 from rostersync.providers.registry import (
     PROVIDERS,
     ClientOptions,
@@ -43,6 +50,7 @@ BUILTIN: tuple[Provider, ...] = (
     oneroster_v1p1.PROVIDER,
     oneroster_v1p2.PROVIDER,
     classlink_proxy.PROVIDER,
+    clever.PROVIDER,
     none.PROVIDER,
     push.PROVIDER,
     none.PENDING,

@@ -17,7 +17,6 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from rostersync.config import Settings
-from rostersync.providers import PROVIDERS
 from rostersync.providers import clever as clever_provider
 from rostersync.services import Questionnaire, Services
 from rostersync.simulator import DistrictData, generate_district
@@ -39,17 +38,6 @@ ROSTER_TABLES = (
     tables.students,
     tables.enrollments,
 )
-
-
-@pytest.fixture(autouse=True)
-def clever_registered() -> Iterator[None]:
-    """The Clever provider in the registry (registered here unless `BUILTIN` has it)."""
-    added = clever_provider.KIND not in PROVIDERS
-    if added:
-        PROVIDERS.register(clever_provider.PROVIDER)
-    yield
-    if added:
-        PROVIDERS.unregister(clever_provider.KIND)
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ LOOPBACK_URLS = {
     "oneroster-1.1": "https://127.0.0.1:9/ims/oneroster/v1p1",
     "oneroster-1.2": "https://127.0.0.1:9/ims/oneroster/rostering/v1p2",
     "classlink-proxy": "",
+    "clever": "",
 }
 
 
@@ -56,6 +57,10 @@ def strict(**overrides: object) -> Settings:
         "http_timeout_seconds": 2.0,
         "classlink_partner_key": "partner-key",
         "classlink_proxy_url": "https://127.0.0.1:9",
+        "clever_client_id": "clever-app",
+        "clever_client_secret": "clever-secret",
+        "clever_oauth_url": "https://127.0.0.1:9",
+        "clever_api_url": "https://127.0.0.1:9",
     }
     return Settings.model_validate({**values, **overrides})
 
@@ -65,11 +70,17 @@ def test_every_kind_is_registered_once_in_the_order_of_the_messages() -> None:
         "oneroster-1.1",
         "oneroster-1.2",
         "classlink-proxy",
+        "clever",
         "none",
         "oneroster-push",
         "pending",
     )
-    assert PROVIDERS.pulling_kinds() == ("oneroster-1.1", "oneroster-1.2", "classlink-proxy")
+    assert PROVIDERS.pulling_kinds() == (
+        "oneroster-1.1",
+        "oneroster-1.2",
+        "classlink-proxy",
+        "clever",
+    )
     assert tuple(PROVIDERS) == BUILTIN
 
 
@@ -90,8 +101,8 @@ def test_the_wizard_offers_the_rest_doors_the_proxy_and_push_under_their_posted_
     assert PROVIDERS.by_choice("pending") is None and PROVIDERS.by_choice("none") is None
 
 
-def test_only_the_proxy_is_vendor_only_and_it_asks_only_a_tenant_id() -> None:
-    assert [p.kind for p in PROVIDERS if p.vendor_only] == ["classlink-proxy"]
+def test_only_the_proxy_and_clever_are_vendor_only_and_the_proxy_asks_only_a_tenant_id() -> None:
+    assert [p.kind for p in PROVIDERS if p.vendor_only] == ["classlink-proxy", "clever"]
     proxy = PROVIDERS.get("classlink-proxy")
     assert [f.name for f in proxy.fields] == ["key"]
     assert not proxy.needs_url and not proxy.asks_secret
@@ -104,8 +115,8 @@ def test_only_the_proxy_is_vendor_only_and_it_asks_only_a_tenant_id() -> None:
 
 
 def test_an_unknown_kind_names_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"'clever' is not one of oneroster-1\.1, .*pending"):
-        PROVIDERS.get("clever")
+    with pytest.raises(ConfigError, match=r"'schoology' is not one of oneroster-1\.1, .*pending"):
+        PROVIDERS.get("schoology")
     with pytest.raises(ConfigError, match=r"'pending' is not one of .*integration settings"):
         PROVIDERS.pulling("pending")
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 
 import httpx
 import pytest
 
+from rostersync.simulator import DistrictData
 from rostersync.simulator.clever import CleverSimulator
 from rostersync.simulator.faults import (
+    change_mid_pull,
     cut_mid_body,
     expired_token,
     server_error,
+    slow,
     throttle,
     truncated_json,
 )
@@ -77,3 +81,26 @@ def test_an_expired_token_fault_answers_401_and_requests_are_counted(
     assert "invalid_token" in denied.headers["WWW-Authenticate"]
     assert api.get("/v3.1/events").status_code == 200
     assert clever.request_count(district_id) == before + 2
+
+
+def test_a_slow_answer_is_held_back(api: Api, clever: CleverSimulator, district_id: str) -> None:
+    clever.set_faults(district_id, slow(0.2, collection="terms"))
+    started = time.monotonic()
+    assert api.get("/v3.1/terms").status_code == 200
+    assert time.monotonic() - started >= 0.2
+
+
+def test_a_change_mid_pull_serves_the_new_roster_and_records_events(
+    api: Api, clever: CleverSimulator, district_id: str
+) -> None:
+    def drop_first_student(data: DistrictData) -> DistrictData:
+        changed = copy.deepcopy(data)
+        changed.users.remove(next(u for u in changed.users if u["role"] == "student"))
+        return changed
+
+    clever.set_faults(district_id, change_mid_pull(drop_first_student, collection="users"))
+    before = len(api.walk("/v3.1/users", limit=10_000))
+    after = len(api.walk("/v3.1/users", limit=10_000))
+    assert after == before - 1
+    types = {e["data"]["type"] for e in api.get("/v3.1/events").json()["data"]}
+    assert "users.deleted" in types

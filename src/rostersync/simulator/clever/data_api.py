@@ -71,7 +71,8 @@ def page(
         return message(400, "use starting_after or ending_before, not both")
     ids = [item_id for item_id, _ in items]
     if before:
-        stop = bisect.bisect_left(ids, before)
+        # `ending_before=last` reads the newest records (how an Events client finds its cursor).
+        stop = len(ids) if before == "last" else bisect.bisect_left(ids, before)
         start = max(0, stop - limit)
     else:
         start = bisect.bisect_right(ids, after) if after else 0

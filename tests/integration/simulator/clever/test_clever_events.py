@@ -64,6 +64,8 @@ def test_events_page_forward_from_the_last_one_seen(
     assert [e["data"]["type"] for e in newest] == ["users.deleted"]
     one = api.get(f"/v3.1/events/{newest[0]['data']['id']}").json()
     assert one["data"] == newest[0]["data"]
+    latest = api.get("/v3.1/events", ending_before="last", limit=1).json()["data"]
+    assert [e["data"]["id"] for e in latest] == [newest[0]["data"]["id"]]
 
 
 def test_expired_events_are_gone_and_an_old_cursor_is_refused(

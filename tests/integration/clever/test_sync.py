@@ -3,6 +3,7 @@ land; a resync of the same roster changes nothing; setup mistakes fail with what
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -135,3 +136,33 @@ def test_a_district_gives_only_its_clever_id_never_a_secret(
     portal = make_clever_portal()
     with pytest.raises(ConfigError, match="secret is the vendor's"):
         onboard(portal, district_id(clever), secret="a-district-secret")
+
+
+def state_id(user: dict[str, Any]) -> str:
+    return str(next(i["identifier"] for i in user["userIds"] if i["type"] == "StateID"))
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("identifier", lambda u: u["identifier"]),  # Clever's student_number
+        ("userIds:state_id", state_id),
+        ("userIds:sis_id", lambda u: u["sourcedId"]),  # the SIS id Clever keeps
+    ],
+)
+def test_the_student_id_may_be_the_student_number_the_state_id_or_the_sis_id(
+    make_clever_portal: PortalMaker,
+    clever: CleverSimulator,
+    district_data: DistrictData,
+    field: str,
+    expected: Callable[[dict[str, Any]], str],
+) -> None:
+    portal = make_clever_portal()
+    onboard(portal, district_id(clever), student_id_field=field)
+
+    report = sync(portal)
+
+    assert report.status == "succeeded", report.error
+    assert {(s[0], s[1], s[3]) for s in portal_view(portal).students} == {
+        (u["givenName"], u["familyName"], expected(u)) for u in live_users(district_data, "student")
+    }

@@ -4,12 +4,16 @@ cannot fails the run with a clear message and the portal exactly as it was."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from tests.integration.clever.conftest import (
     PortalMaker,
     district_id,
+    make_portal,
     onboard,
+    settings_for,
     snapshot,
     sync,
 )
@@ -146,3 +150,28 @@ def test_a_district_that_reconnected_mid_pull_is_read_on_with_its_new_token(
     assert report.status == "succeeded", report.error
     assert report.retries >= 1  # the refused request, sent again with the new token
     assert portal_view(portal).enrollments
+
+
+def test_on_every_backend_a_failed_pull_writes_nothing_and_a_resync_changes_nothing(
+    fresh_db_url: Callable[[], str],
+    tmp_path: Path,
+    clever: CleverSimulator,
+    district_data: DistrictData,
+) -> None:
+    portal = make_portal(settings_for(clever, tmp_path, fresh_db_url(), http_max_retries=1))
+    try:
+        onboard(portal, district_id(clever))
+        assert sync(portal).status == "succeeded"
+        before = snapshot(portal)
+        noop = sync(portal)
+        assert noop.status == "succeeded" and noop.change_count == 0
+        assert snapshot(portal) == before
+
+        left_one_student(clever, district_data)
+        clever.set_faults(district_id(clever), f.truncated_json(times=5, collection="users"))
+        failed = sync(portal)
+
+        assert failed.status == "failed"
+        assert snapshot(portal) == before
+    finally:
+        portal.close()

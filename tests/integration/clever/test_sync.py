@@ -166,3 +166,10 @@ def test_the_student_id_may_be_the_student_number_the_state_id_or_the_sis_id(
     assert {(s[0], s[1], s[3]) for s in portal_view(portal).students} == {
         (u["givenName"], u["familyName"], expected(u)) for u in live_users(district_data, "student")
     }
+
+
+def test_a_delta_is_refused_since_clever_cannot_filter_by_date(portal: Services) -> None:
+    assert sync(portal).status == "succeeded"
+
+    with pytest.raises(ConfigError, match="cannot pull a delta"):
+        portal.runs.delta(SLUG)

@@ -73,10 +73,31 @@ def _origin(url: str, what: str, env: str) -> str:
 
 
 def _judged(host: str) -> Callable[[httpx.Response], SourceError | None]:
+    """`classify_response` (429 and 5xx retriable, 401/403 refused), in Clever's words where
+    OneRoster's would mislead, then the JSON body decoded (JSON that breaks off is retriable)."""
+
     def judge(response: httpx.Response) -> SourceError | None:
+        path = response.request.url.path
+        if 300 <= response.status_code < 400:
+            # A redirect would carry a secret or a token to an address we did not choose.
+            return FatalSourceError(
+                f"Clever ({host}) redirected GET {path} (HTTP {response.status_code}); set the "
+                "Clever URLs (ROSTERSYNC_CLEVER_API_URL, ROSTERSYNC_CLEVER_OAUTH_URL) to the "
+                "addresses themselves",
+                url=path,
+                status=response.status_code,
+            )
         verdict = classify_response(response)
         if verdict is None:
-            response.extensions[_BODY], verdict = decode_page(response, host)
+            try:
+                response.extensions[_BODY], verdict = decode_page(response, host)
+            except FatalSourceError:
+                return FatalSourceError(
+                    f"Clever ({host}) answered GET {path} with a body that is not JSON; check "
+                    "the Clever URLs in the vendor's settings",
+                    url=path,
+                    status=response.status_code,
+                )
         return verdict
 
     return judge
@@ -233,8 +254,9 @@ class CleverApp(_Reader):
         Raises:
             SourceAuthError: The district has not shared its data with the app.
         """
+        wanted = district_id.strip().lower()  # ObjectIDs are hexadecimal, in any case
         for token in self.tokens(refresh=refresh):
-            if token.district_id == district_id:
+            if token.district_id.lower() == wanted:
                 return token
         raise SourceAuthError(
             f"the district {district_id!r} has not shared with the app in Clever (no "

@@ -177,3 +177,25 @@ def test_the_tokens_of_a_big_app_are_read_page_by_page() -> None:
 
     with app(Wire(answer)) as tokens:
         assert [t.district_id for t in tokens.tokens()] == ["d1", "d2"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (httpx.Response(302, headers={"Location": "https://x.test/"}), "redirected"),
+        (httpx.Response(200, content=b"<html>maintenance</html>"), "not JSON"),
+        (httpx.Response(200, json={"users": []}), "without a 'data' list"),
+    ],
+)
+def test_an_answer_that_is_not_a_clever_list_fails_in_clevers_words(
+    answer: httpx.Response, message: str
+) -> None:
+    reader = client(Wire(lambda _r: answer))
+    with reader, pytest.raises(FatalSourceError, match=message) as failed:
+        list(reader.pages("users"))
+    assert "OneRoster" not in str(failed.value)
+
+
+def test_a_district_id_is_found_in_any_case_and_without_stray_spaces() -> None:
+    with app(Wire(tokens_answer)) as tokens:
+        assert tokens.token_for(" D2 ").token == "tok-2"

@@ -343,7 +343,8 @@ class CleverClient(_Reader):
 
     Args:
         api_url: Clever's API origin (`https://api.clever.com`).
-        token: The district's bearer token.
+        token: The district's bearer token; "" asks `renew` for it before the first request,
+            so that building a client sends nothing.
         renew: Called once when the token is refused (401), for the district's current token;
             None fails at once.
         page_size: `limit` sent with every page (1 to 10,000).
@@ -451,6 +452,10 @@ class CleverClient(_Reader):
         return url
 
     def _page(self, url: str, path: str) -> dict[str, Any]:
+        if not self._token:
+            if self._renew is None:
+                raise ConfigError("a Clever client needs the district's token or a way to get it")
+            self._token = self._renew()
         try:
             _response, body = self._get_json(url, self._bearer())
         except SourceAuthError as refused:

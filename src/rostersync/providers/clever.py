@@ -95,17 +95,22 @@ class Clever(Provider):
             max_retries=retries,
             transport=transport,
         )
+        read = False
+
+        def token() -> str:
+            # The district's token, from the app's token list: read at the first request (so
+            # building the source sends nothing), read again when Clever refuses it, since a
+            # re-shared district gets a new token and one that stopped sharing is named.
+            nonlocal read
+            found = app.token_for(district_id, refresh=read)
+            read = True
+            return found.token
+
         try:
-            token = app.token_for(district_id)
-
-            def renew() -> str:
-                # A re-shared district gets a new token; one that stopped sharing is named.
-                return app.token_for(district_id, refresh=True).token
-
             client = CleverClient(
                 API_URL.value(settings),
-                token.token,
-                renew=renew,
+                "",
+                renew=token,
                 page_size=min(options["page_size"], MAX_PAGE_SIZE),
                 timeout=timeout,
                 max_retries=retries,

@@ -19,7 +19,6 @@ from tests.integration.clever.conftest import (
 )
 from tests.integration.clever.portal_view import portal_view
 
-from rostersync.errors import SourceAuthError
 from rostersync.services import Services
 from rostersync.simulator import DistrictData
 from rostersync.simulator import faults as f
@@ -127,9 +126,10 @@ def test_a_district_that_disconnected_the_app_is_named_before_anything_is_read(
     clever.revoke(district_id(clever))
     reads = clever.request_count()
 
-    with pytest.raises(SourceAuthError, match="has not shared with the app in Clever"):
-        sync(synced)
+    report = sync(synced)
 
+    assert report.status == "failed"
+    assert report.error is not None and "has not shared with the app in Clever" in report.error
     assert clever.request_count() == reads
     assert snapshot(synced) == before
 

@@ -91,14 +91,16 @@ def test_a_district_that_has_not_shared_with_the_app_fails_with_what_to_ask(
     portal = make_clever_portal()
     onboard(portal, "5f0000000000000000000bad")
 
-    # As a ClassLink proxy tenant that does not share: the source cannot even be opened.
-    with pytest.raises(SourceAuthError, match="has not shared with the app in Clever") as refused:
-        sync(portal)
-    assert "ask the district to add and share the app" in str(refused.value)
-    assert refused.value.credential == "district sharing"
+    report = sync(portal)
+
+    assert report.status == "failed"
+    assert report.error is not None
+    assert "has not shared with the app in Clever" in report.error
+    assert "ask the district to add and share the app" in report.error
     assert row_counts(portal)["students"] == 0
-    with pytest.raises(SourceAuthError, match="has not shared with the app"):
+    with pytest.raises(SourceAuthError, match="has not shared with the app") as refused:
         portal.onboarding.test_source(SLUG)
+    assert refused.value.credential == "district sharing"
 
 
 def test_a_wrong_app_secret_fails_naming_the_vendor_settings(
@@ -107,12 +109,17 @@ def test_a_wrong_app_secret_fails_naming_the_vendor_settings(
     portal = make_clever_portal(clever_client_secret="not-the-secret")
     onboard(portal, district_id(clever))
 
-    with pytest.raises(SourceAuthError, match="refused the app's client id or secret") as refused:
-        sync(portal)
-    assert "ROSTERSYNC_CLEVER_CLIENT_SECRET" in str(refused.value)
-    assert "not-the-secret" not in str(refused.value)
-    assert refused.value.credential == "Clever app secret"
+    report = sync(portal)
+
+    assert report.status == "failed"
+    assert report.error is not None
+    assert "refused the app's client id or secret" in report.error
+    assert "ROSTERSYNC_CLEVER_CLIENT_SECRET" in report.error
+    assert "not-the-secret" not in report.error
     assert row_counts(portal)["students"] == 0
+    with pytest.raises(SourceAuthError) as refused:
+        portal.onboarding.test_source(SLUG)
+    assert refused.value.credential == "Clever app secret"
     # The secret was only ever sent to the token list: no Data API request was made.
     assert clever.request_count() == 0
 

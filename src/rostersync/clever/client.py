@@ -5,9 +5,10 @@
                                   the app's client id and secret: every district sharing with us
       .token_for(district_id)     that district's bearer, or a `SourceAuthError` saying it has not
                                   shared with the app
-    CleverClient(api_url, bearer)
+    CleverClient(api_url, bearer, renew=…)
       .pages("users")             GET {api_url}/v3.1/users?limit=…, then each `links` rel=next uri
-                                  (`starting_after=…`) until a page has none
+                                  (`starting_after=…`) until a page has none; a refused (401)
+                                  bearer is renewed once through `renew`
 
 Every request goes through `transport.RetryTransport` around the transport it is handed (the
 outbound guard within the shared request budget): 429 and 5xx are retried after `Retry-After` or

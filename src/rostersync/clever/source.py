@@ -13,6 +13,10 @@ The pipeline reads it as it reads any `RosterSource` (`sync.sources.COLLECTIONS`
 progress and the counts use). Any failure raises before the pull ends, so the run writes nothing;
 `complete_kinds` names only the kinds whose collections arrived whole. A Clever source cannot pull
 a delta (it has no `filter`): the delta sync refuses it and a full sync is run instead.
+
+Pages come one after another: a `starting_after` cursor is known only once the page before it
+arrived, so `page_concurrency` does not apply. The district's token is looked up at the first
+request (`providers.clever`), so building a source sends nothing.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Writing a `SyncPlan` to the portal, set-based, inside the caller's transaction.
 
-Per kind, in dependency order: one executemany INSERT of the creates, one executemany UPDATE of
-the updates and restores, and chunked `UPDATE … WHERE id IN (…)` for the deactivations; then
-eligibility, then one executemany INSERT of the audit rows. References between kinds come from
-the plan's sourcedId → portal id maps, so nothing is read back per record. The number of
+Per kind, in dependency order: one bulk load of the creates (`store.bulk`: `COPY` on PostgreSQL,
+one `executemany` on SQLite), one executemany UPDATE of the updates and restores, and chunked
+`UPDATE … WHERE id IN (…)` for the deactivations; then eligibility, then one bulk load of the
+audit rows. References between kinds come from the plan's sourcedId → portal id maps, so nothing
+is read back per record. The number of
 statements is bounded by a constant × kinds × ceil(rows / CHUNK), never by the number of rows;
 a test counts them.
 """
@@ -15,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from rostersync.domain.eligibility import Eligibility, EligibilityChange
@@ -32,6 +33,7 @@ from rostersync.domain.records import (
     Student,
 )
 from rostersync.errors import RosterSyncError
+from rostersync.store.bulk import insert_rows
 from rostersync.store.course_links import link_classes
 from rostersync.store.planner import unindexed
 from rostersync.store.roster import STREAM_ROWS
@@ -120,7 +122,7 @@ class _Writer:
             return
         for row in self.audit:
             row.update(self._audit_fields)
-        self.conn.execute(insert(audit_log), self.audit)
+        insert_rows(self.conn, audit_log, self.audit)
         self.audit = []
 
     def write_kind(self, plan: EntityPlan) -> None:
@@ -144,7 +146,7 @@ class _Writer:
                 }
                 for w in creates
             ]
-            self.conn.execute(insert(table), rows)
+            insert_rows(self.conn, table, rows)
             del rows
             self._audit("create", kind, (w.id for w in creates))
             self.flush_audit(when_full=True)
@@ -228,8 +230,9 @@ class _Writer:
         fresh = [c for c in changes if c.before is None]
         known = [c for c in changes if c.before is not None]
         if fresh:
-            self.conn.execute(
-                insert(eligibility),
+            insert_rows(
+                self.conn,
+                eligibility,
                 [
                     {
                         "student_id": c.student_id,

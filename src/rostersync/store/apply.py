@@ -143,6 +143,8 @@ class _Writer:
                     "created_at": self.now,
                     "updated_at": self.now,
                     **self._columns(w.record),
+                    # Given here, not left to the column's default: the rows stay bulk-loadable.
+                    **_search_key(w.record),
                 }
                 for w in creates
             ]
@@ -387,7 +389,8 @@ class _Writer:
 
 
 def _search_key(record: Record) -> Row:
-    """A person's `name_key`, set beside their name on UPDATE (an INSERT fills it itself)."""
+    """A person's `name_key`, written beside their name (the same value the column's INSERT
+    default computes, `store.sort_keys.person_name_default`)."""
     if isinstance(record, Student | Educator):
         return {"name_key": person_name_key(record.given_name, record.family_name)}
     return {}

@@ -43,6 +43,10 @@ COLUMNS: dict[str, str] = {
 }
 
 
+# At most this many distinct cells of a column are remembered (a file of odd cells stays small).
+_DISTINCT = 64
+
+
 def spool_rows(spec: Sequence[str], cells: Iterator[list[str]]) -> Iterator[Row]:
     """Each enrollments.csv row (`spec` its columns, as `Bundle.cells` gives them) as the spool
     keeps it: the `Enrollment` fields in order, then the content hash."""
@@ -50,11 +54,24 @@ def spool_rows(spec: Sequence[str], cells: Iterator[list[str]]) -> Iterator[Row]
     sid, status, modified, klass, school, user, role, primary, begin, end = (
         at[COLUMNS[name]] for name in FIELDS
     )
+    # A district writes a handful of distinct status and `primary` cells: each is read once.
+    statuses: dict[str, str] = {}
+    flags: dict[str, bool] = {}
     for row in cells:
-        stamp = row[modified]
+        stamp, state, first = row[modified], row[status], row[primary]
+        kept = statuses.get(state)
+        if kept is None:
+            kept = record_status(state)
+            if len(statuses) < _DISTINCT:
+                statuses[state] = kept
+        is_primary = flags.get(first)
+        if is_primary is None:
+            is_primary = flag(first, default=False)
+            if len(flags) < _DISTINCT:
+                flags[first] = is_primary
         values = (
             row[sid].strip(),
-            record_status(row[status]),
+            kept,
             # One shared string per stamp and per school, as the mapper keeps them; class and
             # user ids are not interned (see `oneroster.bundle_rows`).
             intern(stamp) if stamp else None,
@@ -62,7 +79,7 @@ def spool_rows(spec: Sequence[str], cells: Iterator[list[str]]) -> Iterator[Row]
             intern(row[school]).strip(),
             row[user].strip(),
             intern(row[role]),
-            flag(row[primary], default=False),
+            is_primary,
             row[begin] or None,
             row[end] or None,
         )

@@ -3,7 +3,9 @@ may lean on.
 
 Every function takes a `Connection` whose transaction the caller owns; nothing here commits.
 The watermark is the source server's `dateLastModified`, never our clock, normalised to UTC text
-(`2026-09-01T12:00:00Z`) so the filter a delta sends compares like with like.
+(`2026-09-01T12:00:00Z`) so the filter a delta sends compares like with like. A source with a
+feed of changes (Clever's events) keeps its own position beside it (`FeedPosition`): every full
+sync clears it in its apply, and `record_position` sets it once a run of such a source succeeded.
 """
 
 from __future__ import annotations
@@ -21,13 +23,28 @@ from rostersync.store.roster import select_active
 from rostersync.store.tables import ROSTER_TABLES
 
 __all__ = [
+    "FeedPosition",
     "Watermark",
     "active_sourced_ids",
     "advance_watermark",
     "format_modified",
     "get_watermark",
     "parse_modified",
+    "record_position",
 ]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedPosition:
+    """Where a source's feed of changes stood: what the applied roster already reflects.
+
+    Attributes:
+        cursor: The newest event seen (a Clever event id), or None when the feed was empty.
+        read_at: When the position was read: for a full sync, before its pull began.
+    """
+
+    cursor: str | None
+    read_at: datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,12 +56,15 @@ class Watermark:
         watermark: The newest `dateLastModified` applied (UTC text), or None if no pull saw one.
         last_full_sync_at: When a full sync last succeeded; None means a delta must not run yet.
         updated_at: When the row last moved.
+        position: Where a feed of changes continues, or None when no run of a feed source
+            recorded one since the last full sync.
     """
 
     district_id: str
     watermark: str | None
     last_full_sync_at: datetime | None
     updated_at: datetime
+    position: FeedPosition | None = None
 
     @property
     def moment(self) -> datetime | None:
@@ -92,11 +112,15 @@ def get_watermark(conn: Connection, district_id: str) -> Watermark | None:
     ).first()
     if row is None:
         return None
+    read_at = row.event_cursor_read_at
     return Watermark(
         district_id=row.district_id,
         watermark=row.watermark,
         last_full_sync_at=row.last_full_sync_at,
         updated_at=row.updated_at,
+        position=None
+        if read_at is None
+        else FeedPosition(cursor=row.event_cursor, read_at=read_at),
     )
 
 
@@ -111,7 +135,9 @@ def advance_watermark(
     """Move the watermark after a successful apply, in the apply's own transaction.
 
     A full sync sets it to the newest stamp it saw (the whole roster is the truth, even if that
-    is older than before). A delta only ever moves it forward: its overlap window re-reads older
+    is older than before) and clears the feed position: whichever source pulled, the position of
+    an earlier one is not where this roster stands (a feed source records its own right after,
+    `record_position`). A delta only ever moves it forward: its overlap window re-reads older
     records, and a pull that saw nothing leaves it where it was.
 
     Args:
@@ -137,7 +163,9 @@ def advance_watermark(
         return get_watermark(conn, district_id)
     values: dict[str, object] = {"updated_at": now}
     if full:
-        values.update(watermark=seen, last_full_sync_at=now)
+        values.update(
+            watermark=seen, last_full_sync_at=now, event_cursor=None, event_cursor_read_at=None
+        )
     else:
         before, after = current.moment, parse_modified(seen)
         if after is not None and (before is None or after > before):
@@ -148,6 +176,27 @@ def advance_watermark(
         .values(**values)
     )
     return get_watermark(conn, district_id)
+
+
+def record_position(
+    conn: Connection, *, district_id: str, position: FeedPosition, now: datetime
+) -> bool:
+    """Keep where a feed source's next delta continues, after its run was applied.
+
+    Written after the run's own transaction (the pipeline knows no feeds), so it can only lag
+    what was applied, never run ahead of it: a position lost to a crash makes the next delta
+    re-read events already applied, which plan as unchanged.
+
+    Returns:
+        False when the district has no watermark row (no full sync ever succeeded): nothing is
+        written, since a delta must not build on a roster that was never whole.
+    """
+    done = conn.execute(
+        update(delta_watermarks)
+        .where(delta_watermarks.c.district_id == district_id)
+        .values(event_cursor=position.cursor, event_cursor_read_at=position.read_at, updated_at=now)
+    )
+    return bool(done.rowcount)
 
 
 def active_sourced_ids(conn: Connection, district_id: str) -> dict[EntityKind, set[str]]:

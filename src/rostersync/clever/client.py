@@ -24,7 +24,7 @@ import base64
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
@@ -403,9 +403,12 @@ class CleverClient(_Reader):
                 return item
         return {}
 
-    def pages(self, collection: str) -> Iterator[list[dict[str, Any]]]:
+    def pages(
+        self, collection: str, query: Mapping[str, str] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
         """Each page of a collection (`districts`, `schools`, `terms`, `courses`, `sections`,
-        `users`), following the `next` links until a page has none.
+        `users`, `events`), following the `next` links until a page has none. `query` is sent
+        with the first page (e.g. `starting_after` for events); the next links carry their own.
 
         Raises:
             SourceAuthError: The district's token was refused, also after renewing it.
@@ -414,7 +417,8 @@ class CleverClient(_Reader):
             FatalSourceError: Any other refusal, or a body that is not a Clever list.
         """
         path = f"/{API_VERSION}/{collection}"
-        url: str | None = f"{self.base_url}{path}?{urlencode({'limit': self.page_size})}"
+        first = {"limit": str(self.page_size), **(query or {})}
+        url: str | None = f"{self.base_url}{path}?{urlencode(first)}"
         seen: set[str] = set()
         received = 0
         for _page in range(_MAX_PAGES):

@@ -11,8 +11,14 @@
 
 The pipeline reads it as it reads any `RosterSource` (`sync.sources.COLLECTIONS`, whose names the
 progress and the counts use). Any failure raises before the pull ends, so the run writes nothing;
-`complete_kinds` names only the kinds whose collections arrived whole. A Clever source cannot pull
-a delta (it has no `filter`): the delta sync refuses it and a full sync is run instead.
+`complete_kinds` names only the kinds whose collections arrived whole.
+
+Deltas come from Clever's Events API (`clever.events`), never a date filter: it is a
+`sync.change_feed.ChangeFeedSource`. A full pull first reads the newest event id, BEFORE the
+first collection: a change made while the pull runs is then after that position, so the next
+delta re-reads it (planned as unchanged if the pull already had it) instead of missing it, as a
+position read after the pull would. `follow(position)` turns the source into a delta: the same
+collections, holding only the records the events after the position changed; none is complete.
 
 Pages come one after another: a `starting_after` cursor is known only once the page before it
 arrived, so `page_concurrency` does not apply. The district's token is looked up at the first
@@ -22,12 +28,19 @@ request (`providers.clever`), so building a source sends nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
-from rostersync.clever import mapping
+import structlog
+
+from rostersync.clever import events, mapping
 from rostersync.clever.client import CleverApp, CleverClient
 from rostersync.domain.records import EntityKind, Record
+from rostersync.errors import FatalSourceError, SourceError
+from rostersync.store.delta import FeedPosition
 from rostersync.sync.sources import COLLECTIONS, Progress, PullStats
+
+log = structlog.get_logger(__name__)
 
 __all__ = ["CleverSource"]
 
@@ -58,16 +71,63 @@ class CleverSource:
         app: The app's token directory the client renews its token from; closed with it.
     """
 
+    retention = events.RETENTION
+
     def __init__(self, client: CleverClient, app: CleverApp) -> None:
         self.stats = PullStats()
         self._client = client
         self._app = app
         self._whole: set[str] = set()
+        self._changes: events.EventChanges | None = None
+        self._position: FeedPosition | None = None
+
+    def follow(self, position: FeedPosition) -> str | None:
+        """Pull only what changed after `position` from now on; one request checks that Clever
+        still keeps those events. Returns None when it does, else why a full sync is needed.
+
+        Raises:
+            SourceError: Clever could not be asked (as `CleverClient.pages`).
+        """
+        now = datetime.now(UTC)
+        if position.cursor is None:
+            # The feed was empty: read from its start, whole only while nothing could expire.
+            if now - position.read_at >= self.retention:
+                return (
+                    "Clever had no events when the last full sync began, over "
+                    f"{self.retention.days} days ago, and keeps them only that long"
+                )
+        else:
+            try:
+                kept = events.cursor_kept(self._client, position.cursor)
+            except SourceError:
+                # Clever did not answer: the delta's own pull meets that too and fails the run
+                # with it (recorded, the position kept), rather than failing before a run.
+                kept = True
+            finally:
+                self._count_requests()
+            if not kept:
+                return (
+                    "Clever no longer keeps the events since the last sync (it keeps "
+                    f"{self.retention.days} days of them)"
+                )
+        self._changes = events.EventChanges(self._client, position.cursor)
+        self._position = position
+        return None
+
+    def position(self) -> FeedPosition | None:
+        """Where Clever's events stood for the records pulled: read before a full pull began,
+        or the newest event a delta read; None before a pull (or when the events were refused)."""
+        return self._position
 
     def records(self, progress: Progress | None = None) -> Iterator[Record]:
-        """Every record (see `RosterSource.records`), collection by collection."""
+        """Every record (see `RosterSource.records`), collection by collection; after `follow`,
+        only those the events changed."""
+        if self._changes is not None:
+            yield from self._delta(self._changes, progress)
+            return
         seats: list[mapping.SectionSeat] = []
         try:
+            self._position = self._newest()
             for collection, _kinds in COLLECTIONS:
                 count = 0
                 if collection == "enrollments":
@@ -90,6 +150,33 @@ class CleverSource:
             self._count_requests()
             self.close()
 
+    def _newest(self) -> FeedPosition | None:
+        """Where the events stand now, before the pull's first collection."""
+        read_at = datetime.now(UTC)
+        try:
+            return FeedPosition(cursor=events.newest_event(self._client), read_at=read_at)
+        except FatalSourceError as exc:
+            # An app without the events (403/404): the pull goes on; a delta then runs full.
+            log.warning("clever.events_refused", status=exc.status)
+            return None
+
+    def _delta(self, changes: events.EventChanges, progress: Progress | None) -> Iterator[Record]:
+        try:
+            changes.read()
+            for collection, _kinds in COLLECTIONS:
+                count = 0
+                for record in changes.records(collection):
+                    yield record
+                    count += 1
+                self.stats.records[collection] = count
+                if progress is not None:
+                    progress(collection, count)
+            assert self._position is not None  # set by `follow`
+            self._position = FeedPosition(cursor=changes.cursor, read_at=self._position.read_at)
+        finally:
+            self._count_requests()
+            self.close()
+
     def _raw(
         self, collection: str, progress: Progress | None
     ) -> Iterator[tuple[dict[str, Any], Record]]:
@@ -104,7 +191,9 @@ class CleverSource:
                     progress(collection, received)
 
     def complete_kinds(self) -> set[EntityKind]:
-        """The kinds whose collections arrived whole and non-empty."""
+        """The kinds whose collections arrived whole and non-empty; none for a delta."""
+        if self._changes is not None:
+            return set()
         return {
             kind
             for collection, kinds in COLLECTIONS

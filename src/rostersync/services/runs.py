@@ -29,6 +29,7 @@ from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
 from rostersync.store.keyset import Seek, SeekPage
 from rostersync.sync import events
+from rostersync.sync.change_feed import ChangeFeedSource, keep_position
 from rostersync.sync.delta import execute_delta
 from rostersync.sync.metered import count_runs
 from rostersync.sync.pipeline import PENDING, Approval, SyncReport, execute_sync, record_skip
@@ -493,6 +494,9 @@ class Runs:
         ]
         if on_run is not None:
             told.append(events.starting(on_run))
+        if isinstance(source, ChangeFeedSource):
+            # Where its feed of changes stood, kept once the run succeeded: a delta goes on there.
+            told.append(keep_position(self._engine, district.id, source))
         return execute_sync(
             self._engine,
             district_id=district.id,

@@ -8,6 +8,9 @@ records are removals, but nobody is deactivated for being absent. The watermark 
 in the transaction that applies the run (see `store.delta.advance_watermark`), so a failed or
 held delta is simply pulled again next time. Full syncs still run on their schedule and are the
 only thing that notices records that vanished. See docs/decisions/0009-delta-sync.md.
+
+A source with a feed of changes instead of a date filter (Clever's events) continues from its
+stored feed position: `sync.change_feed`, docs/decisions/0043.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from rostersync.domain.rules import DistrictRules
 from rostersync.domain.safeguards import Safeguards
 from rostersync.errors import ConfigError, FullSyncRequired
 from rostersync.store import delta as store_delta
+from rostersync.sync.change_feed import ChangeFeedSource, execute_feed_delta
 from rostersync.sync.events import Mode, Observer
 from rostersync.sync.pipeline import SyncReport, execute_sync
 from rostersync.sync.sources import RosterSource
@@ -30,6 +34,13 @@ __all__ = ["OVERLAP", "FilterableSource", "execute_delta", "since_filter"]
 
 # Re-read this far behind the watermark: covers `>` vs `>=` and second-rounded stamps.
 OVERLAP = timedelta(minutes=5)
+
+
+_NO_WATERMARK = (
+    "this district has no delta watermark yet: run a full sync first "
+    "(`rostersync sync <district>`); a delta only adds what changed since the last "
+    "successful sync"
+)
 
 
 @runtime_checkable
@@ -72,8 +83,9 @@ def execute_delta(
     """Run one delta sync of a district: filter the source from its watermark, then apply.
 
     The source's `filter` is set to the delta filter (it must be a `FilterableSource`: a
-    OneRoster REST source, not a CSV bundle). The run goes through the same pipeline as a full
-    sync, so locks, safeguards, issues and audit rows behave the same.
+    OneRoster REST source, not a CSV bundle), or a `ChangeFeedSource` continues its feed
+    (`sync.change_feed`; one that cannot runs a full sync and says why). The run goes through
+    the same pipeline as a full sync, so locks, safeguards, issues and audit rows behave the same.
 
     Args:
         engine: The portal database.
@@ -96,17 +108,27 @@ def execute_delta(
     """
     with engine.connect() as conn:
         mark = store_delta.get_watermark(conn, district_id)
-    if mark is None or mark.last_full_sync_at is None or mark.watermark is None:
-        raise FullSyncRequired(
-            "this district has no delta watermark yet: run a full sync first "
-            "(`rostersync sync <district>`); a delta only adds what changed since the last "
-            "successful sync"
+    if mark is None or mark.last_full_sync_at is None:
+        raise FullSyncRequired(_NO_WATERMARK)
+    if isinstance(source, ChangeFeedSource):
+        return execute_feed_delta(
+            engine,
+            district_id=district_id,
+            rules=rules,
+            source=source,
+            mark=mark,
+            trigger=trigger,
+            observers=observers,
+            safeguards=safeguards,
+            holder=holder,
         )
     if not isinstance(source, FilterableSource):
         raise ConfigError(
             f"a {type(source).__name__} cannot pull a delta (it cannot filter by "
             "dateLastModified); use the district's OneRoster REST source or run a full sync"
         )
+    if mark.watermark is None:
+        raise FullSyncRequired(_NO_WATERMARK)
     source.filter = since_filter(mark.watermark, overlap)
     return execute_sync(
         engine,

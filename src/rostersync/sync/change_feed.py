@@ -1,0 +1,138 @@
+"""Deltas from a feed of changes (Clever's Events API) instead of a `dateLastModified` filter.
+
+A `ChangeFeedSource` knows where its server's feed stood for what it pulled (`position`): a full
+pull reads it before its first request for records, a delta the newest change it read. After a
+run of such a source SUCCEEDED, `keep_position` stores that position (`store.delta`), in its own
+transaction right after the run's, because the pipeline knows no feeds. So the position only
+ever lags what was applied: a crash between the two makes the next delta re-read changes already
+applied, which plan as unchanged (content hashes). A failed or held run stores nothing, and a
+full sync's apply clears any older position first.
+
+`execute_feed_delta` runs a delta from the stored position. When there is none (the last full
+sync came from another source, or the events were refused), or the server no longer keeps the
+changes after it (Clever keeps 30 days), it runs a full sync instead and says why on the report
+(`reason`) and the run (trigger `delta-fallback`): a data manager wants a current roster, and
+a full sync is exactly what an operator would be told to start, under the same safeguards (a big
+change is held for review, never applied unseen). See docs/decisions/0043.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+import structlog
+from sqlalchemy.engine import Engine
+
+from rostersync.domain.rules import DistrictRules
+from rostersync.domain.safeguards import Safeguards
+from rostersync.store import delta as store_delta
+from rostersync.store.db import SYNC_WRITER_WAIT_SECONDS, for_writing
+from rostersync.sync.events import Event, Mode, Observer, RunFinished, RunStatus
+from rostersync.sync.pipeline import SyncReport, execute_sync
+from rostersync.sync.sources import RosterSource
+
+__all__ = ["FALLBACK", "ChangeFeedSource", "execute_feed_delta", "keep_position"]
+
+log = structlog.get_logger(__name__)
+
+# The trigger of a delta that ran as a full sync.
+FALLBACK = "delta-fallback"
+
+
+@runtime_checkable
+class ChangeFeedSource(RosterSource, Protocol):
+    """A roster source whose server keeps a feed of changes a delta continues from.
+
+    Attributes:
+        retention: How long the server keeps its changes.
+    """
+
+    retention: timedelta
+
+    def follow(self, position: store_delta.FeedPosition) -> str | None:
+        """Pull only the changes after `position`; None, or why only a full sync will do."""
+        ...
+
+    def position(self) -> store_delta.FeedPosition | None:
+        """Where the feed stood for the records pulled; None when unknown."""
+        ...
+
+
+def keep_position(engine: Engine, district_id: str, source: ChangeFeedSource) -> Observer:
+    """An observer storing the source's position once its run has succeeded."""
+
+    def hear(event: Event) -> None:
+        if not isinstance(event, RunFinished) or event.status != RunStatus.SUCCEEDED:
+            return
+        position = source.position()
+        if position is None:
+            return
+        writer = for_writing(engine, wait_seconds=SYNC_WRITER_WAIT_SECONDS)
+        with writer.begin() as conn:
+            kept = store_delta.record_position(
+                conn, district_id=district_id, position=position, now=datetime.now(UTC)
+            )
+        log.info("delta.position_kept", district_id=district_id, run_id=event.run_id, kept=kept)
+
+    return hear
+
+
+def execute_feed_delta(
+    engine: Engine,
+    *,
+    district_id: str,
+    rules: DistrictRules,
+    source: ChangeFeedSource,
+    mark: store_delta.Watermark,
+    trigger: str,
+    observers: Sequence[Observer],
+    safeguards: Safeguards | None,
+    holder: str,
+) -> SyncReport:
+    """One delta from the source's feed, or a full sync when the feed cannot continue.
+
+    Args:
+        mark: The district's watermark row (a full sync has succeeded).
+        Others: As `sync.delta.execute_delta`.
+
+    Returns:
+        The run's report; a full sync's carries why it ran (`reason`) before any hold reason.
+    """
+    told = [*observers, keep_position(engine, district_id, source)]
+    if mark.position is None:
+        why: str | None = (
+            "no position in the source's feed of changes was kept since the last full sync "
+            "(it came from another source, or the feed could not be read)"
+        )
+    else:
+        why = source.follow(mark.position)
+    if why is None:
+        return execute_sync(
+            engine,
+            district_id=district_id,
+            rules=rules,
+            source=source,
+            trigger=trigger,
+            observers=told,
+            mode=Mode.APPLY,
+            safeguards=safeguards,
+            holder=holder,
+            delta=True,
+        )
+    log.warning("delta.ran_full", district_id=district_id)
+    report = execute_sync(
+        engine,
+        district_id=district_id,
+        rules=rules,
+        source=source,
+        trigger=FALLBACK,
+        observers=told,
+        mode=Mode.APPLY,
+        safeguards=safeguards,
+        holder=holder,
+    )
+    note = f"{why}: this delta ran as a full sync instead"
+    report.reason = f"{note}; {report.reason}" if report.reason else note
+    return report

@@ -82,11 +82,24 @@ def _tuples(
     names: tuple[str, ...],
     processors: list[tuple[int, Processor]],
 ) -> list[tuple[Any, ...]]:
+    # A batch repeats the same objects in a column (every row's `created_at` is the run's `now`,
+    # `active` is True): each processor's last input and output are kept, and an input that is
+    # the very same object is not processed again (processors are pure functions of the value).
+    last_in: list[Any] = [_NOTHING] * len(processors)
+    last_out: list[Any] = [None] * len(processors)
     out: list[tuple[Any, ...]] = []
     append = out.append
     for row in rows:
         values = [row[name] for name in names]
-        for at, process in processors:
-            values[at] = process(values[at])
+        for i, (at, process) in enumerate(processors):
+            value = values[at]
+            if value is last_in[i]:
+                values[at] = last_out[i]
+            else:
+                values[at] = last_out[i] = process(value)
+                last_in[i] = value
         append(tuple(values))
     return out
+
+
+_NOTHING = object()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from enum import StrEnum
+from typing import ClassVar
 
 from rostersync.domain.issues import IssueSubject
 
@@ -43,11 +43,35 @@ PAGE_SIZE = 50
 SORTS: dict[str, str] = {"problem": "Problem", "name": "Name", "school": "School"}
 
 
-class Audience(StrEnum):
-    """Where the district changes a record to fix it."""
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Where the district changes a record to fix it, and what its roster source is called.
 
-    CLASSLINK = "classlink"  # pulled from ClassLink or a OneRoster server: in the SIS
-    FILES = "files"  # pushes OneRoster CSV files: in the file, then pushes again
+    `Audience.CLASSLINK` is a district pulled from ClassLink or a OneRoster server (it fixes a
+    record in its SIS); `Audience.FILES` one that pushes OneRoster CSV files (it fixes the file,
+    then pushes again). A district pulled from another provider is told the same as a ClassLink
+    one in that provider's name (`source`, e.g. "Clever"), which the caller passes in: the
+    domain names no provider.
+    """
+
+    files: bool = False
+    source: str = "ClassLink"
+
+    CLASSLINK: ClassVar[Audience]
+    FILES: ClassVar[Audience]
+
+    @property
+    def id_label(self) -> str:
+        """What a record's id at the source is called: "ClassLink id", "Clever id"."""
+        return "sourcedId" if self.files else f"{self.source} id"
+
+    def words(self, text: str) -> str:
+        """A text written for a ClassLink district, in this district's words (`source_message`)."""
+        return source_message(text, self)
+
+
+Audience.CLASSLINK = Audience()
+Audience.FILES = Audience(files=True, source="the files")
 
 
 # A record kind (an issue's `entity`) as people say it, one and many.
@@ -367,7 +391,7 @@ def problem_fix(code: str, entities: Iterable[str], audience: Audience, stored: 
     """
     known = _PROBLEMS.get(code)
     if known is None:
-        return stored
+        return source_message(stored, audience) if not audience.files else stored
     kinds = sorted(set(entities))
     if len(kinds) == 1:
         thing, plural = _NOUNS.get(kinds[0], ("record", "records"))
@@ -376,7 +400,7 @@ def problem_fix(code: str, entities: Iterable[str], audience: Audience, stored: 
     else:
         thing, plural = "record", "records"
     files = sorted({_FILES[k] for k in kinds if k in _FILES})
-    text = known.files if audience is Audience.FILES else known.classlink
+    text = known.files if audience.files else source_message(known.classlink, audience)
     return text.format(
         thing=thing,
         plural=plural,
@@ -483,10 +507,15 @@ class IssueFilters:
 PUSHED_SOURCE_KIND = "oneroster-push"
 
 
-def audience_for(source_kind: str) -> Audience:
+def audience_for(source_kind: str, source_name: str = "ClassLink") -> Audience:
     """Where a district with this source kind fixes a record: in its files when it pushes them,
-    else in its SIS (ClassLink or another OneRoster server)."""
-    return Audience.FILES if source_kind == PUSHED_SOURCE_KIND else Audience.CLASSLINK
+    else in its SIS, shared through the source its provider calls `source_name` (ClassLink, or
+    another OneRoster server, or Clever; `providers.Registry.audience` passes the name)."""
+    if source_kind == PUSHED_SOURCE_KIND:
+        return Audience.FILES
+    if source_name == Audience.CLASSLINK.source:
+        return Audience.CLASSLINK
+    return Audience(source=source_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,9 +547,12 @@ _FILE_MESSAGES = (("the roster ClassLink shared", "the files the district pushed
 
 
 def source_message(message: str, audience: Audience) -> str:
-    """An issue's stored message in the words of the district's source: a district that pushes
-    files is never told what "ClassLink shared"."""
-    if audience is Audience.FILES:
+    """An issue's stored message (or fix) in the words of the district's source: a district that
+    pushes files is never told what "ClassLink shared", and one read from Clever is told to
+    share a record in Clever, never in ClassLink."""
+    if audience.files:
         for said, meant in _FILE_MESSAGES:
             message = message.replace(said, meant)
+    elif audience.source != Audience.CLASSLINK.source:
+        message = message.replace(Audience.CLASSLINK.source, audience.source)
     return message

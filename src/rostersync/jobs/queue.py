@@ -19,7 +19,7 @@ from rostersync.errors import RetriableSourceError
 from rostersync.jobs.tasks import SlotOutcome, run_slot
 from rostersync.notify.notifier import Notifier
 from rostersync.notify.senders import Sender
-from rostersync.providers.registry import roster_budget
+from rostersync.providers.registry import PROVIDERS, roster_budget
 from rostersync.queue_backend import make_huey as make_huey
 from rostersync.sync.metered import count_runs
 
@@ -94,7 +94,12 @@ class JobQueue:
                 # Each run's wait for the shared request budget, on /metrics (sync.metered).
                 count_runs.listen_to(roster_budget(self.settings))
             if self._notifier is None:
-                self._notifier = Notifier(self._service.engine, self.settings, self._sender)
+                self._notifier = Notifier(
+                    self._service.engine,
+                    self.settings,
+                    self._sender,
+                    audience_of=PROVIDERS.audience,
+                )
             return self._service
 
     def notifier(self) -> Notifier:

@@ -132,7 +132,9 @@ def _common(
     return {
         "district": {"name": district.display_name or district.name, "slug": district.slug},
         # The templates word what to check and where to fix for the district's own source.
-        "pushes_files": audience is Audience.FILES,
+        "pushes_files": audience.files,
+        # What the district's roster source is called ("ClassLink", "Clever").
+        "source": audience.source,
         "run": {
             "id": run.id,
             "trigger": run.trigger,
@@ -168,12 +170,12 @@ def fix_words(audience: Audience) -> Fix:
     """How an issue's fix is worded for the district, in its email and the attached CSV.
 
     A district that pushes files gets the fix in its files' words (`problem_fix`), never "in
-    ClassLink"; a ClassLink district gets the fix stored with the issue, which the validators
-    write for it.
+    ClassLink"; a pulled district gets the fix stored with the issue, which the validators
+    write for a ClassLink district, in its own source's name (`source_message`: "in Clever").
     """
-    if audience is Audience.FILES:
+    if audience.files:
         return lambda issue: problem_fix(issue.code, [issue.entity], audience, issue.fix)
-    return lambda issue: str(issue.fix)
+    return lambda issue: source_message(str(issue.fix), audience)
 
 
 def group_issues(
@@ -224,8 +226,12 @@ def group_issues(
         group["title"] = problem_title(code, kinds[code])
         stored = group.pop("stored_fix")
         # The same words as `fix_words`, for the group's kinds of record at once.
-        files = audience is Audience.FILES
-        group["fix"] = problem_fix(code, kinds[code], audience, stored) if files else stored
+        files = audience.files
+        group["fix"] = (
+            problem_fix(code, kinds[code], audience, stored)
+            if files
+            else source_message(str(stored), audience)
+        )
     return sorted(groups.values(), key=lambda g: (g["severity"] != "error", -g["count"], g["code"]))
 
 
@@ -378,7 +384,8 @@ def quarantined_email(
     """A district whose source keeps failing: backed off to daily until a sync succeeds."""
     context = {
         "district": {"name": district.display_name or district.name, "slug": district.slug},
-        "pushes_files": audience is Audience.FILES,
+        "pushes_files": audience.files,
+        "source": audience.source,
         "failures": failures,
         "reason": reason,
         "schedule": schedule,

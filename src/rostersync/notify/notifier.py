@@ -11,7 +11,7 @@ that pushes OneRoster files is told to fix and push its files, never to look in 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy.engine import Engine
 
 from rostersync.config import Settings
-from rostersync.domain.issue_groups import audience_for
+from rostersync.domain.issue_groups import Audience, audience_for
 from rostersync.errors import NotFoundError
 from rostersync.notify import emails
 from rostersync.notify.senders import Sender, deliver, sender_for
@@ -38,12 +38,24 @@ class Notifier:
         engine: The portal database.
         settings: Mail settings (sender, from address, portal URL, stale threshold, retries).
         sender: Overrides the sender the settings choose (tests pass a `MemorySender`).
+        audience_of: How a district of a source kind is told to fix a record and what its
+            source is called (`providers.PROVIDERS.audience`, which the service and the queue
+            pass; notify knows no provider, so alone it words every pulled district for
+            ClassLink).
     """
 
-    def __init__(self, engine: Engine, settings: Settings, sender: Sender | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        sender: Sender | None = None,
+        *,
+        audience_of: Callable[[str], Audience] = audience_for,
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.sender = sender or sender_for(settings)
+        self.audience_of = audience_of
 
     def after_run(
         self,
@@ -72,7 +84,7 @@ class Notifier:
             integration = store_districts.get_integration(conn, district.id)
             to = list(integration.data_manager_emails)
             base = self.settings.portal_base_url
-            audience = audience_for(integration.source_kind)
+            audience = self.audience_of(integration.source_kind)
             built: list[tuple[str, emails.Email]] = []
             if run.status == "succeeded":
                 open_issues = store_workflow.list_open_issues(conn, district.id)
@@ -159,7 +171,7 @@ class Notifier:
             schedule=schedule,
             portal_base_url=self.settings.portal_base_url,
             to=to,
-            audience=audience_for(integration.source_kind),
+            audience=self.audience_of(integration.source_kind),
         )
         return self._send_all([("quarantined", email)], district_id=district_id, run_id=run_id)
 

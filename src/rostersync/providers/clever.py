@@ -176,4 +176,5 @@ PROVIDER = Clever(
     pulls=True,
     in_wizard=False,
     new_key_needed="enter the district's Clever district id as the key",
+    source_name="Clever",
 )

@@ -9,6 +9,8 @@ declares, in one object, everything the rest of rostersync asks about that kind:
 - the vendor-wide settings it reads (`vendor_settings`, e.g. the ClassLink proxy's partner key,
   never a district's; decision 0018);
 - whether rostersync pulls from it (`pulls`) and schedules it (`scheduled`);
+- what a district's people call it in fixes and notes (`source_name`, "ClassLink" unless
+  set; `Registry.audience` hands it to the domain's wording);
 - how it builds its `RosterSource` (`build_source`), tests a connection (`test_connection`) and
   checks a district's answers (`check`).
 
@@ -33,6 +35,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from rostersync.config import Settings
+from rostersync.domain.issue_groups import Audience, audience_for
 from rostersync.errors import ConfigError
 from rostersync.oneroster.budget import RosterBudget, shared_budget
 from rostersync.oneroster.outbound import guarded_transport
@@ -190,6 +193,14 @@ class Provider:
     # For a provider without a secret: the message when a district switches to it without
     # typing its key (a key stored for another kind means nothing here).
     new_key_needed: str = "enter the district's key for this source"
+    # What the district's data managers call where the roster comes from, in every fix and
+    # note ("share it in ClassLink"), and what a record's id there is called.
+    source_name: str = "ClassLink"
+
+    @property
+    def id_label(self) -> str:
+        """What a record's id at the source is called on the pages: "ClassLink id"."""
+        return f"{self.source_name} id"
 
     @property
     def choice(self) -> str:
@@ -393,6 +404,12 @@ class Registry:
                 "district's integration settings"
             )
         return provider
+
+    def audience(self, kind: str) -> Audience:
+        """How a district of source kind `kind` is told to fix a record: in its files, or in its
+        SIS and the source its provider names (`source_name`); an unknown kind as ClassLink."""
+        provider = self._providers.get(kind)
+        return audience_for(kind, provider.source_name if provider else Audience.CLASSLINK.source)
 
     def wizard_choices(self) -> tuple[tuple[str, str], ...]:
         """(value, label) of the providers the wizard offers, in registration order.

@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy.engine import Connection
 
 from rostersync.domain.emails import normal_email
-from rostersync.domain.issue_groups import Audience, audience_for
+from rostersync.domain.issue_groups import Audience
 from rostersync.domain.questionnaire import Questionnaire
 from rostersync.domain.safeguards import PauseWindow, Safeguards
 from rostersync.errors import ConfigError
@@ -167,8 +167,9 @@ class Districts:
             return district, store_districts.get_integration(conn, district.id)
 
     def audience(self, slug_or_id: str) -> Audience:
-        """Whom the district's fixes speak to: its SIS and ClassLink, or the files it pushes."""
-        return audience_for(self.get(slug_or_id)[1].source_kind)
+        """Whom the district's fixes speak to: its SIS and its source (ClassLink, Clever), or
+        the files it pushes."""
+        return PROVIDERS.audience(self.get(slug_or_id)[1].source_kind)
 
     def people(
         self, slug_or_id: str, *, kind: str, limit: int, offset: int = 0

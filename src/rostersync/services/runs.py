@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from rostersync.domain.issue_groups import Audience, IssueFilters
+from rostersync.domain.issue_groups import IssueFilters
 from rostersync.domain.rules import DistrictRules
 from rostersync.domain.safeguards import skip_reason
 from rostersync.errors import ConfigError, RunNotPending, SyncInProgress
@@ -364,11 +364,12 @@ class Runs:
         """A district's open issues to work through: counted per problem, the filters' choices,
         and a page of those that match `filters` from `seek` (all of them when `whole`, for a
         download).
-        A district that pushes files fixes them there (`Audience.FILES`), any other in its SIS."""
+        A district that pushes files fixes them there (`Audience.FILES`), any other in its SIS
+        and its provider's source (`Registry.audience`)."""
         with self._engine.connect() as conn:
             district = store_districts.get_district(conn, slug_or_id)
             kind = store_districts.get_integration(conn, district.id).source_kind
-            audience = Audience.FILES if kind == push.KIND else Audience.CLASSLINK
+            audience = PROVIDERS.audience(kind)
             return store_issue_lists.issue_list(
                 conn, district.id, filters, audience=audience, seek=seek, whole=whole
             )
@@ -431,7 +432,10 @@ class Runs:
         Returns:
             The names of the emails sent.
         """
-        return Notifier(self._engine, self._context.settings, sender).after_run(run_id)
+        notifier = Notifier(
+            self._engine, self._context.settings, sender, audience_of=PROVIDERS.audience
+        )
+        return notifier.after_run(run_id)
 
     # The steps every run shares ----------------------------------------------------------------
     def _pending(self, run_id: str) -> tuple[store_runs.SyncRunRecord, store_workflow.PlanRecord]:

@@ -29,8 +29,8 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from rostersync.domain.issue_groups import audience_for
 from rostersync.errors import NotFoundError, SpreadsheetRejected
+from rostersync.providers import PROVIDERS
 from rostersync.services import Services
 from rostersync.store.keyset import SeekPage
 from rostersync.store.list_pages import DISTRICTS_KEY, ISSUES_KEY, RUNS_KEY
@@ -465,7 +465,7 @@ def create_api(service: Services) -> FastAPI:
             size=limit,
         )
         _page_headers(response, request, listed.page, "issues")
-        audience = audience_for(found[1].source_kind)
+        audience = PROVIDERS.audience(found[1].source_kind)
         return [issue_out(i, audience) for i in listed.items]
 
     # Run progress, runs started in the background, and the staff import (web/uploads.py).

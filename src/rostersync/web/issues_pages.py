@@ -57,6 +57,12 @@ SOURCE_WORDS = {
 }
 
 
+def source_words(audience: Audience, district: str) -> str:
+    """How the district fixes a record, said once above its problems, in its source's name."""
+    words = SOURCE_WORDS[Audience.FILES if audience.files else Audience.CLASSLINK]
+    return source_message(words, audience).format(district=district)
+
+
 @dataclass(frozen=True, slots=True)
 class IssueRow:
     """One issue as a row of the list: the issue, and its message and fix in the district's
@@ -138,7 +144,8 @@ def create_issues_router(service: Services) -> APIRouter:
             request,
             "admin_issues.html",
             district=district,
-            source_words=SOURCE_WORDS[listing.audience].format(district=district.display_name),
+            source_words=source_words(listing.audience, district.display_name),
+            id_label=listing.audience.id_label,
             errors=[g for g in groups if g.group.severity == "error"],
             warnings=[g for g in groups if g.group.severity != "error"],
             rows=[

@@ -33,7 +33,7 @@ _ACTIONS = {
     "export": "exported (a privacy request)",
 }
 _STATUS = {"eligible": "eligible", "not_eligible": "not eligible", "unconfirmed": "unconfirmed"}
-_KEYS = {"sourcedId": "ClassLink id", "email": "email", "student_id": "student ID"}
+_KEYS = {"sourcedId": "{source} id", "email": "email", "student_id": "student ID"}
 
 
 def record_url(slug: str, kind: str, sourced_id: str | None) -> str:
@@ -53,27 +53,29 @@ def eligibility_words(status: str | None, category: str | None = None) -> str:
     return f"{words} ({category})" if category else words
 
 
-def _eligibility(changes: Mapping[str, Any]) -> str:
+def _eligibility(changes: Mapping[str, Any], source: str) -> str:
     after = changes.get("after") or {}
     before = changes.get("before")
     now = eligibility_words(after.get("status"), after.get("category"))
-    # A district confirms eligibility in the portal, or sends it from ClassLink (a field).
-    source = changes.get("source")
-    where = " from ClassLink" if source and source != "portal" else ""
+    # A district confirms eligibility in the portal, or sends it from its source (a field).
+    sent = changes.get("source")
+    where = f" from {source}" if sent and sent != "portal" else ""
     if not isinstance(before, Mapping):
         return f"eligibility set to {now}{where}"
     was = eligibility_words(before.get("status"), before.get("category"))
     return f"eligibility changed from {was} to {now}{where}"
 
 
-def change_words(action: str, changes: Mapping[str, Any] | None) -> str:
-    """What one audit entry did, in words: "changed given name, grade", "created by hand"."""
+def change_words(action: str, changes: Mapping[str, Any] | None, source: str = "ClassLink") -> str:
+    """What one audit entry did, in words: "changed given name, grade", "created by hand";
+    `source` is what the district's roster source is called ("ClassLink", "Clever")."""
     changes = changes or {}
     if action == "eligibility":
-        return _eligibility(changes)
+        return _eligibility(changes, source)
     if action == "match":
         key = _KEYS.get(str(changes.get("key", "")), str(changes.get("key", "")).replace("_", " "))
-        return f"matched to its ClassLink record by {key}" if key else "matched to ClassLink"
+        key = key.format(source=source)
+        return f"matched to its {source} record by {key}" if key else f"matched to {source}"
     said = _ACTIONS.get(action, action.replace("_", " "))
     fields = changes.get("fields")
     if action == "update" and isinstance(fields, list) and fields:

@@ -20,13 +20,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from rostersync.domain.issue_groups import (
-    Audience,
-    audience_for,
-    problem_fix,
-    source_message,
-)
+from rostersync.domain.issue_groups import Audience, problem_fix, source_message
 from rostersync.errors import NotFoundError
+from rostersync.providers import PROVIDERS
 from rostersync.services import PUSH_SOURCE_KIND, Services
 from rostersync.store.people_search import Found, PeopleSeek, PersonHit
 from rostersync.web.gates import DistrictInScope, DistrictScope, Staff, not_found
@@ -120,18 +116,23 @@ def people_links(found: Found[PersonHit], path: str, text: str) -> PeopleLinks:
 
 
 def issue_words(audience: Audience) -> dict[str, Any]:
-    """An issue's message and fix in the words of the district's source, for a template."""
+    """An issue's message and fix in the words of the district's source, for a template, with
+    what the source (`source`, "ClassLink" or "Clever") and a record's id there (`id_label`)
+    are called."""
     return {
         "issue_message": lambda i: source_message(i.message, audience),
         "issue_fix": lambda i: problem_fix(i.code, [i.entity], audience, i.fix),
+        "source": audience.source,
+        "id_label": audience.id_label,
     }
 
 
 def run_label(found: DistrictScope) -> str:
-    """What the district's sync runs are called: they pull from ClassLink, or take pushed files."""
+    """What the district's sync runs are called: they pull from its source (ClassLink, Clever),
+    or take pushed files."""
     if found.integration.source_kind == PUSH_SOURCE_KIND:
         return "Roster file sync run"
-    return "ClassLink sync run"
+    return f"{PROVIDERS.audience(found.integration.source_kind).source} sync run"
 
 
 def create_records_router(service: Services) -> APIRouter:
@@ -180,7 +181,7 @@ def create_records_router(service: Services) -> APIRouter:
     def person(request: Request, staff: Staff, found: DistrictInScope, sourced_id: str) -> Any:
         district = found.district
         record = read(service.records.person, district.id, sourced_id)
-        audience = audience_for(found.integration.source_kind)
+        audience = PROVIDERS.audience(found.integration.source_kind)
         return render(
             templates,
             request,
@@ -188,7 +189,7 @@ def create_records_router(service: Services) -> APIRouter:
             district=district,
             record=record,
             sent=sent_differently(record.person, record.page.issues),
-            pushed=audience is Audience.FILES,
+            pushed=audience.files,
             run_label=run_label(found),
             staff=staff,
             **issue_words(audience),
@@ -210,7 +211,7 @@ def create_records_router(service: Services) -> APIRouter:
             pushed=found.integration.source_kind == PUSH_SOURCE_KIND,
             run_label=run_label(found),
             staff=staff,
-            **issue_words(audience_for(found.integration.source_kind)),
+            **issue_words(PROVIDERS.audience(found.integration.source_kind)),
         )
 
     @router.get("/admin/districts/{slug}/schools/{sourced_id:path}", response_class=HTMLResponse)
@@ -225,7 +226,7 @@ def create_records_router(service: Services) -> APIRouter:
             pushed=found.integration.source_kind == PUSH_SOURCE_KIND,
             run_label=run_label(found),
             staff=staff,
-            **issue_words(audience_for(found.integration.source_kind)),
+            **issue_words(PROVIDERS.audience(found.integration.source_kind)),
         )
 
     return router

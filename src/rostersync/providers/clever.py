@@ -158,7 +158,7 @@ class Clever(Provider):
 
 PROVIDER = Clever(
     kind=KIND,
-    label="Clever (the district's Clever district id; vendor staff only)",
+    label="Clever (Secure Sync; the district's Clever district id; vendor staff only)",
     fields=(
         CredentialField(
             name="key",
@@ -174,7 +174,7 @@ PROVIDER = Clever(
         "Clever app: ask your vendor contact, or choose your district's own OneRoster server."
     ),
     pulls=True,
-    in_wizard=False,
+    in_wizard=True,
     new_key_needed="enter the district's Clever district id as the key",
     source_name="Clever",
 )

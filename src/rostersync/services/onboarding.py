@@ -168,7 +168,8 @@ class Onboarding:
         secret: str = "",
         test: bool = False,
     ) -> ConnectionTest | None:
-        """Save where a district's roster comes from and its ClassLink key and secret.
+        """Save where a district's roster comes from and its key and secret (or only its key: a
+        ClassLink tenant id, a Clever district id).
 
         An empty key or secret keeps the one stored (the wizard never shows them again) only
         while the source stays exactly the same: a changed kind, scheme, host, port or path needs
@@ -185,7 +186,7 @@ class Onboarding:
 
         Raises:
             CredentialNotForSource: The source changed and the secret was not typed again.
-            ConfigError: Not a ClassLink source kind, or a URL, key or secret is missing.
+            ConfigError: Not a pulled source kind, or a URL, key or secret is missing.
             NotFoundError: No such district.
         """
         kinds = PROVIDERS.pulling_kinds()
@@ -259,7 +260,7 @@ class Onboarding:
             What was reached, in a sentence (the host and the first org's name).
 
         Raises:
-            ConfigError: No ClassLink source saved yet, or its URL is unusable.
+            ConfigError: No pulled source saved yet, or its URL or settings are unusable.
             SourceAuthError: The source refused the credentials (`.credential` says which).
             SourceError: The source could not be reached or answered something unusable.
         """
@@ -268,8 +269,9 @@ class Onboarding:
             integration = store_districts.get_integration(conn, district.id)
             if integration.source_kind not in PROVIDERS.pulling_kinds():
                 raise ConfigError(
-                    f"{district.display_name} has no ClassLink source to test yet: choose the "
-                    "source and enter its URL, key and secret first"
+                    f"{district.display_name} has no roster source to test yet: choose the "
+                    "source and enter what it needs (a URL, key and secret; a tenant id; a Clever "
+                    "district id) first"
                 )
             key, secret = store_districts.get_credentials(conn, self._context.box, district.id)
         provider = PROVIDERS.pulling(integration.source_kind)

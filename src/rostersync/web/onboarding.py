@@ -3,8 +3,10 @@
     /admin/onboarding                     new district: the questionnaire (vendor staff only)
     /admin/onboarding/{slug}              resume: redirects to the first step not yet done
     /admin/onboarding/{slug}/answers      the questionnaire again, to edit it
-    /admin/onboarding/{slug}/source       ClassLink URL, key and secret, and Test connection;
-                                          or "the district pushes OneRoster files"
+    /admin/onboarding/{slug}/source       where the roster comes from (a ClassLink URL, key and
+                                          secret; a ClassLink tenant id; a Clever district id),
+                                          and Test connection; or "the district pushes
+                                          OneRoster files"
     /admin/onboarding/{slug}/schedule     how often and when to sync (not needed for a
                                           district that pushes files)
     /admin/onboarding/{slug}/preview      preview the first sync, then approve it on its run page
@@ -60,7 +62,7 @@ from rostersync.web.pages import page_route
 HERE = Path(__file__).parent
 STEPS = (
     ("answers", "Questionnaire"),
-    ("source", "ClassLink credentials"),
+    ("source", "Roster source"),
     ("schedule", "Schedule"),
     ("preview", "Preview and approve"),
     ("go-live", "Go live"),
@@ -316,7 +318,7 @@ def create_onboarding_router(service: Services) -> APIRouter:
         if tested is None:
             return to_step(district, "schedule")
         if tested.failure is not None:
-            field, message = explain_source_failure(tested.failure)
+            field, message = explain_source_failure(tested.failure, provider)
             _log.info(
                 "onboarding.source_test_failed",
                 district_id=district.id,

@@ -265,26 +265,43 @@ def source_errors(form: SourceForm, provider: Provider | None, stored_kind: str)
     return errors
 
 
-def explain_source_failure(exc: Exception) -> tuple[str, str]:
+def explain_source_failure(exc: Exception, provider: Provider | None = None) -> tuple[str, str]:
     """What a failed connection test means for the person, and the field they should check.
+
+    `provider` is the source tested: its fields are the only ones a message is tied to (a
+    refused vendor setting, e.g. the Clever app's secret, is the form's, not a field's), and
+    its `source_name` says who refused.
 
     Returns:
         (field, message): field is "source_url", "key", "secret" or "" (the form as a whole).
     """
+    field, message = _explain(exc, provider.source_name if provider else "ClassLink")
+    if provider is not None and field not in {f.name for f in provider.fields}:
+        field = ""  # e.g. the Clever app's secret, or a vendor setting: not the district's
+    return field, message
+
+
+def _explain(exc: Exception, source: str) -> tuple[str, str]:
     if isinstance(exc, SourceAuthError):
         credential = exc.credential.lower()
+        if credential == "district sharing":
+            # The vendor's app works, but the district has not shared its data with it (Clever):
+            # the message says where the district shares it.
+            return "key", _sentence(exc)
         if "secret" in credential or "partner" in credential:
             field = "secret"
         elif "key" in credential or "client id" in credential or "tenant" in credential:
             field = "key"
         else:
             field = ""
-        return field, f"ClassLink refused the credentials: check the {exc.credential}. {exc}"
+        return field, f"{source} refused the credentials: check the {exc.credential}. {exc}"
     if isinstance(exc, OutboundRefused) or (
         isinstance(exc, RetriableSourceError) and exc.status is None
     ):
         # One sentence whatever happened (refused, not resolved, nothing listening, timed out):
         # the form must not tell a person what the server's network holds.
+        if source != "ClassLink":
+            return "", f"{source} could not be reached: check the vendor's {source} settings."
         return "source_url", UNREACHABLE
     if isinstance(exc, RetriableSourceError):
         return "", f"The source is busy or failing right now: test again in a few minutes. {exc}"
@@ -293,4 +310,14 @@ def explain_source_failure(exc: Exception) -> tuple[str, str]:
             "source_url",
             f"The source answered, but not as a OneRoster API: check the URL. {exc}",
         )
+    if source != "ClassLink":
+        # A provider read with the vendor's settings (Clever): its message names them.
+        return "", _sentence(exc)
     return "source_url", f"Check the source URL: {exc}"
+
+
+def _sentence(exc: Exception) -> str:
+    """An error's message as a sentence (capitalised, with a full stop)."""
+    text = str(exc)
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else f"{text}."

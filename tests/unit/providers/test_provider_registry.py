@@ -94,9 +94,9 @@ def test_the_domain_calls_not_rostered_the_kind_the_none_provider_registers() ->
     assert not PROVIDERS.get(staff_import.NOT_ROSTERED).pulls
 
 
-def test_the_wizard_offers_the_rest_doors_the_proxy_and_push_under_their_posted_values() -> None:
+def test_the_wizard_offers_the_rest_doors_the_proxy_clever_and_push_under_their_values() -> None:
     values = [value for value, _label in PROVIDERS.wizard_choices()]
-    assert values == ["oneroster-1.1", "oneroster-1.2", "classlink-proxy", "push"]
+    assert values == ["oneroster-1.1", "oneroster-1.2", "classlink-proxy", "clever", "push"]
     assert PROVIDERS.by_choice("push") is PROVIDERS.get("oneroster-push")
     assert PROVIDERS.by_choice("pending") is None and PROVIDERS.by_choice("none") is None
 

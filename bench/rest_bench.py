@@ -18,6 +18,10 @@ the same district's records decoded from JSON pages of 1,000 with msgspec and ha
 sync's code. With latency, the issue's target adds what waiting for the pages costs at best:
 pages × latency ÷ concurrency (pages: the requests the sync sent). Results go to
 `bench/results/rest-<timestamp>.json` and a Markdown table to stdout.
+
+`make bench` (`bench.sync_bench`) measures the REST path with this module's `Simulator` and
+`measure_sync`, on both databases and judged with the rest of the issue's targets; this module
+remains for other sizes, latencies and concurrencies on one database.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ TENANT = "springfield-bench"
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# The shared request budget a benchmark sync runs within, requests per second.
+DEFAULT_RATE = 1000.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
     parser.add_argument("--concurrency", default="1,4", help="page concurrencies to measure")
-    parser.add_argument("--rate", type=float, default=1000.0, help="request budget per second")
+    parser.add_argument(
+        "--rate", type=float, default=DEFAULT_RATE, help="request budget per second"
+    )
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
     args = parser.parse_args(argv)
@@ -90,20 +98,28 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Simulator:
-    """The simulator in a process of its own, serving until closed."""
+class Simulator:
+    """The simulator in a process of its own (`serve`), serving the district until closed.
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    `bench.sync_bench` starts these too, one per latency, for the REST rows of `make bench`.
+    """
+
+    def __init__(self, students: int, seed: int, latency: float = 0.0) -> None:
         command = [sys.executable, "-m", "bench.rest_bench", "serve"]
-        command += ["--students", str(args.students), "--seed", str(args.seed)]
-        command += ["--latency", str(args.latency)]
+        command += ["--students", str(students), "--seed", str(seed), "--latency", str(latency)]
+        self.latency = latency
         self.process = subprocess.Popen(
             command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
-        assert self.process.stdout is not None
-        self.url = self.process.stdout.readline().strip()
-        if not self.url:
-            raise SystemExit("the simulator did not start")
+
+    def url(self) -> str:
+        """The tenant's base URL, once the simulator serves it (it prints it when ready)."""
+        if not hasattr(self, "_url"):
+            assert self.process.stdout is not None
+            self._url = self.process.stdout.readline().strip()
+            if not self._url:
+                raise SystemExit("the simulator did not start")
+        return self._url
 
     def close(self) -> None:
         assert self.process.stdin is not None
@@ -140,13 +156,13 @@ def _run(args: argparse.Namespace) -> int:
         "peak_mb": bound["max_rss_kb"] / 1024,
     }
     print(f"rest_decode_hash {bound['seconds']:8.2f}s", flush=True)
-    simulator = _Simulator(args)
+    simulator = Simulator(args.students, args.seed, args.latency)
     try:
         for concurrency in [int(c) for c in args.concurrency.split(",") if c.strip()]:
             with _Database(args) as db_url:
-                onboard(db_url, keys, simulator.url)
+                onboard(db_url, keys, simulator.url())
                 for figure in ("first_sync", "noop_resync"):
-                    out = _child(db_url, keys, simulator.url, concurrency, args.rate)
+                    out = measure_sync(db_url, keys, simulator.url(), concurrency, args.rate)
                     results["figures"][f"{figure}@{concurrency}"] = out
                     print(
                         f"{figure:<12} concurrency {concurrency}  {out['seconds']:8.2f}s  "
@@ -226,7 +242,15 @@ class _Database:
         admin.dispose()
 
 
-def _child(db_url: str, keys: str, base_url: str, concurrency: int, rate: float) -> dict[str, Any]:
+def measure_sync(
+    db_url: str, keys: str, base_url: str, concurrency: int, rate: float = DEFAULT_RATE
+) -> dict[str, Any]:
+    """One sync of the district at `base_url` into `db_url`, in a fresh child (`worker`).
+
+    Returns:
+        {"seconds", "cpu_seconds", "peak_mb", "records", "requests"}: the child's wall and CPU
+        seconds over the sync, its peak memory, the records pulled and the requests sent.
+    """
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         command = [sys.executable, "-m", "bench.rest_bench", "worker", "--db-url", db_url]
         command += ["--base-url", base_url, f"--secret-keys={keys}"]

@@ -57,8 +57,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import physical
-from bench.report import markdown, physical_ratios, ratios
+from bench import physical, rest_bench
+from bench.report import markdown, physical_ratios, ratios, rest_figures
 from bench.springfield import SLUG, onboard
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +70,10 @@ UNUSED_SOURCE_URL = "https://bench.invalid/ims/oneroster/v1p1"
 RENAMED_EVERY = 100
 # Rows built and loaded at a time by the bulk-load lower bound.
 LOAD_CHUNK = 50_000
+# The REST path: pages fetched at once (the source's default), and the latency of the issue's
+# target, held back on every answer by a second simulator.
+REST_CONCURRENCY = 4
+REST_LATENCY = 0.05
 
 
 # Parent ----------------------------------------------------------------------------------------
@@ -90,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
     parser.add_argument(
         "--bundles", type=Path, help="keep the generated bundles here and reuse them"
+    )
+    parser.add_argument(
+        "--no-rest", dest="rest", action="store_false", help="measure the bundle path only"
     )
     args = parser.parse_args(argv)
     if args.command == "worker":
@@ -150,16 +157,23 @@ def _run(args: argparse.Namespace) -> int:
             "reader helper (RUSAGE_CHILDREN)"
         ),
         "command": " ".join(["python -m bench.sync_bench", *sys.argv[1:]]),
+        **_commit(),
+        "load_average": {"start": os.getloadavg()[0]},
         "backends": {},
     }
-    with tempfile.TemporaryDirectory(prefix="rs-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="rs-bench-") as tmp, _Simulators(args) as simulators:
         base, renamed = _ensure_bundles(args.bundles or Path(tmp), args.students, args.seed)
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
             with _Databases(backend, tmp, args) as dbs:
-                results["backends"][backend] = _measure_backend(backend, base, renamed, dbs, keys)
-                _measure_physical(results["backends"][backend], backend, base, dbs, args)
+                data = results["backends"][backend] = _measure_backend(
+                    backend, base, renamed, dbs, keys
+                )
+                _measure_physical(data, backend, base, dbs, args)
+                if simulators:
+                    _measure_rest(data, backend, dbs, keys, simulators)
             # Written after each backend, so a long run that stops later keeps what it measured.
             path = _save(results)
+    results["load_average"]["end"] = os.getloadavg()[0]
     results["wall_seconds"] = time.monotonic() - started
     results["cpu_seconds"] = _cpu_seconds()
     path = _save(results)
@@ -220,6 +234,83 @@ def _measure_physical(
         print(f"{backend:>10} {bound:<16} {out['seconds']:8.2f}s  {rss[bound]:7.0f} MB", flush=True)
     data["physical"] = {"timings": timings, "peak_rss_mb": rss, "detail": details}
     data["physical_ratios"] = physical_ratios(data["timings"], timings)
+
+
+class _Simulators:
+    """The REST path's two simulators, `serve` of `bench.rest_bench` each in its own process:
+    one answering at once, one holding every answer back `REST_LATENCY` seconds.
+
+    Both start together, before anything is timed, and serve both backends; false when
+    `--no-rest`.
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.prompt: rest_bench.Simulator | None = None
+        self.slow: rest_bench.Simulator | None = None
+
+    def __enter__(self) -> _Simulators:
+        if self.args.rest:
+            students, seed = self.args.students, self.args.seed
+            self.prompt = prompt = rest_bench.Simulator(students, seed)
+            self.slow = slow = rest_bench.Simulator(students, seed, REST_LATENCY)
+            try:  # both serving before anything is timed: no start-up overlaps a figure
+                prompt.url(), slow.url()
+            except BaseException:
+                self.__exit__()
+                raise
+        return self
+
+    def __bool__(self) -> bool:
+        return self.prompt is not None
+
+    def __exit__(self, *exc: object) -> None:
+        for simulator in (self.prompt, self.slow):
+            if simulator is not None:
+                simulator.close()
+
+
+def _measure_rest(
+    data: dict[str, Any], backend: str, dbs: _Databases, keys: str, simulators: _Simulators
+) -> None:
+    """Add the REST figures, each sync in a fresh child (`bench.rest_bench.measure_sync`), judged
+    against this backend's physical bounds, to `data`.
+
+    The first sync and the no-op resync pull from the prompt simulator into one database; the
+    first sync with latency from the slow one into another.
+    """
+    assert simulators.prompt is not None and simulators.slow is not None
+    outs: dict[str, dict[str, Any]] = {}
+    runs = [
+        ("first_sync", simulators.prompt, True),
+        ("noop_resync", simulators.prompt, False),
+        ("first_sync_latency", simulators.slow, True),
+    ]
+    url = ""
+    for figure, simulator, fresh in runs:
+        if fresh:
+            url = dbs.new()
+            onboard(url, keys, simulator.url())
+        out = outs[figure] = rest_bench.measure_sync(url, keys, simulator.url(), REST_CONCURRENCY)
+        print(
+            f"{backend:>10} rest {figure:<18} {out['seconds']:8.2f}s  {out['peak_mb']:7.0f} MB  "
+            f"{out['requests']} requests",
+            flush=True,
+        )
+    data["rest"] = rest_figures(
+        outs, data["physical"]["timings"], latency=REST_LATENCY, concurrency=REST_CONCURRENCY
+    )
+
+
+def _commit() -> dict[str, Any]:
+    """The commit measured, and whether the code the benchmark runs had uncommitted changes."""
+
+    def git(*command: str) -> str:
+        done = subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", "src", "bench")
+    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted_changes": bool(changed)}
 
 
 def _cpu_seconds() -> float:
@@ -349,7 +440,7 @@ def _task_load(args: argparse.Namespace) -> tuple[float, dict[str, Any]]:
     counts: dict[str, int] = {}
     with engine.begin() as conn:
         postgres = engine.dialect.name == "postgresql"
-        raw = conn.connection.dbapi_connection
+        raw: Any = conn.connection.dbapi_connection  # the driver's own: psycopg's or sqlite3's
         assert raw is not None
         for table, chunk in _rows_of_first_sync(conn, args):
             counts[table.name] = counts.get(table.name, 0) + len(chunk)

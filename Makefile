@@ -34,9 +34,11 @@ test-durations: install
 unit: install
 	$(BIN)/pytest tests/unit
 
-# `make bench` measures 10,000 students on both databases and prints the table (under two minutes
-# on a quiet 2-core machine); `make bench BENCH_STUDENTS=100000` for more. Bundles are kept in
-# var/bench and reused.
+# `make bench` measures 10,000 students on both databases, the bundle and the REST paths (the
+# simulator in its own process, also with 50 ms a request), and prints the tables, each target met
+# or not (under two minutes on a quiet 2-core machine); `make bench BENCH_STUDENTS=100000` for
+# more, `BENCH_ARGS=--no-rest` for the bundle path only. Bundles are kept in var/bench and reused.
+# `python -m bench.report bench/results/<file>.json --readme` prints the README's table from a run.
 BENCH_STUDENTS ?= 10000
 bench: install
 	$(BIN)/python -m bench.sync_bench --students $(BENCH_STUDENTS) --bundles var/bench $(BENCH_ARGS)

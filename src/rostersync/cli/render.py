@@ -162,7 +162,7 @@ def issues_table(
     (code)"), then by its kind and ClassLink sourcedId. The problem and its fix are said for
     the district's source (`audience`): a district that pushes files is told to fix the file
     and push it again, as its emails and issues page say; a ClassLink district reads the fix
-    stored with the issue, written for it.
+    stored with the issue, written for it, in its own source's name (ClassLink, Clever).
     """
     table = Table(title=table_title(title), title_justify="left")
     for column in ("Record", "Field", "Problem", "How to fix"):
@@ -181,9 +181,9 @@ def issues_table(
 
 
 def _fix(issue: _Issue, audience: Audience) -> str:
-    if audience is Audience.FILES:
+    if audience.files:
         return problem_fix(issue.code, [issue.entity], audience, issue.fix)
-    return issue.fix
+    return source_message(issue.fix, audience)  # "in Clever" for a district read from Clever
 
 
 def _subject_lines(issue: _Issue) -> list[Part]:

@@ -111,7 +111,7 @@ class Home:
     can_confirm_eligibility: bool
 
 
-def _refused_district(district_id: str | None = None) -> SignInRefused:
+def refused_district(district_id: str | None = None) -> SignInRefused:
     refusal = SignInRefused(
         "Your district does not use the Educator Portal yet, or is not open for sign-in. Pick "
         "your district again from the list; if it is not there, ask your school's technology "
@@ -123,10 +123,85 @@ def _refused_district(district_id: str | None = None) -> SignInRefused:
     return refusal
 
 
-def _traced(exc: SignInRefused, district_id: str | None, subject: str | None = None) -> None:
-    """Note the district and ClassLink subject on a refusal, for its log line."""
+def traced(exc: SignInRefused, district_id: str | None, subject: str | None = None) -> None:
+    """Note the district and the provider's subject on a refusal, for its log line."""
     exc.district_id = exc.district_id or district_id
     exc.subject = exc.subject or subject
+
+
+def claim_code_once(conn: Connection, code: str, *, now: datetime, district_id: str | None) -> None:
+    """Record that `code` is about to be exchanged; refuse it when it was seen before.
+
+    Raises:
+        SignInRefused: The code was claimed before (a refresh, the back button, a bookmark).
+    """
+    if not store.claim_code(conn, code, now=now):
+        replayed = SignInRefused(
+            "This sign-in link was already used. Go back to the login page and sign in again.",
+            reason="code_replayed",
+        )
+        traced(replayed, district_id)
+        raise replayed
+
+
+def rostered_account(
+    conn: Connection, district: store.SignInDistrict, sourced_id: str
+) -> store.Account:
+    """The active account rostered under `sourced_id` in this one district.
+
+    Raises:
+        SignInRefused: Nobody is rostered so, or their account is turned off.
+    """
+    account = store.find_account(conn, district.id, sourced_id)
+    if account is None:
+        raise SignInRefused(
+            f"{district.display_name} has not given the Educator Portal an account for you "
+            "yet. If you joined recently, try again tomorrow; otherwise ask your teacher or "
+            "your district's data manager to check the roster.",
+            reason="not_rostered",
+            title="We couldn't find your account",
+        )
+    if not (account.active and account.enabled):
+        raise SignInRefused(
+            f"Your Educator Portal account in {district.display_name} is turned off. If you "
+            "think that is a mistake, ask your district's data manager.",
+            reason="deactivated",
+            title="Your account is turned off",
+        )
+    return account
+
+
+def open_session(
+    conn: Connection,
+    account: store.Account,
+    *,
+    settings: Settings,
+    previous_session: str | None,
+    now: datetime,
+) -> str:
+    """A new session for `account`, replacing the browser's previous one; its cookie token."""
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    if previous_session:
+        store.delete_session(conn, previous_session)
+    store.create_session(
+        conn,
+        token=token,
+        csrf_token=csrf,
+        account=account,
+        now=now,
+        lifetime=timedelta(seconds=settings.session_max_age_seconds),
+    )
+    if account.kind == "educator":
+        # A district's data manager signing in as its educator also gets /admin for that
+        # district (the rule is in staff/accounts.py); never vendor staff rights.
+        grant_data_manager_rights(
+            conn,
+            session_token=token,
+            district_id=account.district_id,
+            educator_id=account.id,
+            now=now,
+        )
+    return token
 
 
 class Portal:
@@ -205,7 +280,7 @@ class Portal:
             if district_id is not None:
                 district = store.sign_in_district(conn, district_id)
                 if district is None or district.status != "live":
-                    raise _refused_district(district.id if district else None)
+                    raise refused_district(district.id if district else None)
             if self._sweep_due():
                 store.forget_stale(conn, now=now, keep_codes=CODE_MEMORY)
             store.save_login_state(
@@ -224,7 +299,7 @@ class Portal:
             return rp.authorization_url(state=state, nonce=nonce, code_verifier=verifier)
         except DiscoveryError as exc:
             refusal = protocol_failure(exc.reason)
-            _traced(refusal, district_id)
+            traced(refusal, district_id)
             raise refusal from None
 
     def finish_sign_in(
@@ -263,14 +338,8 @@ class Portal:
             )
             if login is None or not bound:
                 login = None
-            elif not store.claim_code(conn, code, now=now):
-                replayed = SignInRefused(
-                    "This sign-in link was already used. Go back to the login page and sign in "
-                    "again.",
-                    reason="code_replayed",
-                )
-                _traced(replayed, login.district_id)
-                raise replayed
+            else:
+                claim_code_once(conn, code, now=now, district_id=login.district_id)
         if login is None:
             # Unsolicited: restart with our own state, nonce and PKCE. ClassLink answers at once
             # for a signed-in user, so a LaunchPad launch lands signed in.
@@ -284,13 +353,12 @@ class Portal:
                 login_started_at=login.created_at.timestamp(),
             )
         except SignInRefused as exc:
-            _traced(exc, login.district_id)
+            traced(exc, login.district_id)
             raise
         except DiscoveryError as exc:
             refusal = protocol_failure(exc.reason)
-            _traced(refusal, login.district_id)
+            traced(refusal, login.district_id)
             raise refusal from None
-        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with self._writer.begin() as conn:
             try:
                 account = self._account(conn, login.district_id, user.tenant_id, user.sourced_id)
@@ -298,30 +366,13 @@ class Portal:
                 by_tenant = (
                     None if login.district_id else store.district_for_tenant(conn, user.tenant_id)
                 )
-                _traced(
+                traced(
                     exc, login.district_id or (by_tenant.id if by_tenant else None), user.subject
                 )
                 raise
-            if previous_session:
-                store.delete_session(conn, previous_session)
-            store.create_session(
-                conn,
-                token=token,
-                csrf_token=csrf,
-                account=account,
-                now=now,
-                lifetime=timedelta(seconds=self.settings.session_max_age_seconds),
+            token = open_session(
+                conn, account, settings=self.settings, previous_session=previous_session, now=now
             )
-            if account.kind == "educator":
-                # A district's data manager signing in as its educator also gets /admin for
-                # that district (the rule is in staff/accounts.py); never vendor staff rights.
-                grant_data_manager_rights(
-                    conn,
-                    session_token=token,
-                    district_id=account.district_id,
-                    educator_id=account.id,
-                    now=now,
-                )
         _log.info("signed in", kind=account.kind, district=account.district_id)
         return SignedIn(session_token=token, next_path=login.next_path, kind=account.kind)
 
@@ -340,7 +391,7 @@ class Portal:
         else:
             district = store.sign_in_district(conn, district_id)
         if district is None or district.status != "live":
-            raise _refused_district()
+            raise refused_district()
         if district.classlink_tenant_id != tenant_id:
             raise SignInRefused(
                 f"You signed in to ClassLink with an account from another district than "
@@ -349,23 +400,7 @@ class Portal:
                 reason="tenant_mismatch",
                 title="That ClassLink account belongs to another district",
             )
-        account = store.find_account(conn, district.id, sourced_id)
-        if account is None:
-            raise SignInRefused(
-                f"{district.display_name} has not given the Educator Portal an account for you "
-                "yet. If you joined recently, try again tomorrow; otherwise ask your teacher or "
-                "your district's data manager to check the roster.",
-                reason="not_rostered",
-                title="We couldn't find your account",
-            )
-        if not (account.active and account.enabled):
-            raise SignInRefused(
-                f"Your Educator Portal account in {district.display_name} is turned off. If you "
-                "think that is a mistake, ask your district's data manager.",
-                reason="deactivated",
-                title="Your account is turned off",
-            )
-        return account
+        return rostered_account(conn, district, sourced_id)
 
     # Sessions ----------------------------------------------------------------------------------
     def viewer(self, token: str | None) -> Viewer | None:

@@ -16,6 +16,7 @@ Each service is one unit of work per method, in its own transaction:
 - `imports`: staff spreadsheets and accounts made by hand
 - `staff`: staff accounts, sessions, TOTP, invitations (`rostersync.staff`)
 - `signin`: ClassLink sign-in and the people's portal (`rostersync.signin`)
+- `clever_signin`: Clever sign-in for districts read from Clever (`signin.clever_portal`)
 - `privacy`: a student's export, a district's purge
 - `records`: search a district's people, classes and schools; one record read whole
 """
@@ -38,6 +39,7 @@ from rostersync.services.privacy import Privacy
 from rostersync.services.push import Pushes
 from rostersync.services.records import Records
 from rostersync.services.runs import Runs
+from rostersync.signin.clever_portal import CleverSignIn
 from rostersync.signin.oidc import RelyingParty
 from rostersync.signin.portal import Portal
 from rostersync.staff.accounts import StaffAuth
@@ -72,6 +74,7 @@ class Services:
         self.privacy = Privacy(self.context)
         self.records = Records(self.context)
         self.signin = Portal(self.context.engine, settings)
+        self.clever_signin = CleverSignIn(self.context.engine, settings, self.context.box)
 
     @cached_property
     def staff(self) -> StaffAuth:
@@ -103,6 +106,7 @@ class Services:
     def close(self) -> None:
         self.runs.close()
         self.signin.close()
+        self.clever_signin.close()
         self.context.engine.dispose()
 
 

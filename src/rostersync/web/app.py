@@ -1,5 +1,5 @@
-"""The Educator Portal's web app: the login page, the ClassLink callback; the home pages are
-web/educator_pages.py's.
+"""The Educator Portal's web app: the login page, the ClassLink callback; the Clever callback is
+web/clever_signin.py's, the home pages are web/educator_pages.py's.
 
 Routes are thin: read the request, call the service, render a template. Cookies:
 
@@ -13,7 +13,6 @@ redirect back is a cross-site top-level navigation that must carry the login coo
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
-import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,8 +28,9 @@ from rostersync.services import Services
 from rostersync.signin.oidc import SignInRefused, protocol_failure
 from rostersync.signin.paths import safe_next_path
 from rostersync.signin.portal import Restart
+from rostersync.web.clever_signin import create_clever_signin_router, start_clever
 from rostersync.web.cookies import Cookies as _Cookies
-from rostersync.web.gates import PageError, SignedInViewer, serve
+from rostersync.web.gates import LoginBinding, PageError, SignedInViewer, serve
 from rostersync.web.landing import STAFF_HOMES, landing
 from rostersync.web.pages import page_error_response
 from rostersync.web.refused_request import invalid_request_page
@@ -54,7 +54,8 @@ def create_app(service: Services) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     # Every answer, the rate limits' 429 and the 500 page included, gets the security headers.
     app = HeadedApp(
-        form_action=settings.classlink_issuer,
+        # The login form's redirect goes on to ClassLink or to Clever (CSP form-action).
+        form_action=f"{settings.classlink_issuer} {settings.clever_oauth_url.rstrip('/')}",
         https=settings.session_cookie_secure,
         title="Educator Portal",
         docs_url=None,
@@ -107,17 +108,20 @@ def create_app(service: Services) -> FastAPI:
             q=q,
             next=safe_next_path(next),
             viewer=who,
+            clever=service.clever_signin.live_district_ids(),
         )
 
     @app.get("/login/start")
     def login_start(
         request: Request,
+        binding: LoginBinding,
         district: Annotated[str, Query(max_length=64)] = "",
         next: Annotated[str, Query(max_length=2000)] = "/",
     ) -> Response:
         if not district:
             return RedirectResponse("/login", status_code=303)
-        binding = request.cookies.get(cookies.login) or secrets.token_urlsafe(32)
+        if service.clever_signin.signs_in(district):
+            return start_clever(service, request, district, binding, next)
         try:
             url = service.signin.begin_sign_in(
                 district_id=district, binding=binding, next_path=next
@@ -133,6 +137,7 @@ def create_app(service: Services) -> FastAPI:
     @app.get("/oauth/callback")
     def callback(
         request: Request,
+        binding: LoginBinding,
         code: Annotated[str, Query(max_length=2000)] = "",
         state: Annotated[str | None, Query(max_length=200)] = None,
         error: Annotated[str | None, Query(max_length=200)] = None,
@@ -148,9 +153,8 @@ def create_app(service: Services) -> FastAPI:
             )
         if not code:
             return refused(request, protocol_failure("callback_without_code"))
-        # A browser without a binding cookie gets one now: its state cannot match (so the code is
-        # not used), and the restarted login is bound to it.
-        binding = request.cookies.get(cookies.login) or secrets.token_urlsafe(32)
+        # A browser without a binding cookie gets one now (LoginBinding): its state cannot match
+        # (so the code is not used), and the restarted login is bound to it.
         try:
             outcome = service.signin.finish_sign_in(
                 code=code,
@@ -188,6 +192,7 @@ def create_app(service: Services) -> FastAPI:
     from rostersync.web.educator_pages import create_people_router
 
     app.include_router(create_people_router(service))
+    app.include_router(create_clever_signin_router(service))  # Clever's callback
 
     # Staff sign-in, admin pages and the JSON API (web/admin.py, web/api.py).
     from rostersync.web.admin import create_admin_router

@@ -11,7 +11,9 @@ Pages refuse with a `PageError` (a redirect, or an error page rendered by the ro
     RunInScope       the `{run_id}` run exists and its district is in scope, else the 404 page
     FormCsrf         Staff whose form's `csrf` field is the session's token, else a 403 page
     UploadCsrf       the same check for a streamed upload, run as the file's part begins
-    SignedInViewer   the educator or student signed in through ClassLink, or None
+    SignedInViewer   the educator or student signed in through ClassLink or Clever, or None
+    LoginBinding     the browser's login-binding cookie, or a fresh value when it has none (then
+                     no started login can match it): what an SSO start or callback binds to
     ViewerFormCsrf   a signed-in viewer whose form's `csrf` field is theirs: else 303 to /login,
                      or the 403 refusal page
     LoginFormFresh   whether a staff sign-in form's token matches its cookie (login CSRF); a
@@ -39,6 +41,7 @@ import base64
 import binascii
 import hmac
 import ipaddress
+import secrets
 from collections.abc import Callable
 from typing import Annotated, NamedTuple
 from urllib.parse import quote
@@ -281,13 +284,22 @@ UploadCsrf = Annotated[FieldsCheck, Depends(require_upload_csrf)]
 
 
 def signed_in_viewer(request: Request) -> Viewer | None:
-    """The educator or student signed in through ClassLink, or None."""
+    """The educator or student signed in through ClassLink or Clever, or None."""
     service = _service(request)
     found: Viewer | None = service.signin.viewer(request.cookies.get(_cookies(request).session))
     return found
 
 
 SignedInViewer = Annotated[Viewer | None, Depends(signed_in_viewer)]
+
+
+def login_binding(request: Request) -> str:
+    """The browser's login-binding cookie, or a fresh random value when it sent none: a login
+    started elsewhere can never match it, and a login started now is bound to it (login CSRF)."""
+    return request.cookies.get(_cookies(request).login) or secrets.token_urlsafe(32)
+
+
+LoginBinding = Annotated[str, Depends(login_binding)]
 
 
 def require_viewer_form_csrf(
@@ -523,6 +535,7 @@ __all__ = [
     "FieldsCheck",
     "FormCsrf",
     "HeaderCsrf",
+    "LoginBinding",
     "LoginFormFresh",
     "MetricsReader",
     "PageError",

@@ -26,9 +26,10 @@ from rostersync.web.app import create_app
 # Routes anyone may call, and why; a few of them still carry a gate of their own (`OWN_GATE`).
 PUBLIC = {
     ("GET", "/"): "the home page sends a visitor without a session to /login itself",
-    ("GET", "/login"): "the ClassLink login page",
-    ("GET", "/login/start"): "starts a ClassLink login, bound to this browser",
+    ("GET", "/login"): "the login page (ClassLink and Clever districts)",
+    ("GET", "/login/start"): "starts a ClassLink or Clever login, bound to this browser",
     ("GET", "/oauth/callback"): "ClassLink's redirect back; its state is the check",
+    ("GET", "/oauth/clever/callback"): "Clever's redirect back; its state is the check",
     ("POST", "/logout"): "ends the cookie's session; SameSite=Lax keeps other sites out",
     ("GET", "/staff/login"): "the staff sign-in page",
     ("POST", "/staff/login"): "a sign-in: its form token matches its cookie (login CSRF)",
@@ -42,6 +43,9 @@ PUBLIC = {
 }
 OWN_GATE: dict[tuple[str, str], Callable[..., Any]] = {
     ("GET", "/"): gates.signed_in_viewer,
+    ("GET", "/login/start"): gates.login_binding,
+    ("GET", "/oauth/callback"): gates.login_binding,
+    ("GET", "/oauth/clever/callback"): gates.login_binding,
     ("POST", "/staff/login"): gates.login_form_fresh,
     ("POST", "/staff/invitation/{token}"): gates.login_form_fresh,
     ("GET", "/metrics"): gates.metrics_reader,

@@ -27,10 +27,12 @@ __all__ = [
     "Watermark",
     "active_sourced_ids",
     "advance_watermark",
+    "forget_full_sync",
     "format_modified",
     "get_watermark",
     "parse_modified",
     "record_position",
+    "relinking",
 ]
 
 
@@ -197,6 +199,32 @@ def record_position(
         .values(event_cursor=position.cursor, event_cursor_read_at=position.read_at, updated_at=now)
     )
     return bool(done.rowcount)
+
+
+def forget_full_sync(conn: Connection, district_id: str, *, now: datetime) -> None:
+    """The district's source changed kind: no full sync of the new source has succeeded yet.
+
+    Until one does, a delta is refused (it would build on another source's ids, watermark or
+    feed) and every account is a candidate for matching (`relinking`).
+    """
+    conn.execute(
+        update(delta_watermarks)
+        .where(delta_watermarks.c.district_id == district_id)
+        .values(
+            watermark=None,
+            last_full_sync_at=None,
+            event_cursor=None,
+            event_cursor_read_at=None,
+            updated_at=now,
+        )
+    )
+
+
+def relinking(conn: Connection, district_id: str) -> bool:
+    """True until a full sync from the district's current source has succeeded: its people may
+    then claim accounts linked to another source's ids (a district that moved providers)."""
+    mark = get_watermark(conn, district_id)
+    return mark is None or mark.last_full_sync_at is None
 
 
 def active_sourced_ids(conn: Connection, district_id: str) -> dict[EntityKind, set[str]]:

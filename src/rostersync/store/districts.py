@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from rostersync.domain.questionnaire import Questionnaire
 from rostersync.domain.rules import DistrictRules, EligibilitySource
 from rostersync.errors import ConfigError, NotFoundError
+from rostersync.store import delta as store_delta
 from rostersync.store.credentials import SourceIdentity, open_credential, seal_credential
 from rostersync.store.secrets import SecretBox
 from rostersync.store.tables import districts, integrations
@@ -415,11 +416,18 @@ def update_credentials(
         secret: The secret in plain text ("" for a kind that needs none).
         now: When the change happened (defaults to the current time).
 
+    A change of kind (ClassLink to Clever, …) also forgets the district's last full sync
+    (`store.delta.forget_full_sync`): deltas wait for the new source's first full sync, which
+    may relink every account by student ID and email.
+
     Raises:
         NotFoundError: The district has no integration.
     """
-    get_integration(conn, district_id)
+    before = get_integration(conn, district_id)
     source = SourceIdentity.of(source_kind, source_url)
+    if before.source_kind != source_kind:
+        # Another provider's ids: its first full sync matches people afresh (decision 0043).
+        store_delta.forget_full_sync(conn, district_id, now=now or datetime.now(UTC))
     conn.execute(
         update(integrations)
         .where(integrations.c.district_id == district_id)

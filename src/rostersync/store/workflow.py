@@ -20,6 +20,7 @@ from rostersync.domain.match import Account, Match, normal_email
 from rostersync.domain.records import EntityKind
 from rostersync.domain.safeguards import PauseWindow, Safeguards
 from rostersync.errors import NotFoundError
+from rostersync.store import delta as store_delta
 from rostersync.store.runs import IssueRecord, subject_columns, subject_values
 from rostersync.store.sort_keys import issue_sort_keys
 from rostersync.store.tables import (
@@ -49,6 +50,11 @@ def release_lock(conn: Connection, *, district_id: str, run_id: str) -> None:
 def load_accounts(conn: Connection, district_id: str, kind: EntityKind) -> list[Account]:
     """The accounts a source person may be matched to: unlinked or made by hand. One query.
 
+    Until a full sync from the district's current source has succeeded (`store.delta.relinking`:
+    its first sync, or the first after it moved providers), every account: one linked to an id
+    the pull no longer sends is then the same person under the new source's id, matched by
+    student ID or email as any other (`domain.match` leaves alone those whose id is still sent).
+
     Args:
         conn: A connection.
         district_id: The district; accounts of other districts are never candidates.
@@ -63,10 +69,9 @@ def load_accounts(conn: Connection, district_id: str, kind: EntityKind) -> list[
         func.lower(table.c.email).label("email"),
         table.c.active,
         table.c.manually_rostered,
-    ).where(
-        table.c.district_id == district_id,
-        or_(table.c.sourced_id.is_(None), table.c.manually_rostered.is_(True)),
-    )
+    ).where(table.c.district_id == district_id)
+    if not store_delta.relinking(conn, district_id):
+        stmt = stmt.where(or_(table.c.sourced_id.is_(None), table.c.manually_rostered.is_(True)))
     return [
         Account(
             id=row.id,

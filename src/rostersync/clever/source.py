@@ -36,7 +36,7 @@ import structlog
 from rostersync.clever import events, mapping
 from rostersync.clever.client import CleverApp, CleverClient
 from rostersync.domain.records import EntityKind, Record
-from rostersync.errors import FatalSourceError, SourceError
+from rostersync.errors import SourceError
 from rostersync.store.delta import FeedPosition
 from rostersync.sync.sources import COLLECTIONS, Progress, PullStats
 
@@ -155,7 +155,9 @@ class CleverSource:
         read_at = datetime.now(UTC)
         try:
             return FeedPosition(cursor=events.newest_event(self._client), read_at=read_at)
-        except FatalSourceError as exc:
+        except SourceError as exc:
+            if exc.status not in (403, 404):
+                raise
             # An app without the events (403/404): the pull goes on; a delta then runs full.
             log.warning("clever.events_refused", status=exc.status)
             return None

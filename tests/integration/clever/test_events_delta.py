@@ -9,15 +9,29 @@ invented nothing.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from tests.integration.clever.conftest import SLUG, Snapshot, district_id, snapshot, sync
+from sqlalchemy import update
+from tests.integration.clever.conftest import (
+    SLUG,
+    Snapshot,
+    district_id,
+    make_portal,
+    onboard,
+    settings_for,
+    snapshot,
+    sync,
+)
 
 from rostersync.services import Services
 from rostersync.simulator import DistrictData
 from rostersync.simulator.clever import CleverSimulator
 from rostersync.simulator.clever.model import section_id_for, user_id_for
 from rostersync.simulator.faults import server_error
+from rostersync.store.delta_tables import delta_watermarks
 from rostersync.sync import events
 from rostersync.sync.change_feed import FALLBACK
 from rostersync.sync.pipeline import SyncReport
@@ -52,7 +66,21 @@ def delta(portal: Services) -> SyncReport:
     return portal.runs.delta(SLUG)
 
 
-def test_a_rename_a_removal_and_a_new_section_change_exactly_those(
+def test_on_every_backend_a_rename_a_removal_and_a_new_section_change_exactly_those(
+    fresh_db_url: Callable[[], str],
+    tmp_path: Path,
+    clever: CleverSimulator,
+    district_data: DistrictData,
+) -> None:
+    portal = make_portal(settings_for(clever, tmp_path, fresh_db_url()))
+    try:
+        onboard(portal, district_id(clever))
+        renamed_removed_and_added(portal, clever, district_data)
+    finally:
+        portal.close()
+
+
+def renamed_removed_and_added(
     portal: Services, clever: CleverSimulator, district_data: DistrictData
 ) -> None:
     synced(portal)
@@ -100,6 +128,30 @@ def test_a_rename_a_removal_and_a_new_section_change_exactly_those(
     assert len([s for s in after["enrollments"] if s.startswith(section)]) == 3
     # The position moved: the next delta has nothing to do, and a full sync agrees.
     assert delta(portal).change_count == 0
+    assert sync(portal).change_count == 0
+
+
+def test_a_deleted_section_removes_its_class_and_every_seat(
+    portal: Services, clever: CleverSimulator, district_data: DistrictData
+) -> None:
+    synced(portal)
+    before = snapshot(portal)
+    cid = district_id(clever)
+    data = copy.deepcopy(district_data)
+    gone = next(c for c in data.classes if c.get("status") != "tobedeleted")
+    gone["status"] = "tobedeleted"
+    clever.district(cid).data = data
+
+    report = delta(portal)
+
+    assert report.status == "succeeded", report.error
+    section = section_id_for(cid, gone["sourcedId"])
+    seats = {sid for sid in before["enrollments"] if sid.startswith(f"{section}:")}
+    assert seats, "the class had people in it"
+    after = snapshot(portal)
+    assert changed(before, after) == {"classes": {section}, "enrollments": seats}
+    assert after["classes"][section][1] is False
+    assert not any(after["enrollments"][sid][1] for sid in seats)
     assert sync(portal).change_count == 0
 
 
@@ -233,3 +285,40 @@ def test_a_delta_never_deactivates_for_absence_and_a_mass_removal_is_held(
     mark = portal.runs.delta_watermark(SLUG)
     assert mark is not None and mark.position is not None
     assert mark.position.cursor != served.events.all()[-1].id
+
+
+def test_a_position_never_kept_makes_the_delta_run_full(
+    portal: Services, clever: CleverSimulator
+) -> None:
+    synced(portal)
+    # As if the process died between the full sync's apply and keeping its position.
+    with portal.engine.begin() as conn:
+        conn.execute(update(delta_watermarks).values(event_cursor=None, event_cursor_read_at=None))
+
+    report = delta(portal)
+
+    assert report.status == "succeeded", report.error
+    assert report.reason is not None and "no position" in report.reason
+    assert portal.runs.get(report.run_id).trigger == FALLBACK
+    kept = portal.runs.delta_watermark(SLUG)
+    assert kept is not None and kept.position is not None
+
+
+def test_an_empty_feed_older_than_clevers_window_runs_a_full_sync(
+    portal: Services, clever: CleverSimulator
+) -> None:
+    synced(portal)  # the simulator's district has no events yet
+    mark = portal.runs.delta_watermark(SLUG)
+    assert mark is not None and mark.position is not None and mark.position.cursor is None
+    with portal.engine.begin() as conn:
+        conn.execute(
+            update(delta_watermarks).values(
+                event_cursor_read_at=mark.position.read_at - timedelta(days=31)
+            )
+        )
+
+    report = delta(portal)
+
+    assert report.status == "succeeded", report.error
+    assert report.reason is not None and "over 30 days ago" in report.reason
+    assert portal.runs.get(report.run_id).trigger == FALLBACK

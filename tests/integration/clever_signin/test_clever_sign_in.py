@@ -2,7 +2,8 @@
 
 Each browser is an httpx client that follows no redirects by itself, so every hop is looked at:
 the login page, `/login/start`, Clever's `/oauth/authorize`, the portal's Clever callback. The
-world (world.py) has a ClassLink district and three Clever ones, one of them not live.
+world (world.py) has a ClassLink district and three Clever ones, one of them not live; it runs on
+SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from rostersync.web.cookies import Cookies
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CleverWorld]:
-    running = start_world(tmp_path_factory.mktemp("clever-sign-in"))
+def world(databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CleverWorld]:
+    """The world on SQLite, then on PostgreSQL."""
+    running = start_world(tmp_path_factory.mktemp("clever-sign-in"), database_url=databases.new())
     yield running
     running.stop()
 

@@ -81,8 +81,11 @@ class CleverWorld:
         self.clever.stop()
 
 
-def start_world(tmp: Path, *, oidc: bool = True, students: int = 12) -> CleverWorld:
-    """Start the simulators and the portal, onboard and sync every district; call `stop`."""
+def start_world(
+    tmp: Path, *, database_url: str | None = None, oidc: bool = True, students: int = 12
+) -> CleverWorld:
+    """Start the simulators and the portal (its database at `database_url`, else a SQLite file
+    under `tmp`), onboard and sync every district; call `stop`."""
     port = _free_port()
     portal_url = f"http://127.0.0.1:{port}"
     offset = [0.0]
@@ -107,6 +110,7 @@ def start_world(tmp: Path, *, oidc: bool = True, students: int = 12) -> CleverWo
     springfield.data.users.append(twin)
     settings = sandboxes.portal_settings(
         tmp,
+        database_url,
         sso_timeout_seconds=2.0,
         clever_client_id=APP_ID,
         clever_client_secret=APP_SECRET,

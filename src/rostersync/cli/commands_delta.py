@@ -17,10 +17,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("delta")
     def delta(district: str, as_json: Json = False) -> None:
-        """Apply only what changed in ClassLink since the last successful sync.
+        """Apply only what changed in the district's source since the last successful sync.
 
-        Records marked tobedeleted are deactivated; nobody is deactivated for being absent
-        (the scheduled full sync notices those).
+        ClassLink is asked by dateLastModified, Clever for its events since the last sync.
+        Records marked tobedeleted (deleted in Clever) are deactivated; nobody is deactivated
+        for being absent (the scheduled full sync notices those). When Clever no longer keeps
+        the events since then (30 days), a full sync runs instead and says so.
         """
         service = _service()
         report = service.runs.delta(district)

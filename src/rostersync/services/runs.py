@@ -195,18 +195,20 @@ class Runs:
         """Pull only what changed since the district's watermark and apply exactly that.
 
         `tobedeleted` records are deactivated; nobody is deactivated for being absent. The
-        watermark advances only when the run succeeds.
+        watermark advances only when the run succeeds. A Clever district reads its events after
+        the kept position instead (`sync.change_feed`); when Clever no longer keeps them, the
+        run is a full sync whose report says why.
 
         Args:
             slug_or_id: The district.
-            source: Pull from this REST source instead of the configured one (its `filter` is
-                set to the delta filter).
+            source: Pull from this source instead of the configured one (a REST source's
+                `filter` is set to the delta filter).
             observers: Hear the run's events (`sync.events`): phases, counts, its end.
 
         Raises:
-            FullSyncRequired: No full sync has succeeded yet, so there is no watermark.
-            ConfigError: The district is not rostered from ClassLink, or the source cannot
-                filter.
+            FullSyncRequired: No full sync of the district's current source has succeeded yet.
+            ConfigError: The district is not rostered from a pulled source, or the source
+                can neither filter nor follow a feed of changes.
             SyncInProgress: Another sync of the district is running.
         """
         district, rules, source = self._resolve(slug_or_id, source)

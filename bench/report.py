@@ -223,8 +223,10 @@ def readme(results: Mapping[str, Any], name: str = "") -> str:
         backend = BACKEND_NAMES.get(row.backend, row.backend) or "both"
         lines.append(f"| {row.target} | {backend} | {measured or '—'} | {row.verdict} |")
     commit = f"`{results.get('commit') or 'unknown'}`"
-    if results.get("uncommitted_changes"):
-        commit += " plus uncommitted changes"
+    changed = results.get("uncommitted_changes")
+    if changed:  # the files (older results files: true)
+        count = f" to {len(changed)} file{'s' if len(changed) > 1 else ''}"
+        commit += " plus uncommitted changes" + (count if isinstance(changed, list) else "")
     facts = [
         f"{results['students']:,} students, `{results['command']}` at commit {commit}",
         results["machine"],

@@ -303,14 +303,15 @@ def _measure_rest(
 
 
 def _commit() -> dict[str, Any]:
-    """The commit measured, and whether the code the benchmark runs had uncommitted changes."""
+    """The commit measured, and the files of the code the benchmark runs (src/, bench/) that
+    differed from it when the run started."""
 
     def git(*command: str) -> str:
         done = subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True)
         return done.stdout.strip() if done.returncode == 0 else ""
 
-    changed = git("status", "--porcelain", "--untracked-files=no", "--", "src", "bench")
-    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted_changes": bool(changed)}
+    changed = git("diff", "--name-only", "HEAD", "--", "src", "bench")
+    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted_changes": changed.split()}
 
 
 def _cpu_seconds() -> float:

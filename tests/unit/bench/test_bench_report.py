@@ -97,7 +97,7 @@ def results_of(**backends: dict[str, Any]) -> dict[str, Any]:
         "machine": "x86_64, 2 cores, Python 3.11.7",
         "command": "python -m bench.sync_bench --students 10000 --bundles var/bench",
         "commit": "abc1234",
-        "uncommitted_changes": False,
+        "uncommitted_changes": [],
         "load_average": {"start": 1.5, "end": 2.25},
         "wall_seconds": 95.0,
         "cpu_seconds": 80.0,
@@ -232,9 +232,10 @@ class TestReadme:
             "2.2 at the end; results `20261207T220738Z-10000.json`."
         )
 
-    def test_uncommitted_changes_are_said(self) -> None:
-        results = {**results_of(sqlite=backend()), "uncommitted_changes": True}
-        assert "at commit `abc1234` plus uncommitted changes;" in readme(results)
+    def test_uncommitted_changes_are_said_with_how_many_files(self) -> None:
+        changed = ["src/rostersync/sync/enrollments.py", "bench/report.py"]
+        results = {**results_of(sqlite=backend()), "uncommitted_changes": changed}
+        assert "at commit `abc1234` plus uncommitted changes to 2 files;" in readme(results)
 
     def test_not_measured_targets_show_a_dash(self) -> None:
         table = readme(results_of(sqlite=backend(rest=False)))

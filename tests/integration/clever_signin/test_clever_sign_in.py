@@ -22,6 +22,7 @@ from tests.integration.listener import listening
 from rostersync.signin.clever import CleverRelyingParty
 from rostersync.signin.clever_portal import CLEVER_CALLBACK_PATH, CleverSignIn
 from rostersync.signin.oidc import SignInRefused
+from rostersync.simulator.clever import user_id_for
 from rostersync.web.cookies import Cookies
 
 
@@ -173,6 +174,17 @@ class TestSigningIn:
         viewer = session_of(world, browser)
         assert viewer.district_id == world.district_ids["ogdenville"]
         assert viewer.person.given_name == record["givenName"]
+
+    def test_a_teacher_signs_in_as_an_educator(
+        self, browser: httpx.Client, world: CleverWorld
+    ) -> None:
+        record = next(u for u in world.data["capital"].users if u["sourcedId"].startswith("tch-"))
+        user_id = user_id_for(world.clever_ids["capital"], record["sourcedId"])
+        answer = sign_in(browser, world, "capital", user_id)
+        assert answer.status_code == 303, answer.text
+        viewer = session_of(world, browser)
+        assert viewer.kind == "educator"
+        assert viewer.district_id == world.district_ids["capital"]
 
     def test_a_new_sign_in_replaces_the_browsers_session(
         self, browser: httpx.Client, world: CleverWorld

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from rostersync.domain.issue_groups import source_message
 from rostersync.errors import ConfigError, NotFoundError
 from rostersync.notify.csvfile import MEDIA_TYPE as CSV_TYPE
 from rostersync.services import Services
@@ -404,6 +405,8 @@ def create_admin_router(service: Services) -> APIRouter:
             progress_text=describe_progress(run, progress),
             changes=changes,
             change_actions=list(held_review.ACTIONS),
+            # A record's id at the district's source, as its people call it ("Clever id").
+            id_label=service.districts.audience(district.id).id_label,
             q=q,
             action=action,
             decision=held_review.decision_words(plan) if plan else "",
@@ -529,6 +532,7 @@ def create_admin_router(service: Services) -> APIRouter:
         listed = service.districts.run_issue_page(
             run.id, closed=which == "closed", seek=seek, size=LIST_PAGE
         )
+        audience = service.districts.audience(district.id)
         return page(
             request,
             "admin_run_issues.html",
@@ -536,6 +540,9 @@ def create_admin_router(service: Services) -> APIRouter:
             district=district,
             which=which,
             issues=listed.items,
+            # Each issue's message, and a record's id, in the words of the district's source.
+            issue_message=lambda i: source_message(i.message, audience),
+            id_label=audience.id_label,
             shown=shown_words(listed.page, "issue", "issues"),
             links=links_of(listed.page, "run-issues", path, {"which": which}),
             staff=staff,

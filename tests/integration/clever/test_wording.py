@@ -145,3 +145,12 @@ def _decoded(part: Message) -> str:
     payload = part.get_payload(decode=True)
     assert isinstance(payload, bytes)
     return payload.decode(part.get_content_charset() or "utf-8")
+
+
+def test_the_run_pages_call_a_records_id_its_clever_id(scene: Scene, staff: httpx.Client) -> None:
+    issues = staff.get(f"/admin/runs/{scene.run_id}/issues")
+    assert issues.status_code == 200, issues.text
+    assert '<th scope="col">Clever id</th>' in issues.text
+    run = staff.get(f"/admin/runs/{scene.run_id}")
+    assert run.status_code == 200, run.text
+    assert "ClassLink" not in text_of(issues.text) and "ClassLink" not in text_of(run.text)

@@ -5,15 +5,15 @@ pull reads it before its first request for records, a delta the newest change it
 run of such a source SUCCEEDED, `keep_position` stores that position (`store.delta`), in its own
 transaction right after the run's, because the pipeline knows no feeds. So the position only
 ever lags what was applied: a crash between the two makes the next delta re-read changes already
-applied, which plan as unchanged (content hashes). A failed or held run stores nothing, and a
-full sync's apply clears any older position first.
+applied, which plan as unchanged (content hashes), or, after a full sync (whose apply cleared the
+older position), run full. A failed, held or previewed run stores nothing.
 
-`execute_feed_delta` runs a delta from the stored position. When there is none (the last full
-sync came from another source, or the events were refused), or the server no longer keeps the
-changes after it (Clever keeps 30 days), it runs a full sync instead and says why on the report
-(`reason`) and the run (trigger `delta-fallback`): a data manager wants a current roster, and
-a full sync is exactly what an operator would be told to start, under the same safeguards (a big
-change is held for review, never applied unseen). See docs/decisions/0043.
+`execute_feed_delta` runs a delta from the stored position. When there is none (the position
+was lost, or the events were refused), or the server no longer keeps the changes after it
+(Clever keeps 30 days), it runs a full sync instead and says why: on the report (`reason`), the
+run (trigger `delta-fallback`) and an audit entry of that run. A data manager wants a current
+roster, and a full sync is exactly what an operator would be told to start, under the same
+safeguards (a big change is held for review, never applied unseen). See docs/decisions/0043.
 """
 
 from __future__ import annotations
@@ -28,17 +28,19 @@ from sqlalchemy.engine import Engine
 from rostersync.domain.rules import DistrictRules
 from rostersync.domain.safeguards import Safeguards
 from rostersync.store import delta as store_delta
+from rostersync.store import workflow as store_workflow
 from rostersync.store.db import SYNC_WRITER_WAIT_SECONDS, for_writing
 from rostersync.sync.events import Event, Mode, Observer, RunFinished, RunStatus
 from rostersync.sync.pipeline import SyncReport, execute_sync
 from rostersync.sync.sources import RosterSource
 
-__all__ = ["FALLBACK", "ChangeFeedSource", "execute_feed_delta", "keep_position"]
+__all__ = ["FALLBACK", "RAN_FULL", "ChangeFeedSource", "execute_feed_delta", "keep_position"]
 
 log = structlog.get_logger(__name__)
 
-# The trigger of a delta that ran as a full sync.
+# The trigger of a delta that ran as a full sync, and the action of its audit entry saying why.
 FALLBACK = "delta-fallback"
+RAN_FULL = "delta_ran_full"
 
 
 @runtime_checkable
@@ -104,7 +106,7 @@ def execute_feed_delta(
     if mark.position is None:
         why: str | None = (
             "no position in the source's feed of changes was kept since the last full sync "
-            "(it came from another source, or the feed could not be read)"
+            "(it was lost, or the source refused its feed)"
         )
     else:
         why = source.follow(mark.position)
@@ -135,4 +137,18 @@ def execute_feed_delta(
     )
     note = f"{why}: this delta ran as a full sync instead"
     report.reason = f"{note}; {report.reason}" if report.reason else note
+    # Kept with the run (its audit entries), for the run page and whoever reads the log later.
+    writer = for_writing(engine, wait_seconds=SYNC_WRITER_WAIT_SECONDS)
+    with writer.begin() as conn:
+        store_workflow.audit(
+            conn,
+            district_id=district_id,
+            run_id=report.run_id,
+            actor=f"sync run {report.run_id}",
+            action=RAN_FULL,
+            entity_type="sync_run",
+            entity_id=report.run_id,
+            changes={"reason": note},
+            now=datetime.now(UTC),
+        )
     return report

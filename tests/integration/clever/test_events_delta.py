@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from tests.integration.clever.conftest import (
     SLUG,
     Snapshot,
@@ -31,9 +31,10 @@ from rostersync.simulator import DistrictData
 from rostersync.simulator.clever import CleverSimulator
 from rostersync.simulator.clever.model import section_id_for, user_id_for
 from rostersync.simulator.faults import server_error
+from rostersync.store import tables
 from rostersync.store.delta_tables import delta_watermarks
 from rostersync.sync import events
-from rostersync.sync.change_feed import FALLBACK
+from rostersync.sync.change_feed import FALLBACK, RAN_FULL
 from rostersync.sync.pipeline import SyncReport
 
 
@@ -224,6 +225,14 @@ def test_an_expired_position_runs_a_full_sync_and_says_why(
     assert report.counts["student"]["updated"] == 1
     run = portal.runs.get(report.run_id)
     assert run.trigger == FALLBACK
+    with portal.engine.connect() as conn:
+        said = conn.execute(
+            select(tables.audit_log.c.changes).where(
+                tables.audit_log.c.run_id == report.run_id,
+                tables.audit_log.c.action == RAN_FULL,
+            )
+        ).scalar_one()
+    assert "no longer keeps the events" in str(said)
     # The full sync kept a new position: the next change is a delta again.
     live_students(data)[1]["givenName"] = "Again"
     clever.district(cid).data = data

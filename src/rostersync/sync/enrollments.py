@@ -247,6 +247,15 @@ def _plan(
 # An enrollment known unchanged (and active) from the portal's hashes, without a lookup.
 _UNCHANGED = StoredRecord("", "", "", True, False)
 
+
+def _split(
+    hashes: npt.NDArray[np.bytes_],
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]]:
+    """12-byte hashes as their first 8 bytes and next 4, each a big-endian unsigned integer."""
+    parts = hashes.view(np.dtype([("high", ">u8"), ("low", ">u4")]))
+    return parts["high"].astype(np.uint64), parts["low"].astype(np.uint32)
+
+
 # Bytes of a content hash kept per active stored enrollment: 96 bits, so a changed enrollment is
 # taken for an unchanged one (its new hash matching another's first 96 bits) about once in
 # 10**15 resyncs of a six-million-enrollment district.
@@ -260,10 +269,15 @@ class _Known:
     the same as the stored one and needs no lookup: a no-op resync makes none at all, where
     looking every chunk up costs an index probe per enrollment. Those not found here (new,
     changed, returning, or sent with another status) are looked up as before.
+
+    Each kept hash is held as two numbers, its first 8 bytes (`high`) and its next 4 (`low`),
+    sorted as the bytes sort: a search is then numpy's over 64-bit integers, several times faster
+    than over 12-byte strings, and the low part settles it (every entry with an equal high part
+    is tried, which two different enrollments share about once in 10**7 districts).
     """
 
-    def __init__(self, hashes: npt.NDArray[np.bytes_]) -> None:
-        self.hashes = hashes
+    def __init__(self, high: npt.NDArray[np.uint64], low: npt.NDArray[np.uint32]) -> None:
+        self.high, self.low = high, low
 
     @classmethod
     def load(cls, batches: Iterator[list[str]]) -> _Known:
@@ -276,20 +290,34 @@ class _Known:
             for batch in batches
         ]
         hashes = np.concatenate(parts) if parts else np.empty(0, dtype=f"S{_KNOWN_BYTES}")
-        hashes.sort()
-        return cls(hashes)
+        hashes.sort()  # as bytes: the order of (high, low) read big-endian
+        high, low = _split(hashes)
+        return cls(high, low)
 
     def unchanged(self, rows: Sequence[Row]) -> list[bool]:
         """For each row: sent active, with a content hash the portal holds for an active one."""
-        if not len(self.hashes) or not rows:
+        count = len(self.high)
+        if not count or not rows:
             return [False] * len(rows)
         width = 2 * _KNOWN_BYTES
-        sent = np.frombuffer(
-            bytes.fromhex("".join(row[HASH][:width] for row in rows)),
-            dtype=f"S{_KNOWN_BYTES}",
+        high, low = _split(
+            np.frombuffer(
+                bytes.fromhex("".join(row[HASH][:width] for row in rows)),
+                dtype=f"S{_KNOWN_BYTES}",
+            )
         )
-        at = np.minimum(np.searchsorted(self.hashes, sent), len(self.hashes) - 1)
-        found: list[bool] = (self.hashes[at] == sent).tolist()
+        at = np.minimum(np.searchsorted(self.high, high), count - 1)
+        same_high = self.high[at] == high
+        hit = same_high & (self.low[at] == low)
+        # The first entry with an equal high part had another low part: try the rest of them.
+        for i in np.flatnonzero(same_high & ~hit).tolist():
+            j = int(at[i]) + 1
+            while j < count and self.high[j] == high[i]:
+                if self.low[j] == low[i]:
+                    hit[i] = True
+                    break
+                j += 1
+        found: list[bool] = hit.tolist()
         return [hit and row[STATUS] == ACTIVE for hit, row in zip(found, rows, strict=True)]
 
     def chunks(

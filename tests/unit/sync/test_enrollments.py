@@ -20,6 +20,7 @@ from rostersync.domain.validate import (
     Verdict,
     judge_enrollment,
 )
+from rostersync.sync.enrollment_spool import HASH, STATUS
 from rostersync.sync.enrollments import (
     CREATE,
     EnrollmentPlan,
@@ -32,6 +33,7 @@ from rostersync.sync.enrollments import (
     row_of,
     writes,
 )
+from rostersync.sync.enrollments import _Known as Known
 
 KIND = EntityKind.ENROLLMENT
 CLASSES = ["cls-1", "cls-2", "cls-bad"]
@@ -428,3 +430,35 @@ def test_smallest_n_keeps_the_n_smallest_in_order(values: list[str], n: int) -> 
     for value in values:
         smallest.add(value)
     assert smallest.result() == sorted(values)[:n]
+
+
+def _with_hash(content: str, status: str = "active") -> tuple[Any, ...]:
+    row = list(row_of(f.enrollment("e-1", "stu-1")))
+    row[STATUS], row[HASH] = status, content
+    return tuple(row)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.binary(min_size=16, max_size=16), min_size=1, max_size=40, unique=True),
+    st.lists(st.binary(min_size=16, max_size=16), max_size=40),
+)
+def test_known_hashes_are_found_exactly(stored: list[bytes], sent: list[bytes]) -> None:
+    # Stored hashes that share their first 8 bytes (the search lands on the first of them), and
+    # sent ones that share a stored one's first 8 bytes, or all 12 kept ones, but not the rest.
+    twins = [s[:8] + b"\xff" * 4 + s[12:] for s in stored]
+    stored = [*stored, *(t for t in twins if t not in stored)]
+    near = [s[:8] + bytes(4) + s[12:] for s in stored] + [s[:12] + bytes(4) for s in stored]
+    rows = [_with_hash(h.hex()) for h in [*sent, *stored, *near]]
+    known = Known.load(iter([[h.hex() for h in stored]]))
+    kept = {h[:12] for h in stored}
+    assert known.unchanged(rows) == [bytes.fromhex(r[HASH])[:12] in kept for r in rows]
+
+
+def test_a_known_hash_sent_with_another_status_is_not_unchanged() -> None:
+    content = bytes(range(16)).hex()
+    known = Known.load(iter([[content]]))
+    assert known.unchanged([_with_hash(content), _with_hash(content, "tobedeleted")]) == [
+        True,
+        False,
+    ]

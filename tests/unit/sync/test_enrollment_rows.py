@@ -13,11 +13,11 @@ from tests.unit.oneroster.bundle_helpers import bundle_bytes, make_zip, members
 
 from rostersync.domain.records import Enrollment
 from rostersync.domain.rules import DistrictRules
+from rostersync.errors import FatalSourceError
 from rostersync.oneroster.bundle import Bundle
 from rostersync.oneroster.bundle_schema import columns_for
-from rostersync.sync.bundle_source import BundleSource
-from rostersync.errors import FatalSourceError
 from rostersync.oneroster.mapping import to_enrollment
+from rostersync.sync.bundle_source import BundleSource
 from rostersync.sync.enrollment_rows import bundle_rows, spool_rows, wire_row
 from rostersync.sync.enrollments import EnrollmentSpool, row_of
 from rostersync.sync.pipeline import collect_streamed

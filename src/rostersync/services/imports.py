@@ -3,6 +3,7 @@ comes from ClassLink."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime
 
@@ -10,8 +11,10 @@ import structlog
 from sqlalchemy.engine import Connection
 
 from rostersync.domain import staff_import
+from rostersync.domain.issue_groups import source_message
 from rostersync.errors import AccountRejected, ManualRosteringDisabled
 from rostersync.importing import read_staff_sheet, staff_template
+from rostersync.providers import PROVIDERS
 from rostersync.services.context import ServiceContext
 from rostersync.store import accounts as store_accounts
 from rostersync.store import districts as store_districts
@@ -76,6 +79,14 @@ class Imports:
                 emails_in_use=store_accounts.emails_in_use(conn, district.id, emails),
                 allow_teachers=not staff_import.is_rostered(integration.source_kind),
             )
+            # The rows' problems name the district's own source ("teachers come from Clever").
+            words = PROVIDERS.audience(integration.source_kind)
+            errors = [
+                dataclasses.replace(
+                    e, problem=source_message(e.problem, words), fix=source_message(e.fix, words)
+                )
+                for e in errors
+            ]
             report = staff_import.ImportReport(
                 filename=filename,
                 rows=len(sheet.rows),
@@ -131,7 +142,7 @@ class Imports:
             The new account's portal id.
 
         Raises:
-            ManualRosteringDisabled: The district is rostered from ClassLink.
+            ManualRosteringDisabled: The district is rostered (from ClassLink, Clever, files).
             AccountRejected: The details are invalid (`.problems` lists each).
         """
         with self._engine.begin() as conn:
@@ -194,7 +205,7 @@ class Imports:
             The new account's portal id.
 
         Raises:
-            ManualRosteringDisabled: The district is rostered from ClassLink.
+            ManualRosteringDisabled: The district is rostered (from ClassLink, Clever, files).
             AccountRejected: The details are invalid (`.problems` lists each).
         """
         with self._engine.begin() as conn:
@@ -239,9 +250,10 @@ class Imports:
         district = store_districts.get_district(conn, slug_or_id)
         integration = store_districts.get_integration(conn, district.id)
         if staff_import.is_rostered(integration.source_kind):
+            source = PROVIDERS.audience(integration.source_kind).source
             raise ManualRosteringDisabled(
-                f"{district.name} is rostered from ClassLink, so accounts come from ClassLink: "
-                f"add the {who} in your SIS/ClassLink, or import non-teaching staff with the "
+                f"{district.name} is rostered from {source}, so accounts come from {source}: "
+                f"add the {who} in your SIS/{source}, or import non-teaching staff with the "
                 f"roster import spreadsheet (`rostersync import-staff {district.slug} <file>`)"
             )
         return district

@@ -22,6 +22,7 @@ import pytest
 from tests.integration.admin.conftest import PASSWORD, staff_sign_in
 from tests.integration.clever.conftest import SLUG, make_portal, onboard, settings_for
 
+from rostersync.errors import ManualRosteringDisabled
 from rostersync.services import Services
 from rostersync.simulator import generate_district
 from rostersync.simulator.clever import CleverSimulator
@@ -154,3 +155,25 @@ def test_the_run_pages_call_a_records_id_its_clever_id(scene: Scene, staff: http
     run = staff.get(f"/admin/runs/{scene.run_id}")
     assert run.status_code == 200, run.text
     assert "ClassLink" not in text_of(issues.text) and "ClassLink" not in text_of(run.text)
+
+
+def test_accounts_of_a_clever_district_are_said_to_come_from_clever(scene: Scene) -> None:
+    with pytest.raises(ManualRosteringDisabled) as refused:
+        scene.service.imports.add_educator(
+            SLUG, given_name="Ada", family_name="Byron", email="ada.byron@springfield.example",
+            role="teacher", actor="test",
+        )  # fmt: skip
+    said = str(refused.value)
+    assert "is rostered from Clever, so accounts come from Clever" in said
+    assert "in your SIS/Clever" in said and "ClassLink" not in said
+
+    sheet = (
+        "first_name,last_name,email,role,school_identifier_or_sourced_id\n"
+        "Ada,Byron,ada.byron@springfield.example,teacher,\n"
+    )
+    report = scene.service.imports.import_staff(
+        SLUG, "staff.csv", sheet.encode(), actor="test", dry_run=True
+    )
+    (error,) = [e for e in report.errors if e.column == "role"]
+    assert "teachers come from Clever" in error.problem and "SIS/Clever" in error.fix
+    assert "ClassLink" not in str(error)

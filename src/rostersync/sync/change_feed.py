@@ -110,31 +110,30 @@ def execute_feed_delta(
         )
     else:
         why = source.follow(mark.position)
-    if why is None:
-        return execute_sync(
+    if why is not None:
+        log.warning("delta.ran_full", district_id=district_id)
+    try:
+        report = execute_sync(
             engine,
             district_id=district_id,
             rules=rules,
             source=source,
-            trigger=trigger,
+            trigger=trigger if why is None else FALLBACK,
             observers=told,
             mode=Mode.APPLY,
             safeguards=safeguards,
             holder=holder,
-            delta=True,
+            delta=why is None,
         )
-    log.warning("delta.ran_full", district_id=district_id)
-    report = execute_sync(
-        engine,
-        district_id=district_id,
-        rules=rules,
-        source=source,
-        trigger=FALLBACK,
-        observers=told,
-        mode=Mode.APPLY,
-        safeguards=safeguards,
-        holder=holder,
-    )
+    except BaseException:
+        # A run refused before its pull (another holds the lock) leaves the source unread,
+        # and `follow` may have opened a connection: close it here, as a pull would have.
+        close = getattr(source, "close", None)
+        if callable(close):
+            close()
+        raise
+    if why is None:
+        return report
     note = f"{why}: this delta ran as a full sync instead"
     report.reason = f"{note}; {report.reason}" if report.reason else note
     # Kept with the run (its audit entries), for the run page and whoever reads the log later.

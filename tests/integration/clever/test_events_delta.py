@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from tests.integration.clever.conftest import (
     SLUG,
@@ -26,6 +27,7 @@ from tests.integration.clever.conftest import (
     sync,
 )
 
+from rostersync.errors import SyncInProgress
 from rostersync.services import Services
 from rostersync.simulator import DistrictData
 from rostersync.simulator.clever import CleverSimulator
@@ -33,6 +35,7 @@ from rostersync.simulator.clever.model import section_id_for, user_id_for
 from rostersync.simulator.faults import server_error
 from rostersync.store import tables
 from rostersync.store.delta_tables import delta_watermarks
+from rostersync.store.locks import DistrictLock
 from rostersync.sync import events
 from rostersync.sync.change_feed import FALLBACK, RAN_FULL
 from rostersync.sync.pipeline import SyncReport
@@ -331,3 +334,29 @@ def test_an_empty_feed_older_than_clevers_window_runs_a_full_sync(
     assert report.status == "succeeded", report.error
     assert report.reason is not None and "over 30 days ago" in report.reason
     assert portal.runs.get(report.run_id).trigger == FALLBACK
+
+
+def test_a_delta_refused_the_lock_changes_nothing_and_keeps_its_position(
+    portal: Services, clever: CleverSimulator
+) -> None:
+    synced(portal)
+    cid = district_id(clever)
+    served = clever.district(cid)
+    person = next(u for u in served.model.collection("users") if "student" in u["roles"])
+    served.update("users", person["id"], name={**person["name"], "first": "Waiting"})
+    kept = portal.runs.delta_watermark(SLUG)
+    before = snapshot(portal)
+    other = DistrictLock(portal.engine, kept.district_id if kept else "")
+    other.acquire(trigger="manual", mode="apply")
+    try:
+        with pytest.raises(SyncInProgress):
+            delta(portal)
+    finally:
+        other.release()
+    assert snapshot(portal) == before
+    assert portal.runs.delta_watermark(SLUG) == kept
+
+    report = delta(portal)
+
+    assert report.status == "succeeded", report.error
+    assert report.counts["student"]["updated"] == 1

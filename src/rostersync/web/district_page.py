@@ -21,6 +21,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from rostersync.errors import ConfigError
+from rostersync.providers import PROVIDERS
 from rostersync.services import Services
 from rostersync.services.districts import HEALTH_RUNS, DistrictHealth, recipient_list
 from rostersync.store.list_pages import RUNS_KEY
@@ -110,6 +111,7 @@ def create_district_router(service: Services) -> APIRouter:
         district, integration = found
         health: DistrictHealth = service.districts.health(district.id, runs=HEALTH_RUNS)
         runs = [chart_run(r) for r in health.runs]
+        audience = PROVIDERS.audience(integration.source_kind)
         return render(
             templates,
             request,
@@ -125,6 +127,9 @@ def create_district_router(service: Services) -> APIRouter:
             recipients_text="\n".join(health.recipients) if typed is None else typed,
             recipients_error=error,
             message=message,
+            # Where the district's data is kept up to date, in its own words ("in Clever").
+            source="the files it pushes" if audience.files else audience.source,
+            id_label=audience.id_label,
             staff=staff,
         )
 

@@ -217,9 +217,14 @@ def create_upload_router(service: Services) -> APIRouter:
     def import_page(
         request: Request, staff: StaffViewer, district: Any, status: int = 200, **result: Any
     ) -> HTMLResponse:
+        audience = service.districts.audience(district.id)
         context = {
             "district": district,
             "staff": staff,
+            # What the district's roster source is called, and whether it is pushed files.
+            "source": audience.source,
+            "pushed": audience.files,
+            "id_label": audience.id_label,
             "refused": "",
             "report": None,
             "max_rows": service.settings.import_max_rows,

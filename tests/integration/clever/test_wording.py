@@ -177,3 +177,13 @@ def test_accounts_of_a_clever_district_are_said_to_come_from_clever(scene: Scene
     (error,) = [e for e in report.errors if e.column == "role"]
     assert "teachers come from Clever" in error.problem and "SIS/Clever" in error.fix
     assert "ClassLink" not in str(error)
+
+
+def test_the_district_and_import_pages_name_clever(scene: Scene, staff: httpx.Client) -> None:
+    district = staff.get(f"/admin/districts/{SLUG}")
+    assert district.status_code == 200, district.text
+    assert 'placeholder="Name, email, student ID or Clever id"' in district.text
+    imports = staff.get(f"/admin/districts/{SLUG}/import")
+    assert imports.status_code == 200, imports.text
+    said = " ".join(text_of(imports.text).split())
+    assert "For staff Clever does not send" in said and "ClassLink" not in said

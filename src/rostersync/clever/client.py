@@ -66,6 +66,9 @@ _TOKENS_PATH = "/oauth/tokens"
 log = structlog.get_logger(__name__)
 
 
+_READ = httpx.ByteStream(b"")  # the stream of an answer whose body was read (`_get_json`)
+
+
 def _origin(url: str, what: str, env: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -183,7 +186,11 @@ class _Reader(PooledHttp):
                 "the Clever URLs in the vendor's settings",
                 url=path,
             ) from exc
-        return response, response.extensions.pop(_BODY, None)
+        body = response.extensions.pop(_BODY, None)
+        # httpx binds an answer and its stream to each other, a reference cycle; a run pauses the
+        # cyclic collector, so each page's answer would stay in memory to the run's end: cut it.
+        response.stream = _READ
+        return response, body
 
 
 class CleverApp(_Reader):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 from collections.abc import Callable
 from typing import Any
@@ -199,3 +200,27 @@ def test_an_answer_that_is_not_a_clever_list_fails_in_clevers_words(
 def test_a_district_id_is_found_in_any_case_and_without_stray_spaces() -> None:
     with app(Wire(tokens_answer)) as tokens:
         assert tokens.token_for(" D2 ").token == "tok-2"
+
+
+def test_no_answer_outlives_its_page_while_the_cyclic_collector_is_paused() -> None:
+    # A run pauses the cyclic collector; httpx binds an answer and its stream to each other, so
+    # an answer left so would keep its page in memory to the end of the run.
+    def answer(request: httpx.Request) -> httpx.Response:
+        at = int(request.url.params.get("starting_after", "0"))
+        more = f"/v3.1/users?starting_after={at + 2}" if at < 10 else None
+        return page([{"id": str(at + 1)}, {"id": str(at + 2)}], more)
+
+    gc.collect()
+    before = {id(o) for o in gc.get_objects() if isinstance(o, httpx.Response)}
+    gc.disable()
+    try:
+        reader = client(Wire(answer))
+        pages = list(reader.pages("users"))
+        reader.close()
+        alive = [
+            o for o in gc.get_objects() if isinstance(o, httpx.Response) and id(o) not in before
+        ]
+    finally:
+        gc.enable()
+    assert len(pages) == 6
+    assert alive == []

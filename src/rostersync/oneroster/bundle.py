@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import stat
 import zipfile
 from collections.abc import Collection, Iterator
@@ -37,11 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from rostersync.domain.records import Record
+from rostersync.domain.records import Person, Record
 from rostersync.oneroster.bundle_limits import MB, BundleError, BundleLimits
 from rostersync.oneroster.bundle_limits import size as _size
 from rostersync.oneroster.bundle_limits import where as _where
 from rostersync.oneroster.bundle_manifest import MODES, read_manifest
+from rostersync.oneroster.bundle_people import people_11
 from rostersync.oneroster.bundle_rows import CONVERTERS, Roles, users_11
 from rostersync.oneroster.bundle_schema import READ_ORDER, columns_for
 from rostersync.oneroster.bundle_text import Lines
@@ -298,6 +300,11 @@ class Bundle:
                 for row in self._data_rows(name):
                     roles.add(row)
                 continue
+            if name == "users" and roles is None:
+                # 1.1: every value is text, so the records come from the cells directly.
+                for person in self._people_11():
+                    yield name, person
+                continue
             convert = CONVERTERS[name]
             mapper = MAPPERS[name]
             for row in self._data_rows(name):
@@ -328,6 +335,30 @@ class Bundle:
             count += 1
             yield row
         self.stats.rows[name] = count
+
+    def _people_11(self) -> Iterator[Person]:
+        """users.csv of a 1.1 bundle as `Person` records (`bundle_people`)."""
+        spec = columns_for(self.version, "users")
+        extras: list[tuple[int, str]] = []
+        rows = self._rows("users.csv", spec, extras=extras)
+        count = 0
+
+        def counted() -> Iterator[list[str]]:
+            nonlocal count
+            for _line, row in rows:
+                count += 1
+                yield row
+
+        cells = counted()
+        first = next(cells, None)  # the header, and so `extras`, is read with the first row
+        if first is not None:
+            metadata = [
+                (i, col.removeprefix("metadata."))
+                for i, col in extras
+                if col.startswith("metadata.")
+            ]
+            yield from people_11(spec, metadata, itertools.chain((first,), cells))
+        self.stats.rows["users"] = count
 
     def _data_rows(self, name: str) -> Iterator[dict[str, Any]]:
         """The rows of one data file as {column: cell}, plus `metadata` from metadata.* cells."""

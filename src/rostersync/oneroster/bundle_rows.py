@@ -14,7 +14,7 @@ from typing import Any
 
 from rostersync.oneroster.mapping import sourced_id
 
-__all__ = ["CONVERTERS", "Roles", "users_11"]
+__all__ = ["CONVERTERS", "Roles", "user_ids", "users_11"]
 
 _USER_ID = re.compile(r"\{([^{}]*)\}")
 
@@ -73,8 +73,11 @@ def _refs(cell: str) -> list[dict[str, str]]:
     return [{"sourcedId": sourced_id(sid)} for sid in _list(cell)]
 
 
-def _user_ids(cell: str) -> list[dict[str, str]]:
-    # `{LDAP:12},{Fed:23}`; the braces make a comma inside an identifier safe.
+def user_ids(cell: str) -> list[dict[str, str]]:
+    """A `userIds` cell as OneRoster's JSON list of {type, identifier}.
+
+    `{LDAP:12},{Fed:23}`; the braces make a comma inside an identifier safe.
+    """
     items = _USER_ID.findall(cell) if "{" in cell else _list(cell)
     pairs = (item.partition(":") for item in items)
     return [{"type": t.strip(), "identifier": ident.strip()} for t, _sep, ident in pairs]
@@ -146,7 +149,7 @@ def _user(c: dict[str, Any]) -> dict[str, Any]:
         **_common(c),
         "enabledUser": c["enabledUser"],
         "username": c["username"],
-        "userIds": _user_ids(c["userIds"]),
+        "userIds": user_ids(c["userIds"]),
         "givenName": c["givenName"],
         "familyName": c["familyName"],
         "middleName": c["middleName"],

@@ -272,6 +272,10 @@ def to_person(raw: object) -> Person:
     Raises:
         FatalSourceError: `raw` is not a JSON object.
     """
+    if type(raw) is dict and "roles" not in raw:
+        plain = _plain_person(raw)
+        if plain is not None:
+            return plain
     item = _object(raw, "user")
     fallback_role, fallback_orgs = _primary_role(item.get("roles"))
     orgs = _refs(item.get("orgs")) if "orgs" in item else fallback_orgs
@@ -291,6 +295,77 @@ def to_person(raw: object) -> Person:
         user_ids=_user_ids(item.get("userIds")),
         metadata=_metadata(item.get("metadata")),
     )
+
+
+_TEXT = (str, type(None))
+
+
+def _plain_person(item: dict[str, Any]) -> Person | None:
+    """`to_person` of a 1.1 user of the usual shape, read without a type check per value: every
+    text field text or null, `orgs` objects with a text `sourcedId`, `grades` text, `userIds`
+    objects of text, `metadata` text values. None for any other shape (`to_person` reads it)."""
+    get = item.get
+    texts = [get(name) for name in _PERSON_TEXT]
+    if not all(isinstance(value, _TEXT) for value in texts):
+        return None
+    orgs, grades, ids, metadata = get("orgs"), get("grades"), get("userIds"), get("metadata")
+    if orgs is not None and not (
+        type(orgs) is list
+        and all(type(o) is dict and type(o.get("sourcedId")) is str for o in orgs)
+    ):
+        return None
+    if grades is not None and not (type(grades) is list and all(type(g) is str for g in grades)):
+        return None
+    if ids is not None and not (
+        type(ids) is list
+        and all(
+            type(i) is dict
+            and isinstance(i.get("type"), _TEXT)
+            and isinstance(i.get("identifier"), _TEXT)
+            for i in ids
+        )
+    ):
+        return None
+    if metadata is not None and not (
+        type(metadata) is dict and all(type(v) is str for v in metadata.values())
+    ):
+        return None
+    sid, status, stamp, role, username, given, family, middle, identifier, email = (
+        value or "" for value in texts
+    )
+    return Person(
+        sourced_id=sid.strip(),
+        status=record_status(status),
+        date_last_modified=intern(stamp) if stamp else None,
+        role=intern(role),
+        username=username,
+        given_name=given,
+        family_name=family,
+        middle_name=middle,
+        identifier=identifier,
+        email=email,
+        enabled=flag(get("enabledUser"), default=True),
+        org_sourced_ids=tuple(
+            intern(sid) for sid in (o["sourcedId"].strip() for o in orgs or ()) if sid
+        ),
+        grades=tuple(map(intern, grades or ())),
+        user_ids=tuple((i.get("type") or "", i.get("identifier") or "") for i in ids or ()),
+        metadata={str(key): value for key, value in (metadata or {}).items()},
+    )
+
+
+_PERSON_TEXT = (
+    "sourcedId",
+    "status",
+    "dateLastModified",
+    "role",
+    "username",
+    "givenName",
+    "familyName",
+    "middleName",
+    "identifier",
+    "email",
+)
 
 
 def to_enrollment(raw: object) -> Enrollment:

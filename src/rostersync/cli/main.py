@@ -333,12 +333,18 @@ def simulate(
     ] = "classlink",
     redirect_uri: Annotated[
         str, typer.Option(help="With --provider clever: the app's registered redirect URI")
-    ] = "http://127.0.0.1:8000/auth/clever/callback",
+    ] = "http://127.0.0.1:8000/oauth/clever/callback",
 ) -> None:
     """Serve a simulated ClassLink OneRoster server (or Clever) on loopback until Ctrl-C."""
     from rostersync.simulator.faults import parse_fault
     from rostersync.simulator.runner import run_forever
 
+    if write_bundle is not None and provider != "classlink":
+        # A bundle is what a ClassLink district pushes; Clever hands over its roster by API only.
+        raise typer.BadParameter(
+            "a OneRoster bundle is written for --provider classlink only",
+            param_hint="--write-bundle",
+        )
     if write_bundle is not None:
         from rostersync.simulator import bundle_writer
         from rostersync.simulator.stream import StreamingDistrict

@@ -60,7 +60,7 @@ class CleverSimulator(LoopbackServer):
         *,
         client_id: str = "clever-sim-client",
         client_secret: str = "clever-sim-secret",  # noqa: S107 - a loopback stand-in's default
-        redirect_uris: Iterable[str] = ("http://127.0.0.1:8000/auth/clever/callback",),
+        redirect_uris: Iterable[str] = ("http://127.0.0.1:8000/oauth/clever/callback",),
         oidc: bool = True,
         issuer: str | None = None,
         host: str = "127.0.0.1",

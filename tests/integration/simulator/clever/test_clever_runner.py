@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+from pathlib import Path
 
 import httpx
 from typer.testing import CliRunner
@@ -63,3 +64,13 @@ def test_an_unknown_provider_is_refused() -> None:
     result = CliRunner().invoke(app, ["simulate", "--provider", "schoology"])
     assert result.exit_code == 2
     assert "classlink or clever" in result.output
+
+
+def test_a_bundle_is_not_written_for_clever(tmp_path: Path) -> None:
+    out = tmp_path / "bundle.zip"
+    result = CliRunner().invoke(
+        app, ["simulate", "--provider", "clever", "--write-bundle", str(out)]
+    )
+    assert result.exit_code == 2
+    assert "--provider classlink only" in result.output
+    assert not out.exists()

@@ -5,8 +5,10 @@ an enrollment to a class that does not exist, …), onboarded, synced and set li
 are open. Then ClassLink starts serving a second roster version without the 11th and 12th graders,
 and a sync of it is held by the safeguards: a run to review. A data manager and a vendor staff
 account are made with passwords for this run only, and the emails the portal sent (the summary
-and the held sync) are in the outbox folder. Capital City is served by ClassLink but not
-onboarded, for trying the onboarding wizard.
+and the held sync) are in the outbox folder. Shelbyville reads its roster from Clever: it is
+onboarded, synced and set live from the Clever simulator, whose sign-in sends its people back to
+the portal's Clever callback. Capital City is served by ClassLink but not onboarded, for trying
+the onboarding wizard.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ DATA_MANAGER = "data.manager@springfield.example"
 VENDOR = "vendor@demo.example"
 # The grades the second roster version leaves out, as a broken export might.
 DROPPED_GRADES = ("11", "12")
+CLEVER_DISTRICT = "shelbyville"
+# How many of the Clever district's students and teachers the welcome names.
+CLEVER_SAMPLES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +89,23 @@ class Showcase:
             f"{self.outbox.resolve()}",
             "Onboard Capital City with the wizard (Onboard a district), tenant ID 1004, "
             f"OneRoster 1.1 at {url}, key {key}, secret {secret}",
+            *self.clever_sign_in(),
         ]
+
+    def clever_sign_in(self) -> list[str]:
+        """How to sign in as a person of the Clever district, and a few to sign in as."""
+        sandbox = self.sandbox
+        district = next(d for d in sandbox.districts if d.slug == CLEVER_DISTRICT)
+        name = district.display_name.split(" – ")[0]
+        lines = [
+            f"{name} reads its roster from Clever: on the Educator Portal's login page "
+            f"({self.url}/login) choose {name}, then at the simulated Clever add "
+            "&login_as=<Clever user id> to the page's address, e.g.:"
+        ]
+        for role in ("student", "teacher"):
+            for person in sandbox.clever_people(CLEVER_DISTRICT, role)[:CLEVER_SAMPLES]:
+                lines.append(f"  {person.display_name} ({role}): &login_as={person.user_id}")
+        return lines
 
     def stop(self) -> None:
         self.sandbox.stop()
@@ -115,7 +136,8 @@ def start_showcase(settings: Settings, *, students: int, seed: int, port: int = 
 
     Args:
         settings: The portal's settings (see `demo_settings`).
-        students: Springfield's size (at least 50, so the held run trips the safeguards).
+        students: Springfield's size (at least 50, so the held run trips the safeguards);
+            Shelbyville, read from Clever, is half as big.
         seed: The generator's seed.
         port: The portal's port (0: any free one).
 
@@ -131,6 +153,14 @@ def start_showcase(settings: Settings, *, students: int, seed: int, port: int = 
         ),
         data_manager_emails=[DATA_MANAGER],
     )
+    shelbyville = SandboxDistrict(
+        slug=CLEVER_DISTRICT,
+        provider="clever",
+        display_name="Shelbyville SD – Shelbyville, IL",
+        data=generate_district(
+            students=max(students // 2, 20), seed=seed + 2, tenant=CLEVER_DISTRICT
+        ),
+    )
     capital = SandboxDistrict(
         slug="capital",
         tenant_id="1004",
@@ -138,7 +168,7 @@ def start_showcase(settings: Settings, *, students: int, seed: int, port: int = 
         data=generate_district(students=60, seed=seed + 1, tenant="capital"),
         onboarded=False,
     )
-    sandbox = Sandbox(settings, [springfield, capital], port=port).start()
+    sandbox = Sandbox(settings, [springfield, shelbyville, capital], port=port).start()
     try:
         showcase = Showcase(sandbox)
         _add_logins(showcase)

@@ -19,7 +19,6 @@ reports it; only an item that is not a JSON object is an error.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from sys import intern
 from typing import Any, NamedTuple
@@ -35,7 +34,7 @@ from rostersync.domain.records import (
     shared,
 )
 from rostersync.errors import FatalSourceError
-from rostersync.oneroster.mapping import sourced_id
+from rostersync.oneroster.mapping import sourced_id, text
 
 __all__ = [
     "ROLE_ORDER",
@@ -94,16 +93,7 @@ def _object(raw: object, entity: str) -> Mapping[str, Any]:
     return raw
 
 
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+_text = text
 
 
 def _str(raw: Mapping[str, Any], key: str) -> str:

@@ -35,6 +35,7 @@ __all__ = [
     "flag",
     "record_status",
     "sourced_id",
+    "text",
     "to_academic_session",
     "to_class",
     "to_course",
@@ -56,7 +57,9 @@ def _object(raw: object, entity: str) -> Mapping[str, Any]:
     return raw
 
 
-def _text(value: object) -> str:
+def text(value: object) -> str:
+    """A JSON value as the text a record keeps: null → "", booleans as true/false, numbers as
+    written; an object or list as compact, sorted JSON (readable and deterministic)."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -65,8 +68,10 @@ def _text(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    # An object or list where text belongs: keep it readable and deterministic for the report.
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+_text = text
 
 
 def _str(raw: Mapping[str, Any], key: str) -> str:

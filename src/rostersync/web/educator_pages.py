@@ -133,7 +133,13 @@ def create_people_router(service: Services) -> APIRouter:
             if class_id
             else None
         )
-        return page(request, "home_educator.html", home=data, viewer=who, notice=notice)
+        # Where the district's eligibility comes from, named as its source is (ClassLink, Clever).
+        audience = (
+            None if data.can_confirm_eligibility else service.districts.audience(who.district_id)
+        )
+        return page(
+            request, "home_educator.html", home=data, viewer=who, notice=notice, audience=audience
+        )
 
     @router.post("/students/{student_id}/eligibility")
     def confirm(

@@ -52,6 +52,7 @@ from rostersync.web.onboarding_forms import (
     GoLiveForm,
     ScheduleForm,
     SourceForm,
+    answers_words,
     explain_source_failure,
     parse_answers,
     parse_schedule,
@@ -91,7 +92,8 @@ def create_onboarding_router(service: Services) -> APIRouter:
     ) -> HTMLResponse:
         status = 400 if context.get("errors") or context.get("error") else 200
         progress = service.onboarding.progress(district.id) if district is not None else {}
-        pushes = district is not None and source_kind(district) == push.KIND
+        kind = source_kind(district) if district is not None else None
+        pushes = kind == push.KIND
         return templates.TemplateResponse(
             request,
             name,
@@ -104,6 +106,8 @@ def create_onboarding_router(service: Services) -> APIRouter:
                 # Steps a district skips: one that pushes files is never synced on a schedule.
                 "not_needed": {"schedule"} if pushes else set(),
                 "student_id_choices": STUDENT_ID_CHOICES,
+                # The questionnaire's words for the district's source (ClassLink, Clever, files).
+                "words": answers_words(kind),
                 "errors": {},
                 "error": "",
                 "message": "",

@@ -7,16 +7,18 @@ explained here in words a person can act on, never with what the server's networ
 
 # No `from __future__ import annotations`: FastAPI reads the forms' annotations at runtime.
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field
 
+from rostersync.domain.issue_groups import Audience
 from rostersync.domain.rules import DistrictRules, EligibilitySource
 from rostersync.domain.schedule import DAY_NAMES, MAX_INTERVAL_DAYS
 from rostersync.errors import RetriableSourceError, SourceAuthError, SourceError
 from rostersync.oneroster.outbound import OutboundRefused
-from rostersync.providers import PROVIDERS, Provider
+from rostersync.providers import PROVIDERS, Provider, none
 from rostersync.services import SYNC_FREQUENCIES
 
 STUDENT_ID_CHOICES = (
@@ -96,6 +98,60 @@ class GoLiveForm(BaseModel):
     action: Text = "date"
 
 
+@dataclass(frozen=True, slots=True)
+class AnswersWords:
+    """How the questionnaire calls the district's sign-in tenant and its eligibility field: in
+    ClassLink's words, or its own source's (`Provider.source_name`) once it has chosen one."""
+
+    tenant_label: str
+    tenant_hint: str
+    metadata_choice: str  # the eligibility source's "from the roster" choice
+    field_label: str
+    field_hint: str
+
+
+def _pulled_from(source: str) -> AnswersWords:
+    """The words for a district pulled from `source`; only ClassLink's sign in by tenant."""
+    classlink = source == Audience.CLASSLINK.source
+    return AnswersWords(
+        tenant_label="ClassLink tenant ID" + ("" if classlink else " (ClassLink districts only)"),
+        tenant_hint="From ClassLink; students can sign in only once it is set."
+        if classlink
+        else f"Leave it empty: this district's people sign in through {source}.",
+        metadata_choice=f"A {source} metadata field",
+        field_label=f"{source} metadata field for eligibility",
+        field_hint=f"Only if eligibility comes from {source}. Example: eligibility",
+    )
+
+
+# A new district, or one whose source is not chosen yet: it may be either provider's.
+UNKNOWN_SOURCE_WORDS = AnswersWords(
+    tenant_label="ClassLink tenant ID (ClassLink districts only)",
+    tenant_hint=(
+        "From ClassLink; a ClassLink district's students can sign in only once it is set. A "
+        "Clever district leaves it empty."
+    ),
+    metadata_choice="A metadata field of the roster (from ClassLink or Clever)",
+    field_label="Roster metadata field for eligibility",
+    field_hint="Only if eligibility comes with the roster. Example: eligibility",
+)
+FILES_WORDS = AnswersWords(
+    tenant_label="ClassLink tenant ID",
+    tenant_hint="From ClassLink; students can sign in only once it is set.",
+    metadata_choice="A metadata field of the roster files",
+    field_label="Roster files' metadata field for eligibility",
+    field_hint="Only if eligibility comes in the files. Example: eligibility",
+)
+
+
+def answers_words(source_kind: str | None) -> AnswersWords:
+    """The questionnaire's words for a district of this source kind (None: a new district)."""
+    if source_kind is None or source_kind == none.PENDING_KIND:
+        return UNKNOWN_SOURCE_WORDS
+    audience = PROVIDERS.audience(source_kind)
+    return FILES_WORDS if audience.files else _pulled_from(audience.source)
+
+
 def parse_answers(form: AnswersForm, *, creating: bool) -> tuple[dict[str, Any], dict[str, str]]:
     """The questionnaire's answers as `Questionnaire` fields, and a message per bad field.
 
@@ -157,12 +213,12 @@ def parse_answers(form: AnswersForm, *, creating: bool) -> tuple[dict[str, Any],
     field = form.eligibility_field.strip()
     if eligibility not in (EligibilitySource.PORTAL, EligibilitySource.METADATA):
         errors["eligibility_source"] = (
-            "Choose where eligibility comes from: a ClassLink metadata field, or set later in "
-            "the portal."
+            "Choose where eligibility comes from: a field of the roster, or set later in the "
+            "portal."
         )
     elif eligibility == EligibilitySource.METADATA and not field:
         errors["eligibility_field"] = (
-            "Enter the ClassLink metadata field that holds eligibility, e.g. eligibility."
+            "Enter the roster's metadata field that holds eligibility, e.g. eligibility."
         )
     answers["eligibility_source"] = eligibility or EligibilitySource.PORTAL.value
     answers["eligibility_field"] = field if eligibility == EligibilitySource.METADATA else None

@@ -29,20 +29,17 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-from joserfc import jwt
-from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import KeySet
-from joserfc.jws import extract_compact
 
 from rostersync.errors import ConfigError
-from rostersync.signin.oidc import ALGORITHMS, LEEWAY_SECONDS, SignInRefused
+from rostersync.signin.id_tokens import SigningKeys, plain_subject, verify
+from rostersync.signin.oidc import SignInRefused
 
 CLEVER_ISSUER = "https://clever.com"  # the `iss` of Clever's id_tokens (and its OAuth URL)
 AUTHORIZE_PATH = "/oauth/authorize"
 TOKEN_PATH = "/oauth/tokens"  # noqa: S105 (a path, not a secret)
 ME_PATH = "/v3.0/me"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
-_MAX_ID = 255
 
 
 def clever_failure(reason: str, *, subject: str | None = None) -> SignInRefused:
@@ -73,13 +70,6 @@ def _authority(url: str) -> str:
             f"http(s) URLs with a host, not {url!r}"
         )
     return url.rstrip("/")
-
-
-def _plain_id(value: object) -> str | None:
-    """A Clever id as we store it, or None when it is not one (empty, too long, not ASCII)."""
-    if isinstance(value, str) and 0 < len(value) <= _MAX_ID and value.isascii():
-        return value
-    return None
 
 
 class CleverRelyingParty:
@@ -126,10 +116,14 @@ class CleverRelyingParty:
         self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
         self._lock = threading.Lock()
         self._metadata: dict[str, Any] | None = None
-        self._keys: KeySet | None = None
-        self._last_refetch = float("-inf")
-        #: How many times the JWKS was fetched, for tests.
-        self.jwks_fetches = 0
+        self._keys = SigningKeys(
+            self._fetch_keys, clock=clock, refetch_interval=jwks_refetch_interval
+        )
+
+    @property
+    def jwks_fetches(self) -> int:
+        """How many times the JWKS was fetched, for tests."""
+        return self._keys.fetches
 
     def __repr__(self) -> str:
         return f"CleverRelyingParty(oauth_url={self.oauth_url!r}, client_id={self.client_id!r})"
@@ -166,8 +160,8 @@ class CleverRelyingParty:
         id_token = token.get("id_token")
         if isinstance(id_token, str) and id_token:
             claims = self.verify_id_token(id_token, nonce=nonce, login_started_at=login_started_at)
-            user_id = _plain_id(claims.get("multi_role_user_id") or claims["sub"])
-            district = _plain_id(claims.get("district"))
+            user_id = plain_subject(claims.get("multi_role_user_id") or claims["sub"])
+            district = plain_subject(claims.get("district"))
             if user_id is None or district is None:
                 raise clever_failure("id_token_without_district", subject=claims["sub"])
             return CleverUser(user_id=user_id, district=district, via="id_token")
@@ -219,7 +213,7 @@ class CleverRelyingParty:
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or body.get("type") != "user":
             raise clever_failure("me_not_a_user")
-        user_id, district = _plain_id(data.get("id")), _plain_id(data.get("district"))
+        user_id, district = plain_subject(data.get("id")), plain_subject(data.get("district"))
         if user_id is None or district is None:
             raise clever_failure("me_without_district")
         return CleverUser(user_id=user_id, district=district, via="me")
@@ -252,80 +246,25 @@ class CleverRelyingParty:
         return checked
 
     def _fetch_keys(self) -> KeySet:
-        try:
-            response = self._http.get(self.metadata()["jwks_uri"])
-            response.raise_for_status()
-            keys = KeySet.import_key_set(response.json())
-        except (httpx.HTTPError, ValueError, JoseError):
-            raise clever_failure("jwks_unreachable") from None
-        with self._lock:
-            self._keys = keys
-            self.jwks_fetches += 1
-        return keys
-
-    def _keys_for(self, kid: str | None) -> KeySet:
-        """The cached JWKS, refetched once when it lacks `kid` and the rate limit allows."""
-        with self._lock:
-            keys = self._keys
-        if keys is None:
-            return self._fetch_keys()
-        if kid is None or any(key.kid == kid for key in keys):
-            return keys
-        now = self.clock()
-        with self._lock:
-            if now - self._last_refetch < self.jwks_refetch_interval:
-                return keys
-            self._last_refetch = now
-        return self._fetch_keys()
+        response = self._http.get(self.metadata()["jwks_uri"])
+        response.raise_for_status()
+        return KeySet.import_key_set(response.json())
 
     def verify_id_token(
         self, id_token: str, *, nonce: str, login_started_at: float
     ) -> dict[str, Any]:
-        """Verify the id_token's signature and claims (OIDC Core §3.1.3.7, RFC 8725).
+        """Verify the id_token's signature and claims (`signin.id_tokens.verify`) against the
+        issuer Clever's discovery document names.
 
         Raises:
             SignInRefused: The token fails any check; `reason` names which.
         """
-        try:
-            header = extract_compact(id_token.encode()).headers()
-        except (JoseError, ValueError):
-            raise clever_failure("id_token_malformed") from None
-        if header.get("alg") not in ALGORITHMS:
-            raise clever_failure("id_token_algorithm")
-        kid = header.get("kid")
-        issuer = self.metadata()["issuer"]
-        try:
-            decoded = jwt.decode(
-                id_token, self._keys_for(kid if isinstance(kid, str) else None), ALGORITHMS
-            )
-        except JoseError:
-            raise clever_failure("id_token_signature") from None
-        claims = decoded.claims
-        named = _plain_id(claims.get("sub"))
-        registry = jwt.JWTClaimsRegistry(
-            now=int(self.clock()),
-            leeway=LEEWAY_SECONDS,
-            iss={"essential": True, "value": issuer},
-            sub={"essential": True},
-            aud={"essential": True, "value": self.client_id},
-            exp={"essential": True},
-            iat={"essential": True},
-            nonce={"essential": True, "value": nonce},
+        return verify(
+            id_token,
+            self._keys,
+            issuer=self.metadata()["issuer"],
+            client_id=self.client_id,
+            nonce=nonce,
+            login_started_at=login_started_at,
+            refuse=clever_failure,
         )
-        try:
-            registry.validate(claims)
-        except ExpiredTokenError:
-            raise clever_failure("id_token_expired", subject=named) from None
-        except JoseError as exc:
-            claim = str(getattr(exc, "claim", "") or exc.error).split(",")[0]
-            raise clever_failure(f"id_token_claim_{claim}", subject=named) from None
-        audiences = [claims["aud"]] if isinstance(claims["aud"], str) else claims["aud"]
-        if audiences != [self.client_id]:
-            raise clever_failure("id_token_claim_aud", subject=named)
-        if "azp" in claims and claims["azp"] != self.client_id:
-            raise clever_failure("id_token_claim_azp", subject=named)
-        if claims["iat"] < login_started_at - LEEWAY_SECONDS:
-            raise clever_failure("id_token_claim_iat_stale", subject=named)
-        if named is None:
-            raise clever_failure("id_token_claim_sub")
-        return claims

@@ -24,16 +24,14 @@ from typing import Any
 import httpx
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from joserfc import jwt
-from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import KeySet
-from joserfc.jws import extract_compact
 
 from rostersync.errors import ConfigError, RosterSyncError
 from rostersync.refusals import new_reference
+from rostersync.signin.id_tokens import ALGORITHMS as ALGORITHMS
+from rostersync.signin.id_tokens import LEEWAY_SECONDS as LEEWAY_SECONDS
+from rostersync.signin.id_tokens import SigningKeys, verify
 
-ALGORITHMS = ["RS256"]  # ClassLink signs with RS256 only; the allow-list is ours, not the token's
-LEEWAY_SECONDS = 60
 SCOPE = "openid profile email"
 
 
@@ -137,12 +135,15 @@ class RelyingParty:
         self.jwks_refetch_interval = jwks_refetch_interval
         self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
         self._lock = threading.Lock()
-        self._fetch_lock = threading.Lock()
         self._metadata: dict[str, Any] | None = None
-        self._keys: KeySet | None = None
-        self._last_refetch = float("-inf")
-        #: How many times the JWKS was fetched (start-up included), for tests and load reports.
-        self.jwks_fetches = 0
+        self._keys = SigningKeys(
+            self._fetch_keys, clock=clock, refetch_interval=jwks_refetch_interval
+        )
+
+    @property
+    def jwks_fetches(self) -> int:
+        """How many times the JWKS was fetched (start-up included), for tests and load reports."""
+        return self._keys.fetches
 
     def __repr__(self) -> str:
         return f"RelyingParty(issuer={self.issuer!r}, client_id={self.client_id!r})"
@@ -187,34 +188,7 @@ class RelyingParty:
         response = self._http.get(self.metadata()["jwks_uri"])
         response.raise_for_status()
         # joserfc skips keys of a type it does not know (RFC 7517 §5) instead of failing.
-        keys = KeySet.import_key_set(response.json())
-        with self._lock:
-            self._keys = keys
-            self.jwks_fetches += 1
-        return keys
-
-    def _keys_for(self, kid: str | None) -> KeySet:
-        """The cached JWKS, refetched once when it lacks `kid` and the rate limit allows."""
-        with self._lock:
-            keys = self._keys
-        if keys is not None and (kid is None or any(key.kid == kid for key in keys)):
-            return keys
-        # One fetch at a time: concurrent sign-ins that meet the same new kid (or an empty cache)
-        # wait for the fetch in flight and use its keys, rather than each fetching, or being
-        # refused by the rate limit while the first fetch is still on its way.
-        with self._fetch_lock:
-            with self._lock:
-                keys = self._keys
-            if keys is None:
-                return self._fetch_keys()
-            if kid is None or any(key.kid == kid for key in keys):
-                return keys
-            now = self.clock()
-            with self._lock:
-                if now - self._last_refetch < self.jwks_refetch_interval:
-                    return keys
-                self._last_refetch = now
-            return self._fetch_keys()
+        return KeySet.import_key_set(response.json())
 
     # The flow ----------------------------------------------------------------------------------
     def authorization_url(self, *, state: str, nonce: str, code_verifier: str) -> str:
@@ -288,59 +262,21 @@ class RelyingParty:
     def verify_id_token(
         self, id_token: str, *, nonce: str, login_started_at: float
     ) -> dict[str, Any]:
-        """Verify the id_token's signature and claims (OIDC Core §3.1.3.7, RFC 8725).
+        """Verify the id_token's signature and claims (`signin.id_tokens.verify`; ClassLink's
+        exp is 24 h out, so freshness comes from iat against the login's start).
 
         Raises:
             SignInRefused: The token fails any check; `reason` names which.
         """
-        try:
-            header = extract_compact(id_token.encode()).headers()
-        except (JoseError, ValueError):
-            raise protocol_failure("id_token_malformed") from None
-        if header.get("alg") not in ALGORITHMS:
-            raise protocol_failure("id_token_algorithm")
-        kid = header.get("kid")
-        try:
-            keys = self._keys_for(kid if isinstance(kid, str) else None)
-            decoded = jwt.decode(id_token, keys, algorithms=ALGORITHMS)
-        except httpx.HTTPError:
-            raise protocol_failure("jwks_unreachable") from None
-        except JoseError:
-            raise protocol_failure("id_token_signature") from None
-        claims = decoded.claims
-        # Signed by ClassLink from here on: a refusal may name the subject (hashed in the log).
-        named = claims.get("sub") if isinstance(claims.get("sub"), str) else None
-        now = self.clock()
-        registry = jwt.JWTClaimsRegistry(
-            now=int(now),
-            leeway=LEEWAY_SECONDS,
-            iss={"essential": True, "value": self.issuer},
-            sub={"essential": True},
-            aud={"essential": True, "value": self.client_id},
-            exp={"essential": True},
-            iat={"essential": True},
-            nonce={"essential": True, "value": nonce},
+        return verify(
+            id_token,
+            self._keys,
+            issuer=self.issuer,
+            client_id=self.client_id,
+            nonce=nonce,
+            login_started_at=login_started_at,
+            refuse=protocol_failure,
         )
-        try:
-            registry.validate(claims)
-        except ExpiredTokenError:
-            raise protocol_failure("id_token_expired", subject=named) from None
-        except JoseError as exc:
-            claim = str(getattr(exc, "claim", "") or exc.error).split(",")[0]
-            raise protocol_failure(f"id_token_claim_{claim}", subject=named) from None
-        # joserfc accepts an `aud` list that merely contains us; trust no other audience.
-        audiences = [claims["aud"]] if isinstance(claims["aud"], str) else claims["aud"]
-        if audiences != [self.client_id]:
-            raise protocol_failure("id_token_claim_aud", subject=named)
-        if "azp" in claims and claims["azp"] != self.client_id:
-            raise protocol_failure("id_token_claim_azp", subject=named)
-        # ClassLink's exp is 24 h out, so freshness comes from iat against the login's start.
-        if claims["iat"] < login_started_at - LEEWAY_SECONDS:
-            raise protocol_failure("id_token_claim_iat_stale", subject=named)
-        sub = claims["sub"]
-        if not (isinstance(sub, str) and 0 < len(sub) <= 255 and sub.isascii()):
-            raise protocol_failure("id_token_claim_sub")
-        return claims
 
     def _user(self, claims: dict[str, Any], access_token: str) -> ClassLinkUser:
         tenant = claims.get("classLink_tenant_id")

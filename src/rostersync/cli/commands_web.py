@@ -73,7 +73,7 @@ def portal_app() -> FastAPI:
 def serve_sign_in_sandbox(
     *, students: int = 300, seed: int = 7, port: int = 8000, data_dir: Path = Path("var/demo-web")
 ) -> None:
-    """Leave the portal and both ClassLink simulators running so a newcomer can look around.
+    """Leave the portal and the simulators (ClassLink's and Clever's) running for a newcomer.
 
     Serves the demo district with its planted bad records open as issues, a held sync to review
     and a data manager to sign in as (`rostersync.demo.showcase`), prints where to go and the

@@ -409,7 +409,8 @@ def demo(
     ] = False,
     port: Annotated[int, typer.Option(help="Portal port for --serve")] = 8000,
 ) -> None:
-    """Roster a simulated district end to end, then sync it again to show nothing changes."""
+    """Roster two simulated districts (one from ClassLink, one from Clever) end to end, then sync
+    them again to show nothing changes."""
     from rostersync.cli.demo import run_demo
 
     code = run_demo(students=students, seed=seed)

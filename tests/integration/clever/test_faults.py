@@ -32,8 +32,9 @@ from rostersync.simulator.clever import CleverSimulator
         f.server_error(502, times=2, collection="sections"),
         f.truncated_json(times=1, collection="users"),
         f.cut_mid_body(times=1, collection="schools"),
+        f.expired_token(times=1, collection="users"),
     ],
-    ids=["429 burst", "5xx", "truncated page", "cut page"],
+    ids=["429 burst", "5xx", "truncated page", "cut page", "token refused once"],
 )
 def test_a_passing_fault_is_retried_to_the_same_portal_as_a_clean_pull(
     make_clever_portal: PortalMaker, clever: CleverSimulator, fault: f.Fault
@@ -50,6 +51,24 @@ def test_a_passing_fault_is_retried_to_the_same_portal_as_a_clean_pull(
     assert report.status == "succeeded", report.error
     assert plan.fired[fault.kind] == fault.times
     assert report.retries >= fault.times
+    assert portal_view(faulty) == portal_view(clean)
+
+
+def test_an_answer_slower_than_the_timeout_is_asked_again_to_the_same_portal(
+    make_clever_portal: PortalMaker, clever: CleverSimulator
+) -> None:
+    clean = make_clever_portal()
+    onboard(clean, district_id(clever))
+    assert sync(clean).status == "succeeded"
+
+    faulty = make_clever_portal(http_timeout_seconds=0.3)
+    onboard(faulty, district_id(clever))
+    plan = clever.set_faults(district_id(clever), f.slow(1.0, times=1, collection="users"))
+    report = sync(faulty)
+
+    assert report.status == "succeeded", report.error
+    assert plan.fired["slow"] == 1
+    assert report.retries >= 1
     assert portal_view(faulty) == portal_view(clean)
 
 

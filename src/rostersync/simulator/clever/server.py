@@ -149,7 +149,14 @@ class CleverSimulator(LoopbackServer):
             return served.token
 
     def set_faults(self, district_id: str, *faults: Fault) -> FaultPlan:
-        """Make a district's API misbehave from its next request on, replacing earlier faults."""
+        """Make a district's API misbehave from its next request on, replacing earlier faults.
+
+        Raises:
+            ValueError: A fault Clever cannot show: a wrong total (Clever's lists carry none).
+        """
+        for fault in faults:
+            if fault.kind == "wrong-total":
+                raise ValueError("Clever's lists carry no total count: there is none to get wrong")
         served = self.district(district_id)
         served.faults = FaultPlan(list(faults))
         return served.faults

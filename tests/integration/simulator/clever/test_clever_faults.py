@@ -19,6 +19,7 @@ from rostersync.simulator.faults import (
     slow,
     throttle,
     truncated_json,
+    wrong_total,
 )
 
 from .conftest import Api
@@ -104,3 +105,10 @@ def test_a_change_mid_pull_serves_the_new_roster_and_records_events(
     assert after == before - 1
     types = {e["data"]["type"] for e in api.get("/v3.1/events").json()["data"]}
     assert "users.deleted" in types
+
+
+def test_a_wrong_total_is_refused_since_clever_sends_no_totals(
+    clever: CleverSimulator, district_id: str
+) -> None:
+    with pytest.raises(ValueError, match="no total count"):
+        clever.set_faults(district_id, wrong_total(5))

@@ -33,6 +33,8 @@ class ServedDistrict:
         self._model = translate(data, district_id)
         self.events = EventLog(clock)
         self.faults = FaultPlan()
+        # Served as real districts' data differs from the translation (`quirks`).
+        self.quirks = False
         self.revoked = False
         self.token = ""
         self.token_id = ""

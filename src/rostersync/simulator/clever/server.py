@@ -26,6 +26,7 @@ from rostersync.simulator.clever.district import ServedDistrict
 from rostersync.simulator.clever.events import EventGone
 from rostersync.simulator.clever.http import CleverHTTPServer, Reply, json_reply, message
 from rostersync.simulator.clever.model import KINDS, Record, district_id_for
+from rostersync.simulator.clever.quirks import quirky
 from rostersync.simulator.clever.sso import CleverSso, Identity
 from rostersync.simulator.district import DistrictData
 from rostersync.simulator.faults import Fault, FaultPlan
@@ -161,6 +162,12 @@ class CleverSimulator(LoopbackServer):
         served.faults = FaultPlan(list(faults))
         return served.faults
 
+    def set_quirks(self, district_id: str, on: bool = True) -> None:
+        """Serve a district the way real districts' Clever data differs from the tidy translation
+        (`simulator.clever.quirks`): missing fields, a primary teacher not in `teachers`, fields a
+        client does not know."""
+        self.district(district_id).quirks = on
+
     def expire_events(self, district_id: str) -> int:
         """Forget the district's events so far (Clever's window passed); returns how many."""
         return self.district(district_id).events.expire()
@@ -285,8 +292,12 @@ class CleverSimulator(LoopbackServer):
             record = model.find(resource, segments[1])
             if record is None:
                 return message(404, f"no {resource[:-1]} with id {segments[1]}")
+            if served.quirks:
+                record = quirky(resource, record)
             return data_api.single(record["id"], record, uri_prefix=prefix)
         records = model.collection(resource)
+        if served.quirks:
+            records = [quirky(resource, r) for r in records]
         role = query.get("role")
         if resource == "users" and role:
             if role not in ("contact", "district_admin", "staff", "student", "teacher"):

@@ -316,7 +316,9 @@ def simulate(
             "expired-token. Repeatable"
         ),
     ] = None,
-    quirks: Annotated[bool, typer.Option(help="Answer the way ClassLink's servers do")] = False,
+    quirks: Annotated[
+        bool, typer.Option(help="Answer the way ClassLink's servers (or real Clever data) do")
+    ] = False,
     write_bundle: Annotated[
         str | None,
         typer.Option(
@@ -368,8 +370,6 @@ def simulate(
     if provider == "clever":
         from rostersync.simulator.clever.runner import run_forever as run_clever
 
-        if quirks:
-            raise typer.BadParameter("the Clever simulator has no quirks", param_hint="--quirks")
         run_clever(
             host="127.0.0.1",
             port=port,
@@ -381,6 +381,7 @@ def simulate(
             client_secret=secret,
             redirect_uri=redirect_uri,
             faults=faults,
+            quirks=quirks,
         )
         return
     run_forever(

@@ -28,6 +28,7 @@ def run_forever(
     stop: threading.Event | None = None,
     out: TextIO | None = None,
     faults: Sequence[Fault] = (),
+    quirks: bool = False,
 ) -> None:
     """Generate a district, serve it as a Clever district connected to one app, block until Ctrl-C.
 
@@ -47,6 +48,7 @@ def run_forever(
         stop: Return when this event is set (for embedding and tests).
         out: Where to print; stdout by default.
         faults: Misbehaviour for the district's API (`rostersync.simulator.faults`).
+        quirks: Serve the district the way real ones differ (`simulator.clever.quirks`).
     """
     stream = out if out is not None else sys.stdout
     data = generate_district(students=students, seed=seed, bad_records=bad_records, tenant=tenant)
@@ -61,6 +63,7 @@ def run_forever(
         district_id = server.add_district(data)
         if faults:
             server.set_faults(district_id, *faults)
+        server.set_quirks(district_id, quirks)
         shown = client_secret if client_secret == DEMO_SECRET else "(the --secret you gave)"
         print(f"Clever base URL: {server.url}", file=stream)
         print(f"Client id: {client_id}", file=stream)

@@ -34,7 +34,7 @@ from rostersync.domain.records import (
     shared,
 )
 from rostersync.errors import FatalSourceError
-from rostersync.oneroster.mapping import sourced_id, text
+from rostersync.oneroster.mapping import flat_metadata, sourced_id, text
 
 __all__ = [
     "ROLE_ORDER",
@@ -122,21 +122,6 @@ def grade(value: object) -> str:
     if text.isdigit():
         return f"{int(text):02d}"
     return _GRADES.get(text.lower().replace(" ", ""), text)
-
-
-def _metadata(ext: object) -> dict[str, str]:
-    # A role's extension fields, one level flattened as OneRoster metadata is: a district's
-    # `ext.eligibility` is the metadata field `eligibility` it names at onboarding.
-    if not isinstance(ext, Mapping):
-        return {}
-    flat: dict[str, str] = {}
-    for key, item in ext.items():
-        if isinstance(item, Mapping):
-            for inner_key, inner in item.items():
-                flat[f"{key}.{inner_key}"] = _text(inner)
-        else:
-            flat[str(key)] = _text(item)
-    return flat
 
 
 def to_district(raw: object) -> Org:
@@ -356,5 +341,6 @@ def to_person(raw: object) -> Person:
         org_sourced_ids=_schools(roles, _id(item.get("district"))),
         grades=(intern(student_grade),) if student_grade else (),
         user_ids=user_ids,
-        metadata=_metadata(held.get("ext")),
+        # A role's `ext` as OneRoster metadata: `ext.eligibility` is the district's `eligibility`.
+        metadata=flat_metadata(held.get("ext")),
     )

@@ -33,6 +33,7 @@ from rostersync.errors import FatalSourceError
 __all__ = [
     "MAPPERS",
     "flag",
+    "flat_metadata",
     "record_status",
     "sourced_id",
     "text",
@@ -159,7 +160,9 @@ def _user_ids(value: object) -> tuple[tuple[str, str], ...]:
     )
 
 
-def _metadata(value: object) -> dict[str, str]:
+def flat_metadata(value: object) -> dict[str, str]:
+    """Extension fields (OneRoster `metadata`, Clever `ext`) as text, one level flattened: a
+    district names `classlink.eligibility` or `eligibility` as its field at onboarding."""
     if not isinstance(value, Mapping):
         return {}
     flat: dict[str, str] = {}
@@ -298,7 +301,7 @@ def to_person(raw: object) -> Person:
         org_sourced_ids=tuple(map(intern, orgs)),
         grades=tuple(map(intern, _strings(item.get("grades")))),
         user_ids=_user_ids(item.get("userIds")),
-        metadata=_metadata(item.get("metadata")),
+        metadata=flat_metadata(item.get("metadata")),
     )
 
 

@@ -38,14 +38,6 @@ log = structlog.get_logger(__name__)
 # How long Clever keeps events ("the last 30 days", Clever's Events API documentation).
 RETENTION = timedelta(days=30)
 
-# The event collections that feed each of rostersync's collections (as `source._FEEDS`).
-FEEDS: dict[str, tuple[str, ...]] = {
-    "orgs": ("districts", "schools"),
-    "academicSessions": ("terms",),
-    "courses": ("courses",),
-    "classes": ("sections",),
-    "users": ("users",),
-}
 _SEAT_FIELDS = ("students", "teachers", "teacher")
 
 
@@ -102,7 +94,9 @@ class EventChanges:
         self.events = 0
         self.ignored = 0
         self._client = client
-        self._last: dict[str, dict[str, _Last]] = {feed: {} for f in FEEDS.values() for feed in f}
+        self._last: dict[str, dict[str, _Last]] = {
+            feed: {} for f in mapping.FEEDS.values() for feed in f
+        }
 
     def read(self) -> None:
         """Read every event after the cursor, keeping each record's last; the cursor moves to
@@ -160,8 +154,8 @@ class EventChanges:
         if collection == "enrollments":
             yield from self._enrollments()
             return
-        for feed in FEEDS[collection]:
-            mapper = _MAPPERS[feed]
+        for feed in mapping.FEEDS[collection]:
+            mapper = mapping.MAPPERS[feed]
             for last in self._last[feed].values():
                 record = mapper(last.obj)
                 yield replace(record, status=TO_BE_DELETED) if last.change == "deleted" else record
@@ -181,13 +175,3 @@ def _seats(section: dict[str, Any]) -> dict[str, mapping.SectionSeat]:
 
 def _seat_id(seat: mapping.SectionSeat) -> str:
     return f"{seat.section}:{seat.user}:{seat.role}"
-
-
-_MAPPERS: dict[str, Any] = {
-    "districts": mapping.to_district,
-    "schools": mapping.to_school,
-    "terms": mapping.to_term,
-    "courses": mapping.to_course,
-    "sections": mapping.to_section,
-    "users": mapping.to_person,
-}

@@ -19,7 +19,7 @@ reports it; only an item that is not a JSON object is an error.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from sys import intern
 from typing import Any, NamedTuple
 
@@ -30,6 +30,7 @@ from rostersync.domain.records import (
     Enrollment,
     Org,
     Person,
+    Record,
     SchoolClass,
     shared,
 )
@@ -37,6 +38,8 @@ from rostersync.errors import FatalSourceError
 from rostersync.oneroster.mapping import flat_metadata, sourced_id, text
 
 __all__ = [
+    "FEEDS",
+    "MAPPERS",
     "ROLE_ORDER",
     "SectionSeat",
     "grade",
@@ -344,3 +347,23 @@ def to_person(raw: object) -> Person:
         # A role's `ext` as OneRoster metadata: `ext.eligibility` is the district's `eligibility`.
         metadata=flat_metadata(held.get("ext")),
     )
+
+
+# The Clever collections that feed each of rostersync's collections, in dependency order
+# (enrollments come from the sections' seats), and the mapper of each.
+FEEDS: dict[str, tuple[str, ...]] = {
+    "orgs": ("districts", "schools"),
+    "academicSessions": ("terms",),
+    "courses": ("courses",),
+    "classes": ("sections",),
+    "users": ("users",),
+    "enrollments": (),
+}
+MAPPERS: dict[str, Callable[[object], Record]] = {
+    "districts": to_district,
+    "schools": to_school,
+    "terms": to_term,
+    "courses": to_course,
+    "sections": to_section,
+    "users": to_person,
+}

@@ -27,7 +27,7 @@ request (`providers.clever`), so building a source sends nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,24 +43,6 @@ from rostersync.sync.sources import COLLECTIONS, Progress, PullStats
 log = structlog.get_logger(__name__)
 
 __all__ = ["CleverSource"]
-
-# The Clever collections that feed each of rostersync's collections, in dependency order.
-_FEEDS: dict[str, tuple[str, ...]] = {
-    "orgs": ("districts", "schools"),
-    "academicSessions": ("terms",),
-    "courses": ("courses",),
-    "classes": ("sections",),
-    "users": ("users",),
-    "enrollments": (),  # from the sections' seats
-}
-_MAPPERS: dict[str, Callable[[object], Record]] = {
-    "districts": mapping.to_district,
-    "schools": mapping.to_school,
-    "terms": mapping.to_term,
-    "courses": mapping.to_course,
-    "sections": mapping.to_section,
-    "users": mapping.to_person,
-}
 
 
 class CleverSource:
@@ -183,8 +165,8 @@ class CleverSource:
         self, collection: str, progress: Progress | None
     ) -> Iterator[tuple[dict[str, Any], Record]]:
         received = 0
-        for feed in _FEEDS[collection]:
-            mapper = _MAPPERS[feed]
+        for feed in mapping.FEEDS[collection]:
+            mapper = mapping.MAPPERS[feed]
             for page in self._client.pages(feed):
                 for raw in page:
                     yield raw, mapper(raw)

@@ -74,7 +74,13 @@ class Services:
         self.privacy = Privacy(self.context)
         self.records = Records(self.context)
         self.signin = Portal(self.context.engine, settings)
-        self.clever_signin = CleverSignIn(self.context.engine, settings, self.context.box)
+        # One sweep schedule for both sign-ins' logins, whichever `signin` is current.
+        self.clever_signin = CleverSignIn(
+            self.context.engine,
+            settings,
+            self.context.box,
+            sweep_due=lambda: self.signin.sweep_due(),
+        )
 
     @cached_property
     def staff(self) -> StaffAuth:

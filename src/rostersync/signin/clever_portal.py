@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -33,7 +33,6 @@ from rostersync.signin.paths import safe_next_path
 from rostersync.signin.portal import (
     CODE_MEMORY,
     LOGIN_LIFETIME,
-    SWEEP_EVERY,
     Restart,
     SignedIn,
     claim_code_once,
@@ -70,6 +69,9 @@ class CleverSignIn:
         settings: The Clever app's settings, the portal's address and the sessions' lifetime.
         box: Opens the districts' sealed keys (their Clever district ids).
         relying_party: Use this relying party instead of one built from `settings` (tests).
+        sweep_due: Whether expired login states are due a sweep: the ClassLink sign-in's
+            schedule (`Portal.sweep_due`), since both sign-ins keep their logins in the same
+            tables; without it, Clever's logins leave the sweeping to ClassLink's.
     """
 
     def __init__(
@@ -78,13 +80,15 @@ class CleverSignIn:
         settings: Settings,
         box: SecretBox,
         relying_party: CleverRelyingParty | None = None,
+        *,
+        sweep_due: Callable[[], bool] | None = None,
     ) -> None:
         self.engine = engine
         self._writer = for_writing(engine)
         self.settings = settings
         self._box = box
         self._rp = relying_party
-        self._next_sweep = float("-inf")  # time.monotonic() of the next sweep
+        self._sweep_due = sweep_due or (lambda: False)
 
     @property
     def relying_party(self) -> CleverRelyingParty:
@@ -124,14 +128,6 @@ class CleverSignIn:
         with self.engine.connect() as conn:
             found = clever_store.districts_of_kind(conn, CLEVER_KIND)
         return any(d.id == district_id for d in found)
-
-    def _sweep_due(self) -> bool:
-        """True at most once per `SWEEP_EVERY` in this process, as for ClassLink logins."""
-        clock = time.monotonic()
-        if clock < self._next_sweep:
-            return False
-        self._next_sweep = clock + SWEEP_EVERY.total_seconds()
-        return True
 
     # Signing in --------------------------------------------------------------------------------
     def begin_sign_in(self, *, district_id: str | None, binding: str, next_path: str = "/") -> str:

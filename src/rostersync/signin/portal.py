@@ -250,9 +250,9 @@ class Portal:
         with self.engine.connect() as conn:
             return store.live_districts(conn)
 
-    def _sweep_due(self) -> bool:
+    def sweep_due(self) -> bool:
         """True at most once per `SWEEP_EVERY` in this process (two threads racing both sweep:
-        harmless)."""
+        harmless). Clever's logins ask this schedule too: the same tables are swept once."""
         clock = time.monotonic()
         if clock < self._next_sweep:
             return False
@@ -281,7 +281,7 @@ class Portal:
                 district = store.sign_in_district(conn, district_id)
                 if district is None or district.status != "live":
                     raise refused_district(district.id if district else None)
-            if self._sweep_due():
+            if self.sweep_due():
                 store.forget_stale(conn, now=now, keep_codes=CODE_MEMORY)
             store.save_login_state(
                 conn,

@@ -14,30 +14,18 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select
 
 from rostersync.config import Settings
 from rostersync.providers import clever as clever_provider
 from rostersync.services import Questionnaire, Services
 from rostersync.simulator import DistrictData, generate_district
 from rostersync.simulator.clever import CleverSimulator
-from rostersync.store import tables
 from rostersync.sync.pipeline import SyncReport
 
 SLUG = "springfield"
 APP_ID, APP_SECRET = "rostersync-app", "clever-app-secret-7Kp"
 STUDENTS = 60
 PAGE_SIZE = 25  # several pages per collection
-
-ROSTER_TABLES = (
-    tables.orgs,
-    tables.academic_sessions,
-    tables.courses,
-    tables.classes,
-    tables.educators,
-    tables.students,
-    tables.enrollments,
-)
 
 
 @pytest.fixture(scope="session")
@@ -136,29 +124,3 @@ def portal(make_clever_portal: PortalMaker, clever: CleverSimulator) -> Services
 def sync(portal: Services) -> SyncReport:
     """A sync as the service runs it: the source built from the stored integration."""
     return portal.runs.sync(SLUG)
-
-
-Snapshot = dict[str, dict[str, tuple[str, bool]]]
-
-
-def snapshot(portal: Services) -> Snapshot:
-    """What the portal holds, by sourcedId: content hash and whether active."""
-    with portal.engine.connect() as conn:
-        return {
-            table.name: {
-                row.sourced_id: (row.content_hash, row.active)
-                for row in conn.execute(
-                    select(table.c.sourced_id, table.c.content_hash, table.c.active)
-                )
-            }
-            for table in ROSTER_TABLES
-        }
-
-
-def row_counts(portal: Services) -> dict[str, int]:
-    """Rows per roster table, plus audit rows and issues: what any write would change."""
-    with portal.engine.connect() as conn:
-        return {
-            table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in (*ROSTER_TABLES, tables.audit_log, tables.validation_issues)
-        }

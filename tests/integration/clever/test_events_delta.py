@@ -18,14 +18,13 @@ import pytest
 from sqlalchemy import select, update
 from tests.integration.clever.conftest import (
     SLUG,
-    Snapshot,
     district_id,
     make_portal,
     onboard,
     settings_for,
-    snapshot,
     sync,
 )
+from tests.integration.portal_state import Snapshot, snapshot
 
 from rostersync.errors import SyncInProgress
 from rostersync.services import Services

@@ -14,10 +14,10 @@ from tests.integration.clever.conftest import (
     make_portal,
     onboard,
     settings_for,
-    snapshot,
     sync,
 )
 from tests.integration.clever.portal_view import portal_view
+from tests.integration.portal_state import snapshot
 
 from rostersync.services import Services
 from rostersync.simulator import DistrictData

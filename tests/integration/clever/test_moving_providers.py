@@ -16,15 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from tests.integration import springfield
-from tests.integration.clever.conftest import (
-    SLUG,
-    district_id,
-    make_portal,
-    onboard,
-    settings_for,
-    snapshot,
-)
+from tests.integration.clever.conftest import SLUG, district_id, make_portal, onboard, settings_for
 from tests.integration.clever.portal_view import portal_view
+from tests.integration.portal_state import snapshot
 
 from rostersync.domain.questionnaire import DEFAULT_SOURCE_KIND
 from rostersync.domain.records import EntityKind

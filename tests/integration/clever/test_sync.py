@@ -7,16 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tests.integration.clever.conftest import (
-    SLUG,
-    PortalMaker,
-    district_id,
-    onboard,
-    row_counts,
-    snapshot,
-    sync,
-)
+from tests.integration.clever.conftest import SLUG, PortalMaker, district_id, onboard, sync
 from tests.integration.clever.portal_view import portal_view
+from tests.integration.portal_state import row_counts, snapshot
 
 from rostersync.errors import ConfigError, FullSyncRequired, SourceAuthError
 from rostersync.services import Services

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
+from tests.integration.portal_state import ROSTER_TABLES, Snapshot, snapshot
 
 from rostersync.config import Settings
 from rostersync.services import Questionnaire, Services
@@ -27,33 +28,6 @@ from rostersync.sync.sources import OneRosterRestSource
 TENANT, KEY, SECRET = "springfield", "fault-key", "fault-secret-4Qx"
 PAGE_SIZE = 40
 TIMEOUT = 0.5  # seconds; a `slow` fault of 1 s outlives it, one of 0.2 s does not
-
-ROSTER_TABLES = (
-    tables.orgs,
-    tables.academic_sessions,
-    tables.courses,
-    tables.classes,
-    tables.educators,
-    tables.students,
-    tables.enrollments,
-)
-
-# Per table: sourcedId → (content hash, active). Portal ids differ between databases; these don't.
-Snapshot = dict[str, dict[str, tuple[str, bool]]]
-
-
-def snapshot(portal: Services) -> Snapshot:
-    """What the portal holds, by sourcedId and content hash."""
-    with portal.engine.connect() as conn:
-        return {
-            table.name: {
-                row.sourced_id: (row.content_hash, row.active)
-                for row in conn.execute(
-                    select(table.c.sourced_id, table.c.content_hash, table.c.active)
-                )
-            }
-            for table in ROSTER_TABLES
-        }
 
 
 def row_counts(portal: Services) -> dict[str, int]:

@@ -16,9 +16,9 @@ from tests.integration.faults.conftest import (
     make_portal,
     onboard,
     row_counts,
-    snapshot,
     sync,
 )
+from tests.integration.portal_state import snapshot
 
 from rostersync.services import Services
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant, mutations

@@ -7,7 +7,8 @@ import math
 import time
 
 import pytest
-from tests.integration.faults.conftest import PAGE_SIZE, TENANT, CleanSync, snapshot, sync
+from tests.integration.faults.conftest import PAGE_SIZE, TENANT, CleanSync, sync
+from tests.integration.portal_state import snapshot
 
 from rostersync.services import Services
 from rostersync.simulator import DistrictData, SimulatorServer, mutations

@@ -8,15 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.integration.faults.conftest import (
-    KEY,
-    SECRET,
-    TENANT,
-    make_portal,
-    onboard,
-    snapshot,
-    sync,
-)
+from tests.integration.faults.conftest import KEY, SECRET, TENANT, make_portal, onboard, sync
+from tests.integration.portal_state import snapshot
 
 from rostersync.services import Services
 from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district

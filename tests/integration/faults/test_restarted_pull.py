@@ -9,16 +9,8 @@ inactive, as a fault-free sync of the smaller district leaves everyone else.
 from __future__ import annotations
 
 import pytest
-from tests.integration.faults.conftest import (
-    KEY,
-    PAGE_SIZE,
-    SECRET,
-    TENANT,
-    CleanSync,
-    Snapshot,
-    snapshot,
-    sync,
-)
+from tests.integration.faults.conftest import KEY, PAGE_SIZE, SECRET, TENANT, CleanSync, sync
+from tests.integration.portal_state import Snapshot, snapshot
 
 from rostersync.oneroster.auth import OAuth1Auth
 from rostersync.oneroster.client import OneRosterClient

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     bundle_max_members: int = Field(default=50, ge=2)
     bundle_max_line_chars: int = Field(default=1024 * 1024, ge=1024)
     pushed_bundle_retention_days: int = Field(default=30, ge=1)
+    # A bundle's classes and users rows the portal holds unchanged are known so from their hash,
+    # not read into records (decision 0046). False reads every row, as a check.
+    skip_unchanged_rows: bool = True
     # Signing in with ClassLink (OpenID Connect); see docs/decisions/0008-sign-in.md.
     classlink_issuer: str = "https://launchpad.classlink.com"
     classlink_client_id: str = ""

@@ -115,7 +115,11 @@ def match_accounts(
 
     for kind in PEOPLE:
         records = [r for r in valid.get(kind, []) if r.status == ACTIVE]
-        present = {r.sourced_id for r in records} | held.get(kind, set())
+        present = (
+            {r.sourced_id for r in records}
+            | held.get(kind, set())
+            | roster.unchanged.get(kind, set())
+        )
         found, conflicts = _match_kind(
             kind, records, stored.get(kind, {}), accounts.get(kind, ()), present
         )
@@ -146,7 +150,13 @@ def match_accounts(
         valid[EntityKind.ENROLLMENT] = keep
 
     return MatchResult(
-        roster=ValidatedRoster(valid=valid, held=held, issues=issues, skipped=dict(skipped)),
+        roster=ValidatedRoster(
+            valid=valid,
+            held=held,
+            issues=issues,
+            skipped=dict(skipped),
+            unchanged=roster.unchanged,
+        ),
         stored=new_stored,
         matches=matches,
         blocked=frozenset(blocked),

@@ -102,6 +102,7 @@ def plan_entity(
     *,
     complete: bool,
     held: Collection[str] = frozenset(),
+    unchanged: Collection[str] = frozenset(),
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
 ) -> EntityPlan:
     """Diff one kind of valid source record against what the portal holds.
@@ -114,12 +115,14 @@ def plan_entity(
             means "left the district" only then; a partial or delta pull never deactivates anyone.
         held: sourcedIds present in the source that failed validation: never deactivated for
             being absent from `records`, never changed.
+        unchanged: sourcedIds whose rows were known unchanged without being mapped
+            (`domain.unchanged_rows`): active records the portal holds as they are.
         new_id: Makes portal ids for new records (injectable for deterministic tests).
 
     Returns:
         The entity plan. Records marked `tobedeleted` are deactivated, never created.
     """
-    plan = EntityPlan(kind=kind, held=len(held))
+    plan = EntityPlan(kind=kind, held=len(held), unchanged=len(unchanged))
     seen: set[str] = set()
     for record in records:
         sid = record.sourced_id
@@ -149,6 +152,7 @@ def plan_entity(
             if (
                 sid not in seen
                 and sid not in held
+                and sid not in unchanged
                 and existing.active
                 and not existing.manually_rostered
             ):
@@ -192,6 +196,7 @@ def plan_sync(
             stored.get(kind, {}),
             complete=kind in complete_kinds,
             held=roster.held[kind],
+            unchanged=roster.unchanged.get(kind, frozenset()),
             new_id=new_id,
         )
         for kind in EntityKind

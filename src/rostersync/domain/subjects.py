@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from rostersync.domain.issues import IssueSubject, ValidationIssue
 from rostersync.domain.records import (
@@ -30,6 +31,7 @@ from rostersync.domain.records import (
 
 __all__ = [
     "EnrollmentNamer",
+    "PortalNames",
     "class_subject",
     "enrollment_subject",
     "name_issues",
@@ -119,24 +121,37 @@ def enrollment_subject(
     )
 
 
+class PortalNames(Protocol):
+    """People and classes as the portal holds them, for those a pull knew unchanged from their
+    rows without reading them (`domain.unchanged_rows`)."""
+
+    def person(self, sourced_id: str) -> IssueSubject | None: ...
+
+    def school_class(self, sourced_id: str) -> IssueSubject | None: ...
+
+
 class EnrollmentNamer:
     """Names an enrollment from its pull's people and classes, for an enrollment with an issue.
 
     Enrollments are judged one at a time, also streamed, long after the people were read; the
-    people are indexed by sourcedId the first time an enrollment needs one, never before.
+    people are indexed by sourcedId the first time an enrollment needs one, never before. A
+    person or class the pull knew unchanged without reading it is named as the portal holds it
+    (`portal`).
     """
 
-    __slots__ = ("_accounts", "_classes", "_index", "_schools")
+    __slots__ = ("_accounts", "_classes", "_index", "_portal", "_schools")
 
     def __init__(
         self,
         accounts: Sequence[Student | Educator],
         classes: Mapping[str, SchoolClass],
         schools: Mapping[str, str],
+        portal: PortalNames | None = None,
     ) -> None:
         self._accounts = accounts
         self._classes = classes
         self._schools = schools
+        self._portal = portal
         self._index: dict[str, Student | Educator] | None = None
 
     def person(self, sourced_id: str) -> IssueSubject | None:
@@ -144,15 +159,19 @@ class EnrollmentNamer:
         if self._index is None:
             self._index = {a.sourced_id: a for a in self._accounts}
         account = self._index.get(sourced_id)
-        return None if account is None else person_subject(account, self._schools)
+        if account is None:
+            return None if self._portal is None else self._portal.person(sourced_id)
+        return person_subject(account, self._schools)
 
     def __call__(self, enrollment: Enrollment) -> IssueSubject:
         klass = self._classes.get(enrollment.class_sourced_id)
-        return enrollment_subject(
-            enrollment,
-            self.person(enrollment.user_sourced_id),
-            None if klass is None else class_subject(klass, self._schools),
-        )
+        if klass is not None:
+            where: IssueSubject | None = class_subject(klass, self._schools)
+        elif self._portal is not None:
+            where = self._portal.school_class(enrollment.class_sourced_id)
+        else:
+            where = None
+        return enrollment_subject(enrollment, self.person(enrollment.user_sourced_id), where)
 
 
 def _other_subject(

@@ -46,7 +46,8 @@ from rostersync.domain.references import POINTS_AT_DELETED as POINTS_AT_DELETED
 from rostersync.domain.references import WAITING as WAITING
 from rostersync.domain.references import issue as _issue
 from rostersync.domain.rules import DistrictRules
-from rostersync.domain.subjects import EnrollmentNamer, name_issues, school_names
+from rostersync.domain.subjects import EnrollmentNamer, PortalNames, name_issues, school_names
+from rostersync.domain.unchanged_rows import UnchangedRow
 from rostersync.domain.unprovided import course_reference
 from rostersync.domain.validate_enrollments import ENROLLMENT_ROLES as ENROLLMENT_ROLES
 from rostersync.domain.validate_enrollments import EnrollmentContext as EnrollmentContext
@@ -82,9 +83,17 @@ class SourceRoster:
     people_seen: set[str] = field(default_factory=set)
     people_stamps: set[str] = field(default_factory=set)
     people_skipped: dict[str, int] = field(default_factory=dict)
+    # Rows known unchanged (`domain.unchanged_rows`): their sourcedIds per kind, and their
+    # distinct dateLastModified stamps. They stand for the portal's records as they are.
+    unchanged: dict[EntityKind, set[str]] = field(default_factory=dict)
+    unchanged_stamps: set[str] = field(default_factory=set)
 
-    def add(self, record: Record) -> None:
+    def add(self, record: Record | UnchangedRow) -> None:
         """Collect one record; a repeated or missing sourcedId becomes an issue, not a crash."""
+        if type(record) is UnchangedRow:
+            self._add_unchanged(record)
+            return
+        assert not isinstance(record, UnchangedRow)
         # Looked up by exact class first: this runs once per record of the pull (millions).
         found = _BUCKETS.get(type(record))
         if found is None:
@@ -98,7 +107,12 @@ class SourceRoster:
         if not sid:
             self.issues.append(missing_sourced_id_issue(entity))
             return
-        if sid in bucket:
+        if sid in bucket or (
+            # A class row known unchanged came first (a user's is in `people_seen`).
+            self.unchanged
+            and attribute == "classes"
+            and sid in self.unchanged.get(EntityKind.CLASS, ())
+        ):
             self.issues.append(duplicate_issue(entity, sid))
             return
         if projected and self.rules is not None and isinstance(record, Person):
@@ -108,6 +122,23 @@ class SourceRoster:
             admit_person(record, self.rules, self.accounts, self.issues, self.people_skipped)
             return
         getattr(self, attribute)[sid] = record
+
+    def _add_unchanged(self, row: UnchangedRow) -> None:
+        sid, kind = row.sourced_id, row.kind
+        if kind is EntityKind.CLASS:
+            if sid in self.classes or sid in self.unchanged.get(kind, ()):
+                self.issues.append(duplicate_issue("class", sid))
+                return
+        else:
+            if self.rules is None:
+                raise TypeError("an unchanged user row needs a roster given the rules")
+            if sid in self.people_seen:
+                self.issues.append(duplicate_issue("user", sid))
+                return
+            self.people_seen.add(sid)
+        self.unchanged.setdefault(kind, set()).add(sid)
+        if row.date_last_modified:
+            self.unchanged_stamps.add(row.date_last_modified)
 
 
 def missing_sourced_id_issue(entity: str) -> ValidationIssue:
@@ -158,6 +189,8 @@ class ValidatedRoster:
     # Records waiting, per record they wait for (`references.waiting_key`): `skipped` says how
     # many wait, this says for what. Planning counts them among the run's `skipped`.
     waiting: dict[str, int] = field(default_factory=dict)
+    # Rows known unchanged, per kind (`SourceRoster.unchanged`): valid, and planned unchanged.
+    unchanged: dict[EntityKind, set[str]] = field(default_factory=dict)
 
 
 def validate_roster(
@@ -166,6 +199,7 @@ def validate_roster(
     *,
     known: Mapping[EntityKind, Set[str]] | None = None,
     unprovided: Set[EntityKind] = frozenset(),
+    portal_names: PortalNames | None = None,
 ) -> ValidatedRoster:
     """Validate a whole pull against the district's rules.
 
@@ -177,12 +211,15 @@ def validate_roster(
             A known record this pull marks removed or holds does not count. None for a full pull.
         unprovided: Kinds the source did not provide (a bundle's files marked absent): a class
             whose course is not in the pull is then added with a warning (`domain.unprovided`).
+        portal_names: Names an enrollment's person or class the pull knew unchanged without
+            reading it (`roster.unchanged`), for the enrollment's issues.
 
     Returns:
         Valid records per kind (in dependency order), the sourcedIds held back per kind, every
         issue found, and counts of records skipped on purpose (family members, waiting records).
     """
     issues = list(roster.issues)
+    unchanged = roster.unchanged
     skipped: dict[str, int] = defaultdict(int)
     # Per record waited for (`references.waiting_key`), and how people know each held record.
     waiting: dict[str, int] = defaultdict(int)
@@ -196,6 +233,7 @@ def validate_roster(
         # Active valid records of this pull, plus (delta) what the portal holds that this pull
         # neither removed nor held.
         ok = {r.sourced_id for r in valid[kind] if r.status == ACTIVE}
+        ok |= unchanged.get(kind, set())
         if known:
             ok |= set(known.get(kind, ())) - deleted(kind) - held[kind]
         return ok
@@ -463,6 +501,8 @@ def validate_roster(
     people_held = held[EntityKind.STUDENT] | held[EntityKind.EDUCATOR]
     people_deleted = deleted(EntityKind.STUDENT) | deleted(EntityKind.EDUCATOR)
     del email_owners, student_id_owners
+    people_known |= unchanged.get(EntityKind.STUDENT, set())
+    people_known |= unchanged.get(EntityKind.EDUCATOR, set())
     if known:
         people_known |= (
             resolvable(EntityKind.STUDENT) | resolvable(EntityKind.EDUCATOR)
@@ -478,7 +518,7 @@ def validate_roster(
         people_deleted=people_deleted,
         class_names=names[EntityKind.CLASS],
         people_names=names[EntityKind.STUDENT] | names[EntityKind.EDUCATOR],
-        namer=EnrollmentNamer(accounts, roster.classes, schools),
+        namer=EnrollmentNamer(accounts, roster.classes, schools, portal_names),
     )
     for enrollment in roster.enrollments.values():
         verdict, found = judge_enrollment(enrollment, context)
@@ -513,4 +553,5 @@ def validate_roster(
         skipped=dict(skipped),
         enrollments=context,
         waiting=dict(waiting),
+        unchanged=unchanged,
     )

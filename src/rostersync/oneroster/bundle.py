@@ -36,9 +36,10 @@ import zipfile
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
 from rostersync.domain.records import Person, Record
+from rostersync.domain.unchanged_rows import KnownRows, UnchangedRow
 from rostersync.oneroster.bundle_limits import MB, BundleError, BundleLimits
 from rostersync.oneroster.bundle_limits import size as _size
 from rostersync.oneroster.bundle_limits import where as _where
@@ -267,8 +268,12 @@ class Bundle:
         return info.file_size if info is not None else 0
 
     def records(
-        self, *, only: Collection[str] | None = None, skip: Collection[str] = ()
-    ) -> Iterator[tuple[str, Record]]:
+        self,
+        *,
+        only: Collection[str] | None = None,
+        skip: Collection[str] = (),
+        known: KnownRows | None = None,
+    ) -> Iterator[tuple[str, Record | UnchangedRow]]:
         """Yield (collection, record) for every row of every present rostering file.
 
         Collections come in dependency order (orgs, academicSessions, courses, classes, users,
@@ -277,6 +282,8 @@ class Bundle:
         Args:
             only: Read just these data files (as `enrollments`), when given.
             skip: Data files not to read (another process reads them).
+            known: Rows the portal holds: a bulk file's row found there unchanged is yielded
+                as an `UnchangedRow`, not mapped (`domain.unchanged_rows`).
 
         Raises:
             BundleError: A file is refused: header, encoding, a ragged row, a size limit.
@@ -300,20 +307,30 @@ class Bundle:
                 for row in self._data_rows(name):
                     roles.add(row)
                 continue
+            # Only a full snapshot's rows stand for the portal's records, and a 1.2 user is
+            # made from roles.csv too.
+            sifted = (
+                known
+                if self.modes.get(name) == "bulk" and not (name == "users" and roles is not None)
+                else None
+            )
             if name == "users" and roles is None:
                 # 1.1: every value is text, so the records come from the cells directly.
-                for person in self._people_11():
+                for person in self._people_11(sifted):
                     yield name, person
                 continue
             convert = CONVERTERS[name]
             mapper = MAPPERS[name]
-            for row in self._data_rows(name):
-                raw = convert(row)
+            for read in self._data_rows(name, sifted):
+                if isinstance(read, UnchangedRow):
+                    yield name, read
+                    continue
+                raw = convert(read)
                 if name == "users":
                     if roles is not None:
                         raw["roles"] = roles.of(raw["sourcedId"])
                     else:
-                        raw.update(users_11(row))
+                        raw.update(users_11(read))
                 yield name, mapper(raw)
 
     def cells(self, name: str) -> Iterator[list[str]]:
@@ -336,8 +353,9 @@ class Bundle:
             yield row
         self.stats.rows[name] = count
 
-    def _people_11(self) -> Iterator[Person]:
-        """users.csv of a 1.1 bundle as `Person` records (`bundle_people`)."""
+    def _people_11(self, known: KnownRows | None = None) -> Iterator[Person | UnchangedRow]:
+        """users.csv of a 1.1 bundle as `Person` records (`bundle_people`), or as
+        `UnchangedRow`s where `known` holds them."""
         spec = columns_for(self.version, "users")
         extras: list[tuple[int, str]] = []
         rows = self._rows("users.csv", spec, extras=extras)
@@ -357,17 +375,32 @@ class Bundle:
                 for i, col in extras
                 if col.startswith("metadata.")
             ]
-            yield from people_11(spec, metadata, itertools.chain((first,), cells))
+            sift = (
+                None
+                if known is None
+                else known.sifter("users", self.version, (*spec, *(n for _i, n in extras)))
+            )
+            yield from people_11(spec, metadata, itertools.chain((first,), cells), sift)
         self.stats.rows["users"] = count
 
-    def _data_rows(self, name: str) -> Iterator[dict[str, Any]]:
-        """The rows of one data file as {column: cell}, plus `metadata` from metadata.* cells."""
+    @overload
+    def _data_rows(self, name: str) -> Iterator[dict[str, Any]]: ...
+    @overload
+    def _data_rows(
+        self, name: str, known: KnownRows | None
+    ) -> Iterator[dict[str, Any] | UnchangedRow]: ...
+    def _data_rows(
+        self, name: str, known: KnownRows | None = None
+    ) -> Iterator[dict[str, Any] | UnchangedRow]:
+        """The rows of one data file as {column: cell}, plus `metadata` from metadata.* cells;
+        an `UnchangedRow` instead for a row `known` holds unchanged."""
         filename = f"{name}.csv"
         spec = columns_for(self.version, name)
         width = len(spec)
         count = 0
         header_extras: list[tuple[int, str]] = []
         metadata: list[tuple[int, str]] | None = None
+        sift = None
         for _line, row in self._rows(filename, spec, extras=header_extras):
             if metadata is None:
                 # `_rows` has read the header by the time it yields the first row.
@@ -376,6 +409,13 @@ class Bundle:
                     for i, col in header_extras
                     if col.startswith("metadata.")
                 ]
+                if known is not None:
+                    columns = (*spec, *(n for _i, n in header_extras))
+                    sift = known.sifter(name, self.version, columns)
+            if sift is not None and (unchanged := sift(row)) is not None:
+                count += 1
+                yield unchanged
+                continue
             cells: dict[str, Any] = dict(zip(spec, row[:width], strict=True))
             meta = {key: row[i] for i, key in metadata if row[i] != ""}
             if meta:

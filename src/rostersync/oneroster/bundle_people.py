@@ -13,10 +13,11 @@ generated rows. (1.2 users are joined with roles.csv and still go the general wa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from sys import intern
 
 from rostersync.domain.records import Person
+from rostersync.domain.unchanged_rows import UnchangedRow
 from rostersync.oneroster.bundle_rows import user_ids
 from rostersync.oneroster.mapping import flag, record_status
 
@@ -32,10 +33,14 @@ def _items(cell: str) -> tuple[str, ...]:
 
 
 def people_11(
-    spec: Sequence[str], metadata: Iterable[tuple[int, str]], rows: Iterator[list[str]]
-) -> Iterator[Person]:
+    spec: Sequence[str],
+    metadata: Iterable[tuple[int, str]],
+    rows: Iterator[list[str]],
+    sift: Callable[[list[str]], UnchangedRow | None] | None = None,
+) -> Iterator[Person | UnchangedRow]:
     """Each users.csv row (`spec` its 1.1 columns, `metadata` the (index, key) of its
-    `metadata.*` columns) as the `Person` the general reader would make of it."""
+    `metadata.*` columns) as the `Person` the general reader would make of it; as what `sift`
+    makes of it instead, when that is not None (`domain.unchanged_rows`)."""
     at = {column: i for i, column in enumerate(spec)}
     sid, status, modified, enabled = (
         at[c] for c in ("sourcedId", "status", "dateLastModified", "enabledUser")
@@ -45,6 +50,9 @@ def people_11(
     identifier, email, grades = (at[c] for c in ("identifier", "email", "grades"))
     extra = tuple(metadata)
     for row in rows:
+        if sift is not None and (unchanged := sift(row)) is not None:
+            yield unchanged
+            continue
         stamp = row[modified]
         yield Person(
             sourced_id=row[sid].strip(),

@@ -514,4 +514,5 @@ class Runs:
             safeguards=settings.safeguards,
             approval=approval,
             holder=this_process(),
+            skip_unchanged=self._context.settings.skip_unchanged_rows,
         )

@@ -11,16 +11,17 @@ a test counts them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from rostersync.domain.eligibility import Eligibility, EligibilityChange
-from rostersync.domain.plan import EntityPlan, SyncPlan
+from rostersync.domain.plan import EntityPlan, PlannedWrite, SyncPlan
 from rostersync.domain.records import (
     AcademicSession,
     Course,
@@ -58,6 +59,7 @@ def apply_plan(
     actor: str,
     now: datetime,
     streamed: Mapping[EntityKind, Iterable[EntityPlan]] | None = None,
+    row_hashes: Mapping[EntityKind, RowHashes] | None = None,
 ) -> None:
     """Write everything a plan intends, with one audit row per changed record.
 
@@ -70,12 +72,15 @@ def apply_plan(
         now: The timestamp written as created/updated/deactivated/changed time (timezone-aware).
         streamed: For each kind in `plan.streamed`, its writes as a series of small entity
             plans, written one after another as they come (so they never all exist at once).
+        row_hashes: For the kinds whose rows may be known unchanged (`domain.unchanged_rows`),
+            the hashes of the rows this run read: stored with each record written, and with
+            each record planned unchanged whose row hash was not stored yet.
 
     Raises:
         RosterSyncError: An enrollment names a class or person the portal does not hold. The
             plan and the portal disagree; nothing is written once the caller rolls back.
     """
-    writer = _Writer(conn, district_id=district_id, plan=plan, now=now)
+    writer = _Writer(conn, district_id=district_id, plan=plan, now=now, row_hashes=row_hashes)
     writer.audit_as(run_id=run_id, actor=actor)
     for kind in EntityKind:  # EntityKind is declared in dependency order
         if kind in plan.streamed:
@@ -85,6 +90,8 @@ def apply_plan(
         entity_plan = plan.entities.get(kind)
         if entity_plan is not None and entity_plan.change_count:
             writer.write_kind(entity_plan)
+        if entity_plan is not None:
+            writer.write_row_hashes(entity_plan)
     writer.write_eligibility(plan.eligibility, actor=actor)
     writer.flush_audit()
 
@@ -97,8 +104,17 @@ class _Writer:
     to rows / WRITE_CHUNK.
     """
 
-    def __init__(self, conn: Connection, *, district_id: str, plan: SyncPlan, now: datetime):
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        district_id: str,
+        plan: SyncPlan,
+        now: datetime,
+        row_hashes: Mapping[EntityKind, RowHashes] | None = None,
+    ):
         self.conn = conn
+        self.row_hashes = row_hashes or {}
         self.district_id = district_id
         self.now = now
         self.refs = _References(conn, district_id, plan)
@@ -142,6 +158,7 @@ class _Writer:
                     "active": True,
                     "created_at": self.now,
                     "updated_at": self.now,
+                    **self._row_hash(kind, w),
                     **self._columns(w.record),
                     # Given here, not left to the column's default: the rows stay bulk-loadable.
                     **_search_key(w.record),
@@ -169,6 +186,7 @@ class _Writer:
                     # Not a value of the record (so never audited as changed): its search key.
                     **_search_key(w.record),
                     "content_hash": w.content_hash,
+                    **self._row_hash(kind, w),
                     # The same statement restores: an update of an active row changes nothing.
                     "active": True,
                     "deactivated_at": None,
@@ -220,6 +238,53 @@ class _Writer:
                     .values(gone)
                 )
             self._audit("deactivate", kind, ids)
+
+    def _row_hash(self, kind: EntityKind, write: PlannedWrite) -> Row:
+        hashes = self.row_hashes.get(kind)
+        if hashes is None:
+            return {}
+        digest = hashes.of(write.record.sourced_id)
+        return {"row_hash": digest, "row_hash_of": write.content_hash if digest else None}
+
+    def write_row_hashes(self, plan: EntityPlan) -> None:
+        """Store the row hash of each record planned unchanged from a row read this run, where
+        the portal does not hold it yet (a first resync, a row whose ignored cells changed);
+        forget it where the record has an issue or is held now, so its row is read again.
+        Nothing else of the record changes."""
+        hashes = self.row_hashes.get(plan.kind)
+        if hashes is None:
+            return
+        table = ROSTER_TABLES[plan.kind]
+        written = {w.record.sourced_id for w in (*plan.creates, *plan.updates, *plan.restores)}
+        params = [
+            {"b_id": portal_id, "b_hash": hashes.of(sid)}
+            for sid, portal_id in plan.ids.items()
+            if sid not in written and sid in hashes.read
+        ]
+        if params:
+            self.conn.execute(
+                update(table)
+                .where(
+                    table.c.id == bindparam("b_id"),
+                    table.c.district_id == self.district_id,
+                    or_(
+                        table.c.row_hash.is_distinct_from(bindparam("b_hash")),
+                        table.c.row_hash_of.is_distinct_from(table.c.content_hash),
+                    ),
+                )
+                .values(row_hash=bindparam("b_hash"), row_hash_of=table.c.content_hash),
+                params,
+            )
+        for chunk in _chunks(sorted(hashes.held)):
+            self.conn.execute(
+                update(table)
+                .where(
+                    table.c.district_id == self.district_id,
+                    table.c.sourced_id.in_(chunk),
+                    table.c.row_hash.is_not(None),
+                )
+                .values(row_hash=None, row_hash_of=None)
+            )
 
     def write_eligibility(self, changes: Sequence[EligibilityChange], *, actor: str) -> None:
         # A first sync of a big district sets every student's eligibility: a million rows and
@@ -386,6 +451,22 @@ class _Writer:
                 "end_date": record.end_date,
             }
         raise TypeError(f"no table for {type(record).__name__} records")
+
+
+@dataclass(frozen=True, slots=True)
+class RowHashes:
+    """The hashes of one kind's rows read this run (`KnownRows.hashes_for`); the sourcedIds
+    with an issue this run, whose row hash is never stored; and those held this run, whose
+    stored row hash is forgotten (each such row must be read again next time)."""
+
+    read: Mapping[str, str]
+    flagged: Collection[str]
+    held: Collection[str] = ()
+
+    def of(self, sourced_id: str) -> str | None:
+        if sourced_id in self.flagged:
+            return None
+        return self.read.get(sourced_id)
 
 
 def _search_key(record: Record) -> Row:

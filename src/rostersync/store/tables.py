@@ -187,6 +187,17 @@ courses = _roster_table(
     Column("grades", JSON, nullable=False),
 )
 
+
+def _row_hash_columns() -> list[Any]:
+    """The hash of the source row a record was last written from, and the content hash it was
+    written with: while that is still the record's, an identical row is known unchanged without
+    being read into a record (`domain.unchanged_rows`, migration 0019)."""
+    return [
+        Column("row_hash", String(16), nullable=True),
+        Column("row_hash_of", String(32), nullable=True),
+    ]
+
+
 classes = _roster_table(
     "classes",
     Column("title", String(255), nullable=False),
@@ -198,6 +209,7 @@ classes = _roster_table(
     Column("school_id", String(ID), ForeignKey("orgs.id"), nullable=True),
     Column("term_sourced_ids", JSON, nullable=False),
     Column("grades", JSON, nullable=False),
+    *_row_hash_columns(),
     Index(None, "school_id"),
 )
 
@@ -215,6 +227,7 @@ def _person_columns() -> list[Any]:
         Column("manually_rostered", Boolean, nullable=False, server_default=false()),
         # The folded full name search matches (`store.sort_keys`, migration 0016).
         Column("name_key", Text, nullable=False, server_default="", default=person_name_default),
+        *_row_hash_columns(),
     ]
 
 

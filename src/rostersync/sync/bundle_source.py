@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rostersync.config import Settings
 from rostersync.domain.records import EntityKind, Record
+from rostersync.domain.unchanged_rows import KnownRows, UnchangedRow
 from rostersync.oneroster.bundle import Bundle, BundleError, BundleLimits, BundleStats
 from rostersync.store.bundle_vault import Unsealed
 from rostersync.sync.enrollment_reader import ASIDE_BYTES, EnrollmentReader
@@ -63,6 +64,8 @@ class BundleSource:
         self.bundle_stats = BundleStats()
         self.version: str | None = None
         self._modes: dict[str, str] = {}
+        # Rows the portal holds, offered by the run (`offer_known`).
+        self._known: KnownRows | None = None
 
     @property
     def _display_name(self) -> str | None:
@@ -78,7 +81,25 @@ class BundleSource:
         if isinstance(self._source, Unsealed):
             self._source.close()
 
-    def records(self, progress: Progress | None = None) -> Iterator[Record]:
+    def offer_known(self, known: KnownRows) -> None:
+        """Yield a classes.csv or users.csv row that `known` holds unchanged as an
+        `UnchangedRow` instead of its record (`domain.unchanged_rows`); call before `records`."""
+        self._known = known
+
+    @property
+    def unchanged_rows(self) -> dict[str, int]:
+        """Per file, the rows of the last read known unchanged from their hash."""
+        return dict(self._known.unchanged) if self._known is not None else {}
+
+    def rewind(self) -> None:
+        """Forget a read (its counts, its helper, any rows offered as known), to read again."""
+        self.stats = PullStats()
+        self.bundle_stats = BundleStats()
+        self.enrollments_aside = False
+        self._spool = None
+        self._known = None
+
+    def records(self, progress: Progress | None = None) -> Iterator[Record | UnchangedRow]:
         """Yield every record of the bundle, collection by collection in dependency order.
 
         Raises:
@@ -92,7 +113,7 @@ class BundleSource:
             current: str | None = None
             spool = self._spool
             skip = ("enrollments",) if self.enrollments_aside or spool is not None else ()
-            for collection, record in bundle.records(skip=skip):
+            for collection, record in bundle.records(skip=skip, known=self._known):
                 if collection != current:
                     if current is not None:
                         self._finish(current, counts[current], progress)

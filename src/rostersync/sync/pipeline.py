@@ -30,6 +30,7 @@ from rostersync.domain.plan import PlanDigest, SyncPlan, plan_sync
 from rostersync.domain.records import Enrollment, EntityKind, Record, StoredRecord
 from rostersync.domain.rules import DistrictRules
 from rostersync.domain.safeguards import Safeguards, empty_pull_warnings, held_reasons
+from rostersync.domain.unchanged_rows import KnownRows
 from rostersync.domain.validate import SourceRoster, ValidatedRoster, validate_roster
 from rostersync.errors import RunNotPending, SourceChanged, SourceError, SyncInProgress
 from rostersync.store import apply as store_apply
@@ -40,7 +41,8 @@ from rostersync.store import roster as store_roster
 from rostersync.store import runs as store_runs
 from rostersync.store import workflow as store_workflow
 from rostersync.store.db import SYNC_WRITER_WAIT_SECONDS, for_writing
-from rostersync.sync import run_end, unprovided
+from rostersync.sync import approvals, read_again, run_end, unprovided
+from rostersync.sync.approvals import Approval
 from rostersync.sync.enrollments import (
     EnrollmentPlan,
     EnrollmentSpool,
@@ -65,11 +67,11 @@ from rostersync.sync.report import (
     PENDING,
     SUMMARY_CAP,
     SyncReport,
-    differences,
     fill,
     plan_summary,
     raw_items,
 )
+from rostersync.sync.run_end import record_skip
 from rostersync.sync.sources import Progress, RosterSource
 
 __all__ = [
@@ -116,17 +118,6 @@ def collect_streamed(
     return roster
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Approval:
-    """A person's go-ahead for a previewed or held run, checked against a fresh pull."""
-
-    run_id: str
-    fingerprint: str
-    items: list[str] | None
-    total: int
-    actor: str
-
-
 def execute_sync(
     engine: Engine,
     *,
@@ -140,6 +131,7 @@ def execute_sync(
     approval: Approval | None = None,
     holder: str = "rostersync",
     delta: bool = False,
+    skip_unchanged: bool = True,
 ) -> SyncReport:
     """Run one sync of one district from `source` and record it as a run.
 
@@ -161,6 +153,8 @@ def execute_sync(
             (nothing is deactivated for being absent), references resolve against what the
             portal holds, and only the pulled records' issues may close. Every successful
             apply advances the district's delta watermark (see `store.delta`).
+        skip_unchanged: Know a full pull's rows unchanged from their hashes where the source
+            can (`domain.unchanged_rows`); False reads every row into its record.
 
     Raises:
         SyncInProgress: A live run of the district holds the lock; no run is recorded.
@@ -178,22 +172,31 @@ def execute_sync(
     tell(RunStarted(run_id, district_id, mode, trigger))
     end = run_end.Ending(engine, report, source, started, tell)
     try:
-        with _no_cyclic_gc(), EnrollmentSpool() as spool:
-            _run(
-                RunState(
-                    engine=engine,
-                    lock=lock,
-                    report=report,
-                    rules=rules,
-                    source=source,
-                    mode=mode,
-                    safeguards=safeguards or Safeguards(),
-                    approval=approval,
-                    delta=delta,
-                    spool=spool,
-                    tell=tell,
+        skipping = skip_unchanged and not delta
+        while True:
+            with _no_cyclic_gc(), EnrollmentSpool() as spool:
+                again = _run(
+                    RunState(
+                        engine=engine,
+                        lock=lock,
+                        report=report,
+                        rules=rules,
+                        source=source,
+                        mode=mode,
+                        safeguards=safeguards or Safeguards(),
+                        approval=approval,
+                        delta=delta,
+                        spool=spool,
+                        tell=tell,
+                        skip_unchanged=skipping,
+                    )
                 )
-            )
+            if again is None:
+                break
+            # Nothing was written: the pull is read again, every row into its record.
+            bound.info("sync.read_again", reason=again)
+            skipping = False
+            read_again.rewind(source)
     except SourceError as exc:
         end.failed(exc)
         bound.warning("sync.failed", error_type=type(exc).__name__)
@@ -265,6 +268,9 @@ class RunState:
     delta: bool
     spool: EnrollmentSpool
     tell: Observer
+    # Whether rows may be known unchanged, and (`_pull`) the row hashes they are known by.
+    skip_unchanged: bool = False
+    known: KnownRows | None = None
     # Found by `_validate`, for `_plan`.
     validated: ValidatedRoster | None = None
     present: set[EntityKind] = field(default_factory=set)
@@ -295,9 +301,12 @@ class Planned:
     total: int
 
 
-def _run(state: RunState) -> None:
-    """The run's steps: pull, validate, plan (in the write transaction), then hold or apply."""
-    _validate(state, _pull(state))
+def _run(state: RunState) -> str | None:
+    """The run's steps: pull, validate, plan (in the write transaction), then hold or apply;
+    or, before anything is written, why the pull must be read again (`sync.read_again`)."""
+    again = _validate(state, _pull(state))
+    if again is not None:
+        return again
     _enter(state, Phase.PLANNING)
     # On SQLite it queues for the one writer, which another district's sync may hold for long.
     with for_writing(state.engine, wait_seconds=SYNC_WRITER_WAIT_SECONDS).begin() as conn:
@@ -306,7 +315,7 @@ def _run(state: RunState) -> None:
         planned = _plan(state, conn)
         _report_plan(state, planned)
         _enter(state, Phase.WRITING)
-        _check_approval(state, planned)
+        approvals.check(state.approval, planned.fingerprint, planned.items, planned.total)
         reasons = (
             []
             if state.approval is not None or state.mode is Mode.PREVIEW
@@ -316,6 +325,7 @@ def _run(state: RunState) -> None:
             _keep_for_decision(state, conn, planned, reasons, now)
         else:
             _apply(state, conn, planned, now)
+    return None
 
 
 def _enter(state: RunState, phase: Phase) -> None:
@@ -337,18 +347,28 @@ def _pull(state: RunState) -> SourceRoster:
             paused = True
             pause_point(Phase.PULLING.value)
 
+    if not state.delta:
+        state.known = read_again.offer(
+            state.engine, state.district_id, state.rules, state.source, skip=state.skip_unchanged
+        )
     return collect_streamed(state.source, state.spool, state.rules, pulled)
 
 
-def _validate(state: RunState, roster: SourceRoster) -> None:
-    """Check the pull against the district's answers; the roster is freed once read."""
+def _validate(state: RunState, roster: SourceRoster) -> str | None:
+    """Check the pull against the district's answers; the roster is freed once read. Returns
+    why the pull must be read again, when rows known unchanged cannot stand (`read_again`)."""
     _enter(state, Phase.VALIDATING)
     state.report.records_pulled = dict(state.source.stats.records)
     # What the end of the run needs from the pull is taken now, so the pull's dicts (one entry
     # per record) can go as soon as validation has read them.
     state.newest = store_delta.newest_of(
-        {r.date_last_modified for r in _pulled(roster)} | roster.people_stamps
+        {r.date_last_modified for r in _pulled(roster)}
+        | roster.people_stamps
+        | roster.unchanged_stamps
     )
+    skipped = state.known is not None and state.known.skipped_any
+    if skipped and (again := read_again.check_people(state.engine, state.district_id, roster)):
+        return again
     if state.delta:
         state.scope = {r.sourced_id for r in _pulled(roster)} | roster.people_seen
     known = None
@@ -357,12 +377,29 @@ def _validate(state: RunState, roster: SourceRoster) -> None:
         with state.engine.connect() as conn:
             known = store_delta.active_sourced_ids(conn, state.district_id)
     unprovided_kinds = unprovided.kinds_of(state.source)
-    validated = validate_roster(roster, state.rules, known=known, unprovided=unprovided_kinds)
+    validated = validate_roster(
+        roster,
+        state.rules,
+        known=known,
+        unprovided=unprovided_kinds,
+        portal_names=read_again.portal_names(state.engine, state.district_id, roster)
+        if skipped
+        else None,
+    )
     del roster, known
-    state.present = {k for k in EntityKind if validated.valid[k] or validated.held[k]}
+    state.present = {
+        k
+        for k in EntityKind
+        if validated.valid[k] or validated.held[k] or validated.unchanged.get(k)
+    }
+    if skipped and (
+        again := read_again.check_references(state.engine, state.district_id, validated)
+    ):
+        return again
     state.validated = validated
     # Asked once, before the write transaction: the kinds whose collection arrived whole.
     state.complete = state.source.complete_kinds()
+    return None
 
 
 def _plan(state: RunState, conn: Connection) -> Planned:
@@ -436,17 +473,6 @@ def _report_plan(state: RunState, planned: Planned) -> None:
     state.tell(NewestChange(state.run_id, store_delta.parse_modified(state.newest)))
 
 
-def _check_approval(state: RunState, planned: Planned) -> None:
-    """An approved plan is applied only if the fresh pull plans exactly the same changes."""
-    approval = state.approval
-    if approval is not None and planned.fingerprint != approval.fingerprint:
-        n = differences(approval.items, approval.total, planned.items, planned.total)
-        raise SourceChanged(
-            f"the roster changed since this preview ({n} differences); preview again",
-            differences=n,
-        )
-
-
 def _keep_for_decision(
     state: RunState, conn: Connection, planned: Planned, reasons: list[str], now: datetime
 ) -> None:
@@ -501,6 +527,7 @@ def _apply(state: RunState, conn: Connection, planned: Planned, now: datetime) -
         actor=actor,
         now=now,
         streamed={EntityKind.ENROLLMENT: enrollment_writes(state.spool, planned.enrollments)},
+        row_hashes=read_again.row_hashes(state.known, plan.issues, matched.roster.held),
     )
     store_workflow.audit_matches(
         conn, district_id=district_id, run_id=run_id, actor=actor, matches=all_matches, now=now
@@ -520,7 +547,7 @@ def _apply(state: RunState, conn: Connection, planned: Planned, now: datetime) -
         decided_at=now if approval else None,
     )
     if approval is not None:
-        _approve(conn, district_id, run_id, approval, now)
+        approvals.approve(conn, district_id, run_id, approval, now)
     # In the apply's transaction: a watermark never runs ahead of what was written.
     store_delta.advance_watermark(
         conn, district_id=district_id, seen=state.newest, full=not state.delta, now=now
@@ -536,34 +563,6 @@ def _apply(state: RunState, conn: Connection, planned: Planned, now: datetime) -
     )
 
 
-def _approve(
-    conn: Connection, district_id: str, run_id: str, approval: Approval, now: datetime
-) -> None:
-    """Mark the approved run decided, in the apply's transaction, unless someone else did."""
-    if not store_workflow.decide_run(
-        conn,
-        run_id=approval.run_id,
-        pending=PENDING,
-        status=RunStatus.APPROVED,
-        actor=approval.actor,
-        now=now,
-    ):
-        raise RunNotPending(
-            f"run {approval.run_id} was decided while it was being applied; nothing was written"
-        )
-    store_workflow.audit(
-        conn,
-        district_id=district_id,
-        run_id=approval.run_id,
-        actor=approval.actor,
-        action="approve",
-        entity_type="sync_run",
-        entity_id=approval.run_id,
-        changes={"applied_by_run": run_id},
-        now=now,
-    )
-
-
 def _pulled(roster: SourceRoster) -> Iterator[Record]:
     return itertools.chain[Record](
         roster.orgs.values(),
@@ -574,25 +573,3 @@ def _pulled(roster: SourceRoster) -> Iterator[Record]:
         roster.accounts,
         roster.enrollments.values(),
     )
-
-
-def record_skip(engine: Engine, *, district_id: str, trigger: str, reason: str) -> SyncReport:
-    """Record a run that did not pull at all (a pause window), and report it as skipped."""
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        run_id = store_runs.create_run(
-            conn, district_id=district_id, trigger=trigger, mode=Mode.APPLY, now=now
-        )
-        report = SyncReport(
-            run_id=run_id, district_id=district_id, status=RunStatus.SKIPPED, reason=reason
-        )
-        store_runs.finish_run(
-            conn,
-            run_id,
-            status=RunStatus.SKIPPED,
-            counts=report.as_counts_json(),
-            error=reason,
-            now=now,
-        )
-    log.info("sync.skipped", district_id=district_id, run_id=run_id, trigger=trigger)
-    return report

@@ -1,4 +1,5 @@
-"""How a run ends: its failure recorded (even while the database is away), its observers told.
+"""How a run ends: its failure recorded (even while the database is away), its observers told;
+and a run that never pulled (a pause window) recorded as skipped.
 
 A failure is recorded on the run even while the portal database is briefly away (retried with
 backoff for `store.locks.RECORD_FOR_SECONDS`); a database that went away mid-run becomes one
@@ -21,6 +22,7 @@ from rostersync.store import locks as store_locks
 from rostersync.store import runs as store_runs
 from rostersync.store.db import SYNC_WRITER_WAIT_SECONDS, for_writing
 from rostersync.sync.events import (
+    Mode,
     Observer,
     Phase,
     PhaseChanged,
@@ -140,3 +142,25 @@ class Ending:
             report.seconds = time.monotonic() - self.started
         self.tell(PhaseChanged(report.run_id, Phase.DONE))
         self.tell(RunFinished(report.run_id, RunStatus(report.status), report.seconds))
+
+
+def record_skip(engine: Engine, *, district_id: str, trigger: str, reason: str) -> SyncReport:
+    """Record a run that did not pull at all (a pause window), and report it as skipped."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        run_id = store_runs.create_run(
+            conn, district_id=district_id, trigger=trigger, mode=Mode.APPLY, now=now
+        )
+        report = SyncReport(
+            run_id=run_id, district_id=district_id, status=RunStatus.SKIPPED, reason=reason
+        )
+        store_runs.finish_run(
+            conn,
+            run_id,
+            status=RunStatus.SKIPPED,
+            counts=report.as_counts_json(),
+            error=reason,
+            now=now,
+        )
+    log.info("sync.skipped", district_id=district_id, run_id=run_id, trigger=trigger)
+    return report

@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 import httpx
 
 from rostersync.domain.records import EntityKind, Record
+from rostersync.domain.unchanged_rows import UnchangedRow
 from rostersync.oneroster.auth import OAuth1Auth
 from rostersync.oneroster.client import DEFAULT_PAGE_CONCURRENCY, OneRosterClient
 from rostersync.oneroster.mapping import MAPPERS
@@ -48,8 +49,9 @@ class RosterSource(Protocol):
 
     stats: PullStats
 
-    def records(self, progress: Progress | None = None) -> Iterator[Record]:
-        """Yield every source record, collection by collection in dependency order.
+    def records(self, progress: Progress | None = None) -> Iterator[Record | UnchangedRow]:
+        """Yield every source record, collection by collection in dependency order (a row the
+        source was offered as known, `BundleSource.offer_known`, may come as an `UnchangedRow`).
 
         Raises a `SourceError` when the source fails; a collection that ended early raises
         `IncompleteSourceError` rather than ending quietly.
@@ -248,7 +250,9 @@ def first_record(source: RosterSource) -> Record | None:
     """
     records = source.records(held=False) if isinstance(source, Peekable) else source.records()
     try:
-        return next(records, None)
+        first = next(records, None)
+        # Only a source offered known rows (never here) sends an `UnchangedRow`.
+        return None if isinstance(first, UnchangedRow) else first
     finally:
         close = getattr(records, "close", None)
         if close is not None:

@@ -21,12 +21,13 @@ def bundle_of(data: DistrictData, **kw: str) -> bytes:
     return buf.getvalue()
 
 
-def make_portal(url: str, directory: Path) -> Services:
+def make_portal(url: str, directory: Path, **overrides: object) -> Services:
     settings = Settings(
         data_dir=directory,
         database_url=url,
         secret_keys=Fernet.generate_key().decode(),
         log_format="json",
+        **overrides,  # type: ignore[arg-type]
     )
     service = Services(settings)
     service.init_db()

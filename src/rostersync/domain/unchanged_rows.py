@@ -1,8 +1,9 @@
 """Rows a resync can know unchanged before mapping them (docs/decisions/0046).
 
-A bundle's classes.csv and 1.1 users.csv rows are hashed as they are read, cells and all,
-together with everything else their record depends on: the district's rules, the bundle's
-version, the file's columns and `ROW_FORMAT`. When the portal holds an active record under the
+A bundle's classes.csv and 1.1 users.csv rows, and a REST pull's classes and users, are hashed
+as they are read (a row's cells, a record's JSON as sent), together with everything else their
+record depends on: the district's rules, the bundle's version and the file's columns or the REST
+mapping, and `ROW_FORMAT`. When the portal holds an active record under the
 row's sourcedId that was written from a row with that same hash, and has not been changed since
 (its content hash is still the one it was written with), the row is not mapped, validated,
 matched or planned: it becomes an `UnchangedRow`, which counts as an unchanged, valid record of
@@ -23,7 +24,7 @@ from hashlib import blake2b
 from rostersync.domain.records import EntityKind
 from rostersync.domain.rules import DistrictRules
 
-__all__ = ["FILES", "ROW_FORMAT", "KnownRows", "UnchangedRow", "basis_of", "row_hash"]
+__all__ = ["FILES", "ROW_FORMAT", "KnownRows", "UnchangedRow", "basis_of"]
 
 # Bumped whenever reading a row into a record changes, so every stored row hash goes stale.
 ROW_FORMAT = "1"
@@ -53,12 +54,6 @@ def basis_of(rules: DistrictRules) -> str:
     return "\x1f".join(f"{f.name}={getattr(rules, f.name)}" for f in fields(rules))
 
 
-def row_hash(prefix: bytes, row: Sequence[str]) -> str:
-    """The hash of one row's cells after `prefix` (see `KnownRows.sifter`)."""
-    data = prefix + "\x1f".join(row).encode("utf-8", "surrogatepass")
-    return blake2b(data, digest_size=HASH_BYTES).hexdigest()
-
-
 @dataclass(slots=True)
 class KnownRows:
     """The row hashes the portal holds, per file, and the hashes of the rows read this pull.
@@ -77,28 +72,42 @@ class KnownRows:
     def sifter(
         self, file: str, version: str, columns: Sequence[str]
     ) -> Callable[[list[str]], UnchangedRow | None] | None:
-        """For the rows of `file` (cells in `columns` order): the row's `UnchangedRow` when the
-        portal holds it unchanged, None (and its hash kept) otherwise. None when `file`'s rows
-        are never known unchanged."""
+        """For the CSV rows of `file` (cells in `columns` order): the row's `UnchangedRow` when
+        the portal holds it unchanged, None (and its hash kept) otherwise. None when `file`'s
+        rows are never known unchanged."""
+        sift = self.byte_sifter(file, "\x1e".join((version, "\x1f".join(columns))))
+        if sift is None:
+            return None
+        at_sid, at_stamp = columns.index("sourcedId"), columns.index("dateLastModified")
+
+        def sift_row(row: list[str]) -> UnchangedRow | None:
+            data = "\x1f".join(row).encode("utf-8", "surrogatepass")
+            return sift(row[at_sid].strip(), row[at_stamp] or None, data)
+
+        return sift_row
+
+    def byte_sifter(
+        self, file: str, layout: str
+    ) -> Callable[[str, str | None, bytes], UnchangedRow | None] | None:
+        """For the records of `file` sent as `layout` (a bundle's version and columns, a REST
+        mapping): given a record's sourcedId, dateLastModified and bytes as sent, its
+        `UnchangedRow` when the portal holds it unchanged, None (and its hash kept) otherwise.
+        None when `file`'s records are never known unchanged."""
         if file not in FILES:
             return None
         known = self.stored.get(file, {})
         read = self.read.setdefault(file, {})
         self.unchanged.setdefault(file, 0)
-        prefix = "\x1e".join((ROW_FORMAT, self.basis, version, file, "\x1f".join(columns), ""))
+        prefix = "\x1e".join((ROW_FORMAT, self.basis, file, layout, ""))
         start = prefix.encode("utf-8", "surrogatepass")
-        at_sid, at_stamp = columns.index("sourcedId"), columns.index("dateLastModified")
         counts = self.unchanged
 
-        def sift(row: list[str]) -> UnchangedRow | None:
-            digest = blake2b(
-                start + "\x1f".join(row).encode("utf-8", "surrogatepass"), digest_size=HASH_BYTES
-            ).hexdigest()
-            sid = row[at_sid].strip()
+        def sift(sid: str, stamp: str | None, data: bytes) -> UnchangedRow | None:
+            digest = blake2b(start + data, digest_size=HASH_BYTES).hexdigest()
             hit = known.get(sid)
             if hit is not None and hit[0] == digest:
                 counts[file] += 1
-                return UnchangedRow(hit[1], sid, row[at_stamp] or None)
+                return UnchangedRow(hit[1], sid, stamp)
             if sid not in read:
                 read[sid] = digest
             return None

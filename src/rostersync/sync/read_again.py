@@ -32,6 +32,7 @@ __all__ = [
     "check_references",
     "offer",
     "portal_names",
+    "release",
     "rewind",
     "row_hashes",
 ]
@@ -67,6 +68,14 @@ def rewind(source: RosterSource) -> None:
     again = getattr(source, "rewind", None)
     if again is not None:
         again()
+
+
+def release(source: RosterSource) -> None:
+    """The run is done with a source it offered row hashes (a REST source keeps its client
+    open until then, to be read again if need be)."""
+    done = getattr(source, "release", None)
+    if done is not None:
+        done()
 
 
 def check_people(engine: Engine, district_id: str, roster: SourceRoster) -> str | None:

@@ -9,9 +9,10 @@ from functools import partial
 from typing import Protocol, runtime_checkable
 
 import httpx
+import msgspec
 
 from rostersync.domain.records import EntityKind, Record
-from rostersync.domain.unchanged_rows import UnchangedRow
+from rostersync.domain.unchanged_rows import KnownRows, UnchangedRow
 from rostersync.oneroster.auth import OAuth1Auth
 from rostersync.oneroster.client import DEFAULT_PAGE_CONCURRENCY, OneRosterClient
 from rostersync.oneroster.mapping import MAPPERS
@@ -63,6 +64,10 @@ class RosterSource(Protocol):
         ...
 
 
+# A record's JSON as sent, for its hash: decoded pages keep the order the server sent keys in.
+_ENCODER = msgspec.json.Encoder()
+
+
 class ClientSource:
     """Any `OneRosterClient` as a roster source, with the wire mapping of its OneRoster version.
 
@@ -96,11 +101,17 @@ class ClientSource:
         self._aside: RestEnrollments | None = None
         self._users = 1
         self._users_lock = threading.Lock()
+        # Rows the portal holds, offered by the run (`offer_known`); while offered, the client
+        # stays open after the pull, for a run that reads it again (`rewind`, `release`).
+        self._known: KnownRows | None = None
+        self._kept_open = False
 
     # `first_record` may read it without holding its collections back.
     peekable = True
 
-    def records(self, progress: Progress | None = None, *, held: bool = True) -> Iterator[Record]:
+    def records(
+        self, progress: Progress | None = None, *, held: bool = True
+    ) -> Iterator[Record | UnchangedRow]:
         """Every record (see `RosterSource.records`); with `held=False`, each page is handed on as
         it arrives and never pulled again, for a caller that reads only the start."""
         try:
@@ -117,18 +128,70 @@ class ClientSource:
                 # Progress comes from the pages as they arrive: a collection's records are
                 # handed on only once it arrived whole (a restart starts from nothing).
                 pages = None if progress is None else partial(progress, collection)
+                sift = self._sifter(collection, mapper)
                 for raw in self._client.iter_collection(
                     collection, filter=self.filter, on_page=pages, held=held
                 ):
-                    yield mapper(raw)
                     count += 1
+                    if sift is not None and (unchanged := sift(raw)) is not None:
+                        yield unchanged
+                        continue
+                    yield mapper(raw)
                 self.stats.records[collection] = count
                 if progress is not None:
                     progress(collection, count)
         finally:
             # Reported even when the pull fails, so a run's record shows how far it got.
             self._count_requests()
+            if self._known is None or self.filter is not None:
+                self._release()
+            else:
+                self._kept_open = True
+
+    def offer_known(self, known: KnownRows) -> None:
+        """Hand on a class or user the portal holds unchanged (its JSON as sent hashed with
+        `known`) as an `UnchangedRow`, not a record; call before `records`, and `release` once
+        the run is done with the source (it may `rewind` and read it again meanwhile)."""
+        self._known = known
+
+    def rewind(self) -> None:
+        """Forget a read (its counts, its enrollments' pull, rows offered as known), to read the
+        source again with the same client."""
+        self.stats = PullStats()
+        self._known = None
+        self._aside = None  # cancelled with the spool it filled, which let go of the client
+        with self._users_lock:
+            self._users += 1  # the next read's, before the last read lets go
+        if self._kept_open:
+            self._kept_open = False
             self._release()
+
+    def release(self) -> None:
+        """The run is done with a source it offered known rows: close the client when unused."""
+        if self._kept_open:
+            self._kept_open = False
+            self._release()
+
+    def _sifter(
+        self, collection: str, mapper: Callable[[object], Record]
+    ) -> Callable[[object], UnchangedRow | None] | None:
+        known = self._known
+        if known is None or self.filter is not None:
+            return None  # a filtered pull is a delta: its absences mean nothing
+        sift = known.byte_sifter(collection, f"rest\x1e{mapper.__module__}.{mapper.__qualname__}")
+        if sift is None:
+            return None
+        encode = _ENCODER.encode
+
+        def sift_raw(raw: object) -> UnchangedRow | None:
+            if type(raw) is not dict:
+                return None
+            sid, stamp = raw.get("sourcedId"), raw.get("dateLastModified")
+            if type(sid) is not str:
+                return None
+            return sift(sid.strip(), stamp if type(stamp) is str else None, encode(raw))
+
+        return sift_raw
 
     def read_enrollments_aside(
         self, spool: EnrollmentSpool, progress: Progress | None = None
@@ -265,6 +328,8 @@ class Peekable(Protocol):
 
     peekable: bool
 
-    def records(self, progress: Progress | None = None, *, held: bool = True) -> Iterator[Record]:
+    def records(
+        self, progress: Progress | None = None, *, held: bool = True
+    ) -> Iterator[Record | UnchangedRow]:
         """As `RosterSource.records`; `held=False` hands each page on as it arrives."""
         ...

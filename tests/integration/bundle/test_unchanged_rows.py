@@ -1,9 +1,10 @@
 """Rows known unchanged from their hash (decision 0046) leave the portal exactly as reading
 every row would: the same records, issues, eligibility and counts, run after run.
 
-Each scenario syncs the same bundles into two portals of the same backend, one knowing rows
+Each scenario syncs the same district into two portals of the same backend, one knowing rows
 unchanged from their hashes and one reading every row (`skip_unchanged_rows=False`), and
-compares what they hold after every run.
+compares what they hold after every run: as CSV bundles, and over OneRoster REST from the
+simulator.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
-from tests.integration.bundle.helpers import bundle_of, make_portal
+from structlog.testing import capture_logs
+from tests.integration.bundle.helpers import KEY, SECRET, bundle_of, make_portal
 from tests.integration.portal_state import snapshot
 
 from rostersync.services import Services
-from rostersync.simulator import DistrictData, generate_district
+from rostersync.simulator import DistrictData, SimulatorServer, Tenant, generate_district
 from rostersync.store import tables
 from rostersync.sync.bundle_source import BundleSource
 
@@ -32,20 +34,31 @@ def district() -> DistrictData:
 
 
 class Twins:
-    """Two portals fed the same bundles: `fast` knows rows unchanged, `full` reads them all."""
+    """Two portals fed the same district: `fast` knows rows unchanged, `full` reads them all.
 
-    def __init__(self, fast: Services, full: Services) -> None:
-        self.fast, self.full = fast, full
+    With `server`, both pull the district over REST from it; otherwise each is given a bundle.
+    """
+
+    def __init__(self, fast: Services, full: Services, server: SimulatorServer | None) -> None:
+        self.fast, self.full, self.server = fast, full, server
         self.unchanged: dict[str, int] = {}
 
-    def sync(self, data: DistrictData) -> dict[str, Any]:
+    def _source(self, data: DistrictData) -> Callable[[], BundleSource | None]:
+        if self.server is not None:
+            self.server.tenant(SLUG).data = copy.deepcopy(data)
+            return lambda: None
         bundle = bundle_of(data)
+        return lambda: BundleSource(bundle)
+
+    def sync(self, data: DistrictData) -> dict[str, Any]:
+        source_of = self._source(data)
         reports = []
         for portal in (self.fast, self.full):
-            source = BundleSource(bundle)
-            reports.append(portal.runs.sync(SLUG, source=source))
+            source = source_of()
+            with capture_logs() as logs:
+                reports.append(portal.runs.sync(SLUG, source=source))
             if portal is self.fast:
-                self.unchanged = source.unchanged_rows
+                self.unchanged = _unchanged_of(source, logs)
         fast, full = reports
         assert fast.status == full.status == "succeeded", (fast.error, full.error)
         assert fast.counts == full.counts
@@ -101,11 +114,38 @@ def _eligibility(portal: Services) -> dict[str, tuple[str, str | None, str]]:
         }
 
 
-@pytest.fixture
-def twins(fresh_db_url: Callable[[], str], tmp_path: Path) -> Iterator[Twins]:
+def _unchanged_of(source: BundleSource | None, logs: list[dict[str, Any]]) -> dict[str, int]:
+    """Rows known unchanged in the last run: the bundle's count, or (REST) the run's log line;
+    none when the run read the pull again."""
+    if any(line["event"] == "sync.read_again" for line in logs):
+        return {}
+    if source is not None:
+        return source.unchanged_rows
+    finished = [line for line in logs if line["event"] == "sync.finished"]
+    return dict(finished[-1].get("unchanged_rows", {}))
+
+
+@pytest.fixture(params=["bundle", "rest"])
+def twins(
+    request: pytest.FixtureRequest, fresh_db_url: Callable[[], str], tmp_path: Path
+) -> Iterator[Twins]:
     fast = make_portal(fresh_db_url(), tmp_path / "fast")
     full = make_portal(fresh_db_url(), tmp_path / "full", skip_unchanged_rows=False)
-    yield Twins(fast, full)
+    if request.param == "bundle":
+        yield Twins(fast, full, None)
+    else:
+        empty = DistrictData(tenant=SLUG, seed=0)
+        with SimulatorServer([Tenant(SLUG, empty, KEY, SECRET)]) as server:
+            for portal in (fast, full):
+                portal.onboarding.set_source(
+                    SLUG,
+                    "test",
+                    source_kind="oneroster-1.1",
+                    source_url=server.base_url(SLUG),
+                    key=KEY,
+                    secret=SECRET,
+                )
+            yield Twins(fast, full, server)
     fast.close()
     full.close()
 

@@ -114,7 +114,8 @@ def owners_among(
         among = sourced_ids.get(kind)
         if not among:
             continue
-        email = func.lower(func.trim(table.c.email))
+        # Stored trimmed (`validate_people.project_person`): the lower(email) index finds them.
+        email = func.lower(table.c.email)
         keys: list[tuple[Any, list[str]]] = [(email, sorted(emails))]
         if table is students:
             keys.append((table.c.student_id, sorted(student_ids)))

@@ -150,6 +150,14 @@ def twins(
     full.close()
 
 
+@pytest.fixture
+def data(twins: Twins, district: DistrictData) -> DistrictData:
+    """The district, synced once into both portals; each test changes its own copy."""
+    synced = copy.deepcopy(district)
+    twins.sync(synced)
+    return synced
+
+
 def _users(data: DistrictData, role: str) -> list[dict[str, Any]]:
     return [u for u in data.users if u["role"] == role and u.get("status", "active") == "active"]
 
@@ -167,10 +175,8 @@ def _clean_students(portal: Services, data: DistrictData) -> list[dict[str, Any]
 
 
 def test_a_resync_knows_every_clean_row_unchanged_and_changes_nothing(
-    twins: Twins, district: DistrictData
+    twins: Twins, data: DistrictData
 ) -> None:
-    data = copy.deepcopy(district)
-    twins.sync(data)
     counts = twins.sync(data)
     # Every class and user the portal holds without an issue was known from its row's hash.
     with twins.fast.engine.connect() as conn:
@@ -183,10 +189,8 @@ def test_a_resync_knows_every_clean_row_unchanged_and_changes_nothing(
 
 
 def test_changed_new_and_removed_rows_land_as_if_every_row_were_read(
-    twins: Twins, district: DistrictData
+    twins: Twins, data: DistrictData
 ) -> None:
-    data = copy.deepcopy(district)
-    twins.sync(data)
     students = _clean_students(twins.fast, data)
     students[0]["familyName"] += "-Renamed"
     data.classes[0]["title"] += " (renamed)"
@@ -205,10 +209,8 @@ def test_changed_new_and_removed_rows_land_as_if_every_row_were_read(
 
 
 def test_a_newcomer_sharing_an_unchanged_students_id_holds_both(
-    twins: Twins, district: DistrictData
+    twins: Twins, data: DistrictData
 ) -> None:
-    data = copy.deepcopy(district)
-    twins.sync(data)
     twin_of = _clean_students(twins.fast, data)[3]
     newcomer = copy.deepcopy(twin_of)
     newcomer.update(sourcedId="new-student-2", username="new.student.2")
@@ -222,10 +224,8 @@ def test_a_newcomer_sharing_an_unchanged_students_id_holds_both(
 
 
 def test_a_removed_course_is_seen_by_the_classes_that_point_at_it(
-    twins: Twins, district: DistrictData
+    twins: Twins, data: DistrictData
 ) -> None:
-    data = copy.deepcopy(district)
-    twins.sync(data)
     course = data.classes[0]["course"]["sourcedId"]
     data.courses = [c for c in data.courses if c["sourcedId"] != course]
     twins.sync(data)
@@ -234,10 +234,8 @@ def test_a_removed_course_is_seen_by_the_classes_that_point_at_it(
 
 
 def test_eligibility_changed_by_hand_is_put_back_from_the_metadata_field(
-    twins: Twins, district: DistrictData
+    twins: Twins, data: DistrictData
 ) -> None:
-    data = copy.deepcopy(district)
-    twins.sync(data)
     student = next(
         u for u in _clean_students(twins.fast, data) if (u.get("metadata") or {}).get("eligibility")
     )
@@ -259,11 +257,7 @@ def test_eligibility_changed_by_hand_is_put_back_from_the_metadata_field(
     assert _eligibility(twins.fast)[student["sourcedId"]][2] == "metadata.eligibility"
 
 
-def test_a_record_changed_by_another_writer_is_read_again(
-    twins: Twins, district: DistrictData
-) -> None:
-    data = copy.deepcopy(district)
-    twins.sync(data)
+def test_a_record_changed_by_another_writer_is_read_again(twins: Twins, data: DistrictData) -> None:
     student = _clean_students(twins.fast, data)[5]
 
     def elsewhere(portal: Services) -> None:
@@ -281,10 +275,7 @@ def test_a_record_changed_by_another_writer_is_read_again(
     assert counts["student"]["updated"] == 1
 
 
-def test_changed_rules_read_every_row(twins: Twins, district: DistrictData) -> None:
-    data = copy.deepcopy(district)
-    twins.sync(data)
-
+def test_changed_rules_read_every_row(twins: Twins, data: DistrictData) -> None:
     def answers(portal: Services) -> None:
         with portal.engine.begin() as conn:
             conn.execute(update(tables.integrations).values(grades_provided=False))
@@ -296,9 +287,7 @@ def test_changed_rules_read_every_row(twins: Twins, district: DistrictData) -> N
     assert twins.unchanged["users"] > 0
 
 
-def test_rows_with_an_issue_are_read_every_time(twins: Twins, district: DistrictData) -> None:
-    data = copy.deepcopy(district)
-    twins.sync(data)
+def test_rows_with_an_issue_are_read_every_time(twins: Twins, data: DistrictData) -> None:
     twins.sync(data)
     flagged = {sid for _e, sid, _code, status in _issues(twins.fast) if status == "open"}
     assert flagged  # the district has planted problems
@@ -313,10 +302,8 @@ def test_rows_with_an_issue_are_read_every_time(twins: Twins, district: District
 
 
 def test_an_enrollment_issue_names_an_unchanged_student_and_class(
-    twins: Twins, district: DistrictData
+    twins: Twins, data: DistrictData
 ) -> None:
-    data = copy.deepcopy(district)
-    twins.sync(data)
     student = _clean_students(twins.fast, data)[6]
     enrollment = next(e for e in data.enrollments if e["user"]["sourcedId"] == student["sourcedId"])
     odd = copy.deepcopy(enrollment)

@@ -198,13 +198,15 @@ def name_issues(
     enrollments: Mapping[str, Enrollment],
     schools: Mapping[str, str],
     student_id: Callable[[Person], str],
+    portal: PortalNames | None = None,
 ) -> list[ValidationIssue]:
     """Each issue with its subject, from the records of its pull.
 
     `others` holds the orgs, terms and courses by the entity word their issues use. An issue
     that already has a subject keeps it, with its school named when the pull had the school.
+    A person or class the pull knew unchanged without reading it is named by `portal`.
     """
-    namer = EnrollmentNamer(accounts, classes, schools)
+    namer = EnrollmentNamer(accounts, classes, schools, portal)
     # Accounts indexed only for the people with an issue, not the whole district.
     wanted = {i.sourced_id for i in issues if i.subject is None and i.entity in PEOPLE_ENTITIES}
     found = {a.sourced_id: a for a in accounts if a.sourced_id in wanted}
@@ -225,8 +227,12 @@ def name_issues(
                 subject = person_subject(account, schools)
             elif person is not None:
                 subject = person_subject(person, schools, student_id=student_id(person))
+            elif portal is not None:
+                subject = portal.person(sid)
         elif issue.entity == "class" and sid in classes:
             subject = class_subject(classes[sid], schools)
+        elif issue.entity == "class" and portal is not None:
+            subject = portal.school_class(sid)
         elif issue.entity == "enrollment" and sid in enrollments:
             subject = namer(enrollments[sid])
         elif sid in others.get(issue.entity, {}):

@@ -545,6 +545,7 @@ def validate_roster(
         enrollments=roster.enrollments,
         schools=schools,
         student_id=lambda person: student_id_of(person, rules),
+        portal=portal_names,
     )
     return ValidatedRoster(
         valid=valid,

@@ -314,3 +314,33 @@ def test_an_enrollment_issue_names_an_unchanged_student_and_class(
     named = {name for _e, sid, _c, _s, name in _named_issues(twins.fast) if sid == "odd-enrollment"}
     given = student["givenName"]
     assert len(named) == 1 and given in named.pop()  # "<student> in <class>", as read
+
+
+def test_a_repeated_row_after_an_unchanged_one_is_the_duplicate(
+    twins: Twins, data: DistrictData
+) -> None:
+    student = _clean_students(twins.fast, data)[7]
+    data.users.append(copy.deepcopy(student))
+    data.classes.append(copy.deepcopy(data.classes[1]))
+    twins.sync(data)
+    codes = {(sid, code) for _e, sid, code, status in _issues(twins.fast) if status == "open"}
+    assert (student["sourcedId"], "duplicate_sourced_id") in codes
+    assert (data.classes[1]["sourcedId"], "duplicate_sourced_id") in codes
+
+
+def test_a_12_bundle_knows_its_classes_but_reads_its_users(
+    fresh_db_url: Callable[[], str], tmp_path: Path, district: DistrictData
+) -> None:
+    portal = make_portal(fresh_db_url(), tmp_path)
+    try:
+        bundle = bundle_of(district, version="1.2")
+        for _ in range(2):
+            source = BundleSource(bundle)
+            report = portal.runs.sync(SLUG, source=source)
+            assert report.status == "succeeded", report.error
+        # A 1.2 user is made from users.csv and roles.csv together: never known by one row.
+        assert source.unchanged_rows["classes"] > 0
+        assert "users" not in source.unchanged_rows
+        assert report.change_count == 0
+    finally:
+        portal.close()

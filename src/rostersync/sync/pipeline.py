@@ -227,7 +227,7 @@ def execute_sync(
         requests=report.requests,
         retries=report.retries,
         # Per file, the rows known unchanged from their hash and never read (decision 0046).
-        unchanged_rows=dict(state.known.unchanged) if state.known is not None else {},
+        unchanged_rows=report.unchanged_rows,
     )
     return report
 
@@ -361,6 +361,7 @@ def _validate(state: RunState, roster: SourceRoster) -> str | None:
     why the pull must be read again, when rows known unchanged cannot stand (`read_again`)."""
     _enter(state, Phase.VALIDATING)
     state.report.records_pulled = dict(state.source.stats.records)
+    state.report.unchanged_rows = dict(state.known.unchanged) if state.known is not None else {}
     # What the end of the run needs from the pull is taken now, so the pull's dicts (one entry
     # per record) can go as soon as validation has read them.
     state.newest = store_delta.newest_of(

@@ -44,6 +44,8 @@ class SyncReport:
     fingerprint: str | None = None
     # What the plan would do (or did), per kind: see `plan_summary`.
     plan: dict[str, Any] = field(default_factory=dict)
+    # Per file, the rows known unchanged from their hash and never read (decision 0046).
+    unchanged_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[ValidationIssue]:
@@ -65,6 +67,7 @@ class SyncReport:
             "records_pulled": self.records_pulled,
             "requests": self.requests,
             "retries": self.retries,
+            "unchanged_rows": {f: n for f, n in self.unchanged_rows.items() if n},
         }
 
 

@@ -27,6 +27,7 @@ _FACT_LABELS = {
     "requests": "Requests to the source",
     "retries": "Retried requests",
     "skipped": "Records skipped",
+    "unchanged_rows": "Rows known unchanged, not read again",
 }
 _STATUS_WORDS = {
     "running": "This sync is running now.",

@@ -177,7 +177,7 @@ def _clean_students(portal: Services, data: DistrictData) -> list[dict[str, Any]
 def test_a_resync_knows_every_clean_row_unchanged_and_changes_nothing(
     twins: Twins, data: DistrictData
 ) -> None:
-    counts = twins.sync(data)
+    planned = twins.sync(data)
     # Every class and user the portal holds without an issue was known from its row's hash.
     with twins.fast.engine.connect() as conn:
         clean_classes = conn.execute(
@@ -185,7 +185,14 @@ def test_a_resync_knows_every_clean_row_unchanged_and_changes_nothing(
         ).all()
     assert twins.unchanged["classes"] == len(clean_classes) > 0
     assert twins.unchanged["users"] > 0
-    assert all(c["created"] == c["updated"] == c["deactivated"] == 0 for c in counts.values())
+    # The run's record says so, for the run page's counts.
+    runs = tables.sync_runs
+    with twins.fast.engine.connect() as conn:
+        counts = conn.execute(
+            select(runs.c.counts).order_by(runs.c.started_at.desc()).limit(1)
+        ).scalar_one()
+    assert counts["unchanged_rows"] == twins.unchanged
+    assert all(c["created"] == c["updated"] == c["deactivated"] == 0 for c in planned.values())
 
 
 def test_changed_new_and_removed_rows_land_as_if_every_row_were_read(

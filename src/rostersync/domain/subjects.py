@@ -32,7 +32,9 @@ from rostersync.domain.records import (
 __all__ = [
     "EnrollmentNamer",
     "PortalNames",
+    "account_subject",
     "class_subject",
+    "class_subject_of",
     "enrollment_subject",
     "name_issues",
     "person_subject",
@@ -68,34 +70,72 @@ def person_subject(
 ) -> IssueSubject:
     """A user as the roster sent it. `student_id` is read by the caller for a source `Person`
     (from the field the district named); an account already carries its own."""
-    name = full_name(person.given_name, person.family_name)
     if isinstance(person, Student):
-        return IssueSubject(
-            name=name,
+        return account_subject(
+            given_name=person.given_name,
+            family_name=person.family_name,
             role="student",
+            school_sourced_ids=person.school_sourced_ids,
+            schools=schools,
             student_id=person.student_id,
             grade=person.grade,
-            school=_school(person.school_sourced_ids, schools),
         )
     if isinstance(person, Educator):
-        return IssueSubject(
-            name=name, role=person.role, school=_school(person.school_sourced_ids, schools)
+        return account_subject(
+            given_name=person.given_name,
+            family_name=person.family_name,
+            role=person.role,
+            school_sourced_ids=person.school_sourced_ids,
+            schools=schools,
         )
-    return IssueSubject(
-        name=name,
+    return account_subject(
+        given_name=person.given_name,
+        family_name=person.family_name,
         role=person.role.strip(),
+        school_sourced_ids=person.org_sourced_ids,
+        schools=schools,
         student_id=student_id if person.role in STUDENT_ROLES else "",
         grade=person.grades[0].strip() if person.grades else "",
-        school=_school(person.org_sourced_ids, schools),
+    )
+
+
+def account_subject(
+    *,
+    given_name: str,
+    family_name: str,
+    role: str,
+    school_sourced_ids: Sequence[str],
+    schools: Mapping[str, str],
+    student_id: str = "",
+    grade: str = "",
+) -> IssueSubject:
+    """A person by name, role, student ID, grade and first school, from a pull's record or the
+    portal's account."""
+    return IssueSubject(
+        name=full_name(given_name, family_name),
+        role=role,
+        student_id=student_id,
+        grade=grade,
+        school=_school(school_sourced_ids, schools),
     )
 
 
 def class_subject(klass: SchoolClass, schools: Mapping[str, str]) -> IssueSubject:
     """A class by title, class code and school."""
+    return class_subject_of(
+        title=klass.title,
+        class_code=klass.class_code,
+        school_sourced_id=klass.school_sourced_id,
+        schools=schools,
+    )
+
+
+def class_subject_of(
+    *, title: str, class_code: str, school_sourced_id: str | None, schools: Mapping[str, str]
+) -> IssueSubject:
+    """A class by title, class code and school, from a pull's record or the portal's class."""
     return IssueSubject(
-        name=klass.title.strip(),
-        code=klass.class_code.strip(),
-        school=_school(klass.school_sourced_id, schools),
+        name=title.strip(), code=class_code.strip(), school=_school(school_sourced_id, schools)
     )
 
 

@@ -227,14 +227,17 @@ def relinking(conn: Connection, district_id: str) -> bool:
     return mark is None or mark.last_full_sync_at is None
 
 
-def active_sourced_ids(conn: Connection, district_id: str) -> dict[EntityKind, set[str]]:
-    """The sourcedIds of every active record the portal holds, per kind: what a delta's records
-    may reference without sending it again (enrollments aside: no record references one).
-    One streamed SELECT per kind."""
+def active_sourced_ids(
+    conn: Connection, district_id: str, kinds: Iterable[EntityKind] | None = None
+) -> dict[EntityKind, set[str]]:
+    """The sourcedIds of every active record the portal holds, per kind (of `kinds`, or of
+    every kind but enrollments): what a pull's records may reference without sending it (no
+    record references an enrollment, and a big district holds millions). One streamed SELECT
+    per kind."""
     known: dict[EntityKind, set[str]] = {}
-    for kind, table in ROSTER_TABLES.items():
-        if kind is EntityKind.ENROLLMENT:
-            continue  # nothing points at an enrollment, and a big district holds millions
+    wanted = [k for k in EntityKind if k is not EntityKind.ENROLLMENT] if kinds is None else kinds
+    for kind in wanted:
+        table = ROSTER_TABLES[kind]
         stmt = select_active(table, district_id, table.c.sourced_id)
         known[kind] = {sid for (sid,) in conn.execute(stmt)}
     return known

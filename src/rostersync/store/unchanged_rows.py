@@ -10,7 +10,7 @@ the portal is the source, present at all), so a hand-made change is put back as 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,11 +19,10 @@ from sqlalchemy.engine import Connection, Engine
 from rostersync.domain.issues import IssueSubject
 from rostersync.domain.records import EntityKind
 from rostersync.domain.rules import DistrictRules, EligibilitySource
-from rostersync.domain.subjects import full_name
+from rostersync.domain.subjects import account_subject, class_subject_of
 from rostersync.domain.unchanged_rows import KnownRows, basis_of
 from rostersync.store.roster import STREAM_ROWS
 from rostersync.store.tables import (
-    ROSTER_TABLES,
     classes,
     educators,
     eligibility,
@@ -31,7 +30,7 @@ from rostersync.store.tables import (
     students,
 )
 
-__all__ = ["StoredNames", "active_sourced_ids", "known_rows", "owners_among"]
+__all__ = ["StoredNames", "known_rows", "owners_among"]
 
 _PEOPLE = (EntityKind.STUDENT, EntityKind.EDUCATOR)
 # Values per `IN (…)` list.
@@ -81,22 +80,6 @@ def _students(district_id: str, rules: DistrictRules) -> Any:
     if rules.eligibility_source is EligibilitySource.METADATA:
         stmt = stmt.where(eligibility.c.source == f"metadata.{rules.eligibility_field}")
     return stmt
-
-
-def active_sourced_ids(
-    conn: Connection, district_id: str, kinds: Iterable[EntityKind]
-) -> dict[EntityKind, set[str]]:
-    """The sourcedIds of the district's active synced records of each of `kinds`."""
-    found: dict[EntityKind, set[str]] = {}
-    for kind in kinds:
-        table = ROSTER_TABLES[kind]
-        stmt = select(table.c.sourced_id).where(
-            table.c.district_id == district_id,
-            table.c.active.is_(True),
-            table.c.sourced_id.is_not(None),
-        )
-        found[kind] = set(conn.execute(stmt).scalars())
-    return found
 
 
 def owners_among(
@@ -158,18 +141,18 @@ class StoredNames:
             self._classes = self._read_classes()
         return self._classes.get(sourced_id)
 
-    def _school(self, conn: Connection, sourced_ids: Any) -> str:
+    def _schools_of(self, conn: Connection) -> dict[str, str]:
         if self._schools is None:
             stmt = select(orgs.c.sourced_id, orgs.c.name).where(
                 orgs.c.district_id == self._district_id
             )
             self._schools = {sid: name.strip() for sid, name in conn.execute(stmt)}
-        first = sourced_ids if isinstance(sourced_ids, str) else next(iter(sourced_ids or []), "")
-        return self._schools.get(first or "", first or "")
+        return self._schools
 
     def _read_people(self) -> dict[str, IssueSubject]:
         found: dict[str, IssueSubject] = {}
         with self._engine.connect() as conn:
+            schools = self._schools_of(conn)
             s = students.c
             for row in conn.execute(
                 select(
@@ -181,12 +164,14 @@ class StoredNames:
                     s.school_sourced_ids,
                 ).where(s.district_id == self._district_id, s.sourced_id.is_not(None))
             ):
-                found[row.sourced_id] = IssueSubject(
-                    name=full_name(row.given_name, row.family_name),
+                found[row.sourced_id] = account_subject(
+                    given_name=row.given_name,
+                    family_name=row.family_name,
                     role="student",
+                    school_sourced_ids=row.school_sourced_ids,
+                    schools=schools,
                     student_id=row.student_id,
                     grade=row.grade,
-                    school=self._school(conn, row.school_sourced_ids),
                 )
             e = educators.c
             for educator in conn.execute(
@@ -196,10 +181,12 @@ class StoredNames:
             ):
                 found.setdefault(
                     educator.sourced_id,
-                    IssueSubject(
-                        name=full_name(educator.given_name, educator.family_name),
+                    account_subject(
+                        given_name=educator.given_name,
+                        family_name=educator.family_name,
                         role=educator.role,
-                        school=self._school(conn, educator.school_sourced_ids),
+                        school_sourced_ids=educator.school_sourced_ids,
+                        schools=schools,
                     ),
                 )
         return found
@@ -207,11 +194,13 @@ class StoredNames:
     def _read_classes(self) -> dict[str, IssueSubject]:
         c = classes.c
         with self._engine.connect() as conn:
+            schools = self._schools_of(conn)
             return {
-                row.sourced_id: IssueSubject(
-                    name=row.title.strip(),
-                    code=row.class_code.strip(),
-                    school=self._school(conn, row.school_sourced_id),
+                row.sourced_id: class_subject_of(
+                    title=row.title,
+                    class_code=row.class_code,
+                    school_sourced_id=row.school_sourced_id,
+                    schools=schools,
                 )
                 for row in conn.execute(
                     select(c.sourced_id, c.title, c.class_code, c.school_sourced_id).where(

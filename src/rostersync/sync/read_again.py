@@ -23,6 +23,7 @@ from rostersync.domain.rules import DistrictRules
 from rostersync.domain.subjects import PortalNames
 from rostersync.domain.unchanged_rows import FILES, KnownRows, basis_of
 from rostersync.domain.validate import SourceRoster, ValidatedRoster
+from rostersync.store import delta as store_delta
 from rostersync.store import unchanged_rows as store_unchanged
 from rostersync.store.apply import RowHashes
 from rostersync.sync.sources import RosterSource
@@ -110,7 +111,7 @@ def check_references(engine: Engine, district_id: str, validated: ValidatedRoste
     portal holds active is gone, removed or held this pull (an unchanged class or user may
     point at it)."""
     with engine.connect() as conn:
-        held = store_unchanged.active_sourced_ids(conn, district_id, POINTED_AT)
+        held = store_delta.active_sourced_ids(conn, district_id, POINTED_AT)
     for kind, sourced_ids in held.items():
         standing = {r.sourced_id for r in validated.valid[kind] if r.status == ACTIVE}
         if sourced_ids - standing:
